@@ -1,0 +1,123 @@
+# memobserver - GNU Make build. `make` builds build/memobserver; `make test`
+# runs the whole suite; `make V=1` shows the full command lines.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+OUT := build
+ARCH := x86
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS := libbpf libdw libelf zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -fno-omit-frame-pointer -D_GNU_SOURCE \
+	  -Iinclude -Isrc -Isrc/lib -I$(OUT) $(PKG_CFLAGS) -MMD -MP
+LDLIBS += $(PKG_LIBS) -lpthread -lm
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	      -Isrc -Isrc/bpf -I$(OUT)
+
+BPF_SRCS := $(wildcard src/bpf/*.bpf.c)
+BPF_OBJS := $(patsubst src/bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst src/bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS := $(wildcard src/lib/*.c)
+LIB_OBJS := $(patsubst src/%.c,$(OUT)/%.o,$(LIB_SRCS))
+CLI_SRCS := $(wildcard src/cli/*.c)
+CLI_OBJS := $(patsubst src/%.c,$(OUT)/%.o,$(CLI_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+ASAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/asan/%,$(UNIT_SRCS))
+
+FIX_C := $(wildcard tests/fixtures/*.c)
+FIX_CXX := $(wildcard tests/fixtures/*.cc)
+FIX_BINS := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIX_C)) \
+	    $(patsubst tests/fixtures/%.cc,$(OUT)/fixtures/%,$(FIX_CXX))
+
+.PHONY: all clean test unit asan fixtures vmlinux install
+all: $(OUT)/memobserver fixtures
+
+$(OUT) $(OUT)/lib $(OUT)/cli $(OUT)/tests $(OUT)/asan $(OUT)/fixtures:
+	$(Q)mkdir -p $@
+
+# The vendored vmlinux.h is regenerated only on request, never implicitly.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > src/bpf/vmlinux.h
+
+$(OUT)/%.bpf.o: src/bpf/%.bpf.c src/abi.h $(wildcard src/bpf/*.bpf.h) src/bpf/vmlinux.h | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(LIB_OBJS) $(CLI_OBJS): $(SKELS)
+
+$(OUT)/lib/%.o: src/lib/%.c | $(OUT)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(OUT)/cli/%.o: src/cli/%.c | $(OUT)/cli
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/libmemobserver.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/memobserver: $(CLI_OBJS) $(OUT)/libmemobserver.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# Unit tests: no privileges, cmocka.
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libmemobserver.a | $(OUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libmemobserver.a -o $@ $(LDLIBS) -lcmocka
+
+ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+$(OUT)/asan/%: tests/unit/%.c $(LIB_SRCS) $(SKELS) | $(OUT)/asan
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(ASAN) $< $(LIB_SRCS) -o $@ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+asan: $(ASAN_BINS)
+
+# Fixtures: programs with known ground truth. Built the way Debian builds
+# software (default -O2, no forced frame pointers) so stacks are realistic.
+FIX_CFLAGS := -O2 -g -Wall -D_GNU_SOURCE
+$(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(FIX_CFLAGS) $< -o $@ -lpthread
+$(OUT)/fixtures/%: tests/fixtures/%.cc | $(OUT)/fixtures
+	$(call msg,CXX,$@)
+	$(Q)g++ $(FIX_CFLAGS) $< -o $@ -lpthread
+fixtures: $(FIX_BINS)
+
+test: all unit asan
+	$(Q)bash tests/run.sh
+
+install: $(OUT)/memobserver
+	install -D -m 0755 $(OUT)/memobserver $(DESTDIR)$(PREFIX)/sbin/memobserver
+
+clean:
+	rm -rf $(OUT)
+
+-include $(wildcard $(OUT)/*/*.d $(OUT)/*.d)

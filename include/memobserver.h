@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * memobserver.h - public API of libmemobserver.
+ *
+ * An observer attaches eBPF probes to processes (by pid, to a command it is
+ * told about, or system-wide), tracks their allocations, and produces events
+ * and leak reports. The library never prints and never exits: problems are
+ * reported through return codes (0 or -errno) and the log callback.
+ *
+ * Lifecycle (mirrors the seed's Go example):
+ *   struct mo_config cfg; mo_config_init(&cfg);
+ *   struct mo_observer *obs = mo_observer_new("memory", &cfg, log_cb, ctx);
+ *   mo_observer_add_pid(obs, pid, 0);          (none: system-wide)
+ *   mo_observer_start(obs);
+ *   while (...) { struct mo_event *ev; mo_observer_read(obs, &ev, 1000); ...;
+ *                 mo_event_free(ev); }
+ *   mo_observer_stop(obs);
+ *   struct mo_report *r = mo_observer_report(obs); ...; mo_report_free(r);
+ *   mo_observer_free(obs);
+ */
+#ifndef MEMOBSERVER_H
+#define MEMOBSERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MO_VERSION "0.1.0"
+
+enum mo_mode {
+	MO_MODE_BALANCED = 0,	/* default: > 10 KB, unfreed > 30 s, RSS > 100 MB */
+	MO_MODE_CONSERVATIVE,	/* > 100 KB, unfreed > 5 min, RSS > 500 MB */
+	MO_MODE_AGGRESSIVE,	/* > 1 KB, unfreed > 10 s, RSS > 10 MB */
+};
+
+/*
+ * The seed's Config, mapped to C. Thresholds left at 0 take the mode's value
+ * (see mo_config_resolve); a non-zero value set by the caller overrides the
+ * mode. To track every allocation regardless of mode set min_allocation_size
+ * to 1.
+ */
+struct mo_config {
+	char name[64];			/* observer name (default "memory") */
+	uint32_t buffer_size;		/* event buffer capacity (default 10000) */
+	uint64_t min_allocation_size;	/* bytes; 0 = mode (balanced: 10 KB) */
+	uint64_t min_unfreed_age_ns;	/* 0 = mode (balanced: 30 s) */
+	uint64_t rss_growth_threshold;	/* bytes; 0 = mode (balanced: 100 MB) */
+	enum mo_mode mode;
+	bool enable_ebpf;		/* default true; false: nothing to observe */
+	uint64_t stack_dedup_window_ns;	/* default 5 s */
+	uint32_t sampling_rate;		/* 1 = every allocation, N = 1 in N */
+
+	/* Beyond the seed */
+	uint32_t max_allocations;	/* allocation table entries (default 1,000,000) */
+	uint32_t max_stacks;		/* distinct stacks (default 65536) */
+	uint32_t max_stack_depth;	/* frames per stack, 1..32 (default 32) */
+	uint64_t report_interval_ns;	/* leak analysis period (default 10 s) */
+	uint32_t unwind_rows;		/* unwind table capacity (default 2,000,000) */
+};
+
+/* Fill cfg with the documented defaults (balanced mode). */
+void mo_config_init(struct mo_config *cfg);
+
+/*
+ * Compute the effective configuration: mode thresholds for fields left at 0.
+ * Returns 0, or -EINVAL with *bad_field set to the name of the first invalid
+ * field (a static string).
+ */
+int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
+		      const char **bad_field);
+
+/* "conservative" | "balanced" | "aggressive" -> mode; -EINVAL otherwise. */
+int mo_mode_parse(const char *s, enum mo_mode *mode);
+const char *mo_mode_name(enum mo_mode mode);
+
+/* Log levels for the callback. */
+enum mo_log_level { MO_LOG_ERROR = 0, MO_LOG_WARN, MO_LOG_INFO, MO_LOG_DEBUG };
+typedef void (*mo_log_fn)(enum mo_log_level level, const char *msg, void *ctx);
+
+enum mo_event_type {
+	MO_EVENT_MEMORY_PRESSURE = 0,	/* "memory_pressure": leak or pressure finding */
+	MO_EVENT_KERNEL_FS,		/* "kernel_fs": mmap/munmap activity */
+	MO_EVENT_KERNEL_PROCESS,	/* "kernel_process": process memory events */
+};
+const char *mo_event_type_name(enum mo_event_type type);
+
+/* One symbolized frame. Strings are owned by the event/report. */
+struct mo_frame {
+	uint64_t address;	/* absolute address in the process */
+	const char *symbol;	/* NULL if unknown */
+	uint64_t offset;	/* address - symbol start */
+	const char *module;	/* path of the mapped file, NULL if unknown */
+	uint64_t module_offset;	/* address relative to the module's load base */
+	const char *file;	/* source file, NULL without debug info */
+	int line;		/* 0 if unknown */
+	bool inlined;		/* this frame was inlined into the next one */
+};
+
+struct mo_stack_trace {
+	uint64_t id;		/* stable within one run */
+	size_t nframes;
+	struct mo_frame *frames;
+	uint32_t flags;		/* MO_STACK_* from abi: truncated, fp fallback */
+};
+
+/* Leak pattern classification (analysis). */
+struct mo_event {
+	enum mo_event_type type;
+	const char *kind;	/* "leak", "mmap", "munmap", "exit", "exec", ... */
+	const char *severity;	/* "info", "warning", "critical" or NULL */
+	uint64_t timestamp_ns;	/* CLOCK_REALTIME */
+	pid_t pid;
+	char command[64];
+	uint64_t cgroup_id;
+	uint64_t size_bytes;	/* allocation / mapping size or total */
+	uint64_t unfreed_bytes;
+	uint64_t count;
+	double age_seconds;
+	uint64_t address;
+	bool estimate;		/* true when scaled from sampling */
+	bool final;		/* part of the final report */
+	struct mo_stack_trace stack;
+};
+
+void mo_event_free(struct mo_event *ev);
+
+/* One leaking stack in a report. */
+struct mo_leak {
+	pid_t pid;
+	char command[64];
+	uint64_t unfreed_bytes;
+	uint64_t count;
+	uint64_t oldest_age_ns;
+	uint64_t largest;
+	bool estimate;
+	struct mo_stack_trace stack;
+};
+
+/* Counters of what was seen and what was dropped, by reason. */
+struct mo_counters {
+	uint64_t alloc_calls;
+	uint64_t allocs_tracked;
+	uint64_t frees_matched;
+	uint64_t drop_alloc_table_full;
+	uint64_t drop_stack_table_full;
+	uint64_t drop_ringbuf_full;
+	uint64_t drop_sampled;
+	uint64_t drop_size_filtered;
+	uint64_t drop_thread_table_full;
+	uint64_t drop_event_buffer_full;
+	uint64_t allocator_internal_mmaps;
+	uint64_t runtime_mmaps;
+	uint64_t nested_calls;
+	uint64_t unwind_fallbacks;
+	uint64_t events_emitted;
+	uint64_t probes_attached;
+	uint64_t processes_tracked;
+};
+
+struct mo_report {
+	uint64_t timestamp_ns;		/* CLOCK_REALTIME */
+	uint64_t min_unfreed_age_ns;	/* the age rule applied */
+	size_t nleaks;
+	struct mo_leak *leaks;		/* most unfreed bytes first */
+	uint64_t total_unfreed_bytes;	/* over the leaks listed */
+	uint64_t total_count;
+	uint64_t outstanding_bytes;	/* every tracked allocation, any age */
+	uint64_t outstanding_count;
+	bool estimate;
+	struct mo_counters counters;
+};
+
+void mo_report_free(struct mo_report *r);
+
+struct mo_observer;
+
+/* Create an observer. cfg is validated (errno = EINVAL on a bad field, with
+ * the field named through the log callback). */
+struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cfg,
+				    mo_log_fn log, void *log_ctx);
+
+#define MO_PID_FOLLOW_CHILDREN (1u << 0)
+/* Observe pid (repeatable). With none, the observer is system-wide. May be
+ * called before or after start. Returns 0 or -errno (-ESRCH: no such pid). */
+int mo_observer_add_pid(struct mo_observer *obs, pid_t pid, unsigned flags);
+
+/* Load and attach the probes and start the worker thread. */
+int mo_observer_start(struct mo_observer *obs);
+
+/*
+ * Read the next event, waiting up to timeout_ms (-1: forever, 0: poll).
+ * Returns 1 with *ev set (free with mo_event_free), 0 on timeout, -errno on
+ * error, -EPIPE once the observer is stopped and the buffer is drained.
+ */
+int mo_observer_read(struct mo_observer *obs, struct mo_event **ev, int timeout_ms);
+
+/* A file descriptor that becomes readable when events are pending. */
+int mo_observer_fd(const struct mo_observer *obs);
+
+/* Current leak report (may be called while running or after stop). */
+struct mo_report *mo_observer_report(struct mo_observer *obs);
+
+/* Counters right now. */
+void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);
+
+/* True once every observed pid has exited (never for system-wide). */
+bool mo_observer_targets_gone(struct mo_observer *obs);
+
+/* Detach all probes, stop the worker. Idempotent. */
+int mo_observer_stop(struct mo_observer *obs);
+
+/* Free; accepts NULL; stops first if needed. */
+void mo_observer_free(struct mo_observer *obs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MEMOBSERVER_H */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * abi.h - the only header shared by the BPF programs and user space.
+ *
+ * Invariants: fixed-width __u8/__u16/__u32/__u64 only, no pointers, no long,
+ * no includes beyond the type definitions the includer already has. Every
+ * struct is laid out so that BPF and x86-64 user space agree without packing.
+ */
+#ifndef MO_ABI_H
+#define MO_ABI_H
+
+#define MO_MAX_FRAMES 32	/* user frames captured per stack */
+#define MO_MAX_MAPS 64		/* executable mappings cached per process */
+#define MO_COMM_LEN 16
+
+/* Which allocator entry point a probe belongs to: the probe's BPF cookie. */
+enum mo_fn {
+	MO_FN_NONE = 0,
+	MO_FN_MALLOC,
+	MO_FN_CALLOC,
+	MO_FN_REALLOC,
+	MO_FN_REALLOCARRAY,
+	MO_FN_POSIX_MEMALIGN,
+	MO_FN_ALIGNED_ALLOC,
+	MO_FN_MEMALIGN,
+	MO_FN_VALLOC,
+	MO_FN_PVALLOC,
+	MO_FN_FREE,
+	MO_FN__COUNT,
+};
+
+/* What kind of memory an allocation record describes. */
+enum mo_alloc_kind {
+	MO_KIND_HEAP = 0,	/* malloc family */
+	MO_KIND_MMAP = 1,	/* anonymous mmap made by the program itself */
+};
+
+/* Key of the allocation table: per process, so system-wide mode cannot mix
+ * processes that happen to use the same addresses. */
+struct mo_alloc_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+/* Timestamps are CLOCK_BOOTTIME nanoseconds (bpf_ktime_get_boot_ns): they
+ * keep counting across suspend, and user space converts to wall clock with
+ * one offset taken at start. */
+struct mo_alloc_info {
+	__u64 size;
+	__u64 ts_ns;
+	__u64 stack_id;		/* key into the stacks map, 0 = none */
+	__u64 cgroup_id;
+	__u32 kind;		/* enum mo_alloc_kind */
+	__u32 sample_weight;	/* how many allocations this record stands for */
+};
+
+/* Per-thread state between an allocator call's entry and its return. Nested
+ * hooked calls (realloc calling malloc inside the C library) are counted in
+ * depth and never overwrite the outer call's record. */
+struct mo_thread_state {
+	__u64 size;
+	__u64 arg;		/* realloc: old pointer; posix_memalign: out-pointer */
+	__u32 fn;		/* enum mo_fn of the outermost tracked call */
+	__u32 depth;		/* hooked allocator calls active on this thread */
+	/* syscall in flight (mmap/munmap/mremap/brk) */
+	__u64 sc_len;
+	__u64 sc_addr;
+	__u64 sc_new_len;
+	__u32 sc_nr;		/* enum mo_sc */
+	__u32 sc_flags;
+};
+
+enum mo_sc {
+	MO_SC_NONE = 0,
+	MO_SC_MMAP,
+	MO_SC_MUNMAP,
+	MO_SC_MREMAP,
+	MO_SC_BRK,
+};
+
+/* Stack flags */
+#define MO_STACK_TRUNCATED	(1u << 0) /* MO_MAX_FRAMES reached */
+#define MO_STACK_FP_FALLBACK	(1u << 1) /* some frame used the frame-pointer guess */
+#define MO_STACK_UNWIND_STOP	(1u << 2) /* walk stopped at a frame it could not unwind */
+
+struct mo_stack {
+	__u32 nr;
+	__u32 flags;
+	__u64 ips[MO_MAX_FRAMES];
+};
+
+/*
+ * Unwind rows: a compact form of .eh_frame CFI for x86-64, built in user space
+ * and searched by the kernel walker. One row covers [pc, next row's pc) of one
+ * module, pc relative to the module's ELF virtual addresses.
+ */
+enum mo_cfa {
+	MO_CFA_NONE = 0,	/* no unwind info here: stop */
+	MO_CFA_RSP = 1,		/* CFA = rsp + cfa_off */
+	MO_CFA_RBP = 2,		/* CFA = rbp + cfa_off */
+	MO_CFA_PLT = 3,		/* PLT stub: CFA = rsp + 8 or 16; treated as rsp + 8 */
+};
+
+#define MO_RBP_SAME 0		/* rbp_off == 0: rbp is unchanged in this frame */
+
+struct mo_unwind_row {
+	__u32 pc;		/* offset from the module's lowest vaddr */
+	__u16 cfa_off;		/* bytes */
+	__u8 cfa;		/* enum mo_cfa */
+	__s8 rbp_off8;		/* rbp saved at CFA + 8 * rbp_off8, 0 = unchanged */
+};
+
+/* A module whose unwind rows are loaded, keyed by the file's identity. */
+struct mo_module_key {
+	__u64 dev;		/* new_encode_dev() form, as the kernel keeps s_dev */
+	__u64 ino;
+};
+
+struct mo_module_info {
+	__u32 row_start;	/* index of the first row in the rows array */
+	__u32 row_count;
+	__u64 vaddr_min;	/* the module's lowest PT_LOAD vaddr (rows are relative to it) */
+	__s64 off_to_vaddr;	/* vaddr = file offset + off_to_vaddr, for the text segment */
+};
+
+/* One executable mapping of a process, resolved to a module's rows. */
+struct mo_map_entry {
+	__u64 start;
+	__u64 end;
+	__u64 bias;		/* row pc = ip - bias */
+	__u32 row_start;
+	__u32 row_count;	/* 0: mapping known, module has no rows */
+};
+
+struct mo_proc_maps {
+	__u32 nr;
+	__u32 pad;
+	struct mo_map_entry m[MO_MAX_MAPS];
+};
+
+/* Per-process statistics kept by the kernel side (atomic adds). */
+struct mo_proc_stats {
+	__u64 allocs;		/* tracked allocations (after filters) */
+	__u64 frees;		/* frees that matched a tracked allocation */
+	__u64 alloc_bytes;
+	__u64 free_bytes;
+	__u64 largest;		/* largest single tracked allocation */
+	__u64 mmap_bytes;	/* anonymous mmap bytes made by the program itself */
+	__u64 munmap_bytes;
+	__u64 brk_growth;	/* bytes the heap grew through brk */
+	__u64 exec_ts_ns;	/* last exec (entries older than this are stale) */
+	__u64 cgroup_id;
+};
+
+/* Drop and activity counters: per-CPU array indexed by this enum. */
+enum mo_counter {
+	MO_C_ALLOC_CALLS = 0,	/* allocator entries seen for target processes */
+	MO_C_ALLOCS_TRACKED,	/* inserted into the allocation table */
+	MO_C_FREES_MATCHED,
+	MO_C_FREES_UNKNOWN,	/* free of an address we do not track (normal) */
+	MO_C_DROP_ALLOC_TABLE_FULL,
+	MO_C_DROP_STACK_TABLE_FULL,
+	MO_C_DROP_RINGBUF_FULL,
+	MO_C_DROP_SAMPLED,
+	MO_C_DROP_SIZE_FILTERED,
+	MO_C_DROP_THREAD_TABLE_FULL,
+	MO_C_ALLOC_FAILED,	/* allocator returned NULL: nothing to track */
+	MO_C_NESTED_CALLS,	/* hooked call inside a hooked call: outer accounts */
+	MO_C_ALLOCATOR_MMAPS,	/* mmap made inside an allocator call: not counted twice */
+	MO_C_RUNTIME_MMAPS,	/* thread stacks (MAP_STACK) and PROT_NONE reservations */
+	MO_C_MMAPS_TRACKED,
+	MO_C_MUNMAPS_MATCHED,
+	MO_C_MUNMAP_PARTIAL,
+	MO_C_MREMAPS,
+	MO_C_UNWIND_MAP_MISS,	/* pc in a mapping without rows: frame-pointer guess */
+	MO_C_UNWIND_PROC_MAPS_FULL,
+	MO_C_STACKS_NEW,
+	MO_C_REALLOC_FAILED,	/* realloc returned NULL: old block kept */
+	MO_C_EXITS,
+	MO_C_EXECS,
+	MO_C_FORKS_FOLLOWED,
+	MO_C__COUNT,
+};
+
+/* Records sent through the ring buffer. */
+enum mo_rec_type {
+	MO_REC_EXIT = 1,	/* a traced process died (group dead) */
+	MO_REC_EXEC,		/* a traced process exec'd: its old entries are stale */
+	MO_REC_FORK,		/* a traced process forked a followed child */
+	MO_REC_MMAP,		/* program-made anonymous mmap >= min size */
+	MO_REC_MUNMAP,		/* munmap of a tracked mapping */
+	MO_REC_UNKNOWN_MODULE,	/* walker met an executable file without rows */
+};
+
+struct mo_record {
+	__u32 type;		/* enum mo_rec_type */
+	__u32 pid;		/* tgid */
+	__u32 tid;
+	__u32 other_pid;	/* fork: child tgid; exit: exit code */
+	__u64 ts_ns;		/* CLOCK_BOOTTIME */
+	__u64 addr;
+	__u64 len;
+	__u64 stack_id;
+	__u64 cgroup_id;
+	__u64 dev;		/* UNKNOWN_MODULE: file identity */
+	__u64 ino;
+	char comm[MO_COMM_LEN];
+};
+
+/* Target flags (value of the targets map) */
+#define MO_TARGET_TRACE		(1u << 0)
+#define MO_TARGET_FOLLOW	(1u << 1) /* add forked children to the targets */
+
+#endif /* MO_ABI_H */

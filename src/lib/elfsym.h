@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * elfsym.h - find functions in an ELF file for attaching uprobes: the
+ * symbol's file offset (what uprobes take) and its first code bytes. Looks
+ * in .dynsym then .symtab; versioned names ("malloc@@GLIBC_2.2.5") match
+ * their base name; aliases at the same address are reported once each.
+ */
+#ifndef MO_ELFSYM_H
+#define MO_ELFSYM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mo_elf_func {
+	const char *name;	/* in: symbol to find */
+	uint64_t vaddr;		/* out: st_value, 0 if not found */
+	uint64_t file_offset;	/* out: offset in the file */
+	uint64_t size;		/* out: st_size */
+	uint8_t code[32];	/* out: first bytes (fewer if the function is shorter) */
+	size_t code_len;
+	int found;
+};
+
+/* Resolve each funcs[i].name in the file. Returns the number found (>= 0) or
+ * -errno (-ENOENT, -ENOEXEC not an ELF file). */
+int mo_elf_find_funcs(const char *path, struct mo_elf_func *funcs, size_t n);
+
+/* Build id of the file as lowercase hex into out (at least 41 bytes);
+ * 0, or -ENODATA when it has none. */
+int mo_elf_build_id(const char *path, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * symbolize.h - turn process addresses into frames with elfutils libdw.
+ *
+ * A per-process view of modules (from /proc/PID/maps) on top of a module
+ * cache keyed by build-id (path+size+mtime when there is none), so libc is
+ * opened once however many processes map it. Works for PIE, shared
+ * libraries, and stripped files with separate debug info (debuglink and
+ * /usr/lib/debug/.build-id). Unknown addresses come back as module+offset,
+ * never dropped. Inlined functions expand into extra frames (innermost
+ * first, marked inlined).
+ */
+#ifndef MO_SYMBOLIZE_H
+#define MO_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "memobserver.h"
+
+struct mo_symbolizer;
+
+struct mo_symbolizer *mo_symbolizer_new(void);
+void mo_symbolizer_free(struct mo_symbolizer *s);	/* accepts NULL */
+
+/*
+ * Symbolize n addresses of process pid. ips[0] is the innermost frame. ips
+ * after the first are return addresses: they are looked up at ip-1 so that a
+ * call at the end of a function resolves to the caller, while address keeps
+ * the original value. Writes a newly allocated frame array to *frames (free
+ * with mo_frames_free) and its length to *nframes (>= n with inlines).
+ * Returns 0 or -errno (-ESRCH: the process is gone and no cached view).
+ */
+int mo_symbolize(struct mo_symbolizer *s, pid_t pid, const uint64_t *ips, size_t n,
+		 struct mo_frame **frames, size_t *nframes);
+
+void mo_frames_free(struct mo_frame *frames, size_t n);
+
+/* The process exec'd or exited: drop its module view (the module cache stays). */
+void mo_symbolizer_forget(struct mo_symbolizer *s, pid_t pid);
+
+/* Re-read /proc/PID/maps for pid on next use (after dlopen). */
+void mo_symbolizer_refresh(struct mo_symbolizer *s, pid_t pid);
+
+#endif
