@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * config.c - defaults, operation modes and validation of struct mo_config.
+ * The mode thresholds are exactly the seed's.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "memobserver.h"
+
+#define KB 1024ULL
+#define MB (1024ULL * KB)
+#define SEC 1000000000ULL
+
+struct mode_thresholds {
+	const char *name;
+	uint64_t min_allocation_size;
+	uint64_t min_unfreed_age_ns;
+	uint64_t rss_growth_threshold;
+};
+
+static const struct mode_thresholds modes[] = {
+	[MO_MODE_BALANCED] = { "balanced", 10 * KB, 30 * SEC, 100 * MB },
+	[MO_MODE_CONSERVATIVE] = { "conservative", 100 * KB, 300 * SEC, 500 * MB },
+	[MO_MODE_AGGRESSIVE] = { "aggressive", 1 * KB, 10 * SEC, 10 * MB },
+};
+
+void mo_config_init(struct mo_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	strcpy(cfg->name, "memory");
+	cfg->buffer_size = 10000;
+	cfg->mode = MO_MODE_BALANCED;
+	cfg->enable_ebpf = true;
+	cfg->stack_dedup_window_ns = 5 * SEC;
+	cfg->sampling_rate = 1;
+	cfg->max_allocations = 1000000;
+	cfg->max_stacks = 65536;
+	cfg->max_stack_depth = 32;
+	cfg->report_interval_ns = 10 * SEC;
+	cfg->unwind_rows = 2000000;
+}
+
+int mo_mode_parse(const char *s, enum mo_mode *mode)
+{
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(s, modes[i].name) == 0) {
+			*mode = (enum mo_mode)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *mo_mode_name(enum mo_mode mode)
+{
+	if ((unsigned)mode >= sizeof(modes) / sizeof(modes[0]))
+		return "unknown";
+	return modes[mode].name;
+}
+
+#define BAD(field)                  \
+	do {                        \
+		if (bad_field)      \
+			*bad_field = field; \
+		return -EINVAL;     \
+	} while (0)
+
+int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
+		      const char **bad_field)
+{
+	struct mo_config r = *cfg;
+
+	if ((unsigned)r.mode >= sizeof(modes) / sizeof(modes[0]))
+		BAD("mode");
+	if (memchr(r.name, '\0', sizeof(r.name)) == NULL || r.name[0] == '\0')
+		BAD("name");
+	if (r.min_allocation_size == 0)
+		r.min_allocation_size = modes[r.mode].min_allocation_size;
+	if (r.min_unfreed_age_ns == 0)
+		r.min_unfreed_age_ns = modes[r.mode].min_unfreed_age_ns;
+	if (r.rss_growth_threshold == 0)
+		r.rss_growth_threshold = modes[r.mode].rss_growth_threshold;
+	if (r.buffer_size == 0 || r.buffer_size > 10000000)
+		BAD("buffer_size");
+	if (r.sampling_rate == 0 || r.sampling_rate > 1000000)
+		BAD("sampling_rate");
+	if (r.stack_dedup_window_ns > 86400 * SEC)
+		BAD("stack_dedup_window");
+	if (r.min_unfreed_age_ns > 30 * 86400 * SEC)
+		BAD("min_unfreed_age");
+	if (r.min_allocation_size > (1ULL << 46))
+		BAD("min_allocation_size");
+	if (r.max_allocations < 1024 || r.max_allocations > 100000000)
+		BAD("max_allocations");
+	if (r.max_stacks < 64 || r.max_stacks > 10000000)
+		BAD("max_stacks");
+	if (r.max_stack_depth < 1 || r.max_stack_depth > 32)
+		BAD("max_stack_depth");
+	if (r.report_interval_ns < SEC / 100 || r.report_interval_ns > 86400 * SEC)
+		BAD("report_interval");
+	if (r.unwind_rows < 1024 || r.unwind_rows > 50000000)
+		BAD("unwind_rows");
+	if (out)
+		*out = r;
+	return 0;
+}
+
+const char *mo_event_type_name(enum mo_event_type type)
+{
+	switch (type) {
+	case MO_EVENT_MEMORY_PRESSURE:
+		return "memory_pressure";
+	case MO_EVENT_KERNEL_FS:
+		return "kernel_fs";
+	case MO_EVENT_KERNEL_PROCESS:
+		return "kernel_process";
+	}
+	return "unknown";
+}
