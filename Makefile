@@ -2,6 +2,7 @@
 # runs the whole suite; `make V=1` shows the full command lines.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+.SECONDARY:
 
 CC ?= gcc
 CLANG ?= clang

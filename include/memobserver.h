@@ -189,6 +189,15 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
  * called before or after start. Returns 0 or -errno (-ESRCH: no such pid). */
 int mo_observer_add_pid(struct mo_observer *obs, pid_t pid, unsigned flags);
 
+/*
+ * Observe a command that the caller has forked but not yet exec'd (it waits
+ * for the caller's go): pid is the child, exe the resolved path of the
+ * program it will exec. Follows its children through fork and exec. Unwind
+ * data for exe and its libraries is loaded before start returns, so the
+ * command's first allocations already have whole stacks.
+ */
+int mo_observer_add_command(struct mo_observer *obs, pid_t pid, const char *exe);
+
 /* Load and attach the probes and start the worker thread. */
 int mo_observer_start(struct mo_observer *obs);
 

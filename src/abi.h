@@ -113,7 +113,7 @@ struct mo_unwind_row {
 
 /* A module whose unwind rows are loaded, keyed by the file's identity. */
 struct mo_module_key {
-	__u64 dev;		/* new_encode_dev() form, as the kernel keeps s_dev */
+	__u64 dev;		/* kernel dev_t: major << 20 | minor (as in s_dev) */
 	__u64 ino;
 };
 
@@ -149,6 +149,7 @@ struct mo_proc_stats {
 	__u64 mmap_bytes;	/* anonymous mmap bytes made by the program itself */
 	__u64 munmap_bytes;
 	__u64 brk_growth;	/* bytes the heap grew through brk */
+	__u64 brk_end;		/* last program break seen */
 	__u64 exec_ts_ns;	/* last exec (entries older than this are stale) */
 	__u64 cgroup_id;
 };
@@ -161,6 +162,7 @@ enum mo_counter {
 	MO_C_FREES_UNKNOWN,	/* free of an address we do not track (normal) */
 	MO_C_DROP_ALLOC_TABLE_FULL,
 	MO_C_DROP_STACK_TABLE_FULL,
+	MO_C_STACK_COLLIDED,	/* two stacks with one hash: the first one's frames are kept */
 	MO_C_DROP_RINGBUF_FULL,
 	MO_C_DROP_SAMPLED,
 	MO_C_DROP_SIZE_FILTERED,

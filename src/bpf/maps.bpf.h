@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * maps.bpf.h - the maps and knobs every memobserver BPF program shares, and
+ * the per-CPU drop/activity counters. Sizes marked "set at load" are
+ * overwritten by user space from the configuration before the object loads.
+ */
+#ifndef MO_MAPS_BPF_H
+#define MO_MAPS_BPF_H
+
+/* Knobs written through skel->rodata before load. */
+const volatile bool trace_all = false;		/* system-wide: every process */
+const volatile __u32 self_tgid = 0;		/* never trace ourselves */
+const volatile __u64 min_size = 0;		/* size filter, bytes */
+const volatile __u32 sample_rate = 1;		/* 1 in N */
+const volatile __u32 max_depth = MO_MAX_FRAMES;	/* frames per stack */
+const volatile bool session_mode = true;	/* session uprobes: entry decides */
+
+/* Outstanding allocations: (tgid, address) -> record. Set at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1000000);
+	__type(key, struct mo_alloc_key);
+	__type(value, struct mo_alloc_info);
+} allocs SEC(".maps");
+
+/* Distinct stacks: hash of the frames -> frames. Set at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct mo_stack);
+} stacks SEC(".maps");
+
+/* Per-thread in-flight state, keyed by tid; removed when the thread exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct mo_thread_state);
+} threads SEC(".maps");
+
+/* Processes to observe when not system-wide: tgid -> MO_TARGET_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} targets SEC(".maps");
+
+/* Per-process statistics. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct mo_proc_stats);
+} procs SEC(".maps");
+
+/* Unwind rows of every loaded module, written by user space through mmap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 2000000);
+	__type(key, __u32);
+	__type(value, struct mo_unwind_row);
+} rows SEC(".maps");
+
+/* Modules whose rows are loaded, by file identity. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct mo_module_key);
+	__type(value, struct mo_module_info);
+} modules SEC(".maps");
+
+/* Executable mappings each process's walks have resolved so far. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct mo_proc_maps);
+} proc_maps SEC(".maps");
+
+/* Files the walker met without rows, already reported to user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct mo_module_key);
+	__type(value, __u64);
+} unknown_modules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} records SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MO_C__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(enum mo_counter c)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&counters, &key);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	if (tgid == self_tgid || tgid == 0)
+		return false;
+	if (trace_all)
+		return true;
+	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
+}
+
+#endif /* MO_MAPS_BPF_H */

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * unwind.bpf.h - the kernel-side user stack walker.
+ *
+ * Debian builds almost nothing with frame pointers, and the kernel's own
+ * frame-pointer walk both loses the allocator's caller and runs off the end
+ * of the stack into a page fault on every call. So the walker uses the CFI
+ * rows user space compiled from each module's .eh_frame (struct
+ * mo_unwind_row): for each frame it finds the executable mapping (cached per
+ * process, resolved once with bpf_find_vma), binary-searches the module's
+ * rows, and computes CFA, return address and saved rbp. Only where a module
+ * has no rows yet does it fall back to a frame-pointer guess, bounded so that
+ * rbp must point into the stack above the current frame. It never reads
+ * below sp or more than MO_FP_SPAN above it, and stops at the first frame it
+ * cannot unwind.
+ */
+#ifndef MO_UNWIND_BPF_H
+#define MO_UNWIND_BPF_H
+
+#define MO_FP_SPAN (8ULL << 20)		/* a frame pointer further up is garbage */
+#define MO_ROW_SEARCH_STEPS 24		/* 2^24 rows per module is plenty */
+#define VM_EXEC_FLAG 0x00000004UL
+
+struct walk_scratch {
+	struct mo_stack st;
+	struct mo_proc_maps pm;
+	__u64 pc;
+	__u64 sp;
+	__u64 bp;
+	__u32 tgid;
+	__u32 pm_dirty;			/* pm gained an entry: write it back */
+	__u32 stop;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_scratch);
+} walk_scratch SEC(".maps");
+
+struct vma_info {
+	__u64 start;
+	__u64 end;
+	__u64 pgoff;
+	__u64 dev;
+	__u64 ino;
+	__u32 exec;
+	__u32 found;
+};
+
+static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_info *vi = data;
+	struct file *f;
+
+	vi->start = BPF_CORE_READ(vma, vm_start);
+	vi->end = BPF_CORE_READ(vma, vm_end);
+	vi->pgoff = BPF_CORE_READ(vma, vm_pgoff);
+	vi->exec = (BPF_CORE_READ(vma, vm_flags) & VM_EXEC_FLAG) != 0;
+	f = BPF_CORE_READ(vma, vm_file);
+	if (f) {
+		vi->ino = BPF_CORE_READ(f, f_inode, i_ino);
+		vi->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	}
+	vi->found = 1;
+	return 0;
+}
+
+/* Resolve pc's mapping into the scratch copy of the process's mappings.
+ * Returns the entry index, or -1 when pc is not in an executable mapping. */
+static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
+{
+	struct vma_info vi = {};
+	struct mo_module_key mk = {};
+	struct mo_module_info *mi;
+	struct mo_map_entry *e;
+	__u32 n = w->pm.nr;
+
+	if (bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, &vi, 0) || !vi.found ||
+	    !vi.exec)
+		return -1;
+	if (n >= MO_MAX_MAPS) {
+		count(MO_C_UNWIND_PROC_MAPS_FULL);
+		return -1;
+	}
+	e = &w->pm.m[n & (MO_MAX_MAPS - 1)];
+	e->start = vi.start;
+	e->end = vi.end;
+	e->bias = 0;
+	e->row_start = 0;
+	e->row_count = 0;
+	if (vi.ino) {
+		mk.dev = vi.dev;
+		mk.ino = vi.ino;
+		mi = bpf_map_lookup_elem(&modules, &mk);
+		if (mi) {
+			/* row pc = file offset + off_to_vaddr - vaddr_min */
+			e->bias = vi.start - (vi.pgoff << 12) - mi->off_to_vaddr + mi->vaddr_min;
+			e->row_start = mi->row_start;
+			e->row_count = mi->row_count;
+		} else {
+			__u64 one = 1;
+
+			/* Ask user space once per file to compile its rows. */
+			if (!bpf_map_update_elem(&unknown_modules, &mk, &one, BPF_NOEXIST)) {
+				struct mo_record *r;
+
+				r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+				if (r) {
+					__builtin_memset(r, 0, sizeof(*r));
+					r->type = MO_REC_UNKNOWN_MODULE;
+					r->pid = w->tgid;
+					r->ts_ns = bpf_ktime_get_boot_ns();
+					r->addr = vi.start;
+					r->len = vi.end - vi.start;
+					r->dev = vi.dev;
+					r->ino = vi.ino;
+					bpf_ringbuf_submit(r, 0);
+				} else {
+					count(MO_C_DROP_RINGBUF_FULL);
+					bpf_map_delete_elem(&unknown_modules, &mk);
+				}
+			}
+		}
+	}
+	w->pm.nr = n + 1;
+	w->pm_dirty = 1;
+	return n;
+}
+
+static __always_inline struct mo_unwind_row *find_row(__u32 start, __u32 cnt, __u64 rel)
+{
+	struct mo_unwind_row *row;
+	__u32 lo = 0, hi = cnt, idx;
+
+	/* greatest row with row->pc <= rel */
+	for (int i = 0; i < MO_ROW_SEARCH_STEPS && lo + 1 < hi; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+
+		idx = start + mid;
+		row = bpf_map_lookup_elem(&rows, &idx);
+		if (!row)
+			return NULL;
+		if (row->pc <= rel)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	idx = start + lo;
+	row = bpf_map_lookup_elem(&rows, &idx);
+	if (!row || row->pc > rel)
+		return NULL;
+	return row;
+}
+
+static long walk_step(__u32 i, void *unused)
+{
+	__u32 zero = 0;
+	struct walk_scratch *w = bpf_map_lookup_elem(&walk_scratch, &zero);
+	struct mo_map_entry *e = NULL;
+	struct mo_unwind_row *row;
+	__u64 pc, cfa, ret = 0, nbp;
+	int mi = -1;
+
+	if (!w || w->stop)
+		return 1;
+	pc = w->pc;
+	if (w->st.nr >= max_depth || w->st.nr >= MO_MAX_FRAMES) {
+		w->st.flags |= MO_STACK_TRUNCATED;
+		return 1;
+	}
+	w->st.ips[w->st.nr & (MO_MAX_FRAMES - 1)] = pc;
+	w->st.nr++;
+
+	/* Every pc we hold is a return address (or the instruction after a
+	 * syscall): look up pc - 1 so a call ending a function stays in it. */
+	pc -= 1;
+	for (int k = 0; k < MO_MAX_MAPS; k++) {
+		if (k >= w->pm.nr)
+			break;
+		if (pc >= w->pm.m[k].start && pc < w->pm.m[k].end) {
+			mi = k;
+			break;
+		}
+	}
+	if (mi < 0)
+		mi = resolve_mapping(w, pc);
+	if (mi >= 0) {
+		e = &w->pm.m[mi & (MO_MAX_MAPS - 1)];
+		if (e->row_count == 0) {
+			/* the module may have been loaded since we cached it */
+			struct vma_info vi = {};
+
+			if (!bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, &vi, 0) &&
+			    vi.found && vi.ino) {
+				struct mo_module_key mk = { .dev = vi.dev, .ino = vi.ino };
+				struct mo_module_info *m = bpf_map_lookup_elem(&modules, &mk);
+
+				if (m) {
+					e->bias = vi.start - (vi.pgoff << 12) - m->off_to_vaddr +
+						  m->vaddr_min;
+					e->row_start = m->row_start;
+					e->row_count = m->row_count;
+					w->pm_dirty = 1;
+				}
+			}
+		}
+	}
+
+	if (e && e->row_count) {
+		row = find_row(e->row_start, e->row_count, pc - e->bias);
+		if (!row || row->cfa == MO_CFA_NONE) {
+			w->st.flags |= MO_STACK_UNWIND_STOP;
+			return 1;
+		}
+		if (row->cfa == MO_CFA_RBP)
+			cfa = w->bp + row->cfa_off;
+		else if (row->cfa == MO_CFA_PLT)
+			cfa = w->sp + 8;
+		else
+			cfa = w->sp + row->cfa_off;
+		if (cfa <= w->sp || cfa - w->sp > MO_FP_SPAN)
+			return 1;
+		if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(cfa - 8)))
+			return 1;
+		if (row->rbp_off8) {
+			if (bpf_probe_read_user(&nbp, sizeof(nbp),
+						(void *)(cfa + (__s64)row->rbp_off8 * 8)))
+				return 1;
+			w->bp = nbp;
+		}
+		w->sp = cfa;
+	} else {
+		/* No rows for this code (yet): a bounded frame-pointer guess. */
+		__u64 fp[2];
+
+		count(MO_C_UNWIND_MAP_MISS);
+		w->st.flags |= MO_STACK_FP_FALLBACK;
+		if (w->bp < w->sp || w->bp - w->sp > MO_FP_SPAN || (w->bp & 7))
+			return 1;
+		if (bpf_probe_read_user(fp, sizeof(fp), (void *)w->bp))
+			return 1;
+		ret = fp[1];
+		w->sp = w->bp + 16;
+		w->bp = fp[0];
+	}
+	if (ret < 4096)
+		return 1;
+	w->pc = ret;
+	return 0;
+}
+
+static __always_inline __u64 hash_stack(const struct mo_stack *st)
+{
+	__u64 h = 0xcbf29ce484222325ULL ^ st->nr;
+
+	for (int i = 0; i < MO_MAX_FRAMES; i++) {
+		if (i >= st->nr)
+			break;
+		h ^= st->ips[i];
+		h *= 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h | 1;	/* 0 means "no stack" */
+}
+
+/*
+ * Walk the current thread's user stack from (ip, sp, bp) and store it in the
+ * stacks map. Returns the stack id, or 0 when it could not be stored (the
+ * reason is counted).
+ */
+static __always_inline __u64 capture_stack(__u32 tgid, __u64 ip, __u64 sp, __u64 bp)
+{
+	__u32 zero = 0;
+	struct walk_scratch *w = bpf_map_lookup_elem(&walk_scratch, &zero);
+	struct mo_proc_maps *pm;
+	struct mo_stack *old;
+	__u64 id;
+	long err;
+
+	if (!w)
+		return 0;
+	w->st.nr = 0;
+	w->st.flags = 0;
+	w->pc = ip;
+	w->sp = sp;
+	w->bp = bp;
+	w->tgid = tgid;
+	w->stop = 0;
+	w->pm_dirty = 0;
+	pm = bpf_map_lookup_elem(&proc_maps, &tgid);
+	if (pm)
+		bpf_probe_read_kernel(&w->pm, sizeof(w->pm), pm);
+	else
+		w->pm.nr = 0;
+
+	bpf_loop(MO_MAX_FRAMES, walk_step, NULL, 0);
+
+	if (w->pm_dirty)
+		bpf_map_update_elem(&proc_maps, &tgid, &w->pm, BPF_ANY);
+	if (w->st.nr == 0)
+		return 0;
+	id = hash_stack(&w->st);
+	old = bpf_map_lookup_elem(&stacks, &id);
+	if (old) {
+		if (old->nr != w->st.nr || old->ips[0] != w->st.ips[0])
+			count(MO_C_STACK_COLLIDED);
+		return id;
+	}
+	err = bpf_map_update_elem(&stacks, &id, &w->st, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU stored it */) {
+		count(MO_C_DROP_STACK_TABLE_FULL);
+		return 0;
+	}
+	count(MO_C_STACKS_NEW);
+	return id;
+}
+
+#endif /* MO_UNWIND_BPF_H */

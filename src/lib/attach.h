@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * attach.h - find the allocator a process really uses and attach the
+ * allocator probes there, each at the cheapest safe instruction.
+ *
+ * Table-driven: one row per allocator function (symbol -> enum mo_fn, the
+ * probe's cookie). With session uprobes (kernel 6.13+) all functions of one
+ * module go into a single uprobe_multi link created with the raw bpf()
+ * syscall (libbpf 1.1 predates it); otherwise one perf-event uprobe and
+ * uretprobe per function through libbpf.
+ */
+#ifndef MO_ATTACH_H
+#define MO_ATTACH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct bpf_program;
+struct bpf_link;
+
+/* BPF attach types newer than libbpf 1.1's headers. */
+#define MO_BPF_TRACE_UPROBE_MULTI 48
+#define MO_BPF_TRACE_UPROBE_SESSION 57
+
+struct mo_links {
+	size_t nr, cap;
+	struct {
+		struct bpf_link *link;	/* libbpf link, or NULL */
+		int fd;			/* raw link fd, or -1 */
+		pid_t pid;		/* 0: every process */
+		char *path;
+	} *l;
+	size_t probes;			/* functions probed in total */
+};
+
+void mo_links_init(struct mo_links *ls);
+void mo_links_release(struct mo_links *ls);	/* detaches everything */
+bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid);
+
+/*
+ * Path of the object that provides malloc for pid: the executable when it
+ * defines malloc itself (static or custom), else the first other mapped
+ * library that defines it (a preloaded allocator), else the C library.
+ * pid 0 means memobserver's own C library (for commands it starts).
+ * 0 or -errno (-ESRCH: no process; -ENOENT: no allocator found).
+ */
+int mo_allocator_find(pid_t pid, char *path, size_t len);
+
+/* Same decision for an executable file not yet running. */
+int mo_allocator_find_exe(const char *exe, char *path, size_t len);
+
+struct mo_attach_progs {
+	struct bpf_program *session_prog;	/* used when session is true */
+	struct bpf_program *enter;
+	struct bpf_program *exit;
+	bool session;
+};
+
+/*
+ * Attach the allocator probes in path for pid (0 = every process using the
+ * file). On failure nothing from this call stays attached; err names the
+ * module and symbol. Returns the number of functions probed or -errno.
+ */
+int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs,
+			const char *path, pid_t pid, char *err, size_t errlen);
+
+#endif

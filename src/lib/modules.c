@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * modules.c - feed the kernel walker with unwind rows, one file at a time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/types.h>
+
+#include "abi.h"
+#include "modules.h"
+#include "procmaps.h"
+#include "unwind_table.h"
+
+struct seen {
+	uint64_t dev;
+	uint64_t ino;
+	int state;	/* 1 loaded, -1 failed */
+};
+
+struct mo_modules {
+	int rows_fd;
+	int modules_fd;
+	struct mo_unwind_row *rows;
+	uint32_t capacity;
+	uint32_t used;
+	struct seen *seen;
+	size_t nseen, capseen;
+	struct mo_modules_stats st;
+};
+
+struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd)
+{
+	struct mo_modules *m = calloc(1, sizeof(*m));
+	void *p;
+
+	if (!m)
+		return NULL;
+	p = mmap(NULL, (size_t)capacity * sizeof(struct mo_unwind_row), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, rows_fd, 0);
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		free(m);
+		errno = err;
+		return NULL;
+	}
+	m->rows = p;
+	m->rows_fd = rows_fd;
+	m->modules_fd = modules_fd;
+	m->capacity = capacity;
+	m->st.rows_capacity = capacity;
+	return m;
+}
+
+void mo_modules_free(struct mo_modules *m)
+{
+	if (!m)
+		return;
+	if (m->rows)
+		munmap(m->rows, (size_t)m->capacity * sizeof(struct mo_unwind_row));
+	free(m->seen);
+	free(m);
+}
+
+static struct seen *find_seen(struct mo_modules *m, uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < m->nseen; i++)
+		if (m->seen[i].dev == dev && m->seen[i].ino == ino)
+			return &m->seen[i];
+	return NULL;
+}
+
+static int remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state)
+{
+	if (m->nseen == m->capseen) {
+		size_t cap = m->capseen ? m->capseen * 2 : 64;
+		struct seen *n = realloc(m->seen, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		m->seen = n;
+		m->capseen = cap;
+	}
+	m->seen[m->nseen++] = (struct seen){ dev, ino, state };
+	return 0;
+}
+
+/* Compile path's rows and publish them under (dev, ino). */
+static int load_file(struct mo_modules *m, const char *path, uint64_t dev, uint64_t ino)
+{
+	struct mo_unwind_table t = { 0 };
+	struct mo_module_key key = { .dev = dev, .ino = ino };
+	struct mo_module_info info = { 0 };
+	int err;
+
+	if (find_seen(m, dev, ino))
+		return 0;
+	err = mo_unwind_table_build(path, &t);
+	if (err || t.nrows == 0) {
+		m->st.failed++;
+		mo_unwind_table_release(&t);
+		remember(m, dev, ino, -1);
+		return err ? err : -ENODATA;
+	}
+	if (t.nrows > m->capacity - m->used) {
+		m->st.full++;
+		mo_unwind_table_release(&t);
+		remember(m, dev, ino, -1);
+		return -ENOSPC;
+	}
+	memcpy(m->rows + m->used, t.rows, t.nrows * sizeof(*t.rows));
+	info.row_start = m->used;
+	info.row_count = (uint32_t)t.nrows;
+	info.vaddr_min = t.vaddr_min;
+	info.off_to_vaddr = t.off_to_vaddr;
+	mo_unwind_table_release(&t);
+	/* rows first, then the module entry that makes them visible */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (bpf_map_update_elem(m->modules_fd, &key, &info, BPF_ANY)) {
+		err = -errno;
+		remember(m, dev, ino, -1);
+		return err;
+	}
+	m->used += info.row_count;
+	m->st.rows_used = m->used;
+	m->st.loaded++;
+	remember(m, dev, ino, 1);
+	return 1;
+}
+
+static uint64_t kdev(uint32_t major, uint32_t minor)
+{
+	return ((uint64_t)major << 20) | minor;
+}
+
+static void proc_path(char *buf, size_t len, pid_t pid, const char *path)
+{
+	/* through the process's root, so files in other mount namespaces open */
+	snprintf(buf, len, "/proc/%d/root%s", (int)pid, path);
+	if (access(buf, R_OK) != 0)
+		snprintf(buf, len, "%s", path);
+}
+
+int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
+{
+	struct mo_maps maps = { 0 };
+	char buf[PATH_MAX + 64];
+	int err, n = 0;
+
+	err = mo_procmaps_read(pid, &maps);
+	if (err)
+		return err;
+	for (size_t i = 0; i < maps.nr; i++) {
+		const struct mo_map *mp = &maps.maps[i];
+
+		if (!mp->x || !mp->inode || !mp->path || mp->path[0] != '/')
+			continue;
+		proc_path(buf, sizeof(buf), pid, mp->path);
+		if (load_file(m, buf, kdev(mp->dev_major, mp->dev_minor), mp->inode) == 1)
+			n++;
+	}
+	mo_maps_release(&maps);
+	return n;
+}
+
+int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t ino)
+{
+	struct mo_maps maps = { 0 };
+	char buf[PATH_MAX + 64];
+	int err = -ENOENT;
+
+	if (find_seen(m, dev, ino))
+		return 0;
+	if (mo_procmaps_read(pid, &maps))
+		return -ESRCH;
+	for (size_t i = 0; i < maps.nr; i++) {
+		const struct mo_map *mp = &maps.maps[i];
+
+		if (mp->inode != ino || kdev(mp->dev_major, mp->dev_minor) != dev || !mp->path)
+			continue;
+		proc_path(buf, sizeof(buf), pid, mp->path);
+		err = load_file(m, buf, dev, ino);
+		break;
+	}
+	mo_maps_release(&maps);
+	return err;
+}
+
+int mo_modules_load_path(struct mo_modules *m, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return -errno;
+	return load_file(m, path, kdev(major(st.st_dev), minor(st.st_dev)), st.st_ino);
+}
+
+static const char *const lib_dirs[] = {
+	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+	"/lib", "/usr/lib", "/usr/local/lib",
+};
+
+/* Append the DT_NEEDED names of path to names (strdup'ed). */
+static void needed_of(const char *path, char ***names, size_t *n, size_t *cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *e;
+	Elf_Scn *scn = NULL;
+
+	if (fd < 0)
+		return;
+	elf_version(EV_CURRENT);
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	while (e && (scn = elf_nextscn(e, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Dyn dyn;
+			const char *name;
+
+			if (!gelf_getdyn(d, (int)i, &dyn) || dyn.d_tag != DT_NEEDED)
+				continue;
+			name = elf_strptr(e, sh.sh_link, dyn.d_un.d_val);
+			if (!name || strchr(name, '/'))
+				continue;
+			if (*n == *cap) {
+				size_t c = *cap ? *cap * 2 : 16;
+				char **nn = realloc(*names, c * sizeof(*nn));
+
+				if (!nn)
+					continue;
+				*names = nn;
+				*cap = c;
+			}
+			(*names)[(*n)++] = strdup(name);
+		}
+	}
+	if (e)
+		elf_end(e);
+	close(fd);
+}
+
+int mo_modules_preload_command(struct mo_modules *m, const char *exe_path)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int loaded = 0;
+
+	if (mo_modules_load_path(m, exe_path) == 1)
+		loaded++;
+	needed_of(exe_path, &names, &n, &cap);
+	/* breadth-first over the DT_NEEDED closure; n grows as we go */
+	for (size_t i = 0; i < n && i < 256; i++) {
+		bool dup = false;
+
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = names[j] && names[i] && strcmp(names[j], names[i]) == 0;
+		if (dup || !names[i])
+			continue;
+		for (size_t d = 0; d < sizeof(lib_dirs) / sizeof(lib_dirs[0]); d++) {
+			char p[PATH_MAX];
+
+			snprintf(p, sizeof(p), "%s/%s", lib_dirs[d], names[i]);
+			if (access(p, R_OK))
+				continue;
+			if (mo_modules_load_path(m, p) == 1)
+				loaded++;
+			needed_of(p, &names, &n, &cap);
+			break;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return loaded;
+}
+
+void mo_modules_stats(const struct mo_modules *m, struct mo_modules_stats *out)
+{
+	*out = m->st;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * modules.h - load executable modules' unwind rows into the kernel walker's
+ * maps. Rows live in one mmap-able BPF array shared by all processes; each
+ * file (by device and inode) is compiled once. Files that cannot be
+ * compiled are remembered so they are not retried on every walk.
+ */
+#ifndef MO_MODULES_H
+#define MO_MODULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct mo_modules;
+
+struct mo_modules_stats {
+	uint64_t loaded;	/* files with rows in the kernel */
+	uint64_t failed;	/* files without usable CFI */
+	uint64_t rows_used;
+	uint64_t rows_capacity;
+	uint64_t full;		/* files skipped because the row array is full */
+};
+
+/* rows_fd: the mmap-able array (capacity entries); modules_fd: the hash. */
+struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd);
+void mo_modules_free(struct mo_modules *m);
+
+/* Load every executable file mapped by pid. Returns how many new files were
+ * loaded, or -errno when the maps cannot be read. */
+int mo_modules_load_pid(struct mo_modules *m, pid_t pid);
+
+/* Load one file by path (dev/ino taken from stat). 1 loaded, 0 known, -errno. */
+int mo_modules_load_path(struct mo_modules *m, const char *path);
+
+/* Load the file with this kernel dev_t and inode as mapped by pid. */
+int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t ino);
+
+/* An executable and the shared libraries it names (DT_NEEDED, transitively,
+ * searched in the standard library directories), for a command about to be
+ * started, so its first allocations already unwind. Returns files loaded. */
+int mo_modules_preload_command(struct mo_modules *m, const char *exe_path);
+
+void mo_modules_stats(const struct mo_modules *m, struct mo_modules_stats *out);
+
+#endif

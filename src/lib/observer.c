@@ -1,0 +1,1209 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * observer.c - the observer's lifecycle: load the BPF object, attach, run
+ * the worker thread that drains kernel records and analyses the allocation
+ * table, and build events and reports. The only includer of the skeleton.
+ *
+ * Threads: the worker thread and API callers share everything under
+ * obs->lock; the event queue has its own lock.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "memobserver.h"
+#include "abi.h"
+#include "analysis.h"
+#include "attach.h"
+#include "memobserver.skel.h"
+#include "modules.h"
+#include "queue.h"
+#include "symbolize.h"
+#include "traces.h"
+
+#define NSEC 1000000000ULL
+#define MAINT_PERIOD_NS (100 * 1000000ULL)
+#define BATCH 4096
+
+struct pidinfo {
+	pid_t pid;
+	unsigned flags;
+	bool alive;
+	bool own_link;		/* attached with a per-pid link */
+	char *exe;		/* command not yet exec'd: its program */
+	char comm[64];
+};
+
+struct reclaim {
+	uint32_t pid;
+	uint64_t ts_ns;
+	bool exec;
+};
+
+struct mo_observer {
+	struct mo_config cfg;
+	mo_log_fn log;
+	void *log_ctx;
+
+	struct memobserver_bpf *skel;
+	bool session;
+	struct mo_links links;
+	struct mo_attach_progs progs;
+	struct ring_buffer *rb;
+	struct mo_modules *mods;
+
+	struct pidinfo *pids;
+	size_t npids, cappids;
+	bool system_wide;
+
+	struct mo_queue *q;
+	struct mo_symbolizer *sym;
+	struct mo_traces *traces;
+
+	pthread_t worker;
+	bool worker_running;
+	bool started, stopped;
+	int stop_efd;
+	int timer_fd;
+	pthread_mutex_t lock;
+
+	int64_t boot_to_real_ns;
+	uint64_t last_maint_ns;
+
+	struct reclaim *pending;
+	size_t npending, cappending;
+
+	struct mo_leak *exit_leaks;
+	size_t nexit, capexit;
+
+	uint64_t events_emitted;
+	uint64_t dedup_suppressed;
+	uint64_t attach_failures;
+};
+
+static void olog(struct mo_observer *o, enum mo_log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void olog(struct mo_observer *o, enum mo_log_level lvl, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	if (!o->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	o->log(lvl, buf, o->log_ctx);
+}
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t to_realtime(const struct mo_observer *o, uint64_t boot_ns)
+{
+	return (uint64_t)((int64_t)boot_ns + o->boot_to_real_ns);
+}
+
+/* ------------------------------------------------------------- process info */
+
+static struct pidinfo *pid_find(struct mo_observer *o, pid_t pid)
+{
+	for (size_t i = 0; i < o->npids; i++)
+		if (o->pids[i].pid == pid)
+			return &o->pids[i];
+	return NULL;
+}
+
+static void read_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	buf[0] = '\0';
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, (int)len, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+static struct pidinfo *pid_add(struct mo_observer *o, pid_t pid, unsigned flags)
+{
+	struct pidinfo *p = pid_find(o, pid);
+
+	if (p) {
+		p->alive = true;
+		p->flags |= flags;
+		return p;
+	}
+	if (o->npids == o->cappids) {
+		size_t cap = o->cappids ? o->cappids * 2 : 16;
+		struct pidinfo *n = realloc(o->pids, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		o->pids = n;
+		o->cappids = cap;
+	}
+	p = &o->pids[o->npids++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->flags = flags;
+	p->alive = true;
+	read_comm(pid, p->comm, sizeof(p->comm));
+	return p;
+}
+
+/* Command name for events: cached for observed pids, read otherwise. */
+static void comm_of(struct mo_observer *o, pid_t pid, char *buf, size_t len)
+{
+	struct pidinfo *p = pid_find(o, pid);
+
+	if (p && p->comm[0]) {
+		snprintf(buf, len, "%s", p->comm);
+		return;
+	}
+	read_comm(pid, buf, len);
+}
+
+/* ------------------------------------------------------------------- events */
+
+static struct mo_event *event_new(struct mo_observer *o, enum mo_event_type type,
+				  const char *kind, pid_t pid, uint64_t boot_ts)
+{
+	struct mo_event *ev = calloc(1, sizeof(*ev));
+
+	if (!ev)
+		return NULL;
+	ev->type = type;
+	ev->kind = kind;
+	ev->pid = pid;
+	ev->timestamp_ns = boot_ts ? to_realtime(o, boot_ts) : clock_ns(CLOCK_REALTIME);
+	comm_of(o, pid, ev->command, sizeof(ev->command));
+	return ev;
+}
+
+void mo_event_free(struct mo_event *ev)
+{
+	if (!ev)
+		return;
+	mo_trace_release(&ev->stack);
+	free(ev);
+}
+
+static void emit(struct mo_observer *o, struct mo_event *ev)
+{
+	if (!ev)
+		return;
+	if (mo_queue_push(o->q, ev)) {
+		mo_event_free(ev);
+		return;
+	}
+	o->events_emitted++;
+}
+
+/* Symbolized stack for (pid, stack id), cached. */
+static const struct mo_stack_trace *trace_of(struct mo_observer *o, uint32_t pid, uint64_t id)
+{
+	struct mo_trace_entry *e = mo_traces_get(o->traces, pid, id);
+	struct mo_stack st;
+
+	if (!e)
+		return NULL;
+	if (e->resolved)
+		return &e->tr;
+	e->resolved = true;
+	e->tr.id = id;
+	if (!id || bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.stacks), &id, &st))
+		return &e->tr;
+	e->tr.flags = st.flags;
+	if (st.nr > MO_MAX_FRAMES)
+		st.nr = MO_MAX_FRAMES;
+	if (mo_symbolize(o->sym, (pid_t)pid, (const uint64_t *)st.ips, st.nr, &e->tr.frames,
+			 &e->tr.nframes)) {
+		e->tr.frames = NULL;
+		e->tr.nframes = 0;
+	}
+	return &e->tr;
+}
+
+static void fill_leak(struct mo_observer *o, struct mo_leak *l, const struct mo_leak_group *g,
+		      uint64_t now_boot)
+{
+	const struct mo_stack_trace *tr = trace_of(o, g->tgid, g->stack_id);
+
+	memset(l, 0, sizeof(*l));
+	l->pid = (pid_t)g->tgid;
+	comm_of(o, l->pid, l->command, sizeof(l->command));
+	l->unfreed_bytes = g->unfreed_bytes;
+	l->count = g->count;
+	l->oldest_age_ns = now_boot > g->oldest_ts_ns ? now_boot - g->oldest_ts_ns : 0;
+	l->largest = g->largest;
+	l->estimate = g->estimate;
+	if (tr)
+		mo_trace_copy(&l->stack, tr);
+	l->stack.id = g->stack_id;
+}
+
+static struct mo_event *leak_event(struct mo_observer *o, const struct mo_leak *l,
+				   const char *severity, bool final)
+{
+	struct mo_event *ev = event_new(o, MO_EVENT_MEMORY_PRESSURE, "leak", l->pid, 0);
+
+	if (!ev)
+		return NULL;
+	snprintf(ev->command, sizeof(ev->command), "%s", l->command);
+	ev->severity = severity;
+	ev->size_bytes = l->largest;
+	ev->unfreed_bytes = l->unfreed_bytes;
+	ev->count = l->count;
+	ev->age_seconds = (double)l->oldest_age_ns / 1e9;
+	ev->estimate = l->estimate;
+	ev->final = final;
+	if (mo_trace_copy(&ev->stack, &l->stack)) {
+		mo_event_free(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+/* ----------------------------------------------------------------- snapshot */
+
+static int snapshot(struct mo_observer *o, struct mo_alloc_rec **out, size_t *n)
+{
+	int fd = bpf_map__fd(o->skel->maps.allocs);
+	struct mo_alloc_key *keys = malloc(BATCH * sizeof(*keys));
+	struct mo_alloc_info *vals = malloc(BATCH * sizeof(*vals));
+	struct mo_alloc_rec *recs = NULL;
+	size_t nr = 0, cap = 0;
+	__u64 batch = 0;
+	bool first = true;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 count = BATCH;
+		int r = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals, &count,
+					     NULL);
+		int done = r < 0 && errno == ENOENT;
+
+		if (r < 0 && !done) {
+			err = -errno;
+			goto out;
+		}
+		first = false;
+		if (nr + count > cap) {
+			size_t c = (nr + count) * 2;
+			struct mo_alloc_rec *nrecs = realloc(recs, c * sizeof(*nrecs));
+
+			if (!nrecs) {
+				err = -ENOMEM;
+				goto out;
+			}
+			recs = nrecs;
+			cap = c;
+		}
+		for (__u32 i = 0; i < count; i++) {
+			struct mo_alloc_rec *r2 = &recs[nr++];
+
+			r2->tgid = keys[i].tgid;
+			r2->addr = keys[i].addr;
+			r2->size = vals[i].size;
+			r2->ts_ns = vals[i].ts_ns;
+			r2->stack_id = vals[i].stack_id;
+			r2->kind = vals[i].kind;
+			r2->weight = vals[i].sample_weight ? vals[i].sample_weight : 1;
+		}
+		if (done)
+			break;
+	}
+out:
+	free(keys);
+	free(vals);
+	if (err) {
+		free(recs);
+		return err;
+	}
+	*out = recs;
+	*n = nr;
+	return 0;
+}
+
+/* ------------------------------------------------------------- maintenance */
+
+static int add_pending(struct mo_observer *o, uint32_t pid, uint64_t ts, bool exec)
+{
+	if (o->npending == o->cappending) {
+		size_t cap = o->cappending ? o->cappending * 2 : 16;
+		struct reclaim *n = realloc(o->pending, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		o->pending = n;
+		o->cappending = cap;
+	}
+	o->pending[o->npending++] = (struct reclaim){ pid, ts, exec };
+	return 0;
+}
+
+static void add_exit_leak(struct mo_observer *o, const struct mo_leak *l)
+{
+	if (o->nexit == o->capexit) {
+		size_t cap = o->capexit ? o->capexit * 2 : 16;
+		struct mo_leak *n = realloc(o->exit_leaks, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		o->exit_leaks = n;
+		o->capexit = cap;
+	}
+	o->exit_leaks[o->nexit] = *l;
+	mo_trace_copy(&o->exit_leaks[o->nexit].stack, &l->stack);
+	o->nexit++;
+}
+
+/* A process exited: its still-outstanding blocks are its final findings. */
+static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
+			 const struct mo_alloc_rec *recs, size_t n, int allocs_fd)
+{
+	struct mo_alloc_rec *mine = malloc((n ? n : 1) * sizeof(*mine));
+	struct mo_leak_groups g = { 0 };
+	uint64_t bytes = 0;
+	size_t m = 0;
+
+	if (!mine)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].tgid == rc->pid && recs[i].ts_ns <= rc->ts_ns)
+			mine[m++] = recs[i];
+	if (m && mo_analyze(mine, m, rc->ts_ns, 0, &g) == 0) {
+		for (size_t i = 0; i < g.nr; i++) {
+			struct mo_leak l;
+
+			fill_leak(o, &l, &g.g[i], rc->ts_ns);
+			emit(o, leak_event(o, &l, "warning", true));
+			add_exit_leak(o, &l);
+			mo_trace_release(&l.stack);
+			bytes += g.g[i].unfreed_bytes;
+		}
+	}
+	{
+		struct mo_event *ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "exit", (pid_t)rc->pid,
+						rc->ts_ns);
+
+		if (ev) {
+			ev->unfreed_bytes = bytes;
+			ev->count = g.outstanding_count;
+			emit(o, ev);
+		}
+	}
+	mo_leak_groups_release(&g);
+	for (size_t i = 0; i < m; i++) {
+		struct mo_alloc_key k = { .tgid = mine[i].tgid, .addr = mine[i].addr };
+
+		bpf_map_delete_elem(allocs_fd, &k);
+	}
+	free(mine);
+	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.procs), &rc->pid);
+	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.targets), &rc->pid);
+	mo_traces_forget_pid(o->traces, rc->pid);
+	mo_symbolizer_forget(o->sym, (pid_t)rc->pid);
+}
+
+/* After exec the old image's blocks are gone with it: not leaks. */
+static void reclaim_exec(struct mo_observer *o, const struct reclaim *rc,
+			 const struct mo_alloc_rec *recs, size_t n, int allocs_fd)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].tgid == rc->pid && recs[i].ts_ns < rc->ts_ns) {
+			struct mo_alloc_key k = { .tgid = recs[i].tgid, .addr = recs[i].addr };
+
+			bpf_map_delete_elem(allocs_fd, &k);
+		}
+	}
+}
+
+static void maintenance(struct mo_observer *o)
+{
+	struct mo_alloc_rec *recs = NULL;
+	size_t n = 0;
+	int fd = bpf_map__fd(o->skel->maps.allocs);
+
+	o->last_maint_ns = clock_ns(CLOCK_BOOTTIME);
+	if (!o->npending)
+		return;
+	if (snapshot(o, &recs, &n)) {
+		olog(o, MO_LOG_WARN, "cannot read the allocation table; retrying");
+		return;
+	}
+	for (size_t i = 0; i < o->npending; i++) {
+		if (o->pending[i].exec)
+			reclaim_exec(o, &o->pending[i], recs, n, fd);
+		else
+			reclaim_exit(o, &o->pending[i], recs, n, fd);
+	}
+	o->npending = 0;
+	free(recs);
+}
+
+static bool pending_exit(const struct mo_observer *o, uint32_t pid)
+{
+	for (size_t i = 0; i < o->npending; i++)
+		if (o->pending[i].pid == pid && !o->pending[i].exec)
+			return true;
+	return false;
+}
+
+/* Periodic leak findings for running processes, deduplicated per stack. */
+static void periodic(struct mo_observer *o)
+{
+	struct mo_alloc_rec *recs = NULL;
+	struct mo_leak_groups g = { 0 };
+	uint64_t now = clock_ns(CLOCK_BOOTTIME);
+	size_t n = 0;
+
+	if (snapshot(o, &recs, &n))
+		return;
+	if (mo_analyze(recs, n, now, o->cfg.min_unfreed_age_ns, &g) == 0) {
+		for (size_t i = 0; i < g.nr; i++) {
+			struct mo_trace_entry *e;
+			struct mo_leak l;
+			struct mo_event *ev;
+
+			if (pending_exit(o, g.g[i].tgid))
+				continue;
+			e = mo_traces_get(o->traces, g.g[i].tgid, g.g[i].stack_id);
+			if (e && e->last_emit_ns &&
+			    now - e->last_emit_ns < o->cfg.stack_dedup_window_ns) {
+				e->suppressed++;
+				o->dedup_suppressed++;
+				continue;
+			}
+			fill_leak(o, &l, &g.g[i], now);
+			ev = leak_event(o, &l, "warning", false);
+			mo_trace_release(&l.stack);
+			emit(o, ev);
+			e = mo_traces_get(o->traces, g.g[i].tgid, g.g[i].stack_id);
+			if (e) {
+				e->last_emit_ns = now;
+				e->suppressed = 0;
+			}
+		}
+	}
+	mo_leak_groups_release(&g);
+	free(recs);
+}
+
+/* ------------------------------------------------------------------ records */
+
+static void attach_child(struct mo_observer *o, pid_t child)
+{
+	char path[PATH_MAX], err[512];
+	int r;
+
+	if (mo_allocator_find(child, path, sizeof(path)))
+		return;
+	if (mo_links_has(&o->links, path, child))
+		return;
+	r = mo_attach_allocator(&o->links, &o->progs, path, child, err, sizeof(err));
+	if (r < 0) {
+		o->attach_failures++;
+		olog(o, MO_LOG_WARN, "child %d: %s", (int)child, err);
+	}
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct mo_observer *o = ctx;
+	const struct mo_record *r = data;
+	struct mo_event *ev;
+	struct pidinfo *p;
+
+	if (size < sizeof(*r))
+		return 0;
+	switch (r->type) {
+	case MO_REC_EXIT:
+		p = pid_find(o, (pid_t)r->pid);
+		if (p) {
+			p->alive = false;
+			if (!p->comm[0])
+				snprintf(p->comm, sizeof(p->comm), "%.16s", r->comm);
+		}
+		add_pending(o, r->pid, r->ts_ns, false);
+		break;
+	case MO_REC_EXEC:
+		p = pid_find(o, (pid_t)r->pid);
+		if (p)
+			snprintf(p->comm, sizeof(p->comm), "%.16s", r->comm);
+		add_pending(o, r->pid, r->ts_ns, true);
+		mo_symbolizer_forget(o->sym, (pid_t)r->pid);
+		mo_traces_forget_pid(o->traces, r->pid);
+		mo_modules_load_pid(o->mods, (pid_t)r->pid);
+		ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "exec", (pid_t)r->pid, r->ts_ns);
+		emit(o, ev);
+		break;
+	case MO_REC_FORK:
+		if (!o->system_wide) {
+			struct pidinfo *parent = pid_find(o, (pid_t)r->pid);
+			unsigned pflags = parent ? parent->flags : 0;
+			bool plink = parent && parent->own_link;
+
+			/* pid_add may move the array: parent is not used after */
+			p = pid_add(o, (pid_t)r->other_pid, pflags);
+			if (p && !p->comm[0])
+				snprintf(p->comm, sizeof(p->comm), "%.16s", r->comm);
+			if (p && plink) {
+				p->own_link = true;
+				attach_child(o, (pid_t)r->other_pid);
+			}
+		}
+		ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "fork", (pid_t)r->pid, r->ts_ns);
+		if (ev) {
+			ev->address = r->other_pid;
+			emit(o, ev);
+		}
+		break;
+	case MO_REC_MMAP:
+	case MO_REC_MUNMAP:
+		ev = event_new(o, MO_EVENT_KERNEL_FS, r->type == MO_REC_MMAP ? "mmap" : "munmap",
+			       (pid_t)r->pid, r->ts_ns);
+		if (!ev)
+			break;
+		if (!ev->command[0])
+			snprintf(ev->command, sizeof(ev->command), "%.16s", r->comm);
+		ev->address = r->addr;
+		ev->size_bytes = r->len;
+		ev->cgroup_id = r->cgroup_id;
+		if (r->stack_id) {
+			const struct mo_stack_trace *tr = trace_of(o, r->pid, r->stack_id);
+
+			if (tr)
+				mo_trace_copy(&ev->stack, tr);
+		}
+		emit(o, ev);
+		break;
+	case MO_REC_UNKNOWN_MODULE:
+		mo_modules_load_id(o->mods, (pid_t)r->pid, r->dev, r->ino);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------- worker */
+
+static void *worker_main(void *arg)
+{
+	struct mo_observer *o = arg;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event e = { .events = EPOLLIN };
+
+	if (ep < 0) {
+		olog(o, MO_LOG_ERROR, "epoll_create1: %s", strerror(errno));
+		return NULL;
+	}
+	e.data.u32 = 1;
+	epoll_ctl(ep, EPOLL_CTL_ADD, ring_buffer__epoll_fd(o->rb), &e);
+	e.data.u32 = 2;
+	epoll_ctl(ep, EPOLL_CTL_ADD, o->stop_efd, &e);
+	e.data.u32 = 3;
+	epoll_ctl(ep, EPOLL_CTL_ADD, o->timer_fd, &e);
+
+	for (;;) {
+		struct epoll_event evs[4];
+		int n = epoll_wait(ep, evs, 4, 100);
+		bool stop = false, tick = false;
+
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u32 == 2)
+				stop = true;
+			if (evs[i].data.u32 == 3) {
+				uint64_t x;
+
+				if (read(o->timer_fd, &x, sizeof(x)) == sizeof(x))
+					tick = true;
+			}
+		}
+		pthread_mutex_lock(&o->lock);
+		ring_buffer__consume(o->rb);
+		if (clock_ns(CLOCK_BOOTTIME) - o->last_maint_ns >= MAINT_PERIOD_NS || stop)
+			maintenance(o);
+		if (tick)
+			periodic(o);
+		pthread_mutex_unlock(&o->lock);
+		if (stop)
+			break;
+	}
+	close(ep);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------- API */
+
+struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cfg,
+				    mo_log_fn log, void *log_ctx)
+{
+	struct mo_observer *o;
+	const char *bad = NULL;
+	struct mo_config c;
+
+	if (cfg)
+		c = *cfg;
+	else
+		mo_config_init(&c);
+	if (name) {
+		if (!name[0] || strlen(name) >= sizeof(c.name)) {
+			if (log)
+				log(MO_LOG_ERROR, "invalid configuration: field 'name'", log_ctx);
+			errno = EINVAL;
+			return NULL;
+		}
+		snprintf(c.name, sizeof(c.name), "%s", name);
+	}
+	if (mo_config_resolve(&c, &c, &bad)) {
+		if (log) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "invalid configuration: field '%s'", bad);
+			log(MO_LOG_ERROR, msg, log_ctx);
+		}
+		errno = EINVAL;
+		return NULL;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->cfg = c;
+	o->log = log;
+	o->log_ctx = log_ctx;
+	o->stop_efd = -1;
+	o->timer_fd = -1;
+	mo_links_init(&o->links);
+	pthread_mutex_init(&o->lock, NULL);
+	o->q = mo_queue_new(c.buffer_size);
+	o->sym = mo_symbolizer_new();
+	o->traces = mo_traces_new();
+	o->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!o->q || !o->sym || !o->traces || o->stop_efd < 0) {
+		mo_observer_free(o);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return o;
+}
+
+int mo_observer_add_command(struct mo_observer *o, pid_t pid, const char *exe)
+{
+	struct pidinfo *p;
+	int err;
+
+	if (o->started)
+		return -EBUSY;
+	err = mo_observer_add_pid(o, pid, MO_PID_FOLLOW_CHILDREN);
+	if (err)
+		return err;
+	p = pid_find(o, pid);
+	p->exe = strdup(exe);
+	if (!p->exe)
+		return -ENOMEM;
+	/* until exec the child is a copy of us: name it after its program */
+	snprintf(p->comm, sizeof(p->comm), "%.15s", strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
+	return 0;
+}
+
+int mo_observer_add_pid(struct mo_observer *o, pid_t pid, unsigned flags)
+{
+	char path[64];
+	struct pidinfo *p;
+	__u32 tflags = MO_TARGET_TRACE | MO_TARGET_FOLLOW;
+	int err = 0;
+
+	if (pid <= 0)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if (access(path, F_OK))
+		return -ESRCH;
+	pthread_mutex_lock(&o->lock);
+	p = pid_add(o, pid, flags);
+	if (!p) {
+		err = -ENOMEM;
+		goto out;
+	}
+	p->own_link = !(flags & MO_PID_FOLLOW_CHILDREN);
+	if (o->started) {
+		bpf_map_update_elem(bpf_map__fd(o->skel->maps.targets), &pid, &tflags, BPF_ANY);
+		if (p->own_link)
+			attach_child(o, pid);
+	}
+out:
+	pthread_mutex_unlock(&o->lock);
+	return err;
+}
+
+static int ensure_tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		return -errno;
+	return 0;
+}
+
+static int open_and_load(struct mo_observer *o, bool session)
+{
+	struct memobserver_bpf *s = memobserver_bpf__open();
+	int err;
+
+	if (!s)
+		return -errno;
+	s->rodata->self_tgid = (__u32)getpid();
+	s->rodata->trace_all = o->system_wide;
+	s->rodata->min_size = o->cfg.min_allocation_size;
+	s->rodata->sample_rate = o->cfg.sampling_rate;
+	s->rodata->max_depth = o->cfg.max_stack_depth;
+	s->rodata->session_mode = session;
+	bpf_map__set_max_entries(s->maps.allocs, o->cfg.max_allocations);
+	bpf_map__set_max_entries(s->maps.stacks, o->cfg.max_stacks);
+	bpf_map__set_max_entries(s->maps.rows, o->cfg.unwind_rows);
+	bpf_program__set_autoattach(s->progs.alloc_session, false);
+	bpf_program__set_autoattach(s->progs.alloc_enter, false);
+	bpf_program__set_autoattach(s->progs.alloc_exit, false);
+	if (session) {
+		bpf_program__set_expected_attach_type(
+			s->progs.alloc_session, (enum bpf_attach_type)MO_BPF_TRACE_UPROBE_SESSION);
+		bpf_program__set_autoload(s->progs.alloc_enter, false);
+		bpf_program__set_autoload(s->progs.alloc_exit, false);
+	} else {
+		bpf_program__set_autoload(s->progs.alloc_session, false);
+	}
+	err = memobserver_bpf__load(s);
+	if (err) {
+		memobserver_bpf__destroy(s);
+		return err;
+	}
+	o->skel = s;
+	o->session = session;
+	return 0;
+}
+
+static void silence(enum libbpf_print_level l, const char *f, va_list ap)
+{
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	silence(level, fmt, ap);
+	return 0;
+}
+
+/* Allocator modules of every process on the machine, attached for all. */
+static int attach_system_wide(struct mo_observer *o)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char path[PATH_MAX], err[512];
+	int attached = 0, r;
+
+	if (mo_allocator_find(0, path, sizeof(path)) == 0) {
+		r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
+		if (r < 0) {
+			olog(o, MO_LOG_ERROR, "%s", err);
+			if (d)
+				closedir(d);
+			return r;
+		}
+		attached++;
+	}
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		if (mo_allocator_find((pid_t)pid, path, sizeof(path)))
+			continue;
+		/* the same file under /proc/PID/root is one probe target */
+		{
+			const char *real = strstr(path, "/root/");
+			char canon[PATH_MAX];
+
+			if (real && realpath(path, canon))
+				snprintf(path, sizeof(path), "%s", canon);
+		}
+		if (mo_links_has(&o->links, path, 0))
+			continue;
+		r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
+		if (r < 0) {
+			o->attach_failures++;
+			olog(o, MO_LOG_WARN, "%s", err);
+			continue;
+		}
+		attached++;
+	}
+	if (d)
+		closedir(d);
+	return attached ? 0 : -ENOENT;
+}
+
+static int attach_targets(struct mo_observer *o)
+{
+	char path[PATH_MAX], err[512];
+	__u32 tflags = MO_TARGET_TRACE | MO_TARGET_FOLLOW;
+	int r;
+
+	for (size_t i = 0; i < o->npids; i++) {
+		struct pidinfo *p = &o->pids[i];
+		pid_t link_pid = p->own_link ? p->pid : 0;
+
+		bpf_map_update_elem(bpf_map__fd(o->skel->maps.targets), &p->pid, &tflags,
+				    BPF_ANY);
+		r = mo_modules_load_pid(o->mods, p->pid);
+		if (r < 0 && r != -ENOENT) {
+			olog(o, MO_LOG_ERROR, "cannot read the memory maps of pid %d: %s",
+			     (int)p->pid, strerror(-r));
+			return r;
+		}
+		if (p->exe)
+			mo_modules_preload_command(o->mods, p->exe);
+		r = p->exe ? mo_allocator_find_exe(p->exe, path, sizeof(path))
+			   : mo_allocator_find(p->pid, path, sizeof(path));
+		if (r) {
+			olog(o, MO_LOG_ERROR,
+			     "pid %d: no allocator found (no module defines malloc); use "
+			     "--allocator-lib",
+			     (int)p->pid);
+			return r;
+		}
+		if (mo_links_has(&o->links, path, link_pid))
+			continue;
+		r = mo_attach_allocator(&o->links, &o->progs, path, link_pid, err, sizeof(err));
+		if (r < 0) {
+			olog(o, MO_LOG_ERROR, "pid %d: %s", (int)p->pid, err);
+			return r;
+		}
+		olog(o, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s%s", (int)p->pid,
+		     r, path, o->session ? " (session uprobes)" : "");
+	}
+	return 0;
+}
+
+int mo_observer_start(struct mo_observer *o)
+{
+	struct itimerspec its = { 0 };
+	int err;
+
+	if (o->started)
+		return -EALREADY;
+	if (!o->cfg.enable_ebpf) {
+		olog(o, MO_LOG_ERROR, "enable_ebpf is false: memobserver has no other source of "
+				      "allocation data");
+		return -EOPNOTSUPP;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		olog(o, MO_LOG_ERROR, "kernel BTF not found at /sys/kernel/btf/vmlinux: a kernel "
+				      "built with CONFIG_DEBUG_INFO_BTF=y is required");
+		return -ENOTSUP;
+	}
+	err = ensure_tracefs();
+	if (err) {
+		olog(o, MO_LOG_ERROR, "tracefs is not mounted and cannot be: %s", strerror(-err));
+		return err;
+	}
+	o->system_wide = o->npids == 0;
+	libbpf_set_print(libbpf_quiet);
+
+	err = -EINVAL;
+	if (!getenv("MEMOBSERVER_NO_SESSION"))
+		err = open_and_load(o, true);
+	if (err) {
+		if (!getenv("MEMOBSERVER_NO_SESSION"))
+			olog(o, MO_LOG_DEBUG, "session uprobes unavailable, using uprobe+uretprobe");
+		err = open_and_load(o, false);
+	}
+	if (err) {
+		olog(o, MO_LOG_ERROR, "cannot load the BPF programs: %s%s", strerror(-err),
+		     err == -EPERM ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
+		return err;
+	}
+	o->progs.session_prog = o->skel->progs.alloc_session;
+	o->progs.enter = o->skel->progs.alloc_enter;
+	o->progs.exit = o->skel->progs.alloc_exit;
+	o->progs.session = o->session;
+	o->mods = mo_modules_new(bpf_map__fd(o->skel->maps.rows), o->cfg.unwind_rows,
+				 bpf_map__fd(o->skel->maps.modules));
+	if (!o->mods) {
+		err = -errno;
+		olog(o, MO_LOG_ERROR, "cannot map the unwind table: %s", strerror(errno));
+		goto fail;
+	}
+	o->boot_to_real_ns = (int64_t)clock_ns(CLOCK_REALTIME) - (int64_t)clock_ns(CLOCK_BOOTTIME);
+	/* our own C library and loader are usually the targets' too */
+	mo_modules_load_pid(o->mods, getpid());
+
+	err = memobserver_bpf__attach(o->skel);
+	if (err) {
+		olog(o, MO_LOG_ERROR, "cannot attach the tracepoints: %s", strerror(-err));
+		goto fail;
+	}
+	err = o->system_wide ? attach_system_wide(o) : attach_targets(o);
+	if (err)
+		goto fail;
+
+	o->rb = ring_buffer__new(bpf_map__fd(o->skel->maps.records), handle_record, o, NULL);
+	o->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (!o->rb || o->timer_fd < 0) {
+		err = -ENOMEM;
+		olog(o, MO_LOG_ERROR, "cannot set up the event loop");
+		goto fail;
+	}
+	its.it_value.tv_sec = (time_t)(o->cfg.report_interval_ns / NSEC);
+	its.it_value.tv_nsec = (long)(o->cfg.report_interval_ns % NSEC);
+	its.it_interval = its.it_value;
+	timerfd_settime(o->timer_fd, 0, &its, NULL);
+	o->started = true;
+	o->last_maint_ns = clock_ns(CLOCK_BOOTTIME);
+	err = pthread_create(&o->worker, NULL, worker_main, o);
+	if (err) {
+		err = -err;
+		o->started = false;
+		goto fail;
+	}
+	o->worker_running = true;
+	return 0;
+fail:
+	mo_links_release(&o->links);
+	ring_buffer__free(o->rb);
+	o->rb = NULL;
+	mo_modules_free(o->mods);
+	o->mods = NULL;
+	memobserver_bpf__destroy(o->skel);
+	o->skel = NULL;
+	return err;
+}
+
+int mo_observer_read(struct mo_observer *o, struct mo_event **ev, int timeout_ms)
+{
+	void *item = NULL;
+	int r = mo_queue_pop(o->q, &item, timeout_ms);
+
+	if (r == 1)
+		*ev = item;
+	return r;
+}
+
+int mo_observer_fd(const struct mo_observer *o)
+{
+	return mo_queue_fd(o->q);
+}
+
+bool mo_observer_targets_gone(struct mo_observer *o)
+{
+	bool gone = true;
+
+	if (o->system_wide || !o->started)
+		return false;
+	pthread_mutex_lock(&o->lock);
+	for (size_t i = 0; i < o->npids; i++)
+		if (o->pids[i].alive)
+			gone = false;
+	/* findings are final only once their exit has been processed */
+	if (o->npending)
+		gone = false;
+	pthread_mutex_unlock(&o->lock);
+	return gone;
+}
+
+static uint64_t counter_sum(struct mo_observer *o, const __u64 *vals, int ncpu)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < ncpu; i++)
+		s += vals[i];
+	return s;
+}
+
+void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t v[MO_C__COUNT] = { 0 };
+	__u64 *vals;
+
+	memset(c, 0, sizeof(*c));
+	if (!o->skel || ncpu <= 0)
+		return;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	for (__u32 k = 0; k < MO_C__COUNT; k++)
+		if (!bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.counters), &k, vals))
+			v[k] = counter_sum(o, vals, ncpu);
+	free(vals);
+	c->alloc_calls = v[MO_C_ALLOC_CALLS];
+	c->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
+	c->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
+	c->drop_alloc_table_full = v[MO_C_DROP_ALLOC_TABLE_FULL];
+	c->drop_stack_table_full = v[MO_C_DROP_STACK_TABLE_FULL] + v[MO_C_STACK_COLLIDED];
+	c->drop_ringbuf_full = v[MO_C_DROP_RINGBUF_FULL];
+	c->drop_sampled = v[MO_C_DROP_SAMPLED];
+	c->drop_size_filtered = v[MO_C_DROP_SIZE_FILTERED];
+	c->drop_thread_table_full = v[MO_C_DROP_THREAD_TABLE_FULL];
+	c->drop_event_buffer_full = mo_queue_dropped(o->q);
+	c->allocator_internal_mmaps = v[MO_C_ALLOCATOR_MMAPS];
+	c->runtime_mmaps = v[MO_C_RUNTIME_MMAPS];
+	c->nested_calls = v[MO_C_NESTED_CALLS];
+	c->unwind_fallbacks = v[MO_C_UNWIND_MAP_MISS];
+	c->events_emitted = o->events_emitted;
+	c->probes_attached = o->links.probes;
+	c->processes_tracked = o->system_wide ? 0 : o->npids;
+}
+
+static int leak_cmp(const void *a, const void *b)
+{
+	const struct mo_leak *x = a, *y = b;
+
+	if (x->unfreed_bytes != y->unfreed_bytes)
+		return x->unfreed_bytes < y->unfreed_bytes ? 1 : -1;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->pid - y->pid;
+}
+
+struct mo_report *mo_observer_report(struct mo_observer *o)
+{
+	struct mo_report *r = calloc(1, sizeof(*r));
+	struct mo_alloc_rec *recs = NULL;
+	struct mo_leak_groups g = { 0 };
+	uint64_t now = clock_ns(CLOCK_BOOTTIME);
+	size_t n = 0, cap;
+
+	if (!r)
+		return NULL;
+	r->timestamp_ns = clock_ns(CLOCK_REALTIME);
+	r->min_unfreed_age_ns = o->cfg.min_unfreed_age_ns;
+	if (!o->skel)
+		return r;
+	pthread_mutex_lock(&o->lock);
+	if (snapshot(o, &recs, &n) == 0 &&
+	    mo_analyze(recs, n, now, o->cfg.min_unfreed_age_ns, &g) == 0) {
+		cap = g.nr + o->nexit;
+		r->leaks = calloc(cap ? cap : 1, sizeof(*r->leaks));
+		if (r->leaks) {
+			for (size_t i = 0; i < g.nr; i++)
+				fill_leak(o, &r->leaks[r->nleaks++], &g.g[i], now);
+			for (size_t i = 0; i < o->nexit; i++) {
+				r->leaks[r->nleaks] = o->exit_leaks[i];
+				mo_trace_copy(&r->leaks[r->nleaks].stack, &o->exit_leaks[i].stack);
+				r->nleaks++;
+			}
+		}
+		r->outstanding_bytes = g.outstanding_bytes;
+		r->outstanding_count = g.outstanding_count;
+	}
+	pthread_mutex_unlock(&o->lock);
+	mo_leak_groups_release(&g);
+	free(recs);
+	if (r->nleaks)
+		qsort(r->leaks, r->nleaks, sizeof(*r->leaks), leak_cmp);
+	for (size_t i = 0; i < r->nleaks; i++) {
+		r->total_unfreed_bytes += r->leaks[i].unfreed_bytes;
+		r->total_count += r->leaks[i].count;
+		r->estimate |= r->leaks[i].estimate;
+	}
+	mo_observer_counters(o, &r->counters);
+	return r;
+}
+
+void mo_report_free(struct mo_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nleaks; i++)
+		mo_trace_release(&r->leaks[i].stack);
+	free(r->leaks);
+	free(r);
+}
+
+int mo_observer_stop(struct mo_observer *o)
+{
+	uint64_t one = 1;
+
+	if (!o->started || o->stopped)
+		return 0;
+	o->stopped = true;
+	if (o->worker_running) {
+		if (write(o->stop_efd, &one, sizeof(one)) != sizeof(one))
+			return -errno;
+		pthread_join(o->worker, NULL);
+		o->worker_running = false;
+	}
+	/* Detach first so nothing new arrives, then settle what is pending:
+	 * exits seen just before the stop still get their final findings. */
+	mo_links_release(&o->links);
+	memobserver_bpf__detach(o->skel);
+	pthread_mutex_lock(&o->lock);
+	ring_buffer__consume(o->rb);
+	maintenance(o);
+	pthread_mutex_unlock(&o->lock);
+	mo_queue_close(o->q);
+	return 0;
+}
+
+static void free_event_item(void *p)
+{
+	mo_event_free(p);
+}
+
+void mo_observer_free(struct mo_observer *o)
+{
+	if (!o)
+		return;
+	mo_observer_stop(o);
+	mo_links_release(&o->links);
+	ring_buffer__free(o->rb);
+	mo_modules_free(o->mods);
+	memobserver_bpf__destroy(o->skel);
+	mo_queue_free(o->q, free_event_item);
+	mo_symbolizer_free(o->sym);
+	mo_traces_free(o->traces);
+	for (size_t i = 0; i < o->nexit; i++)
+		mo_trace_release(&o->exit_leaks[i].stack);
+	free(o->exit_leaks);
+	free(o->pending);
+	for (size_t i = 0; i < o->npids; i++)
+		free(o->pids[i].exe);
+	free(o->pids);
+	if (o->stop_efd >= 0)
+		close(o->stop_efd);
+	if (o->timer_fd >= 0)
+		close(o->timer_fd);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+}
