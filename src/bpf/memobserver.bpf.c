@@ -143,7 +143,7 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct mo_thread_state *ts;
-	__u64 size = 0, arg = 0, n, m;
+	__u64 size = 0, arg = 0, a1, a2, a3;
 	bool track_new, need_return;
 
 	if (!is_target(tgid))
@@ -160,6 +160,12 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	}
 
 	count(MO_C_ALLOC_CALLS);
+	/* read the argument registers once, at fixed offsets: the verifier
+	 * rejects a ctx access whose offset depends on the switch below */
+	a1 = PT_REGS_PARM1(ctx);
+	a2 = PT_REGS_PARM2(ctx);
+	a3 = PT_REGS_PARM3(ctx);
+	asm volatile("" : "+r"(a1), "+r"(a2), "+r"(a3));
 	ts = bpf_map_lookup_elem(&threads, &tid);
 	if (ts && ts->depth) {
 		/* A hooked call inside a hooked call: the outer one accounts. */
@@ -174,32 +180,28 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	case MO_FN_MALLOC:
 	case MO_FN_VALLOC:
 	case MO_FN_PVALLOC:
-		size = PT_REGS_PARM1(ctx);
+		size = a1;
 		break;
 	case MO_FN_CALLOC:
-		n = PT_REGS_PARM1(ctx);
-		m = PT_REGS_PARM2(ctx);
-		if (mul_overflows(n, m, &size))
+		if (mul_overflows(a1, a2, &size))
 			return SKIP_RETURN;	/* calloc fails: nothing allocated */
 		break;
 	case MO_FN_REALLOC:
-		arg = PT_REGS_PARM1(ctx);
-		size = PT_REGS_PARM2(ctx);
+		arg = a1;
+		size = a2;
 		break;
 	case MO_FN_REALLOCARRAY:
-		arg = PT_REGS_PARM1(ctx);
-		n = PT_REGS_PARM2(ctx);
-		m = PT_REGS_PARM3(ctx);
-		if (mul_overflows(n, m, &size))
+		arg = a1;
+		if (mul_overflows(a2, a3, &size))
 			return SKIP_RETURN;
 		break;
 	case MO_FN_POSIX_MEMALIGN:
-		arg = PT_REGS_PARM1(ctx);
-		size = PT_REGS_PARM3(ctx);
+		arg = a1;
+		size = a3;
 		break;
 	case MO_FN_ALIGNED_ALLOC:
 	case MO_FN_MEMALIGN:
-		size = PT_REGS_PARM2(ctx);
+		size = a2;
 		break;
 	default:
 		return SKIP_RETURN;
@@ -356,10 +358,12 @@ static __always_inline void emit_map_record(__u32 type, __u32 tgid, __u64 addr, 
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 tgid;
-	struct mo_thread_state *ts = syscall_state(&tgid);
 	__u64 len = ctx->args[1], prot = ctx->args[2], flags = ctx->args[3];
+	__u32 tgid;
+	struct mo_thread_state *ts;
 
+	asm volatile("" : "+r"(len), "+r"(prot), "+r"(flags));
+	ts = syscall_state(&tgid);
 	if (!ts)
 		return 0;
 	ts->sc_nr = MO_SC_NONE;
@@ -388,14 +392,16 @@ int sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_mmap")
 int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 {
+	long ret = ctx->ret;
 	__u32 tgid;
-	struct mo_thread_state *ts = syscall_state(&tgid);
+	struct mo_thread_state *ts;
 	struct mo_alloc_key key;
 	struct mo_alloc_info *info;
 	struct pt_regs *regs;
-	long ret = ctx->ret;
 	__u64 len;
 
+	asm volatile("" : "+r"(ret));
+	ts = syscall_state(&tgid);
 	if (!ts || ts->sc_nr != MO_SC_MMAP)
 		return 0;
 	ts->sc_nr = MO_SC_NONE;
@@ -425,7 +431,12 @@ int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	__u64 addr = ctx->args[0], len = ctx->args[1];
-	struct mo_alloc_key key = { .tgid = tgid, .addr = addr };
+	struct mo_alloc_key key;
+
+	asm volatile("" : "+r"(addr), "+r"(len));
+	key.tgid = tgid;
+	key.pad = 0;
+	key.addr = addr;
 	struct mo_alloc_info *info, moved;
 	struct mo_proc_stats *ps;
 
@@ -459,27 +470,32 @@ int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_enter_mremap")
 int sys_enter_mremap(struct trace_event_raw_sys_enter *ctx)
 {
+	__u64 a0 = ctx->args[0], a1 = ctx->args[1], a2 = ctx->args[2];
 	__u32 tgid;
-	struct mo_thread_state *ts = syscall_state(&tgid);
+	struct mo_thread_state *ts;
 
+	asm volatile("" : "+r"(a0), "+r"(a1), "+r"(a2));
+	ts = syscall_state(&tgid);
 	if (!ts)
 		return 0;
 	ts->sc_nr = MO_SC_MREMAP;
-	ts->sc_addr = ctx->args[0];
-	ts->sc_len = ctx->args[1];
-	ts->sc_new_len = ctx->args[2];
+	ts->sc_addr = a0;
+	ts->sc_len = a1;
+	ts->sc_new_len = a2;
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_mremap")
 int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 {
+	long ret = ctx->ret;
 	__u32 tgid;
-	struct mo_thread_state *ts = syscall_state(&tgid);
+	struct mo_thread_state *ts;
 	struct mo_alloc_key key;
 	struct mo_alloc_info *info, moved;
-	long ret = ctx->ret;
 
+	asm volatile("" : "+r"(ret));
+	ts = syscall_state(&tgid);
 	if (!ts || ts->sc_nr != MO_SC_MREMAP)
 		return 0;
 	ts->sc_nr = MO_SC_NONE;
@@ -507,6 +523,7 @@ int sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 	struct mo_proc_stats *ps;
 	__u64 end = (__u64)ctx->ret;
 
+	asm volatile("" : "+r"(end));
 	if (!is_target(tgid))
 		return 0;
 	ps = proc_stats(tgid);

@@ -210,10 +210,11 @@ static long walk_step(__u32 i, void *unused)
 
 	if (e && e->row_count) {
 		row = find_row(e->row_start, e->row_count, pc - e->bias);
-		if (!row || row->cfa == MO_CFA_NONE) {
-			w->st.flags |= MO_STACK_UNWIND_STOP;
+		if (!row)
 			return 1;
-		}
+		/* the outermost frame (_start, clone) says "no caller" this way */
+		if (row->cfa == MO_CFA_NONE)
+			return 1;
 		if (row->cfa == MO_CFA_RBP)
 			cfa = w->bp + row->cfa_off;
 		else if (row->cfa == MO_CFA_PLT)

@@ -4,6 +4,13 @@
  * symbol's file offset (what uprobes take) and its first code bytes. Looks
  * in .dynsym then .symtab; versioned names ("malloc@@GLIBC_2.2.5") match
  * their base name; aliases at the same address are reported once each.
+ *
+ * When a name has several definitions the default version wins (.dynsym's
+ * .gnu.version without the hidden bit, or "@@"/unversioned in .symtab),
+ * then global over local, then .dynsym over .symtab. A symbol counts only
+ * if it is STT_FUNC or STT_GNU_IFUNC, defined, and inside the file part of
+ * a PT_LOAD. For an IFUNC the result is the resolver, which runs once at
+ * relocation time: probing it does not see calls to the implementation.
  */
 #ifndef MO_ELFSYM_H
 #define MO_ELFSYM_H
@@ -26,7 +33,7 @@ struct mo_elf_func {
 int mo_elf_find_funcs(const char *path, struct mo_elf_func *funcs, size_t n);
 
 /* Build id of the file as lowercase hex into out (at least 41 bytes);
- * 0, or -ENODATA when it has none. */
+ * 0, -ENODATA when it has none, -ENOSPC when out is too small for it. */
 int mo_elf_build_id(const char *path, char *out, size_t outlen);
 
 #endif

@@ -92,6 +92,8 @@ struct mo_observer {
 	size_t nexit, capexit;
 
 	uint64_t events_emitted;
+	uint64_t runtime_skipped;
+	size_t probes;
 	uint64_t dedup_suppressed;
 	uint64_t attach_failures;
 };
@@ -225,6 +227,18 @@ static void emit(struct mo_observer *o, struct mo_event *ev)
 	o->events_emitted++;
 }
 
+static bool is_loader(const char *module)
+{
+	const char *base;
+
+	if (!module)
+		return false;
+	base = strrchr(module, '/');
+	base = base ? base + 1 : module;
+	return strncmp(base, "ld-linux", 8) == 0 || strncmp(base, "ld-musl", 7) == 0 ||
+	       strncmp(base, "ld64.so", 7) == 0;
+}
+
 /* Symbolized stack for (pid, stack id), cached. */
 static const struct mo_stack_trace *trace_of(struct mo_observer *o, uint32_t pid, uint64_t id)
 {
@@ -247,7 +261,21 @@ static const struct mo_stack_trace *trace_of(struct mo_observer *o, uint32_t pid
 		e->tr.frames = NULL;
 		e->tr.nframes = 0;
 	}
+	e->runtime = e->tr.nframes && is_loader(e->tr.frames[e->tr.nframes > 1 ? 1 : 0].module) &&
+		     is_loader(e->tr.frames[0].module);
 	return &e->tr;
+}
+
+/* Blocks the dynamic loader maps (segments, TLS) belong to the runtime. */
+static bool runtime_group(struct mo_observer *o, const struct mo_leak_group *g)
+{
+	const struct mo_stack_trace *tr = trace_of(o, g->tgid, g->stack_id);
+	struct mo_trace_entry *e;
+
+	if (!tr)
+		return false;
+	e = mo_traces_get(o->traces, g->tgid, g->stack_id);
+	return e && e->runtime;
 }
 
 static void fill_leak(struct mo_observer *o, struct mo_leak *l, const struct mo_leak_group *g,
@@ -406,6 +434,10 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 		for (size_t i = 0; i < g.nr; i++) {
 			struct mo_leak l;
 
+			if (runtime_group(o, &g.g[i])) {
+				o->runtime_skipped += g.g[i].count;
+				continue;
+			}
 			fill_leak(o, &l, &g.g[i], rc->ts_ns);
 			emit(o, leak_event(o, &l, "warning", true));
 			add_exit_leak(o, &l);
@@ -496,7 +528,7 @@ static void periodic(struct mo_observer *o)
 			struct mo_leak l;
 			struct mo_event *ev;
 
-			if (pending_exit(o, g.g[i].tgid))
+			if (pending_exit(o, g.g[i].tgid) || runtime_group(o, &g.g[i]))
 				continue;
 			e = mo_traces_get(o->traces, g.g[i].tgid, g.g[i].stack_id);
 			if (e && e->last_emit_ns &&
@@ -536,6 +568,7 @@ static void attach_child(struct mo_observer *o, pid_t child)
 		o->attach_failures++;
 		olog(o, MO_LOG_WARN, "child %d: %s", (int)child, err);
 	}
+	o->probes = o->links.probes;
 }
 
 static int handle_record(void *ctx, void *data, size_t size)
@@ -814,13 +847,22 @@ static int open_and_load(struct mo_observer *o, bool session)
 	return 0;
 }
 
-static void silence(enum libbpf_print_level l, const char *f, va_list ap)
-{
-}
+/* libbpf's print hook has no context pointer: the observer being loaded
+ * is remembered here, and libbpf's messages become debug-level logs. */
+static __thread struct mo_observer *loading;
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	silence(level, fmt, ap);
+	char buf[65536];
+	size_t n;
+
+	if (!loading || !loading->log || level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	loading->log(MO_LOG_DEBUG, buf, loading->log_ctx);
 	return 0;
 }
 
@@ -938,7 +980,8 @@ int mo_observer_start(struct mo_observer *o)
 		return err;
 	}
 	o->system_wide = o->npids == 0;
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(libbpf_log);
+	loading = o;
 
 	err = -EINVAL;
 	if (!getenv("MEMOBSERVER_NO_SESSION"))
@@ -968,6 +1011,7 @@ int mo_observer_start(struct mo_observer *o)
 	/* our own C library and loader are usually the targets' too */
 	mo_modules_load_pid(o->mods, getpid());
 
+	loading = NULL;
 	err = memobserver_bpf__attach(o->skel);
 	if (err) {
 		olog(o, MO_LOG_ERROR, "cannot attach the tracepoints: %s", strerror(-err));
@@ -976,6 +1020,7 @@ int mo_observer_start(struct mo_observer *o)
 	err = o->system_wide ? attach_system_wide(o) : attach_targets(o);
 	if (err)
 		goto fail;
+	o->probes = o->links.probes;
 
 	o->rb = ring_buffer__new(bpf_map__fd(o->skel->maps.records), handle_record, o, NULL);
 	o->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -1077,11 +1122,11 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 	c->drop_thread_table_full = v[MO_C_DROP_THREAD_TABLE_FULL];
 	c->drop_event_buffer_full = mo_queue_dropped(o->q);
 	c->allocator_internal_mmaps = v[MO_C_ALLOCATOR_MMAPS];
-	c->runtime_mmaps = v[MO_C_RUNTIME_MMAPS];
+	c->runtime_mmaps = v[MO_C_RUNTIME_MMAPS] + o->runtime_skipped;
 	c->nested_calls = v[MO_C_NESTED_CALLS];
 	c->unwind_fallbacks = v[MO_C_UNWIND_MAP_MISS];
 	c->events_emitted = o->events_emitted;
-	c->probes_attached = o->links.probes;
+	c->probes_attached = o->probes;
 	c->processes_tracked = o->system_wide ? 0 : o->npids;
 }
 
@@ -1117,7 +1162,8 @@ struct mo_report *mo_observer_report(struct mo_observer *o)
 		r->leaks = calloc(cap ? cap : 1, sizeof(*r->leaks));
 		if (r->leaks) {
 			for (size_t i = 0; i < g.nr; i++)
-				fill_leak(o, &r->leaks[r->nleaks++], &g.g[i], now);
+				if (!runtime_group(o, &g.g[i]))
+					fill_leak(o, &r->leaks[r->nleaks++], &g.g[i], now);
 			for (size_t i = 0; i < o->nexit; i++) {
 				r->leaks[r->nleaks] = o->exit_leaks[i];
 				mo_trace_copy(&r->leaks[r->nleaks].stack, &o->exit_leaks[i].stack);

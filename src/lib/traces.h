@@ -17,6 +17,7 @@ struct mo_trace_entry {
 	uint32_t pid;
 	uint64_t id;
 	bool resolved;
+	bool runtime;		/* made by the dynamic loader: not the program's */
 	struct mo_stack_trace tr;
 	uint64_t last_emit_ns;	/* CLOCK_BOOTTIME of the last report, 0 = never */
 	uint64_t suppressed;	/* repeats suppressed since the last report */

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * main.c - the memobserver command: options, targets, signals and the event
+ * loop. Every error is one line on stderr naming the problem, and a
+ * non-zero exit; nothing stays attached after an error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memobserver.h"
+#include "json.h"
+#include "output.h"
+#include "parse.h"
+
+#define MAX_PIDS 256
+
+struct cli {
+	struct mo_config cfg;
+	pid_t pids[MAX_PIDS];
+	int npids;
+	char **cmd;
+	const char *output;
+	enum out_format fmt;
+	uint64_t duration_ns;
+	int verbose;
+	bool quiet;
+	int out_fd;
+	bool out_created;
+	uint64_t write_errors;
+};
+
+static const char *prog = "memobserver";
+
+static void die(struct cli *c, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+
+static void die(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	/* leave nothing half-written behind */
+	if (c && c->out_created && c->output)
+		unlink(c->output);
+	exit(2);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: memobserver [OPTIONS] [-p PID]... [-- COMMAND [ARGS...]]\n"
+		"Find memory leaks in running processes with eBPF, without restarting them.\n"
+		"\n"
+		"Targets (system-wide when none is given):\n"
+		"  -p, --pid PID          observe a running process (repeatable)\n"
+		"  -- COMMAND ARGS...     start COMMAND and observe it and its children\n"
+		"\n"
+		"Detection:\n"
+		"      --mode MODE        conservative | balanced (default) | aggressive\n"
+		"      --min-size SIZE    smallest allocation tracked (10K, 1M; mode default)\n"
+		"      --min-age DUR      age before an unfreed block counts (500ms, 30s, 5m)\n"
+		"      --sample N         track 1 allocation in N (totals become estimates)\n"
+		"      --dedup-window DUR report one stack at most once per window (5s)\n"
+		"      --max-stack-depth N frames per stack, 1-32 (32)\n"
+		"      --config FILE      read settings from FILE (key = value)\n"
+		"\n"
+		"Output:\n"
+		"  -o, --output FILE      write events and the report to FILE (default stdout)\n"
+		"  -f, --format FMT       text (default) or json (one object per line)\n"
+		"  -i, --interval DUR     period of leak analysis and reports (10s)\n"
+		"  -d, --duration DUR     stop after DUR (default: until Ctrl-C or the targets exit)\n"
+		"  -v, --verbose          log what is attached and why\n"
+		"  -q, --quiet            only the final report (no periodic events)\n"
+		"  -h, --help             this help\n"
+		"  -V, --version          version\n"
+		"\n"
+		"Examples:\n"
+		"  memobserver -p 4242\n"
+		"  memobserver --min-age 5s -- ./server --port 8080\n"
+		"  memobserver --format json -o leaks.jsonl --duration 10m\n");
+}
+
+static void log_cb(enum mo_log_level lvl, const char *msg, void *ctx)
+{
+	struct cli *c = ctx;
+
+	if (lvl > MO_LOG_WARN && c->verbose < (lvl == MO_LOG_INFO ? 1 : 2))
+		return;
+	fprintf(stderr, "%s: %s%s\n", prog,
+		lvl == MO_LOG_ERROR ? "" : lvl == MO_LOG_WARN ? "warning: " : "", msg);
+}
+
+enum {
+	OPT_MODE = 256,
+	OPT_MIN_SIZE,
+	OPT_MIN_AGE,
+	OPT_SAMPLE,
+	OPT_CONFIG,
+	OPT_DEDUP,
+	OPT_DEPTH,
+};
+
+static const struct option opts[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
+	{ "sample", required_argument, NULL, OPT_SAMPLE },
+	{ "dedup-window", required_argument, NULL, OPT_DEDUP },
+	{ "max-stack-depth", required_argument, NULL, OPT_DEPTH },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "output", required_argument, NULL, 'o' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void set_or_die(struct cli *c, const char *key, const char *opt, const char *val)
+{
+	int r = mo_config_set(&c->cfg, key, val);
+
+	if (r)
+		die(c, "invalid value '%s' for %s", val, opt);
+}
+
+static void parse_args(struct cli *c, int argc, char **argv)
+{
+	char err[512];
+	int ch;
+
+	/* the config file comes first so that options override it */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *path = NULL;
+
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+		if (path && mo_config_load(&c->cfg, path, err, sizeof(err)))
+			die(c, "config file '%s': %s", path, err);
+	}
+
+	while ((ch = getopt_long(argc, argv, "+p:o:f:i:d:vqhV", opts, NULL)) != -1) {
+		uint64_t v;
+
+		switch (ch) {
+		case 'p':
+			if (mo_parse_uint(optarg, 1, INT_MAX, &v))
+				die(c, "invalid pid '%s'", optarg);
+			if (c->npids == MAX_PIDS)
+				die(c, "too many --pid options (at most %d)", MAX_PIDS);
+			c->pids[c->npids++] = (pid_t)v;
+			break;
+		case OPT_MODE:
+			set_or_die(c, "mode", "--mode (conservative, balanced, aggressive)", optarg);
+			break;
+		case OPT_MIN_SIZE:
+			set_or_die(c, "min_allocation_size", "--min-size", optarg);
+			break;
+		case OPT_MIN_AGE:
+			/* 0 in the config means "the mode's value"; on the command
+			 * line 0 means what it says: every unfreed block counts */
+			if (mo_parse_duration(optarg, &v) == 0 && v == 0)
+				c->cfg.min_unfreed_age_ns = 1;
+			else
+				set_or_die(c, "min_unfreed_age", "--min-age", optarg);
+			break;
+		case OPT_SAMPLE:
+			set_or_die(c, "sampling_rate", "--sample", optarg);
+			break;
+		case OPT_DEDUP:
+			set_or_die(c, "stack_dedup_window", "--dedup-window", optarg);
+			break;
+		case OPT_DEPTH:
+			set_or_die(c, "max_stack_depth", "--max-stack-depth", optarg);
+			break;
+		case OPT_CONFIG:
+			break;	/* read above */
+		case 'o':
+			c->output = optarg;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "json"))
+				c->fmt = OUT_JSON;
+			else if (!strcmp(optarg, "text"))
+				c->fmt = OUT_TEXT;
+			else
+				die(c, "invalid value '%s' for --format (text or json)", optarg);
+			break;
+		case 'i':
+			set_or_die(c, "report_interval", "--interval", optarg);
+			break;
+		case 'd':
+			if (mo_parse_duration(optarg, &c->duration_ns) || !c->duration_ns)
+				die(c, "invalid value '%s' for --duration", optarg);
+			break;
+		case 'v':
+			c->verbose++;
+			break;
+		case 'q':
+			c->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("memobserver %s\n", MO_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'memobserver --help'.\n");
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--") != 0 && optind > 0 &&
+		    argv[optind][0] != '-') {
+			/* getopt stops at the first non-option: demand the "--" */
+			die(c, "unexpected argument '%s' (put a command after '--')", argv[optind]);
+		}
+		c->cmd = &argv[optind];
+	}
+	if (c->cmd && c->npids)
+		die(c, "give either --pid or a command, not both");
+}
+
+/* Effective capabilities from /proc/self/status. */
+static bool has_cap(int cap)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	unsigned long long eff = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	return (eff >> cap) & 1;
+}
+
+static void check_privileges(struct cli *c)
+{
+	/* CAP_SYS_ADMIN (21) covers both on older kernels */
+	bool bpf = has_cap(39) || has_cap(21), perfmon = has_cap(38) || has_cap(21);
+
+	if (!bpf || !perfmon)
+		die(c, "insufficient privileges: run as root, or grant %s%s%s",
+		    bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "",
+		    perfmon ? "" : "CAP_PERFMON");
+}
+
+static void check_pid(struct cli *c, pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	FILE *f;
+	int ch;
+
+	if (pid == getpid())
+		die(c, "pid %d is memobserver itself", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (stat(path, &st))
+		die(c, "no such process: %d", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		die(c, "cannot read the memory maps of pid %d: %s", (int)pid, strerror(errno));
+	ch = fgetc(f);
+	fclose(f);
+	if (ch == EOF)
+		die(c, "pid %d has no user-space memory (a kernel thread or a zombie)", (int)pid);
+}
+
+/* PATH lookup like execvp, so we know what the child will run. */
+static int resolve_command(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (strchr(name, '/')) {
+		if (access(name, X_OK))
+			return -errno;
+		return realpath(name, out) ? 0 : -errno;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name);
+		if (!access(buf, X_OK) && realpath(buf, out) && strlen(out) < len)
+			return 0;
+		path += n;
+		if (*path == ':')
+			path++;
+	}
+	return -ENOENT;
+}
+
+static void write_out(struct cli *c, struct mo_buf *b)
+{
+	size_t off = 0;
+
+	while (off < b->len) {
+		ssize_t n = write(c->out_fd, b->data + off, b->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			c->write_errors++;
+			break;
+		}
+		off += (size_t)n;
+	}
+	mo_buf_reset(b);
+}
+
+static volatile sig_atomic_t got_signal;
+
+int main(int argc, char **argv)
+{
+	struct cli c = { .fmt = OUT_TEXT, .out_fd = STDOUT_FILENO };
+	struct mo_observer *obs;
+	struct mo_buf b;
+	struct mo_report *rep;
+	char exe[PATH_MAX];
+	int go[2] = { -1, -1 };
+	pid_t child = -1;
+	sigset_t mask;
+	int sfd, err, status, exit_code = 0;
+	struct timespec t0, now;
+	const char *bad;
+
+	mo_config_init(&c.cfg);
+	parse_args(&c, argc, argv);
+	if (mo_config_resolve(&c.cfg, NULL, &bad))
+		die(&c, "invalid configuration: field '%s'", bad);
+
+	for (int i = 0; i < c.npids; i++)
+		check_pid(&c, c.pids[i]);
+	if (c.cmd && resolve_command(c.cmd[0], exe, sizeof(exe)))
+		die(&c, "command not found: '%s'", c.cmd[0]);
+	check_privileges(&c);
+
+	if (c.output) {
+		c.out_fd = open(c.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (c.out_fd < 0)
+			die(NULL, "cannot open output file '%s': %s", c.output, strerror(errno));
+		c.out_created = true;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	obs = mo_observer_new(c.cfg.name, &c.cfg, log_cb, &c);
+	if (!obs)
+		die(&c, "cannot create the observer: %s", strerror(errno));
+
+	if (c.cmd) {
+		if (pipe2(go, O_CLOEXEC))
+			die(&c, "pipe: %s", strerror(errno));
+		child = fork();
+		if (child < 0)
+			die(&c, "fork: %s", strerror(errno));
+		if (child == 0) {
+			char x;
+
+			close(go[1]);
+			/* wait until the probes are attached; EOF means give up */
+			if (read(go[0], &x, 1) != 1)
+				_exit(127);
+			if (c.out_fd != STDOUT_FILENO)
+				close(c.out_fd);
+			execv(exe, c.cmd);
+			fprintf(stderr, "%s: cannot run '%s': %s\n", prog, exe, strerror(errno));
+			_exit(127);
+		}
+		close(go[0]);
+		err = mo_observer_add_command(obs, child, exe);
+		if (err) {
+			kill(child, SIGKILL);
+			die(&c, "cannot observe the command: %s", strerror(-err));
+		}
+	}
+	for (int i = 0; i < c.npids; i++) {
+		err = mo_observer_add_pid(obs, c.pids[i], 0);
+		if (err)
+			die(&c, "cannot observe pid %d: %s", (int)c.pids[i], strerror(-err));
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	err = mo_observer_start(obs);
+	if (err) {
+		/* the library named the problem through log_cb */
+		mo_observer_free(obs);
+		if (child > 0) {
+			close(go[1]);
+			waitpid(child, NULL, 0);
+		}
+		if (c.out_created)
+			unlink(c.output);
+		return 1;
+	}
+	if (child > 0) {
+		if (write(go[1], "g", 1) != 1)
+			die(&c, "cannot start the command");
+		close(go[1]);
+	}
+	if (c.verbose)
+		fprintf(stderr, "%s: observing %s\n", prog,
+			c.cmd ? "the command" : c.npids ? "the given pids" : "every process");
+
+	mo_buf_init(&b);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = mo_observer_fd(obs), .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		struct mo_event *ev;
+		bool stop = false;
+
+		poll(pfd, 2, 200);
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
+				stop = true;
+		}
+		if (child > 0 && waitpid(child, &status, WNOHANG) == child) {
+			exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+			child = -1;
+		}
+		/* reap grandchildren reparented to us as a subreaper would not be:
+		 * only our direct child matters for the exit code */
+		while (mo_observer_read(obs, &ev, 0) == 1) {
+			if (!c.quiet && !ev->final)
+				out_event(&b, c.fmt, ev);
+			else if (!c.quiet && ev->final && c.fmt == OUT_TEXT)
+				out_event(&b, c.fmt, ev);
+			mo_event_free(ev);
+			if (b.len > 65536)
+				write_out(&c, &b);
+		}
+		write_out(&c, &b);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (c.duration_ns &&
+		    (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)now.tv_nsec -
+				    (uint64_t)t0.tv_nsec >=
+			    c.duration_ns)
+			stop = true;
+		if (stop || mo_observer_targets_gone(obs))
+			break;
+	}
+
+	mo_observer_stop(obs);
+	{
+		struct mo_event *ev;
+
+		while (mo_observer_read(obs, &ev, 0) == 1) {
+			if (!c.quiet && c.fmt == OUT_TEXT)
+				out_event(&b, c.fmt, ev);
+			else if (!c.quiet && !ev->final)
+				out_event(&b, c.fmt, ev);
+			mo_event_free(ev);
+		}
+	}
+	rep = mo_observer_report(obs);
+	if (rep) {
+		out_report(&b, c.fmt, rep,
+			   c.cmd ? "command" : c.npids ? "pids" : "system-wide");
+		mo_report_free(rep);
+	}
+	write_out(&c, &b);
+	mo_buf_release(&b);
+	mo_observer_free(obs);
+	if (child > 0) {
+		kill(child, SIGTERM);
+		waitpid(child, &status, 0);
+	}
+	if (c.write_errors)
+		fprintf(stderr, "%s: warning: %" PRIu64 " writes to the output failed\n", prog,
+			c.write_errors);
+	if (c.out_fd != STDOUT_FILENO)
+		close(c.out_fd);
+	(void)exit_code;
+	return 0;
+}

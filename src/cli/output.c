@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * output.c - JSON lines and text rendering of events and reports.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "output.h"
+
+void out_rfc3339(char *buf, size_t len, uint64_t ns)
+{
+	time_t s = (time_t)(ns / 1000000000ULL);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRIu64 "Z", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (uint64_t)(ns % 1000000000ULL));
+}
+
+void out_human_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024.0 && u < 4) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+static void json_stack(struct mo_json *j, const struct mo_stack_trace *st)
+{
+	char addr[32];
+
+	mo_json_key(j, "stack_id");
+	snprintf(addr, sizeof(addr), "0x%016" PRIx64, st->id);
+	mo_json_str(j, addr);
+	if (st->flags) {
+		mo_json_key(j, "stack_partial");
+		mo_json_bool(j, true);
+	}
+	mo_json_key(j, "stack");
+	mo_json_arr_begin(j);
+	for (size_t i = 0; i < st->nframes; i++) {
+		const struct mo_frame *f = &st->frames[i];
+
+		mo_json_obj_begin(j);
+		mo_json_key(j, "address");
+		snprintf(addr, sizeof(addr), "0x%" PRIx64, f->address);
+		mo_json_str(j, addr);
+		if (f->symbol) {
+			mo_json_key(j, "symbol");
+			mo_json_str(j, f->symbol);
+			mo_json_key(j, "offset");
+			mo_json_u64(j, f->offset);
+		}
+		if (f->module) {
+			mo_json_key(j, "module");
+			mo_json_str(j, f->module);
+			mo_json_key(j, "module_offset");
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, f->module_offset);
+			mo_json_str(j, addr);
+		}
+		if (f->file) {
+			mo_json_key(j, "file");
+			mo_json_str(j, f->file);
+		}
+		if (f->line > 0) {
+			mo_json_key(j, "line");
+			mo_json_i64(j, f->line);
+		}
+		if (f->inlined) {
+			mo_json_key(j, "inlined");
+			mo_json_bool(j, true);
+		}
+		mo_json_obj_end(j);
+	}
+	mo_json_arr_end(j);
+}
+
+static void json_event(struct mo_buf *b, const struct mo_event *ev)
+{
+	struct mo_json j;
+	char ts[64];
+
+	mo_json_init(&j, b);
+	mo_json_obj_begin(&j);
+	mo_json_key(&j, "type");
+	mo_json_str(&j, mo_event_type_name(ev->type));
+	mo_json_key(&j, "kind");
+	mo_json_str(&j, ev->kind);
+	if (ev->severity) {
+		mo_json_key(&j, "severity");
+		mo_json_str(&j, ev->severity);
+	}
+	out_rfc3339(ts, sizeof(ts), ev->timestamp_ns);
+	mo_json_key(&j, "timestamp");
+	mo_json_str(&j, ts);
+	mo_json_key(&j, "pid");
+	mo_json_i64(&j, ev->pid);
+	mo_json_key(&j, "command");
+	mo_json_str(&j, ev->command);
+	if (ev->cgroup_id) {
+		mo_json_key(&j, "cgroup_id");
+		mo_json_u64(&j, ev->cgroup_id);
+	}
+	mo_json_key(&j, "size_bytes");
+	mo_json_u64(&j, ev->size_bytes);
+	if (ev->type == MO_EVENT_MEMORY_PRESSURE || !strcmp(ev->kind, "exit")) {
+		mo_json_key(&j, "unfreed_bytes");
+		mo_json_u64(&j, ev->unfreed_bytes);
+		mo_json_key(&j, "count");
+		mo_json_u64(&j, ev->count);
+	}
+	if (ev->type == MO_EVENT_MEMORY_PRESSURE) {
+		mo_json_key(&j, "age_seconds");
+		mo_json_double(&j, ev->age_seconds);
+		mo_json_key(&j, "estimate");
+		mo_json_bool(&j, ev->estimate);
+		mo_json_key(&j, "final");
+		mo_json_bool(&j, ev->final);
+	}
+	if (ev->address) {
+		char a[32];
+
+		if (!strcmp(ev->kind, "fork")) {
+			mo_json_key(&j, "child_pid");
+			mo_json_u64(&j, ev->address);
+		} else {
+			snprintf(a, sizeof(a), "0x%" PRIx64, ev->address);
+			mo_json_key(&j, "address");
+			mo_json_str(&j, a);
+		}
+	}
+	if (ev->stack.id || ev->stack.nframes)
+		json_stack(&j, &ev->stack);
+	mo_json_obj_end(&j);
+	mo_buf_puts(b, "\n");
+}
+
+static void text_frames(struct mo_buf *b, const struct mo_stack_trace *st)
+{
+	if (!st->nframes) {
+		mo_buf_puts(b, "        (no stack: see drop counters)\n");
+		return;
+	}
+	for (size_t i = 0; i < st->nframes; i++) {
+		const struct mo_frame *f = &st->frames[i];
+
+		mo_buf_printf(b, "        #%-2zu 0x%016" PRIx64 " ", i, f->address);
+		if (f->symbol) {
+			mo_text_escape(b, f->symbol, strlen(f->symbol));
+			mo_buf_printf(b, "+0x%" PRIx64, f->offset);
+		} else {
+			mo_buf_puts(b, "??");
+		}
+		if (f->inlined)
+			mo_buf_puts(b, " (inlined)");
+		if (f->file) {
+			mo_buf_puts(b, " at ");
+			mo_text_escape(b, f->file, strlen(f->file));
+			if (f->line > 0)
+				mo_buf_printf(b, ":%d", f->line);
+		}
+		if (f->module) {
+			mo_buf_puts(b, " in ");
+			mo_text_escape(b, f->module, strlen(f->module));
+		}
+		mo_buf_puts(b, "\n");
+	}
+	if (st->flags)
+		mo_buf_puts(b, "        (stack may be incomplete)\n");
+}
+
+static void text_event(struct mo_buf *b, const struct mo_event *ev)
+{
+	char ts[64], sz[32], unf[32];
+
+	out_rfc3339(ts, sizeof(ts), ev->timestamp_ns);
+	out_human_bytes(sz, sizeof(sz), ev->size_bytes);
+	out_human_bytes(unf, sizeof(unf), ev->unfreed_bytes);
+	mo_buf_printf(b, "%s %s/%s pid %d (", ts, mo_event_type_name(ev->type), ev->kind,
+		      (int)ev->pid);
+	mo_text_escape(b, ev->command, strlen(ev->command));
+	mo_buf_puts(b, ")");
+	if (ev->type == MO_EVENT_MEMORY_PRESSURE) {
+		mo_buf_printf(b, ": %s unfreed in %" PRIu64 " allocation%s, oldest %.1fs%s%s\n",
+			      unf, ev->count, ev->count == 1 ? "" : "s", ev->age_seconds,
+			      ev->estimate ? " (estimate)" : "",
+			      ev->final ? " [held at exit]" : "");
+		text_frames(b, &ev->stack);
+	} else if (!strcmp(ev->kind, "mmap") || !strcmp(ev->kind, "munmap")) {
+		mo_buf_printf(b, ": %s at 0x%" PRIx64 "\n", sz, ev->address);
+		if (ev->stack.nframes)
+			text_frames(b, &ev->stack);
+	} else if (!strcmp(ev->kind, "exit")) {
+		mo_buf_printf(b, ": exited holding %s in %" PRIu64 " tracked allocations\n", unf,
+			      ev->count);
+	} else if (!strcmp(ev->kind, "fork")) {
+		mo_buf_printf(b, ": forked child %" PRIu64 "\n", ev->address);
+	} else {
+		mo_buf_puts(b, "\n");
+	}
+}
+
+void out_event(struct mo_buf *b, enum out_format fmt, const struct mo_event *ev)
+{
+	if (fmt == OUT_JSON)
+		json_event(b, ev);
+	else
+		text_event(b, ev);
+}
+
+static void counters_json(struct mo_json *j, const struct mo_counters *c)
+{
+	mo_json_key(j, "allocations_tracked");
+	mo_json_u64(j, c->allocs_tracked);
+	mo_json_key(j, "deallocations_tracked");
+	mo_json_u64(j, c->frees_matched);
+	mo_json_key(j, "allocator_calls");
+	mo_json_u64(j, c->alloc_calls);
+	mo_json_key(j, "probes_attached");
+	mo_json_u64(j, c->probes_attached);
+	mo_json_key(j, "events_emitted");
+	mo_json_u64(j, c->events_emitted);
+	mo_json_key(j, "drops");
+	mo_json_obj_begin(j);
+	mo_json_key(j, "allocation_table_full");
+	mo_json_u64(j, c->drop_alloc_table_full);
+	mo_json_key(j, "stack_table_full_or_collided");
+	mo_json_u64(j, c->drop_stack_table_full);
+	mo_json_key(j, "ring_buffer_full");
+	mo_json_u64(j, c->drop_ringbuf_full);
+	mo_json_key(j, "thread_table_full");
+	mo_json_u64(j, c->drop_thread_table_full);
+	mo_json_key(j, "event_buffer_full");
+	mo_json_u64(j, c->drop_event_buffer_full);
+	mo_json_obj_end(j);
+	mo_json_key(j, "filtered");
+	mo_json_obj_begin(j);
+	mo_json_key(j, "sampled_out");
+	mo_json_u64(j, c->drop_sampled);
+	mo_json_key(j, "below_min_size");
+	mo_json_u64(j, c->drop_size_filtered);
+	mo_json_key(j, "allocator_internal_mmap");
+	mo_json_u64(j, c->allocator_internal_mmaps);
+	mo_json_key(j, "runtime_mmap");
+	mo_json_u64(j, c->runtime_mmaps);
+	mo_json_key(j, "nested_allocator_call");
+	mo_json_u64(j, c->nested_calls);
+	mo_json_obj_end(j);
+	mo_json_key(j, "unwind_fallbacks");
+	mo_json_u64(j, c->unwind_fallbacks);
+}
+
+void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r,
+		const char *scope)
+{
+	char ts[64], h[32], age[32];
+
+	out_rfc3339(ts, sizeof(ts), r->timestamp_ns);
+	if (fmt == OUT_JSON) {
+		struct mo_json j;
+
+		for (size_t i = 0; i < r->nleaks; i++) {
+			const struct mo_leak *l = &r->leaks[i];
+			struct mo_event ev = {
+				.type = MO_EVENT_MEMORY_PRESSURE,
+				.kind = "leak",
+				.severity = "warning",
+				.timestamp_ns = r->timestamp_ns,
+				.pid = l->pid,
+				.size_bytes = l->largest,
+				.unfreed_bytes = l->unfreed_bytes,
+				.count = l->count,
+				.age_seconds = (double)l->oldest_age_ns / 1e9,
+				.estimate = l->estimate,
+				.final = true,
+				.stack = l->stack,
+			};
+
+			snprintf(ev.command, sizeof(ev.command), "%s", l->command);
+			json_event(b, &ev);
+		}
+		mo_json_init(&j, b);
+		mo_json_obj_begin(&j);
+		mo_json_key(&j, "type");
+		mo_json_str(&j, "summary");
+		mo_json_key(&j, "timestamp");
+		mo_json_str(&j, ts);
+		mo_json_key(&j, "scope");
+		mo_json_str(&j, scope);
+		mo_json_key(&j, "leaking_stacks");
+		mo_json_u64(&j, r->nleaks);
+		mo_json_key(&j, "unfreed_bytes");
+		mo_json_u64(&j, r->total_unfreed_bytes);
+		mo_json_key(&j, "count");
+		mo_json_u64(&j, r->total_count);
+		mo_json_key(&j, "outstanding_bytes");
+		mo_json_u64(&j, r->outstanding_bytes);
+		mo_json_key(&j, "outstanding_count");
+		mo_json_u64(&j, r->outstanding_count);
+		mo_json_key(&j, "min_unfreed_age_seconds");
+		mo_json_double(&j, (double)r->min_unfreed_age_ns / 1e9);
+		mo_json_key(&j, "estimate");
+		mo_json_bool(&j, r->estimate);
+		counters_json(&j, &r->counters);
+		mo_json_obj_end(&j);
+		mo_buf_puts(b, "\n");
+		return;
+	}
+
+	out_human_bytes(h, sizeof(h), r->total_unfreed_bytes);
+	mo_buf_printf(b, "\n=== memobserver leak report (%s) at %s ===\n", scope, ts);
+	if (!r->nleaks) {
+		mo_buf_printf(b, "No leaks: no unfreed allocation older than %.1fs.\n",
+			      (double)r->min_unfreed_age_ns / 1e9);
+	} else {
+		mo_buf_printf(b,
+			      "%zu leaking stack%s, %s unfreed in %" PRIu64
+			      " allocations%s (unfreed at process exit, or older than %.1fs)\n",
+			      r->nleaks, r->nleaks == 1 ? "" : "s", h, r->total_count,
+			      r->estimate ? " (estimate: sampled)" : "",
+			      (double)r->min_unfreed_age_ns / 1e9);
+	}
+	for (size_t i = 0; i < r->nleaks; i++) {
+		const struct mo_leak *l = &r->leaks[i];
+
+		out_human_bytes(h, sizeof(h), l->unfreed_bytes);
+		snprintf(age, sizeof(age), "%.1fs", (double)l->oldest_age_ns / 1e9);
+		mo_buf_printf(b, "\n#%zu  %s (%" PRIu64 " bytes) unfreed in %" PRIu64
+			      " allocation%s, oldest %s%s  [pid %d ",
+			      i + 1, h, l->unfreed_bytes, l->count, l->count == 1 ? "" : "s", age,
+			      l->estimate ? ", estimate" : "", (int)l->pid);
+		mo_text_escape(b, l->command, strlen(l->command));
+		mo_buf_puts(b, "]\n");
+		text_frames(b, &l->stack);
+	}
+	mo_buf_printf(b,
+		      "\ntracked %" PRIu64 " allocations, %" PRIu64 " frees matched; "
+		      "%" PRIu64 " probes attached\n",
+		      r->counters.allocs_tracked, r->counters.frees_matched,
+		      r->counters.probes_attached);
+	mo_buf_printf(b,
+		      "filtered: %" PRIu64 " below min size, %" PRIu64 " sampled out, %" PRIu64
+		      " allocator-internal mmaps, %" PRIu64 " runtime mmaps\n",
+		      r->counters.drop_size_filtered, r->counters.drop_sampled,
+		      r->counters.allocator_internal_mmaps, r->counters.runtime_mmaps);
+	mo_buf_printf(b,
+		      "dropped: %" PRIu64 " allocation table full, %" PRIu64
+		      " stack table full, %" PRIu64 " ring buffer full, %" PRIu64
+		      " event buffer full\n",
+		      r->counters.drop_alloc_table_full, r->counters.drop_stack_table_full,
+		      r->counters.drop_ringbuf_full, r->counters.drop_event_buffer_full);
+}

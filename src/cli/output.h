@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * output.h - render events and reports as JSON lines or readable text. Every
+ * string that comes from the traced system is escaped.
+ */
+#ifndef MO_CLI_OUTPUT_H
+#define MO_CLI_OUTPUT_H
+
+#include <stdio.h>
+#include "memobserver.h"
+#include "json.h"
+
+enum out_format { OUT_TEXT, OUT_JSON };
+
+/* One event: a JSON object on one line, or a short text block. */
+void out_event(struct mo_buf *b, enum out_format fmt, const struct mo_event *ev);
+
+/* The final report: text, or (JSON) one leak event per stack plus a summary
+ * line with the totals and every drop counter. */
+void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r,
+		const char *scope);
+
+/* RFC 3339 UTC with nanoseconds: "2026-11-27T18:00:00.123456789Z". */
+void out_rfc3339(char *buf, size_t len, uint64_t realtime_ns);
+
+/* "1.5 MiB" style. */
+void out_human_bytes(char *buf, size_t len, uint64_t bytes);
+
+#endif

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * probesite.c - a deliberately tiny x86-64 decoder for function prologues.
+ * It knows two classes: what the kernel emulates on a uprobe hit (6.16+:
+ * push, jmp, jcc, call, the kernel's own nop encodings) and what may run
+ * before the probe without changing what the probe observes (flags-only
+ * test/cmp, endbr64, other nops). Everything else is "unknown" and keeps
+ * the probe at the function entry.
+ */
+#include <string.h>
+
+#include "probesite.h"
+
+/*
+ * Four instructions cover every prologue seen in glibc's allocator
+ * (cmpb + push, test + jcc); looking further only delays the probe past
+ * more code whose behaviour this decoder would have to vouch for.
+ */
+#define MAX_INSNS 4
+
+enum insn_class {
+	INSN_UNKNOWN,
+	INSN_SKIP,	/* flags or nothing change: the probe may go after it */
+	INSN_EMULATED,	/* the kernel emulates it: probe here */
+};
+
+struct insn {
+	enum insn_class cls;
+	size_t len;
+	const char *name;
+};
+
+/*
+ * The kernel emulates a nop only when it is byte for byte one of its own
+ * x86_nops[len] (arch/x86/include/asm/nops.h, since 6.16), or has opcode
+ * 0x90. Other nop encodings are still nops, so they are merely skipped.
+ */
+static const uint8_t kernel_nops[9][8] = {
+	[1] = { 0x90 },
+	[2] = { 0x66, 0x90 },
+	[3] = { 0x0f, 0x1f, 0x00 },
+	[4] = { 0x0f, 0x1f, 0x40, 0x00 },
+	[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+	[6] = { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+	[7] = { 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 },
+	[8] = { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+};
+
+static void set(struct insn *insn, enum insn_class cls, size_t len,
+		const char *name)
+{
+	insn->cls = cls;
+	insn->len = len;
+	insn->name = name;
+}
+
+static int is_rex(uint8_t b)
+{
+	return b >= 0x40 && b <= 0x4f;
+}
+
+/*
+ * Bytes taken by a ModRM operand we accept for reads: register-direct
+ * (mod=11) or RIP-relative (mod=00, rm=101, disp32). Other memory forms
+ * return 0; they would be harmless too, but are never seen in prologues.
+ */
+static size_t modrm_len(uint8_t modrm)
+{
+	if ((modrm >> 6) == 3)
+		return 1;
+	if ((modrm & 0xc7) == 0x05)
+		return 5;
+	return 0;
+}
+
+/* Full ModRM + SIB + displacement length for a nop's memory operand. */
+static size_t nop_modrm_len(const uint8_t *p, size_t avail)
+{
+	uint8_t mod = p[0] >> 6, rm = p[0] & 7;
+	size_t len = 1;
+
+	if (mod == 3)
+		return 1;
+	if (rm == 4) {
+		if (avail < 2)
+			return 0;
+		len++;
+		if (mod == 0 && (p[1] & 7) == 5)
+			return len + 4;
+	}
+	if (mod == 0 && rm == 5)
+		return len + 4;
+	if (mod == 1)
+		return len + 1;
+	if (mod == 2)
+		return len + 4;
+	return len;
+}
+
+/* 0f 1f /0 with optional 66 and 2e prefixes, as assemblers pad with. */
+static void decode_nop(const uint8_t *p, size_t avail, struct insn *insn)
+{
+	size_t i = 0, m;
+
+	while (i < avail && i < 8 && (p[i] == 0x66 || p[i] == 0x2e))
+		i++;
+	if (avail - i < 3 || p[i] != 0x0f || p[i + 1] != 0x1f ||
+	    ((p[i + 2] >> 3) & 7) != 0)
+		return;
+	m = nop_modrm_len(p + i + 2, avail - i - 2);
+	if (!m || m > avail - i - 2)
+		return;
+	i += 2 + m;
+	if (i < sizeof(kernel_nops[0]) + 1 && !memcmp(p, kernel_nops[i], i))
+		set(insn, INSN_EMULATED, i, "nop");
+	else
+		set(insn, INSN_SKIP, i, "nop");
+}
+
+/*
+ * Flags-only instructions after an optional REX prefix at p[0..i): test
+ * and cmp between registers, against an immediate, or reading memory.
+ */
+static void decode_flags_only(const uint8_t *p, size_t avail, size_t i,
+			      struct insn *insn)
+{
+	size_t m, imm;
+	uint8_t op;
+
+	if (i >= avail)
+		return;
+	op = p[i];
+	switch (op) {
+	case 0x3c:	/* cmp $imm8, %al */
+		if (avail - i >= 2)
+			set(insn, INSN_SKIP, i + 2, "cmp");
+		return;
+	case 0x3d:	/* cmp $imm32, %eax/%rax */
+		if (avail - i >= 5)
+			set(insn, INSN_SKIP, i + 5, "cmp");
+		return;
+	case 0x84:	/* test r8, r/m8 */
+	case 0x85:	/* test r, r/m */
+	case 0x38:	/* cmp r8, r/m8 */
+	case 0x39:	/* cmp r, r/m */
+	case 0x3a:	/* cmp r/m8, r8 */
+	case 0x3b:	/* cmp r/m, r */
+		if (avail - i < 2)
+			return;
+		m = modrm_len(p[i + 1]);
+		if (m && avail - i - 1 >= m)
+			set(insn, INSN_SKIP, i + 1 + m,
+			    op == 0x84 || op == 0x85 ? "test" : "cmp");
+		return;
+	case 0x80:	/* cmp $imm8, r/m8 (/7) */
+	case 0x81:	/* cmp $imm32, r/m (/7) */
+	case 0x83:	/* cmp $imm8, r/m (/7) */
+		if (avail - i < 2 || ((p[i + 1] >> 3) & 7) != 7)
+			return;
+		m = modrm_len(p[i + 1]);
+		imm = op == 0x81 ? 4 : 1;
+		if (m && avail - i - 1 >= m + imm)
+			set(insn, INSN_SKIP, i + 1 + m + imm, "cmp");
+		return;
+	default:
+		return;
+	}
+}
+
+static void decode(const uint8_t *p, size_t avail, struct insn *insn)
+{
+	set(insn, INSN_UNKNOWN, 0, "entry");
+	if (!avail)
+		return;
+
+	switch (p[0]) {
+	case 0x50 ... 0x57:
+		set(insn, INSN_EMULATED, 1, "push");
+		return;
+	case 0x41:	/* the only REX prefix the kernel emulates push with */
+		if (avail >= 2 && p[1] >= 0x50 && p[1] <= 0x57) {
+			set(insn, INSN_EMULATED, 2, "push");
+			return;
+		}
+		break;
+	case 0x70 ... 0x7f:
+		if (avail >= 2)
+			set(insn, INSN_EMULATED, 2, "jcc");
+		return;
+	case 0xeb:
+		if (avail >= 2)
+			set(insn, INSN_EMULATED, 2, "jmp");
+		return;
+	case 0xe9:
+		if (avail >= 5)
+			set(insn, INSN_EMULATED, 5, "jmp");
+		return;
+	case 0xe8:
+		if (avail >= 5)
+			set(insn, INSN_EMULATED, 5, "call");
+		return;
+	case 0x90:
+		set(insn, INSN_EMULATED, 1, "nop");
+		return;
+	case 0x0f:
+		if (avail >= 6 && p[1] >= 0x80 && p[1] <= 0x8f) {
+			set(insn, INSN_EMULATED, 6, "jcc");
+			return;
+		}
+		decode_nop(p, avail, insn);
+		return;
+	case 0x66:
+		if (avail >= 2 && p[1] == 0x90) {
+			set(insn, INSN_EMULATED, 2, "nop");
+			return;
+		}
+		decode_nop(p, avail, insn);
+		return;
+	case 0x2e:
+		decode_nop(p, avail, insn);
+		return;
+	case 0xf3:
+		if (avail >= 4 && p[1] == 0x0f && p[2] == 0x1e && p[3] == 0xfa)
+			set(insn, INSN_SKIP, 4, "endbr64");
+		return;
+	default:
+		break;
+	}
+	decode_flags_only(p, avail, is_rex(p[0]) ? 1 : 0, insn);
+}
+
+void mo_probe_site_pick(const uint8_t *code, size_t len,
+			struct mo_probe_site *out)
+{
+	size_t off = 0;
+	struct insn insn;
+
+	if (!out)
+		return;
+	out->offset = 0;
+	out->emulated = 0;
+	out->insn = "entry";
+	if (!code)
+		return;
+
+	/*
+	 * Every skipped instruction is straight-line and leaves rsp, rip flow
+	 * and the argument registers as they were at entry, so a probe after
+	 * them sees the entry state; any jump into the skipped range still
+	 * falls through to the probe.
+	 */
+	for (int n = 0; n < MAX_INSNS && off < len; n++) {
+		decode(code + off, len - off, &insn);
+		if (insn.cls == INSN_EMULATED) {
+			out->offset = off;
+			out->emulated = 1;
+			out->insn = insn.name;
+			return;
+		}
+		if (insn.cls != INSN_SKIP)
+			return;
+		off += insn.len;
+	}
+}
