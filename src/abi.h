@@ -131,6 +131,9 @@ struct mo_map_entry {
 	__u64 bias;		/* row pc = ip - bias */
 	__u32 row_start;
 	__u32 row_count;	/* 0: mapping known, module has no rows */
+	__u64 file_off;		/* file offset of start */
+	__u64 dev;		/* file identity (0/0: anonymous): lets user space */
+	__u64 ino;		/* symbolize after the process is gone */
 };
 
 struct mo_proc_maps {

@@ -611,7 +611,8 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	if (!group_dead || !is_target(tgid))
 		return 0;
 	count(MO_C_EXITS);
-	bpf_map_delete_elem(&proc_maps, &tgid);
+	/* proc_maps stays: user space symbolizes the final findings from it,
+	 * then deletes it */
 	emit_proc_record(MO_REC_EXIT, p, (__u32)(BPF_CORE_READ(p, exit_code) >> 8));
 	return 0;
 }

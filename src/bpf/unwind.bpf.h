@@ -90,6 +90,9 @@ static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 	e->bias = 0;
 	e->row_start = 0;
 	e->row_count = 0;
+	e->file_off = vi.pgoff << 12;
+	e->dev = vi.dev;
+	e->ino = vi.ino;
 	if (vi.ino) {
 		mk.dev = vi.dev;
 		mk.ino = vi.ino;

@@ -27,6 +27,7 @@ struct seen {
 	uint64_t dev;
 	uint64_t ino;
 	int state;	/* 1 loaded, -1 failed */
+	char *path;	/* as the process named it (no /proc/PID/root prefix) */
 };
 
 struct mo_modules {
@@ -70,6 +71,8 @@ void mo_modules_free(struct mo_modules *m)
 		return;
 	if (m->rows)
 		munmap(m->rows, (size_t)m->capacity * sizeof(struct mo_unwind_row));
+	for (size_t i = 0; i < m->nseen; i++)
+		free(m->seen[i].path);
 	free(m->seen);
 	free(m);
 }
@@ -82,7 +85,8 @@ static struct seen *find_seen(struct mo_modules *m, uint64_t dev, uint64_t ino)
 	return NULL;
 }
 
-static int remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state)
+static int remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state,
+		    const char *path)
 {
 	if (m->nseen == m->capseen) {
 		size_t cap = m->capseen ? m->capseen * 2 : 64;
@@ -93,12 +97,13 @@ static int remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state)
 		m->seen = n;
 		m->capseen = cap;
 	}
-	m->seen[m->nseen++] = (struct seen){ dev, ino, state };
+	m->seen[m->nseen++] = (struct seen){ dev, ino, state, path ? strdup(path) : NULL };
 	return 0;
 }
 
 /* Compile path's rows and publish them under (dev, ino). */
-static int load_file(struct mo_modules *m, const char *path, uint64_t dev, uint64_t ino)
+static int load_file(struct mo_modules *m, const char *path, const char *name, uint64_t dev,
+		     uint64_t ino)
 {
 	struct mo_unwind_table t = { 0 };
 	struct mo_module_key key = { .dev = dev, .ino = ino };
@@ -111,13 +116,13 @@ static int load_file(struct mo_modules *m, const char *path, uint64_t dev, uint6
 	if (err || t.nrows == 0) {
 		m->st.failed++;
 		mo_unwind_table_release(&t);
-		remember(m, dev, ino, -1);
+		remember(m, dev, ino, -1, name);
 		return err ? err : -ENODATA;
 	}
 	if (t.nrows > m->capacity - m->used) {
 		m->st.full++;
 		mo_unwind_table_release(&t);
-		remember(m, dev, ino, -1);
+		remember(m, dev, ino, -1, name);
 		return -ENOSPC;
 	}
 	memcpy(m->rows + m->used, t.rows, t.nrows * sizeof(*t.rows));
@@ -130,13 +135,13 @@ static int load_file(struct mo_modules *m, const char *path, uint64_t dev, uint6
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (bpf_map_update_elem(m->modules_fd, &key, &info, BPF_ANY)) {
 		err = -errno;
-		remember(m, dev, ino, -1);
+		remember(m, dev, ino, -1, name);
 		return err;
 	}
 	m->used += info.row_count;
 	m->st.rows_used = m->used;
 	m->st.loaded++;
-	remember(m, dev, ino, 1);
+	remember(m, dev, ino, 1, name);
 	return 1;
 }
 
@@ -168,7 +173,7 @@ int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
 		if (!mp->x || !mp->inode || !mp->path || mp->path[0] != '/')
 			continue;
 		proc_path(buf, sizeof(buf), pid, mp->path);
-		if (load_file(m, buf, kdev(mp->dev_major, mp->dev_minor), mp->inode) == 1)
+		if (load_file(m, buf, mp->path, kdev(mp->dev_major, mp->dev_minor), mp->inode) == 1)
 			n++;
 	}
 	mo_maps_release(&maps);
@@ -191,7 +196,7 @@ int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t i
 		if (mp->inode != ino || kdev(mp->dev_major, mp->dev_minor) != dev || !mp->path)
 			continue;
 		proc_path(buf, sizeof(buf), pid, mp->path);
-		err = load_file(m, buf, dev, ino);
+		err = load_file(m, buf, mp->path, dev, ino);
 		break;
 	}
 	mo_maps_release(&maps);
@@ -204,7 +209,7 @@ int mo_modules_load_path(struct mo_modules *m, const char *path)
 
 	if (stat(path, &st))
 		return -errno;
-	return load_file(m, path, kdev(major(st.st_dev), minor(st.st_dev)), st.st_ino);
+	return load_file(m, path, path, kdev(major(st.st_dev), minor(st.st_dev)), st.st_ino);
 }
 
 static const char *const lib_dirs[] = {
@@ -294,4 +299,12 @@ int mo_modules_preload_command(struct mo_modules *m, const char *exe_path)
 void mo_modules_stats(const struct mo_modules *m, struct mo_modules_stats *out)
 {
 	*out = m->st;
+}
+
+const char *mo_modules_path(const struct mo_modules *m, uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < m->nseen; i++)
+		if (m->seen[i].dev == dev && m->seen[i].ino == ino)
+			return m->seen[i].path;
+	return NULL;
 }

@@ -41,6 +41,9 @@ int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t i
  * started, so its first allocations already unwind. Returns files loaded. */
 int mo_modules_preload_command(struct mo_modules *m, const char *exe_path);
 
+/* Path of a file seen before, by kernel dev_t and inode; NULL if unknown. */
+const char *mo_modules_path(const struct mo_modules *m, uint64_t dev, uint64_t ino);
+
 void mo_modules_stats(const struct mo_modules *m, struct mo_modules_stats *out);
 
 #endif

@@ -34,6 +34,7 @@
 #include "modules.h"
 #include "queue.h"
 #include "symbolize.h"
+#include "procmaps.h"
 #include "traces.h"
 
 #define NSEC 1000000000ULL
@@ -227,6 +228,13 @@ static void emit(struct mo_observer *o, struct mo_event *ev)
 	o->events_emitted++;
 }
 
+static int map_cmp(const void *a, const void *b)
+{
+	const struct mo_map *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 static bool is_loader(const char *module)
 {
 	const char *base;
@@ -239,11 +247,56 @@ static bool is_loader(const char *module)
 	       strncmp(base, "ld64.so", 7) == 0;
 }
 
+/*
+ * A process that exited before we read its maps: rebuild its executable
+ * mappings from what the kernel walker resolved (proc_maps) and the paths
+ * the module loader saw.
+ */
+static int view_from_kernel(struct mo_observer *o, uint32_t pid)
+{
+	struct mo_proc_maps pm;
+	struct mo_maps maps = { 0 };
+	int err;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.proc_maps), &pid, &pm))
+		return -ESRCH;
+	if (pm.nr > MO_MAX_MAPS)
+		pm.nr = MO_MAX_MAPS;
+	maps.maps = calloc(pm.nr ? pm.nr : 1, sizeof(*maps.maps));
+	if (!maps.maps)
+		return -ENOMEM;
+	for (__u32 i = 0; i < pm.nr; i++) {
+		const struct mo_map_entry *me = &pm.m[i];
+		const char *path = mo_modules_path(o->mods, me->dev, me->ino);
+		struct mo_map *m = &maps.maps[maps.nr];
+
+		if (!path)
+			continue;
+		m->start = me->start;
+		m->end = me->end;
+		m->offset = me->file_off;
+		m->dev_major = (uint32_t)(me->dev >> 20);
+		m->dev_minor = (uint32_t)(me->dev & 0xfffff);
+		m->inode = me->ino;
+		m->r = m->x = m->p = true;
+		m->path = strdup(path);
+		if (!m->path)
+			break;
+		maps.nr++;
+	}
+	/* the symbolizer looks mappings up by address: keep them sorted */
+	qsort(maps.maps, maps.nr, sizeof(*maps.maps), map_cmp);
+	err = mo_symbolizer_set_maps(o->sym, (pid_t)pid, &maps);
+	mo_maps_release(&maps);
+	return err;
+}
+
 /* Symbolized stack for (pid, stack id), cached. */
 static const struct mo_stack_trace *trace_of(struct mo_observer *o, uint32_t pid, uint64_t id)
 {
 	struct mo_trace_entry *e = mo_traces_get(o->traces, pid, id);
 	struct mo_stack st;
+	int err;
 
 	if (!e)
 		return NULL;
@@ -256,8 +309,13 @@ static const struct mo_stack_trace *trace_of(struct mo_observer *o, uint32_t pid
 	e->tr.flags = st.flags;
 	if (st.nr > MO_MAX_FRAMES)
 		st.nr = MO_MAX_FRAMES;
-	if (mo_symbolize(o->sym, (pid_t)pid, (const uint64_t *)st.ips, st.nr, &e->tr.frames,
-			 &e->tr.nframes)) {
+	err = mo_symbolize(o->sym, (pid_t)pid, (const uint64_t *)st.ips, st.nr, &e->tr.frames,
+			   &e->tr.nframes);
+	if (err == -ESRCH && view_from_kernel(o, pid) == 0)
+		err = mo_symbolize(o->sym, (pid_t)pid, (const uint64_t *)st.ips, st.nr,
+				   &e->tr.frames, &e->tr.nframes);
+	if (err) {
+		olog(o, MO_LOG_DEBUG, "cannot symbolize a stack of pid %u: %s", pid, strerror(-err));
 		e->tr.frames = NULL;
 		e->tr.nframes = 0;
 	}
@@ -463,6 +521,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 	}
 	free(mine);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.procs), &rc->pid);
+	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.proc_maps), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.targets), &rc->pid);
 	mo_traces_forget_pid(o->traces, rc->pid);
 	mo_symbolizer_forget(o->sym, (pid_t)rc->pid);
@@ -470,13 +529,14 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 
 /* After exec the old image's blocks are gone with it: not leaks. */
 static void reclaim_exec(struct mo_observer *o, const struct reclaim *rc,
-			 const struct mo_alloc_rec *recs, size_t n, int allocs_fd)
+			 struct mo_alloc_rec *recs, size_t n, int allocs_fd)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i].tgid == rc->pid && recs[i].ts_ns < rc->ts_ns) {
 			struct mo_alloc_key k = { .tgid = recs[i].tgid, .addr = recs[i].addr };
 
 			bpf_map_delete_elem(allocs_fd, &k);
+			recs[i].tgid = 0;	/* gone from this snapshot too */
 		}
 	}
 }
@@ -598,6 +658,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		mo_symbolizer_forget(o->sym, (pid_t)r->pid);
 		mo_traces_forget_pid(o->traces, r->pid);
 		mo_modules_load_pid(o->mods, (pid_t)r->pid);
+		mo_symbolizer_prime(o->sym, (pid_t)r->pid);
 		ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "exec", (pid_t)r->pid, r->ts_ns);
 		emit(o, ev);
 		break;
@@ -609,6 +670,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 
 			/* pid_add may move the array: parent is not used after */
 			p = pid_add(o, (pid_t)r->other_pid, pflags);
+			mo_symbolizer_prime(o->sym, (pid_t)r->other_pid);
 			if (p && !p->comm[0])
 				snprintf(p->comm, sizeof(p->comm), "%.16s", r->comm);
 			if (p && plink) {
@@ -643,6 +705,8 @@ static int handle_record(void *ctx, void *data, size_t size)
 		break;
 	case MO_REC_UNKNOWN_MODULE:
 		mo_modules_load_id(o->mods, (pid_t)r->pid, r->dev, r->ino);
+		/* a new file mapped (dlopen, or libraries after exec) */
+		mo_symbolizer_prime(o->sym, (pid_t)r->pid);
 		break;
 	default:
 		break;
@@ -927,6 +991,7 @@ static int attach_targets(struct mo_observer *o)
 
 		bpf_map_update_elem(bpf_map__fd(o->skel->maps.targets), &p->pid, &tflags,
 				    BPF_ANY);
+		mo_symbolizer_prime(o->sym, p->pid);
 		r = mo_modules_load_pid(o->mods, p->pid);
 		if (r < 0 && r != -ENOENT) {
 			olog(o, MO_LOG_ERROR, "cannot read the memory maps of pid %d: %s",

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * probesite.c - a deliberately tiny x86-64 decoder for function prologues.
- * It knows two classes: what the kernel emulates on a uprobe hit (6.16+:
- * push, jmp, jcc, call, the kernel's own nop encodings) and what may run
- * before the probe without changing what the probe observes (flags-only
- * test/cmp, endbr64, other nops). Everything else is "unknown" and keeps
- * the probe at the function entry.
+ * It knows two classes: what the kernel emulates on a uprobe hit (push,
+ * jmp, jcc, call and, since 6.16, the kernel's own nop encodings) and what
+ * may run before the probe without changing what the probe observes
+ * (flags-only test/cmp, endbr64, other nops). Everything else is
+ * "unknown" and keeps the probe at the function entry.
  */
 #include <string.h>
 

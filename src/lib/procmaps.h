@@ -3,8 +3,8 @@
  * procmaps.h - parse /proc/PID/maps.
  *
  * The parser is a pure function over text (fuzzed); mo_procmaps_read() wraps
- * it for a live pid. Paths may contain spaces; "(deleted)" suffixes are kept
- * in path and flagged.
+ * it for a live pid. Paths may contain spaces; a " (deleted)" suffix is
+ * removed from path and sets deleted.
  */
 #ifndef MO_PROCMAPS_H
 #define MO_PROCMAPS_H

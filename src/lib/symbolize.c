@@ -820,3 +820,54 @@ int mo_symbolize(struct mo_symbolizer *s, pid_t pid, const uint64_t *ips, size_t
 	*nframes = b.n;
 	return 0;
 }
+
+int mo_symbolizer_prime(struct mo_symbolizer *s, pid_t pid)
+{
+	struct pid_view *v;
+	int err;
+
+	if (!s)
+		return -EINVAL;
+	err = get_view(s, pid, &v);
+	if (err)
+		return err;
+	/* an existing view may predate an exec or dlopen: read it again */
+	return view_load(v) == 0 || v->maps.nr ? 0 : -ESRCH;
+}
+
+int mo_symbolizer_set_maps(struct mo_symbolizer *s, pid_t pid, struct mo_maps *maps)
+{
+	struct pid_view *v;
+	struct view_entry *entries;
+	int err;
+
+	if (!s || !maps)
+		return -EINVAL;
+	entries = calloc(maps->nr ? maps->nr : 1, sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	err = get_view(s, pid, &v);
+	if (err == -ESRCH || err == -ENOENT) {
+		v = calloc(1, sizeof(*v));
+		if (!v) {
+			free(entries);
+			return -ENOMEM;
+		}
+		v->pid = pid;
+		if (!tsearch(v, &s->views, cmp_view)) {
+			free(v);
+			free(entries);
+			return -ENOMEM;
+		}
+	} else if (err) {
+		free(entries);
+		return err;
+	}
+	mo_maps_release(&v->maps);
+	free(v->entries);
+	v->maps = *maps;
+	v->entries = entries;
+	v->stale = false;
+	memset(maps, 0, sizeof(*maps));
+	return 0;
+}

@@ -9,6 +9,8 @@
  * /usr/lib/debug/.build-id). Unknown addresses come back as module+offset,
  * never dropped. Inlined functions expand into extra frames (innermost
  * first, marked inlined).
+ *
+ * Not thread-safe: one thread (the observer's worker, under its lock) uses it.
  */
 #ifndef MO_SYMBOLIZE_H
 #define MO_SYMBOLIZE_H
@@ -38,6 +40,15 @@ void mo_frames_free(struct mo_frame *frames, size_t n);
 
 /* The process exec'd or exited: drop its module view (the module cache stays). */
 void mo_symbolizer_forget(struct mo_symbolizer *s, pid_t pid);
+
+/* Read pid's maps now, so its stacks can still be symbolized after it has
+ * exited (an exited process keeps its last view). 0 or -errno. */
+int mo_symbolizer_prime(struct mo_symbolizer *s, pid_t pid);
+
+/* Give pid a view built elsewhere (for a process that is already gone);
+ * takes ownership of maps' contents and leaves *maps empty. 0 or -errno. */
+struct mo_maps;
+int mo_symbolizer_set_maps(struct mo_symbolizer *s, pid_t pid, struct mo_maps *maps);
 
 /* Re-read /proc/PID/maps for pid on next use (after dlopen). */
 void mo_symbolizer_refresh(struct mo_symbolizer *s, pid_t pid);

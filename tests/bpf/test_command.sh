@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# memobserver -- FIXTURE: a command traced from its first allocation, every
+# hooked allocator function, exact bytes per leaking function, no freed one.
+. "$(dirname "$0")/lib.sh"
+why=$(bpf_unavailable); if [ -n "$why" ]; then skip command "$why"; exit 0; fi
+
+run() { # name fixture [memobserver options] [:: fixture args]
+	local name=$1 fx=$2
+	shift 2
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != "::" ]; do opts+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	timeout 60 "$MO" --format json --min-age 0 "${opts[@]}" -o "$TMP/$name.json" -- "$FIX/$fx" "$@" \
+		> "$TMP/$name.out" 2> "$TMP/$name.err"
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "$name" "memobserver exited $rc: $(head -c 300 "$TMP/$name.err")"
+		return 1
+	fi
+}
+
+run basic leak_basic && check command_leak_basic "$TMP/basic.json" "$TMP/basic.out"
+run cxx leak_cxx --min-size 1 && check command_cxx_new "$TMP/cxx.json" "$TMP/cxx.out"
+run threads leak_threads && check command_threads "$TMP/threads.json" "$TMP/threads.out"
+run threads_libc leak_threads :: --libc-stacks &&
+	check command_threads_libc_stacks "$TMP/threads_libc.json" "$TMP/threads_libc.out"
+run noleak noleak && check command_noleak "$TMP/noleak.json" "$TMP/noleak.out" --no-leaks
+run exec leak_exec && check command_exec "$TMP/exec.json" "$TMP/exec.out"
+if run fork leak_fork :: --hold-ms 200; then
+	child=$(awk '$1 == "CHILD" { print $2; exit }' "$TMP/fork.out")
+	check command_fork_child "$TMP/fork.json" "$TMP/fork.out" --pid "$child"
+fi
+
+# The same with plain uprobe+uretprobe pairs (kernels without session uprobes).
+MEMOBSERVER_NO_SESSION=1 run basic_fallback leak_basic &&
+	check command_leak_basic_uretprobe "$TMP/basic_fallback.json" "$TMP/basic_fallback.out"
+MEMOBSERVER_NO_SESSION=1 run cxx_fallback leak_cxx --min-size 1 &&
+	check command_cxx_uretprobe "$TMP/cxx_fallback.json" "$TMP/cxx_fallback.out"
+exit 0
