@@ -16,6 +16,7 @@
 
 #include "abi.h"
 #include "attach.h"
+#include "deps.h"
 #include "elfsym.h"
 #include "probesite.h"
 #include "procmaps.h"
@@ -146,11 +147,23 @@ int mo_allocator_find(pid_t pid, char *path, size_t len)
 
 int mo_allocator_find_exe(const char *exe, char *path, size_t len)
 {
-	if (defines_malloc(exe)) {
-		snprintf(path, len, "%s", exe);
-		return 0;
+	struct mo_deps d;
+	int err = -ENOENT;
+
+	/* the first object in lookup order that defines malloc wins, as
+	 * in the dynamic linker */
+	err = mo_deps_resolve(exe, &d);
+	if (err)
+		return err;
+	err = -ENOENT;
+	for (size_t i = 0; i < d.nr && err; i++) {
+		if (strstr(d.paths[i], "ld-linux") || !defines_malloc(d.paths[i]))
+			continue;
+		snprintf(path, len, "%s", d.paths[i]);
+		err = 0;
 	}
-	return mo_allocator_find(0, path, len);
+	mo_deps_release(&d);
+	return err;
 }
 
 /* BPF_LINK_CREATE for uprobe_multi, laid out as the kernel's union bpf_attr. */

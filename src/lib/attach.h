@@ -47,7 +47,8 @@ bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid);
  */
 int mo_allocator_find(pid_t pid, char *path, size_t len);
 
-/* Same decision for an executable file not yet running. */
+/* Same decision for an executable not yet running, over its library
+ * closure in the dynamic linker's lookup order (src/lib/deps.h). */
 int mo_allocator_find_exe(const char *exe, char *path, size_t len);
 
 struct mo_attach_progs {

@@ -19,6 +19,7 @@
 #include <linux/types.h>
 
 #include "abi.h"
+#include "deps.h"
 #include "modules.h"
 #include "procmaps.h"
 #include "unwind_table.h"
@@ -212,87 +213,17 @@ int mo_modules_load_path(struct mo_modules *m, const char *path)
 	return load_file(m, path, path, kdev(major(st.st_dev), minor(st.st_dev)), st.st_ino);
 }
 
-static const char *const lib_dirs[] = {
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
-	"/lib", "/usr/lib", "/usr/local/lib",
-};
-
-/* Append the DT_NEEDED names of path to names (strdup'ed). */
-static void needed_of(const char *path, char ***names, size_t *n, size_t *cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf *e;
-	Elf_Scn *scn = NULL;
-
-	if (fd < 0)
-		return;
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	while (e && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Dyn dyn;
-			const char *name;
-
-			if (!gelf_getdyn(d, (int)i, &dyn) || dyn.d_tag != DT_NEEDED)
-				continue;
-			name = elf_strptr(e, sh.sh_link, dyn.d_un.d_val);
-			if (!name || strchr(name, '/'))
-				continue;
-			if (*n == *cap) {
-				size_t c = *cap ? *cap * 2 : 16;
-				char **nn = realloc(*names, c * sizeof(*nn));
-
-				if (!nn)
-					continue;
-				*names = nn;
-				*cap = c;
-			}
-			(*names)[(*n)++] = strdup(name);
-		}
-	}
-	if (e)
-		elf_end(e);
-	close(fd);
-}
-
 int mo_modules_preload_command(struct mo_modules *m, const char *exe_path)
 {
-	char **names = NULL;
-	size_t n = 0, cap = 0;
+	struct mo_deps d;
 	int loaded = 0;
 
-	if (mo_modules_load_path(m, exe_path) == 1)
-		loaded++;
-	needed_of(exe_path, &names, &n, &cap);
-	/* breadth-first over the DT_NEEDED closure; n grows as we go */
-	for (size_t i = 0; i < n && i < 256; i++) {
-		bool dup = false;
-
-		for (size_t j = 0; j < i && !dup; j++)
-			dup = names[j] && names[i] && strcmp(names[j], names[i]) == 0;
-		if (dup || !names[i])
-			continue;
-		for (size_t d = 0; d < sizeof(lib_dirs) / sizeof(lib_dirs[0]); d++) {
-			char p[PATH_MAX];
-
-			snprintf(p, sizeof(p), "%s/%s", lib_dirs[d], names[i]);
-			if (access(p, R_OK))
-				continue;
-			if (mo_modules_load_path(m, p) == 1)
-				loaded++;
-			needed_of(p, &names, &n, &cap);
-			break;
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	if (mo_deps_resolve(exe_path, &d))
+		return 0;
+	for (size_t i = 0; i < d.nr; i++)
+		if (mo_modules_load_path(m, d.paths[i]) == 1)
+			loaded++;
+	mo_deps_release(&d);
 	return loaded;
 }
 

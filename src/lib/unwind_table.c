@@ -443,23 +443,14 @@ static bool op_is_breg(const Dwarf_Op *op, int reg, int64_t *off)
  */
 static bool is_plt_expr(const Dwarf_Op *ops, size_t n, int64_t *off)
 {
-	static const uint8_t tail[] = { DW_OP_and, 0, DW_OP_ge, DW_OP_lit3,
-					DW_OP_shl, DW_OP_plus };
 	int64_t rip_off;
 
-	if (n != 9 || !op_is_breg(&ops[0], REG_RSP, off) ||
-	    !op_is_breg(&ops[1], REG_RA, &rip_off) || rip_off != 0 ||
-	    ops[2].atom != DW_OP_lit15)
-		return false;
-	for (size_t i = 0; i < sizeof(tail); i++) {
-		if (i == 1) {
-			if (ops[4].atom < DW_OP_lit0 || ops[4].atom > DW_OP_lit31)
-				return false;
-		} else if (ops[3 + i].atom != tail[i]) {
-			return false;
-		}
-	}
-	return true;
+	return n == 9 && op_is_breg(&ops[0], REG_RSP, off) &&
+	       op_is_breg(&ops[1], REG_RA, &rip_off) && rip_off == 0 &&
+	       ops[2].atom == DW_OP_lit15 && ops[3].atom == DW_OP_and &&
+	       ops[4].atom >= DW_OP_lit0 && ops[4].atom <= DW_OP_lit31 &&
+	       ops[5].atom == DW_OP_ge && ops[6].atom == DW_OP_lit3 &&
+	       ops[7].atom == DW_OP_shl && ops[8].atom == DW_OP_plus;
 }
 
 /* A location CFA + off as libdw spells it: call_frame_cfa [plus_uconst off]. */
@@ -548,11 +539,11 @@ static int walk_fde(struct builder *b, Dwarf_CFI *cfi, uint64_t start,
 	while (pc < bound && pc - b->vaddr_min <= UINT32_MAX) {
 		struct mo_unwind_row row;
 		Dwarf_Frame *f;
-		Dwarf_Addr lo, hi;
+		Dwarf_Addr hi;
 
 		if (dwarf_cfi_addrframe(cfi, pc, &f))
 			break;
-		if (dwarf_frame_info(f, &lo, &hi, NULL) < 0 || hi <= pc) {
+		if (dwarf_frame_info(f, NULL, &hi, NULL) < 0 || hi <= pc) {
 			free(f);
 			break;
 		}
@@ -714,6 +705,7 @@ int mo_unwind_table_build(const char *path, struct mo_unwind_table *out)
 {
 	struct builder b = { 0 };
 	struct span_vec walked = { 0 };
+	struct mo_unwind_row *shrunk;
 	GElf_Ehdr eh;
 	Elf *elf = NULL;
 	int fd, err;
@@ -748,6 +740,9 @@ int mo_unwind_table_build(const char *path, struct mo_unwind_table *out)
 		goto cleanup;
 	}
 	sort_and_merge(&b);
+	shrunk = realloc(b.rows, b.n * sizeof(*b.rows));
+	if (shrunk)
+		b.rows = shrunk;
 	out->rows = b.rows;
 	out->nrows = b.n;
 	out->unsupported = b.unsupported;

@@ -33,33 +33,32 @@ const struct mo_unwind_row *mo_unwind_find_row(const struct mo_unwind_row *rows,
 }
 
 static const struct mo_unwind_module *find_module(const struct mo_unwind_module *mods,
-						  size_t nmods, uint64_t pc)
+						  size_t nmods, uint64_t at)
 {
 	for (size_t i = 0; i < nmods; i++)
-		if (pc >= mods[i].start && pc < mods[i].end)
+		if (at >= mods[i].start && at < mods[i].end)
 			return &mods[i];
 	return NULL;
 }
 
-enum step_result {
-	STEP_OK,
-	STEP_STOP,
-};
-
-static enum step_result step_rows(const struct mo_unwind_module *m,
-				  struct mo_unwind_regs *r, bool first,
-				  mo_unwind_read_fn read, void *ctx,
-				  uint64_t *ra)
+static bool frame_in_bounds(uint64_t sp, uint64_t cfa)
 {
-	uint64_t lookup = first ? r->pc : r->pc - 1;
-	uint64_t rel = lookup - m->bias, cfa, bp = r->bp;
-	const struct mo_unwind_row *row;
+	return cfa > sp && cfa - sp <= MO_UNWIND_FRAME_SPAN;
+}
 
-	if (lookup < m->bias || rel > UINT32_MAX)
-		return STEP_STOP;
+/* One step by the module's rows; false when the frame cannot be unwound. */
+static bool step_rows(const struct mo_unwind_module *m, uint64_t at,
+		      struct mo_unwind_regs *r, mo_unwind_read_fn read,
+		      void *ctx, uint64_t *ra)
+{
+	const struct mo_unwind_row *row;
+	uint64_t rel = at - m->bias, cfa, bp = r->bp;
+
+	if (at < m->bias || rel > UINT32_MAX)
+		return false;
 	row = mo_unwind_find_row(m->rows, m->nrows, (uint32_t)rel);
 	if (!row)
-		return STEP_STOP;
+		return false;
 	switch (row->cfa) {
 	case MO_CFA_RSP:
 	case MO_CFA_PLT:
@@ -69,28 +68,30 @@ static enum step_result step_rows(const struct mo_unwind_module *m,
 		cfa = r->bp + row->cfa_off;
 		break;
 	default:
-		return STEP_STOP;
+		return false;
 	}
-	if (read(cfa - 8, ra, ctx))
-		return STEP_STOP;
+	if (!frame_in_bounds(r->sp, cfa) || read(cfa - 8, ra, ctx))
+		return false;
 	if (row->rbp_off8 != MO_RBP_SAME &&
 	    read(cfa + 8 * (int64_t)row->rbp_off8, &bp, ctx))
-		return STEP_STOP;
+		return false;
 	r->bp = bp;
 	r->sp = cfa;
-	return STEP_OK;
+	return true;
 }
 
-static enum step_result step_fp(struct mo_unwind_regs *r, mo_unwind_read_fn read,
-				void *ctx, uint64_t *ra)
+static bool step_fp(struct mo_unwind_regs *r, mo_unwind_read_fn read, void *ctx,
+		    uint64_t *ra)
 {
 	uint64_t bp;
 
+	if (r->bp < r->sp || r->bp - r->sp > MO_UNWIND_FRAME_SPAN || (r->bp & 7))
+		return false;
 	if (read(r->bp + 8, ra, ctx) || read(r->bp, &bp, ctx))
-		return STEP_STOP;
+		return false;
 	r->sp = r->bp + 16;
 	r->bp = bp;
-	return STEP_OK;
+	return true;
 }
 
 int mo_unwind_walk(const struct mo_unwind_module *mods, size_t nmods,
@@ -98,37 +99,40 @@ int mo_unwind_walk(const struct mo_unwind_module *mods, size_t nmods,
 		   void *ctx, struct mo_stack *out)
 {
 	struct mo_unwind_regs r;
+	bool after_call;
 
 	if (!regs || !read || !out || (nmods && !mods))
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	r = *regs;
+	after_call = r.pc_is_return;
 	out->ips[out->nr++] = r.pc;
 
-	while (out->nr < MO_MAX_FRAMES) {
-		const struct mo_unwind_module *m = find_module(mods, nmods, r.pc);
-		uint64_t old_sp = r.sp, ra;
-		enum step_result res;
+	for (;;) {
+		uint64_t at = after_call ? r.pc - 1 : r.pc, ra;
+		const struct mo_unwind_module *m = find_module(mods, nmods, at);
+		bool ok;
 
 		if (!m) {
-			out->flags |= MO_STACK_UNWIND_STOP;
-			return 0;
-		}
-		if (m->rows && m->nrows) {
-			res = step_rows(m, &r, out->nr == 1, read, ctx, &ra);
+			ok = false;
+		} else if (m->rows && m->nrows) {
+			ok = step_rows(m, at, &r, read, ctx, &ra);
 		} else {
-			res = step_fp(&r, read, ctx, &ra);
 			out->flags |= MO_STACK_FP_FALLBACK;
+			ok = step_fp(&r, read, ctx, &ra);
 		}
-		if (res == STEP_STOP || (ra != 0 && r.sp <= old_sp)) {
+		if (!ok) {
 			out->flags |= MO_STACK_UNWIND_STOP;
 			return 0;
 		}
-		if (ra == 0)
+		if (ra < MO_UNWIND_MIN_PC)
 			return 0;
+		if (out->nr == MO_MAX_FRAMES) {
+			out->flags |= MO_STACK_TRUNCATED;
+			return 0;
+		}
 		out->ips[out->nr++] = ra;
 		r.pc = ra;
+		after_call = true;
 	}
-	out->flags |= MO_STACK_TRUNCATED;
-	return 0;
 }

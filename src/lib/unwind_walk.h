@@ -4,24 +4,33 @@
  * the kernel-side walker does, so it is both a test oracle for the tables
  * and the specification of the BPF code.
  *
- * One step, for a frame (pc, sp, bp) in module m:
- *   rel = pc - m.bias for the first frame, pc - 1 - m.bias after it (a
- *         return address points past the call, possibly past the function)
- *   row = the row with the greatest row.pc <= rel
+ * One step, for a frame (pc, sp, bp):
+ *   at  = pc - 1 if pc is a return address (every caller frame, and the
+ *         first frame when regs->pc_is_return), else pc; a return address
+ *         may point past the last instruction of its function or mapping
+ *   m   = the module whose [start, end) holds at
+ *   row = m's row with the greatest row.pc <= at - m.bias
  *   CFA = (cfa == MO_CFA_RBP ? bp : sp) + cfa_off     (MO_CFA_PLT: sp + cfa_off)
+ *         and sp < CFA <= sp + MO_UNWIND_FRAME_SPAN
  *   ra  = *(CFA - 8)
  *   bp' = rbp_off8 ? *(CFA + 8 * rbp_off8) : bp
  *   sp' = CFA
- * A module with no rows is stepped by the frame-pointer guess
- *   ra = *(bp + 8), bp' = *bp, sp' = bp + 16      (MO_STACK_FP_FALLBACK).
- * The walk ends without a flag at a zero return address; it stops with
- * MO_STACK_UNWIND_STOP at a pc outside every module, before the first row,
- * on a MO_CFA_NONE row, on a failed read or when sp' <= sp; it sets
- * MO_STACK_TRUNCATED when MO_MAX_FRAMES frames are stored.
+ * A module without rows is stepped by the frame-pointer guess, sets
+ * MO_STACK_FP_FALLBACK and needs sp <= bp <= sp + MO_UNWIND_FRAME_SPAN, bp
+ * 8-aligned:  ra = *(bp + 8), bp' = *bp, sp' = bp + 16.
+ *
+ * ips[0] is the first pc, then one return address per frame. A return
+ * address below MO_UNWIND_MIN_PC ends the walk with no flag. The walk stops
+ * with MO_STACK_UNWIND_STOP where a step is impossible: no module, no row, a
+ * MO_CFA_NONE row (also the outermost frame, _start or a thread's start,
+ * whose return address CFI leaves undefined), a CFA or bp out of bounds, a
+ * failed read. MO_STACK_TRUNCATED: MO_MAX_FRAMES stored and the next step
+ * was possible.
  */
 #ifndef MO_UNWIND_WALK_H
 #define MO_UNWIND_WALK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
@@ -37,10 +46,14 @@ struct mo_unwind_module {
 	size_t nrows;
 };
 
+#define MO_UNWIND_FRAME_SPAN (8ULL << 20)	/* a frame further up is garbage */
+#define MO_UNWIND_MIN_PC 4096		/* return addresses below: no caller */
+
 struct mo_unwind_regs {
 	uint64_t pc;
 	uint64_t sp;
 	uint64_t bp;
+	bool pc_is_return;	/* pc is a return address (uretprobe) */
 };
 
 /* Read the 8 bytes at addr of the walked address space: 0 or -errno. */

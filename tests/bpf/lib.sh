@@ -22,7 +22,11 @@ bpf_unavailable() {
 
 # Count of BPF links and uprobe events in the system (leak checks).
 links_now() { bpftool link list 2>/dev/null | grep -c '^[0-9]*:' || true; }
-uprobes_now() { grep -c . /sys/kernel/tracing/uprobe_events 2>/dev/null || echo 0; }
+uprobes_now() {
+	local n
+	n=$(grep -c . /sys/kernel/tracing/uprobe_events 2> /dev/null)
+	echo "${n:-0}"
+}
 
 # Wait until file $1 holds a line matching $2 (at most $3 tenths of a second).
 wait_for() {

@@ -36,4 +36,15 @@ MEMOBSERVER_NO_SESSION=1 run basic_fallback leak_basic &&
 	check command_leak_basic_uretprobe "$TMP/basic_fallback.json" "$TMP/basic_fallback.out"
 MEMOBSERVER_NO_SESSION=1 run cxx_fallback leak_cxx --min-size 1 &&
 	check command_cxx_uretprobe "$TMP/cxx_fallback.json" "$TMP/cxx_fallback.out"
+
+# A stripped C library (no .symtab, only .dynsym) found through
+# LD_LIBRARY_PATH: memobserver must probe that copy, not the system one.
+mkdir -p "$TMP/lib"
+libc=$(ldd "$FIX/leak_basic" | awk '/libc.so.6/ { print $3 }')
+if cp "$libc" "$TMP/lib/libc.so.6" && strip --strip-all "$TMP/lib/libc.so.6"; then
+	LD_LIBRARY_PATH=$TMP/lib run stripped leak_basic &&
+		check command_stripped_libc "$TMP/stripped.json" "$TMP/stripped.out"
+else
+	skip command_stripped_libc "cannot make a stripped libc copy"
+fi
 exit 0

@@ -190,6 +190,85 @@ static void test_walk_stops(void **state)
 			 -EINVAL);
 }
 
+/* A uretprobe's pc is a return address: it is looked up as pc - 1 too. */
+static void test_walk_first_pc_is_return(void **state)
+{
+	static const struct fake_word w[] = {
+		{ 0x7010, 0x10200 }, { 0x7028, 0x10250 }, { 0x7108, 0x20010 },
+		{ 0x7100, 0x7200 }, { 0x7208, 0x10050 }, { 0x7200, 0x7300 },
+		{ 0x7210, 0 },
+	};
+	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
+	struct mo_unwind_regs regs = { .pc = 0x10200, .sp = 0x7000, .bp = 0x7100,
+				       .pc_is_return = true };
+	static const uint64_t want[] = { 0x10200, 0x10200, 0x10250, 0x20010, 0x10050 };
+	static const uint64_t exact[] = { 0x10200, 0x20010, 0x10050 };
+	struct mo_stack st;
+
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 5);
+	assert_memory_equal(st.ips, want, sizeof(want));
+
+	/* the same registers read as an exact pc pick the rbp row at 0x200 */
+	regs.pc_is_return = false;
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 3);
+	assert_memory_equal(st.ips, exact, sizeof(exact));
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK);
+}
+
+static void test_walk_bounds(void **state)
+{
+	static const struct fake_word w[] = {
+		{ 0x7500, 0x10 },	/* a return address in page 0: no caller */
+		{ 0x7600, 0x20000 },	/* returns to the last byte of module 0 */
+		{ 0x7000, 0x10050 },
+		{ 0x7008, 0x10050 },
+	};
+	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
+	struct mo_unwind_regs regs;
+	struct mo_stack st;
+
+	regs = (struct mo_unwind_regs){ .pc = 0x10000, .sp = 0x7500 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, 0);
+
+	/* 0x20000 is where module 1 starts, but pc - 1 is module 0's NONE row:
+	 * no frame-pointer guess happens */
+	regs = (struct mo_unwind_regs){ .pc = 0x10000, .sp = 0x7600 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 2);
+	assert_int_equal(st.ips[1], 0x20000);
+	assert_int_equal(st.flags, MO_STACK_UNWIND_STOP);
+
+	/* frame-pointer guess: bp below sp, misaligned, or too far up */
+	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7001, .bp = 0x7000 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
+	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x6000, .bp = 0x7004 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
+	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7000 - MO_UNWIND_FRAME_SPAN - 8,
+					.bp = 0x7000 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	/* bp == sp is a valid frame */
+	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7000, .bp = 0x7000 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 2);
+	assert_int_equal(st.ips[1], 0x10050);
+
+	/* an rbp-based CFA more than MO_UNWIND_FRAME_SPAN above sp */
+	regs = (struct mo_unwind_regs){ .pc = 0x10250, .sp = 0x7000,
+					.bp = 0x7000 + MO_UNWIND_FRAME_SPAN };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, MO_STACK_UNWIND_STOP);
+}
+
 static void test_walk_truncates(void **state)
 {
 	/* a function that returns into itself forever, with a growing sp */
@@ -202,6 +281,14 @@ static void test_walk_truncates(void **state)
 	assert_int_equal(st.nr, MO_MAX_FRAMES);
 	assert_int_equal(st.ips[MO_MAX_FRAMES - 1], 0x10010);
 	assert_int_equal(st.flags, MO_STACK_TRUNCATED);
+
+	/* exactly MO_MAX_FRAMES frames and then the end: not truncated */
+	mem.loop_hi = 0x8000 + 8 * (MO_MAX_FRAMES - 1);
+	mem.w = (const struct fake_word[]){ { mem.loop_hi, 0 } };
+	mem.n = 1;
+	assert_int_equal(mo_unwind_walk(synth_mods, 1, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, MO_MAX_FRAMES);
+	assert_int_equal(st.flags, 0);
 }
 
 /* ---- the live process -------------------------------------------------- */
@@ -1030,6 +1117,8 @@ int main(void)
 		cmocka_unit_test(test_bias),
 		cmocka_unit_test(test_walk_synthetic),
 		cmocka_unit_test(test_walk_stops),
+		cmocka_unit_test(test_walk_first_pc_is_return),
+		cmocka_unit_test(test_walk_bounds),
 		cmocka_unit_test(test_walk_truncates),
 		cmocka_unit_test(test_handwritten_cfi),
 		cmocka_unit_test(test_libc_malloc),
