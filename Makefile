@@ -52,7 +52,7 @@ FIX_CXX := $(wildcard tests/fixtures/*.cc)
 FIX_BINS := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIX_C)) \
 	    $(patsubst tests/fixtures/%.cc,$(OUT)/fixtures/%,$(FIX_CXX))
 
-.PHONY: all clean test unit asan fixtures vmlinux install
+.PHONY: all clean test unit asan fuzz fixtures vmlinux install
 all: $(OUT)/memobserver fixtures
 
 $(OUT) $(OUT)/lib $(OUT)/cli $(OUT)/tests $(OUT)/asan $(OUT)/fixtures:
@@ -94,9 +94,27 @@ $(OUT)/tests/%: tests/unit/%.c $(OUT)/libmemobserver.a | $(OUT)/tests
 	$(Q)$(CC) $(CFLAGS) $< $(OUT)/libmemobserver.a -o $@ $(LDLIBS) -lcmocka
 
 ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
-$(OUT)/asan/%: tests/unit/%.c $(LIB_SRCS) $(SKELS) | $(OUT)/asan
+ASAN_OBJS := $(patsubst src/lib/%.c,$(OUT)/asan/lib/%.o,$(LIB_SRCS))
+$(OUT)/asan/lib/%.o: src/lib/%.c $(SKELS)
+	@mkdir -p $(@D)
 	$(call msg,CC-ASAN,$@)
-	$(Q)$(CC) $(CFLAGS) -O1 $(ASAN) $< $(LIB_SRCS) -o $@ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -O1 $(ASAN) -c $< -o $@
+$(OUT)/asan/libmemobserver.a: $(ASAN_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(OUT)/asan/%: tests/unit/%.c $(OUT)/asan/libmemobserver.a | $(OUT)/asan
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(ASAN) $< $(OUT)/asan/libmemobserver.a -o $@ $(LDLIBS) -lcmocka
+
+# Fuzzers: libFuzzer (clang), the library with ASan+UBSan.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	       -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -Isrc/lib -I$(OUT) $(PKG_CFLAGS)
+$(OUT)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(SKELS)
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(LIB_SRCS) -o $@ $(LDLIBS)
+fuzz: $(FUZZ_BINS)
 
 unit: $(UNIT_BINS)
 asan: $(ASAN_BINS)
@@ -112,7 +130,7 @@ $(OUT)/fixtures/%: tests/fixtures/%.cc | $(OUT)/fixtures
 	$(Q)g++ $(FIX_CFLAGS) $< -o $@ -lpthread
 fixtures: $(FIX_BINS)
 
-test: all unit asan
+test: all unit asan fuzz
 	$(Q)bash tests/run.sh
 
 install: $(OUT)/memobserver
@@ -121,4 +139,4 @@ install: $(OUT)/memobserver
 clean:
 	rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*/*.d $(OUT)/*.d)
+-include $(wildcard $(OUT)/*/*.d $(OUT)/*.d $(OUT)/asan/lib/*.d)

@@ -639,6 +639,11 @@ static int view_load(struct pid_view *v)
 
 	if (err)
 		return err;
+	if (!maps.nr) {
+		/* a zombie has no maps left: it is gone, keep what we had */
+		mo_maps_release(&maps);
+		return -ESRCH;
+	}
 	if (maps.nr) {
 		entries = calloc(maps.nr, sizeof(*entries));
 		if (!entries) {

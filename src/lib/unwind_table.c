@@ -228,53 +228,52 @@ static int read_layout(Elf *elf, struct mo_unwind_table *t)
 	return have_text ? 0 : -ENOEXEC;
 }
 
-/* FDE start addresses from the binary search table of .eh_frame_hdr. */
-static int hdr_fde_starts(Elf *elf, struct span_vec *spans)
+/* .eh_frame_hdr through PT_GNU_EH_FRAME, which stripped files keep too. */
+static Elf_Data *eh_frame_hdr(Elf *elf, uint64_t *vaddr)
 {
 	size_t phnum;
 	GElf_Phdr ph;
-	bool found = false;
 
 	if (elf_getphdrnum(elf, &phnum))
-		return -ENOENT;
-	for (size_t i = 0; i < phnum && !found; i++)
-		found = gelf_getphdr(elf, (int)i, &ph) &&
-			ph.p_type == PT_GNU_EH_FRAME;
-	if (!found)
-		return -ENOENT;
+		return NULL;
+	for (size_t i = 0; i < phnum; i++) {
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_GNU_EH_FRAME) {
+			*vaddr = ph.p_vaddr;
+			return elf_getdata_rawchunk(elf, (int64_t)ph.p_offset,
+						    ph.p_filesz, ELF_T_BYTE);
+		}
+	}
+	return NULL;
+}
 
-	Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset,
-					   ph.p_filesz, ELF_T_BYTE);
-	if (!d || d->d_size < 4)
-		return -ENOENT;
-
-	const uint8_t *base = d->d_buf, *p = base + 4, *end = base + d->d_size;
-	uint8_t version = base[0], ptr_enc = base[1], count_enc = base[2];
-	uint8_t table_enc = base[3];
-	uint64_t hdr_vaddr = ph.p_vaddr, eh_frame, count;
+/* FDE start addresses from the binary search table of .eh_frame_hdr;
+ * -ENOENT when there is no usable table. */
+static int hdr_fde_starts(Elf *elf, struct span_vec *spans)
+{
+	uint64_t hdr = 0, eh_frame, count, loc, fde;
+	Elf_Data *d = eh_frame_hdr(elf, &hdr);
+	const uint8_t *base, *p, *end;
 	int err;
 
-	if (version != 1 || count_enc == PE_OMIT || table_enc == PE_OMIT)
+	if (!d || d->d_size < 4)
 		return -ENOENT;
-	err = read_encoded(&p, end, ptr_enc, hdr_vaddr + (uint64_t)(p - base),
-			   hdr_vaddr, &eh_frame);
-	if (!err)
-		err = read_encoded(&p, end, count_enc,
-				   hdr_vaddr + (uint64_t)(p - base), hdr_vaddr,
-				   &count);
-	if (err)
+	base = d->d_buf;
+	p = base + 4;
+	end = base + d->d_size;
+	/* version, then the encodings of eh_frame_ptr, fde_count and table */
+	if (base[0] != 1 || base[2] == PE_OMIT || base[3] == PE_OMIT)
+		return -ENOENT;
+	/* eh_frame_ptr is only stepped over: libdw locates .eh_frame itself */
+	if (read_encoded(&p, end, base[1], hdr + (uint64_t)(p - base), hdr,
+			 &eh_frame) ||
+	    read_encoded(&p, end, base[2], hdr + (uint64_t)(p - base), hdr,
+			 &count))
 		return -ENOENT;
 	for (uint64_t i = 0; i < count; i++) {
-		uint64_t loc, fde;
-
-		err = read_encoded(&p, end, table_enc,
-				   hdr_vaddr + (uint64_t)(p - base), hdr_vaddr,
-				   &loc);
-		if (!err)
-			err = read_encoded(&p, end, table_enc,
-					   hdr_vaddr + (uint64_t)(p - base),
-					   hdr_vaddr, &fde);
-		if (err)
+		if (read_encoded(&p, end, base[3], hdr + (uint64_t)(p - base), hdr,
+				 &loc) ||
+		    read_encoded(&p, end, base[3], hdr + (uint64_t)(p - base), hdr,
+				 &fde))
 			return -ENOENT;
 		err = span_push(spans, loc, UINT64_MAX);
 		if (err)
@@ -302,7 +301,7 @@ static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *sh)
 	return NULL;
 }
 
-/* Size in bytes of a fixed-size pointer encoding, 0 for LEB128 forms. */
+/* Size in bytes of a fixed-size pointer encoding (not the LEB128 forms). */
 static size_t encoded_size(uint8_t enc)
 {
 	switch (enc & PE_FORMAT) {
@@ -406,9 +405,13 @@ static int scan_fde_spans(Elf *elf, Elf_Data *data, uint64_t sec_vaddr, bool eh,
 			uint64_t start, range;
 			int enc = -1;
 
-			for (size_t i = 0; i < ncies; i++)
-				if (cies[i].off == e.fde.CIE_pointer)
+			/* an FDE's CIE is nearly always the latest one seen */
+			for (size_t i = ncies; i-- > 0;) {
+				if (cies[i].off == e.fde.CIE_pointer) {
 					enc = cies[i].enc;
+					break;
+				}
+			}
 			if (enc >= 0 &&
 			    !read_encoded(&p, end, (uint8_t)enc, field, 0, &start) &&
 			    !read_encoded(&p, end, (uint8_t)enc & PE_FORMAT, 0, 0,

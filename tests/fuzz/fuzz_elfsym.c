@@ -7,7 +7,7 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
  *	-Isrc/lib tests/fuzz/fuzz_elfsym.c src/lib/elfsym.c \
  *	src/lib/probesite.c -o fuzz_elfsym -lelf
- *   ./fuzz_elfsym -max_total_time=60 tests/fuzz/corpus/elf
+ *   ./fuzz_elfsym -max_total_time=60 tests/fuzz/corpus/elfsym
  */
 #include <errno.h>
 #include <stddef.h>

@@ -222,8 +222,13 @@ static void test_walk_bounds(void **state)
 	static const struct fake_word w[] = {
 		{ 0x7500, 0x10 },	/* a return address in page 0: no caller */
 		{ 0x7600, 0x20000 },	/* returns to the last byte of module 0 */
+		/* readable, so that only the bounds stop the walks below */
 		{ 0x7000, 0x10050 },
 		{ 0x7008, 0x10050 },
+		{ 0x7004, 0x7100 },
+		{ 0x700c, 0x10050 },
+		{ 0x7000 + MO_UNWIND_FRAME_SPAN + 8, 0x10050 },
+		{ 0x7000 + MO_UNWIND_FRAME_SPAN, 0x7100 },
 	};
 	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
 	struct mo_unwind_regs regs;
@@ -251,10 +256,11 @@ static void test_walk_bounds(void **state)
 	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
 	assert_int_equal(st.nr, 1);
 	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
-	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7000 - MO_UNWIND_FRAME_SPAN - 8,
-					.bp = 0x7000 };
+	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7000 - 8,
+					.bp = 0x7000 + MO_UNWIND_FRAME_SPAN };
 	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
 	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
 	/* bp == sp is a valid frame */
 	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7000, .bp = 0x7000 };
 	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole suite: unit tests (cmocka), their sanitizer build, a short run of
+# every fuzzer over its corpus, and the BPF integration tests (root).
+# Ends with one summary line: "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0 skipped=0
+failed=()
+
+count_cmocka() { # name binary
+	local out rc
+	out=$(CMOCKA_MESSAGE_OUTPUT=stdout "$2" 2>&1)
+	rc=$?
+	local ok bad
+	ok=$(grep -c '^\[       OK \]' <<< "$out")
+	bad=$(grep -c '^\[  FAILED  \] [^0-9]' <<< "$out")
+	if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		bad=1 # crashed or failed outside a test case
+	fi
+	pass=$((pass + ok))
+	fail=$((fail + bad))
+	if [ "$bad" -gt 0 ]; then
+		failed+=("$1")
+		echo "$out" | grep -E 'FAILED|ERROR|error|Assert|Sanitizer' | head -20
+	fi
+	printf '%-40s %3d passed, %d failed\n' "$1" "$ok" "$bad"
+}
+
+echo "== unit tests"
+for t in build/tests/test_*; do
+	[[ $t == *.d ]] && continue
+	count_cmocka "unit/$(basename "$t")" "$t"
+done
+
+echo "== unit tests under AddressSanitizer + UBSan"
+for t in build/asan/test_*; do
+	[[ $t == *.d ]] && continue
+	ASAN_OPTIONS=detect_leaks=1 count_cmocka "asan/$(basename "$t")" "$t"
+done
+
+echo "== fuzzers (short runs over the corpora)"
+for f in build/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	name=$(basename "$f")
+	corpus=tests/fuzz/corpus/${name#fuzz_}
+	work=$(mktemp -d)
+	if "$f" -max_total_time=20 -max_len=4096 "$work" "$corpus" > "build/fuzz/$name.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "PASS: fuzz/$name ($(grep -o 'Done [0-9]* runs' "build/fuzz/$name.log"))"
+	else
+		fail=$((fail + 1))
+		failed+=("fuzz/$name")
+		echo "FAIL: fuzz/$name"
+		tail -20 "build/fuzz/$name.log"
+	fi
+	rm -rf "$work"
+done
+
+echo "== BPF integration tests"
+for t in tests/bpf/test_*.sh; do
+	while IFS= read -r line; do
+		echo "$line"
+		case "$line" in
+		PASS:*) pass=$((pass + 1)) ;;
+		FAIL:*) fail=$((fail + 1)); failed+=("${line#FAIL: }") ;;
+		SKIP:*) skipped=$((skipped + 1)) ;;
+		esac
+	done < <(bash "$t" 2>&1)
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "failed:"
+	printf '  %s\n' "${failed[@]}" | cut -c1-200
+fi
+echo "$pass passed, $fail failed, $skipped skipped"
+[ "$fail" -eq 0 ]
