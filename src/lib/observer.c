@@ -480,7 +480,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 {
 	struct mo_alloc_rec *mine = malloc((n ? n : 1) * sizeof(*mine));
 	struct mo_leak_groups g = { 0 };
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, cnt = 0;
 	size_t m = 0;
 
 	if (!mine)
@@ -501,6 +501,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 			add_exit_leak(o, &l);
 			mo_trace_release(&l.stack);
 			bytes += g.g[i].unfreed_bytes;
+			cnt += g.g[i].count;
 		}
 	}
 	{
@@ -509,7 +510,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 
 		if (ev) {
 			ev->unfreed_bytes = bytes;
-			ev->count = g.outstanding_count;
+			ev->count = cnt;
 			emit(o, ev);
 		}
 	}
@@ -697,7 +698,13 @@ static int handle_record(void *ctx, void *data, size_t size)
 		ev->cgroup_id = r->cgroup_id;
 		if (r->stack_id) {
 			const struct mo_stack_trace *tr = trace_of(o, r->pid, r->stack_id);
+			struct mo_trace_entry *te = mo_traces_get(o->traces, r->pid, r->stack_id);
 
+			if (te && te->runtime) {
+				/* the loader mapping a library: not the program's doing */
+				mo_event_free(ev);
+				break;
+			}
 			if (tr)
 				mo_trace_copy(&ev->stack, tr);
 		}
