@@ -23,7 +23,7 @@
 
 #include "memobserver.h"
 #include "json.h"
-#include "output.h"
+#include "render.h"
 #include "parse.h"
 
 #define MAX_PIDS 256

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * output.h - render events and reports as JSON lines or readable text. Every
+ * render.h - render events and reports as JSON lines or readable text. Every
  * string that comes from the traced system is escaped.
  */
-#ifndef MO_CLI_OUTPUT_H
-#define MO_CLI_OUTPUT_H
+#ifndef MO_RENDER_H
+#define MO_RENDER_H
 
 #include <stdio.h>
 #include "memobserver.h"

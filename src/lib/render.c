@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * output.c - JSON lines and text rendering of events and reports.
+ * render.c - JSON lines and text rendering of events and reports.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "output.h"
+#include "render.h"
 
 void out_rfc3339(char *buf, size_t len, uint64_t ns)
 {
