@@ -139,4 +139,7 @@ install: $(OUT)/memobserver
 clean:
 	rm -rf $(OUT)
 
+# Fragments for optional parts (pprof code generation, install, bench...).
+-include $(wildcard mk/*.mk)
+
 -include $(wildcard $(OUT)/*/*.d $(OUT)/*.d $(OUT)/asan/lib/*.d)

@@ -221,7 +221,8 @@ static long walk_step(__u32 i, void *unused)
 		if (row->cfa == MO_CFA_RBP)
 			cfa = w->bp + row->cfa_off;
 		else if (row->cfa == MO_CFA_PLT)
-			cfa = w->sp + 8;
+			/* lazy PLT entry: the push in its last 5 bytes moved rsp */
+			cfa = w->sp + ((((pc + 1) & 15) >= 11) ? 16 : 8);
 		else
 			cfa = w->sp + row->cfa_off;
 		if (cfa <= w->sp || cfa - w->sp > MO_FP_SPAN)
@@ -299,7 +300,8 @@ static __always_inline __u64 capture_stack(__u32 tgid, __u64 ip, __u64 sp, __u64
 	else
 		w->pm.nr = 0;
 
-	bpf_loop(MO_MAX_FRAMES, walk_step, NULL, 0);
+	/* one pass more than frames: it notices a stack that was cut short */
+	bpf_loop(MO_MAX_FRAMES + 1, walk_step, NULL, 0);
 
 	if (w->pm_dirty)
 		bpf_map_update_elem(&proc_maps, &tgid, &w->pm, BPF_ANY);

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * metrics.h - the Prometheus text exposition (format 0.0.4) of a snapshot
+ * of the observer's state. Pure rendering: the observer builds the
+ * snapshot, the HTTP server serves the text. Label values come from the
+ * traced system and are escaped; cardinality is bounded (max_series per
+ * family, the rest summed into process="__other__").
+ */
+#ifndef MO_METRICS_H
+#define MO_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "memobserver.h"
+#include "json.h"
+
+struct mo_proc_metrics {
+	pid_t pid;
+	char command[64];	/* raw comm: any bytes */
+	char container_id[80];	/* "" for host processes */
+	uint64_t allocations;	/* tracked allocations */
+	uint64_t deallocations;	/* frees that matched a tracked allocation */
+	uint64_t unfreed_bytes;	/* outstanding tracked bytes right now */
+	uint64_t largest_allocation;
+};
+
+struct mo_rss_growth_metric {
+	char command[64];
+	const char *severity;	/* "info", "warning", "critical" */
+	uint64_t count;
+};
+
+struct mo_metrics_snapshot {
+	size_t nprocs;
+	const struct mo_proc_metrics *procs;
+	size_t nrss;
+	const struct mo_rss_growth_metric *rss;
+	struct mo_counters counters;
+	uint64_t dedup_suppressed;	/* stack dedup window */
+	double self_cpu_seconds;	/* memobserver's own CPU time */
+	uint64_t self_rss_bytes;	/* memobserver's own resident memory */
+	uint64_t start_time_seconds;	/* unix time memobserver started */
+};
+
+/* Append the exposition text to b. */
+void mo_metrics_render(struct mo_buf *b, const struct mo_metrics_snapshot *s, size_t max_series);
+
+/* Escape a label value per the exposition format (backslash, double quote,
+ * newline); invalid UTF-8 bytes become \\xNN text so output stays UTF-8. */
+void mo_metrics_label_escape(struct mo_buf *b, const char *s, size_t len);
+
+#endif
