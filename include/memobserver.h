@@ -217,6 +217,13 @@ struct mo_report *mo_observer_report(struct mo_observer *obs);
 /* Counters right now. */
 void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);
 
+/*
+ * The Prometheus text exposition of the observer's state right now (the
+ * seed's memory_* families plus memobserver_* health). *text is malloc'ed
+ * and NUL-terminated. 0 or -errno.
+ */
+int mo_observer_metrics(struct mo_observer *obs, char **text, size_t *len);
+
 /* True once every observed pid has exited (never for system-wide). */
 bool mo_observer_targets_gone(struct mo_observer *obs);
 

@@ -23,8 +23,11 @@
 
 #include "memobserver.h"
 #include "json.h"
-#include "render.h"
+#include "flame.h"
+#include "http.h"
 #include "parse.h"
+#include "pprof.h"
+#include "render.h"
 
 #define MAX_PIDS 256
 
@@ -41,6 +44,11 @@ struct cli {
 	int out_fd;
 	bool out_created;
 	uint64_t write_errors;
+	const char *metrics;	/* listen spec, or NULL when off */
+	bool metrics_explicit;
+	const char *pprof;
+	const char *folded;
+	const char *flamegraph;
 };
 
 static const char *prog = "memobserver";
@@ -86,6 +94,10 @@ static void usage(FILE *f)
 		"  -f, --format FMT       text (default) or json (one object per line)\n"
 		"  -i, --interval DUR     period of leak analysis and reports (10s)\n"
 		"  -d, --duration DUR     stop after DUR (default: until Ctrl-C or the targets exit)\n"
+		"  -m, --metrics ADDR:PORT serve Prometheus metrics (127.0.0.1:9090; 'off')\n"
+		"      --pprof FILE       write unfreed memory as a gzipped pprof profile\n"
+		"      --folded FILE      write unfreed memory as folded stacks\n"
+		"      --flamegraph FILE  write an SVG flame graph of unfreed memory\n"
 		"  -v, --verbose          log what is attached and why\n"
 		"  -q, --quiet            only the final report (no periodic events)\n"
 		"  -h, --help             this help\n"
@@ -115,6 +127,9 @@ enum {
 	OPT_CONFIG,
 	OPT_DEDUP,
 	OPT_DEPTH,
+	OPT_PPROF,
+	OPT_FOLDED,
+	OPT_FLAME,
 };
 
 static const struct option opts[] = {
@@ -127,6 +142,10 @@ static const struct option opts[] = {
 	{ "max-stack-depth", required_argument, NULL, OPT_DEPTH },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "output", required_argument, NULL, 'o' },
+	{ "metrics", required_argument, NULL, 'm' },
+	{ "pprof", required_argument, NULL, OPT_PPROF },
+	{ "folded", required_argument, NULL, OPT_FOLDED },
+	{ "flamegraph", required_argument, NULL, OPT_FLAME },
 	{ "format", required_argument, NULL, 'f' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "duration", required_argument, NULL, 'd' },
@@ -162,7 +181,7 @@ static void parse_args(struct cli *c, int argc, char **argv)
 			die(c, "config file '%s': %s", path, err);
 	}
 
-	while ((ch = getopt_long(argc, argv, "+p:o:f:i:d:vqhV", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+p:o:f:i:d:m:vqhV", opts, NULL)) != -1) {
 		uint64_t v;
 
 		switch (ch) {
@@ -200,6 +219,29 @@ static void parse_args(struct cli *c, int argc, char **argv)
 			break;	/* read above */
 		case 'o':
 			c->output = optarg;
+			break;
+		case 'm':
+			if (!strcmp(optarg, "off")) {
+				c->metrics = NULL;
+			} else {
+				char host[256];
+				unsigned port;
+
+				if (http_parse_listen(optarg, host, sizeof(host), &port))
+					die(c, "invalid value '%s' for --metrics (ADDR:PORT or off)",
+					    optarg);
+				c->metrics = optarg;
+			}
+			c->metrics_explicit = true;
+			break;
+		case OPT_PPROF:
+			c->pprof = optarg;
+			break;
+		case OPT_FOLDED:
+			c->folded = optarg;
+			break;
+		case OPT_FLAME:
+			c->flamegraph = optarg;
 			break;
 		case 'f':
 			if (!strcmp(optarg, "json"))
@@ -338,11 +380,52 @@ static void write_out(struct cli *c, struct mo_buf *b)
 	mo_buf_reset(b);
 }
 
-static volatile sig_atomic_t got_signal;
+/* A file we will write at the end: its directory must be writable now,
+ * so a typo fails before anything is attached. */
+static void check_writable(struct cli *c, const char *opt, const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (!path)
+		return;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (access(dir, W_OK))
+		die(c, "cannot write %s file '%s': %s", opt, path, strerror(errno));
+}
+
+static int render_metrics(void *ctx, char **body, size_t *len)
+{
+	return mo_observer_metrics(ctx, body, len);
+}
+
+static void write_outputs(struct cli *c, const struct mo_report *rep)
+{
+	char err[512];
+	int r;
+
+	if (c->pprof && (r = mo_pprof_write(rep, c->pprof, err, sizeof(err))))
+		fprintf(stderr, "%s: %s\n", prog, err);
+	if (c->folded && (r = mo_folded_write(rep, c->folded)))
+		fprintf(stderr, "%s: cannot write folded stacks to '%s': %s\n", prog, c->folded,
+			strerror(-r));
+	if (c->flamegraph &&
+	    (r = mo_flamegraph_write(rep, c->flamegraph, "memobserver: unfreed memory")))
+		fprintf(stderr, "%s: cannot write the flame graph to '%s': %s\n", prog,
+			c->flamegraph, strerror(-r));
+}
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .fmt = OUT_TEXT, .out_fd = STDOUT_FILENO };
+	struct cli c = { .fmt = OUT_TEXT, .out_fd = STDOUT_FILENO, .metrics = "127.0.0.1:9090" };
+	struct http_server *http = NULL;
 	struct mo_observer *obs;
 	struct mo_buf b;
 	struct mo_report *rep;
@@ -363,6 +446,9 @@ int main(int argc, char **argv)
 		check_pid(&c, c.pids[i]);
 	if (c.cmd && resolve_command(c.cmd[0], exe, sizeof(exe)))
 		die(&c, "command not found: '%s'", c.cmd[0]);
+	check_writable(&c, "--pprof", c.pprof);
+	check_writable(&c, "--folded", c.folded);
+	check_writable(&c, "--flamegraph", c.flamegraph);
 	check_privileges(&c);
 
 	if (c.output) {
@@ -428,6 +514,26 @@ int main(int argc, char **argv)
 			unlink(c.output);
 		return 1;
 	}
+	if (c.metrics) {
+		char herr[256];
+
+		http = http_start(c.metrics, render_metrics, obs, herr, sizeof(herr));
+		if (!http && c.metrics_explicit) {
+			fprintf(stderr, "%s: %s\n", prog, herr);
+			mo_observer_free(obs);
+			if (child > 0) {
+				close(go[1]);
+				waitpid(child, NULL, 0);
+			}
+			if (c.out_created)
+				unlink(c.output);
+			return 2;
+		}
+		if (!http)
+			fprintf(stderr, "%s: warning: metrics disabled: %s\n", prog, herr);
+		else if (c.verbose)
+			fprintf(stderr, "%s: metrics on http://%s/metrics\n", prog, c.metrics);
+	}
 	if (child > 0) {
 		if (write(go[1], "g", 1) != 1)
 			die(&c, "cannot start the command");
@@ -479,6 +585,7 @@ int main(int argc, char **argv)
 			break;
 	}
 
+	http_stop(http);
 	mo_observer_stop(obs);
 	{
 		struct mo_event *ev;
@@ -495,6 +602,7 @@ int main(int argc, char **argv)
 	if (rep) {
 		out_report(&b, c.fmt, rep,
 			   c.cmd ? "command" : c.npids ? "pids" : "system-wide");
+		write_outputs(&c, rep);
 		mo_report_free(rep);
 	}
 	write_out(&c, &b);

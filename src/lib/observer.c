@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -31,6 +32,7 @@
 #include "analysis.h"
 #include "attach.h"
 #include "memobserver.skel.h"
+#include "metrics.h"
 #include "modules.h"
 #include "queue.h"
 #include "symbolize.h"
@@ -50,6 +52,14 @@ struct pidinfo {
 	char comm[64];
 };
 
+/* Totals of exited processes, so per-name counters never go backwards. */
+struct retired {
+	char command[64];
+	uint64_t allocations;
+	uint64_t deallocations;
+	uint64_t largest;
+};
+
 struct reclaim {
 	uint32_t pid;
 	uint64_t ts_ns;
@@ -63,6 +73,7 @@ struct mo_observer {
 
 	struct memobserver_bpf *skel;
 	bool session;
+	bool heap_probes;	/* false: conservative mode, syscalls only */
 	struct mo_links links;
 	struct mo_attach_progs progs;
 	struct ring_buffer *rb;
@@ -91,6 +102,10 @@ struct mo_observer {
 
 	struct mo_leak *exit_leaks;
 	size_t nexit, capexit;
+
+	struct retired *retired;
+	size_t nretired, capretired;
+	uint64_t start_realtime_s;
 
 	uint64_t events_emitted;
 	uint64_t runtime_skipped;
@@ -474,6 +489,38 @@ static void add_exit_leak(struct mo_observer *o, const struct mo_leak *l)
 	o->nexit++;
 }
 
+static void retire(struct mo_observer *o, uint32_t pid)
+{
+	struct mo_proc_stats ps;
+	struct retired *r = NULL;
+	char comm[64];
+
+	if (bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.procs), &pid, &ps))
+		return;
+	comm_of(o, (pid_t)pid, comm, sizeof(comm));
+	for (size_t i = 0; i < o->nretired && !r; i++)
+		if (!strcmp(o->retired[i].command, comm))
+			r = &o->retired[i];
+	if (!r) {
+		if (o->nretired == o->capretired) {
+			size_t cap = o->capretired ? o->capretired * 2 : 16;
+			struct retired *n = realloc(o->retired, cap * sizeof(*n));
+
+			if (!n)
+				return;
+			o->retired = n;
+			o->capretired = cap;
+		}
+		r = &o->retired[o->nretired++];
+		memset(r, 0, sizeof(*r));
+		snprintf(r->command, sizeof(r->command), "%s", comm);
+	}
+	r->allocations += ps.allocs;
+	r->deallocations += ps.frees;
+	if (ps.largest > r->largest)
+		r->largest = ps.largest;
+}
+
 /* A process exited: its still-outstanding blocks are its final findings. */
 static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 			 const struct mo_alloc_rec *recs, size_t n, int allocs_fd)
@@ -521,6 +568,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 		bpf_map_delete_elem(allocs_fd, &k);
 	}
 	free(mine);
+	retire(o, rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.procs), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.proc_maps), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.targets), &rc->pid);
@@ -620,6 +668,8 @@ static void attach_child(struct mo_observer *o, pid_t child)
 	char path[PATH_MAX], err[512];
 	int r;
 
+	if (!o->heap_probes)
+		return;
 	if (mo_allocator_find(child, path, sizeof(path)))
 		return;
 	if (mo_links_has(&o->links, path, child))
@@ -945,6 +995,11 @@ static int attach_system_wide(struct mo_observer *o)
 	char path[PATH_MAX], err[512];
 	int attached = 0, r;
 
+	if (!o->heap_probes) {
+		if (d)
+			closedir(d);
+		return 0;
+	}
 	if (mo_allocator_find(0, path, sizeof(path)) == 0) {
 		r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
 		if (r < 0) {
@@ -1007,12 +1062,14 @@ static int attach_targets(struct mo_observer *o)
 		}
 		if (p->exe)
 			mo_modules_preload_command(o->mods, p->exe);
+		if (!o->heap_probes)
+			continue;
 		r = p->exe ? mo_allocator_find_exe(p->exe, path, sizeof(path))
 			   : mo_allocator_find(p->pid, path, sizeof(path));
 		if (r) {
 			olog(o, MO_LOG_ERROR,
-			     "pid %d: no allocator found (no module defines malloc); use "
-			     "--allocator-lib",
+			     "pid %d: no allocator found: neither the program nor a library "
+			     "it maps defines malloc",
 			     (int)p->pid);
 			return r;
 		}
@@ -1052,6 +1109,10 @@ int mo_observer_start(struct mo_observer *o)
 		return err;
 	}
 	o->system_wide = o->npids == 0;
+	/* Conservative mode only wants blocks of 100 KB and more, which the
+	 * allocator maps with mmap: the syscall tracepoints see them at no
+	 * cost on the malloc fast path, so no allocator probe is placed. */
+	o->heap_probes = o->cfg.mode != MO_MODE_CONSERVATIVE;
 	libbpf_set_print(libbpf_log);
 	loading = o;
 
@@ -1080,6 +1141,7 @@ int mo_observer_start(struct mo_observer *o)
 		goto fail;
 	}
 	o->boot_to_real_ns = (int64_t)clock_ns(CLOCK_REALTIME) - (int64_t)clock_ns(CLOCK_BOOTTIME);
+	o->start_realtime_s = clock_ns(CLOCK_REALTIME) / NSEC;
 	/* our own C library and loader are usually the targets' too */
 	mo_modules_load_pid(o->mods, getpid());
 
@@ -1093,6 +1155,9 @@ int mo_observer_start(struct mo_observer *o)
 	if (err)
 		goto fail;
 	o->probes = o->links.probes;
+	if (!o->heap_probes)
+		olog(o, MO_LOG_INFO, "conservative mode: no allocator probes; large blocks are "
+				     "seen through mmap/munmap/mremap");
 
 	o->rb = ring_buffer__new(bpf_map__fd(o->skel->maps.records), handle_record, o, NULL);
 	o->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -1259,6 +1324,102 @@ struct mo_report *mo_observer_report(struct mo_observer *o)
 	return r;
 }
 
+static uint64_t self_rss(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
+{
+	struct mo_metrics_snapshot snap = { 0 };
+	struct mo_proc_metrics *pm = NULL;
+	size_t n = 0, cap = 0;
+	struct rusage ru;
+	struct mo_buf b;
+	__u32 key, next, *prev = NULL;
+	int fd;
+
+	if (!o->skel)
+		return -ENODEV;
+	fd = bpf_map__fd(o->skel->maps.procs);
+	pthread_mutex_lock(&o->lock);
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct mo_proc_stats ps;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &ps))
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct mo_proc_metrics *np = realloc(pm, c * sizeof(*np));
+
+			if (!np)
+				break;
+			pm = np;
+			cap = c;
+		}
+		memset(&pm[n], 0, sizeof(pm[n]));
+		pm[n].pid = (pid_t)key;
+		comm_of(o, (pid_t)key, pm[n].command, sizeof(pm[n].command));
+		pm[n].allocations = ps.allocs;
+		pm[n].deallocations = ps.frees;
+		pm[n].unfreed_bytes = ps.alloc_bytes > ps.free_bytes ? ps.alloc_bytes - ps.free_bytes
+								     : 0;
+		pm[n].largest_allocation = ps.largest;
+		n++;
+	}
+	/* exited processes keep their totals under their name */
+	for (size_t i = 0; i < o->nretired; i++) {
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct mo_proc_metrics *np = realloc(pm, c * sizeof(*np));
+
+			if (!np)
+				break;
+			pm = np;
+			cap = c;
+		}
+		memset(&pm[n], 0, sizeof(pm[n]));
+		snprintf(pm[n].command, sizeof(pm[n].command), "%s", o->retired[i].command);
+		pm[n].allocations = o->retired[i].allocations;
+		pm[n].deallocations = o->retired[i].deallocations;
+		pm[n].largest_allocation = o->retired[i].largest;
+		n++;
+	}
+	snap.dedup_suppressed = o->dedup_suppressed;
+	pthread_mutex_unlock(&o->lock);
+
+	snap.nprocs = n;
+	snap.procs = pm;
+	mo_observer_counters(o, &snap.counters);
+	snap.counters.processes_tracked = n - (o->nretired < n ? o->nretired : n);
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		snap.self_cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+					(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	snap.self_rss_bytes = self_rss();
+	snap.start_time_seconds = o->start_realtime_s;
+
+	mo_buf_init(&b);
+	mo_metrics_render(&b, &snap, 200);
+	free(pm);
+	if (b.oom) {
+		mo_buf_release(&b);
+		return -ENOMEM;
+	}
+	*text = b.data ? b.data : strdup("");
+	*len = b.len;
+	return *text ? 0 : -ENOMEM;
+}
+
 void mo_report_free(struct mo_report *r)
 {
 	if (!r)
@@ -1315,6 +1476,7 @@ void mo_observer_free(struct mo_observer *o)
 		mo_trace_release(&o->exit_leaks[i].stack);
 	free(o->exit_leaks);
 	free(o->pending);
+	free(o->retired);
 	for (size_t i = 0; i < o->npids; i++)
 		free(o->pids[i].exe);
 	free(o->pids);
