@@ -33,9 +33,9 @@ extern "C" {
 #define MO_VERSION "0.1.0"
 
 enum mo_mode {
-	MO_MODE_BALANCED = 0,	/* default: > 10 KB, unfreed > 30 s, RSS > 100 MB */
-	MO_MODE_CONSERVATIVE,	/* > 100 KB, unfreed > 5 min, RSS > 500 MB */
-	MO_MODE_AGGRESSIVE,	/* > 1 KB, unfreed > 10 s, RSS > 10 MB */
+	MO_MODE_BALANCED = 0,	/* default: > 10 KB, unfreed > 30 s, RSS > 100 MB, large 1 GiB */
+	MO_MODE_CONSERVATIVE,	/* > 100 KB, unfreed > 5 min, RSS > 500 MB, large 2 GiB */
+	MO_MODE_AGGRESSIVE,	/* > 1 KB, unfreed > 10 s, RSS > 10 MB, large 256 MiB */
 };
 
 /*
@@ -61,6 +61,7 @@ struct mo_config {
 	uint32_t max_stack_depth;	/* frames per stack, 1..32 (default 32) */
 	uint64_t report_interval_ns;	/* leak analysis period (default 10 s) */
 	uint32_t unwind_rows;		/* unwind table capacity (default 2,000,000) */
+	uint64_t large_allocation_threshold; /* bytes; 0 = mode (balanced: 1 GiB) */
 };
 
 /* Fill cfg with the documented defaults (balanced mode). */
@@ -125,6 +126,27 @@ struct mo_event {
 	bool estimate;		/* true when scaled from sampling */
 	bool final;		/* part of the final report */
 	struct mo_stack_trace stack;
+
+	/* container attribution ("" for host processes) */
+	char container_id[65];
+	char pod_uid[37];
+	char cgroup[256];
+
+	/* leak findings: the stack's history (docs/patterns.md) */
+	const char *pattern;		/* "growing", "plateau", "churn", "fragmentation",
+					   "unknown"; NULL when not classified */
+	double growth_bytes_per_s;
+	double confidence;
+	bool rss_validated;		/* the process's RSS grew along with it */
+	uint64_t repeats;		/* findings suppressed by the dedup window since
+					   the previous report of this stack */
+
+	/* rss_growth and oom_risk */
+	uint64_t rss_bytes;
+	uint64_t growth_bytes;		/* RSS growth over window_seconds */
+	double window_seconds;
+	double predicted_oom_seconds;	/* < 0: no prediction */
+	uint64_t limit_bytes;
 };
 
 void mo_event_free(struct mo_event *ev);
@@ -133,6 +155,11 @@ void mo_event_free(struct mo_event *ev);
 struct mo_leak {
 	pid_t pid;
 	char command[64];
+	char container_id[65];
+	const char *pattern;		/* as in struct mo_event */
+	const char *severity;		/* "warning" (growing), "info" otherwise */
+	double growth_bytes_per_s;
+	double confidence;
 	uint64_t unfreed_bytes;
 	uint64_t count;
 	uint64_t oldest_age_ns;
@@ -197,6 +224,13 @@ int mo_observer_add_pid(struct mo_observer *obs, pid_t pid, unsigned flags);
  * command's first allocations already have whole stacks.
  */
 int mo_observer_add_command(struct mo_observer *obs, pid_t pid, const char *exe);
+
+/*
+ * Observe only processes in this cgroup v2 (and its descendants), decided in
+ * the kernel by cgroup id (the cgroup directory's inode number). Combined
+ * with no pid: every process of that cgroup. Before start only.
+ */
+int mo_observer_set_cgroup(struct mo_observer *obs, uint64_t cgroup_id);
 
 /* Load and attach the probes and start the worker thread. */
 int mo_observer_start(struct mo_observer *obs);

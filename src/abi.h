@@ -68,7 +68,9 @@ struct mo_thread_state {
 	__u64 sc_addr;
 	__u64 sc_new_len;
 	__u32 sc_nr;		/* enum mo_sc */
-	__u32 sc_flags;
+	__u32 sc_flags;		/* entry->return: track the new block */
+	__u32 sc_large_file;	/* the mmap in flight is a large file mapping */
+	__u32 pad;
 };
 
 enum mo_sc {
@@ -142,6 +144,21 @@ struct mo_proc_maps {
 	struct mo_map_entry m[MO_MAX_MAPS];
 };
 
+/* Per (process, stack) allocation and free totals: what tells a leak from
+ * churn (allocated and freed at the same rate). */
+struct mo_stack_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 stack_id;
+};
+
+struct mo_stack_stats {
+	__u64 allocs;
+	__u64 frees;
+	__u64 alloc_bytes;
+	__u64 free_bytes;
+};
+
 /* Per-process statistics kept by the kernel side (atomic adds). */
 struct mo_proc_stats {
 	__u64 allocs;		/* tracked allocations (after filters) */
@@ -155,6 +172,18 @@ struct mo_proc_stats {
 	__u64 brk_end;		/* last program break seen */
 	__u64 exec_ts_ns;	/* last exec (entries older than this are stale) */
 	__u64 cgroup_id;
+};
+
+/* Resident memory of a process, from the kmem:rss_stat tracepoint (bytes;
+ * the kernel's per-CPU counters are approximate by a few pages per CPU). */
+struct mo_rss {
+	__u64 file;
+	__u64 anon;
+	__u64 swap;
+	__u64 shmem;
+	__u64 ts_ns;		/* last update, CLOCK_BOOTTIME */
+	__u64 peak;		/* highest file + anon + shmem seen */
+	__u64 updates;
 };
 
 /* Drop and activity counters: per-CPU array indexed by this enum. */
@@ -185,6 +214,9 @@ enum mo_counter {
 	MO_C_EXITS,
 	MO_C_EXECS,
 	MO_C_FORKS_FOLLOWED,
+	MO_C_RSS_UPDATES,
+	MO_C_STACK_STATS_FULL,
+	MO_C_OOM_KILLS,
 	MO_C__COUNT,
 };
 
@@ -196,6 +228,9 @@ enum mo_rec_type {
 	MO_REC_MMAP,		/* program-made anonymous mmap >= min size */
 	MO_REC_MUNMAP,		/* munmap of a tracked mapping */
 	MO_REC_UNKNOWN_MODULE,	/* walker met an executable file without rows */
+	MO_REC_OOM_KILL,	/* the OOM killer chose a process (oom:mark_victim) */
+	MO_REC_LARGE_HEAP,	/* one malloc-family block >= the large threshold */
+	MO_REC_LARGE_MMAP,	/* one mmap (anonymous or file) >= the large threshold */
 };
 
 struct mo_record {

@@ -14,6 +14,8 @@ const volatile __u64 min_size = 0;		/* size filter, bytes */
 const volatile __u32 sample_rate = 1;		/* 1 in N */
 const volatile __u32 max_depth = MO_MAX_FRAMES;	/* frames per stack */
 const volatile bool session_mode = true;	/* session uprobes: entry decides */
+const volatile __u64 large_size = ~0ULL;	/* large-allocation threshold, bytes */
+const volatile __u64 target_cgroup = 0;		/* only this cgroup (and below), 0 = any */
 
 /* Outstanding allocations: (tgid, address) -> record. Set at load. */
 struct {
@@ -32,6 +34,15 @@ struct {
 	__type(key, __u64);
 	__type(value, struct mo_stack);
 } stacks SEC(".maps");
+
+/* Allocation/free totals per (process, stack). Sized like stacks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct mo_stack_key);
+	__type(value, struct mo_stack_stats);
+} stack_stats SEC(".maps");
 
 /* Per-thread in-flight state, keyed by tid; removed when the thread exits. */
 struct {
@@ -93,6 +104,15 @@ struct {
 	__type(value, __u64);
 } unknown_modules SEC(".maps");
 
+/* Resident memory per process (kmem:rss_stat). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct mo_rss);
+} rss SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
@@ -114,12 +134,30 @@ static __always_inline void count(enum mo_counter c)
 		(*v)++;
 }
 
+/* Is current in target_cgroup or below it? cgroup v2 ids are per level. */
+static __always_inline bool in_target_cgroup(void)
+{
+	if (!target_cgroup)
+		return true;
+	if (bpf_get_current_cgroup_id() == target_cgroup)
+		return true;
+	for (int level = 1; level < 16; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id)
+			break;
+		if (id == target_cgroup)
+			return true;
+	}
+	return false;
+}
+
 static __always_inline bool is_target(__u32 tgid)
 {
 	if (tgid == self_tgid || tgid == 0)
 		return false;
 	if (trace_all)
-		return true;
+		return in_target_cgroup();
 	return bpf_map_lookup_elem(&targets, &tgid) != NULL;
 }
 

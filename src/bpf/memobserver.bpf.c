@@ -23,6 +23,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define MAP_STACK_FLAG 0x20000
 #define PROT_RW_MASK 0x7
 #define E2BIG_ERR 7
+/* below glibc's smallest mmap threshold nothing is mmap'ed by malloc */
+#define ALLOCATOR_MMAP_MIN (64 * 1024)
 #define ENOMEM_ERR 12
 
 extern bool bpf_session_is_return(void) __ksym __weak;
@@ -72,9 +74,37 @@ static __always_inline bool sampled_out(void)
 	return true;
 }
 
+static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 size, bool alloc)
+{
+	struct mo_stack_key k = { .tgid = tgid, .stack_id = stack_id };
+	struct mo_stack_stats *st = bpf_map_lookup_elem(&stack_stats, &k);
+
+	if (!st) {
+		struct mo_stack_stats zero = {};
+
+		if (!alloc)
+			return;	/* its allocation was counted before a reset */
+		if (bpf_map_update_elem(&stack_stats, &k, &zero, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&stack_stats, &k)) {
+			count(MO_C_STACK_STATS_FULL);
+			return;
+		}
+		st = bpf_map_lookup_elem(&stack_stats, &k);
+		if (!st)
+			return;
+	}
+	if (alloc) {
+		__sync_fetch_and_add(&st->allocs, 1);
+		__sync_fetch_and_add(&st->alloc_bytes, size);
+	} else {
+		__sync_fetch_and_add(&st->frees, 1);
+		__sync_fetch_and_add(&st->free_bytes, size);
+	}
+}
+
 /* Record a new outstanding allocation with the caller's stack. */
-static __always_inline void track(__u32 tgid, __u64 addr, __u64 size, __u32 kind, __u64 ip,
-				  __u64 sp, __u64 bp)
+static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kind, __u64 ip,
+				   __u64 sp, __u64 bp)
 {
 	struct mo_alloc_key key = { .tgid = tgid, .addr = addr };
 	struct mo_alloc_info info = {};
@@ -90,9 +120,10 @@ static __always_inline void track(__u32 tgid, __u64 addr, __u64 size, __u32 kind
 	err = bpf_map_update_elem(&allocs, &key, &info, BPF_ANY);
 	if (err) {
 		count(MO_C_DROP_ALLOC_TABLE_FULL);
-		return;
+		return info.stack_id;
 	}
 	count(kind == MO_KIND_HEAP ? MO_C_ALLOCS_TRACKED : MO_C_MMAPS_TRACKED);
+	stack_account(tgid, info.stack_id, size, true);
 	ps = proc_stats(tgid);
 	if (ps) {
 		__sync_fetch_and_add(&ps->allocs, 1);
@@ -100,6 +131,7 @@ static __always_inline void track(__u32 tgid, __u64 addr, __u64 size, __u32 kind
 		if (size > ps->largest)
 			ps->largest = size;
 	}
+	return info.stack_id;
 }
 
 /* Forget a tracked block; returns its size, 0 when it was not tracked. */
@@ -108,19 +140,43 @@ static __always_inline __u64 untrack(__u32 tgid, __u64 addr, __u32 kind)
 	struct mo_alloc_key key = { .tgid = tgid, .addr = addr };
 	struct mo_alloc_info *info = bpf_map_lookup_elem(&allocs, &key);
 	struct mo_proc_stats *ps;
-	__u64 size;
+	__u64 size, sid;
 
 	if (!info || info->kind != kind)
 		return 0;
 	size = info->size;
+	sid = info->stack_id;
 	if (bpf_map_delete_elem(&allocs, &key))
 		return 0;	/* another CPU freed it first */
+	stack_account(tgid, sid, size, false);
 	ps = bpf_map_lookup_elem(&procs, &tgid);
 	if (ps) {
 		__sync_fetch_and_add(&ps->frees, 1);
 		__sync_fetch_and_add(&ps->free_bytes, size);
 	}
 	return size;
+}
+
+static __always_inline void emit_map_record(__u32 type, __u32 tgid, __u64 addr, __u64 len,
+					    __u64 stack_id)
+{
+	struct mo_record *r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+
+	if (!r) {
+		count(MO_C_DROP_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->pid = tgid;
+	r->tid = (__u32)bpf_get_current_pid_tgid();
+	r->ts_ns = bpf_ktime_get_boot_ns();
+	r->addr = addr;
+	r->len = len;
+	r->stack_id = stack_id;
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	bpf_ringbuf_submit(r, 0);
 }
 
 /* ---------------------------------------------------------------- allocator */
@@ -214,8 +270,10 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 		track_new = false;
 
 	/* realloc of a tracked block must see the result even when the new
-	 * size is filtered out: the old block is gone only if realloc worked. */
-	need_return = track_new;
+	 * size is filtered out: the old block is gone only if realloc worked.
+	 * A large block that sampling skipped still needs its return: the
+	 * allocator may mmap it, and that mmap is not the program's own. */
+	need_return = track_new || size >= ALLOCATOR_MMAP_MIN;
 	if (!need_return && arg &&
 	    (fn == MO_FN_REALLOC || fn == MO_FN_REALLOCARRAY)) {
 		struct mo_alloc_key key = { .tgid = tgid, .addr = arg };
@@ -290,9 +348,13 @@ static __always_inline int alloc_return(struct pt_regs *ctx)
 		count(MO_C_ALLOC_FAILED);
 		return 0;
 	}
-	if (track_new)
-		track(tgid, addr, size, MO_KIND_HEAP, PT_REGS_IP(ctx), PT_REGS_SP(ctx),
-		      PT_REGS_FP(ctx));
+	if (track_new) {
+		__u64 sid = track(tgid, addr, size, MO_KIND_HEAP, PT_REGS_IP(ctx), PT_REGS_SP(ctx),
+				  PT_REGS_FP(ctx));
+
+		if (size >= large_size)
+			emit_map_record(MO_REC_LARGE_HEAP, tgid, addr, size, sid);
+	}
 	return 0;
 }
 
@@ -333,28 +395,6 @@ static __always_inline struct mo_thread_state *syscall_state(__u32 *tgid_out)
 	return thread_state((__u32)pid_tgid, true);
 }
 
-static __always_inline void emit_map_record(__u32 type, __u32 tgid, __u64 addr, __u64 len,
-					    __u64 stack_id)
-{
-	struct mo_record *r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-
-	if (!r) {
-		count(MO_C_DROP_RINGBUF_FULL);
-		return;
-	}
-	__builtin_memset(r, 0, sizeof(*r));
-	r->type = type;
-	r->pid = tgid;
-	r->tid = (__u32)bpf_get_current_pid_tgid();
-	r->ts_ns = bpf_ktime_get_boot_ns();
-	r->addr = addr;
-	r->len = len;
-	r->stack_id = stack_id;
-	r->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	bpf_ringbuf_submit(r, 0);
-}
-
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 {
@@ -367,8 +407,17 @@ int sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 	if (!ts)
 		return 0;
 	ts->sc_nr = MO_SC_NONE;
-	if (!(flags & MAP_ANON_FLAG))
-		return 0;	/* file mappings are not allocations */
+	ts->sc_large_file = 0;
+	if (!(flags & MAP_ANON_FLAG)) {
+		/* file mappings are not allocations, but mapping a whole huge
+		 * file is the seed's "2 GB mmap" scenario */
+		if (len >= large_size) {
+			ts->sc_nr = MO_SC_MMAP;
+			ts->sc_len = len;
+			ts->sc_large_file = 1;
+		}
+		return 0;
+	}
 	if (ts->depth) {
 		/* glibc's malloc maps large blocks and arenas itself: that
 		 * memory belongs to the allocator call already tracked. */
@@ -409,6 +458,13 @@ int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 	if (ret < 0 && ret > -4096)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (ts->sc_large_file) {
+		__u64 sid = capture_stack(tgid, BPF_CORE_READ(regs, ip), BPF_CORE_READ(regs, sp),
+					  BPF_CORE_READ(regs, bp));
+
+		emit_map_record(MO_REC_LARGE_MMAP, tgid, (__u64)ret, len, sid);
+		return 0;
+	}
 	track(tgid, (__u64)ret, len, MO_KIND_MMAP, BPF_CORE_READ(regs, ip),
 	      BPF_CORE_READ(regs, sp), BPF_CORE_READ(regs, bp));
 	key.tgid = tgid;
@@ -421,7 +477,8 @@ int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 		if (ps)
 			__sync_fetch_and_add(&ps->mmap_bytes, len);
 	}
-	emit_map_record(MO_REC_MMAP, tgid, (__u64)ret, len, info ? info->stack_id : 0);
+	emit_map_record(len >= large_size ? MO_REC_LARGE_MMAP : MO_REC_MMAP, tgid, (__u64)ret, len,
+			info ? info->stack_id : 0);
 	return 0;
 }
 
@@ -614,5 +671,85 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 	/* proc_maps stays: user space symbolizes the final findings from it,
 	 * then deletes it */
 	emit_proc_record(MO_REC_EXIT, p, (__u32)(BPF_CORE_READ(p, exit_code) >> 8));
+	return 0;
+}
+
+/* ---------------------------------------------------------------- resident */
+
+/*
+ * kmem:rss_stat fires on every change of one of an mm's RSS counters, also
+ * for changes made on behalf of another task (reclaim, process_vm_writev):
+ * the process is the mm's owner, not necessarily current.
+ */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
+{
+	struct task_struct *owner = NULL;
+	struct mo_rss *r, zero = {};
+	__u32 tgid;
+	__s64 pages;
+	__u64 bytes, total;
+
+	if (bpf_core_field_exists(mm->owner))
+		owner = BPF_CORE_READ(mm, owner);
+	tgid = owner ? BPF_CORE_READ(owner, tgid) : bpf_get_current_pid_tgid() >> 32;
+	if (!is_target(tgid))
+		return 0;
+	pages = BPF_CORE_READ(mm, rss_stat[member & 3].count);
+	bytes = pages > 0 ? (__u64)pages << 12 : 0;
+	r = bpf_map_lookup_elem(&rss, &tgid);
+	if (!r) {
+		bpf_map_update_elem(&rss, &tgid, &zero, BPF_NOEXIST);
+		r = bpf_map_lookup_elem(&rss, &tgid);
+		if (!r)
+			return 0;
+	}
+	switch (member & 3) {
+	case 0:
+		r->file = bytes;
+		break;
+	case 1:
+		r->anon = bytes;
+		break;
+	case 2:
+		r->swap = bytes;
+		break;
+	default:
+		r->shmem = bytes;
+		break;
+	}
+	r->ts_ns = bpf_ktime_get_boot_ns();
+	r->updates++;
+	total = r->file + r->anon + r->shmem;
+	if (total > r->peak)
+		r->peak = total;
+	count(MO_C_RSS_UPDATES);
+	return 0;
+}
+
+/* The OOM killer picked a victim: user space attaches its last findings. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(mark_victim, struct task_struct *task, uid_t uid)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct mo_record *r;
+
+	count(MO_C_OOM_KILLS);
+	if (!is_target(tgid))
+		return 0;
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		count(MO_C_DROP_RINGBUF_FULL);
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = MO_REC_OOM_KILL;
+	r->pid = tgid;
+	r->tid = BPF_CORE_READ(task, pid);
+	r->other_pid = uid;
+	r->ts_ns = bpf_ktime_get_boot_ns();
+	r->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
+	bpf_ringbuf_submit(r, 0);
 	return 0;
 }

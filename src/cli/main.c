@@ -601,7 +601,7 @@ int main(int argc, char **argv)
 	rep = mo_observer_report(obs);
 	if (rep) {
 		out_report(&b, c.fmt, rep,
-			   c.cmd ? "command" : c.npids ? "pids" : "system-wide");
+			   c.cmd ? "command" : c.npids ? "pids" : "system-wide", c.cfg.name);
 		write_outputs(&c, rep);
 		mo_report_free(rep);
 	}

@@ -207,7 +207,7 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 	struct mo_elf_func f[NFNS];
 	unsigned long offsets[NFNS];
 	__u64 cookies[NFNS];
-	size_t n = 0, first_link = ls->nr;
+	size_t n = 0, first_link = ls->nr, i = 0;
 	int ret;
 
 	memset(f, 0, sizeof(f));
@@ -221,8 +221,8 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 	}
 	if (!f[0].found || !f[NFNS - 1].found) {
 		snprintf(err, errlen,
-			 "allocator module '%s' has no '%s' symbol: install its debug symbols or "
-			 "pick the allocator with --allocator-lib",
+			 "allocator module '%s' exports no '%s' symbol: memobserver hooks "
+			 "allocators that export the malloc family",
 			 path, f[0].found ? "free" : "malloc");
 		return -ENOENT;
 	}
@@ -262,7 +262,7 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 		return (int)n;
 	}
 
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookies[i]);
 		struct bpf_link *l;
 
@@ -293,7 +293,7 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 fail:
 	ret = -errno;
 	snprintf(err, errlen, "cannot attach uprobe to '%s' at offset %#lx: %s", path,
-		 offsets[0], strerror(errno));
+		 offsets[i < n ? i : 0], strerror(errno));
 	while (ls->nr > first_link) {
 		ls->nr--;
 		bpf_link__destroy(ls->l[ls->nr].link);

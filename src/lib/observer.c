@@ -33,7 +33,10 @@
 #include "attach.h"
 #include "memobserver.skel.h"
 #include "metrics.h"
+#include "container.h"
 #include "modules.h"
+#include "pattern.h"
+#include "rsswatch.h"
 #include "queue.h"
 #include "symbolize.h"
 #include "procmaps.h"
@@ -41,6 +44,11 @@
 
 #define NSEC 1000000000ULL
 #define MAINT_PERIOD_NS (100 * 1000000ULL)
+#define RSS_PERIOD_NS NSEC		/* RSS sampling period */
+#define RSS_WINDOW_NS (60 * NSEC)	/* growth is measured over this window */
+#define OOM_HORIZON_S 300.0		/* predictions further out are not reported */
+#define OOM_REPEAT_NS (10 * NSEC)	/* at most one oom_risk per process per 10 s */
+#define MAX_HISTORIES 4096		/* stacks with a pattern history */
 #define BATCH 4096
 
 struct pidinfo {
@@ -60,6 +68,23 @@ struct retired {
 	uint64_t largest;
 };
 
+/* Per-process state for container attribution and OOM prediction. */
+struct procextra {
+	pid_t pid;
+	bool container_known;
+	struct mo_container c;
+	bool limit_known;
+	uint64_t limit;		/* memory limit that applies, bytes */
+	char memdir[512];	/* cgroup directory holding the limit, "" = MemTotal */
+	uint64_t last_oom_ns;
+};
+
+struct rssmetric {
+	char command[64];
+	const char *severity;
+	uint64_t count;
+};
+
 struct reclaim {
 	uint32_t pid;
 	uint64_t ts_ns;
@@ -74,6 +99,7 @@ struct mo_observer {
 	struct memobserver_bpf *skel;
 	bool session;
 	bool heap_probes;	/* false: conservative mode, syscalls only */
+	uint64_t target_cgroup;	/* only processes in this cgroup (v2 id), 0 = any */
 	struct mo_links links;
 	struct mo_attach_progs progs;
 	struct ring_buffer *rb;
@@ -105,6 +131,14 @@ struct mo_observer {
 
 	struct retired *retired;
 	size_t nretired, capretired;
+
+	struct mo_rsswatch *rssw;	/* process RSS */
+	struct mo_rsswatch *cgw;	/* usage of cgroups with a limit, for OOM prediction */
+	uint64_t last_rss_ns;
+	struct procextra *extra;
+	size_t nextra, capextra;
+	struct rssmetric *rssm;
+	size_t nrssm, caprssm;
 	uint64_t start_realtime_s;
 
 	uint64_t events_emitted;
@@ -207,6 +241,58 @@ static void comm_of(struct mo_observer *o, pid_t pid, char *buf, size_t len)
 	read_comm(pid, buf, len);
 }
 
+static struct procextra *extra_of(struct mo_observer *o, pid_t pid)
+{
+	for (size_t i = 0; i < o->nextra; i++)
+		if (o->extra[i].pid == pid)
+			return &o->extra[i];
+	if (o->nextra == o->capextra) {
+		size_t cap = o->capextra ? o->capextra * 2 : 16;
+		struct procextra *n = realloc(o->extra, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		o->extra = n;
+		o->capextra = cap;
+	}
+	memset(&o->extra[o->nextra], 0, sizeof(o->extra[0]));
+	o->extra[o->nextra].pid = pid;
+	return &o->extra[o->nextra++];
+}
+
+static void extra_forget(struct mo_observer *o, pid_t pid)
+{
+	for (size_t i = 0; i < o->nextra; i++) {
+		if (o->extra[i].pid == pid) {
+			o->extra[i] = o->extra[--o->nextra];
+			return;
+		}
+	}
+}
+
+/* The container a process runs in, read once while it lives. */
+static const struct mo_container *container_of(struct mo_observer *o, pid_t pid)
+{
+	struct procextra *x = extra_of(o, pid);
+
+	if (!x)
+		return NULL;
+	if (!x->container_known && mo_container_of_pid(pid, &x->c) == 0)
+		x->container_known = true;
+	return x->container_known ? &x->c : NULL;
+}
+
+static void fill_container(struct mo_observer *o, struct mo_event *ev)
+{
+	const struct mo_container *c = container_of(o, ev->pid);
+
+	if (!c)
+		return;
+	snprintf(ev->container_id, sizeof(ev->container_id), "%s", c->id);
+	snprintf(ev->pod_uid, sizeof(ev->pod_uid), "%s", c->pod_uid);
+	snprintf(ev->cgroup, sizeof(ev->cgroup), "%s", c->cgroup);
+}
+
 /* ------------------------------------------------------------------- events */
 
 static struct mo_event *event_new(struct mo_observer *o, enum mo_event_type type,
@@ -220,7 +306,9 @@ static struct mo_event *event_new(struct mo_observer *o, enum mo_event_type type
 	ev->kind = kind;
 	ev->pid = pid;
 	ev->timestamp_ns = boot_ts ? to_realtime(o, boot_ts) : clock_ns(CLOCK_REALTIME);
+	ev->predicted_oom_seconds = -1;
 	comm_of(o, pid, ev->command, sizeof(ev->command));
+	fill_container(o, ev);
 	return ev;
 }
 
@@ -367,6 +455,22 @@ static void fill_leak(struct mo_observer *o, struct mo_leak *l, const struct mo_
 	if (tr)
 		mo_trace_copy(&l->stack, tr);
 	l->stack.id = g->stack_id;
+	{
+		const struct mo_container *c = container_of(o, l->pid);
+		struct mo_trace_entry *e = mo_traces_get(o->traces, g->tgid, g->stack_id);
+		struct mo_verdict v = { 0 };
+
+		if (c)
+			snprintf(l->container_id, sizeof(l->container_id), "%s", c->id);
+		if (e && e->hist)
+			mo_classify(e->hist, &v);
+		l->pattern = mo_pattern_name(v.pattern);
+		l->growth_bytes_per_s = v.growth_bytes_per_s;
+		l->confidence = v.confidence;
+		l->severity = v.pattern == MO_PATTERN_GROWING || v.pattern == MO_PATTERN_FRAGMENTATION
+				      ? "warning"
+				      : "info";
+	}
 }
 
 static struct mo_event *leak_event(struct mo_observer *o, const struct mo_leak *l,
@@ -384,6 +488,9 @@ static struct mo_event *leak_event(struct mo_observer *o, const struct mo_leak *
 	ev->age_seconds = (double)l->oldest_age_ns / 1e9;
 	ev->estimate = l->estimate;
 	ev->final = final;
+	ev->pattern = l->pattern;
+	ev->growth_bytes_per_s = l->growth_bytes_per_s;
+	ev->confidence = l->confidence;
 	if (mo_trace_copy(&ev->stack, &l->stack)) {
 		mo_event_free(ev);
 		return NULL;
@@ -489,6 +596,35 @@ static void add_exit_leak(struct mo_observer *o, const struct mo_leak *l)
 	o->nexit++;
 }
 
+/* Drop the per-stack totals of an exited process. */
+static void forget_stack_stats(struct mo_observer *o, uint32_t pid)
+{
+	int fd = bpf_map__fd(o->skel->maps.stack_stats);
+	struct mo_stack_key key, next, *prev = NULL;
+	struct mo_stack_key *del = NULL;
+	size_t n = 0, cap = 0;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (key.tgid != pid)
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			struct mo_stack_key *d = realloc(del, c * sizeof(*d));
+
+			if (!d)
+				break;
+			del = d;
+			cap = c;
+		}
+		del[n++] = key;
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, &del[i]);
+	free(del);
+}
+
 static void retire(struct mo_observer *o, uint32_t pid)
 {
 	struct mo_proc_stats ps;
@@ -544,7 +680,8 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 				continue;
 			}
 			fill_leak(o, &l, &g.g[i], rc->ts_ns);
-			emit(o, leak_event(o, &l, "warning", true));
+			/* held at exit: informational unless its history was growing */
+			emit(o, leak_event(o, &l, l.severity, true));
 			add_exit_leak(o, &l);
 			mo_trace_release(&l.stack);
 			bytes += g.g[i].unfreed_bytes;
@@ -569,11 +706,16 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 	}
 	free(mine);
 	retire(o, rc->pid);
+	forget_stack_stats(o, rc->pid);
+	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.rss), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.procs), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.proc_maps), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.targets), &rc->pid);
 	mo_traces_forget_pid(o->traces, rc->pid);
 	mo_symbolizer_forget(o->sym, (pid_t)rc->pid);
+	mo_rsswatch_forget(o->rssw, (pid_t)rc->pid);
+	mo_rsswatch_forget(o->cgw, (pid_t)rc->pid);
+	extra_forget(o, (pid_t)rc->pid);
 }
 
 /* After exec the old image's blocks are gone with it: not leaks. */
@@ -621,7 +763,52 @@ static bool pending_exit(const struct mo_observer *o, uint32_t pid)
 	return false;
 }
 
-/* Periodic leak findings for running processes, deduplicated per stack. */
+/* Add this tick's sample to the stack's history. */
+static void sample_stack(struct mo_observer *o, const struct mo_leak_group *g, uint64_t now)
+{
+	struct mo_trace_entry *e = mo_traces_get(o->traces, g->tgid, g->stack_id);
+	struct mo_stack_key k = { .tgid = g->tgid, .stack_id = g->stack_id };
+	struct mo_stack_stats st = { 0 };
+	struct mo_history *h;
+	struct mo_sample smp;
+
+	if (!e || !(h = mo_traces_history(o->traces, e, MAX_HISTORIES)))
+		return;
+	bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.stack_stats), &k, &st);
+	smp.t_ns = now;
+	smp.unfreed_bytes = g->unfreed_bytes;
+	smp.live_blocks = g->count;
+	smp.allocs_total = st.allocs;
+	smp.frees_total = st.frees;
+	mo_history_add(h, &smp);
+}
+
+/* Did the process's RSS grow along with this stack's unfreed bytes? */
+static bool rss_backs(struct mo_observer *o, const struct mo_trace_entry *e, pid_t pid)
+{
+	const struct mo_history *h = e ? e->hist : NULL;
+	const struct mo_sample *first, *last;
+	int64_t rss_growth;
+
+	if (!h || h->n < 2)
+		return false;
+	first = &h->s[(h->head + MO_HISTORY_LEN - h->n) % MO_HISTORY_LEN];
+	last = &h->s[(h->head + MO_HISTORY_LEN - 1) % MO_HISTORY_LEN];
+	if (last->unfreed_bytes <= first->unfreed_bytes)
+		return false;
+	if (!mo_rsswatch_growth_since(o->rssw, pid, first->t_ns, &rss_growth))
+		return false;
+	return rss_growth >= (int64_t)(last->unfreed_bytes - first->unfreed_bytes) / 2;
+}
+
+/*
+ * Periodic analysis: every stack holding memory gets a history sample; the
+ * ones older than the age rule are classified (docs/patterns.md). Growing
+ * stacks and fragmentation are leaks; plateaus (caches, pools) are
+ * informational; churn and stacks with too little history are not
+ * reported. One report per stack per dedup window; the next one says how
+ * many it stands for.
+ */
 static void periodic(struct mo_observer *o)
 {
 	struct mo_alloc_rec *recs = NULL;
@@ -631,26 +818,47 @@ static void periodic(struct mo_observer *o)
 
 	if (snapshot(o, &recs, &n))
 		return;
-	if (mo_analyze(recs, n, now, o->cfg.min_unfreed_age_ns, &g) == 0) {
+	if (mo_analyze(recs, n, now, 0, &g) == 0) {
 		for (size_t i = 0; i < g.nr; i++) {
+			const struct mo_leak_group *gi = &g.g[i];
 			struct mo_trace_entry *e;
 			struct mo_leak l;
 			struct mo_event *ev;
+			const char *kind;
 
-			if (pending_exit(o, g.g[i].tgid) || runtime_group(o, &g.g[i]))
+			if (pending_exit(o, gi->tgid) || runtime_group(o, gi))
 				continue;
-			e = mo_traces_get(o->traces, g.g[i].tgid, g.g[i].stack_id);
+			sample_stack(o, gi, now);
+			if (now - gi->oldest_ts_ns < o->cfg.min_unfreed_age_ns)
+				continue;
+			fill_leak(o, &l, gi, now);
+			if (!strcmp(l.pattern, "growing") || !strcmp(l.pattern, "fragmentation"))
+				kind = "leak";
+			else if (!strcmp(l.pattern, "plateau"))
+				kind = "plateau";
+			else
+				kind = NULL;
+			if (!kind) {
+				mo_trace_release(&l.stack);
+				continue;
+			}
+			e = mo_traces_get(o->traces, gi->tgid, gi->stack_id);
 			if (e && e->last_emit_ns &&
 			    now - e->last_emit_ns < o->cfg.stack_dedup_window_ns) {
 				e->suppressed++;
 				o->dedup_suppressed++;
+				mo_trace_release(&l.stack);
 				continue;
 			}
-			fill_leak(o, &l, &g.g[i], now);
-			ev = leak_event(o, &l, "warning", false);
+			ev = leak_event(o, &l, l.severity, false);
 			mo_trace_release(&l.stack);
+			if (ev) {
+				ev->kind = kind;
+				ev->repeats = e ? e->suppressed : 0;
+				ev->rss_validated = rss_backs(o, e, ev->pid);
+			}
 			emit(o, ev);
-			e = mo_traces_get(o->traces, g.g[i].tgid, g.g[i].stack_id);
+			e = mo_traces_get(o->traces, gi->tgid, gi->stack_id);
 			if (e) {
 				e->last_emit_ns = now;
 				e->suppressed = 0;
@@ -661,7 +869,223 @@ static void periodic(struct mo_observer *o)
 	free(recs);
 }
 
+/* ---------------------------------------------------------------- resident */
+
+static void count_rss_growth(struct mo_observer *o, const char *comm, const char *severity)
+{
+	for (size_t i = 0; i < o->nrssm; i++) {
+		if (o->rssm[i].severity == severity && !strcmp(o->rssm[i].command, comm)) {
+			o->rssm[i].count++;
+			return;
+		}
+	}
+	if (o->nrssm == o->caprssm) {
+		size_t cap = o->caprssm ? o->caprssm * 2 : 16;
+		struct rssmetric *n = realloc(o->rssm, cap * sizeof(*n));
+
+		if (!n)
+			return;
+		o->rssm = n;
+		o->caprssm = cap;
+	}
+	snprintf(o->rssm[o->nrssm].command, sizeof(o->rssm[0].command), "%s", comm);
+	o->rssm[o->nrssm].severity = severity;
+	o->rssm[o->nrssm].count = 1;
+	o->nrssm++;
+}
+
+/* The cgroup directory that limits pid's memory (v1 memory controller, else
+ * v2), and that limit; MemTotal when none applies. */
+static void memory_limit_of(struct procextra *x)
+{
+	char path[64], line[1024], dir[512] = "";
+	uint64_t limit = 0;
+	FILE *f;
+
+	x->limit_known = true;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)x->pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		*c2 = '\0';
+		if (!strcmp(c1 + 1, "memory")) {
+			snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s", c2 + 1);
+			break;
+		}
+		if (!strcmp(line, "0") && !dir[0]) {
+			const char *root = access("/sys/fs/cgroup/unified", F_OK) == 0
+						   ? "/sys/fs/cgroup/unified"
+						   : "/sys/fs/cgroup";
+
+			snprintf(dir, sizeof(dir), "%s%s", root, c2 + 1);
+		}
+	}
+	if (f)
+		fclose(f);
+	if (mo_memory_limit(dir[0] ? dir : NULL, "/proc/meminfo", &limit) == 0)
+		x->limit = limit;
+	snprintf(x->memdir, sizeof(x->memdir), "%s", dir);
+}
+
+static uint64_t read_u64_file(const char *path)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v;
+}
+
+/* Current usage of the cgroup that limits x, 0 if unknown. */
+static uint64_t cgroup_usage(const struct procextra *x)
+{
+	char path[600];
+	uint64_t v;
+
+	if (!x->memdir[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/memory.usage_in_bytes", x->memdir);
+	v = read_u64_file(path);
+	if (!v) {
+		snprintf(path, sizeof(path), "%s/memory.current", x->memdir);
+		v = read_u64_file(path);
+	}
+	return v;
+}
+
+static void predict_oom(struct mo_observer *o, pid_t pid, uint64_t now, uint64_t rss)
+{
+	struct procextra *x = extra_of(o, pid);
+	struct mo_usage_point pts[60];
+	struct mo_rss_finding unused;
+	struct mo_rsswatch *w = o->rssw;
+	uint64_t usage = rss;
+	size_t n;
+	double secs;
+	struct mo_event *ev;
+
+	if (!x)
+		return;
+	if (!x->limit_known)
+		memory_limit_of(x);
+	if (!x->limit)
+		return;
+	/* inside a limited cgroup, the cgroup's usage is what the limit counts */
+	if (x->memdir[0] && (usage = cgroup_usage(x))) {
+		w = o->cgw;
+		mo_rsswatch_sample(w, pid, now, usage, &unused);
+	} else {
+		usage = rss;
+	}
+	n = mo_rsswatch_points(w, pid, pts, 60);
+	if (n < 5)
+		return;
+	secs = mo_predict_oom_seconds(pts, n, x->limit);
+	if (secs < 0 || secs > OOM_HORIZON_S)
+		return;
+	if (x->last_oom_ns && now - x->last_oom_ns < OOM_REPEAT_NS)
+		return;
+	x->last_oom_ns = now;
+	ev = event_new(o, MO_EVENT_MEMORY_PRESSURE, "oom_risk", pid, now);
+	if (!ev)
+		return;
+	ev->severity = secs < 60 ? "critical" : "warning";
+	ev->predicted_oom_seconds = secs;
+	ev->limit_bytes = x->limit;
+	ev->rss_bytes = usage;
+	ev->window_seconds = (double)(pts[n - 1].t_ns - pts[0].t_ns) / 1e9;
+	if (n >= 2 && ev->window_seconds > 0)
+		ev->growth_bytes_per_s = ((double)pts[n - 1].bytes - (double)pts[0].bytes) /
+					 ev->window_seconds;
+	emit(o, ev);
+}
+
+/* Once a second: every observed process's RSS, growth findings, OOM risk. */
+static void rss_tick(struct mo_observer *o)
+{
+	int fd = bpf_map__fd(o->skel->maps.rss);
+	uint64_t now = clock_ns(CLOCK_BOOTTIME);
+	__u32 key, next, *prev = NULL;
+
+	o->last_rss_ns = now;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct mo_rss r;
+		struct mo_rss_finding f;
+		uint64_t bytes;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &r) || pending_exit(o, key))
+			continue;
+		bytes = r.file + r.anon + r.shmem;
+		if (mo_rsswatch_sample(o->rssw, (pid_t)key, now, bytes, &f) == 1) {
+			struct mo_event *ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "rss_growth",
+							(pid_t)key, now);
+
+			if (ev) {
+				ev->severity = f.severity;
+				ev->rss_bytes = f.rss;
+				ev->growth_bytes = f.growth;
+				ev->size_bytes = f.growth;
+				ev->window_seconds = f.window_s;
+				ev->growth_bytes_per_s = f.rate;
+				count_rss_growth(o, ev->command, f.severity);
+				emit(o, ev);
+			}
+		}
+		predict_oom(o, (pid_t)key, now, bytes);
+	}
+}
+
 /* ------------------------------------------------------------------ records */
+
+/* The OOM killer chose a process: report it with its top findings, taken
+ * before the exit record reclaims its blocks. */
+static void oom_kill(struct mo_observer *o, const struct mo_record *r)
+{
+	struct mo_alloc_rec *recs = NULL, *mine;
+	struct mo_leak_groups g = { 0 };
+	struct mo_event *ev;
+	size_t n = 0, m = 0;
+
+	ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "oom_kill", (pid_t)r->pid, r->ts_ns);
+	if (!ev)
+		return;
+	if (!ev->command[0])
+		snprintf(ev->command, sizeof(ev->command), "%.16s", r->comm);
+	ev->severity = "critical";
+	ev->cgroup_id = r->cgroup_id;
+	if (snapshot(o, &recs, &n) == 0 && (mine = malloc((n ? n : 1) * sizeof(*mine)))) {
+		for (size_t i = 0; i < n; i++)
+			if (recs[i].tgid == r->pid)
+				mine[m++] = recs[i];
+		if (m && mo_analyze(mine, m, r->ts_ns, 0, &g) == 0 && g.nr) {
+			const struct mo_stack_trace *tr = trace_of(o, r->pid, g.g[0].stack_id);
+
+			/* the biggest holder travels with the event; all are in the
+			 * exit findings that follow */
+			ev->unfreed_bytes = g.outstanding_bytes;
+			ev->count = g.outstanding_count;
+			ev->size_bytes = g.g[0].unfreed_bytes;
+			if (tr)
+				mo_trace_copy(&ev->stack, tr);
+		}
+		mo_leak_groups_release(&g);
+		free(mine);
+	}
+	free(recs);
+	emit(o, ev);
+}
+
+
 
 static void attach_child(struct mo_observer *o, pid_t child)
 {
@@ -722,6 +1146,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 			/* pid_add may move the array: parent is not used after */
 			p = pid_add(o, (pid_t)r->other_pid, pflags);
 			mo_symbolizer_prime(o->sym, (pid_t)r->other_pid);
+			container_of(o, (pid_t)r->other_pid);
 			if (p && !p->comm[0])
 				snprintf(p->comm, sizeof(p->comm), "%.16s", r->comm);
 			if (p && plink) {
@@ -735,10 +1160,22 @@ static int handle_record(void *ctx, void *data, size_t size)
 			emit(o, ev);
 		}
 		break;
+	case MO_REC_OOM_KILL:
+		oom_kill(o, r);
+		break;
 	case MO_REC_MMAP:
 	case MO_REC_MUNMAP:
-		ev = event_new(o, MO_EVENT_KERNEL_FS, r->type == MO_REC_MMAP ? "mmap" : "munmap",
+	case MO_REC_LARGE_MMAP:
+	case MO_REC_LARGE_HEAP:
+		ev = event_new(o,
+			       r->type == MO_REC_LARGE_HEAP ? MO_EVENT_MEMORY_PRESSURE
+							    : MO_EVENT_KERNEL_FS,
+			       r->type == MO_REC_MMAP	  ? "mmap"
+			       : r->type == MO_REC_MUNMAP ? "munmap"
+							  : "large_allocation",
 			       (pid_t)r->pid, r->ts_ns);
+		if (ev && r->type >= MO_REC_LARGE_HEAP)
+			ev->severity = "warning";
 		if (!ev)
 			break;
 		if (!ev->command[0])
@@ -809,6 +1246,8 @@ static void *worker_main(void *arg)
 		ring_buffer__consume(o->rb);
 		if (clock_ns(CLOCK_BOOTTIME) - o->last_maint_ns >= MAINT_PERIOD_NS || stop)
 			maintenance(o);
+		if (clock_ns(CLOCK_BOOTTIME) - o->last_rss_ns >= RSS_PERIOD_NS)
+			rss_tick(o);
 		if (tick)
 			periodic(o);
 		pthread_mutex_unlock(&o->lock);
@@ -864,8 +1303,10 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 	o->q = mo_queue_new(c.buffer_size);
 	o->sym = mo_symbolizer_new();
 	o->traces = mo_traces_new();
+	o->rssw = mo_rsswatch_new(c.rss_growth_threshold, RSS_WINDOW_NS);
+	o->cgw = mo_rsswatch_new(UINT64_MAX, RSS_WINDOW_NS);
 	o->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!o->q || !o->sym || !o->traces || o->stop_efd < 0) {
+	if (!o->q || !o->sym || !o->traces || !o->rssw || !o->cgw || o->stop_efd < 0) {
 		mo_observer_free(o);
 		errno = ENOMEM;
 		return NULL;
@@ -889,6 +1330,14 @@ int mo_observer_add_command(struct mo_observer *o, pid_t pid, const char *exe)
 		return -ENOMEM;
 	/* until exec the child is a copy of us: name it after its program */
 	snprintf(p->comm, sizeof(p->comm), "%.15s", strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
+	return 0;
+}
+
+int mo_observer_set_cgroup(struct mo_observer *o, uint64_t cgroup_id)
+{
+	if (o->started)
+		return -EBUSY;
+	o->target_cgroup = cgroup_id;
 	return 0;
 }
 
@@ -944,8 +1393,11 @@ static int open_and_load(struct mo_observer *o, bool session)
 	s->rodata->sample_rate = o->cfg.sampling_rate;
 	s->rodata->max_depth = o->cfg.max_stack_depth;
 	s->rodata->session_mode = session;
+	s->rodata->large_size = o->cfg.large_allocation_threshold;
+	s->rodata->target_cgroup = o->target_cgroup;
 	bpf_map__set_max_entries(s->maps.allocs, o->cfg.max_allocations);
 	bpf_map__set_max_entries(s->maps.stacks, o->cfg.max_stacks);
+	bpf_map__set_max_entries(s->maps.stack_stats, o->cfg.max_stacks);
 	bpf_map__set_max_entries(s->maps.rows, o->cfg.unwind_rows);
 	bpf_program__set_autoattach(s->progs.alloc_session, false);
 	bpf_program__set_autoattach(s->progs.alloc_enter, false);
@@ -1054,6 +1506,7 @@ static int attach_targets(struct mo_observer *o)
 		bpf_map_update_elem(bpf_map__fd(o->skel->maps.targets), &p->pid, &tflags,
 				    BPF_ANY);
 		mo_symbolizer_prime(o->sym, p->pid);
+		container_of(o, p->pid);
 		r = mo_modules_load_pid(o->mods, p->pid);
 		if (r < 0 && r != -ENOENT) {
 			olog(o, MO_LOG_ERROR, "cannot read the memory maps of pid %d: %s",
@@ -1341,6 +1794,7 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 {
 	struct mo_metrics_snapshot snap = { 0 };
 	struct mo_proc_metrics *pm = NULL;
+	struct mo_rss_growth_metric *rssm;
 	size_t n = 0, cap = 0;
 	struct rusage ru;
 	struct mo_buf b;
@@ -1375,6 +1829,13 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 		pm[n].unfreed_bytes = ps.alloc_bytes > ps.free_bytes ? ps.alloc_bytes - ps.free_bytes
 								     : 0;
 		pm[n].largest_allocation = ps.largest;
+		{
+			const struct mo_container *c = container_of(o, (pid_t)key);
+
+			if (c)
+				snprintf(pm[n].container_id, sizeof(pm[n].container_id), "%s",
+					 c->id);
+		}
 		n++;
 	}
 	/* exited processes keep their totals under their name */
@@ -1396,6 +1857,14 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 		n++;
 	}
 	snap.dedup_suppressed = o->dedup_suppressed;
+	rssm = calloc(o->nrssm ? o->nrssm : 1, sizeof(*rssm));
+	for (size_t i = 0; rssm && i < o->nrssm; i++) {
+		snprintf(rssm[i].command, sizeof(rssm[i].command), "%s", o->rssm[i].command);
+		rssm[i].severity = o->rssm[i].severity;
+		rssm[i].count = o->rssm[i].count;
+	}
+	snap.rss = rssm;
+	snap.nrss = rssm ? o->nrssm : 0;
 	pthread_mutex_unlock(&o->lock);
 
 	snap.nprocs = n;
@@ -1411,6 +1880,7 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 	mo_buf_init(&b);
 	mo_metrics_render(&b, &snap, 200);
 	free(pm);
+	free(rssm);
 	if (b.oom) {
 		mo_buf_release(&b);
 		return -ENOMEM;
@@ -1472,6 +1942,10 @@ void mo_observer_free(struct mo_observer *o)
 	mo_queue_free(o->q, free_event_item);
 	mo_symbolizer_free(o->sym);
 	mo_traces_free(o->traces);
+	mo_rsswatch_free(o->rssw);
+	mo_rsswatch_free(o->cgw);
+	free(o->extra);
+	free(o->rssm);
 	for (size_t i = 0; i < o->nexit; i++)
 		mo_trace_release(&o->exit_leaks[i].stack);
 	free(o->exit_leaks);

@@ -241,6 +241,8 @@ static const struct setting {
 	{ "report_interval", SET_DURATION, offsetof(struct mo_config, report_interval_ns),
 	  SEC / 100, DAY },
 	{ "unwind_rows", SET_U32, offsetof(struct mo_config, unwind_rows), 1024, 50000000 },
+	{ "large_allocation_threshold", SET_SIZE,
+	  offsetof(struct mo_config, large_allocation_threshold), 0, UINT64_MAX },
 };
 
 static int parse_bool(const char *s, bool *out)

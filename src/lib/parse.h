@@ -27,7 +27,7 @@ int mo_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * min_unfreed_age (duration), rss_growth_threshold (size), mode,
  * enable_ebpf (true/false/yes/no/1/0), stack_dedup_window (duration),
  * sampling_rate, max_allocations, max_stacks, max_stack_depth,
- * report_interval (duration), unwind_rows. Returns 0, -ENOENT for an unknown
+ * report_interval (duration), unwind_rows, large_allocation_threshold (size). Returns 0, -ENOENT for an unknown
  * key, -EINVAL for a bad value.
  */
 int mo_config_set(struct mo_config *cfg, const char *key, const char *value);

@@ -108,6 +108,16 @@ static void json_event(struct mo_buf *b, const struct mo_event *ev)
 	mo_json_i64(&j, ev->pid);
 	mo_json_key(&j, "command");
 	mo_json_str(&j, ev->command);
+	mo_json_key(&j, "container_id");
+	mo_json_str(&j, ev->container_id);
+	if (ev->pod_uid[0]) {
+		mo_json_key(&j, "pod_uid");
+		mo_json_str(&j, ev->pod_uid);
+	}
+	if (ev->cgroup[0]) {
+		mo_json_key(&j, "cgroup");
+		mo_json_str(&j, ev->cgroup);
+	}
 	if (ev->cgroup_id) {
 		mo_json_key(&j, "cgroup_id");
 		mo_json_u64(&j, ev->cgroup_id);
@@ -127,6 +137,34 @@ static void json_event(struct mo_buf *b, const struct mo_event *ev)
 		mo_json_bool(&j, ev->estimate);
 		mo_json_key(&j, "final");
 		mo_json_bool(&j, ev->final);
+		if (ev->pattern) {
+			mo_json_key(&j, "pattern");
+			mo_json_str(&j, ev->pattern);
+			mo_json_key(&j, "growth_bytes_per_s");
+			mo_json_double(&j, ev->growth_bytes_per_s);
+			mo_json_key(&j, "confidence");
+			mo_json_double(&j, ev->confidence);
+			mo_json_key(&j, "rss_validated");
+			mo_json_bool(&j, ev->rss_validated);
+			mo_json_key(&j, "repeats");
+			mo_json_u64(&j, ev->repeats);
+		}
+	}
+	if (!strcmp(ev->kind, "rss_growth") || !strcmp(ev->kind, "oom_risk")) {
+		mo_json_key(&j, "rss_bytes");
+		mo_json_u64(&j, ev->rss_bytes);
+		mo_json_key(&j, "growth_bytes");
+		mo_json_u64(&j, ev->growth_bytes);
+		mo_json_key(&j, "window_seconds");
+		mo_json_double(&j, ev->window_seconds);
+		mo_json_key(&j, "growth_bytes_per_s");
+		mo_json_double(&j, ev->growth_bytes_per_s);
+	}
+	if (!strcmp(ev->kind, "oom_risk")) {
+		mo_json_key(&j, "predicted_oom_seconds");
+		mo_json_double(&j, ev->predicted_oom_seconds);
+		mo_json_key(&j, "limit_bytes");
+		mo_json_u64(&j, ev->limit_bytes);
 	}
 	if (ev->address) {
 		char a[32];
@@ -191,19 +229,43 @@ static void text_event(struct mo_buf *b, const struct mo_event *ev)
 		      (int)ev->pid);
 	mo_text_escape(b, ev->command, strlen(ev->command));
 	mo_buf_puts(b, ")");
-	if (ev->type == MO_EVENT_MEMORY_PRESSURE) {
-		mo_buf_printf(b, ": %s unfreed in %" PRIu64 " allocation%s, oldest %.1fs%s%s\n",
-			      unf, ev->count, ev->count == 1 ? "" : "s", ev->age_seconds,
-			      ev->estimate ? " (estimate)" : "",
-			      ev->final ? " [held at exit]" : "");
-		text_frames(b, &ev->stack);
-	} else if (!strcmp(ev->kind, "mmap") || !strcmp(ev->kind, "munmap")) {
+	if (!strcmp(ev->kind, "mmap") || !strcmp(ev->kind, "munmap") ||
+	    !strcmp(ev->kind, "large_allocation")) {
 		mo_buf_printf(b, ": %s at 0x%" PRIx64 "\n", sz, ev->address);
 		if (ev->stack.nframes)
 			text_frames(b, &ev->stack);
+	} else if (!strcmp(ev->kind, "oom_risk")) {
+		char lim[32], use[32];
+
+		out_human_bytes(lim, sizeof(lim), ev->limit_bytes);
+		out_human_bytes(use, sizeof(use), ev->rss_bytes);
+		mo_buf_printf(b, ": out of memory in about %.0fs (%s of %s, growing %.0f B/s)\n",
+			      ev->predicted_oom_seconds, use, lim, ev->growth_bytes_per_s);
+	} else if (ev->type == MO_EVENT_MEMORY_PRESSURE) {
+		mo_buf_printf(b, ": %s unfreed in %" PRIu64 " allocation%s, oldest %.1fs%s%s",
+			      unf, ev->count, ev->count == 1 ? "" : "s", ev->age_seconds,
+			      ev->estimate ? " (estimate)" : "",
+			      ev->final ? " [held at exit]" : "");
+		if (ev->pattern)
+			mo_buf_printf(b, "; %s %.0f B/s (confidence %.2f)%s", ev->pattern,
+				      ev->growth_bytes_per_s, ev->confidence,
+				      ev->rss_validated ? ", RSS grew with it" : "");
+		mo_buf_puts(b, "\n");
+		text_frames(b, &ev->stack);
+	} else if (!strcmp(ev->kind, "rss_growth")) {
+		char g[32], rss[32];
+
+		out_human_bytes(g, sizeof(g), ev->growth_bytes);
+		out_human_bytes(rss, sizeof(rss), ev->rss_bytes);
+		mo_buf_printf(b, ": RSS grew %s in %.0fs to %s [%s]\n", g, ev->window_seconds, rss,
+			      ev->severity ? ev->severity : "");
 	} else if (!strcmp(ev->kind, "exit")) {
 		mo_buf_printf(b, ": exited holding %s in %" PRIu64 " tracked allocations\n", unf,
 			      ev->count);
+	} else if (!strcmp(ev->kind, "oom_kill")) {
+		mo_buf_printf(b, ": killed by the OOM killer holding %s in %" PRIu64
+			      " tracked allocations; biggest holder:\n", unf, ev->count);
+		text_frames(b, &ev->stack);
 	} else if (!strcmp(ev->kind, "fork")) {
 		mo_buf_printf(b, ": forked child %" PRIu64 "\n", ev->address);
 	} else {
@@ -262,7 +324,7 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 }
 
 void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r,
-		const char *scope)
+		const char *scope, const char *observer)
 {
 	char ts[64], h[32], age[32];
 
@@ -285,7 +347,14 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 				.estimate = l->estimate,
 				.final = true,
 				.stack = l->stack,
+				.pattern = l->pattern,
+				.growth_bytes_per_s = l->growth_bytes_per_s,
+				.confidence = l->confidence,
 			};
+
+			if (l->severity)
+				ev.severity = l->severity;
+			snprintf(ev.container_id, sizeof(ev.container_id), "%s", l->container_id);
 
 			snprintf(ev.command, sizeof(ev.command), "%s", l->command);
 			json_event(b, &ev);
@@ -296,6 +365,8 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 		mo_json_str(&j, "summary");
 		mo_json_key(&j, "timestamp");
 		mo_json_str(&j, ts);
+		mo_json_key(&j, "observer");
+		mo_json_str(&j, observer);
 		mo_json_key(&j, "scope");
 		mo_json_str(&j, scope);
 		mo_json_key(&j, "leaking_stacks");
@@ -319,7 +390,9 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 	}
 
 	out_human_bytes(h, sizeof(h), r->total_unfreed_bytes);
-	mo_buf_printf(b, "\n=== memobserver leak report (%s) at %s ===\n", scope, ts);
+	mo_buf_puts(b, "\n=== ");
+	mo_text_escape(b, observer, strlen(observer));
+	mo_buf_printf(b, " leak report (%s) at %s ===\n", scope, ts);
 	if (!r->nleaks) {
 		mo_buf_printf(b, "No leaks: no unfreed allocation older than %.1fs.\n",
 			      (double)r->min_unfreed_age_ns / 1e9);
@@ -337,9 +410,10 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 		out_human_bytes(h, sizeof(h), l->unfreed_bytes);
 		snprintf(age, sizeof(age), "%.1fs", (double)l->oldest_age_ns / 1e9);
 		mo_buf_printf(b, "\n#%zu  %s (%" PRIu64 " bytes) unfreed in %" PRIu64
-			      " allocation%s, oldest %s%s  [pid %d ",
+			      " allocation%s, oldest %s%s, %s  [pid %d ",
 			      i + 1, h, l->unfreed_bytes, l->count, l->count == 1 ? "" : "s", age,
-			      l->estimate ? ", estimate" : "", (int)l->pid);
+			      l->estimate ? ", estimate" : "", l->pattern ? l->pattern : "unknown",
+			      (int)l->pid);
 		mo_text_escape(b, l->command, strlen(l->command));
 		mo_buf_puts(b, "]\n");
 		text_frames(b, &l->stack);

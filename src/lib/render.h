@@ -18,7 +18,7 @@ void out_event(struct mo_buf *b, enum out_format fmt, const struct mo_event *ev)
 /* The final report: text, or (JSON) one leak event per stack plus a summary
  * line with the totals and every drop counter. */
 void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r,
-		const char *scope);
+		const char *scope, const char *observer);
 
 /* RFC 3339 UTC with nanoseconds: "2026-11-27T18:00:00.123456789Z". */
 void out_rfc3339(char *buf, size_t len, uint64_t realtime_ns);

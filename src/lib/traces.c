@@ -19,6 +19,7 @@ struct mo_traces {
 	size_t cap;	/* power of two */
 	size_t used;	/* used + deleted */
 	size_t live;
+	size_t histories;
 };
 
 static size_t hash(uint32_t pid, uint64_t id)
@@ -94,9 +95,12 @@ void mo_traces_free(struct mo_traces *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->s[i].state == 1)
+	for (size_t i = 0; i < t->cap; i++) {
+		if (t->s[i].state == 1) {
 			mo_trace_release(&t->s[i].e.tr);
+			free(t->s[i].e.hist);
+		}
+	}
 	free(t->s);
 	free(t);
 }
@@ -156,8 +160,22 @@ void mo_traces_forget_pid(struct mo_traces *t, uint32_t pid)
 	for (size_t i = 0; i < t->cap; i++) {
 		if (t->s[i].state == 1 && t->s[i].e.pid == pid) {
 			mo_trace_release(&t->s[i].e.tr);
+			if (t->s[i].e.hist)
+				t->histories--;
+			free(t->s[i].e.hist);
+			t->s[i].e.hist = NULL;
 			t->s[i].state = 2;
 			t->live--;
 		}
 	}
+}
+
+struct mo_history *mo_traces_history(struct mo_traces *t, struct mo_trace_entry *e, size_t max)
+{
+	if (e->hist || t->histories >= max)
+		return e->hist;
+	e->hist = calloc(1, sizeof(*e->hist));
+	if (e->hist)
+		t->histories++;
+	return e->hist;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "memobserver.h"
+#include "pattern.h"
 
 struct mo_trace_entry {
 	uint32_t pid;
@@ -21,6 +22,7 @@ struct mo_trace_entry {
 	struct mo_stack_trace tr;
 	uint64_t last_emit_ns;	/* CLOCK_BOOTTIME of the last report, 0 = never */
 	uint64_t suppressed;	/* repeats suppressed since the last report */
+	struct mo_history *hist;	/* unfreed bytes over time, NULL until sampled */
 };
 
 struct mo_traces;
@@ -33,6 +35,10 @@ void mo_traces_free(struct mo_traces *t);
 struct mo_trace_entry *mo_traces_get(struct mo_traces *t, uint32_t pid, uint64_t id);
 
 void mo_traces_forget_pid(struct mo_traces *t, uint32_t pid);
+
+/* e's history, allocated on first use while fewer than max histories exist
+ * (each is a few KiB); NULL beyond that or on ENOMEM. */
+struct mo_history *mo_traces_history(struct mo_traces *t, struct mo_trace_entry *e, size_t max);
 
 /* Deep copy of a trace (frames and their strings). 0 or -ENOMEM. */
 int mo_trace_copy(struct mo_stack_trace *dst, const struct mo_stack_trace *src);

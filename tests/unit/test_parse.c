@@ -386,6 +386,7 @@ static const struct bound bounds[] = {
 	{ "unwind_rows", FIELD(unwind_rows), PLAIN, 1024, 50000000 },
 	{ "min_allocation_size", FIELD(min_allocation_size), BYTES, 0, 1ULL << 46 },
 	{ "rss_growth_threshold", FIELD(rss_growth_threshold), BYTES, 0, 0 },
+	{ "large_allocation_threshold", FIELD(large_allocation_threshold), BYTES, 0, 0 },
 	{ "min_unfreed_age", FIELD(min_unfreed_age_ns), NANOSECONDS, 0, 30 * DAY },
 	{ "stack_dedup_window", FIELD(stack_dedup_window_ns), NANOSECONDS, 0, DAY },
 	{ "report_interval", FIELD(report_interval_ns), NANOSECONDS, SEC / 100, DAY },
@@ -638,7 +639,7 @@ static const char *const all_keys[] = {
 	"name", "buffer_size", "min_allocation_size", "min_unfreed_age",
 	"rss_growth_threshold", "mode", "enable_ebpf", "stack_dedup_window",
 	"sampling_rate", "max_allocations", "max_stacks", "max_stack_depth",
-	"report_interval", "unwind_rows",
+	"report_interval", "unwind_rows", "large_allocation_threshold",
 };
 
 static void test_load_example(void **state)
