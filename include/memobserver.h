@@ -130,7 +130,7 @@ struct mo_event {
 	/* container attribution ("" for host processes) */
 	char container_id[65];
 	char pod_uid[37];
-	char cgroup[256];
+	char cgroup[512];
 
 	/* leak findings: the stack's history (docs/patterns.md) */
 	const char *pattern;		/* "growing", "plateau", "churn", "fragmentation",

@@ -1,0 +1,502 @@
+#!/usr/bin/env bash
+# bench/run.sh - memobserver against no tracer and bcc's memleak, side by side (issue 6).
+#
+# One command: installs what it needs from Debian, builds the microbenchmark,
+# runs every workload under every tracer in alternating order for ROUNDS rounds,
+# then redis-server under redis-benchmark, and prints a Markdown summary.
+# Raw figures and every tracer's output stay in bench/out/<timestamp>/.
+#
+# Knobs (environment):
+#   QUICK=1             about 3 minutes: 1 round, 1 s runs, small redis run
+#   ROUNDS=5            rounds of the microbenchmark (each runs every tracer once)
+#   BENCH_SECONDS=2     measured seconds per microbenchmark run
+#   WORKLOADS="fixed64:1 fixed64:2 mixed:1 mixed:2 fixed16k:1 realistic:1"
+#   TRACERS="none balanced aggressive conservative balanced_plain memleak"
+#                       balanced_plain: MEMOBSERVER_NO_SESSION=1; also memleak_s10 (-s 10)
+#   REDIS_ROUNDS=3  REDIS_REQUESTS=200000  REDIS_PORT=6399
+#   REDIS_TRACERS="none balanced memleak memleak_je"   (memleak_je: -O libjemalloc)
+#   TRAP_ROUNDS=3       rounds of the probe-cost section (empty BPF programs, bench/trapcost.py)
+#   IDLE_SECONDS=6      how long memobserver watches an idle process for its idle RSS/CPU
+#   MEMLEAK_WAIT=30     longest wait for memleak's first report before giving up on it
+#   MEMOBSERVER=build/memobserver   SKIP_INSTALL=1   OUT=bench/out/<timestamp>
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+if [ "${QUICK:-0}" = 1 ]; then
+	: "${ROUNDS:=1}" "${BENCH_SECONDS:=1}" "${REDIS_ROUNDS:=1}" "${REDIS_REQUESTS:=20000}"
+	: "${IDLE_SECONDS:=3}" "${TRAP_ROUNDS:=1}"
+fi
+: "${TRAP_ROUNDS:=3}"
+: "${ROUNDS:=5}" "${BENCH_SECONDS:=2}" "${REDIS_ROUNDS:=3}" "${REDIS_REQUESTS:=200000}"
+: "${REDIS_PORT:=6399}" "${IDLE_SECONDS:=6}" "${MEMLEAK_WAIT:=30}"
+: "${WORKLOADS:=fixed64:1 fixed64:2 mixed:1 mixed:2 fixed16k:1 realistic:1}"
+: "${TRACERS:=none balanced aggressive conservative balanced_plain memleak}"
+: "${REDIS_TRACERS:=none balanced memleak memleak_je}"	# memleak_je: see memleak_jemalloc
+: "${MEMOBSERVER:=$ROOT/build/memobserver}"
+: "${OUT:=$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}"
+
+mkdir -p "$OUT/logs"
+BENCH="$ROOT/bench/out/malloc_bench"
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
+T0=$(date +%s)
+MEMLEAK_OK=1
+MEMLEAK_WHY=""
+
+say() { printf '[bench %4ds] %s\n' $(($(date +%s) - T0)) "$*" | tee -a "$OUT/progress.log" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- setup
+install_deps() {
+	local need=()
+
+	command -v memleak-bpfcc >/dev/null || need+=(bpfcc-tools)
+	compgen -G '/usr/src/linux-headers-*-amd64' >/dev/null || need+=(linux-headers-amd64)
+	command -v redis-server >/dev/null || need+=(redis-server)
+	command -v redis-benchmark >/dev/null || need+=(redis-tools)
+	command -v cc >/dev/null || need+=(gcc)
+	command -v python3 >/dev/null || need+=(python3)
+	[ ${#need[@]} -eq 0 ] && return 0
+	say "installing ${need[*]}"
+	apt-get update -qq >"$OUT/logs/apt.log" 2>&1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >>"$OUT/logs/apt.log" 2>&1 ||
+		die "apt-get install ${need[*]} failed (see $OUT/logs/apt.log)"
+}
+
+# bcc compiles memleak's BPF against /lib/modules/$(uname -r)/{build,source}.
+# The running kernel is a custom build with no Debian headers, so point both at
+# the newest Debian headers: -amd64 has the generated config, -common the rest.
+link_headers() {
+	local kdir="/lib/modules/$(uname -r)" amd common
+
+	amd=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1)
+	common=$(ls -d /usr/src/linux-headers-*-common 2>/dev/null | sort -V | tail -n1)
+	[ -n "$amd" ] || { MEMLEAK_WHY="no /usr/src/linux-headers-*-amd64"; return 1; }
+	mkdir -p "$kdir"
+	if [ ! -e "$kdir/build" ] || [ -L "$kdir/build" ]; then
+		ln -sfn "$amd" "$kdir/build"
+	fi
+	if [ -n "$common" ] && { [ ! -e "$kdir/source" ] || [ -L "$kdir/source" ]; }; then
+		ln -sfn "$common" "$kdir/source"
+	fi
+	say "kernel headers: $kdir/build -> $(readlink "$kdir/build"), source -> $(readlink "$kdir/source" 2>/dev/null)"
+}
+
+build_memobserver() {
+	local try
+
+	for try in 1 2 3 4 5 6 7 8 9 10; do
+		[ -x "$MEMOBSERVER" ] && return 0
+		say "building $MEMOBSERVER (try $try)"
+		make -C "$ROOT" build/memobserver >"$OUT/logs/build.log" 2>&1 && [ -x "$MEMOBSERVER" ] &&
+			return 0
+		tail -n3 "$OUT/logs/build.log" >&2
+		sleep 60
+	done
+	die "cannot build $MEMOBSERVER (see $OUT/logs/build.log)"
+}
+
+build_bench() {
+	mkdir -p "$(dirname "$BENCH")"
+	cc -std=gnu11 -O2 -g -Wall -Wextra -pthread -o "$BENCH" "$ROOT/bench/malloc_bench.c" -lm ||
+		die "cannot compile bench/malloc_bench.c"
+}
+
+# memleak is usable when it compiles and attaches to a sleeping process.
+check_memleak() {
+	local p log="$OUT/logs/memleak-check.log"
+
+	if ! command -v memleak-bpfcc >/dev/null; then
+		MEMLEAK_OK=0 MEMLEAK_WHY="memleak-bpfcc not installed"
+		return
+	fi
+	sleep 60 &
+	p=$!
+	timeout 60 memleak-bpfcc -p "$p" 1 1 >"$log" 2>&1
+	kill "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	if ! grep -q 'Top' "$log"; then
+		MEMLEAK_OK=0
+		MEMLEAK_WHY="memleak-bpfcc failed: $(grep -m1 -iE 'error|unable|exception' "$log")"
+		say "$MEMLEAK_WHY (full output: $log); memleak rows are skipped"
+	fi
+}
+
+# ---------------------------------------------------------------- helpers
+# prints "RSS_KB CPU_MS" of a process, or nothing when it is gone
+proc_usage() {
+	local p=$1 k v rest s rss=0
+
+	[ -r "/proc/$p/stat" ] || return 1
+	while read -r k v rest; do
+		[ "$k" = VmRSS: ] && { rss=$v; break; }
+	done <"/proc/$p/status" 2>/dev/null
+	read -r s <"/proc/$p/stat" 2>/dev/null || return 1
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo "$rss $(((${12} + ${13}) * TICK_MS))"
+}
+
+# samples a process every 0.2 s into a file until it exits
+sampler() {
+	local p=$1 f=$2 u
+
+	while u=$(proc_usage "$p"); do
+		echo "$u" >>"$f"
+		sleep 0.2
+	done
+}
+
+wait_for() { # file pattern seconds pid-that-must-live
+	local i
+
+	for ((i = 0; i < $3 * 10; i++)); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+stop_proc() { # pid seconds-to-exit-alone
+	local p=$1 i
+
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -INT "$p" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+}
+
+MO_ARGS=()	# --metrics off where the build has a metrics listener (set in main)
+
+# starts tracer $1 on pid $2 with output prefix $3; sets TPID, returns 1 if it
+# did not come up. Background jobs of a script ignore SIGINT unless reset.
+start_tracer() {
+	local t=$1 pid=$2 pre=$3 ok=0
+
+	TPID=""
+	case $t in
+	balanced | aggressive | conservative | balanced_plain)
+		local mode=${t%_plain}
+		if [ "$t" = balanced_plain ]; then
+			MEMOBSERVER_NO_SESSION=1 env --default-signal=INT "$MEMOBSERVER" -p "$pid" \
+				--mode "$mode" "${MO_ARGS[@]}" -q -v >"$pre.out" 2>"$pre.err" &
+		else
+			env --default-signal=INT "$MEMOBSERVER" -p "$pid" --mode "$mode" \
+				"${MO_ARGS[@]}" -q -v >"$pre.out" 2>"$pre.err" &
+		fi
+		TPID=$!
+		wait_for "$pre.err" 'observing' 30 "$TPID" && ok=1
+		;;
+	memleak | memleak_s10 | memleak_je)
+		local cmd=(memleak-bpfcc) extra=()
+		[ "$t" = memleak_s10 ] && extra=(-s 10)
+		if [ "$t" = memleak_je ]; then
+			# the interpreter bcc is installed for, from memleak's #! line
+			cmd=("$(head -n1 "$(command -v memleak-bpfcc)" | sed 's/^#! *//; s/ .*//')"
+				"$(memleak_jemalloc)")
+			extra=(-O "$(jemalloc_path "$pid")")
+		fi
+		PYTHONUNBUFFERED=1 env --default-signal=INT "${cmd[@]}" -p "$pid" "${extra[@]}" \
+			>"$pre.out" 2>"$pre.err" &
+		TPID=$!
+		# attached once the first periodic report is out (after its 5 s interval)
+		wait_for "$pre.out" 'Top ' "$MEMLEAK_WAIT" "$TPID" && ok=1
+		;;
+	trap_*)
+		# shellcheck disable=SC2086
+		env --default-signal=INT "$BCC_PYTHON" "$ROOT/bench/trapcost.py" "$pid" \
+			${TRAP_SPECS[$t]} >"$pre.out" 2>"$pre.err" &
+		TPID=$!
+		wait_for "$pre.out" ATTACHED 60 "$TPID" && ok=1
+		;;
+	esac
+	[ $ok = 1 ]
+}
+
+# memleak -O libjemalloc.so.2 dies on "could not determine address of symbol
+# mmap": it hooks mmap and munmap in the allocator file unconditionally, and
+# jemalloc exports neither. This copy makes those two hooks optional, nothing
+# else, so that memleak can be measured on what redis really calls.
+memleak_jemalloc() {
+	local f="$OUT/memleak-jemalloc.py"
+
+	[ -f "$f" ] || python3 - "$(command -v memleak-bpfcc)" "$f" <<-'EOF'
+		import sys
+		src = open(sys.argv[1]).read()
+		a = 'attach_probes("mmap")'
+		b = ('bpf.attach_uprobe(name=obj, sym="munmap", fn_name="munmap_enter",\n'
+		     '                                  pid=pid)')
+		assert a in src and b in src, "memleak-bpfcc changed: cannot patch"
+		src = src.replace(a, 'attach_probes("mmap", can_fail=True)')
+		src = src.replace(b, 'try:\n                bpf.attach_uprobe(name=obj, sym="munmap", '
+		                  'fn_name="munmap_enter", pid=pid)\n'
+		                  '        except Exception:\n                pass')
+		open(sys.argv[2], "w").write(src)
+	EOF
+	echo "$f"
+}
+
+jemalloc_path() {
+	awk '/libjemalloc/ { print $6; exit }' "/proc/$1/maps"
+}
+
+# report counters of a memobserver final report: "tracked drops probes"
+mo_counters() {
+	local f=$1 tracked drops probes
+
+	tracked=$(sed -n 's/^tracked \([0-9]*\) allocations.*/\1/p' "$f" | tail -n1)
+	probes=$(sed -n 's/.* \([0-9]*\) probes attached.*/\1/p' "$f" | tail -n1)
+	drops=$(sed -n 's/^dropped: //p' "$f" | tail -n1 | grep -o '[0-9]\+' | awk '{ s += $1 } END { print s + 0 }')
+	echo "${tracked:-} ${drops:-} ${probes:-}"
+}
+
+# field KEY of a RESULT line
+res_field() { sed -n "s/.* $2=\\([0-9.]*\\).*/\\1/p" <<<"$1"; }
+
+# ---------------------------------------------------------------- microbenchmark
+MICRO_HEADER="round,workload,threads,tracer,ok,ns_per_pair,wall_ns_per_pair,pairs,seconds,bench_utime_s,bench_stime_s,tracer_rss_max_kb,tracer_rss_end_kb,tracer_cpu_startup_ms,tracer_cpu_run_ms,tracked,drops,probes,load1"
+RAW="$OUT/micro.csv"
+echo "$MICRO_HEADER" >"$RAW"
+
+run_micro() { # round workload threads tracer
+	local r=$1 w=$2 th=$3 t=$4 pre="$OUT/logs/r$1-$2-$3-$4" bpid spid=""
+	local ok=1 u0="" u1="" rssmax="" rssend="" cpu0="" cpurun="" cnt="" line
+
+	TPID=""
+
+	if [[ $t == memleak* || $t == trap_* ]] && [ "$MEMLEAK_OK" = 0 ]; then
+		return
+	fi
+	"$BENCH" --mode "$w" --threads "$th" --seconds "$BENCH_SECONDS" >"$pre.bench" 2>&1 &
+	bpid=$!
+	wait_for "$pre.bench" READY 20 "$bpid" || { say "benchmark did not start: $pre.bench"; return; }
+	if [ "$t" != none ]; then
+		if ! start_tracer "$t" "$bpid" "$pre"; then
+			ok=0
+			say "$t did not come up on $w/$th (see $pre.err, $pre.out)"
+		fi
+		if [ -n "$TPID" ]; then
+			sampler "$TPID" "$pre.samples" &
+			spid=$!
+			u0=$(proc_usage "$TPID")
+		fi
+	fi
+	kill -USR1 "$bpid"
+	wait "$bpid"
+	if [ -n "$TPID" ]; then
+		u1=$(proc_usage "$TPID")
+		[ -n "$u0" ] && [ -n "$u1" ] && cpu0=${u0#* } && cpurun=$((${u1#* } - cpu0))
+		rssend=${u1% *}
+		if [[ $t == memleak* || $t == trap_* ]]; then
+			stop_proc "$TPID" 0
+		else
+			stop_proc "$TPID" 15	# it stops by itself when the target exits
+		fi
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+		rssmax=$(awk 'BEGIN { m = 0 } $1 > m { m = $1 } END { print m }' "$pre.samples" 2>/dev/null)
+		[[ $t == memleak* || $t == trap_* ]] || cnt=$(mo_counters "$pre.out")
+	fi
+	line=$(grep '^RESULT' "$pre.bench")
+	[ -n "$line" ] || { ok=0; say "no RESULT in $pre.bench"; }
+	set -- $cnt
+	echo "$r,$w,$th,$t,$ok,$(res_field "$line" ns_per_pair),$(res_field "$line" wall_ns_per_pair),$(res_field "$line" pairs),$(res_field "$line" seconds),$(res_field "$line" utime_s),$(res_field "$line" stime_s),$rssmax,$rssend,$cpu0,$cpurun,${1:-},${2:-},${3:-},$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
+	say "round $r $w/$th $t: $(res_field "$line" ns_per_pair) ns/pair${rssmax:+, tracer RSS ${rssmax} kB}${cpurun:+, CPU ${cpurun} ms}"
+}
+
+# ---------------------------------------------------------------- trap costs
+# What one probe costs by itself: empty BPF programs (bench/trapcost.py) on
+# fixed64, where each pair calls malloc once and free once, so the added ns
+# per pair is the cost of one hit. glibc's free starts with "test %rdi,%rdi",
+# which the kernel single-steps; the jcc after it and malloc's first "push"
+# are emulated.
+declare -A TRAP_SPECS
+BCC_PYTHON=$(head -n1 "$(command -v memleak-bpfcc 2>/dev/null || echo /dev/null)" 2>/dev/null |
+	sed -n 's/^#! *\([^ ]*\).*/\1/p')
+: "${BCC_PYTHON:=/usr/bin/python3}"
+
+# byte offset of the second instruction of SYMBOL in the C library
+second_insn() {
+	local libc a b
+
+	libc=$(readlink -f /lib/x86_64-linux-gnu/libc.so.6)
+	a=$(nm -D "$libc" | awk -v s="$1" '$3 == s "@@GLIBC_2.2.5" { print $1; exit }')
+	[ -n "$a" ] || return 1
+	objdump -d --start-address=0x"$a" --stop-address=$((0x$a + 16)) "$libc" |
+		grep -E '^ +[0-9a-f]+:' | head -n2 >>"$OUT/logs/trap-sites.txt"
+	b=$(objdump -d --start-address=0x"$a" --stop-address=$((0x$a + 16)) "$libc" |
+		awk '/^ +[0-9a-f]+:/ { n++; if (n == 2) { sub(":", "", $1); print $1; exit } }')
+	[ -n "$b" ] && echo $((0x$b - 0x$a))
+}
+
+run_traps() {
+	local off t round i n
+	local -a order=(none trap_malloc0 trap_malloc0_ret trap_free0)
+
+	off=$(second_insn free)
+	TRAP_SPECS[trap_malloc0]="u:malloc:0"
+	TRAP_SPECS[trap_malloc0_ret]="u:malloc:0 r:malloc"
+	TRAP_SPECS[trap_free0]="u:free:0"
+	if [ -n "$off" ]; then
+		TRAP_SPECS[trap_free$off]="u:free:$off"
+		order+=("trap_free$off")
+	fi
+	RAW="$OUT/trap.csv"
+	echo "$MICRO_HEADER" >"$RAW"
+	n=${#order[@]}
+	for ((round = 1; round <= TRAP_ROUNDS; round++)); do
+		for ((i = 0; i < n; i++)); do
+			t=${order[$(((i + round - 1) % n))]}
+			run_micro "$round" fixed64 1 "$t"
+		done
+	done
+	RAW="$OUT/micro.csv"
+}
+
+# ---------------------------------------------------------------- idle
+# memobserver attached to a process that allocates nothing: its floor of
+# memory and CPU. The target is the microbenchmark waiting for its signal.
+measure_idle() {
+	local bpid pre="$OUT/logs/idle" t u
+
+	: >"$OUT/idle.csv"
+	for t in balanced aggressive conservative; do
+		"$BENCH" --seconds 1 >"$pre-$t.bench" 2>&1 &
+		bpid=$!
+		wait_for "$pre-$t.bench" READY 20 "$bpid" || { kill "$bpid"; continue; }
+		if start_tracer "$t" "$bpid" "$pre-$t"; then
+			sampler "$TPID" "$pre-$t.samples" &
+			sleep "$IDLE_SECONDS"
+			u=$(proc_usage "$TPID")
+			echo "$t,${u% *},${u#* },$IDLE_SECONDS" >>"$OUT/idle.csv"
+			say "memobserver $t idle: RSS ${u% *} kB, CPU ${u#* } ms since it started"
+		fi
+		kill "$bpid"
+		wait "$bpid" 2>/dev/null
+		[ -n "$TPID" ] && stop_proc "$TPID" 15
+	done
+}
+
+# ---------------------------------------------------------------- redis
+RCSV="$OUT/redis.csv"
+echo "round,tracer,ok,set_rps,get_rps,seconds,tracer_rss_max_kb,tracer_cpu_run_ms,tracked,drops,probes" >"$RCSV"
+
+run_redis() {
+	local rpid r t i n pre u0 u1 spid ts te set get rssmax cpurun cnt ok
+	local -a order
+
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+		--daemonize no --logfile "$OUT/logs/redis-server.log" &
+	rpid=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
+		sleep 0.1
+	done
+	[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] ||
+		{ say "redis-server did not start"; kill "$rpid"; return; }
+
+	pre="$OUT/logs/redis-allocator"
+	if start_tracer balanced "$rpid" "$pre"; then
+		say "memobserver on redis-server: $(grep -m1 probed "$pre.err")"
+	fi
+	[ -n "$TPID" ] && stop_proc "$TPID" 0
+
+	redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -q -n 10000 -t set,get -P 1 >/dev/null 2>&1
+	n=$(wc -w <<<"$REDIS_TRACERS")
+	for ((r = 1; r <= REDIS_ROUNDS; r++)); do
+		read -ra order <<<"$REDIS_TRACERS"
+		for ((i = 0; i < n; i++)); do
+			t=${order[$(((i + r - 1) % n))]}
+			[[ $t == memleak* ]] && [ "$MEMLEAK_OK" = 0 ] && continue
+			pre="$OUT/logs/redis-r$r-$t"
+			ok=1 spid="" u0="" rssmax="" cpurun="" cnt="" TPID=""
+			if [ "$t" != none ]; then
+				if ! start_tracer "$t" "$rpid" "$pre"; then
+					say "$t did not come up on redis (see $pre.err)"
+					[ -n "$TPID" ] && stop_proc "$TPID" 0
+					echo "$r,$t,0,,,,,,,," >>"$RCSV"
+					continue
+				fi
+				sampler "$TPID" "$pre.samples" &
+				spid=$!
+				u0=$(proc_usage "$TPID")
+			fi
+			ts=$(date +%s.%N)
+			timeout 900 redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" --csv \
+				-n "$REDIS_REQUESTS" -t set,get -P 1 >"$pre.csv" 2>&1 || ok=0
+			te=$(date +%s.%N)
+			if [ -n "$TPID" ]; then
+				u1=$(proc_usage "$TPID")
+				[ -n "$u0" ] && [ -n "$u1" ] && cpurun=$((${u1#* } - ${u0#* }))
+				stop_proc "$TPID" 0
+				kill "$spid" 2>/dev/null
+				wait "$spid" 2>/dev/null
+				rssmax=$(awk 'BEGIN { m = 0 } $1 > m { m = $1 } END { print m }' "$pre.samples" 2>/dev/null)
+				[[ $t == memleak* ]] || cnt=$(mo_counters "$pre.out")
+			fi
+			set=$(awk -F'"' '$2 == "SET" { print $4 }' "$pre.csv")
+			get=$(awk -F'"' '$2 == "GET" { print $4 }' "$pre.csv")
+			set -- $cnt
+			echo "$r,$t,$ok,$set,$get,$(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.1f", b - a }'),$rssmax,$cpurun,${1:-},${2:-},${3:-}" >>"$RCSV"
+			say "redis round $r $t: SET $set/s GET $get/s"
+		done
+	done
+	redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1
+	stop_proc "$rpid" 5
+}
+
+# ---------------------------------------------------------------- main
+[ "$(id -u)" = 0 ] || die "run as root (BPF)"
+[ "${SKIP_INSTALL:-0}" = 1 ] || install_deps
+link_headers || true
+build_memobserver
+# others may rebuild build/ during a run: measure one fixed copy
+cp "$MEMOBSERVER" "$OUT/memobserver" || die "cannot copy $MEMOBSERVER"
+MEMOBSERVER_SRC=$MEMOBSERVER
+MEMOBSERVER="$OUT/memobserver"
+"$MEMOBSERVER" --help 2>&1 | grep -q -- '--metrics' && MO_ARGS+=(--metrics off)
+build_bench
+check_memleak
+[ -n "$MEMLEAK_WHY" ] && [ "$MEMLEAK_OK" = 1 ] && MEMLEAK_OK=0
+{
+	echo "date=$(date -u +%FT%TZ)"
+	echo "kernel=$(uname -r)"
+	echo "cpus=$(nproc) model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+	echo "memory=$(free -h | awk '/Mem:/ { print $2 }')"
+	echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "memobserver=$MEMOBSERVER_SRC built $(stat -c %y "$MEMOBSERVER_SRC" | cut -d. -f1) sha256=$(sha256sum "$MEMOBSERVER" | cut -c1-16) git=$(git -C "$ROOT" describe --always --dirty 2>/dev/null)"
+	echo "memleak=$(dpkg-query -W -f '${Version}' bpfcc-tools 2>/dev/null) ok=$MEMLEAK_OK ${MEMLEAK_WHY}"
+	echo "redis=$(redis-server --version | awk '{ print $3, $6 }')"
+	echo "rounds=$ROUNDS seconds=$BENCH_SECONDS workloads='$WORKLOADS' tracers='$TRACERS'"
+	echo "redis_rounds=$REDIS_ROUNDS redis_requests=$REDIS_REQUESTS redis_tracers='$REDIS_TRACERS'"
+} >"$OUT/machine.txt"
+say "results in $OUT"
+
+measure_idle
+read -ra TRS <<<"$TRACERS"
+NT=${#TRS[@]}
+for ((round = 1; round <= ROUNDS; round++)); do
+	for wl in $WORKLOADS; do
+		# rotate the order every round: no tracer always runs first or last
+		for ((i = 0; i < NT; i++)); do
+			run_micro "$round" "${wl%:*}" "${wl#*:}" "${TRS[$(((i + round - 1) % NT))]}"
+		done
+	done
+done
+[ "$TRAP_ROUNDS" -gt 0 ] && run_traps
+[ "$REDIS_ROUNDS" -gt 0 ] && run_redis
+echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
+echo "elapsed_s=$(($(date +%s) - T0))" >>"$OUT/machine.txt"
+
+python3 "$ROOT/bench/summarize.py" "$OUT" | tee "$OUT/summary.md"
+say "done in $(($(date +%s) - T0)) s; raw figures and logs in $OUT"

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * http.c - the metrics endpoint on libmicrohttpd. One internal polling
+ * thread serves every connection, so the render callback never runs
+ * concurrently with itself; limits on connections, idle time and
+ * per-connection memory keep a misbehaving client from costing more than a
+ * scrape does.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <microhttpd.h>
+
+#include "http.h"
+
+/* Prometheus, a health checker and a curious human fit with room to spare. */
+#define MAX_CONNECTIONS 64u
+/* A scrape sends its request at once; a client idle this long is gone or hostile. */
+#define IDLE_TIMEOUT_S 5u
+/*
+ * Per connection: request line, headers and I/O buffers. A scrape request
+ * is a few hundred bytes; anything near this is answered 431 and closed.
+ */
+#define CONNECTION_MEMORY (16u * 1024)
+
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define TEXT_TYPE "text/plain; charset=utf-8"
+
+struct http_server {
+	struct MHD_Daemon *d;
+	http_render_fn render;
+	void *ctx;
+	unsigned port;
+};
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+static int parse_port(const char *s, unsigned *port)
+{
+	unsigned long v = 0;
+	size_t n = 0;
+
+	/* Digits only: strtoul would take signs, spaces and hex. */
+	for (; s[n] >= '0' && s[n] <= '9'; n++) {
+		v = v * 10 + (unsigned long)(s[n] - '0');
+		if (v > 65535)
+			return -EINVAL;
+	}
+	if (n == 0 || s[n] != '\0')
+		return -EINVAL;
+	*port = (unsigned)v;
+	return 0;
+}
+
+int http_parse_listen(const char *spec, char *host, size_t hostlen, unsigned *port)
+{
+	char addr[INET6_ADDRSTRLEN];
+	unsigned char bin[sizeof(struct in6_addr)];
+	const char *h, *colon;
+	const char *out = addr;
+	bool v6 = false;
+	size_t hlen;
+	unsigned p;
+
+	if (!spec || !host || !port)
+		return -EINVAL;
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		h = spec + 1;
+		hlen = (size_t)(end - h);
+		colon = end + 1;
+		v6 = true;
+	} else {
+		colon = strchr(spec, ':');
+		/* An IPv6 address without brackets cannot be told from its port. */
+		if (!colon || strchr(colon + 1, ':'))
+			return -EINVAL;
+		h = spec;
+		hlen = (size_t)(colon - spec);
+	}
+	if (parse_port(colon + 1, &p))
+		return -EINVAL;
+	if (hlen >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, h, hlen);
+	addr[hlen] = '\0';
+	if (v6) {
+		if (inet_pton(AF_INET6, addr, bin) != 1)
+			return -EINVAL;
+	} else if (hlen == 0 || !strcmp(addr, "localhost")) {
+		out = "127.0.0.1";
+	} else if (inet_pton(AF_INET, addr, bin) != 1) {
+		/* Literal addresses only: resolving names here would block on DNS. */
+		return -EINVAL;
+	}
+	if (strlen(out) >= hostlen)
+		return -EINVAL;
+	strcpy(host, out);
+	*port = p;
+	return 0;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+			     struct MHD_Response *r)
+{
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;	/* out of memory: MHD closes the connection */
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
+	    (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
+	     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+	return reply(conn, status, TEXT_TYPE, r);
+}
+
+static enum MHD_Result reply_metrics(struct http_server *s, struct MHD_Connection *conn)
+{
+	struct MHD_Response *r;
+	char *body = NULL, msg[128], ebuf[64];
+	size_t len = 0;
+	int err;
+
+	err = s->render(s->ctx, &body, &len);
+	if (err) {
+		free(body);
+		snprintf(msg, sizeof(msg), "cannot render metrics: %s\n",
+			 strerror_r(-err, ebuf, sizeof(ebuf)));
+		r = MHD_create_response_from_buffer(strlen(msg), msg, MHD_RESPMEM_MUST_COPY);
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, TEXT_TYPE, r);
+	}
+	r = MHD_create_response_from_buffer_with_free_callback(len, body, free);
+	if (!r)
+		free(body);
+	return reply(conn, MHD_HTTP_OK, METRICS_TYPE, r);
+}
+
+static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *conn,
+			       const char *url)
+{
+	/* MHD answers HEAD with the headers of the GET reply and no body. */
+	if (!strcmp(url, "/metrics"))
+		return reply_metrics(s, conn);
+	if (!strcmp(url, "/healthz"))
+		return reply_text(conn, MHD_HTTP_OK, "ok\n");
+	return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static bool has_body(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl && strcmp(cl, "0")) ||
+	       MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/*
+ * MHD calls this once when the headers are in, then once per chunk of body,
+ * then once more with no data. A reply queued on the first call makes MHD
+ * close the connection afterwards instead of reading the body: that is how
+ * other methods and requests with a body are answered. A plain GET or HEAD
+ * is answered on the second call, which keeps the connection alive for the
+ * next scrape.
+ */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_ctx)
+{
+	static int seen, answered;
+	struct http_server *s = cls;
+
+	if (*req_ctx == &answered) {
+		*upload_data_size = 0;	/* a body after the reply: dropped */
+		return MHD_YES;
+	}
+	if (*req_ctx == &seen) {
+		*req_ctx = &answered;
+		return dispatch(s, conn, url);
+	}
+	*req_ctx = &answered;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (has_body(conn))
+		return dispatch(s, conn, url);
+	*req_ctx = &seen;
+	return MHD_YES;
+}
+
+/*
+ * MHD does not say why it could not start. Binding the address ourselves
+ * recovers the usual reason (address in use, not local, privileged port).
+ */
+static int bind_errno(const union sockaddr_any *addr, socklen_t len, bool dual)
+{
+	int fd, one = 1, v6only = !dual, err = 0;
+
+	fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	/* The same options MHD sets, so the same bind succeeds or fails. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+	if (bind(fd, &addr->sa, len))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+struct http_server *http_start(const char *spec, http_render_fn render, void *ctx, char *err,
+			       size_t errlen)
+{
+	union sockaddr_any addr;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
+	struct http_server *s;
+	char host[INET6_ADDRSTRLEN], where[INET6_ADDRSTRLEN + 10], ebuf[64];
+	socklen_t alen;
+	bool dual = false;
+	unsigned port;
+	int e, be;
+
+	if (http_parse_listen(spec, host, sizeof(host), &port) || !render) {
+		snprintf(err, errlen, "invalid listen address '%s' (ADDR:PORT, [ADDR]:PORT or :PORT)",
+			 spec ? spec : "");
+		errno = EINVAL;
+		return NULL;
+	}
+	memset(&addr, 0, sizeof(addr));
+	if (strchr(host, ':')) {
+		addr.in6.sin6_family = AF_INET6;
+		addr.in6.sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, host, &addr.in6.sin6_addr);
+		alen = sizeof(addr.in6);
+		/* [::] means every address, IPv4 ones included; others are v6 only. */
+		dual = IN6_IS_ADDR_UNSPECIFIED(&addr.in6.sin6_addr);
+		flags |= dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
+		snprintf(where, sizeof(where), "[%s]:%u", host, port);
+	} else {
+		addr.in.sin_family = AF_INET;
+		addr.in.sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, host, &addr.in.sin_addr);
+		alen = sizeof(addr.in);
+		snprintf(where, sizeof(where), "%s:%u", host, port);
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "cannot serve metrics on %s: %s", where, strerror(ENOMEM));
+		errno = ENOMEM;
+		return NULL;
+	}
+	s->render = render;
+	s->ctx = ctx;
+	/* No MHD_USE_ERROR_LOG: failures reach the caller through err only. */
+	s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, s,
+				MHD_OPTION_SOCK_ADDR, &addr.sa,
+				MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+				MHD_OPTION_LISTEN_BACKLOG_SIZE, MAX_CONNECTIONS,
+				MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+				MHD_OPTION_STRICT_FOR_CLIENT, 1,
+				MHD_OPTION_END);
+	if (!s->d) {
+		e = errno;
+		free(s);
+		be = bind_errno(&addr, alen, dual);
+		if (be) {
+			e = be;
+			snprintf(err, errlen, "cannot bind %s: %s", where,
+				 strerror_r(e, ebuf, sizeof(ebuf)));
+		} else {
+			if (!e)
+				e = EIO;
+			snprintf(err, errlen, "cannot serve metrics on %s: %s", where,
+				 strerror_r(e, ebuf, sizeof(ebuf)));
+		}
+		errno = e;
+		return NULL;
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info && info->port ? info->port : port;
+	return s;
+}
+
+unsigned http_port(const struct http_server *s)
+{
+	return s ? s->port : 0;
+}
+
+void http_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	/* Joins the server thread: no render call is running after this. */
+	MHD_stop_daemon(s->d);
+	free(s);
+}

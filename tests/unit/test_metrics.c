@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * test_metrics.c - the Prometheus exposition: exact output for a small
+ * snapshot, label escaping of hostile process names, aggregation by name,
+ * the cardinality cap and the empty snapshot. Every rendering is also
+ * checked by the real `promtool check metrics` (Debian package prometheus)
+ * when it is installed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "metrics.h"
+
+struct text {
+	char *s;
+	size_t len;
+};
+
+static struct text render(const struct mo_metrics_snapshot *s, size_t max_series)
+{
+	struct mo_buf b;
+	struct text t;
+
+	mo_buf_init(&b);
+	mo_metrics_render(&b, s, max_series);
+	assert_false(b.oom);
+	assert_non_null(b.data);
+	assert_int_equal(strlen(b.data), b.len);
+	t.s = b.data;
+	t.len = b.len;
+	return t;
+}
+
+static bool have_promtool(void)
+{
+	static int have = -1;
+
+	if (have < 0) {
+		have = system("command -v promtool >/dev/null 2>&1") == 0;
+		if (!have)
+			printf("[  SKIP    ] promtool not installed (apt-get install prometheus): "
+			       "output checked by these tests only\n");
+	}
+	return have;
+}
+
+/* `promtool check metrics` parses the text and lints names, HELP and TYPE. */
+static void promtool_check(const struct text *t)
+{
+	char path[] = "/tmp/test_metrics.XXXXXX", cmd[128], line[512];
+	FILE *p;
+	int fd, status;
+
+	if (!have_promtool())
+		return;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, t->s, t->len), (ssize_t)t->len);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p))
+		printf("promtool: %s", line);
+	status = pclose(p);
+	unlink(path);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		printf("rejected text:\n%s", t->s);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static size_t count_lines(const char *text, const char *prefix)
+{
+	size_t n = 0, plen = strlen(prefix);
+
+	for (const char *l = text; *l; l = strchr(l, '\n') + 1) {
+		if (!strncmp(l, prefix, plen))
+			n++;
+		if (!strchr(l, '\n'))
+			break;
+	}
+	return n;
+}
+
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+
+	for (const char *p = text; (p = strstr(p, line)); p++)
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return true;
+	return false;
+}
+
+static void set_proc(struct mo_proc_metrics *p, pid_t pid, const char *cmd, const char *cid,
+		     uint64_t allocs, uint64_t frees, uint64_t unfreed, uint64_t largest)
+{
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	snprintf(p->command, sizeof(p->command), "%s", cmd);
+	snprintf(p->container_id, sizeof(p->container_id), "%s", cid);
+	p->allocations = allocs;
+	p->deallocations = frees;
+	p->unfreed_bytes = unfreed;
+	p->largest_allocation = largest;
+}
+
+static const char expected_small[] =
+	"# HELP memory_allocations_tracked_total Allocations tracked by the observer, by process name and container.\n"
+	"# TYPE memory_allocations_tracked_total counter\n"
+	"memory_allocations_tracked_total{process=\"nginx\",container_id=\"\"} 5\n"
+	"memory_allocations_tracked_total{process=\"redis\",container_id=\"abc123\"} 7\n"
+	"# HELP memory_deallocations_tracked_total Frees that matched a tracked allocation, by process name and container.\n"
+	"# TYPE memory_deallocations_tracked_total counter\n"
+	"memory_deallocations_tracked_total{process=\"nginx\",container_id=\"\"} 3\n"
+	"memory_deallocations_tracked_total{process=\"redis\",container_id=\"abc123\"} 1\n"
+	"# HELP memory_unfreed_memory_bytes Bytes of tracked allocations not freed yet, by process name and container.\n"
+	"# TYPE memory_unfreed_memory_bytes gauge\n"
+	"memory_unfreed_memory_bytes{process=\"nginx\",container_id=\"\"} 1024\n"
+	"memory_unfreed_memory_bytes{process=\"redis\",container_id=\"abc123\"} 4096\n"
+	"# HELP memory_largest_allocation_bytes Largest single tracked allocation in bytes, the maximum over the processes with this name.\n"
+	"# TYPE memory_largest_allocation_bytes gauge\n"
+	"memory_largest_allocation_bytes{process=\"nginx\"} 512\n"
+	"memory_largest_allocation_bytes{process=\"redis\"} 2048\n"
+	"# HELP memory_rss_growth_detected_total Sustained RSS growth detections, by process name and severity.\n"
+	"# TYPE memory_rss_growth_detected_total counter\n"
+	"memory_rss_growth_detected_total{process=\"redis\",severity=\"warning\"} 2\n"
+	"# HELP memory_filtered_events_total Allocator events deliberately not tracked or not reported, by filter reason.\n"
+	"# TYPE memory_filtered_events_total counter\n"
+	"memory_filtered_events_total{reason=\"below_min_size\"} 11\n"
+	"memory_filtered_events_total{reason=\"sampled_out\"} 12\n"
+	"memory_filtered_events_total{reason=\"allocator_internal_mmap\"} 13\n"
+	"memory_filtered_events_total{reason=\"runtime_mmap\"} 14\n"
+	"memory_filtered_events_total{reason=\"nested_allocator_call\"} 15\n"
+	"memory_filtered_events_total{reason=\"deduplicated\"} 16\n"
+	"# HELP memobserver_dropped_events_total Events lost because a table or buffer was full, by reason.\n"
+	"# TYPE memobserver_dropped_events_total counter\n"
+	"memobserver_dropped_events_total{reason=\"allocation_table_full\"} 21\n"
+	"memobserver_dropped_events_total{reason=\"stack_table_full\"} 22\n"
+	"memobserver_dropped_events_total{reason=\"ring_buffer_full\"} 23\n"
+	"memobserver_dropped_events_total{reason=\"thread_table_full\"} 24\n"
+	"memobserver_dropped_events_total{reason=\"event_buffer_full\"} 25\n"
+	"# HELP memobserver_events_emitted_total Events delivered to the output.\n"
+	"# TYPE memobserver_events_emitted_total counter\n"
+	"memobserver_events_emitted_total 31\n"
+	"# HELP memobserver_probes_attached Probes (uprobes and tracepoints) attached.\n"
+	"# TYPE memobserver_probes_attached gauge\n"
+	"memobserver_probes_attached 32\n"
+	"# HELP memobserver_processes_tracked Live processes being observed.\n"
+	"# TYPE memobserver_processes_tracked gauge\n"
+	"memobserver_processes_tracked 2\n"
+	"# HELP memobserver_allocator_calls_total Allocator calls seen in observed processes, tracked or not.\n"
+	"# TYPE memobserver_allocator_calls_total counter\n"
+	"memobserver_allocator_calls_total 33\n"
+	"# HELP memobserver_unwind_fallbacks_total Stack frames unwound by frame-pointer guess because no unwind table covered them.\n"
+	"# TYPE memobserver_unwind_fallbacks_total counter\n"
+	"memobserver_unwind_fallbacks_total 34\n"
+	"# HELP memobserver_cpu_seconds_total CPU time memobserver itself used, user plus system, in seconds.\n"
+	"# TYPE memobserver_cpu_seconds_total counter\n"
+	"memobserver_cpu_seconds_total 1.25\n"
+	"# HELP memobserver_resident_memory_bytes Resident memory of memobserver itself in bytes.\n"
+	"# TYPE memobserver_resident_memory_bytes gauge\n"
+	"memobserver_resident_memory_bytes 12345678\n"
+	"# HELP memobserver_start_time_seconds Start time of memobserver since the Unix epoch in seconds.\n"
+	"# TYPE memobserver_start_time_seconds gauge\n"
+	"memobserver_start_time_seconds 1700000000\n";
+
+static void test_small_snapshot_exact(void **state)
+{
+	struct mo_proc_metrics procs[2];
+	struct mo_rss_growth_metric rss[1] = { { "redis", "warning", 2 } };
+	struct mo_metrics_snapshot s = {
+		.nprocs = 2, .procs = procs, .nrss = 1, .rss = rss,
+		.counters = {
+			.alloc_calls = 33, .allocs_tracked = 12,
+			.frees_matched = 4,
+			.drop_alloc_table_full = 21, .drop_stack_table_full = 22,
+			.drop_ringbuf_full = 23, .drop_sampled = 12,
+			.drop_size_filtered = 11, .drop_thread_table_full = 24,
+			.drop_event_buffer_full = 25, .allocator_internal_mmaps = 13,
+			.runtime_mmaps = 14, .nested_calls = 15, .unwind_fallbacks = 34,
+			.events_emitted = 31, .probes_attached = 32, .processes_tracked = 2,
+		},
+		.dedup_suppressed = 16,
+		.self_cpu_seconds = 1.25,
+		.self_rss_bytes = 12345678,
+		.start_time_seconds = 1700000000,
+	};
+	struct text t;
+
+	/* Input order is not output order: series sort by their labels. */
+	set_proc(&procs[0], 20, "redis", "abc123", 7, 1, 4096, 2048);
+	set_proc(&procs[1], 10, "nginx", "", 5, 3, 1024, 512);
+	t = render(&s, 200);
+	assert_string_equal(t.s, expected_small);
+	promtool_check(&t);
+	free(t.s);
+}
+
+static const char *esc(const char *s, size_t n)
+{
+	static char out[1024];
+	struct mo_buf b;
+
+	mo_buf_init(&b);
+	mo_buf_append(&b, "", 0);
+	mo_metrics_label_escape(&b, s, n);
+	assert_false(b.oom);
+	assert_true(b.len < sizeof(out));
+	memcpy(out, b.data, b.len + 1);
+	mo_buf_release(&b);
+	return out;
+}
+
+#define E(lit) esc(lit, sizeof(lit) - 1)
+
+static void test_label_escape(void **state)
+{
+	assert_string_equal(E(""), "");
+	assert_string_equal(E("plain name-1.2/x"), "plain name-1.2/x");
+	/* The three escapes the exposition format defines. */
+	assert_string_equal(E("a\"b"), "a\\\"b");
+	assert_string_equal(E("a\\b"), "a\\\\b");
+	assert_string_equal(E("a\nb"), "a\\nb");
+	/* Everything else that is not printable text becomes the text \xNN. */
+	assert_string_equal(E("\t\r\x01\x1b\x7f"), "\\\\x09\\\\x0d\\\\x01\\\\x1b\\\\x7f");
+	assert_string_equal(E("a\0b"), "a\\\\x00b");
+	assert_string_equal(E("bad\xff"), "bad\\\\xff");
+	/* Valid UTF-8 passes; overlong, surrogate and truncated forms do not. */
+	assert_string_equal(E("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x98"),
+			    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\x98");
+	assert_string_equal(E("\xc0\xaf"), "\\\\xc0\\\\xaf");
+	assert_string_equal(E("\xed\xa0\x80"), "\\\\xed\\\\xa0\\\\x80");
+	assert_string_equal(E("x\xe2\x82"), "x\\\\xe2\\\\x82");
+	assert_string_equal(E("\xf4\x90\x80\x80"), "\\\\xf4\\\\x90\\\\x80\\\\x80");
+}
+
+static void test_hostile_names(void **state)
+{
+	struct mo_proc_metrics procs[6];
+	struct mo_rss_growth_metric rss[1];
+	struct mo_metrics_snapshot s = { .nprocs = 6, .procs = procs, .nrss = 1, .rss = rss };
+	char long63[64];
+	struct text t;
+
+	memset(long63, 'L', 63);
+	long63[63] = '\0';
+	set_proc(&procs[0], 1, "q\"uote", "", 1, 0, 10, 10);
+	set_proc(&procs[1], 2, "back\\slash", "", 1, 0, 20, 20);
+	set_proc(&procs[2], 3, "new\nline} 1\nfake_metric", "c\"id", 1, 0, 30, 30);
+	set_proc(&procs[3], 4, "bad\xff\xfe", "", 1, 0, 40, 40);
+	set_proc(&procs[4], 5, long63, "", 1, 0, 50, 50);
+	/* No terminator at all: the whole 64-byte field is the name. */
+	set_proc(&procs[5], 6, "", "", 1, 0, 60, 60);
+	memset(procs[5].command, 'M', sizeof(procs[5].command));
+	rss[0] = (struct mo_rss_growth_metric){ "sev\"\n\\", "critical", 1 };
+	snprintf(rss[0].command, sizeof(rss[0].command), "r\xff\n\"");
+
+	t = render(&s, 200);
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"q\\\"uote\",container_id=\"\"} 10"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"back\\\\slash\",container_id=\"\"} 20"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"new\\nline} 1\\nfake_metric\","
+				  "container_id=\"c\\\"id\"} 30"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"bad\\\\xff\\\\xfe\",container_id=\"\"} 40"));
+	assert_true(has_line(t.s, "memory_largest_allocation_bytes{process=\"LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL"
+				  "LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL\"} 50"));
+	assert_true(has_line(t.s, "memory_largest_allocation_bytes{process=\"MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM"
+				  "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM\"} 60"));
+	assert_true(has_line(t.s, "memory_rss_growth_detected_total{process=\"r\\\\xff\\n\\\"\","
+				  "severity=\"critical\"} 1"));
+	/* The injected name never starts a line of its own. */
+	assert_int_equal(count_lines(t.s, "fake_metric"), 0);
+	for (size_t i = 0; i < t.len; i++)
+		assert_true(t.s[i] == '\n' || (unsigned char)t.s[i] >= 0x20);
+	promtool_check(&t);
+	free(t.s);
+}
+
+/* Two raw names that escape to the same text must not make duplicate series. */
+static void test_escape_collision_merges(void **state)
+{
+	struct mo_proc_metrics procs[2];
+	struct mo_metrics_snapshot s = { .nprocs = 2, .procs = procs };
+	struct text t;
+
+	set_proc(&procs[0], 1, "a\xff", "", 1, 1, 100, 100);
+	set_proc(&procs[1], 2, "a\\xff", "", 2, 0, 200, 300);
+	t = render(&s, 200);
+	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 1);
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"a\\\\xff\",container_id=\"\"} 300"));
+	promtool_check(&t);
+	free(t.s);
+}
+
+static void test_aggregate_by_name(void **state)
+{
+	struct mo_proc_metrics procs[3];
+	struct mo_metrics_snapshot s = { .nprocs = 3, .procs = procs };
+	struct text t;
+
+	set_proc(&procs[0], 100, "worker", "", 10, 4, 1000, 64);
+	set_proc(&procs[1], 200, "worker", "", 5, 5, 0, 4096);
+	set_proc(&procs[2], 300, "worker", "ctr1", 1, 0, 7, 8192);
+	t = render(&s, 200);
+	assert_true(has_line(t.s, "memory_allocations_tracked_total{process=\"worker\",container_id=\"\"} 15"));
+	assert_true(has_line(t.s, "memory_deallocations_tracked_total{process=\"worker\",container_id=\"\"} 9"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"worker\",container_id=\"\"} 1000"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"worker\",container_id=\"ctr1\"} 7"));
+	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 2);
+	/* One series per name, the maximum over both containers. */
+	assert_int_equal(count_lines(t.s, "memory_largest_allocation_bytes{"), 1);
+	assert_true(has_line(t.s, "memory_largest_allocation_bytes{process=\"worker\"} 8192"));
+	/* No pid anywhere: names bound the cardinality, not pids. */
+	assert_null(strstr(t.s, "pid"));
+	promtool_check(&t);
+	free(t.s);
+}
+
+static void test_cardinality_cap(void **state)
+{
+	struct mo_proc_metrics procs[10];
+	struct mo_rss_growth_metric rss[6];
+	struct mo_metrics_snapshot s = { .nprocs = 10, .procs = procs, .nrss = 6, .rss = rss };
+	static const char *const sev[] = { "info", "warning" };
+	struct text t;
+	char name[16];
+
+	for (int i = 0; i < 9; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		/* p8 holds the most memory, p0 the least; largest runs the other way. */
+		set_proc(&procs[i], 1000 + i, name, "", 1, 1, (uint64_t)(i + 1) * 100,
+			 (uint64_t)(10 - i));
+	}
+	/* A process that calls itself __other__ joins the bucket once there is one. */
+	set_proc(&procs[9], 2000, "__other__", "", 1, 0, 1000000, 1);
+	for (int i = 0; i < 6; i++) {
+		snprintf(rss[i].command, sizeof(rss[i].command), "r%d", i);
+		rss[i].severity = sev[i % 2];
+		rss[i].count = (uint64_t)i + 1;
+	}
+
+	t = render(&s, 4);
+	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 4);
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"p6\",container_id=\"\"} 700"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"p7\",container_id=\"\"} 800"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"p8\",container_id=\"\"} 900"));
+	/* p0..p5 (100+...+600) plus the impostor's 1000000. */
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"__other__\",container_id=\"\"} 1002100"));
+	assert_true(has_line(t.s, "memory_allocations_tracked_total{process=\"__other__\",container_id=\"\"} 7"));
+	assert_true(has_line(t.s, "memory_deallocations_tracked_total{process=\"__other__\",container_id=\"\"} 6"));
+	assert_int_equal(count_lines(t.s, "memory_allocations_tracked_total{process=\"p"), 3);
+	/* Largest: its own ranking, and the bucket holds a maximum, not a sum. */
+	assert_int_equal(count_lines(t.s, "memory_largest_allocation_bytes{"), 4);
+	assert_true(has_line(t.s, "memory_largest_allocation_bytes{process=\"p0\"} 10"));
+	assert_true(has_line(t.s, "memory_largest_allocation_bytes{process=\"p1\"} 9"));
+	assert_true(has_line(t.s, "memory_largest_allocation_bytes{process=\"p2\"} 8"));
+	assert_true(has_line(t.s, "memory_largest_allocation_bytes{process=\"__other__\"} 7"));
+	/* RSS: one bucket per severity, still four series in all. */
+	assert_int_equal(count_lines(t.s, "memory_rss_growth_detected_total{"), 4);
+	assert_true(has_line(t.s, "memory_rss_growth_detected_total{process=\"r5\",severity=\"warning\"} 6"));
+	assert_true(has_line(t.s, "memory_rss_growth_detected_total{process=\"r4\",severity=\"info\"} 5"));
+	assert_true(has_line(t.s, "memory_rss_growth_detected_total{process=\"__other__\",severity=\"info\"} 4"));
+	assert_true(has_line(t.s, "memory_rss_growth_detected_total{process=\"__other__\",severity=\"warning\"} 6"));
+	promtool_check(&t);
+	free(t.s);
+
+	/* Under the cap (and with 0, no cap) nothing is folded. */
+	t = render(&s, 0);
+	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 10);
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"__other__\",container_id=\"\"} 1000000"));
+	assert_int_equal(count_lines(t.s, "memory_rss_growth_detected_total{"), 6);
+	free(t.s);
+	t = render(&s, 10);
+	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 10);
+	free(t.s);
+}
+
+/* Renderings of the same snapshot are identical, whatever the input order. */
+static void test_deterministic(void **state)
+{
+	struct mo_proc_metrics a[4], b[4];
+	struct mo_metrics_snapshot sa = { .nprocs = 4, .procs = a };
+	struct mo_metrics_snapshot sb = { .nprocs = 4, .procs = b };
+	struct text ta, tb;
+
+	set_proc(&a[0], 1, "x", "c2", 1, 1, 5, 5);
+	set_proc(&a[1], 2, "x", "c1", 1, 1, 5, 5);
+	set_proc(&a[2], 3, "y", "", 1, 1, 5, 5);
+	set_proc(&a[3], 4, "x", "", 1, 1, 5, 5);
+	for (int i = 0; i < 4; i++)
+		b[i] = a[3 - i];
+	ta = render(&sa, 3);
+	tb = render(&sb, 3);
+	assert_string_equal(ta.s, tb.s);
+	/* Ties in value are broken by labels: x/"" and x/c1 stay. */
+	assert_true(has_line(ta.s, "memory_unfreed_memory_bytes{process=\"x\",container_id=\"\"} 5"));
+	assert_true(has_line(ta.s, "memory_unfreed_memory_bytes{process=\"x\",container_id=\"c1\"} 5"));
+	assert_true(has_line(ta.s, "memory_unfreed_memory_bytes{process=\"__other__\",container_id=\"\"} 10"));
+	free(ta.s);
+	free(tb.s);
+}
+
+static void test_empty_snapshot(void **state)
+{
+	static const char *const families[][2] = {
+		{ "memory_allocations_tracked_total", "counter" },
+		{ "memory_deallocations_tracked_total", "counter" },
+		{ "memory_unfreed_memory_bytes", "gauge" },
+		{ "memory_largest_allocation_bytes", "gauge" },
+		{ "memory_rss_growth_detected_total", "counter" },
+		{ "memory_filtered_events_total", "counter" },
+		{ "memobserver_dropped_events_total", "counter" },
+		{ "memobserver_events_emitted_total", "counter" },
+		{ "memobserver_probes_attached", "gauge" },
+		{ "memobserver_processes_tracked", "gauge" },
+		{ "memobserver_allocator_calls_total", "counter" },
+		{ "memobserver_unwind_fallbacks_total", "counter" },
+		{ "memobserver_cpu_seconds_total", "counter" },
+		{ "memobserver_resident_memory_bytes", "gauge" },
+		{ "memobserver_start_time_seconds", "gauge" },
+	};
+	struct mo_metrics_snapshot s = { 0 };
+	char line[128];
+	struct text t;
+
+	t = render(&s, 200);
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		snprintf(line, sizeof(line), "# HELP %s ", families[i][0]);
+		assert_int_equal(count_lines(t.s, line), 1);
+		snprintf(line, sizeof(line), "# TYPE %s %s", families[i][0], families[i][1]);
+		assert_true(has_line(t.s, line));
+	}
+	assert_int_equal(count_lines(t.s, "# HELP "), sizeof(families) / sizeof(families[0]));
+	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 0);
+	assert_int_equal(count_lines(t.s, "memory_rss_growth_detected_total{"), 0);
+	assert_true(has_line(t.s, "memory_filtered_events_total{reason=\"deduplicated\"} 0"));
+	assert_true(has_line(t.s, "memobserver_dropped_events_total{reason=\"event_buffer_full\"} 0"));
+	assert_true(has_line(t.s, "memobserver_cpu_seconds_total 0"));
+	promtool_check(&t);
+	free(t.s);
+}
+
+/* Random bytes as names and container ids: promtool parses every rendering. */
+static void test_random_names_parse(void **state)
+{
+	struct mo_proc_metrics procs[64];
+	struct mo_rss_growth_metric rss[16];
+	struct mo_metrics_snapshot s = { .nprocs = 64, .procs = procs, .nrss = 16, .rss = rss };
+	static const char *const sev[] = { "info", "warning", "critical" };
+	unsigned seed = 12345;
+	struct text t;
+
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 64; i++) {
+			memset(&procs[i], 0, sizeof(procs[i]));
+			procs[i].pid = i;
+			for (size_t k = 0; k < (size_t)(rand_r(&seed) % 64); k++)
+				procs[i].command[k] = (char)(rand_r(&seed) % 255 + 1);
+			for (size_t k = 0; k < (size_t)(rand_r(&seed) % 8); k++)
+				procs[i].container_id[k] = (char)(rand_r(&seed) % 255 + 1);
+			procs[i].allocations = (uint64_t)rand_r(&seed);
+			procs[i].unfreed_bytes = (uint64_t)rand_r(&seed);
+			procs[i].largest_allocation = (uint64_t)rand_r(&seed);
+		}
+		for (int i = 0; i < 16; i++) {
+			memset(&rss[i], 0, sizeof(rss[i]));
+			for (size_t k = 0; k < (size_t)(rand_r(&seed) % 16); k++)
+				rss[i].command[k] = (char)(rand_r(&seed) % 255 + 1);
+			rss[i].severity = sev[i % 3];
+			rss[i].count = (uint64_t)i;
+		}
+		t = render(&s, round * 16);
+		for (size_t i = 0; i < t.len; i++)
+			assert_true(t.s[i] == '\n' || (unsigned char)t.s[i] >= 0x20);
+		promtool_check(&t);
+		free(t.s);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_small_snapshot_exact),
+		cmocka_unit_test(test_label_escape),
+		cmocka_unit_test(test_hostile_names),
+		cmocka_unit_test(test_escape_collision_merges),
+		cmocka_unit_test(test_aggregate_by_name),
+		cmocka_unit_test(test_cardinality_cap),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_empty_snapshot),
+		cmocka_unit_test(test_random_names_parse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
