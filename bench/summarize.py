@@ -222,9 +222,17 @@ def idle(out):
         with open(p) as f:
             for line in f:
                 t, rss, cpu, secs = line.strip().split(",")
+                rate = ""
+                sp = os.path.join(out, "logs", f"idle-{t}.samples")
+                if os.path.exists(sp):
+                    smp = [ln.split() for ln in open(sp) if len(ln.split()) == 2]
+                    if len(smp) > 5:
+                        span = (len(smp) - 1) * 0.2
+                        used = int(smp[-1][1]) - int(smp[0][1])
+                        rate = f", {used / span / 10:.1f} % of a core while idle"
                 print(f"- memobserver {t}, idle (attached for {secs} s to a process that "
                       f"allocates nothing): RSS {int(rss) / 1024:.1f} MB (target ≤ 20 MB), "
-                      f"CPU {int(cpu) / 1000:.2f} s since it started")
+                      f"CPU {int(cpu) / 1000:.2f} s since it started{rate}")
     a = os.path.join(out, "logs", "redis-allocator.err")
     if os.path.exists(a):
         with open(a) as f:

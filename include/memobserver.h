@@ -156,6 +156,7 @@ struct mo_leak {
 	pid_t pid;
 	char command[64];
 	char container_id[65];
+	char pod_uid[37];
 	const char *pattern;		/* as in struct mo_event */
 	const char *severity;		/* "warning" (growing), "info" otherwise */
 	double growth_bytes_per_s;

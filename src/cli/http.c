@@ -248,7 +248,8 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 	int e, be;
 
 	if (http_parse_listen(spec, host, sizeof(host), &port) || !render) {
-		snprintf(err, errlen, "invalid listen address '%s' (ADDR:PORT, [ADDR]:PORT or :PORT)",
+		snprintf(err, errlen,
+			 "invalid listen address '%s' (ADDR:PORT, [ADDR]:PORT or :PORT)",
 			 spec ? spec : "");
 		errno = EINVAL;
 		return NULL;

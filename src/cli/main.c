@@ -23,6 +23,7 @@
 
 #include "memobserver.h"
 #include "json.h"
+#include "container.h"
 #include "flame.h"
 #include "http.h"
 #include "parse.h"
@@ -49,6 +50,8 @@ struct cli {
 	const char *pprof;
 	const char *folded;
 	const char *flamegraph;
+	const char *container;	/* --container ID */
+	const char *cgroup;	/* --cgroup PATH */
 };
 
 static const char *prog = "memobserver";
@@ -79,6 +82,8 @@ static void usage(FILE *f)
 		"Targets (system-wide when none is given):\n"
 		"  -p, --pid PID          observe a running process (repeatable)\n"
 		"  -- COMMAND ARGS...     start COMMAND and observe it and its children\n"
+		"      --container ID     only the processes of this container (id or prefix)\n"
+		"      --cgroup PATH      only the processes of this cgroup v2 (and below)\n"
 		"\n"
 		"Detection:\n"
 		"      --mode MODE        conservative | balanced (default) | aggressive\n"
@@ -86,6 +91,7 @@ static void usage(FILE *f)
 		"      --min-age DUR      age before an unfreed block counts (500ms, 30s, 5m)\n"
 		"      --sample N         track 1 allocation in N (totals become estimates)\n"
 		"      --dedup-window DUR report one stack at most once per window (5s)\n"
+		"      --large-size SIZE  report single allocations this big (mode default)\n"
 		"      --max-stack-depth N frames per stack, 1-32 (32)\n"
 		"      --config FILE      read settings from FILE (key = value)\n"
 		"\n"
@@ -130,6 +136,9 @@ enum {
 	OPT_PPROF,
 	OPT_FOLDED,
 	OPT_FLAME,
+	OPT_CONTAINER,
+	OPT_CGROUP,
+	OPT_LARGE,
 };
 
 static const struct option opts[] = {
@@ -146,6 +155,9 @@ static const struct option opts[] = {
 	{ "pprof", required_argument, NULL, OPT_PPROF },
 	{ "folded", required_argument, NULL, OPT_FOLDED },
 	{ "flamegraph", required_argument, NULL, OPT_FLAME },
+	{ "container", required_argument, NULL, OPT_CONTAINER },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "large-size", required_argument, NULL, OPT_LARGE },
 	{ "format", required_argument, NULL, 'f' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "duration", required_argument, NULL, 'd' },
@@ -243,6 +255,15 @@ static void parse_args(struct cli *c, int argc, char **argv)
 		case OPT_FLAME:
 			c->flamegraph = optarg;
 			break;
+		case OPT_CONTAINER:
+			c->container = optarg;
+			break;
+		case OPT_CGROUP:
+			c->cgroup = optarg;
+			break;
+		case OPT_LARGE:
+			set_or_die(c, "large_allocation_threshold", "--large-size", optarg);
+			break;
 		case 'f':
 			if (!strcmp(optarg, "json"))
 				c->fmt = OUT_JSON;
@@ -285,6 +306,10 @@ static void parse_args(struct cli *c, int argc, char **argv)
 	}
 	if (c->cmd && c->npids)
 		die(c, "give either --pid or a command, not both");
+	if ((c->container || c->cgroup) && (c->cmd || c->npids))
+		die(c, "--container and --cgroup select processes themselves: give no --pid or command");
+	if (c->container && c->cgroup)
+		die(c, "give either --container or --cgroup, not both");
 }
 
 /* Effective capabilities from /proc/self/status. */
@@ -334,6 +359,48 @@ static void check_pid(struct cli *c, pid_t pid)
 	fclose(f);
 	if (ch == EOF)
 		die(c, "pid %d has no user-space memory (a kernel thread or a zombie)", (int)pid);
+}
+
+/* Where the cgroup v2 hierarchy is mounted (hybrid systems: .../unified). */
+static int cgroup2_root(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (err && fgets(line, sizeof(line), f)) {
+		char mnt[PATH_MAX];
+		const char *sep = strstr(line, " - cgroup2 ");
+
+		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
+			snprintf(out, len, "%s", mnt);
+			err = 0;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+/* --container / --cgroup -> the cgroup id the kernel filters on. */
+static uint64_t resolve_cgroup(struct cli *c)
+{
+	char root[PATH_MAX], dir[PATH_MAX];
+	const char *what = c->container ? c->container : c->cgroup;
+	uint64_t id = 0;
+	int r;
+
+	if (cgroup2_root(root, sizeof(root)))
+		die(c, "no cgroup v2 hierarchy is mounted: --container and --cgroup need one");
+	if (c->cgroup && c->cgroup[0] != '/')
+		die(c, "invalid value '%s' for --cgroup (an absolute cgroup path)", c->cgroup);
+	r = mo_container_find_cgroup(root, what, dir, sizeof(dir), &id);
+	if (r == -EEXIST)
+		die(c, "container id '%s' is ambiguous: give more of it", what);
+	if (r)
+		die(c, "no %s '%s' under %s", c->container ? "container" : "cgroup", what, root);
+	return id;
 }
 
 /* PATH lookup like execvp, so we know what the child will run. */
@@ -488,6 +555,11 @@ int main(int argc, char **argv)
 			kill(child, SIGKILL);
 			die(&c, "cannot observe the command: %s", strerror(-err));
 		}
+	}
+	if (c.container || c.cgroup) {
+		err = mo_observer_set_cgroup(obs, resolve_cgroup(&c));
+		if (err)
+			die(&c, "cannot filter by cgroup: %s", strerror(-err));
 	}
 	for (int i = 0; i < c.npids; i++) {
 		err = mo_observer_add_pid(obs, c.pids[i], 0);

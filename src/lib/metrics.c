@@ -428,7 +428,8 @@ static int rss_family(struct mo_buf *b, const struct mo_metrics_snapshot *s, siz
 	struct mo_buf arena;
 	int err = -ENOMEM;
 
-	family(b, name, "counter", "Sustained RSS growth detections, by process name and severity.");
+	family(b, name, "counter",
+	       "Sustained RSS growth detections, by process name and severity.");
 	mo_buf_init(&arena);
 	if (!n)
 		return 0;
@@ -441,7 +442,8 @@ static int rss_family(struct mo_buf *b, const struct mo_metrics_snapshot *s, siz
 		const char *sev = r->severity ? r->severity : "";
 
 		off[2 * i] = arena.len;
-		mo_metrics_label_escape(&arena, r->command, strnlen(r->command, sizeof(r->command)));
+		mo_metrics_label_escape(&arena, r->command,
+					strnlen(r->command, sizeof(r->command)));
 		mo_buf_append(&arena, "", 1);
 		off[2 * i + 1] = arena.len;
 		mo_metrics_label_escape(&arena, sev, strlen(sev));

@@ -460,8 +460,10 @@ static void fill_leak(struct mo_observer *o, struct mo_leak *l, const struct mo_
 		struct mo_trace_entry *e = mo_traces_get(o->traces, g->tgid, g->stack_id);
 		struct mo_verdict v = { 0 };
 
-		if (c)
+		if (c) {
 			snprintf(l->container_id, sizeof(l->container_id), "%s", c->id);
+			snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", c->pod_uid);
+		}
 		if (e && e->hist)
 			mo_classify(e->hist, &v);
 		l->pattern = mo_pattern_name(v.pattern);

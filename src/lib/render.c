@@ -355,6 +355,7 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 			if (l->severity)
 				ev.severity = l->severity;
 			snprintf(ev.container_id, sizeof(ev.container_id), "%s", l->container_id);
+			snprintf(ev.pod_uid, sizeof(ev.pod_uid), "%s", l->pod_uid);
 
 			snprintf(ev.command, sizeof(ev.command), "%s", l->command);
 			json_event(b, &ev);
