@@ -49,6 +49,9 @@
 #define OOM_HORIZON_S 300.0		/* predictions further out are not reported */
 #define OOM_REPEAT_NS (10 * NSEC)	/* at most one oom_risk per process per 10 s */
 #define MAX_HISTORIES 4096		/* stacks with a pattern history */
+/* A cache filling up looks like a leak until it stops: a periodic finding
+ * needs this many analysis samples of history (80 s at the default 10 s). */
+#define MIN_FINDING_SAMPLES 8
 #define BATCH 4096
 
 struct pidinfo {
@@ -63,6 +66,7 @@ struct pidinfo {
 /* Totals of exited processes, so per-name counters never go backwards. */
 struct retired {
 	char command[64];
+	char container_id[65];
 	uint64_t allocations;
 	uint64_t deallocations;
 	uint64_t largest;
@@ -635,9 +639,12 @@ static void retire(struct mo_observer *o, uint32_t pid)
 
 	if (bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.procs), &pid, &ps))
 		return;
+	const struct mo_container *c = container_of(o, (pid_t)pid);
+	const char *cid = c ? c->id : "";
+
 	comm_of(o, (pid_t)pid, comm, sizeof(comm));
 	for (size_t i = 0; i < o->nretired && !r; i++)
-		if (!strcmp(o->retired[i].command, comm))
+		if (!strcmp(o->retired[i].command, comm) && !strcmp(o->retired[i].container_id, cid))
 			r = &o->retired[i];
 	if (!r) {
 		if (o->nretired == o->capretired) {
@@ -652,6 +659,7 @@ static void retire(struct mo_observer *o, uint32_t pid)
 		r = &o->retired[o->nretired++];
 		memset(r, 0, sizeof(*r));
 		snprintf(r->command, sizeof(r->command), "%s", comm);
+		snprintf(r->container_id, sizeof(r->container_id), "%s", cid);
 	}
 	r->allocations += ps.allocs;
 	r->deallocations += ps.frees;
@@ -834,7 +842,10 @@ static void periodic(struct mo_observer *o)
 			if (now - gi->oldest_ts_ns < o->cfg.min_unfreed_age_ns)
 				continue;
 			fill_leak(o, &l, gi, now);
-			if (!strcmp(l.pattern, "growing") || !strcmp(l.pattern, "fragmentation"))
+			e = mo_traces_get(o->traces, gi->tgid, gi->stack_id);
+			if (!e || !e->hist || e->hist->n < MIN_FINDING_SAMPLES)
+				kind = NULL;
+			else if (!strcmp(l.pattern, "growing") || !strcmp(l.pattern, "fragmentation"))
 				kind = "leak";
 			else if (!strcmp(l.pattern, "plateau"))
 				kind = "plateau";
@@ -1853,6 +1864,8 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 		}
 		memset(&pm[n], 0, sizeof(pm[n]));
 		snprintf(pm[n].command, sizeof(pm[n].command), "%s", o->retired[i].command);
+		snprintf(pm[n].container_id, sizeof(pm[n].container_id), "%s",
+			 o->retired[i].container_id);
 		pm[n].allocations = o->retired[i].allocations;
 		pm[n].deallocations = o->retired[i].deallocations;
 		pm[n].largest_allocation = o->retired[i].largest;
