@@ -227,6 +227,13 @@ int mo_observer_add_pid(struct mo_observer *obs, pid_t pid, unsigned flags);
 int mo_observer_add_command(struct mo_observer *obs, pid_t pid, const char *exe);
 
 /*
+ * Force the allocator module to probe (lib, NULL: discover it per process)
+ * and the prefix of its C API (prefix, e.g. "je_" for a jemalloc built with
+ * --with-jemalloc-prefix; NULL: none). Before start only.
+ */
+int mo_observer_set_allocator(struct mo_observer *obs, const char *lib, const char *prefix);
+
+/*
  * Observe only processes in this cgroup v2 (and its descendants), decided in
  * the kernel by cgroup id (the cgroup directory's inode number). Combined
  * with no pid: every process of that cgroup. Before start only.

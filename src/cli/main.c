@@ -23,6 +23,7 @@
 
 #include "memobserver.h"
 #include "json.h"
+#include "attach.h"
 #include "container.h"
 #include "flame.h"
 #include "http.h"
@@ -50,6 +51,8 @@ struct cli {
 	const char *pprof;
 	const char *folded;
 	const char *flamegraph;
+	const char *allocator_lib;
+	const char *symbol_prefix;
 	const char *container;	/* --container ID */
 	const char *cgroup;	/* --cgroup PATH */
 };
@@ -83,6 +86,11 @@ static void usage(FILE *f)
 		"  -p, --pid PID          observe a running process (repeatable)\n"
 		"  -- COMMAND ARGS...     start COMMAND and observe it and its children\n"
 		"      --container ID     only the processes of this container (id or prefix)\n"
+		"\n"
+		"Allocators (found per process; see docs/troubleshooting.md):\n"
+		"      --allocator-lib PATH   probe this allocator object instead\n"
+		"      --symbol-prefix PFX    the allocator's C API has a prefix (je_)\n"
+		"      --list-allocators PID  print the allocators PID maps and which one is used\n"
 		"      --cgroup PATH      only the processes of this cgroup v2 (and below)\n"
 		"\n"
 		"Detection:\n"
@@ -139,6 +147,9 @@ enum {
 	OPT_CONTAINER,
 	OPT_CGROUP,
 	OPT_LARGE,
+	OPT_ALLOC_LIB,
+	OPT_PREFIX,
+	OPT_LIST_ALLOC,
 };
 
 static const struct option opts[] = {
@@ -158,6 +169,9 @@ static const struct option opts[] = {
 	{ "container", required_argument, NULL, OPT_CONTAINER },
 	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ "large-size", required_argument, NULL, OPT_LARGE },
+	{ "allocator-lib", required_argument, NULL, OPT_ALLOC_LIB },
+	{ "symbol-prefix", required_argument, NULL, OPT_PREFIX },
+	{ "list-allocators", required_argument, NULL, OPT_LIST_ALLOC },
 	{ "format", required_argument, NULL, 'f' },
 	{ "interval", required_argument, NULL, 'i' },
 	{ "duration", required_argument, NULL, 'd' },
@@ -167,6 +181,37 @@ static const struct option opts[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* --list-allocators: what PID maps and what memobserver would probe. */
+static int list_allocators(struct cli *c, pid_t pid)
+{
+	struct mo_allocator_candidate *a;
+	size_t n;
+	int r = mo_allocator_list(pid, c->symbol_prefix, &a, &n);
+
+	if (r == -ESRCH || r == -ENOENT) {
+		if (!n && r == -ESRCH)
+			die(c, "no such process: %d", (int)pid);
+	} else if (r) {
+		die(c, "cannot read the memory maps of pid %d: %s", (int)pid, strerror(-r));
+	}
+	printf("%-3s %-10s %-6s %-5s %-5s %s\n", "use", "role", "entry", "c++", "jemx", "object");
+	for (size_t i = 0; i < n; i++) {
+		if (!a[i].entry_points && !a[i].chosen)
+			continue;
+		printf("%-3s %-10s %-6u %-5s %-5s %s\n", a[i].chosen ? "*" : "", a[i].role,
+		       a[i].entry_points, a[i].cxx_operators ? "yes" : "no",
+		       a[i].jemalloc_api ? "yes" : "no", a[i].map_path);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (a[i].chosen)
+			printf("probing %s: %s\n", a[i].map_path, a[i].why);
+	if (r)
+		printf("no object defines %smalloc and %sfree: nothing to probe\n",
+		       c->symbol_prefix ? c->symbol_prefix : "", c->symbol_prefix ? c->symbol_prefix : "");
+	free(a);
+	return r ? 1 : 0;
+}
 
 static void set_or_die(struct cli *c, const char *key, const char *opt, const char *val)
 {
@@ -264,6 +309,21 @@ static void parse_args(struct cli *c, int argc, char **argv)
 		case OPT_LARGE:
 			set_or_die(c, "large_allocation_threshold", "--large-size", optarg);
 			break;
+		case OPT_ALLOC_LIB:
+			if (access(optarg, R_OK))
+				die(c, "cannot read allocator library '%s': %s", optarg,
+				    strerror(errno));
+			c->allocator_lib = optarg;
+			break;
+		case OPT_PREFIX:
+			if (!optarg[0] || strlen(optarg) > 32 || strpbrk(optarg, " /\t\n"))
+				die(c, "invalid value '%s' for --symbol-prefix", optarg);
+			c->symbol_prefix = optarg;
+			break;
+		case OPT_LIST_ALLOC:
+			if (mo_parse_uint(optarg, 1, INT_MAX, &v))
+				die(c, "invalid pid '%s'", optarg);
+			exit(list_allocators(c, (pid_t)v));
 		case 'f':
 			if (!strcmp(optarg, "json"))
 				c->fmt = OUT_JSON;
@@ -555,6 +615,11 @@ int main(int argc, char **argv)
 			kill(child, SIGKILL);
 			die(&c, "cannot observe the command: %s", strerror(-err));
 		}
+	}
+	if (c.allocator_lib || c.symbol_prefix) {
+		err = mo_observer_set_allocator(obs, c.allocator_lib, c.symbol_prefix);
+		if (err)
+			die(&c, "cannot set the allocator: %s", strerror(-err));
 	}
 	if (c.container || c.cgroup) {
 		err = mo_observer_set_cgroup(obs, resolve_cgroup(&c));

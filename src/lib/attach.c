@@ -21,21 +21,60 @@
 #include "probesite.h"
 #include "procmaps.h"
 
+/*
+ * Every entry point that allocates or frees, with the argument convention it
+ * shares with a C function (the probe cookie): mallocx and operator new take
+ * the size first like malloc, rallocx is realloc, sdallocx, dallocx and
+ * every operator delete free their first argument. Prefixed entries take
+ * --symbol-prefix (jemalloc's je_ builds); C++ operators never do. The
+ * operators matter where the allocator defines them itself (jemalloc,
+ * tcmalloc): their fast path does not go through malloc.
+ */
 static const struct {
 	const char *name;
 	enum mo_fn fn;
+	bool prefixed;
 } alloc_fns[] = {
-	{ "malloc", MO_FN_MALLOC },
-	{ "calloc", MO_FN_CALLOC },
-	{ "realloc", MO_FN_REALLOC },
-	{ "reallocarray", MO_FN_REALLOCARRAY },
-	{ "posix_memalign", MO_FN_POSIX_MEMALIGN },
-	{ "aligned_alloc", MO_FN_ALIGNED_ALLOC },
-	{ "memalign", MO_FN_MEMALIGN },
-	{ "valloc", MO_FN_VALLOC },
-	{ "pvalloc", MO_FN_PVALLOC },
-	{ "free", MO_FN_FREE },
+	{ "malloc", MO_FN_MALLOC, true },
+	{ "calloc", MO_FN_CALLOC, true },
+	{ "realloc", MO_FN_REALLOC, true },
+	{ "reallocarray", MO_FN_REALLOCARRAY, true },
+	{ "posix_memalign", MO_FN_POSIX_MEMALIGN, true },
+	{ "aligned_alloc", MO_FN_ALIGNED_ALLOC, true },
+	{ "memalign", MO_FN_MEMALIGN, true },
+	{ "valloc", MO_FN_VALLOC, true },
+	{ "pvalloc", MO_FN_PVALLOC, true },
+	{ "free", MO_FN_FREE, true },
+	/* jemalloc's non-standard API */
+	{ "mallocx", MO_FN_MALLOC, true },
+	{ "rallocx", MO_FN_REALLOC, true },
+	{ "sdallocx", MO_FN_FREE, true },
+	{ "dallocx", MO_FN_FREE, true },
+	/* C++ operators new and delete, plain, nothrow, aligned and sized */
+	{ "_Znwm", MO_FN_MALLOC, false },
+	{ "_Znam", MO_FN_MALLOC, false },
+	{ "_ZnwmRKSt9nothrow_t", MO_FN_MALLOC, false },
+	{ "_ZnamRKSt9nothrow_t", MO_FN_MALLOC, false },
+	{ "_ZnwmSt11align_val_t", MO_FN_MALLOC, false },
+	{ "_ZnamSt11align_val_t", MO_FN_MALLOC, false },
+	{ "_ZnwmSt11align_val_tRKSt9nothrow_t", MO_FN_MALLOC, false },
+	{ "_ZnamSt11align_val_tRKSt9nothrow_t", MO_FN_MALLOC, false },
+	{ "_ZdlPv", MO_FN_FREE, false },
+	{ "_ZdaPv", MO_FN_FREE, false },
+	{ "_ZdlPvm", MO_FN_FREE, false },
+	{ "_ZdaPvm", MO_FN_FREE, false },
+	{ "_ZdlPvRKSt9nothrow_t", MO_FN_FREE, false },
+	{ "_ZdaPvRKSt9nothrow_t", MO_FN_FREE, false },
+	{ "_ZdlPvSt11align_val_t", MO_FN_FREE, false },
+	{ "_ZdaPvSt11align_val_t", MO_FN_FREE, false },
+	{ "_ZdlPvmSt11align_val_t", MO_FN_FREE, false },
+	{ "_ZdaPvmSt11align_val_t", MO_FN_FREE, false },
+	{ "_ZdlPvSt11align_val_tRKSt9nothrow_t", MO_FN_FREE, false },
+	{ "_ZdaPvSt11align_val_tRKSt9nothrow_t", MO_FN_FREE, false },
 };
+#define FN_MALLOC_IDX 0
+#define FN_FREE_IDX 9
+#define FN_MALLOCX_IDX 10
 #define NFNS (sizeof(alloc_fns) / sizeof(alloc_fns[0]))
 
 void mo_links_init(struct mo_links *ls)
@@ -85,11 +124,42 @@ static int links_add(struct mo_links *ls, struct bpf_link *link, int fd, const c
 	return 0;
 }
 
-static bool defines_malloc(const char *path)
+/* What an object offers: which allocator entry points it defines. */
+static int probe_module(const char *path, const char *prefix, struct mo_allocator_candidate *c)
 {
-	struct mo_elf_func f = { .name = "malloc" };
+	struct mo_elf_func f[NFNS];
+	char names[NFNS][96];
+	int r;
 
-	return mo_elf_find_funcs(path, &f, 1) == 1 && f.found;
+	memset(f, 0, sizeof(f));
+	for (size_t i = 0; i < NFNS; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s%s",
+			 alloc_fns[i].prefixed && prefix ? prefix : "", alloc_fns[i].name);
+		f[i].name = names[i];
+	}
+	r = mo_elf_find_funcs(path, f, NFNS);
+	if (r < 0)
+		return r;
+	c->has_malloc = f[FN_MALLOC_IDX].found;
+	c->has_free = f[FN_FREE_IDX].found;
+	c->entry_points = 0;
+	c->cxx_operators = false;
+	c->jemalloc_api = f[FN_MALLOCX_IDX].found;
+	for (size_t i = 0; i < NFNS; i++) {
+		if (!f[i].found)
+			continue;
+		c->entry_points++;
+		if (!alloc_fns[i].prefixed)
+			c->cxx_operators = true;
+	}
+	return 0;
+}
+
+static bool defines_malloc(const char *path, const char *prefix)
+{
+	struct mo_allocator_candidate c;
+
+	return probe_module(path, prefix, &c) == 0 && c.has_malloc && c.has_free;
 }
 
 static bool is_libc(const char *path)
@@ -101,54 +171,90 @@ static bool is_libc(const char *path)
 	       strncmp(base, "ld-musl", 7) == 0;
 }
 
-int mo_allocator_find(pid_t pid, char *path, size_t len)
+static bool is_loader(const char *path)
+{
+	return strstr(path, "/ld-linux") != NULL;
+}
+
+int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candidate **out,
+		      size_t *nout)
 {
 	struct mo_maps maps = { 0 };
-	const char *exe = NULL, *lib = NULL, *libc = NULL;
+	struct mo_allocator_candidate *c = NULL;
+	size_t n = 0;
+	ssize_t exe = -1, lib = -1, libc = -1, chosen;
 	char root[64];
 	int err;
 
+	*out = NULL;
+	*nout = 0;
 	err = mo_procmaps_read(pid ? pid : getpid(), &maps);
 	if (err)
 		return err;
 	snprintf(root, sizeof(root), "/proc/%d/root", pid ? (int)pid : (int)getpid());
+	c = calloc(maps.nr ? maps.nr : 1, sizeof(*c));
+	if (!c) {
+		mo_maps_release(&maps);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < maps.nr; i++) {
 		const struct mo_map *m = &maps.maps[i];
-		char p[PATH_MAX + 64];
+		bool dup = false, first = n == 0;
 
-		if (!m->x || !m->path || m->path[0] != '/')
+		if (!m->x || !m->path || m->path[0] != '/' || is_loader(m->path))
 			continue;
-		snprintf(p, sizeof(p), "%s%s", root, m->path);
-		if (!exe) {
-			/* the first executable mapping is the program itself */
-			exe = m->path;
-			if (defines_malloc(p)) {
-				snprintf(path, len, "%s", p);
-				mo_maps_release(&maps);
-				return 0;
-			}
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = strcmp(c[j].map_path, m->path) == 0;
+		if (dup)
 			continue;
+		snprintf(c[n].map_path, sizeof(c[n].map_path), "%s", m->path);
+		snprintf(c[n].path, sizeof(c[n].path), "%s%s", root, m->path);
+		if (probe_module(c[n].path, prefix, &c[n]))
+			continue;
+		/* the first executable mapping is the program itself */
+		c[n].role = first ? "executable" : is_libc(m->path) ? "C library" : "library";
+		if (c[n].has_malloc && c[n].has_free) {
+			if (first)
+				exe = 0;
+			else if (is_libc(m->path) && libc < 0)
+				libc = (ssize_t)n;
+			else if (!is_libc(m->path) && lib < 0)
+				lib = (ssize_t)n;
 		}
-		if (is_libc(m->path)) {
-			if (!libc && defines_malloc(p))
-				libc = m->path;
-		} else if (!lib && strstr(m->path, "ld-linux") == NULL && defines_malloc(p)) {
-			lib = m->path;
-		}
-	}
-	err = -ENOENT;
-	if (lib || libc) {
-		snprintf(path, len, "%s%s", root, lib ? lib : libc);
-		err = 0;
+		n++;
 	}
 	mo_maps_release(&maps);
+	/* the symbol lookup order: the program, then libraries (a linked or
+	 * preloaded allocator), then the C library */
+	chosen = exe >= 0 ? exe : lib >= 0 ? lib : libc;
+	if (chosen >= 0) {
+		c[chosen].chosen = true;
+		c[chosen].why = exe >= 0   ? "the program defines malloc itself (static or custom)"
+				: lib >= 0 ? "a library defining malloc comes before the C library"
+					   : "the C library's malloc: no other object defines it";
+	}
+	*out = c;
+	*nout = n;
+	return chosen >= 0 ? 0 : -ENOENT;
+}
+
+int mo_allocator_find(pid_t pid, const char *prefix, char *path, size_t len)
+{
+	struct mo_allocator_candidate *c;
+	size_t n;
+	int err = mo_allocator_list(pid, prefix, &c, &n);
+
+	for (size_t i = 0; !err && i < n; i++)
+		if (c[i].chosen)
+			snprintf(path, len, "%s", c[i].path);
+	free(c);
 	return err;
 }
 
-int mo_allocator_find_exe(const char *exe, char *path, size_t len)
+int mo_allocator_find_exe(const char *exe, const char *prefix, char *path, size_t len)
 {
 	struct mo_deps d;
-	int err = -ENOENT;
+	int err;
 
 	/* the first object in lookup order that defines malloc wins, as
 	 * in the dynamic linker */
@@ -157,7 +263,7 @@ int mo_allocator_find_exe(const char *exe, char *path, size_t len)
 		return err;
 	err = -ENOENT;
 	for (size_t i = 0; i < d.nr && err; i++) {
-		if (strstr(d.paths[i], "ld-linux") || !defines_malloc(d.paths[i]))
+		if (is_loader(d.paths[i]) || !defines_malloc(d.paths[i], prefix))
 			continue;
 		snprintf(path, len, "%s", d.paths[i]);
 		err = 0;
@@ -165,6 +271,12 @@ int mo_allocator_find_exe(const char *exe, char *path, size_t len)
 	mo_deps_release(&d);
 	return err;
 }
+
+/* The kernel refuses a second uprobe at an address where another tool placed
+ * one with a different reference counter offset (bcc's memleak does so). */
+#define CONFLICT_HINT \
+	" (another tracer, such as bcc's memleak, may hold a conflicting uprobe on the same " \
+	"function: stop it first)"
 
 /* BPF_LINK_CREATE for uprobe_multi, laid out as the kernel's union bpf_attr. */
 struct uprobe_multi_attr {
@@ -205,25 +317,31 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 			const char *path, pid_t pid, char *err, size_t errlen)
 {
 	struct mo_elf_func f[NFNS];
+	char names[NFNS][96];
 	unsigned long offsets[NFNS];
 	__u64 cookies[NFNS];
 	size_t n = 0, first_link = ls->nr, i = 0;
 	int ret;
 
 	memset(f, 0, sizeof(f));
-	for (size_t i = 0; i < NFNS; i++)
-		f[i].name = alloc_fns[i].name;
+	for (size_t i = 0; i < NFNS; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s%s",
+			 alloc_fns[i].prefixed && progs->prefix ? progs->prefix : "",
+			 alloc_fns[i].name);
+		f[i].name = names[i];
+	}
 	ret = mo_elf_find_funcs(path, f, NFNS);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot read allocator module '%s': %s", path,
 			 strerror(-ret));
 		return ret;
 	}
-	if (!f[0].found || !f[NFNS - 1].found) {
+	if (!f[FN_MALLOC_IDX].found || !f[FN_FREE_IDX].found) {
 		snprintf(err, errlen,
 			 "allocator module '%s' exports no '%s' symbol: memobserver hooks "
-			 "allocators that export the malloc family",
-			 path, f[0].found ? "free" : "malloc");
+			 "allocators that export the malloc family (for a prefixed build, "
+			 "give --symbol-prefix)",
+			 path, f[FN_MALLOC_IDX].found ? names[FN_FREE_IDX] : names[FN_MALLOC_IDX]);
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < NFNS; i++) {
@@ -249,8 +367,8 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 					   (__u32)n, pid);
 
 		if (fd < 0) {
-			snprintf(err, errlen, "cannot attach session uprobes to '%s': %s", path,
-				 strerror(-fd));
+			snprintf(err, errlen, "cannot attach session uprobes to '%s': %s%s", path,
+				 strerror(-fd), fd == -EINVAL ? CONFLICT_HINT : "");
 			return fd;
 		}
 		ret = links_add(ls, NULL, fd, path, pid);
@@ -292,8 +410,8 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 	return (int)n;
 fail:
 	ret = -errno;
-	snprintf(err, errlen, "cannot attach uprobe to '%s' at offset %#lx: %s", path,
-		 offsets[i < n ? i : 0], strerror(errno));
+	snprintf(err, errlen, "cannot attach uprobe to '%s' at offset %#lx: %s%s", path,
+		 offsets[i < n ? i : 0], strerror(errno), errno == EINVAL ? CONFLICT_HINT : "");
 	while (ls->nr > first_link) {
 		ls->nr--;
 		bpf_link__destroy(ls->l[ls->nr].link);

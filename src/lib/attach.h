@@ -45,17 +45,35 @@ bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid);
  * pid 0 means memobserver's own C library (for commands it starts).
  * 0 or -errno (-ESRCH: no process; -ENOENT: no allocator found).
  */
-int mo_allocator_find(pid_t pid, char *path, size_t len);
+int mo_allocator_find(pid_t pid, const char *prefix, char *path, size_t len);
 
 /* Same decision for an executable not yet running, over its library
  * closure in the dynamic linker's lookup order (src/lib/deps.h). */
-int mo_allocator_find_exe(const char *exe, char *path, size_t len);
+int mo_allocator_find_exe(const char *exe, const char *prefix, char *path, size_t len);
+
+/* Every executable object pid maps, what allocator entry points it defines,
+ * and which one memobserver would probe and why (--list-allocators). */
+struct mo_allocator_candidate {
+	char path[4160];	/* through /proc/PID/root */
+	char map_path[4096];	/* as the process maps it */
+	const char *role;	/* "executable", "library", "C library" */
+	bool has_malloc;
+	bool has_free;
+	bool cxx_operators;	/* defines operator new/delete itself */
+	bool jemalloc_api;	/* mallocx & co */
+	unsigned entry_points;	/* allocator entry points found */
+	bool chosen;
+	const char *why;	/* for the chosen one */
+};
+int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candidate **out,
+		      size_t *n);
 
 struct mo_attach_progs {
 	struct bpf_program *session_prog;	/* used when session is true */
 	struct bpf_program *enter;
 	struct bpf_program *exit;
 	bool session;
+	const char *prefix;	/* symbol prefix of the C API ("je_"), or NULL */
 };
 
 /*

@@ -104,6 +104,8 @@ struct mo_observer {
 	bool session;
 	bool heap_probes;	/* false: conservative mode, syscalls only */
 	uint64_t target_cgroup;	/* only processes in this cgroup (v2 id), 0 = any */
+	char *allocator_lib;	/* forced allocator module, or NULL: discover */
+	char *symbol_prefix;	/* prefix of the allocator's C API, or NULL */
 	struct mo_links links;
 	struct mo_attach_progs progs;
 	struct ring_buffer *rb;
@@ -1100,6 +1102,49 @@ static void oom_kill(struct mo_observer *o, const struct mo_record *r)
 
 
 
+/* The allocator module of pid (0: ours), unless the user forced one. */
+static int allocator_of(struct mo_observer *o, pid_t pid, const char *exe, char *path,
+			size_t len)
+{
+	if (o->allocator_lib) {
+		snprintf(path, len, "%s", o->allocator_lib);
+		return 0;
+	}
+	if (exe)
+		return mo_allocator_find_exe(exe, o->symbol_prefix, path, len);
+	return mo_allocator_find(pid, o->symbol_prefix, path, len);
+}
+
+/* Attach every process's allocator module not attached yet (pid 0 links). */
+static int attach_new_allocator(struct mo_observer *o, pid_t pid)
+{
+	char path[PATH_MAX], err[512];
+	const char *real;
+	int r;
+
+	if (allocator_of(o, pid, NULL, path, sizeof(path)))
+		return -ENOENT;
+	/* the same file under /proc/PID/root is one probe target */
+	real = strstr(path, "/root/");
+	if (real && !o->allocator_lib) {
+		char canon[PATH_MAX];
+
+		if (realpath(path, canon))
+			snprintf(path, sizeof(path), "%s", canon);
+	}
+	if (mo_links_has(&o->links, path, 0))
+		return 0;
+	r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
+	if (r < 0) {
+		o->attach_failures++;
+		olog(o, MO_LOG_WARN, "pid %d: %s", (int)pid, err);
+		return r;
+	}
+	olog(o, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s", (int)pid, r, path);
+	o->probes = o->links.probes;
+	return 1;
+}
+
 static void attach_child(struct mo_observer *o, pid_t child)
 {
 	char path[PATH_MAX], err[512];
@@ -1107,7 +1152,7 @@ static void attach_child(struct mo_observer *o, pid_t child)
 
 	if (!o->heap_probes)
 		return;
-	if (mo_allocator_find(child, path, sizeof(path)))
+	if (allocator_of(o, child, NULL, path, sizeof(path)))
 		return;
 	if (mo_links_has(&o->links, path, child))
 		return;
@@ -1147,6 +1192,10 @@ static int handle_record(void *ctx, void *data, size_t size)
 		mo_traces_forget_pid(o->traces, r->pid);
 		mo_modules_load_pid(o->mods, (pid_t)r->pid);
 		mo_symbolizer_prime(o->sym, (pid_t)r->pid);
+		/* system-wide: a program started after us may bring its own
+		 * allocator (statically linked, jemalloc...) */
+		if (o->system_wide && o->heap_probes)
+			attach_new_allocator(o, (pid_t)r->pid);
 		ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "exec", (pid_t)r->pid, r->ts_ns);
 		emit(o, ev);
 		break;
@@ -1315,6 +1364,8 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 	pthread_mutex_init(&o->lock, NULL);
 	o->q = mo_queue_new(c.buffer_size);
 	o->sym = mo_symbolizer_new();
+	/* every stack the walker takes starts at a return address */
+	mo_symbolizer_first_is_return(o->sym, true);
 	o->traces = mo_traces_new();
 	o->rssw = mo_rsswatch_new(c.rss_growth_threshold, RSS_WINDOW_NS);
 	o->cgw = mo_rsswatch_new(UINT64_MAX, RSS_WINDOW_NS);
@@ -1343,6 +1394,19 @@ int mo_observer_add_command(struct mo_observer *o, pid_t pid, const char *exe)
 		return -ENOMEM;
 	/* until exec the child is a copy of us: name it after its program */
 	snprintf(p->comm, sizeof(p->comm), "%.15s", strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe);
+	return 0;
+}
+
+int mo_observer_set_allocator(struct mo_observer *o, const char *lib, const char *prefix)
+{
+	if (o->started)
+		return -EBUSY;
+	free(o->allocator_lib);
+	free(o->symbol_prefix);
+	o->allocator_lib = lib ? strdup(lib) : NULL;
+	o->symbol_prefix = prefix ? strdup(prefix) : NULL;
+	if ((lib && !o->allocator_lib) || (prefix && !o->symbol_prefix))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -1465,7 +1529,7 @@ static int attach_system_wide(struct mo_observer *o)
 			closedir(d);
 		return 0;
 	}
-	if (mo_allocator_find(0, path, sizeof(path)) == 0) {
+	if (allocator_of(o, 0, NULL, path, sizeof(path)) == 0) {
 		r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
 		if (r < 0) {
 			olog(o, MO_LOG_ERROR, "%s", err);
@@ -1475,31 +1539,14 @@ static int attach_system_wide(struct mo_observer *o)
 		}
 		attached++;
 	}
-	while (d && (de = readdir(d))) {
+	while (!o->allocator_lib && d && (de = readdir(d))) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
 		if (*end || pid <= 0 || pid == getpid())
 			continue;
-		if (mo_allocator_find((pid_t)pid, path, sizeof(path)))
-			continue;
-		/* the same file under /proc/PID/root is one probe target */
-		{
-			const char *real = strstr(path, "/root/");
-			char canon[PATH_MAX];
-
-			if (real && realpath(path, canon))
-				snprintf(path, sizeof(path), "%s", canon);
-		}
-		if (mo_links_has(&o->links, path, 0))
-			continue;
-		r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
-		if (r < 0) {
-			o->attach_failures++;
-			olog(o, MO_LOG_WARN, "%s", err);
-			continue;
-		}
-		attached++;
+		if (attach_new_allocator(o, (pid_t)pid) >= 0)
+			attached++;
 	}
 	if (d)
 		closedir(d);
@@ -1530,8 +1577,7 @@ static int attach_targets(struct mo_observer *o)
 			mo_modules_preload_command(o->mods, p->exe);
 		if (!o->heap_probes)
 			continue;
-		r = p->exe ? mo_allocator_find_exe(p->exe, path, sizeof(path))
-			   : mo_allocator_find(p->pid, path, sizeof(path));
+		r = allocator_of(o, p->pid, p->exe, path, sizeof(path));
 		if (r) {
 			olog(o, MO_LOG_ERROR,
 			     "pid %d: no allocator found: neither the program nor a library "
@@ -1599,6 +1645,7 @@ int mo_observer_start(struct mo_observer *o)
 	o->progs.enter = o->skel->progs.alloc_enter;
 	o->progs.exit = o->skel->progs.alloc_exit;
 	o->progs.session = o->session;
+	o->progs.prefix = o->symbol_prefix;
 	o->mods = mo_modules_new(bpf_map__fd(o->skel->maps.rows), o->cfg.unwind_rows,
 				 bpf_map__fd(o->skel->maps.modules));
 	if (!o->mods) {
@@ -1961,6 +2008,8 @@ void mo_observer_free(struct mo_observer *o)
 	mo_rsswatch_free(o->cgw);
 	free(o->extra);
 	free(o->rssm);
+	free(o->allocator_lib);
+	free(o->symbol_prefix);
 	for (size_t i = 0; i < o->nexit; i++)
 		mo_trace_release(&o->exit_leaks[i].stack);
 	free(o->exit_leaks);

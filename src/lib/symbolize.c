@@ -90,6 +90,7 @@ struct pid_view {
 };
 
 struct mo_symbolizer {
+	bool first_is_return;	/* ips[0] is a return address too */
 	void *views;		/* tsearch tree of struct pid_view, by pid */
 	void *keys;		/* tsearch tree of struct module_key, by key */
 	struct module *modules;
@@ -806,7 +807,7 @@ int mo_symbolize(struct mo_symbolizer *s, pid_t pid, const uint64_t *ips, size_t
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t ip = ips[i];
-		uint64_t at = i > 0 && ip > 0 ? ip - 1 : ip;
+		uint64_t at = (i > 0 || s->first_is_return) && ip > 0 ? ip - 1 : ip;
 		const struct mo_map *m = mo_maps_find(&v->maps, at);
 
 		/* Mapped since the view was read (dlopen): read it once more. */
@@ -875,4 +876,10 @@ int mo_symbolizer_set_maps(struct mo_symbolizer *s, pid_t pid, struct mo_maps *m
 	v->stale = false;
 	memset(maps, 0, sizeof(*maps));
 	return 0;
+}
+
+void mo_symbolizer_first_is_return(struct mo_symbolizer *s, bool yes)
+{
+	if (s)
+		s->first_is_return = yes;
 }

@@ -15,6 +15,7 @@
 #ifndef MO_SYMBOLIZE_H
 #define MO_SYMBOLIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -37,6 +38,11 @@ int mo_symbolize(struct mo_symbolizer *s, pid_t pid, const uint64_t *ips, size_t
 		 struct mo_frame **frames, size_t *nframes);
 
 void mo_frames_free(struct mo_frame *frames, size_t n);
+
+/* Stacks taken at a function's return (or right after a syscall) hold only
+ * return addresses: look ips[0] up at ip-1 too, so an inlined callee whose
+ * code follows the call is not named in place of the caller. */
+void mo_symbolizer_first_is_return(struct mo_symbolizer *s, bool yes);
 
 /* The process exec'd or exited: drop its module view (the module cache stays). */
 void mo_symbolizer_forget(struct mo_symbolizer *s, pid_t pid);

@@ -32,7 +32,8 @@ def names_match(sym, fn):
     if sym == fn or sym.startswith(fn + "(") or sym.startswith(fn + "@"):
         return True
     # Itanium mangling: the length prefix makes the name exact
-    return re.match(r"_Z%d%s" % (len(fn), re.escape(fn)), sym) is not None
+    # (L: internal linkage, a static function)
+    return re.match(r"_ZL?%d%s" % (len(fn), re.escape(fn)), sym) is not None
 
 
 def attribute(stack, fns):
