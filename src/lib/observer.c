@@ -1192,10 +1192,15 @@ static int handle_record(void *ctx, void *data, size_t size)
 		mo_traces_forget_pid(o->traces, r->pid);
 		mo_modules_load_pid(o->mods, (pid_t)r->pid);
 		mo_symbolizer_prime(o->sym, (pid_t)r->pid);
-		/* system-wide: a program started after us may bring its own
-		 * allocator (statically linked, jemalloc...) */
-		if (o->system_wide && o->heap_probes)
-			attach_new_allocator(o, (pid_t)r->pid);
+		/* the new program may bring its own allocator (statically
+		 * linked, jemalloc...): attach there too */
+		if (o->heap_probes) {
+			p = pid_find(o, (pid_t)r->pid);
+			if (o->system_wide || (p && !p->own_link))
+				attach_new_allocator(o, (pid_t)r->pid);
+			else if (p)
+				attach_child(o, (pid_t)r->pid);
+		}
 		ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "exec", (pid_t)r->pid, r->ts_ns);
 		emit(o, ev);
 		break;
