@@ -11,12 +11,14 @@
 #   ROUNDS=5            rounds of the microbenchmark (each runs every tracer once)
 #   BENCH_SECONDS=2     measured seconds per microbenchmark run
 #   WORKLOADS="fixed64:1 fixed64:2 mixed:1 mixed:2 fixed16k:1 realistic:1"
-#   TRACERS="none balanced aggressive conservative balanced_plain memleak"
-#                       balanced_plain: MEMOBSERVER_NO_SESSION=1; also memleak_s10 (-s 10)
+#   TRACERS="none balanced aggressive conservative memleak"
+#                       also: balanced_plain (MEMOBSERVER_NO_SESSION=1), memleak_s10 (-s 10)
 #   REDIS_ROUNDS=3  REDIS_REQUESTS=200000  REDIS_PORT=6399
 #   REDIS_TRACERS="none balanced memleak memleak_je"   (memleak_je: -O libjemalloc)
 #   TRAP_ROUNDS=3       rounds of the probe-cost section (empty BPF programs, bench/trapcost.py)
 #   IDLE_SECONDS=6      how long memobserver watches an idle process for its idle RSS/CPU
+#   QUIET_WAIT=60       longest wait before a run for other tracers on the machine to go away
+#   ATTEMPTS=3          tries per run when a tracer fails to attach or a foreign one appears
 #   MEMLEAK_WAIT=30     longest wait for memleak's first report before giving up on it
 #   MEMOBSERVER=build/memobserver   SKIP_INSTALL=1   OUT=bench/out/<timestamp>
 set -uo pipefail
@@ -28,11 +30,11 @@ if [ "${QUICK:-0}" = 1 ]; then
 	: "${ROUNDS:=1}" "${BENCH_SECONDS:=1}" "${REDIS_ROUNDS:=1}" "${REDIS_REQUESTS:=20000}"
 	: "${IDLE_SECONDS:=3}" "${TRAP_ROUNDS:=1}"
 fi
-: "${TRAP_ROUNDS:=3}"
+: "${TRAP_ROUNDS:=3}" "${QUIET_WAIT:=60}" "${ATTEMPTS:=3}"
 : "${ROUNDS:=5}" "${BENCH_SECONDS:=2}" "${REDIS_ROUNDS:=3}" "${REDIS_REQUESTS:=200000}"
 : "${REDIS_PORT:=6399}" "${IDLE_SECONDS:=6}" "${MEMLEAK_WAIT:=30}"
 : "${WORKLOADS:=fixed64:1 fixed64:2 mixed:1 mixed:2 fixed16k:1 realistic:1}"
-: "${TRACERS:=none balanced aggressive conservative balanced_plain memleak}"
+: "${TRACERS:=none balanced aggressive conservative memleak}"
 : "${REDIS_TRACERS:=none balanced memleak memleak_je}"	# memleak_je: see memleak_jemalloc
 : "${MEMOBSERVER:=$ROOT/build/memobserver}"
 : "${OUT:=$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}"
@@ -264,26 +266,73 @@ mo_counters() {
 res_field() { sed -n "s/.* $2=\\([0-9.]*\\).*/\\1/p" <<<"$1"; }
 
 # ---------------------------------------------------------------- microbenchmark
-MICRO_HEADER="round,workload,threads,tracer,ok,ns_per_pair,wall_ns_per_pair,pairs,seconds,bench_utime_s,bench_stime_s,tracer_rss_max_kb,tracer_rss_end_kb,tracer_cpu_startup_ms,tracer_cpu_run_ms,tracked,drops,probes,load1"
+MICRO_HEADER="round,workload,threads,tracer,ok,ns_per_pair,wall_ns_per_pair,pairs,seconds,bench_utime_s,bench_stime_s,tracer_rss_max_kb,tracer_rss_end_kb,tracer_cpu_startup_ms,tracer_cpu_run_ms,tracked,drops,probes,load1,foreign_progs"
 RAW="$OUT/micro.csv"
 echo "$MICRO_HEADER" >"$RAW"
 
-run_micro() { # round workload threads tracer
-	local r=$1 w=$2 th=$3 t=$4 pre="$OUT/logs/r$1-$2-$3-$4" bpid spid=""
-	local ok=1 u0="" u1="" rssmax="" rssend="" cpu0="" cpurun="" cnt="" line
+# BPF programs of the probe kinds held by processes other than the given pids:
+# another tracer on this shared machine (other engineers run memobserver's
+# tests). memobserver with "-- CMD" or system-wide probes the C library with
+# no pid filter, so every process here traps while it runs: a run measured
+# beside it is not clean. Prints the number of such programs.
+foreign_probes() {
+	bpftool prog show -j 2>/dev/null | python3 -c '
+import json, os, sys
+ours = {int(a) for a in sys.argv[1:] if a}
+try:
+    progs = json.load(sys.stdin)
+except ValueError:
+    progs = []
+kinds = {"kprobe", "tracing", "perf_event", "raw_tracepoint", "tracepoint"}
+probe_ids = {p["id"] for p in progs if p.get("type") in kinds}
+# who holds each program: prog_id in the fdinfo of bpf-prog and bpf_link fds
+# (this bpftool shows no pids)
+held = {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        continue
+    for fd in fds:
+        try:
+            if "bpf" not in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        held.setdefault(int(line.split()[1]), set()).add(int(pid))
+        except OSError:
+            continue
+print(sum(1 for i in probe_ids if not held.get(i, set()) & ours))' "$@"
+}
+
+# waits up to QUIET_WAIT seconds for the machine to carry no foreign probes
+wait_quiet() {
+	local i n
+
+	for ((i = 0; i < QUIET_WAIT; i++)); do
+		n=$(foreign_probes)
+		[ "${n:-0}" = 0 ] && return 0
+		[ "$i" = 0 ] && say "waiting for $n foreign BPF probe programs to go away"
+		sleep 1
+	done
+	return 1
+}
+
+# one measured run; returns 0 when recorded clean, 1 when worth retrying
+micro_attempt() { # round workload threads tracer attempt last-attempt
+	local r=$1 w=$2 th=$3 t=$4 pre="$OUT/logs/r$1-$2-$3-$4-a$5" bpid spid=""
+	local ok=1 u0="" u1="" rssmax="" rssend="" cpu0="" cpurun="" cnt="" line f0=0 f1=0
 
 	TPID=""
-
-	if [[ $t == memleak* || $t == trap_* ]] && [ "$MEMLEAK_OK" = 0 ]; then
-		return
-	fi
+	wait_quiet
 	"$BENCH" --mode "$w" --threads "$th" --seconds "$BENCH_SECONDS" >"$pre.bench" 2>&1 &
 	bpid=$!
-	wait_for "$pre.bench" READY 20 "$bpid" || { say "benchmark did not start: $pre.bench"; return; }
+	wait_for "$pre.bench" READY 20 "$bpid" || { say "benchmark did not start: $pre.bench"; return 1; }
 	if [ "$t" != none ]; then
 		if ! start_tracer "$t" "$bpid" "$pre"; then
 			ok=0
-			say "$t did not come up on $w/$th (see $pre.err, $pre.out)"
+			say "$t did not come up on $w/$th: $(tail -n1 "$pre.err" 2>/dev/null)"
 		fi
 		if [ -n "$TPID" ]; then
 			sampler "$TPID" "$pre.samples" &
@@ -291,8 +340,16 @@ run_micro() { # round workload threads tracer
 			u0=$(proc_usage "$TPID")
 		fi
 	fi
+	if [ $ok = 0 ] && [ "$6" = 0 ]; then
+		kill "$bpid" 2>/dev/null
+		wait "$bpid" 2>/dev/null
+		[ -n "$TPID" ] && stop_proc "$TPID" 0
+		return 1
+	fi
+	f0=$(foreign_probes "$TPID")
 	kill -USR1 "$bpid"
 	wait "$bpid"
+	f1=$(foreign_probes "$TPID")
 	if [ -n "$TPID" ]; then
 		u1=$(proc_usage "$TPID")
 		[ -n "$u0" ] && [ -n "$u1" ] && cpu0=${u0#* } && cpurun=$((${u1#* } - cpu0))
@@ -309,9 +366,26 @@ run_micro() { # round workload threads tracer
 	fi
 	line=$(grep '^RESULT' "$pre.bench")
 	[ -n "$line" ] || { ok=0; say "no RESULT in $pre.bench"; }
+	if [ $ok = 1 ] && [ $((f0 + f1)) -gt 0 ] && [ "$6" = 0 ]; then
+		say "round $r $w/$th $t: a foreign tracer was attached ($f0/$f1 programs); again"
+		return 1
+	fi
 	set -- $cnt
-	echo "$r,$w,$th,$t,$ok,$(res_field "$line" ns_per_pair),$(res_field "$line" wall_ns_per_pair),$(res_field "$line" pairs),$(res_field "$line" seconds),$(res_field "$line" utime_s),$(res_field "$line" stime_s),$rssmax,$rssend,$cpu0,$cpurun,${1:-},${2:-},${3:-},$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
-	say "round $r $w/$th $t: $(res_field "$line" ns_per_pair) ns/pair${rssmax:+, tracer RSS ${rssmax} kB}${cpurun:+, CPU ${cpurun} ms}"
+	echo "$r,$w,$th,$t,$ok,$(res_field "$line" ns_per_pair),$(res_field "$line" wall_ns_per_pair),$(res_field "$line" pairs),$(res_field "$line" seconds),$(res_field "$line" utime_s),$(res_field "$line" stime_s),$rssmax,$rssend,$cpu0,$cpurun,${1:-},${2:-},${3:-},$(cut -d' ' -f1 /proc/loadavg),$((f0 > f1 ? f0 : f1))" >>"$RAW"
+	say "round $r $w/$th $t: $(res_field "$line" ns_per_pair) ns/pair${rssmax:+, tracer RSS ${rssmax} kB}${cpurun:+, CPU ${cpurun} ms}$([ $((f0 + f1)) -gt 0 ] && echo ", FOREIGN TRACER PRESENT")"
+	return 0
+}
+
+run_micro() { # round workload threads tracer
+	local a
+
+	if [[ $4 == trap_* || $4 == memleak* ]] && [ "$MEMLEAK_OK" = 0 ]; then
+		return
+	fi
+	for ((a = 1; a <= ATTEMPTS; a++)); do
+		micro_attempt "$@" "$a" $((a == ATTEMPTS)) && return
+		sleep 2
+	done
 }
 
 # ---------------------------------------------------------------- trap costs
@@ -367,7 +441,7 @@ run_traps() {
 # memobserver attached to a process that allocates nothing: its floor of
 # memory and CPU. The target is the microbenchmark waiting for its signal.
 measure_idle() {
-	local bpid pre="$OUT/logs/idle" t u
+	local bpid pre="$OUT/logs/idle" t u m
 
 	: >"$OUT/idle.csv"
 	for t in balanced aggressive conservative; do
@@ -378,8 +452,12 @@ measure_idle() {
 			sampler "$TPID" "$pre-$t.samples" &
 			sleep "$IDLE_SECONDS"
 			u=$(proc_usage "$TPID")
-			echo "$t,${u% *},${u#* },$IDLE_SECONDS" >>"$OUT/idle.csv"
-			say "memobserver $t idle: RSS ${u% *} kB, CPU ${u#* } ms since it started"
+			# BPF maps mmapped into the process (unwind table, ring buffer)
+			# count in its RSS although the kernel owns them
+			m=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { bpf = ($6 == "anon_inode:bpf-map") }
+				/^Rss:/ && bpf { s += $2 } END { print s + 0 }' "/proc/$TPID/smaps" 2>/dev/null)
+			echo "$t,${u% *},${u#* },$IDLE_SECONDS,$m" >>"$OUT/idle.csv"
+			say "memobserver $t idle: RSS ${u% *} kB (BPF maps ${m} kB), CPU ${u#* } ms since it started"
 		fi
 		kill "$bpid"
 		wait "$bpid" 2>/dev/null
@@ -389,10 +467,55 @@ measure_idle() {
 
 # ---------------------------------------------------------------- redis
 RCSV="$OUT/redis.csv"
-echo "round,tracer,ok,set_rps,get_rps,seconds,tracer_rss_max_kb,tracer_cpu_run_ms,tracked,drops,probes" >"$RCSV"
+echo "round,tracer,ok,set_rps,get_rps,seconds,tracer_rss_max_kb,tracer_cpu_run_ms,tracked,drops,probes,foreign_progs" >"$RCSV"
+
+redis_attempt() { # round tracer redis-pid attempt last-attempt
+	local r=$1 t=$2 rpid=$3 pre="$OUT/logs/redis-r$1-$2-a$4"
+	local ok=1 spid="" u0="" u1="" rssmax="" cpurun="" cnt="" ts te set get f0=0 f1=0
+
+	TPID=""
+	wait_quiet
+	if [ "$t" != none ]; then
+		if ! start_tracer "$t" "$rpid" "$pre"; then
+			say "$t did not come up on redis: $(tail -n1 "$pre.err" 2>/dev/null)"
+			[ -n "$TPID" ] && stop_proc "$TPID" 0
+			[ "$5" = 0 ] && return 1
+			echo "$r,$t,0,,,,,,,,," >>"$RCSV"
+			return 0
+		fi
+		sampler "$TPID" "$pre.samples" &
+		spid=$!
+		u0=$(proc_usage "$TPID")
+	fi
+	f0=$(foreign_probes "$TPID")
+	ts=$(date +%s.%N)
+	timeout 900 redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" --csv \
+		-n "$REDIS_REQUESTS" -t set,get -P 1 >"$pre.csv" 2>&1 || ok=0
+	te=$(date +%s.%N)
+	f1=$(foreign_probes "$TPID")
+	if [ -n "$TPID" ]; then
+		u1=$(proc_usage "$TPID")
+		[ -n "$u0" ] && [ -n "$u1" ] && cpurun=$((${u1#* } - ${u0#* }))
+		stop_proc "$TPID" 0
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+		rssmax=$(awk 'BEGIN { m = 0 } $1 > m { m = $1 } END { print m }' "$pre.samples" 2>/dev/null)
+		[[ $t == memleak* ]] || cnt=$(mo_counters "$pre.out")
+	fi
+	if [ $ok = 1 ] && [ $((f0 + f1)) -gt 0 ] && [ "$5" = 0 ]; then
+		say "redis round $r $t: a foreign tracer was attached ($f0/$f1 programs); again"
+		return 1
+	fi
+	set=$(awk -F'"' '$2 == "SET" { print $4 }' "$pre.csv")
+	get=$(awk -F'"' '$2 == "GET" { print $4 }' "$pre.csv")
+	set -- $cnt
+	echo "$r,$t,$ok,$set,$get,$(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.1f", b - a }'),$rssmax,$cpurun,${1:-},${2:-},${3:-},$((f0 > f1 ? f0 : f1))" >>"$RCSV"
+	say "redis round $r $t: SET $set/s GET $get/s$([ $((f0 + f1)) -gt 0 ] && echo ", FOREIGN TRACER PRESENT")"
+	return 0
+}
 
 run_redis() {
-	local rpid r t i n pre u0 u1 spid ts te set get rssmax cpurun cnt ok
+	local rpid r t i n a pre
 	local -a order
 
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
@@ -418,37 +541,10 @@ run_redis() {
 		for ((i = 0; i < n; i++)); do
 			t=${order[$(((i + r - 1) % n))]}
 			[[ $t == memleak* ]] && [ "$MEMLEAK_OK" = 0 ] && continue
-			pre="$OUT/logs/redis-r$r-$t"
-			ok=1 spid="" u0="" rssmax="" cpurun="" cnt="" TPID=""
-			if [ "$t" != none ]; then
-				if ! start_tracer "$t" "$rpid" "$pre"; then
-					say "$t did not come up on redis (see $pre.err)"
-					[ -n "$TPID" ] && stop_proc "$TPID" 0
-					echo "$r,$t,0,,,,,,,," >>"$RCSV"
-					continue
-				fi
-				sampler "$TPID" "$pre.samples" &
-				spid=$!
-				u0=$(proc_usage "$TPID")
-			fi
-			ts=$(date +%s.%N)
-			timeout 900 redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" --csv \
-				-n "$REDIS_REQUESTS" -t set,get -P 1 >"$pre.csv" 2>&1 || ok=0
-			te=$(date +%s.%N)
-			if [ -n "$TPID" ]; then
-				u1=$(proc_usage "$TPID")
-				[ -n "$u0" ] && [ -n "$u1" ] && cpurun=$((${u1#* } - ${u0#* }))
-				stop_proc "$TPID" 0
-				kill "$spid" 2>/dev/null
-				wait "$spid" 2>/dev/null
-				rssmax=$(awk 'BEGIN { m = 0 } $1 > m { m = $1 } END { print m }' "$pre.samples" 2>/dev/null)
-				[[ $t == memleak* ]] || cnt=$(mo_counters "$pre.out")
-			fi
-			set=$(awk -F'"' '$2 == "SET" { print $4 }' "$pre.csv")
-			get=$(awk -F'"' '$2 == "GET" { print $4 }' "$pre.csv")
-			set -- $cnt
-			echo "$r,$t,$ok,$set,$get,$(awk -v a="$ts" -v b="$te" 'BEGIN { printf "%.1f", b - a }'),$rssmax,$cpurun,${1:-},${2:-},${3:-}" >>"$RCSV"
-			say "redis round $r $t: SET $set/s GET $get/s"
+			for ((a = 1; a <= ATTEMPTS; a++)); do
+				redis_attempt "$r" "$t" "$rpid" "$a" $((a == ATTEMPTS)) && break
+				sleep 2
+			done
 		done
 	done
 	redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1

@@ -42,8 +42,23 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
+def clean(rows, what):
+    """Rows measured without another tracer on the machine."""
+    ok = [r for r in rows if r["ok"] == "1"]
+    good = [r for r in ok if (num(r.get("foreign_progs")) or 0) == 0]
+    failed = len(rows) - len(ok)
+    if len(good) < len(ok) or failed:
+        NOTES.append(f"{what}: {len(ok) - len(good)} runs left out because another "
+                     f"tracer's BPF probes were loaded on the machine during them; "
+                     f"{failed} runs failed (a tracer did not attach).")
+    return good
+
+
+NOTES = []
+
+
 def micro(out):
-    rows = [r for r in read_csv(os.path.join(out, "micro.csv")) if r["ok"] == "1"]
+    rows = clean(read_csv(os.path.join(out, "micro.csv")), "microbenchmark")
     if not rows:
         print("No microbenchmark results.\n")
         return
@@ -145,7 +160,7 @@ TRAP_DESC = {
 
 
 def traps(out):
-    rows = [r for r in read_csv(os.path.join(out, "trap.csv")) if r["ok"] == "1"]
+    rows = clean(read_csv(os.path.join(out, "trap.csv")), "probe cost")
     if not rows:
         return
     base = {r["round"]: num(r["ns_per_pair"]) for r in rows if r["tracer"] == "none"}
@@ -170,7 +185,7 @@ def traps(out):
 
 
 def redis(out):
-    rows = [r for r in read_csv(os.path.join(out, "redis.csv")) if r["ok"] == "1"]
+    rows = clean(read_csv(os.path.join(out, "redis.csv")), "redis")
     if not rows:
         print("No redis results.\n")
         return
@@ -221,7 +236,10 @@ def idle(out):
     if os.path.exists(p):
         with open(p) as f:
             for line in f:
-                t, rss, cpu, secs = line.strip().split(",")
+                f = line.strip().split(",")
+                t, rss, cpu, secs = f[:4]
+                maps = f" of which {int(f[4]) / 1024:.1f} MB are BPF maps mmapped into it" \
+                    if len(f) > 4 and f[4] else ""
                 rate = ""
                 sp = os.path.join(out, "logs", f"idle-{t}.samples")
                 if os.path.exists(sp):
@@ -231,7 +249,7 @@ def idle(out):
                         used = int(smp[-1][1]) - int(smp[0][1])
                         rate = f", {used / span / 10:.1f} % of a core while idle"
                 print(f"- memobserver {t}, idle (attached for {secs} s to a process that "
-                      f"allocates nothing): RSS {int(rss) / 1024:.1f} MB (target ≤ 20 MB), "
+                      f"allocates nothing): RSS {int(rss) / 1024:.1f} MB{maps} (target ≤ 20 MB), "
                       f"CPU {int(cpu) / 1000:.2f} s since it started{rate}")
     a = os.path.join(out, "logs", "redis-allocator.err")
     if os.path.exists(a):
@@ -254,6 +272,8 @@ def main():
     traps(out)
     redis(out)
     idle(out)
+    for n in NOTES:
+        print(f"- {n}")
 
 
 if __name__ == "__main__":

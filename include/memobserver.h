@@ -186,6 +186,8 @@ struct mo_counters {
 	uint64_t nested_calls;
 	uint64_t unwind_fallbacks;
 	uint64_t events_emitted;
+	uint64_t short_lived_exits;	/* system-wide: exits younger than the age rule,
+					   not reported */
 	uint64_t probes_attached;
 	uint64_t processes_tracked;
 };

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 PKGS=(make gcc g++ clang libclang-rt-14-dev llvm pkg-config libbpf-dev bpftool
       libelf-dev libdw-dev zlib1g-dev libcmocka-dev python3 binutils util-linux procps
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium
-      libmicrohttpd-dev prometheus curl)
+      libmicrohttpd-dev prometheus curl
+      python3-yaml groff-base systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do

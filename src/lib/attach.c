@@ -3,10 +3,12 @@
  * attach.c - allocator discovery and uprobe attachment.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -96,9 +98,16 @@ void mo_links_release(struct mo_links *ls)
 
 bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid)
 {
-	for (size_t i = 0; i < ls->nr; i++)
-		if (ls->l[i].pid == pid && strcmp(ls->l[i].path, path) == 0)
+	struct stat st;
+	bool by_id = stat(path, &st) == 0;
+
+	for (size_t i = 0; i < ls->nr; i++) {
+		if (ls->l[i].pid != pid)
+			continue;
+		if (by_id ? ls->l[i].dev == st.st_dev && ls->l[i].ino == st.st_ino
+			  : strcmp(ls->l[i].path, path) == 0)
 			return true;
+	}
 	return false;
 }
 
@@ -120,12 +129,97 @@ static int links_add(struct mo_links *ls, struct bpf_link *link, int fd, const c
 	ls->l[ls->nr].path = strdup(path);
 	if (!ls->l[ls->nr].path)
 		return -ENOMEM;
+	{
+		struct stat st;
+
+		ls->l[ls->nr].dev = 0;
+		ls->l[ls->nr].ino = 0;
+		if (stat(path, &st) == 0) {
+			ls->l[ls->nr].dev = st.st_dev;
+			ls->l[ls->nr].ino = st.st_ino;
+		}
+	}
 	ls->nr++;
 	return 0;
 }
 
+/*
+ * Reading a module's symbols costs a few milliseconds; system-wide every
+ * exec asks again for the same few files. Results are cached by file
+ * identity (device, inode, size, mtime) and prefix.
+ */
+struct probe_cache_entry {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	char prefix[33];
+	int err;
+	bool has_malloc, has_free, cxx_operators, jemalloc_api;
+	unsigned entry_points;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct probe_cache_entry e[256];
+	unsigned n, next;
+} probe_cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int probe_module_uncached(const char *path, const char *prefix,
+				 struct mo_allocator_candidate *c);
+
 /* What an object offers: which allocator entry points it defines. */
 static int probe_module(const char *path, const char *prefix, struct mo_allocator_candidate *c)
+{
+	struct probe_cache_entry *hit = NULL, *slot;
+	struct stat st;
+	int err;
+
+	if (stat(path, &st))
+		return -errno;
+	pthread_mutex_lock(&probe_cache.lock);
+	for (unsigned i = 0; i < probe_cache.n && !hit; i++) {
+		struct probe_cache_entry *e = &probe_cache.e[i];
+
+		if (e->dev == st.st_dev && e->ino == st.st_ino && e->size == st.st_size &&
+		    e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec &&
+		    strcmp(e->prefix, prefix ? prefix : "") == 0)
+			hit = e;
+	}
+	if (hit) {
+		err = hit->err;
+		c->has_malloc = hit->has_malloc;
+		c->has_free = hit->has_free;
+		c->cxx_operators = hit->cxx_operators;
+		c->jemalloc_api = hit->jemalloc_api;
+		c->entry_points = hit->entry_points;
+		pthread_mutex_unlock(&probe_cache.lock);
+		return err;
+	}
+	pthread_mutex_unlock(&probe_cache.lock);
+	err = probe_module_uncached(path, prefix, c);
+	pthread_mutex_lock(&probe_cache.lock);
+	slot = &probe_cache.e[probe_cache.next];
+	probe_cache.next = (probe_cache.next + 1) % 256;
+	if (probe_cache.n < 256)
+		probe_cache.n++;
+	slot->dev = st.st_dev;
+	slot->ino = st.st_ino;
+	slot->size = st.st_size;
+	slot->mtime = st.st_mtim;
+	snprintf(slot->prefix, sizeof(slot->prefix), "%s", prefix ? prefix : "");
+	slot->err = err;
+	slot->has_malloc = !err && c->has_malloc;
+	slot->has_free = !err && c->has_free;
+	slot->cxx_operators = !err && c->cxx_operators;
+	slot->jemalloc_api = !err && c->jemalloc_api;
+	slot->entry_points = err ? 0 : c->entry_points;
+	pthread_mutex_unlock(&probe_cache.lock);
+	return err;
+}
+
+static int probe_module_uncached(const char *path, const char *prefix,
+				 struct mo_allocator_candidate *c)
 {
 	struct mo_elf_func f[NFNS];
 	char names[NFNS][96];

@@ -30,6 +30,8 @@ struct mo_links {
 		int fd;			/* raw link fd, or -1 */
 		pid_t pid;		/* 0: every process */
 		char *path;
+		dev_t dev;		/* the file's identity: one file may have */
+		ino_t ino;		/* many paths (/lib, /usr/lib, /proc/PID/root) */
 	} *l;
 	size_t probes;			/* functions probed in total */
 };

@@ -132,6 +132,9 @@ struct mo_observer {
 	struct reclaim *pending;
 	size_t npending, cappending;
 
+	struct mo_record *deferred;	/* records whose handling may be slow */
+	size_t ndeferred, capdeferred;
+
 	struct mo_leak *exit_leaks;
 	size_t nexit, capexit;
 
@@ -148,6 +151,7 @@ struct mo_observer {
 	uint64_t start_realtime_s;
 
 	uint64_t events_emitted;
+	uint64_t short_lived_exits;
 	uint64_t runtime_skipped;
 	size_t probes;
 	uint64_t dedup_suppressed;
@@ -669,6 +673,34 @@ static void retire(struct mo_observer *o, uint32_t pid)
 		r->largest = ps.largest;
 }
 
+/*
+ * Are an exited process's remaining blocks worth findings? Yes for the
+ * processes the user named (and their children), for processes that lived
+ * at least the age rule, and for any stack whose history was growing.
+ */
+static bool worth_reporting(struct mo_observer *o, const struct reclaim *rc,
+			    const struct mo_leak_groups *g)
+{
+	struct mo_proc_stats ps;
+
+	if (!o->system_wide && !o->target_cgroup)
+		return true;
+	if (bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.procs), &rc->pid, &ps) ||
+	    !ps.exec_ts_ns || rc->ts_ns - ps.exec_ts_ns >= o->cfg.min_unfreed_age_ns)
+		return true;
+	for (size_t i = 0; i < g->nr; i++) {
+		struct mo_trace_entry *e = mo_traces_get(o->traces, g->g[i].tgid, g->g[i].stack_id);
+		struct mo_verdict v;
+
+		if (e && e->hist) {
+			mo_classify(e->hist, &v);
+			if (v.pattern == MO_PATTERN_GROWING)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* A process exited: its still-outstanding blocks are its final findings. */
 static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 			 const struct mo_alloc_rec *recs, size_t n, int allocs_fd)
@@ -677,13 +709,22 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 	struct mo_leak_groups g = { 0 };
 	uint64_t bytes = 0, cnt = 0;
 	size_t m = 0;
+	bool m_reported = true;
 
 	if (!mine)
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (recs[i].tgid == rc->pid && recs[i].ts_ns <= rc->ts_ns)
 			mine[m++] = recs[i];
-	if (m && mo_analyze(mine, m, rc->ts_ns, 0, &g) == 0) {
+	if (m && mo_analyze(mine, m, rc->ts_ns, 0, &g) == 0 && !worth_reporting(o, rc, &g)) {
+		/* a short-lived process nobody asked about: counted, not reported
+		 * (system-wide, every shell command would otherwise be a finding) */
+		o->short_lived_exits++;
+		mo_leak_groups_release(&g);
+		g.nr = 0;
+		m_reported = false;
+	}
+	if (m && m_reported) {
 		for (size_t i = 0; i < g.nr; i++) {
 			struct mo_leak l;
 
@@ -700,7 +741,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 			cnt += g.g[i].count;
 		}
 	}
-	{
+	if (m_reported) {
 		struct mo_event *ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "exit", (pid_t)rc->pid,
 						rc->ts_ns);
 
@@ -747,7 +788,8 @@ static void reclaim_exec(struct mo_observer *o, const struct reclaim *rc,
 static void maintenance(struct mo_observer *o)
 {
 	struct mo_alloc_rec *recs = NULL;
-	size_t n = 0;
+	struct reclaim *work;
+	size_t n = 0, nwork;
 	int fd = bpf_map__fd(o->skel->maps.allocs);
 
 	o->last_maint_ns = clock_ns(CLOCK_BOOTTIME);
@@ -757,13 +799,21 @@ static void maintenance(struct mo_observer *o)
 		olog(o, MO_LOG_WARN, "cannot read the allocation table; retrying");
 		return;
 	}
-	for (size_t i = 0; i < o->npending; i++) {
-		if (o->pending[i].exec)
-			reclaim_exec(o, &o->pending[i], recs, n, fd);
+	/* Take the work list: records consumed meanwhile queue new work. */
+	work = o->pending;
+	nwork = o->npending;
+	o->pending = NULL;
+	o->npending = o->cappending = 0;
+	for (size_t i = 0; i < nwork; i++) {
+		/* exec records of new programs must be handled while those
+		 * still run (their maps and files): drain them between exits */
+		ring_buffer__consume(o->rb);
+		if (work[i].exec)
+			reclaim_exec(o, &work[i], recs, n, fd);
 		else
-			reclaim_exit(o, &o->pending[i], recs, n, fd);
+			reclaim_exit(o, &work[i], recs, n, fd);
 	}
-	o->npending = 0;
+	free(work);
 	free(recs);
 }
 
@@ -989,6 +1039,11 @@ static void predict_oom(struct mo_observer *o, pid_t pid, uint64_t now, uint64_t
 
 	if (!x)
 		return;
+	/* only a process whose memory is growing can be heading for OOM: look
+	 * at its RSS trend before the (file-reading) limit discovery */
+	n = mo_rsswatch_points(o->rssw, pid, pts, 60);
+	if (n < 5 || pts[n - 1].bytes <= pts[0].bytes)
+		return;
 	if (!x->limit_known)
 		memory_limit_of(x);
 	if (!x->limit)
@@ -1164,15 +1219,11 @@ static void attach_child(struct mo_observer *o, pid_t child)
 	o->probes = o->links.probes;
 }
 
-static int handle_record(void *ctx, void *data, size_t size)
+static void process_record(struct mo_observer *o, const struct mo_record *r)
 {
-	struct mo_observer *o = ctx;
-	const struct mo_record *r = data;
 	struct mo_event *ev;
 	struct pidinfo *p;
 
-	if (size < sizeof(*r))
-		return 0;
 	switch (r->type) {
 	case MO_REC_EXIT:
 		p = pid_find(o, (pid_t)r->pid);
@@ -1190,7 +1241,11 @@ static int handle_record(void *ctx, void *data, size_t size)
 		add_pending(o, r->pid, r->ts_ns, true);
 		mo_symbolizer_forget(o->sym, (pid_t)r->pid);
 		mo_traces_forget_pid(o->traces, r->pid);
-		mo_modules_load_pid(o->mods, (pid_t)r->pid);
+		{
+			int lr = mo_modules_load_pid(o->mods, (pid_t)r->pid);
+
+			olog(o, MO_LOG_DEBUG, "exec of pid %u: %d new modules (%s)", r->pid, lr, lr < 0 ? strerror(-lr) : "ok");
+		}
 		mo_symbolizer_prime(o->sym, (pid_t)r->pid);
 		/* the new program may bring its own allocator (statically
 		 * linked, jemalloc...): attach there too */
@@ -1272,7 +1327,51 @@ static int handle_record(void *ctx, void *data, size_t size)
 	default:
 		break;
 	}
+}
+
+/*
+ * Ring buffer callback. Exec, fork and exit records are handled at once:
+ * an exec'd program must be read (maps, files) while it still runs. Records
+ * that need symbolization or file parsing (mappings, new modules) wait in a
+ * list handled right after, so a burst of them cannot delay an exec.
+ */
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct mo_observer *o = ctx;
+	const struct mo_record *r = data;
+
+	if (size < sizeof(*r))
+		return 0;
+	if (r->type == MO_REC_EXEC || r->type == MO_REC_FORK || r->type == MO_REC_EXIT) {
+		process_record(o, r);
+		return 0;
+	}
+	if (o->ndeferred == o->capdeferred) {
+		size_t cap = o->capdeferred ? o->capdeferred * 2 : 256;
+		struct mo_record *n = realloc(o->deferred, cap * sizeof(*n));
+
+		if (!n) {
+			process_record(o, r);
+			return 0;
+		}
+		o->deferred = n;
+		o->capdeferred = cap;
+	}
+	o->deferred[o->ndeferred++] = *r;
 	return 0;
+}
+
+/* Drain the ring buffer, then the deferred records, draining the ring
+ * buffer again every few so new execs are never stuck behind them. */
+static void consume_records(struct mo_observer *o)
+{
+	ring_buffer__consume(o->rb);
+	for (size_t i = 0; i < o->ndeferred; i++) {
+		process_record(o, &o->deferred[i]);
+		if (i % 8 == 7)
+			ring_buffer__consume(o->rb);
+	}
+	o->ndeferred = 0;
 }
 
 /* ------------------------------------------------------------------- worker */
@@ -1296,6 +1395,7 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		struct epoll_event evs[4];
+		uint64_t t0, t1, t2, t3, t4;
 		int n = epoll_wait(ep, evs, 4, 100);
 		bool stop = false, tick = false;
 
@@ -1310,13 +1410,22 @@ static void *worker_main(void *arg)
 			}
 		}
 		pthread_mutex_lock(&o->lock);
-		ring_buffer__consume(o->rb);
-		if (clock_ns(CLOCK_BOOTTIME) - o->last_maint_ns >= MAINT_PERIOD_NS || stop)
+		t0 = clock_ns(CLOCK_BOOTTIME);
+		consume_records(o);
+		t1 = clock_ns(CLOCK_BOOTTIME);
+		if (t1 - o->last_maint_ns >= MAINT_PERIOD_NS || stop)
 			maintenance(o);
-		if (clock_ns(CLOCK_BOOTTIME) - o->last_rss_ns >= RSS_PERIOD_NS)
+		t2 = clock_ns(CLOCK_BOOTTIME);
+		if (t2 - o->last_rss_ns >= RSS_PERIOD_NS)
 			rss_tick(o);
+		t3 = clock_ns(CLOCK_BOOTTIME);
 		if (tick)
 			periodic(o);
+		t4 = clock_ns(CLOCK_BOOTTIME);
+		if (t4 - t0 > 100000000ULL)
+			olog(o, MO_LOG_DEBUG, "worker busy %.0f ms: records %.0f, exits %.0f, rss %.0f, "
+			     "analysis %.0f", (t4 - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6,
+			     (t3 - t2) / 1e6, (t4 - t3) / 1e6);
 		pthread_mutex_unlock(&o->lock);
 		if (stop)
 			break;
@@ -1781,6 +1890,7 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 	c->nested_calls = v[MO_C_NESTED_CALLS];
 	c->unwind_fallbacks = v[MO_C_UNWIND_MAP_MISS];
 	c->events_emitted = o->events_emitted;
+	c->short_lived_exits = o->short_lived_exits;
 	c->probes_attached = o->probes;
 	c->processes_tracked = o->system_wide ? 0 : o->npids;
 }
@@ -1985,7 +2095,7 @@ int mo_observer_stop(struct mo_observer *o)
 	mo_links_release(&o->links);
 	memobserver_bpf__detach(o->skel);
 	pthread_mutex_lock(&o->lock);
-	ring_buffer__consume(o->rb);
+	consume_records(o);
 	maintenance(o);
 	pthread_mutex_unlock(&o->lock);
 	mo_queue_close(o->q);
@@ -2019,6 +2129,7 @@ void mo_observer_free(struct mo_observer *o)
 		mo_trace_release(&o->exit_leaks[i].stack);
 	free(o->exit_leaks);
 	free(o->pending);
+	free(o->deferred);
 	free(o->retired);
 	for (size_t i = 0; i < o->npids; i++)
 		free(o->pids[i].exe);

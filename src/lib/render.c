@@ -318,6 +318,8 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 	mo_json_u64(j, c->runtime_mmaps);
 	mo_json_key(j, "nested_allocator_call");
 	mo_json_u64(j, c->nested_calls);
+	mo_json_key(j, "short_lived_exit");
+	mo_json_u64(j, c->short_lived_exits);
 	mo_json_obj_end(j);
 	mo_json_key(j, "unwind_fallbacks");
 	mo_json_u64(j, c->unwind_fallbacks);

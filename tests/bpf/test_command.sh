@@ -25,7 +25,14 @@ run threads leak_threads && check command_threads "$TMP/threads.json" "$TMP/thre
 run threads_libc leak_threads :: --libc-stacks &&
 	check command_threads_libc_stacks "$TMP/threads_libc.json" "$TMP/threads_libc.out"
 run noleak noleak && check command_noleak "$TMP/noleak.json" "$TMP/noleak.out" --no-leaks
-run exec leak_exec && check command_exec "$TMP/exec.json" "$TMP/exec.out"
+if run exec leak_exec; then
+	check command_exec "$TMP/exec.json" "$TMP/exec.out"
+	# the exec'd program's allocator is the same file: probed once, not twice
+	probes=$(python3 -c '
+import json, sys
+print([json.loads(l) for l in open(sys.argv[1]) if "summary" in l][-1]["probes_attached"])' "$TMP/exec.json")
+	if [ "$probes" = 9 ]; then pass command_exec_probes_once; else fail command_exec_probes_once "$probes probes attached, expected glibc's 9"; fi
+fi
 if run fork leak_fork :: --hold-ms 200; then
 	child=$(awk '$1 == "CHILD" { print $2; exit }' "$TMP/fork.out")
 	check command_fork_child "$TMP/fork.json" "$TMP/fork.out" --pid "$child"

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip system_wide "$why"; exit 0; fi
 
-"$MO" -v --format json --min-age 0 --min-size 1 --duration 20s -o "$TMP/sys.json" \
+"$MO" -v --metrics off --format json --min-age 0 --duration 20s -o "$TMP/sys.json" \
 	2> "$TMP/sys.err" &
 mpid=$!
 if ! wait_for "$TMP/sys.err" 'observing' 300; then
