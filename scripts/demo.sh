@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh > /dev/null
-exec ./build/memobserver --min-age 2s --interval 3s -- ./build/fixtures/demo_server "$@"
+exec ./build/memobserver --metrics off --min-age 2s --interval 500ms -- ./build/fixtures/demo_server "$@"
