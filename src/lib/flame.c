@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomicfile.h"
 #include "flame.h"
 
 #define NONE SIZE_MAX
@@ -46,7 +47,6 @@
 #define MIN_WIDTH_CPX	10
 /* Average Verdana glyph width, 0.59 em as flamegraph.pl estimates it. */
 #define CHAR_W_CPX	(FONT_SIZE * 59)
-#define TEMP_ATTEMPTS	100
 
 /* One leak's stack, root first; names point into the arena. */
 struct stack {
@@ -578,68 +578,11 @@ out:
 	stacks_release(&s);
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Create a temp file next to path (rename is atomic only within one file
- * system). O_EXCL with our pid in the name rather than mkstemp: the file
- * gets the usual 0666 & ~umask mode, as if path were created directly.
- */
-static int create_temp(const char *path, char *tmp, size_t tmplen)
-{
-	static unsigned int seq;
-
-	for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
-		unsigned int n = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
-		int len = snprintf(tmp, tmplen, "%s.tmp.%d.%u", path, (int)getpid(), n);
-		int fd;
-
-		if (len < 0 || (size_t)len >= tmplen)
-			return -ENAMETOOLONG;
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
-}
-
-/* Readers see the old file or the whole new one, never a partial write. */
 static int write_atomic(const char *path, const struct mo_buf *b)
 {
-	char tmp[PATH_MAX];
-	int fd, ret;
-
 	if (b->oom)
 		return -ENOMEM;
-	fd = create_temp(path, tmp, sizeof(tmp));
-	if (fd < 0)
-		return fd;
-	ret = write_all(fd, b->data, b->len);
-	if (!ret && fsync(fd) < 0)
-		ret = -errno;
-	if (close(fd) < 0 && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
-	return ret;
+	return mo_write_file_atomic(path, b->data, b->len, NULL);
 }
 
 int mo_folded_write(const struct mo_report *r, const char *path)

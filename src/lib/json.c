@@ -126,7 +126,7 @@ void mo_buf_printf(struct mo_buf *b, const char *fmt, ...)
  * or 0 when the byte at s does not start one: that rejects overlongs,
  * UTF-16 surrogates, code points above U+10FFFF and truncated sequences.
  */
-static size_t utf8_len(const unsigned char *s, size_t avail)
+size_t mo_utf8_len(const unsigned char *s, size_t avail)
 {
 	unsigned char c = s[0];
 	unsigned char lo = 0x80, hi = 0xbf;
@@ -185,7 +185,7 @@ void mo_json_string(struct mo_buf *b, const char *s, size_t len)
 			continue;
 		}
 		if (c >= 0x80) {
-			n = utf8_len(u + i, len - i);
+			n = mo_utf8_len(u + i, len - i);
 			if (n) {
 				i += n;
 				continue;
@@ -230,7 +230,7 @@ void mo_text_escape(struct mo_buf *b, const char *s, size_t len)
 			continue;
 		}
 		if (c >= 0x80) {
-			n = utf8_len(u + i, len - i);
+			n = mo_utf8_len(u + i, len - i);
 			/*
 			 * C1 controls (U+0080..U+009F) are valid UTF-8 but some
 			 * terminals act on them (U+009B is CSI), so their bytes

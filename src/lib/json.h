@@ -51,6 +51,10 @@ void mo_json_i64(struct mo_json *j, int64_t v);
 void mo_json_double(struct mo_json *j, double v);	/* non-finite -> null */
 void mo_json_bool(struct mo_json *j, bool v);
 
+/* Length of the well-formed UTF-8 sequence at s (avail bytes left), or 0
+ * when s does not start one (overlongs, surrogates, > U+10FFFF, truncated). */
+size_t mo_utf8_len(const unsigned char *s, size_t avail);
+
 /* Escape for human text output: control bytes and invalid UTF-8 as \xNN,
  * backslash doubled. */
 void mo_text_escape(struct mo_buf *b, const char *s, size_t len);

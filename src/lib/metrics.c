@@ -18,44 +18,6 @@
 
 static const char hexdig[] = "0123456789abcdef";
 
-/*
- * Length of the well-formed UTF-8 sequence at s (Unicode 15, table 3-7), or
- * 0 when the byte at s does not start one: overlongs, surrogates, code
- * points above U+10FFFF and truncated sequences are rejected. The same
- * table as json.c's, which keeps its copy static.
- */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (avail < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 void mo_metrics_label_escape(struct mo_buf *b, const char *s, size_t len)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -70,7 +32,7 @@ void mo_metrics_label_escape(struct mo_buf *b, const char *s, size_t len)
 			continue;
 		}
 		if (c >= 0x80) {
-			n = utf8_len(u + i, len - i);
+			n = mo_utf8_len(u + i, len - i);
 			if (n) {
 				i += n;
 				continue;

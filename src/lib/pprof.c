@@ -24,6 +24,7 @@
 #include <zlib.h>
 
 #include "elfsym.h"
+#include "atomicfile.h"
 #include "pprof.h"
 #include "profile.pb-c.h"
 
@@ -39,7 +40,6 @@ typedef Perftools__Profiles__Function Function;
 /* Build ids are 20 bytes from GNU ld, up to 64 from other linkers. */
 #define BUILD_ID_HEX_MAX 129
 /* Temp names tried before giving up when stale ones are in the way. */
-#define TEMP_ATTEMPTS 100
 
 /* Index from a pair of integers to a value; 0 is never a stored value. */
 struct pair_slot {
@@ -685,79 +685,14 @@ static int gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Create a temp file next to path (rename is atomic only within one file
- * system). O_EXCL with our pid in the name rather than mkstemp: the file
- * gets the usual 0666 & ~umask mode, as if path were created directly.
- */
-static int create_temp(const char *path, char *tmp, size_t tmplen)
-{
-	static unsigned int seq;
-
-	for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
-		unsigned int n = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
-		int len = snprintf(tmp, tmplen, "%s.tmp.%d.%u", path, (int)getpid(), n);
-		int fd;
-
-		if (len < 0 || (size_t)len >= tmplen)
-			return -ENAMETOOLONG;
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (fd >= 0)
-			return fd;
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
-}
-
 static int write_atomic(const char *path, const uint8_t *data, size_t len, char *err,
 			size_t errlen)
 {
-	char tmp[PATH_MAX];
 	const char *what;
-	int fd, ret;
+	int ret = mo_write_file_atomic(path, data, len, &what);
 
-	fd = create_temp(path, tmp, sizeof(tmp));
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create a temporary file for '%s': %s", path,
-			 strerror(-fd));
-		return fd;
-	}
-	what = "write";
-	ret = write_all(fd, data, len);
-	/* Flushed before the rename so a crash never leaves a truncated profile. */
-	if (!ret && fsync(fd) < 0) {
-		what = "sync";
-		ret = -errno;
-	}
-	if (close(fd) < 0 && !ret) {
-		what = "write";
-		ret = -errno;
-	}
-	if (!ret && rename(tmp, path) < 0) {
-		what = "rename a temporary file to";
-		ret = -errno;
-	}
-	if (ret) {
-		unlink(tmp);
+	if (ret)
 		snprintf(err, errlen, "cannot %s '%s': %s", what, path, strerror(-ret));
-	}
 	return ret;
 }
 

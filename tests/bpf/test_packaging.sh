@@ -186,10 +186,12 @@ else
 	fi
 fi
 if [ -n "${help_opts:-}" ]; then
-	# roff writes a hyphen in an option as \-
+	# each option heads an item of its own (the line after a .TP); roff
+	# writes a hyphen in an option as \-
+	items=$(awk 'tp {print; tp = 0} /^\.TP/ {tp = 1}' "$MAN" | sed 's/\\-/-/g')
 	missing=
 	for o in $help_opts; do
-		sed 's/\\-/-/g' "$MAN" | grep -q -- "$o\b" || missing+="$o "
+		grep -q -- "$o\b" <<< "$items" || missing+="$o "
 	done
 	if [ -n "$missing" ]; then
 		fail packaging_man_options "options in --help but not in the man page: $missing"
@@ -390,5 +392,18 @@ else
 		pass packaging_caps_run_other_user
 	else
 		fail packaging_caps_run_other_user "exit $(cat "$TMP/caps_pid.rc"): $(head -c 300 "$TMP/caps_pid.err")"
+	fi
+	# Kernels without session uprobes (before 6.13) take the uprobe +
+	# uretprobe path; creating those needs CAP_SYS_ADMIN on kernels with
+	# "perf: Revert to requiring CAP_SYS_ADMIN for uprobes" (docs/privileges.md).
+	# MEMOBSERVER_NO_SESSION=1 takes that path here: the documented set plus
+	# CAP_SYS_ADMIN must be enough for it.
+	export MEMOBSERVER_NO_SESSION=1
+	run_caps caps_plain "$setcaps,+sys_admin" -- "$FIX/leak_basic"
+	unset MEMOBSERVER_NO_SESSION
+	if [ "$(cat "$TMP/caps_plain.rc")" = 0 ] && grep -q ' leak_malloc+' "$TMP/caps_plain.out"; then
+		pass packaging_caps_run_plain_uprobes
+	else
+		fail packaging_caps_run_plain_uprobes "exit $(cat "$TMP/caps_plain.rc"): $(head -c 300 "$TMP/caps_plain.err")"
 	fi
 fi
