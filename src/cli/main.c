@@ -310,7 +310,7 @@ static void parse_args(struct cli *c, int argc, char **argv)
 			set_or_die(c, "large_allocation_threshold", "--large-size", optarg);
 			break;
 		case OPT_ALLOC_LIB:
-			if (access(optarg, R_OK))
+			if (faccessat(AT_FDCWD, optarg, R_OK, AT_EACCESS))
 				die(c, "cannot read allocator library '%s': %s", optarg,
 				    strerror(errno));
 			c->allocator_lib = optarg;
@@ -470,7 +470,7 @@ static int resolve_command(const char *name, char *out, size_t len)
 	char buf[PATH_MAX];
 
 	if (strchr(name, '/')) {
-		if (access(name, X_OK))
+		if (faccessat(AT_FDCWD, name, X_OK, AT_EACCESS))
 			return -errno;
 		return realpath(name, out) ? 0 : -errno;
 	}
@@ -480,7 +480,7 @@ static int resolve_command(const char *name, char *out, size_t len)
 		size_t n = strcspn(path, ":");
 
 		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, name);
-		if (!access(buf, X_OK) && realpath(buf, out) && strlen(out) < len)
+		if (!faccessat(AT_FDCWD, buf, X_OK, AT_EACCESS) && realpath(buf, out) && strlen(out) < len)
 			return 0;
 		path += n;
 		if (*path == ':')
@@ -524,7 +524,7 @@ static void check_writable(struct cli *c, const char *opt, const char *path)
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof(dir), ".");
-	if (access(dir, W_OK))
+	if (faccessat(AT_FDCWD, dir, W_OK, AT_EACCESS))
 		die(c, "cannot write %s file '%s': %s", opt, path, strerror(errno));
 }
 

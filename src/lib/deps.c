@@ -115,16 +115,16 @@ static bool find_lib(const char *name, const struct names *dirs, char *out, size
 {
 	if (strchr(name, '/')) {
 		snprintf(out, len, "%s", name);
-		return access(out, R_OK) == 0;
+		return faccessat(AT_FDCWD, out, R_OK, AT_EACCESS) == 0;
 	}
 	for (size_t i = 0; i < dirs->n; i++) {
 		snprintf(out, len, "%s/%s", dirs->v[i], name);
-		if (access(out, R_OK) == 0)
+		if (faccessat(AT_FDCWD, out, R_OK, AT_EACCESS) == 0)
 			return true;
 	}
 	for (size_t i = 0; i < sizeof(std_dirs) / sizeof(std_dirs[0]); i++) {
 		snprintf(out, len, "%s/%s", std_dirs[i], name);
-		if (access(out, R_OK) == 0)
+		if (faccessat(AT_FDCWD, out, R_OK, AT_EACCESS) == 0)
 			return true;
 	}
 	return false;
@@ -149,7 +149,7 @@ int mo_deps_resolve(const char *exe, struct mo_deps *out)
 	char p[PATH_MAX];
 
 	memset(out, 0, sizeof(*out));
-	if (access(exe, R_OK))
+	if (faccessat(AT_FDCWD, exe, R_OK, AT_EACCESS))
 		return -errno;
 	split_env("LD_LIBRARY_PATH", ":;", &dirs);
 	split_env("LD_PRELOAD", ": ", &preload);

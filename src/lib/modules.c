@@ -155,7 +155,7 @@ static void proc_path(char *buf, size_t len, pid_t pid, const char *path)
 {
 	/* through the process's root, so files in other mount namespaces open */
 	snprintf(buf, len, "/proc/%d/root%s", (int)pid, path);
-	if (access(buf, R_OK) != 0)
+	if (faccessat(AT_FDCWD, buf, R_OK, AT_EACCESS) != 0)
 		snprintf(buf, len, "%s", path);
 }
 

@@ -8,6 +8,7 @@
  * obs->lock; the event queue has its own lock.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -982,7 +983,7 @@ static void memory_limit_of(struct procextra *x)
 			break;
 		}
 		if (!strcmp(line, "0") && !dir[0]) {
-			const char *root = access("/sys/fs/cgroup/unified", F_OK) == 0
+			const char *root = faccessat(AT_FDCWD, "/sys/fs/cgroup/unified", F_OK, AT_EACCESS) == 0
 						   ? "/sys/fs/cgroup/unified"
 						   : "/sys/fs/cgroup";
 
@@ -1174,19 +1175,13 @@ static int allocator_of(struct mo_observer *o, pid_t pid, const char *exe, char 
 static int attach_new_allocator(struct mo_observer *o, pid_t pid)
 {
 	char path[PATH_MAX], err[512];
-	const char *real;
 	int r;
 
 	if (allocator_of(o, pid, NULL, path, sizeof(path)))
 		return -ENOENT;
-	/* the same file under /proc/PID/root is one probe target */
-	real = strstr(path, "/root/");
-	if (real && !o->allocator_lib) {
-		char canon[PATH_MAX];
-
-		if (realpath(path, canon))
-			snprintf(path, sizeof(path), "%s", canon);
-	}
+	/* links are compared by file identity: the same library under two
+	 * /proc/PID/root paths is one probe target, a container's own libc
+	 * another */
 	if (mo_links_has(&o->links, path, 0))
 		return 0;
 	r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
@@ -1542,7 +1537,7 @@ int mo_observer_add_pid(struct mo_observer *o, pid_t pid, unsigned flags)
 	if (pid <= 0)
 		return -EINVAL;
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	if (access(path, F_OK))
+	if (faccessat(AT_FDCWD, path, F_OK, AT_EACCESS))
 		return -ESRCH;
 	pthread_mutex_lock(&o->lock);
 	p = pid_add(o, pid, flags);
@@ -1563,8 +1558,8 @@ out:
 
 static int ensure_tracefs(void)
 {
-	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
-	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+	if (faccessat(AT_FDCWD, "/sys/kernel/tracing/events", F_OK, AT_EACCESS) == 0 ||
+	    faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events", F_OK, AT_EACCESS) == 0)
 		return 0;
 	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
 		return -errno;
@@ -1692,6 +1687,12 @@ static int attach_targets(struct mo_observer *o)
 		if (!o->heap_probes)
 			continue;
 		r = allocator_of(o, p->pid, p->exe, path, sizeof(path));
+		if (r == -EACCES || r == -EPERM) {
+			olog(o, MO_LOG_ERROR,
+			     "cannot read the memory maps of pid %d: %s (needs CAP_SYS_PTRACE)",
+			     (int)p->pid, strerror(-r));
+			return r;
+		}
 		if (r) {
 			olog(o, MO_LOG_ERROR,
 			     "pid %d: no allocator found: neither the program nor a library "
@@ -1724,7 +1725,7 @@ int mo_observer_start(struct mo_observer *o)
 				      "allocation data");
 		return -EOPNOTSUPP;
 	}
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+	if (faccessat(AT_FDCWD, "/sys/kernel/btf/vmlinux", R_OK, AT_EACCESS)) {
 		olog(o, MO_LOG_ERROR, "kernel BTF not found at /sys/kernel/btf/vmlinux: a kernel "
 				      "built with CONFIG_DEBUG_INFO_BTF=y is required");
 		return -ENOTSUP;

@@ -461,7 +461,7 @@ static bool in_hierarchy(const char *dir)
 
 	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= (int)sizeof(path))
 		return false;
-	return access(path, F_OK) == 0;
+	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
 }
 
 /*
