@@ -549,6 +549,32 @@ static void write_outputs(struct cli *c, const struct mo_report *rep)
 			c->flamegraph, strerror(-r));
 }
 
+static uint64_t elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (uint64_t)(b->tv_sec - a->tv_sec) * 1000000000ULL + (uint64_t)b->tv_nsec -
+	       (uint64_t)a->tv_nsec;
+}
+
+/* Text mode, every --interval: one line of totals and drops between the
+ * findings, so a terminal shows that observation goes on and what it costs. */
+static void interval_summary(struct mo_buf *b, struct mo_observer *obs)
+{
+	struct mo_counters k;
+	uint64_t drops;
+
+	mo_observer_counters(obs, &k);
+	drops = k.drop_alloc_table_full + k.drop_stack_table_full + k.drop_ringbuf_full +
+		k.drop_thread_table_full + k.drop_event_buffer_full;
+	mo_buf_printf(b,
+		      "-- %" PRIu64 " allocations tracked, %" PRIu64 " freed, %" PRIu64
+		      " outstanding; %" PRIu64 " filtered (size), %" PRIu64
+		      " sampled out; %" PRIu64 " dropped%s\n",
+		      k.allocs_tracked, k.frees_matched,
+		      k.allocs_tracked > k.frees_matched ? k.allocs_tracked - k.frees_matched : 0,
+		      k.drop_size_filtered, k.drop_sampled, drops,
+		      drops ? " (see the report's last lines)" : "");
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { .fmt = OUT_TEXT, .out_fd = STDOUT_FILENO, .metrics = "127.0.0.1:9090" };
@@ -562,6 +588,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int sfd, err, status, exit_code = 0;
 	struct timespec t0, now;
+	uint64_t next_summary;
 	const char *bad;
 
 	mo_config_init(&c.cfg);
@@ -682,6 +709,7 @@ int main(int argc, char **argv)
 
 	mo_buf_init(&b);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	next_summary = c.cfg.report_interval_ns;
 	for (;;) {
 		struct pollfd pfd[2] = {
 			{ .fd = mo_observer_fd(obs), .events = POLLIN },
@@ -713,6 +741,12 @@ int main(int argc, char **argv)
 		}
 		write_out(&c, &b);
 		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (c.fmt == OUT_TEXT && !c.quiet && c.cfg.report_interval_ns &&
+		    elapsed_ns(&t0, &now) >= next_summary) {
+			next_summary += c.cfg.report_interval_ns;
+			interval_summary(&b, obs);
+			write_out(&c, &b);
+		}
 		if (c.duration_ns &&
 		    (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)now.tv_nsec -
 				    (uint64_t)t0.tv_nsec >=
