@@ -354,6 +354,11 @@ static __always_inline int alloc_return(struct pt_regs *ctx)
 
 		if (size >= large_size)
 			emit_map_record(MO_REC_LARGE_HEAP, tgid, addr, size, sid);
+	} else if (size >= large_size) {
+		/* sampling skipped it, but a large allocation is always reported */
+		emit_map_record(MO_REC_LARGE_HEAP, tgid, addr, size,
+				capture_stack(tgid, PT_REGS_IP(ctx), PT_REGS_SP(ctx),
+					      PT_REGS_FP(ctx)));
 	}
 	return 0;
 }

@@ -977,7 +977,8 @@ static void memory_limit_of(struct procextra *x)
 		if (!c2)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		*c2 = '\0';
+		*c1 = '\0';	/* line: hierarchy id */
+		*c2 = '\0';	/* c1 + 1: controllers, c2 + 1: path */
 		if (!strcmp(c1 + 1, "memory")) {
 			snprintf(dir, sizeof(dir), "/sys/fs/cgroup/memory%s", c2 + 1);
 			break;

@@ -124,7 +124,8 @@ static void json_event(struct mo_buf *b, const struct mo_event *ev)
 	}
 	mo_json_key(&j, "size_bytes");
 	mo_json_u64(&j, ev->size_bytes);
-	if (ev->type == MO_EVENT_MEMORY_PRESSURE || !strcmp(ev->kind, "exit")) {
+	if (ev->type == MO_EVENT_MEMORY_PRESSURE || !strcmp(ev->kind, "exit") ||
+	    !strcmp(ev->kind, "oom_kill")) {
 		mo_json_key(&j, "unfreed_bytes");
 		mo_json_u64(&j, ev->unfreed_bytes);
 		mo_json_key(&j, "count");

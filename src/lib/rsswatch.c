@@ -82,6 +82,7 @@ int mo_rsswatch_sample(struct mo_rsswatch *w, pid_t pid, uint64_t t_ns, uint64_t
 	struct proc *p = find(w, pid);
 	uint64_t low = UINT64_MAX, low_t = t_ns;
 	unsigned from = 0;
+	bool from_set = false;
 
 	if (!p) {
 		if (w->n == w->cap) {
@@ -108,8 +109,10 @@ int mo_rsswatch_sample(struct mo_rsswatch *w, pid_t pid, uint64_t t_ns, uint64_t
 
 		if (t_ns - u->t_ns > w->window_ns)
 			continue;
-		if (!from && i)
-			from = i;
+		if (!from_set) {
+			from = i;	/* the oldest sample inside the window */
+			from_set = true;
+		}
 		if (u->bytes < low) {
 			low = u->bytes;
 			low_t = u->t_ns;
