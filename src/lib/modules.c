@@ -34,7 +34,6 @@ struct seen {
 struct mo_modules {
 	int rows_fd;
 	int modules_fd;
-	struct mo_unwind_row *rows;
 	uint32_t capacity;
 	uint32_t used;
 	struct seen *seen;
@@ -49,8 +48,11 @@ struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd
 
 	if (!m)
 		return NULL;
-	p = mmap(NULL, (size_t)capacity * sizeof(struct mo_unwind_row), PROT_READ | PROT_WRITE,
-		 MAP_SHARED, rows_fd, 0);
+	/* check now that the array maps at all; rows are then written through
+	 * short-lived mappings of just the pages a module needs, so the
+	 * (mostly empty) array never counts in our resident memory */
+	p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, rows_fd,
+		 0);
 	if (p == MAP_FAILED) {
 		int err = errno;
 
@@ -58,7 +60,7 @@ struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd
 		errno = err;
 		return NULL;
 	}
-	m->rows = p;
+	munmap(p, (size_t)sysconf(_SC_PAGESIZE));
 	m->rows_fd = rows_fd;
 	m->modules_fd = modules_fd;
 	m->capacity = capacity;
@@ -70,12 +72,27 @@ void mo_modules_free(struct mo_modules *m)
 {
 	if (!m)
 		return;
-	if (m->rows)
-		munmap(m->rows, (size_t)m->capacity * sizeof(struct mo_unwind_row));
 	for (size_t i = 0; i < m->nseen; i++)
 		free(m->seen[i].path);
 	free(m->seen);
 	free(m);
+}
+
+/* Copy rows into the array at index first, through a temporary mapping. */
+static int put_rows(struct mo_modules *m, uint32_t first, const struct mo_unwind_row *rows,
+		    size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t start = (size_t)first * sizeof(*rows), len = n * sizeof(*rows);
+	size_t off = start & ~(page - 1), maplen = start + len - off;
+	char *p;
+
+	p = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_SHARED, m->rows_fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return -errno;
+	memcpy(p + (start - off), rows, len);
+	munmap(p, maplen);
+	return 0;
 }
 
 static struct seen *find_seen(struct mo_modules *m, uint64_t dev, uint64_t ino)
@@ -126,7 +143,12 @@ static int load_file(struct mo_modules *m, const char *path, const char *name, u
 		remember(m, dev, ino, -1, name);
 		return -ENOSPC;
 	}
-	memcpy(m->rows + m->used, t.rows, t.nrows * sizeof(*t.rows));
+	err = put_rows(m, m->used, t.rows, t.nrows);
+	if (err) {
+		mo_unwind_table_release(&t);
+		remember(m, dev, ino, -1, name);
+		return err;
+	}
 	info.row_start = m->used;
 	info.row_count = (uint32_t)t.nrows;
 	info.vaddr_min = t.vaddr_min;
