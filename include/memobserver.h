@@ -165,6 +165,8 @@ struct mo_leak {
 	uint64_t count;
 	uint64_t oldest_age_ns;
 	uint64_t largest;
+	uint64_t alloc_count;	/* allocations this stack made while observed (0: unknown) */
+	uint64_t alloc_bytes;	/* their bytes */
 	bool estimate;
 	struct mo_stack_trace stack;
 };

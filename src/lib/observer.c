@@ -475,6 +475,15 @@ static void fill_leak(struct mo_observer *o, struct mo_leak *l, const struct mo_
 			snprintf(l->container_id, sizeof(l->container_id), "%s", c->id);
 			snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", c->pod_uid);
 		}
+		struct mo_stack_key sk = { .tgid = g->tgid, .stack_id = g->stack_id };
+		struct mo_stack_stats ss;
+
+		if (g->stack_id &&
+		    !bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.stack_stats), &sk, &ss)) {
+			/* tracked allocations; scaled like the in-use totals */
+			l->alloc_count = ss.allocs * o->cfg.sampling_rate;
+			l->alloc_bytes = ss.alloc_bytes * o->cfg.sampling_rate;
+		}
 		if (e && e->hist)
 			mo_classify(e->hist, &v);
 		l->pattern = mo_pattern_name(v.pattern);

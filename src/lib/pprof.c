@@ -81,7 +81,8 @@ struct builder {
 	Sample *samples;
 	size_t nsamples;
 	Label *labels;		/* two per sample */
-	int64_t *values;	/* two per sample */
+	int64_t *values;	/* four per sample */
+	bool alloc_known;	/* some leak knows its allocation totals */
 };
 
 static uint64_t mix64(uint64_t x)
@@ -469,7 +470,7 @@ static int add_sample(struct builder *b, const struct mo_leak *l, int64_t pid_ke
 	const struct mo_stack_trace *st = &l->stack;
 	Sample *s = &b->samples[b->nsamples];
 	Label *labels = &b->labels[2 * b->nsamples];
-	int64_t *values = &b->values[2 * b->nsamples];
+	int64_t *values = &b->values[4 * b->nsamples];
 	int64_t command;
 	size_t i, n;
 	int err;
@@ -491,11 +492,21 @@ static int add_sample(struct builder *b, const struct mo_leak *l, int64_t pid_ke
 			return err;
 		s->n_location_id++;
 	}
-	/* Ordered as sample_type: inuse_objects, inuse_space. */
-	values[0] = clamp_i64(l->count);
-	values[1] = clamp_i64(l->unfreed_bytes);
+	/* Ordered as sample_type: [alloc_objects, alloc_space,] inuse_objects,
+	 * inuse_space. What is still in use was allocated, so alloc >= inuse. */
+	if (b->alloc_known) {
+		values[0] = clamp_i64(l->alloc_count > l->count ? l->alloc_count : l->count);
+		values[1] = clamp_i64(l->alloc_bytes > l->unfreed_bytes ? l->alloc_bytes
+									 : l->unfreed_bytes);
+		values[2] = clamp_i64(l->count);
+		values[3] = clamp_i64(l->unfreed_bytes);
+		s->n_value = 4;
+	} else {
+		values[0] = clamp_i64(l->count);
+		values[1] = clamp_i64(l->unfreed_bytes);
+		s->n_value = 2;
+	}
 	s->value = values;
-	s->n_value = 2;
 
 	s->label = calloc(2, sizeof(*s->label));
 	if (!s->label)
@@ -547,10 +558,13 @@ static int encode(const struct mo_report *r, uint8_t **out, size_t *outlen)
 {
 	struct builder b = { 0 };
 	Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
-	ValueType st[2] = { PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+	ValueType st[4] = { PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+			    PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
+			    PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
 			    PERFTOOLS__PROFILES__VALUE_TYPE__INIT };
-	ValueType *st_ptrs[2] = { &st[0], &st[1] };
+	ValueType *st_ptrs[4] = { &st[0], &st[1], &st[2], &st[3] };
 	int64_t empty, objects, count, space, bytes, pid_key, command_key, comments[2];
+	int64_t alloc_objects = 0, alloc_space = 0;
 	char comment[128];
 	Mapping **map_ptrs = NULL;
 	size_t ncomments = 1;
@@ -587,11 +601,21 @@ static int encode(const struct mo_report *r, uint8_t **out, size_t *outlen)
 	if (r->nleaks) {
 		b.samples = calloc(r->nleaks, sizeof(*b.samples));
 		b.labels = calloc(2 * r->nleaks, sizeof(*b.labels));
-		b.values = calloc(2 * r->nleaks, sizeof(*b.values));
+		b.values = calloc(4 * r->nleaks, sizeof(*b.values));
 		if (!b.samples || !b.labels || !b.values) {
 			err = -ENOMEM;
 			goto out;
 		}
+	}
+	for (size_t i = 0; i < r->nleaks; i++)
+		b.alloc_known |= r->leaks[i].alloc_count > 0;
+	if (b.alloc_known) {
+		if (!err)
+			err = intern(&b.strs, "alloc_objects", &alloc_objects);
+		if (!err)
+			err = intern(&b.strs, "alloc_space", &alloc_space);
+		if (err)
+			goto out;
 	}
 	for (size_t i = 0; i < r->nleaks; i++) {
 		err = add_sample(&b, &r->leaks[i], pid_key, command_key);
@@ -601,11 +625,23 @@ static int encode(const struct mo_report *r, uint8_t **out, size_t *outlen)
 	finish_mappings(&b);
 
 	/* The order of pprof's own heap profiles; space is what users want. */
-	st[0].type = objects;
-	st[0].unit = count;
-	st[1].type = space;
-	st[1].unit = bytes;
-	p.n_sample_type = 2;
+	if (b.alloc_known) {
+		st[0].type = alloc_objects;
+		st[0].unit = count;
+		st[1].type = alloc_space;
+		st[1].unit = bytes;
+		st[2].type = objects;
+		st[2].unit = count;
+		st[3].type = space;
+		st[3].unit = bytes;
+		p.n_sample_type = 4;
+	} else {
+		st[0].type = objects;
+		st[0].unit = count;
+		st[1].type = space;
+		st[1].unit = bytes;
+		p.n_sample_type = 2;
+	}
 	p.sample_type = st_ptrs;
 	p.default_sample_type = space;
 	p.time_nanos = clamp_i64(r->timestamp_ns);

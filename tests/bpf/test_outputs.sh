@@ -87,8 +87,9 @@ if command -v protoc > /dev/null && [ -s "$TMP/leaks.pb.gz" ]; then
 	if gunzip -c "$TMP/leaks.pb.gz" | protoc --decode perftools.profiles.Profile \
 		-I "$ROOT/proto" "$ROOT/proto/profile.proto" > "$TMP/pprof.txt" 2> "$TMP/protoc.err"; then
 		# one sample per stack: values [count, bytes]; leak_many_blocks' is 7 x 20000
-		if grep -q 'leak_many_blocks' "$TMP/pprof.txt" &&
-			tr -d ' \n' < "$TMP/pprof.txt" | grep -q 'value:7value:140000'; then
+		# values [alloc_objects, alloc_space, inuse_objects, inuse_space]
+		if grep -q 'leak_many_blocks' "$TMP/pprof.txt" && grep -q '"alloc_space"' "$TMP/pprof.txt" &&
+			tr -d ' \n' < "$TMP/pprof.txt" | grep -q 'value:7value:140000value:7value:140000'; then
 			pass outputs_pprof_roundtrip
 		else
 			fail outputs_pprof_roundtrip "decoded profile lacks the 7 x 20000 sample"

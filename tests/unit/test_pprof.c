@@ -412,6 +412,44 @@ static void test_empty_report(void **state)
 	assert_int_equal(unlink(path), 0);
 }
 
+/* Allocation totals known: four sample types in pprof's heap order, and
+ * alloc values never below in-use ones. */
+static void test_alloc_totals(void **state)
+{
+	struct mo_frame f = { .address = 0x401000, .symbol = "leaky", .module = "/bin/x" };
+	struct mo_leak l[2] = {
+		{ .pid = 7, .command = "x", .unfreed_bytes = 3000, .count = 3,
+		  .alloc_count = 10, .alloc_bytes = 10000,
+		  .stack = { .id = 1, .nframes = 1, .frames = &f } },
+		{ .pid = 7, .command = "x", .unfreed_bytes = 500, .count = 5,
+		  .stack = { .id = 2, .nframes = 1, .frames = &f } },
+	};
+	struct mo_report r = { .timestamp_ns = 1, .nleaks = 2, .leaks = l };
+	char path[PATH_MAX], err[256];
+	Profile *p;
+
+	snprintf(path, sizeof(path), "%s/alloc.pb.gz", dir);
+	assert_int_equal(mo_pprof_write(&r, path, err, sizeof(err)), 0);
+	p = read_profile(path);
+	assert_int_equal(p->n_sample_type, 4);
+	assert_string_equal(str(p, p->sample_type[0]->type), "alloc_objects");
+	assert_string_equal(str(p, p->sample_type[1]->type), "alloc_space");
+	assert_string_equal(str(p, p->sample_type[2]->type), "inuse_objects");
+	assert_string_equal(str(p, p->sample_type[3]->type), "inuse_space");
+	assert_string_equal(str(p, p->default_sample_type), "inuse_space");
+	assert_int_equal(p->n_sample, 2);
+	assert_int_equal(p->sample[0]->n_value, 4);
+	assert_int_equal(p->sample[0]->value[0], 10);
+	assert_int_equal(p->sample[0]->value[1], 10000);
+	assert_int_equal(p->sample[0]->value[2], 3);
+	assert_int_equal(p->sample[0]->value[3], 3000);
+	/* unknown totals fall back to what is in use */
+	assert_int_equal(p->sample[1]->value[0], 5);
+	assert_int_equal(p->sample[1]->value[1], 500);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	assert_int_equal(unlink(path), 0);
+}
+
 static bool have(const char *cmd)
 {
 	char sh[128];
@@ -563,6 +601,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_exact),
 		cmocka_unit_test(test_empty_report),
+		cmocka_unit_test(test_alloc_totals),
 		cmocka_unit_test(test_protoc_decodes),
 		cmocka_unit_test(test_pprof_reads),
 		cmocka_unit_test(test_replaces_atomically),
