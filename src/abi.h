@@ -101,7 +101,7 @@ enum mo_cfa {
 	MO_CFA_NONE = 0,	/* no unwind info here: stop */
 	MO_CFA_RSP = 1,		/* CFA = rsp + cfa_off */
 	MO_CFA_RBP = 2,		/* CFA = rbp + cfa_off */
-	MO_CFA_PLT = 3,		/* lazy PLT stub: CFA = rsp + ((pc & 15) >= 11 ? 16 : 8) */
+	MO_CFA_PLT = 3,		/* lazy PLT entry: CFA = rsp + ((pc & 15) >= 11 ? 16 : 8) */
 };
 
 #define MO_RBP_SAME 0		/* rbp_off == 0: rbp is unchanged in this frame */
