@@ -188,6 +188,25 @@ static uint64_t to_realtime(const struct mo_observer *o, uint64_t boot_ns)
 	return (uint64_t)((int64_t)boot_ns + o->boot_to_real_ns);
 }
 
+/* Make room for need elements of size elem in *arr (capacity *cap,
+ * doubling). 0 or -ENOMEM, *arr unchanged on failure. */
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t c = *cap ? *cap : 16;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	n = realloc(*arr, c * elem);
+	if (!n)
+		return -ENOMEM;
+	*arr = n;
+	*cap = c;
+	return 0;
+}
+
 /* ------------------------------------------------------------- process info */
 
 static struct pidinfo *pid_find(struct mo_observer *o, pid_t pid)
@@ -222,15 +241,8 @@ static struct pidinfo *pid_add(struct mo_observer *o, pid_t pid, unsigned flags)
 		p->flags |= flags;
 		return p;
 	}
-	if (o->npids == o->cappids) {
-		size_t cap = o->cappids ? o->cappids * 2 : 16;
-		struct pidinfo *n = realloc(o->pids, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		o->pids = n;
-		o->cappids = cap;
-	}
+	if (grow((void **)&o->pids, &o->cappids, o->npids + 1, sizeof(*o->pids)))
+		return NULL;
 	p = &o->pids[o->npids++];
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
@@ -257,15 +269,8 @@ static struct procextra *extra_of(struct mo_observer *o, pid_t pid)
 	for (size_t i = 0; i < o->nextra; i++)
 		if (o->extra[i].pid == pid)
 			return &o->extra[i];
-	if (o->nextra == o->capextra) {
-		size_t cap = o->capextra ? o->capextra * 2 : 16;
-		struct procextra *n = realloc(o->extra, cap * sizeof(*n));
-
-		if (!n)
-			return NULL;
-		o->extra = n;
-		o->capextra = cap;
-	}
+	if (grow((void **)&o->extra, &o->capextra, o->nextra + 1, sizeof(*o->extra)))
+		return NULL;
 	memset(&o->extra[o->nextra], 0, sizeof(o->extra[0]));
 	o->extra[o->nextra].pid = pid;
 	return &o->extra[o->nextra++];
@@ -548,16 +553,9 @@ static int snapshot(struct mo_observer *o, struct mo_alloc_rec **out, size_t *n)
 			goto out;
 		}
 		first = false;
-		if (nr + count > cap) {
-			size_t c = (nr + count) * 2;
-			struct mo_alloc_rec *nrecs = realloc(recs, c * sizeof(*nrecs));
-
-			if (!nrecs) {
-				err = -ENOMEM;
-				goto out;
-			}
-			recs = nrecs;
-			cap = c;
+		if (grow((void **)&recs, &cap, nr + count, sizeof(*recs))) {
+			err = -ENOMEM;
+			goto out;
 		}
 		for (__u32 i = 0; i < count; i++) {
 			struct mo_alloc_rec *r2 = &recs[nr++];
@@ -589,30 +587,16 @@ out:
 
 static int add_pending(struct mo_observer *o, uint32_t pid, uint64_t ts, bool exec)
 {
-	if (o->npending == o->cappending) {
-		size_t cap = o->cappending ? o->cappending * 2 : 16;
-		struct reclaim *n = realloc(o->pending, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		o->pending = n;
-		o->cappending = cap;
-	}
+	if (grow((void **)&o->pending, &o->cappending, o->npending + 1, sizeof(*o->pending)))
+		return -ENOMEM;
 	o->pending[o->npending++] = (struct reclaim){ pid, ts, exec };
 	return 0;
 }
 
 static void add_exit_leak(struct mo_observer *o, const struct mo_leak *l)
 {
-	if (o->nexit == o->capexit) {
-		size_t cap = o->capexit ? o->capexit * 2 : 16;
-		struct mo_leak *n = realloc(o->exit_leaks, cap * sizeof(*n));
-
-		if (!n)
-			return;
-		o->exit_leaks = n;
-		o->capexit = cap;
-	}
+	if (grow((void **)&o->exit_leaks, &o->capexit, o->nexit + 1, sizeof(*o->exit_leaks)))
+		return;
 	o->exit_leaks[o->nexit] = *l;
 	mo_trace_copy(&o->exit_leaks[o->nexit].stack, &l->stack);
 	o->nexit++;
@@ -631,15 +615,8 @@ static void forget_stack_stats(struct mo_observer *o, uint32_t pid)
 		prev = &key;
 		if (key.tgid != pid)
 			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			struct mo_stack_key *d = realloc(del, c * sizeof(*d));
-
-			if (!d)
-				break;
-			del = d;
-			cap = c;
-		}
+		if (grow((void **)&del, &cap, n + 1, sizeof(*del)))
+			break;
 		del[n++] = key;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -663,15 +640,8 @@ static void retire(struct mo_observer *o, uint32_t pid)
 		if (!strcmp(o->retired[i].command, comm) && !strcmp(o->retired[i].container_id, cid))
 			r = &o->retired[i];
 	if (!r) {
-		if (o->nretired == o->capretired) {
-			size_t cap = o->capretired ? o->capretired * 2 : 16;
-			struct retired *n = realloc(o->retired, cap * sizeof(*n));
-
-			if (!n)
-				return;
-			o->retired = n;
-			o->capretired = cap;
-		}
+		if (grow((void **)&o->retired, &o->capretired, o->nretired + 1, sizeof(*o->retired)))
+			return;
 		r = &o->retired[o->nretired++];
 		memset(r, 0, sizeof(*r));
 		snprintf(r->command, sizeof(r->command), "%s", comm);
@@ -954,15 +924,8 @@ static void count_rss_growth(struct mo_observer *o, const char *comm, const char
 			return;
 		}
 	}
-	if (o->nrssm == o->caprssm) {
-		size_t cap = o->caprssm ? o->caprssm * 2 : 16;
-		struct rssmetric *n = realloc(o->rssm, cap * sizeof(*n));
-
-		if (!n)
-			return;
-		o->rssm = n;
-		o->caprssm = cap;
-	}
+	if (grow((void **)&o->rssm, &o->caprssm, o->nrssm + 1, sizeof(*o->rssm)))
+		return;
 	snprintf(o->rssm[o->nrssm].command, sizeof(o->rssm[0].command), "%s", comm);
 	o->rssm[o->nrssm].severity = severity;
 	o->rssm[o->nrssm].count = 1;
@@ -1351,16 +1314,9 @@ static int handle_record(void *ctx, void *data, size_t size)
 		process_record(o, r);
 		return 0;
 	}
-	if (o->ndeferred == o->capdeferred) {
-		size_t cap = o->capdeferred ? o->capdeferred * 2 : 256;
-		struct mo_record *n = realloc(o->deferred, cap * sizeof(*n));
-
-		if (!n) {
-			process_record(o, r);
-			return 0;
-		}
-		o->deferred = n;
-		o->capdeferred = cap;
+	if (grow((void **)&o->deferred, &o->capdeferred, o->ndeferred + 1, sizeof(*o->deferred))) {
+		process_record(o, r);	/* no room to wait: handle it now */
+		return 0;
 	}
 	o->deferred[o->ndeferred++] = *r;
 	return 0;
@@ -1998,15 +1954,8 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &ps))
 			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			struct mo_proc_metrics *np = realloc(pm, c * sizeof(*np));
-
-			if (!np)
-				break;
-			pm = np;
-			cap = c;
-		}
+		if (grow((void **)&pm, &cap, n + 1, sizeof(*pm)))
+			break;
 		memset(&pm[n], 0, sizeof(pm[n]));
 		pm[n].pid = (pid_t)key;
 		comm_of(o, (pid_t)key, pm[n].command, sizeof(pm[n].command));
@@ -2026,15 +1975,8 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 	}
 	/* exited processes keep their totals under their name */
 	for (size_t i = 0; i < o->nretired; i++) {
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			struct mo_proc_metrics *np = realloc(pm, c * sizeof(*np));
-
-			if (!np)
-				break;
-			pm = np;
-			cap = c;
-		}
+		if (grow((void **)&pm, &cap, n + 1, sizeof(*pm)))
+			break;
 		memset(&pm[n], 0, sizeof(pm[n]));
 		snprintf(pm[n].command, sizeof(pm[n].command), "%s", o->retired[i].command);
 		snprintf(pm[n].container_id, sizeof(pm[n].container_id), "%s",
