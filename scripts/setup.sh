@@ -8,7 +8,9 @@ PKGS=(make gcc g++ clang libclang-rt-14-dev llvm pkg-config libbpf-dev bpftool
       libelf-dev libdw-dev zlib1g-dev libcmocka-dev python3 binutils util-linux procps
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium
       libmicrohttpd-dev prometheus curl
-      python3-yaml groff-base systemd)
+      python3-yaml groff-base systemd
+      libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 musl-tools
+      redis-server redis-tools python3-dev sqlite3 libcap-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -17,8 +19,17 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "setup: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	# packaged services (redis-server, prometheus) must not start on install:
+	# the tests run their own instances on their own ports
+	policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 0755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+	[ -z "$policy" ] || rm -f "$policy"
 fi
 
 # uprobes and tracepoints need tracefs; the bpf filesystem is handy for bpftool
