@@ -192,6 +192,10 @@ struct mo_counters {
 					   not reported */
 	uint64_t probes_attached;
 	uint64_t processes_tracked;
+	uint64_t rss_checks_agreed;	/* rss_stat's RSS compared with /proc: */
+	uint64_t rss_checks_disagreed;	/* beyond 1 MiB and 5 %: /proc was used */
+	uint64_t rss_proc_reads;	/* /proc/PID/status reads */
+	bool rss_from_proc;		/* no kmem:rss_stat: /proc is the only source */
 };
 
 struct mo_report {

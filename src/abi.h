@@ -184,7 +184,13 @@ struct mo_rss {
 	__u64 ts_ns;		/* last update, CLOCK_BOOTTIME */
 	__u64 peak;		/* highest file + anon + shmem seen */
 	__u64 updates;
+	__u32 seen;		/* bit MO_RSS_*: counters updated since attach;
+				   the others still hold 0 (user space reads /proc) */
+	__u32 pad;
 };
+
+enum { MO_RSS_FILE = 0, MO_RSS_ANON = 1, MO_RSS_SWAP = 2, MO_RSS_SHMEM = 3 };
+#define MO_RSS_RESIDENT ((1u << MO_RSS_FILE) | (1u << MO_RSS_ANON) | (1u << MO_RSS_SHMEM))
 
 /* Drop and activity counters: per-CPU array indexed by this enum. */
 enum mo_counter {

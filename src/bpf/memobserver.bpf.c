@@ -723,6 +723,7 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 		r->shmem = bytes;
 		break;
 	}
+	r->seen |= 1u << (member & 3);
 	r->ts_ns = bpf_ktime_get_boot_ns();
 	r->updates++;
 	total = r->file + r->anon + r->shmem;

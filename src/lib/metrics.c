@@ -498,11 +498,12 @@ out:
 	return err;
 }
 
-static void reasons(struct mo_buf *b, const char *name, const char *const *reason,
-		    const uint64_t *v, size_t n)
+/* One series per value of label k. */
+static void series(struct mo_buf *b, const char *name, const char *k, const char *const *val,
+		   const uint64_t *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		labels1(b, name, "reason", reason[i]);
+		labels1(b, name, k, val[i]);
 		put_u64(b, v[i]);
 	}
 }
@@ -525,7 +526,11 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 		"allocation_table_full", "stack_table_full", "ring_buffer_full",
 		"thread_table_full", "event_buffer_full",
 	};
+	static const char *const results[] = { "agreed", "disagreed" };
+	static const char *const sources[] = { "rss_stat", "proc" };
 	const struct mo_counters *c = &s->counters;
+	const uint64_t rv[] = { c->rss_checks_agreed, c->rss_checks_disagreed };
+	const uint64_t sv[] = { !c->rss_from_proc, c->rss_from_proc };
 	const uint64_t fv[] = {
 		c->drop_size_filtered, c->drop_sampled, c->allocator_internal_mmaps,
 		c->runtime_mmaps, c->nested_calls, s->dedup_suppressed,
@@ -537,10 +542,10 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 
 	family(b, "memory_filtered_events_total", "counter",
 	       "Allocator events deliberately not tracked or not reported, by filter reason.");
-	reasons(b, "memory_filtered_events_total", filtered, fv, sizeof(fv) / sizeof(fv[0]));
+	series(b, "memory_filtered_events_total", "reason", filtered, fv, sizeof(fv) / sizeof(fv[0]));
 	family(b, "memobserver_dropped_events_total", "counter",
 	       "Events lost because a table or buffer was full, by reason.");
-	reasons(b, "memobserver_dropped_events_total", dropped, dv, sizeof(dv) / sizeof(dv[0]));
+	series(b, "memobserver_dropped_events_total", "reason", dropped, dv, sizeof(dv) / sizeof(dv[0]));
 	scalar(b, "memobserver_events_emitted_total", "counter",
 	       "Events delivered to the output.", c->events_emitted);
 	scalar(b, "memobserver_probes_attached", "gauge",
@@ -549,6 +554,14 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	       "Live processes being observed.", c->processes_tracked);
 	scalar(b, "memobserver_allocator_calls_total", "counter",
 	       "Allocator calls seen in observed processes, tracked or not.", c->alloc_calls);
+	family(b, "memobserver_rss_crosschecks_total", "counter",
+	       "Comparisons of rss_stat's resident memory with /proc, by result.");
+	series(b, "memobserver_rss_crosschecks_total", "result", results, rv, 2);
+	scalar(b, "memobserver_rss_proc_reads_total", "counter",
+	       "Reads of /proc/PID/status for resident memory.", c->rss_proc_reads);
+	family(b, "memobserver_rss_source", "gauge",
+	       "Where resident memory comes from: 1 for the source in use.");
+	series(b, "memobserver_rss_source", "source", sources, sv, 2);
 	scalar(b, "memobserver_unwind_fallbacks_total", "counter",
 	       "Stack frames unwound by frame-pointer guess because no unwind table covered them.",
 	       c->unwind_fallbacks);

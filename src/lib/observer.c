@@ -8,6 +8,7 @@
  * obs->lock; the event queue has its own lock.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -38,6 +39,7 @@
 #include "modules.h"
 #include "pattern.h"
 #include "rsswatch.h"
+#include "procrss.h"
 #include "queue.h"
 #include "symbolize.h"
 #include "procmaps.h"
@@ -47,6 +49,9 @@
 #define MAINT_PERIOD_NS (100 * 1000000ULL)
 #define RSS_PERIOD_NS NSEC		/* RSS sampling period */
 #define RSS_WINDOW_NS (60 * NSEC)	/* growth is measured over this window */
+#define RSS_CHECK_NS (10 * NSEC)	/* cross-check with /proc this often per process */
+#define RSS_SCAN_NS (5 * NSEC)		/* system-wide without rss_stat: /proc scan period */
+#define RSS_TOLERANCE (1ULL << 20)	/* rss_stat and /proc agree within 1 MiB or 5 % */
 #define OOM_HORIZON_S 300.0		/* predictions further out are not reported */
 #define OOM_REPEAT_NS (10 * NSEC)	/* at most one oom_risk per process per 10 s */
 #define MAX_HISTORIES 4096		/* stacks with a pattern history */
@@ -82,6 +87,8 @@ struct procextra {
 	uint64_t limit;		/* memory limit that applies, bytes */
 	char memdir[512];	/* cgroup directory holding the limit, "" = MemTotal */
 	uint64_t last_oom_ns;
+	uint64_t rss_checked_ns;	/* last /proc read, CLOCK_BOOTTIME */
+	struct mo_proc_rss proc;	/* what it said */
 };
 
 struct rssmetric {
@@ -145,6 +152,10 @@ struct mo_observer {
 	struct mo_rsswatch *rssw;	/* process RSS */
 	struct mo_rsswatch *cgw;	/* usage of cgroups with a limit, for OOM prediction */
 	uint64_t last_rss_ns;
+	uint64_t last_rss_scan_ns;
+	bool rss_from_proc;		/* no kmem:rss_stat: /proc is the only source */
+	uint64_t rss_checks[2];		/* cross-checks with /proc: agreed, disagreed */
+	uint64_t rss_proc_reads;
 	struct procextra *extra;
 	size_t nextra, capextra;
 	struct rssmetric *rssm;
@@ -1052,6 +1063,125 @@ static void predict_oom(struct mo_observer *o, pid_t pid, uint64_t now, uint64_t
 	emit(o, ev);
 }
 
+/* One RSS sample of a process: growth findings and OOM risk. */
+static void rss_sample(struct mo_observer *o, pid_t pid, uint64_t now, uint64_t bytes)
+{
+	struct mo_rss_finding f;
+
+	if (mo_rsswatch_sample(o->rssw, pid, now, bytes, &f) == 1) {
+		struct mo_event *ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "rss_growth", pid, now);
+
+		if (ev) {
+			ev->severity = f.severity;
+			ev->rss_bytes = f.rss;
+			ev->growth_bytes = f.growth;
+			ev->size_bytes = f.growth;
+			ev->window_seconds = f.window_s;
+			ev->growth_bytes_per_s = f.rate;
+			count_rss_growth(o, ev->command, f.severity);
+			emit(o, ev);
+		}
+	}
+	predict_oom(o, pid, now, bytes);
+}
+
+/* /proc's view of pid, read at most every RSS_CHECK_NS (force: now). NULL
+ * when the process is gone or /proc cannot be read. */
+static const struct mo_proc_rss *proc_rss(struct mo_observer *o, pid_t pid, uint64_t now,
+					  bool force, bool *fresh)
+{
+	struct procextra *x = extra_of(o, pid);
+
+	*fresh = false;
+	if (!x)
+		return NULL;
+	if (x->rss_checked_ns && !force && now - x->rss_checked_ns < RSS_CHECK_NS)
+		return &x->proc;
+	o->rss_proc_reads++;
+	if (mo_proc_rss_read(pid, &x->proc))
+		return NULL;
+	x->rss_checked_ns = now;
+	*fresh = true;
+	return &x->proc;
+}
+
+/*
+ * rss_stat's view, completed and checked by /proc: a counter that has not
+ * changed since attach was never reported by the tracepoint, so /proc gives
+ * it; every RSS_CHECK_NS the sum is compared with /proc, and /proc wins a
+ * disagreement (the BPF map entry may have missed updates).
+ */
+static uint64_t rss_checked(struct mo_observer *o, pid_t pid, const struct mo_rss *r,
+			    uint64_t now)
+{
+	uint64_t v[4] = { r->file, r->anon, r->swap, r->shmem }, bytes, pb, diff;
+	const struct mo_proc_rss *p;
+	bool fresh;
+
+	p = proc_rss(o, pid, now, false, &fresh);
+	if (!p)
+		return r->file + r->anon + r->shmem;
+	if (!(r->seen & (1u << MO_RSS_FILE)))
+		v[MO_RSS_FILE] = p->file;
+	if (!(r->seen & (1u << MO_RSS_ANON)))
+		v[MO_RSS_ANON] = p->anon;
+	if (!(r->seen & (1u << MO_RSS_SHMEM)))
+		v[MO_RSS_SHMEM] = p->shmem;
+	bytes = v[MO_RSS_FILE] + v[MO_RSS_ANON] + v[MO_RSS_SHMEM];
+	if (!fresh)
+		return bytes;
+	pb = mo_proc_rss_total(p);
+	diff = bytes > pb ? bytes - pb : pb - bytes;
+	if (diff <= RSS_TOLERANCE || diff <= pb / 20) {
+		o->rss_checks[0]++;
+		return bytes;
+	}
+	o->rss_checks[1]++;
+	olog(o, MO_LOG_DEBUG, "pid %d: rss_stat says %" PRIu64 " bytes, /proc %" PRIu64, (int)pid,
+	     bytes, pb);
+	return pb;
+}
+
+/* Without rss_stat: the observed processes (all of them, every
+ * RSS_SCAN_NS, system-wide) sampled from /proc. */
+static void rss_from_proc(struct mo_observer *o, uint64_t now)
+{
+	const struct mo_proc_rss *p;
+	struct dirent *de;
+	bool fresh;
+	DIR *d;
+
+	if (!o->system_wide) {
+		for (size_t i = 0; i < o->npids; i++) {
+			pid_t pid = o->pids[i].pid;
+
+			if (!o->pids[i].alive || pending_exit(o, (uint32_t)pid))
+				continue;
+			if ((p = proc_rss(o, pid, now, true, &fresh)))
+				rss_sample(o, pid, now, mo_proc_rss_total(p));
+		}
+		return;
+	}
+	if (now - o->last_rss_scan_ns < RSS_SCAN_NS)
+		return;
+	o->last_rss_scan_ns = now;
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		struct mo_proc_rss r;
+
+		if (*end || pid <= 0 || pid == getpid() || pending_exit(o, (uint32_t)pid))
+			continue;
+		o->rss_proc_reads++;
+		/* kernel threads have no Rss lines and are skipped */
+		if (mo_proc_rss_read((pid_t)pid, &r) == 0)
+			rss_sample(o, (pid_t)pid, now, mo_proc_rss_total(&r));
+	}
+	if (d)
+		closedir(d);
+}
+
 /* Once a second: every observed process's RSS, growth findings, OOM risk. */
 static void rss_tick(struct mo_observer *o)
 {
@@ -1060,32 +1190,18 @@ static void rss_tick(struct mo_observer *o)
 	__u32 key, next, *prev = NULL;
 
 	o->last_rss_ns = now;
+	if (o->rss_from_proc) {
+		rss_from_proc(o, now);
+		return;
+	}
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		struct mo_rss r;
-		struct mo_rss_finding f;
-		uint64_t bytes;
 
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &r) || pending_exit(o, key))
 			continue;
-		bytes = r.file + r.anon + r.shmem;
-		if (mo_rsswatch_sample(o->rssw, (pid_t)key, now, bytes, &f) == 1) {
-			struct mo_event *ev = event_new(o, MO_EVENT_KERNEL_PROCESS, "rss_growth",
-							(pid_t)key, now);
-
-			if (ev) {
-				ev->severity = f.severity;
-				ev->rss_bytes = f.rss;
-				ev->growth_bytes = f.growth;
-				ev->size_bytes = f.growth;
-				ev->window_seconds = f.window_s;
-				ev->growth_bytes_per_s = f.rate;
-				count_rss_growth(o, ev->command, f.severity);
-				emit(o, ev);
-			}
-		}
-		predict_oom(o, (pid_t)key, now, bytes);
+		rss_sample(o, (pid_t)key, now, rss_checked(o, (pid_t)key, &r, now));
 	}
 }
 
@@ -1554,6 +1670,8 @@ static int open_and_load(struct mo_observer *o, bool session)
 	bpf_program__set_autoattach(s->progs.alloc_session, false);
 	bpf_program__set_autoattach(s->progs.alloc_enter, false);
 	bpf_program__set_autoattach(s->progs.alloc_exit, false);
+	if (o->rss_from_proc)
+		bpf_program__set_autoload(s->progs.rss_stat, false);
 	if (session) {
 		bpf_program__set_expected_attach_type(
 			s->progs.alloc_session, (enum bpf_attach_type)MO_BPF_TRACE_UPROBE_SESSION);
@@ -1708,6 +1826,12 @@ int mo_observer_start(struct mo_observer *o)
 	o->heap_probes = o->cfg.mode != MO_MODE_CONSERVATIVE;
 	libbpf_set_print(libbpf_log);
 	loading = o;
+	/* tp_btf/rss_stat needs the tracepoint; without it RSS comes from /proc */
+	o->rss_from_proc = getenv("MEMOBSERVER_NO_RSS_STAT") ||
+			   faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kmem/rss_stat", F_OK,
+				     AT_EACCESS);
+	if (o->rss_from_proc)
+		olog(o, MO_LOG_INFO, "kmem:rss_stat unavailable: RSS is sampled from /proc");
 
 	err = -EINVAL;
 	if (!getenv("MEMOBSERVER_NO_SESSION"))
@@ -1860,6 +1984,10 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 	c->short_lived_exits = o->short_lived_exits;
 	c->probes_attached = o->probes;
 	c->processes_tracked = o->system_wide ? 0 : o->npids;
+	c->rss_checks_agreed = o->rss_checks[0];
+	c->rss_checks_disagreed = o->rss_checks[1];
+	c->rss_proc_reads = o->rss_proc_reads;
+	c->rss_from_proc = o->rss_from_proc;
 }
 
 static int leak_cmp(const void *a, const void *b)

@@ -3,7 +3,8 @@
  * rsswatch.h - resident memory growth per process.
  *
  * The observer feeds one RSS sample per process per second (from the
- * kmem:rss_stat tracepoint, /proc as fallback). A growth finding is due when
+ * kmem:rss_stat tracepoint completed and checked by /proc, or /proc alone
+ * as the fallback: see procrss.h). A growth finding is due when
  * RSS rose by at least the threshold within the window (growth = now minus
  * the lowest sample of the last window), and then again only after RSS rose
  * by another threshold since the previous finding. Severity: "warning" for
