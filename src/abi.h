@@ -70,7 +70,7 @@ struct mo_thread_state {
 	__u32 sc_nr;		/* enum mo_sc */
 	__u32 sc_flags;		/* entry->return: track the new block */
 	__u32 sc_large_file;	/* the mmap in flight is a large file mapping */
-	__u32 pad;
+	__u32 gen;		/* shed_gen when depth became 1 */
 };
 
 enum mo_sc {
@@ -172,6 +172,10 @@ struct mo_proc_stats {
 	__u64 brk_end;		/* last program break seen */
 	__u64 exec_ts_ns;	/* last exec (entries older than this are stale) */
 	__u64 cgroup_id;
+	/* probe hits, counted only with an overhead budget (--max-overhead) */
+	__u64 hits_alloc;	/* entries of allocating functions */
+	__u64 hits_free;	/* entries of freeing functions (free, realloc, delete) */
+	__u64 hits_return;	/* return probes */
 };
 
 /* Resident memory of a process, from the kmem:rss_stat tracepoint (bytes;
@@ -223,6 +227,7 @@ enum mo_counter {
 	MO_C_RSS_UPDATES,
 	MO_C_STACK_STATS_FULL,
 	MO_C_OOM_KILLS,
+	MO_C_STALE_CALLS,	/* in-flight call whose return probe was detached */
 	MO_C__COUNT,
 };
 

@@ -16,6 +16,12 @@ const volatile __u32 max_depth = MO_MAX_FRAMES;	/* frames per stack */
 const volatile bool session_mode = true;	/* session uprobes: entry decides */
 const volatile __u64 large_size = ~0ULL;	/* large-allocation threshold, bytes */
 const volatile __u64 target_cgroup = 0;		/* only this cgroup (and below), 0 = any */
+const volatile bool count_hits = false;		/* overhead budget: count probe hits */
+
+/* Bumped by user space whenever it detaches or re-attaches the probes of
+ * allocating functions (overhead budget): an allocating call in flight
+ * across a bump may never see its return probe. */
+volatile __u32 shed_gen = 0;
 
 /* Outstanding allocations: (tgid, address) -> record. Set at load. */
 struct {

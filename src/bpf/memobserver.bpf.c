@@ -47,6 +47,45 @@ static __always_inline struct mo_proc_stats *proc_stats(__u32 tgid)
 	return ps;
 }
 
+/* Probe hits per process for the overhead budget (kind: 0 alloc entry,
+ * 1 free entry, 2 return). */
+static __always_inline void count_hit(__u32 tgid, int kind)
+{
+	struct mo_proc_stats *ps;
+
+	if (!count_hits || !(ps = proc_stats(tgid)))
+		return;
+	if (kind == 0)
+		__sync_fetch_and_add(&ps->hits_alloc, 1);
+	else if (kind == 1)
+		__sync_fetch_and_add(&ps->hits_free, 1);
+	else
+		__sync_fetch_and_add(&ps->hits_return, 1);
+}
+
+static __always_inline bool frees_memory(__u32 fn)
+{
+	return fn == MO_FN_FREE || fn == MO_FN_REALLOC || fn == MO_FN_REALLOCARRAY;
+}
+
+/*
+ * Inside a hooked allocator call? An allocating call (malloc, not realloc)
+ * that was in flight when the budget detached its probes never returns
+ * through the probe: after a shed_gen bump its state is stale. Freeing
+ * functions stay attached, so their state is always live.
+ */
+static __always_inline bool in_allocator(struct mo_thread_state *ts)
+{
+	if (!ts->depth)
+		return false;
+	if (ts->gen == shed_gen || frees_memory(ts->fn))
+		return true;
+	ts->depth = 0;
+	ts->fn = MO_FN_NONE;
+	count(MO_C_STALE_CALLS);
+	return false;
+}
+
 static __always_inline struct mo_thread_state *thread_state(__u32 tid, bool create)
 {
 	struct mo_thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
@@ -205,6 +244,7 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	if (!is_target(tgid))
 		return SKIP_RETURN;
 
+	count_hit(tgid, frees_memory(fn) ? 1 : 0);
 	if (fn == MO_FN_FREE) {
 		__u64 p = PT_REGS_PARM1(ctx);
 
@@ -223,7 +263,7 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	a3 = PT_REGS_PARM3(ctx);
 	asm volatile("" : "+r"(a1), "+r"(a2), "+r"(a3));
 	ts = bpf_map_lookup_elem(&threads, &tid);
-	if (ts && ts->depth) {
+	if (ts && in_allocator(ts)) {
 		/* A hooked call inside a hooked call: the outer one accounts. */
 		count(MO_C_NESTED_CALLS);
 		if (session_mode)
@@ -296,6 +336,7 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	ts->arg = arg;
 	ts->sc_flags = track_new;
 	ts->depth = 1;
+	ts->gen = shed_gen;
 	return RUN_RETURN;
 }
 
@@ -308,6 +349,7 @@ static __always_inline int alloc_return(struct pt_regs *ctx)
 	__u32 fn;
 	bool track_new;
 
+	count_hit(tgid, 2);
 	if (!ts || !ts->depth)
 		return 0;
 	if (--ts->depth)
@@ -423,7 +465,7 @@ int sys_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 		}
 		return 0;
 	}
-	if (ts->depth) {
+	if (in_allocator(ts)) {
 		/* glibc's malloc maps large blocks and arenas itself: that
 		 * memory belongs to the allocator call already tracked. */
 		count(MO_C_ALLOCATOR_MMAPS);
