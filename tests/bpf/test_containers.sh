@@ -25,7 +25,16 @@ cleanup_cg() {
 	rmdir "$root/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${pod//-/_}.slice" \
 		"$root/kubepods.slice/kubepods-burstable.slice" "$root/kubepods.slice" 2> /dev/null
 }
-trap 'cleanup_cg; rm -rf "$TMP"' EXIT
+v1=/tmp/mo-cg1.$$
+cleanup_v1() {
+	mountpoint -q "$v1" || return 0
+	find "$v1" -mindepth 1 -depth -type d | while read -r d; do
+		while read -r p; do echo "$p" > "$v1/cgroup.procs"; done < "$d/cgroup.procs"
+		rmdir "$d"
+	done
+	umount "$v1" && rmdir "$v1"
+}
+trap 'cleanup_cg; cleanup_v1; rm -rf "$TMP"' EXIT
 
 # start FIXTURE in cgroup DIR (empty: stay here), waiting for SIGUSR1
 start_in() { # out dir fixture args...
@@ -87,7 +96,54 @@ else
 	kill "$m" "$k" 2> /dev/null
 fi
 
-# 3. A container id that matches nothing: one clear error.
+# 3. cgroup v1: a named v1 hierarchy (no controller, so nothing is limited or
+# accounted) with docker's and kubelet's cgroupfs layouts. The processes'
+# v2 line stays where it was; the v1 line names the container.
+v1_id=$(printf '%s' "${id//a/c}" | tr 0-9 5-90-4)
+v1_pod=0a1b2c3d-7777-8888-9999-444455556666
+if mkdir -p "$v1" && mount -t cgroup -o "none,name=motest$$" cgroup "$v1" 2> "$TMP/v1.err"; then
+	v1_docker="$v1/docker/$v1_id"
+	v1_kube="$v1/kubepods/burstable/pod$v1_pod/${v1_id//c/d}"
+	mkdir -p "$v1_docker" "$v1_kube"
+	d=$(start_in "$TMP/v1d.out" "$v1_docker" "$FIX/leak_many" --wait-signal --count 2 --size 20000 --hold-ms 300)
+	k=$(start_in "$TMP/v1k.out" "$v1_kube" "$FIX/leak_many" --wait-signal --count 2 --size 20000 --hold-ms 300)
+	cat "/proc/$d/cgroup" > "$TMP/v1d.cgroup"
+	"$MO" -v --metrics off --format json --min-age 0 -p "$d" -p "$k" -o "$TMP/v1.json" 2> "$TMP/v1m.err" &
+	m=$!
+	if wait_for "$TMP/v1m.err" observing 100; then
+		kill -USR1 "$d" "$k"
+		wait "$m"
+		# every leak names the container; every event carrying a cgroup names the v1 path
+		got=$(python3 -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(sorted({(e["pid"], e.get("container_id"), e.get("pod_uid", "")) for e in evs if e.get("kind") == "leak"}),
+      sorted({(e["pid"], e["cgroup"]) for e in evs if "cgroup" in e and "pid" in e}))' "$TMP/v1.json")
+		want="[($d, '$v1_id', ''), ($k, '${v1_id//c/d}', '$v1_pod')] [($d, '/docker/$v1_id'), ($k, '/kubepods/burstable/pod$v1_pod/${v1_id//c/d}')]"
+		if [ "$got" = "$want" ] && grep -q "^[0-9]*:name=motest$$:/docker/$v1_id\$" "$TMP/v1d.cgroup" &&
+			! grep -q "^0::.*$v1_id" "$TMP/v1d.cgroup"; then
+			pass containers_v1_attribution
+		else
+			fail containers_v1_attribution "expected $want, got $got"
+		fi
+	else
+		fail containers_v1_attribution "memobserver did not attach: $(head -c 300 "$TMP/v1m.err")"
+		kill "$m" "$d" "$k" 2> /dev/null
+	fi
+	# Filtering is by v2 cgroup id: a container only v1 names is not found.
+	out=$("$MO" --container "${v1_id:0:16}" 2>&1)
+	if [ $? -ne 0 ] && grep -q "no container '${v1_id:0:16}'" <<< "$out"; then
+		pass containers_v1_filter_refused
+	else
+		fail containers_v1_filter_refused "$out"
+	fi
+	cleanup_v1
+else
+	skip containers_v1_attribution "cannot mount a named cgroup v1 hierarchy: $(head -c 200 "$TMP/v1.err")"
+	rmdir "$v1" 2> /dev/null
+fi
+
+# 4. A container id that matches nothing: one clear error.
 out=$("$MO" --container ffffffffffffffff 2>&1)
 if [ $? -ne 0 ] && grep -q "no container 'ffffffffffffffff'" <<< "$out"; then
 	pass containers_unknown_id_error
