@@ -62,6 +62,8 @@ struct mo_config {
 	uint64_t report_interval_ns;	/* leak analysis period (default 10 s) */
 	uint32_t unwind_rows;		/* unwind table capacity (default 2,000,000) */
 	uint64_t large_allocation_threshold; /* bytes; 0 = mode (balanced: 1 GiB) */
+	uint32_t max_overhead_bp;	/* overhead budget in hundredths of a percent of
+					   each process's CPU time; 0 = none (default) */
 };
 
 /* Fill cfg with the documented defaults (balanced mode). */
@@ -183,6 +185,7 @@ struct mo_counters {
 	uint64_t drop_size_filtered;
 	uint64_t drop_thread_table_full;
 	uint64_t drop_event_buffer_full;
+	uint64_t drop_stack_stats_full;	/* per-(process, stack) totals table full */
 	uint64_t allocator_internal_mmaps;
 	uint64_t runtime_mmaps;
 	uint64_t nested_calls;
@@ -196,6 +199,16 @@ struct mo_counters {
 	uint64_t rss_checks_disagreed;	/* beyond 1 MiB and 5 %: /proc was used */
 	uint64_t rss_proc_reads;	/* /proc/PID/status reads */
 	bool rss_from_proc;		/* no kmem:rss_stat: /proc is the only source */
+	/* overhead budget (--max-overhead); fractions of the process's own work */
+	double overhead_budget;		/* 0: none */
+	double overhead_estimated;	/* probe cost at full attachment, worst process */
+	double overhead_expected;	/* the same at the duty cycle in force */
+	double overhead_duty;		/* share of time allocating probes are attached */
+	uint64_t shed_ns;		/* time allocating probes were detached */
+	uint64_t shed_allocs_estimated;	/* allocating calls estimated unseen meanwhile */
+	uint64_t shed_unattainable;	/* decisions where frees alone exceeded the budget */
+	uint64_t shed_switches;		/* detaches and re-attaches */
+	uint64_t stale_calls;		/* allocating calls whose return probe was detached */
 };
 
 struct mo_report {

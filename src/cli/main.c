@@ -99,6 +99,9 @@ static void usage(FILE *f)
 		"      --min-age DUR      age before an unfreed block counts (500ms, 30s, 5m)\n"
 		"      --sample N         track 1 allocation in N (totals become estimates)\n"
 		"      --dedup-window DUR report one stack at most once per window (5s)\n"
+		"      --max-overhead PCT keep the probes' estimated cost under PCT %% of each\n"
+		"                         process's CPU work by detaching the allocating\n"
+		"                         probes part of the time (counts become estimates)\n"
 		"      --large-size SIZE  report single allocations this big (mode default)\n"
 		"      --max-stack-depth N frames per stack, 1-32 (32)\n"
 		"      --config FILE      read settings from FILE (key = value)\n"
@@ -140,6 +143,7 @@ enum {
 	OPT_SAMPLE,
 	OPT_CONFIG,
 	OPT_DEDUP,
+	OPT_MAX_OVERHEAD,
 	OPT_DEPTH,
 	OPT_PPROF,
 	OPT_FOLDED,
@@ -159,6 +163,7 @@ static const struct option opts[] = {
 	{ "min-age", required_argument, NULL, OPT_MIN_AGE },
 	{ "sample", required_argument, NULL, OPT_SAMPLE },
 	{ "dedup-window", required_argument, NULL, OPT_DEDUP },
+	{ "max-overhead", required_argument, NULL, OPT_MAX_OVERHEAD },
 	{ "max-stack-depth", required_argument, NULL, OPT_DEPTH },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "output", required_argument, NULL, 'o' },
@@ -268,6 +273,9 @@ static void parse_args(struct cli *c, int argc, char **argv)
 			break;
 		case OPT_DEDUP:
 			set_or_die(c, "stack_dedup_window", "--dedup-window", optarg);
+			break;
+		case OPT_MAX_OVERHEAD:
+			set_or_die(c, "max_overhead", "--max-overhead", optarg);
 			break;
 		case OPT_DEPTH:
 			set_or_die(c, "max_stack_depth", "--max-stack-depth", optarg);
@@ -564,7 +572,7 @@ static void interval_summary(struct mo_buf *b, struct mo_observer *obs)
 
 	mo_observer_counters(obs, &k);
 	drops = k.drop_alloc_table_full + k.drop_stack_table_full + k.drop_ringbuf_full +
-		k.drop_thread_table_full + k.drop_event_buffer_full;
+		k.drop_thread_table_full + k.drop_event_buffer_full + k.drop_stack_stats_full;
 	mo_buf_printf(b,
 		      "-- %" PRIu64 " allocations tracked, %" PRIu64 " freed, %" PRIu64
 		      " outstanding; %" PRIu64 " filtered (size), %" PRIu64

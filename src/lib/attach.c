@@ -91,6 +91,8 @@ void mo_links_release(struct mo_links *ls)
 		if (ls->l[i].fd >= 0)
 			close(ls->l[i].fd);
 		free(ls->l[i].path);
+		free(ls->l[i].offsets);
+		free(ls->l[i].cookies);
 	}
 	free(ls->l);
 	memset(ls, 0, sizeof(*ls));
@@ -123,6 +125,7 @@ static int links_add(struct mo_links *ls, struct bpf_link *link, int fd, const c
 		ls->l = n;
 		ls->cap = cap;
 	}
+	memset(&ls->l[ls->nr], 0, sizeof(ls->l[0]));
 	ls->l[ls->nr].link = link;
 	ls->l[ls->nr].fd = fd;
 	ls->l[ls->nr].pid = pid;
@@ -407,6 +410,114 @@ static int link_create_multi(int prog_fd, __u32 attach_type, const char *path,
 	return fd < 0 ? -errno : fd;
 }
 
+static bool frees_memory(__u64 fn)
+{
+	return fn == MO_FN_FREE || fn == MO_FN_REALLOC || fn == MO_FN_REALLOCARRAY;
+}
+
+static void links_truncate(struct mo_links *ls, size_t nr)
+{
+	while (ls->nr > nr) {
+		ls->nr--;
+		bpf_link__destroy(ls->l[ls->nr].link);
+		if (ls->l[ls->nr].fd >= 0)
+			close(ls->l[ls->nr].fd);
+		free(ls->l[ls->nr].path);
+		free(ls->l[ls->nr].offsets);
+		free(ls->l[ls->nr].cookies);
+	}
+}
+
+/* Keep what re-creating a shed link needs. */
+static int links_keep_args(struct mo_links *ls, int prog_fd, const unsigned long *offsets,
+			   const __u64 *cookies, size_t cnt)
+{
+	typeof(ls->l[0]) *l = &ls->l[ls->nr - 1];
+
+	l->offsets = malloc(cnt * sizeof(*offsets));
+	l->cookies = malloc(cnt * sizeof(*cookies));
+	if (!l->offsets || !l->cookies)
+		return -ENOMEM;
+	memcpy(l->offsets, offsets, cnt * sizeof(*offsets));
+	memcpy(l->cookies, cookies, cnt * sizeof(*cookies));
+	l->cnt = (unsigned)cnt;
+	l->prog_fd = prog_fd;
+	l->sheddable = true;
+	return 0;
+}
+
+/* One session link for every function, or with progs->split two: the
+ * allocating functions (which the overhead budget may detach) and the
+ * freeing ones (never detached, so no free is missed). */
+static int attach_session(struct mo_links *ls, const struct mo_attach_progs *progs,
+			  const char *path, pid_t pid, const unsigned long *offsets,
+			  const __u64 *cookies, size_t n, char *err, size_t errlen)
+{
+	int prog_fd = bpf_program__fd(progs->session_prog);
+	unsigned long off[2][NFNS];
+	__u64 ck[2][NFNS];
+	size_t cnt[2] = { 0, 0 }, first = ls->nr;
+
+	for (size_t i = 0; i < n; i++) {
+		int g = progs->split && !frees_memory(cookies[i]) ? 0 : 1;
+
+		off[g][cnt[g]] = offsets[i];
+		ck[g][cnt[g]++] = cookies[i];
+	}
+	for (int g = 0; g < 2; g++) {
+		int fd, ret;
+
+		if (!cnt[g])
+			continue;
+		fd = link_create_multi(prog_fd, MO_BPF_TRACE_UPROBE_SESSION, path, off[g], ck[g],
+				       (__u32)cnt[g], pid);
+		if (fd < 0) {
+			snprintf(err, errlen, "cannot attach session uprobes to '%s': %s%s", path,
+				 strerror(-fd), fd == -EINVAL ? CONFLICT_HINT : "");
+			links_truncate(ls, first);
+			return fd;
+		}
+		ret = links_add(ls, NULL, fd, path, pid);
+		if (ret)
+			close(fd);	/* not in ls */
+		else if (g == 0)
+			ret = links_keep_args(ls, prog_fd, off[g], ck[g], cnt[g]);
+		if (ret) {
+			links_truncate(ls, first);
+			return ret;
+		}
+	}
+	ls->probes += n;
+	return (int)n;
+}
+
+int mo_links_shed(struct mo_links *ls, pid_t pid, bool shed)
+{
+	int changed = 0;
+
+	for (size_t i = 0; i < ls->nr; i++) {
+		typeof(ls->l[0]) *l = &ls->l[i];
+		int fd;
+
+		if (!l->sheddable || l->pid != pid || l->shed == shed)
+			continue;
+		if (shed) {
+			close(l->fd);
+			l->fd = -1;
+		} else {
+			fd = link_create_multi(l->prog_fd, MO_BPF_TRACE_UPROBE_SESSION, l->path,
+					       l->offsets, (const __u64 *)l->cookies, l->cnt,
+					       l->pid);
+			if (fd < 0)
+				return fd;
+			l->fd = fd;
+		}
+		l->shed = shed;
+		changed++;
+	}
+	return changed;
+}
+
 int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs,
 			const char *path, pid_t pid, char *err, size_t errlen)
 {
@@ -455,24 +566,8 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 		n++;
 	}
 
-	if (progs->session) {
-		int fd = link_create_multi(bpf_program__fd(progs->session_prog),
-					   MO_BPF_TRACE_UPROBE_SESSION, path, offsets, cookies,
-					   (__u32)n, pid);
-
-		if (fd < 0) {
-			snprintf(err, errlen, "cannot attach session uprobes to '%s': %s%s", path,
-				 strerror(-fd), fd == -EINVAL ? CONFLICT_HINT : "");
-			return fd;
-		}
-		ret = links_add(ls, NULL, fd, path, pid);
-		if (ret) {
-			close(fd);
-			return ret;
-		}
-		ls->probes += n;
-		return (int)n;
-	}
+	if (progs->session)
+		return attach_session(ls, progs, path, pid, offsets, cookies, n, err, errlen);
 
 	for (i = 0; i < n; i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookies[i]);
@@ -506,10 +601,6 @@ fail:
 	ret = -errno;
 	snprintf(err, errlen, "cannot attach uprobe to '%s' at offset %#lx: %s%s", path,
 		 offsets[i < n ? i : 0], strerror(errno), errno == EINVAL ? CONFLICT_HINT : "");
-	while (ls->nr > first_link) {
-		ls->nr--;
-		bpf_link__destroy(ls->l[ls->nr].link);
-		free(ls->l[ls->nr].path);
-	}
+	links_truncate(ls, first_link);
 	return ret ? ret : -EINVAL;
 }

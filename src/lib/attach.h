@@ -32,12 +32,24 @@ struct mo_links {
 		char *path;
 		dev_t dev;		/* the file's identity: one file may have */
 		ino_t ino;		/* many paths (/lib, /usr/lib, /proc/PID/root) */
+		/* a session link of allocating functions only, which the
+		 * overhead budget may detach (fd -1, shed) and re-create */
+		bool sheddable, shed;
+		int prog_fd;
+		unsigned long *offsets;
+		unsigned long long *cookies;
+		unsigned cnt;
 	} *l;
 	size_t probes;			/* functions probed in total */
 };
 
 void mo_links_init(struct mo_links *ls);
 void mo_links_release(struct mo_links *ls);	/* detaches everything */
+
+/* Detach (shed = true) or re-attach the sheddable links of pid (0: the
+ * links for every process). Returns how many links changed, or -errno
+ * from a re-attach (the links not re-created stay shed). */
+int mo_links_shed(struct mo_links *ls, pid_t pid, bool shed);
 bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid);
 
 /*
@@ -75,6 +87,8 @@ struct mo_attach_progs {
 	struct bpf_program *enter;
 	struct bpf_program *exit;
 	bool session;
+	bool split;		/* session: allocating functions in a link of their
+				   own, for the overhead budget */
 	const char *prefix;	/* symbol prefix of the C API ("je_"), or NULL */
 };
 

@@ -104,6 +104,8 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("report_interval");
 	if (r.unwind_rows < 1024 || r.unwind_rows > 50000000)
 		BAD("unwind_rows");
+	if (r.max_overhead_bp > 10000)
+		BAD("max_overhead");
 	if (out)
 		*out = r;
 	return 0;

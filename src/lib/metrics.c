@@ -516,15 +516,22 @@ static void scalar(struct mo_buf *b, const char *name, const char *type, const c
 	put_u64(b, v);
 }
 
+static void gauge_double(struct mo_buf *b, const char *name, const char *help, double v)
+{
+	family(b, name, "gauge", help);
+	mo_buf_puts(b, name);
+	put_double(b, v);
+}
+
 static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot *s)
 {
 	static const char *const filtered[] = {
 		"below_min_size", "sampled_out", "allocator_internal_mmap",
-		"runtime_mmap", "nested_allocator_call", "deduplicated",
+		"runtime_mmap", "nested_allocator_call", "deduplicated", "overhead_budget",
 	};
 	static const char *const dropped[] = {
 		"allocation_table_full", "stack_table_full", "ring_buffer_full",
-		"thread_table_full", "event_buffer_full",
+		"thread_table_full", "event_buffer_full", "stack_totals_table_full",
 	};
 	static const char *const results[] = { "agreed", "disagreed" };
 	static const char *const sources[] = { "rss_stat", "proc" };
@@ -533,11 +540,11 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	const uint64_t sv[] = { !c->rss_from_proc, c->rss_from_proc };
 	const uint64_t fv[] = {
 		c->drop_size_filtered, c->drop_sampled, c->allocator_internal_mmaps,
-		c->runtime_mmaps, c->nested_calls, s->dedup_suppressed,
+		c->runtime_mmaps, c->nested_calls, s->dedup_suppressed, c->shed_allocs_estimated,
 	};
 	const uint64_t dv[] = {
 		c->drop_alloc_table_full, c->drop_stack_table_full, c->drop_ringbuf_full,
-		c->drop_thread_table_full, c->drop_event_buffer_full,
+		c->drop_thread_table_full, c->drop_event_buffer_full, c->drop_stack_stats_full,
 	};
 
 	family(b, "memory_filtered_events_total", "counter",
@@ -562,6 +569,28 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	family(b, "memobserver_rss_source", "gauge",
 	       "Where resident memory comes from: 1 for the source in use.");
 	series(b, "memobserver_rss_source", "source", sources, sv, 2);
+	gauge_double(b, "memobserver_overhead_budget_ratio",
+		     "Overhead budget (--max-overhead) as a fraction of each process's own CPU "
+		     "work; 0 when none.", c->overhead_budget);
+	gauge_double(b, "memobserver_overhead_estimated_ratio",
+		     "Estimated probe cost over the process's own CPU work with every probe "
+		     "attached, worst process, last measured (budget only).",
+		     c->overhead_estimated);
+	gauge_double(b, "memobserver_overhead_expected_ratio",
+		     "The same at the duty cycle in force.", c->overhead_expected);
+	gauge_double(b, "memobserver_probe_duty_cycle",
+		     "Share of time the allocating functions' probes are attached (1: always).",
+		     c->overhead_duty);
+	family(b, "memobserver_probes_shed_seconds_total", "counter",
+	       "Time the allocating functions' probes were detached by the overhead budget.");
+	mo_buf_puts(b, "memobserver_probes_shed_seconds_total");
+	put_double(b, (double)c->shed_ns / 1e9);
+	scalar(b, "memobserver_overhead_budget_unattainable_total", "counter",
+	       "Budget decisions where the free probes alone cost more than the budget.",
+	       c->shed_unattainable);
+	scalar(b, "memobserver_stale_calls_total", "counter",
+	       "Allocating calls in flight when their return probe was detached (not tracked).",
+	       c->stale_calls);
 	scalar(b, "memobserver_unwind_fallbacks_total", "counter",
 	       "Stack frames unwound by frame-pointer guess because no unwind table covered them.",
 	       c->unwind_fallbacks);

@@ -40,6 +40,7 @@
 #include "pattern.h"
 #include "rsswatch.h"
 #include "procrss.h"
+#include "shed.h"
 #include "queue.h"
 #include "symbolize.h"
 #include "procmaps.h"
@@ -168,6 +169,8 @@ struct mo_observer {
 	size_t probes;
 	uint64_t dedup_suppressed;
 	uint64_t attach_failures;
+	struct mo_shedder *shed;	/* overhead budget, or NULL */
+	struct mo_shed_stats shed_final;	/* its figures once stopped */
 };
 
 static void olog(struct mo_observer *o, enum mo_log_level lvl, const char *fmt, ...)
@@ -466,6 +469,24 @@ static bool runtime_group(struct mo_observer *o, const struct mo_leak_group *g)
 	return e && e->runtime;
 }
 
+/* The overhead budget's figures, live or as it left them. */
+static void shed_stats(const struct mo_observer *o, struct mo_shed_stats *st)
+{
+	*st = o->shed_final;
+	if (o->shed)
+		mo_shedder_stats(o->shed, st);
+}
+
+static bool shed_happened(const struct mo_observer *o)
+{
+	struct mo_shed_stats st;
+
+	if (!o->cfg.max_overhead_bp)
+		return false;
+	shed_stats(o, &st);
+	return st.shed_ns > 0 || st.duty < 1;
+}
+
 static void fill_leak(struct mo_observer *o, struct mo_leak *l, const struct mo_leak_group *g,
 		      uint64_t now_boot)
 {
@@ -478,7 +499,8 @@ static void fill_leak(struct mo_observer *o, struct mo_leak *l, const struct mo_
 	l->count = g->count;
 	l->oldest_age_ns = now_boot > g->oldest_ts_ns ? now_boot - g->oldest_ts_ns : 0;
 	l->largest = g->largest;
-	l->estimate = g->estimate;
+	/* sampled, or seen only while the budget kept the probes attached */
+	l->estimate = g->estimate || shed_happened(o);
 	if (tr)
 		mo_trace_copy(&l->stack, tr);
 	l->stack.id = g->stack_id;
@@ -1492,6 +1514,8 @@ static void *worker_main(void *arg)
 		t1 = clock_ns(CLOCK_BOOTTIME);
 		if (t1 - o->last_maint_ns >= MAINT_PERIOD_NS || stop)
 			maintenance(o);
+		if (o->shed && !stop)
+			mo_shedder_tick(o->shed, t1);
 		t2 = clock_ns(CLOCK_BOOTTIME);
 		if (t2 - o->last_rss_ns >= RSS_PERIOD_NS)
 			rss_tick(o);
@@ -1663,6 +1687,7 @@ static int open_and_load(struct mo_observer *o, bool session)
 	s->rodata->session_mode = session;
 	s->rodata->large_size = o->cfg.large_allocation_threshold;
 	s->rodata->target_cgroup = o->target_cgroup;
+	s->rodata->count_hits = session && o->cfg.max_overhead_bp && o->heap_probes;
 	bpf_map__set_max_entries(s->maps.allocs, o->cfg.max_allocations);
 	bpf_map__set_max_entries(s->maps.stacks, o->cfg.max_stacks);
 	bpf_map__set_max_entries(s->maps.stack_stats, o->cfg.max_stacks);
@@ -1850,6 +1875,7 @@ int mo_observer_start(struct mo_observer *o)
 	o->progs.enter = o->skel->progs.alloc_enter;
 	o->progs.exit = o->skel->progs.alloc_exit;
 	o->progs.session = o->session;
+	o->progs.split = o->session && o->cfg.max_overhead_bp;
 	o->progs.prefix = o->symbol_prefix;
 	o->mods = mo_modules_new(bpf_map__fd(o->skel->maps.rows), o->cfg.unwind_rows,
 				 bpf_map__fd(o->skel->maps.modules));
@@ -1873,6 +1899,16 @@ int mo_observer_start(struct mo_observer *o)
 	if (err)
 		goto fail;
 	o->probes = o->links.probes;
+	if (o->cfg.max_overhead_bp && o->heap_probes && !o->session)
+		olog(o, MO_LOG_WARN, "--max-overhead needs session uprobes (kernel 6.13+): "
+				     "no budget is applied");
+	else if (o->cfg.max_overhead_bp && o->heap_probes &&
+		 !(o->shed = mo_shedder_new(o->cfg.max_overhead_bp / 10000.0, &o->links,
+					    bpf_map__fd(o->skel->maps.procs),
+					    &o->skel->bss->shed_gen))) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	if (!o->heap_probes)
 		olog(o, MO_LOG_INFO, "conservative mode: no allocator probes; large blocks are "
 				     "seen through mmap/munmap/mremap");
@@ -1899,6 +1935,8 @@ int mo_observer_start(struct mo_observer *o)
 	o->worker_running = true;
 	return 0;
 fail:
+	mo_shedder_free(o->shed);
+	o->shed = NULL;
 	mo_links_release(&o->links);
 	ring_buffer__free(o->rb);
 	o->rb = NULL;
@@ -1976,6 +2014,7 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 	c->drop_size_filtered = v[MO_C_DROP_SIZE_FILTERED];
 	c->drop_thread_table_full = v[MO_C_DROP_THREAD_TABLE_FULL];
 	c->drop_event_buffer_full = mo_queue_dropped(o->q);
+	c->drop_stack_stats_full = v[MO_C_STACK_STATS_FULL];
 	c->allocator_internal_mmaps = v[MO_C_ALLOCATOR_MMAPS];
 	c->runtime_mmaps = v[MO_C_RUNTIME_MMAPS] + o->runtime_skipped;
 	c->nested_calls = v[MO_C_NESTED_CALLS];
@@ -1988,6 +2027,20 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 	c->rss_checks_disagreed = o->rss_checks[1];
 	c->rss_proc_reads = o->rss_proc_reads;
 	c->rss_from_proc = o->rss_from_proc;
+	{
+		struct mo_shed_stats st;
+
+		shed_stats(o, &st);
+		c->overhead_budget = o->cfg.max_overhead_bp / 10000.0;
+		c->overhead_estimated = st.overhead;
+		c->overhead_expected = st.expected;
+		c->overhead_duty = o->cfg.max_overhead_bp ? st.duty : 1;
+		c->shed_ns = st.shed_ns;
+		c->shed_allocs_estimated = st.shed_allocs;
+		c->shed_unattainable = st.unattainable;
+		c->shed_switches = st.switches;
+		c->stale_calls = v[MO_C_STALE_CALLS];
+	}
 }
 
 static int leak_cmp(const void *a, const void *b)
@@ -2044,6 +2097,8 @@ struct mo_report *mo_observer_report(struct mo_observer *o)
 		r->estimate |= r->leaks[i].estimate;
 	}
 	mo_observer_counters(o, &r->counters);
+	/* with probes shed part of the time, counts cover the attached time */
+	r->estimate |= r->counters.shed_ns > 0;
 	return r;
 }
 
@@ -2173,6 +2228,11 @@ int mo_observer_stop(struct mo_observer *o)
 	}
 	/* Detach first so nothing new arrives, then settle what is pending:
 	 * exits seen just before the stop still get their final findings. */
+	if (o->shed) {
+		mo_shedder_stats(o->shed, &o->shed_final);
+		mo_shedder_free(o->shed);
+		o->shed = NULL;
+	}
 	mo_links_release(&o->links);
 	memobserver_bpf__detach(o->skel);
 	pthread_mutex_lock(&o->lock);

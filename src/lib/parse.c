@@ -199,6 +199,27 @@ int mo_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int mo_parse_percent(const char *s, uint64_t *bp)
+{
+	struct decimal d;
+	const char *rest;
+	uint64_t v;
+	int ret;
+
+	if (!s || !bp)
+		return -EINVAL;
+	rest = scan_decimal(s, &d);
+	if (!rest || (*rest && strcmp(rest, "%")))
+		return -EINVAL;
+	ret = scale_decimal(&d, 100, &v);
+	if (ret)
+		return ret;
+	if (v > 10000)
+		return -ERANGE;
+	*bp = v;
+	return 0;
+}
+
 enum setting_kind {
 	SET_NAME,
 	SET_MODE,
@@ -206,6 +227,7 @@ enum setting_kind {
 	SET_U32,
 	SET_SIZE,
 	SET_DURATION,
+	SET_PERCENT,	/* uint32_t field, basis points */
 };
 
 /*
@@ -243,6 +265,7 @@ static const struct setting {
 	{ "unwind_rows", SET_U32, offsetof(struct mo_config, unwind_rows), 1024, 50000000 },
 	{ "large_allocation_threshold", SET_SIZE,
 	  offsetof(struct mo_config, large_allocation_threshold), 0, UINT64_MAX },
+	{ "max_overhead", SET_PERCENT, offsetof(struct mo_config, max_overhead_bp), 0, 10000 },
 };
 
 static int parse_bool(const char *s, bool *out)
@@ -299,6 +322,11 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 		return 0;
 	case SET_U32:
 		if (mo_parse_uint(value, set->min, set->max, &v))
+			return -EINVAL;
+		*(uint32_t *)field = (uint32_t)v;
+		return 0;
+	case SET_PERCENT:
+		if (mo_parse_percent(value, &v) || v < set->min || v > set->max)
 			return -EINVAL;
 		*(uint32_t *)field = (uint32_t)v;
 		return 0;

@@ -21,13 +21,18 @@ int mo_parse_duration(const char *s, uint64_t *ns);
 /* Decimal unsigned integer within [min, max]. 0 or -EINVAL/-ERANGE. */
 int mo_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* A percentage, "2", "0.5", "2.25%", in hundredths of a percent (basis
+ * points, truncated), at most 100 %. 0 or -EINVAL/-ERANGE. */
+int mo_parse_percent(const char *s, uint64_t *bp);
+
 /*
  * Apply one configuration setting by name to cfg. Names follow the seed's
  * fields in snake_case: name, buffer_size, min_allocation_size (size),
  * min_unfreed_age (duration), rss_growth_threshold (size), mode,
  * enable_ebpf (true/false/yes/no/1/0), stack_dedup_window (duration),
  * sampling_rate, max_allocations, max_stacks, max_stack_depth,
- * report_interval (duration), unwind_rows, large_allocation_threshold (size). Returns 0, -ENOENT for an unknown
+ * report_interval (duration), unwind_rows, large_allocation_threshold (size),
+ * max_overhead (percent, 0 = no budget). Returns 0, -ENOENT for an unknown
  * key, -EINVAL for a bad value.
  */
 int mo_config_set(struct mo_config *cfg, const char *key, const char *value);

@@ -306,6 +306,8 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 	mo_json_u64(j, c->drop_thread_table_full);
 	mo_json_key(j, "event_buffer_full");
 	mo_json_u64(j, c->drop_event_buffer_full);
+	mo_json_key(j, "stack_totals_table_full");
+	mo_json_u64(j, c->drop_stack_stats_full);
 	mo_json_obj_end(j);
 	mo_json_key(j, "filtered");
 	mo_json_obj_begin(j);
@@ -321,9 +323,30 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 	mo_json_u64(j, c->nested_calls);
 	mo_json_key(j, "short_lived_exit");
 	mo_json_u64(j, c->short_lived_exits);
+	mo_json_key(j, "overhead_budget");
+	mo_json_u64(j, c->shed_allocs_estimated);
 	mo_json_obj_end(j);
 	mo_json_key(j, "unwind_fallbacks");
 	mo_json_u64(j, c->unwind_fallbacks);
+	if (c->overhead_budget > 0) {
+		mo_json_key(j, "overhead");
+		mo_json_obj_begin(j);
+		mo_json_key(j, "budget");
+		mo_json_double(j, c->overhead_budget);
+		mo_json_key(j, "estimated");
+		mo_json_double(j, c->overhead_estimated);
+		mo_json_key(j, "expected");
+		mo_json_double(j, c->overhead_expected);
+		mo_json_key(j, "duty_cycle");
+		mo_json_double(j, c->overhead_duty);
+		mo_json_key(j, "shed_seconds");
+		mo_json_double(j, (double)c->shed_ns / 1e9);
+		mo_json_key(j, "unattainable");
+		mo_json_u64(j, c->shed_unattainable);
+		mo_json_key(j, "stale_calls");
+		mo_json_u64(j, c->stale_calls);
+		mo_json_obj_end(j);
+	}
 }
 
 void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r,
@@ -405,7 +428,7 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 			      "%zu leaking stack%s, %s unfreed in %" PRIu64
 			      " allocations%s (unfreed at process exit, or older than %.1fs)\n",
 			      r->nleaks, r->nleaks == 1 ? "" : "s", h, r->total_count,
-			      r->estimate ? " (estimate: sampled)" : "",
+			      r->estimate ? " (estimate: sampled or probes shed)" : "",
 			      (double)r->min_unfreed_age_ns / 1e9);
 	}
 	for (size_t i = 0; i < r->nleaks; i++) {
@@ -435,7 +458,16 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 	mo_buf_printf(b,
 		      "dropped: %" PRIu64 " allocation table full, %" PRIu64
 		      " stack table full, %" PRIu64 " ring buffer full, %" PRIu64
-		      " event buffer full\n",
+		      " event buffer full, %" PRIu64 " stack totals table full\n",
 		      r->counters.drop_alloc_table_full, r->counters.drop_stack_table_full,
-		      r->counters.drop_ringbuf_full, r->counters.drop_event_buffer_full);
+		      r->counters.drop_ringbuf_full, r->counters.drop_event_buffer_full,
+		      r->counters.drop_stack_stats_full);
+	if (r->counters.overhead_budget > 0)
+		mo_buf_printf(b,
+			      "overhead budget %.2f%%: probe cost estimated at %.1f%% of the work, "
+			      "allocating probes attached %.0f%% of the time (shed %.1fs, about "
+			      "%" PRIu64 " allocating calls unseen)\n",
+			      r->counters.overhead_budget * 100, r->counters.overhead_estimated * 100,
+			      r->counters.overhead_duty * 100, (double)r->counters.shed_ns / 1e9,
+			      r->counters.shed_allocs_estimated);
 }

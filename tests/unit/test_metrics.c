@@ -142,6 +142,7 @@ static const char expected_small[] =
 	"memory_filtered_events_total{reason=\"runtime_mmap\"} 14\n"
 	"memory_filtered_events_total{reason=\"nested_allocator_call\"} 15\n"
 	"memory_filtered_events_total{reason=\"deduplicated\"} 16\n"
+	"memory_filtered_events_total{reason=\"overhead_budget\"} 17\n"
 	"# HELP memobserver_dropped_events_total Events lost because a table or buffer was full, by reason.\n"
 	"# TYPE memobserver_dropped_events_total counter\n"
 	"memobserver_dropped_events_total{reason=\"allocation_table_full\"} 21\n"
@@ -149,6 +150,7 @@ static const char expected_small[] =
 	"memobserver_dropped_events_total{reason=\"ring_buffer_full\"} 23\n"
 	"memobserver_dropped_events_total{reason=\"thread_table_full\"} 24\n"
 	"memobserver_dropped_events_total{reason=\"event_buffer_full\"} 25\n"
+	"memobserver_dropped_events_total{reason=\"stack_totals_table_full\"} 26\n"
 	"# HELP memobserver_events_emitted_total Events delivered to the output.\n"
 	"# TYPE memobserver_events_emitted_total counter\n"
 	"memobserver_events_emitted_total 31\n"
@@ -161,6 +163,38 @@ static const char expected_small[] =
 	"# HELP memobserver_allocator_calls_total Allocator calls seen in observed processes, tracked or not.\n"
 	"# TYPE memobserver_allocator_calls_total counter\n"
 	"memobserver_allocator_calls_total 33\n"
+	"# HELP memobserver_rss_crosschecks_total Comparisons of rss_stat's resident memory with /proc, by result.\n"
+	"# TYPE memobserver_rss_crosschecks_total counter\n"
+	"memobserver_rss_crosschecks_total{result=\"agreed\"} 41\n"
+	"memobserver_rss_crosschecks_total{result=\"disagreed\"} 42\n"
+	"# HELP memobserver_rss_proc_reads_total Reads of /proc/PID/status for resident memory.\n"
+	"# TYPE memobserver_rss_proc_reads_total counter\n"
+	"memobserver_rss_proc_reads_total 43\n"
+	"# HELP memobserver_rss_source Where resident memory comes from: 1 for the source in use.\n"
+	"# TYPE memobserver_rss_source gauge\n"
+	"memobserver_rss_source{source=\"rss_stat\"} 1\n"
+	"memobserver_rss_source{source=\"proc\"} 0\n"
+	"# HELP memobserver_overhead_budget_ratio Overhead budget (--max-overhead) as a fraction of each process's own CPU work; 0 when none.\n"
+	"# TYPE memobserver_overhead_budget_ratio gauge\n"
+	"memobserver_overhead_budget_ratio 0.05\n"
+	"# HELP memobserver_overhead_estimated_ratio Estimated probe cost over the process's own CPU work with every probe attached, worst process, last measured (budget only).\n"
+	"# TYPE memobserver_overhead_estimated_ratio gauge\n"
+	"memobserver_overhead_estimated_ratio 0.5\n"
+	"# HELP memobserver_overhead_expected_ratio The same at the duty cycle in force.\n"
+	"# TYPE memobserver_overhead_expected_ratio gauge\n"
+	"memobserver_overhead_expected_ratio 0.25\n"
+	"# HELP memobserver_probe_duty_cycle Share of time the allocating functions' probes are attached (1: always).\n"
+	"# TYPE memobserver_probe_duty_cycle gauge\n"
+	"memobserver_probe_duty_cycle 0.5\n"
+	"# HELP memobserver_probes_shed_seconds_total Time the allocating functions' probes were detached by the overhead budget.\n"
+	"# TYPE memobserver_probes_shed_seconds_total counter\n"
+	"memobserver_probes_shed_seconds_total 1.5\n"
+	"# HELP memobserver_overhead_budget_unattainable_total Budget decisions where the free probes alone cost more than the budget.\n"
+	"# TYPE memobserver_overhead_budget_unattainable_total counter\n"
+	"memobserver_overhead_budget_unattainable_total 44\n"
+	"# HELP memobserver_stale_calls_total Allocating calls in flight when their return probe was detached (not tracked).\n"
+	"# TYPE memobserver_stale_calls_total counter\n"
+	"memobserver_stale_calls_total 45\n"
 	"# HELP memobserver_unwind_fallbacks_total Stack frames unwound by frame-pointer guess because no unwind table covered them.\n"
 	"# TYPE memobserver_unwind_fallbacks_total counter\n"
 	"memobserver_unwind_fallbacks_total 34\n"
@@ -189,6 +223,11 @@ static void test_small_snapshot_exact(void **state)
 			.drop_event_buffer_full = 25, .allocator_internal_mmaps = 13,
 			.runtime_mmaps = 14, .nested_calls = 15, .unwind_fallbacks = 34,
 			.events_emitted = 31, .probes_attached = 32, .processes_tracked = 2,
+			.drop_stack_stats_full = 26, .rss_checks_agreed = 41,
+			.rss_checks_disagreed = 42, .rss_proc_reads = 43,
+			.overhead_budget = 0.05, .overhead_estimated = 0.5,
+			.overhead_expected = 0.25, .overhead_duty = 0.5, .shed_ns = 1500000000,
+			.shed_allocs_estimated = 17, .shed_unattainable = 44, .stale_calls = 45,
 		},
 		.dedup_suppressed = 16,
 		.self_cpu_seconds = 1.25,
@@ -423,6 +462,16 @@ static void test_empty_snapshot(void **state)
 		{ "memobserver_probes_attached", "gauge" },
 		{ "memobserver_processes_tracked", "gauge" },
 		{ "memobserver_allocator_calls_total", "counter" },
+		{ "memobserver_rss_crosschecks_total", "counter" },
+		{ "memobserver_rss_proc_reads_total", "counter" },
+		{ "memobserver_rss_source", "gauge" },
+		{ "memobserver_overhead_budget_ratio", "gauge" },
+		{ "memobserver_overhead_estimated_ratio", "gauge" },
+		{ "memobserver_overhead_expected_ratio", "gauge" },
+		{ "memobserver_probe_duty_cycle", "gauge" },
+		{ "memobserver_probes_shed_seconds_total", "counter" },
+		{ "memobserver_overhead_budget_unattainable_total", "counter" },
+		{ "memobserver_stale_calls_total", "counter" },
 		{ "memobserver_unwind_fallbacks_total", "counter" },
 		{ "memobserver_cpu_seconds_total", "counter" },
 		{ "memobserver_resident_memory_bytes", "gauge" },

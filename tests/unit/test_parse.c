@@ -767,6 +767,36 @@ static void test_load_size_limit(void **state)
 	free(text);
 }
 
+/* --max-overhead: percent in basis points, at most 100 %. */
+static void test_percent(void **state)
+{
+	struct mo_config c;
+	uint64_t v;
+
+	assert_int_equal(mo_parse_percent("2", &v), 0);
+	assert_int_equal(v, 200);
+	assert_int_equal(mo_parse_percent("0.5", &v), 0);
+	assert_int_equal(v, 50);
+	assert_int_equal(mo_parse_percent("2.25%", &v), 0);
+	assert_int_equal(v, 225);
+	assert_int_equal(mo_parse_percent("100", &v), 0);
+	assert_int_equal(v, 10000);
+	assert_int_equal(mo_parse_percent("0.001", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(mo_parse_percent("100.01", &v), -ERANGE);
+	assert_int_equal(mo_parse_percent("-1", &v), -EINVAL);
+	assert_int_equal(mo_parse_percent("5%%", &v), -EINVAL);
+	assert_int_equal(mo_parse_percent("%", &v), -EINVAL);
+	assert_int_equal(mo_parse_percent("", &v), -EINVAL);
+	assert_int_equal(mo_parse_percent("1e3", &v), -EINVAL);
+	mo_config_init(&c);
+	assert_int_equal(c.max_overhead_bp, 0);
+	assert_int_equal(mo_config_set(&c, "max_overhead", "3.5"), 0);
+	assert_int_equal(c.max_overhead_bp, 350);
+	assert_int_equal(mo_config_set(&c, "max_overhead", "101"), -EINVAL);
+	assert_int_equal(c.max_overhead_bp, 350);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -789,6 +819,7 @@ int main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_load_size_limit),
+		cmocka_unit_test(test_percent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

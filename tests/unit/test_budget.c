@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "budget.h"
+
+#define EPS 1e-9
+
+/* 1 s of CPU with 10,000 pairs: 10k alloc entries + 10k free entries, no
+ * returns (size-filtered) = 18 ms of probes: 1.8 % of the work. Within a
+ * 2 % budget nothing is shed. */
+static void test_within_budget(void **state)
+{
+	struct mo_budget_window w = { 10000, 10000, 0, 1.0 };
+	struct mo_budget_verdict v;
+
+	mo_budget_decide(0.02, &w, &v);
+	assert_true(v.duty == 1);
+	assert_true(v.overhead > 0.018 && v.overhead < 0.0185);
+	assert_false(v.unattainable);
+}
+
+/* 1 s of CPU, 100,000 mallocs with returns and 100,000 frees: probes
+ * 90 + 60 + 90 = 240 ms, work 760 ms. Budget 20 %: duty d solves
+ * d * 0.150 + 0.090 = 0.2 * 0.760 -> d = 0.41333. */
+static void test_duty_solves_budget(void **state)
+{
+	struct mo_budget_window w = { 100000, 100000, 100000, 1.0 };
+	struct mo_budget_verdict v;
+
+	mo_budget_decide(0.20, &w, &v);
+	assert_true(v.duty > 0.4133 - 1e-4 && v.duty < 0.4133 + 1e-4);
+	assert_true(v.expected > 0.2 - EPS && v.expected < 0.2 + EPS);
+	assert_true(v.overhead > 0.3157 && v.overhead < 0.3159);
+	assert_false(v.unattainable);
+}
+
+/* The free probes alone cost more than the budget: the duty cycle stops at
+ * its minimum and the verdict says so. */
+static void test_unattainable(void **state)
+{
+	struct mo_budget_window w = { 100000, 100000, 100000, 1.0 };
+	struct mo_budget_verdict v;
+
+	mo_budget_decide(0.05, &w, &v);
+	assert_true(v.duty == MO_DUTY_MIN);
+	assert_true(v.unattainable);
+	assert_true(v.expected > 0.05);
+}
+
+/* No CPU time, or no hits: nothing to decide. An estimate above the CPU
+ * time measured keeps the work at 5 % of it instead of going negative. */
+static void test_degenerate(void **state)
+{
+	struct mo_budget_window idle = { 0, 0, 0, 0.5 }, nocpu = { 10, 10, 10, 0 };
+	struct mo_budget_window over = { 10000000, 0, 10000000, 1.0 };
+	struct mo_budget_verdict v;
+
+	mo_budget_decide(0.02, &idle, &v);
+	assert_true(v.duty == 1 && v.overhead == 0);
+	mo_budget_decide(0.02, &nocpu, &v);
+	assert_true(v.duty == 1);
+	mo_budget_decide(0.02, &over, &v);
+	assert_true(v.overhead > 299 && v.overhead < 301);	/* 15 s / 0.05 s */
+	assert_true(v.duty >= MO_DUTY_MIN && v.duty < 0.01 + MO_DUTY_MIN);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_within_budget),
+		cmocka_unit_test(test_duty_solves_budget),
+		cmocka_unit_test(test_unattainable),
+		cmocka_unit_test(test_degenerate),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
