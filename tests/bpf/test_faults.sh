@@ -70,23 +70,44 @@ fixture_waiting() {
 
 summary_has() { grep -q '"type":"summary"' "$1"; }
 
-# ---- 1. the target is killed while observed (SIGKILL, holding its leaks)
-fixture_waiting "$TMP/kill.out" "$FIX/leak_basic" --hold-ms 30000
-if observe kill -p "$fpid"; then
+# ended NAME PID ERRFILE [SECONDS]: memobserver PID ends (by itself, or after
+# a signal sent before) within SECONDS (10) with status 0; otherwise it is
+# killed and NAME fails.
+ended() {
+	local rc
+	if ! wait_gone "$2" $((${4:-10} * 10)); then
+		kill -KILL "$2"
+		wait "$2" 2> /dev/null
+		fail "$1" "memobserver still ran ${4:-10} s later: $(tail -c 200 "$3")"
+		return 1
+	fi
+	wait "$2"
+	rc=$?
+	[ $rc = 0 ] && return 0
+	fail "$1" "memobserver exited $rc: $(tail -c 300 "$3")"
+	return 1
+}
+
+# leaking NAME FIXTURE [args]: the fixture waits, memobserver NAME attaches
+# by pid, the fixture allocates and holds; sets fpid, mpid and ids (the
+# links of memobserver).
+leaking() {
+	local name=$1
+	shift
+	fixture_waiting "$TMP/$name.out" "$@" || return 1
+	observe "$name" -p "$fpid" || return 1
 	ids=$(links_of "$mpid")
 	kill -USR1 "$fpid"
-	wait_for "$TMP/kill.out" '^DONE' 100
+	wait_for "$TMP/$name.out" '^DONE' 100
 	sleep 0.3
+}
+
+# ---- 1. the target is killed while observed (SIGKILL, holding its leaks)
+if leaking kill "$FIX/leak_basic" --hold-ms 30000; then
 	kill -KILL "$fpid"
 	wait "$fpid" 2> /dev/null
-	if ! wait_gone "$mpid" 100; then
-		kill -KILL "$mpid"
-		fail faults_target_killed_final_report "memobserver still runs 10 s after its target died"
-	elif wait "$mpid"; then
+	ended faults_target_killed_final_report "$mpid" "$TMP/kill.err" &&
 		check faults_target_killed_final_report "$TMP/kill.json" "$TMP/kill.out"
-	else
-		fail faults_target_killed_final_report "memobserver exited $?: $(tail -c 300 "$TMP/kill.err")"
-	fi
 	no_links_left faults_target_killed_no_links "$ids"
 fi
 
@@ -95,12 +116,8 @@ fixture_waiting "$TMP/pexec.out" "$FIX/leak_exec" --hold-ms 300
 if observe pexec -p "$fpid"; then
 	kill -USR1 "$fpid"
 	wait "$fpid"
-	if wait_gone "$mpid" 100 && wait "$mpid"; then
+	ended faults_pid_exec "$mpid" "$TMP/pexec.err" &&
 		check faults_pid_exec "$TMP/pexec.json" "$TMP/pexec.out"
-	else
-		kill -KILL "$mpid" 2> /dev/null
-		fail faults_pid_exec "memobserver did not end cleanly: $(tail -c 300 "$TMP/pexec.err")"
-	fi
 fi
 
 # ---- 2b. 200 children forked back to back, every 4th leaking
@@ -168,18 +185,10 @@ else
 fi
 
 # ---- 5. SIGTERM: clean detach, final report
-fixture_waiting "$TMP/term.out" "$FIX/leak_basic" --hold-ms 30000
-if observe term -p "$fpid"; then
-	ids=$(links_of "$mpid")
-	kill -USR1 "$fpid"
-	wait_for "$TMP/term.out" '^DONE' 100
-	sleep 0.3
+if leaking term "$FIX/leak_basic" --hold-ms 30000; then
 	kill -TERM "$mpid"
-	if wait "$mpid"; then
+	ended faults_sigterm_final_report "$mpid" "$TMP/term.err" &&
 		check faults_sigterm_final_report "$TMP/term.json" "$TMP/term.out"
-	else
-		fail faults_sigterm_final_report "exit $?: $(tail -c 300 "$TMP/term.err")"
-	fi
 	# the target still runs: its probes must be gone all the same
 	if kill -0 "$fpid"; then no_links_left faults_sigterm_no_links "$ids"; fi
 fi
@@ -195,20 +204,18 @@ if observe two1 -p "$fpid"; then
 		ids1=$(links_of "$m1")
 		ids2=$(links_of "$m2")
 		kill -TERM "$m1"
-		if wait "$m1" && summary_has "$TMP/two1.json"; then
-			pass faults_two_observers_first_stops
-		else
-			fail faults_two_observers_first_stops "$(tail -c 300 "$TMP/two1.err")"
+		if ended faults_two_observers_first_stops "$m1" "$TMP/two1.err"; then
+			if summary_has "$TMP/two1.json"; then
+				pass faults_two_observers_first_stops
+			else
+				fail faults_two_observers_first_stops "no final summary"
+			fi
 		fi
 		no_links_left faults_two_observers_first_no_links "$ids1"
 		kill -USR1 "$fpid"
 		wait "$fpid"
-		if wait_gone "$m2" 100 && wait "$m2"; then
+		ended faults_two_observers_second_undisturbed "$m2" "$TMP/two2.err" &&
 			check faults_two_observers_second_undisturbed "$TMP/two2.json" "$TMP/two.out"
-		else
-			kill -KILL "$m2" 2> /dev/null
-			fail faults_two_observers_second_undisturbed "$(tail -c 300 "$TMP/two2.err")"
-		fi
 		no_links_left faults_two_observers_second_no_links "$ids2"
 	fi
 fi
@@ -224,15 +231,13 @@ if observe sys; then
 		idp=$(links_of "$mp")
 		kill -USR1 "$fpid"
 		wait "$fpid"
-		if wait_gone "$mp" 100 && wait "$mp"; then
+		ended faults_pid_beside_system_wide "$mp" "$TMP/spid.err" &&
 			check faults_pid_beside_system_wide "$TMP/spid.json" "$TMP/sp.out"
-		else
-			kill -KILL "$mp" 2> /dev/null
-			fail faults_pid_beside_system_wide "$(tail -c 300 "$TMP/spid.err")"
-		fi
 		sleep 1
+		# system-wide, stopping waits for the worker's backlog: allow 30 s
 		kill -TERM "$ms"
-		if wait "$ms"; then
+		if ended faults_system_wide_stops "$ms" "$TMP/sys.err" 30; then
+			pass faults_system_wide_stops
 			# the same blocks, whatever the stacks: exact bytes and count
 			want=$(awk '/^EXPECT/ { b += $3; c += $4 } END { print b, c }' "$TMP/sp.out")
 			got=$(python3 -c '
@@ -250,8 +255,6 @@ print(b, c)' "$TMP/sys.json" "$fpid")
 			fi
 			# a process older than the observer, ended before the report
 			check faults_system_wide_older_process_named "$TMP/sys.json" "$TMP/sp.out" --pid "$fpid"
-		else
-			fail faults_system_wide_beside_pid "$(tail -c 300 "$TMP/sys.err")"
 		fi
 		no_links_left faults_both_observers_no_links "$ids $idp"
 	fi
@@ -355,12 +358,8 @@ if observe cap -p "$fpid"; then
 	if [ -z "$tb" ]; then pass faults_caps_bounding_all_threads; else fail faults_caps_bounding_all_threads "threads with more:$tb"; fi
 	kill -USR1 "$fpid"
 	wait "$fpid"
-	if wait_gone "$mpid" 100 && wait "$mpid"; then
+	ended faults_caps_still_observes "$mpid" "$TMP/cap.err" &&
 		check faults_caps_still_observes "$TMP/cap.json" "$TMP/cap.out"
-	else
-		kill -KILL "$mpid" 2> /dev/null
-		fail faults_caps_still_observes "$(tail -c 300 "$TMP/cap.err")"
-	fi
 fi
 
 # files written at the end keep CAP_DAC_OVERRIDE; the command keeps all
