@@ -287,6 +287,13 @@ void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);
  */
 int mo_observer_metrics(struct mo_observer *obs, char **text, size_t *len);
 
+/*
+ * The caller failed to write n more pieces of its output (a full disk, a
+ * closed pipe). Only counted, and exported by mo_observer_metrics as
+ * memobserver_output_write_errors_total; safe from any thread.
+ */
+void mo_observer_note_output_errors(struct mo_observer *obs, uint64_t n);
+
 /* True once every observed pid has exited (never for system-wide). */
 bool mo_observer_targets_gone(struct mo_observer *obs);
 

@@ -29,9 +29,14 @@
 #include "http.h"
 #include "parse.h"
 #include "pprof.h"
+#include "privs.h"
 #include "render.h"
 
 #define MAX_PIDS 256
+
+/* --exit-on-broken-pipe: the status of a process killed by SIGPIPE, so a
+ * pipeline under `set -o pipefail` sees what it sees of other tools */
+#define EXIT_BROKEN_PIPE 141
 
 struct cli {
 	struct mo_config cfg;
@@ -46,6 +51,9 @@ struct cli {
 	int out_fd;
 	bool out_created;
 	uint64_t write_errors;
+	bool exit_on_broken_pipe;
+	bool broken_pipe;	/* a write got EPIPE and we are asked to stop */
+	struct mo_observer *obs;	/* counts write_errors for the metrics */
 	const char *metrics;	/* listen spec, or NULL when off */
 	bool metrics_explicit;
 	const char *pprof;
@@ -117,6 +125,7 @@ static void usage(FILE *f)
 		"      --flamegraph FILE  write an SVG flame graph of unfreed memory\n"
 		"  -v, --verbose          log what is attached and why\n"
 		"  -q, --quiet            only the final report (no periodic events)\n"
+		"      --exit-on-broken-pipe  stop (status 141) when the output's reader goes away\n"
 		"  -h, --help             this help\n"
 		"  -V, --version          version\n"
 		"\n"
@@ -154,6 +163,7 @@ enum {
 	OPT_ALLOC_LIB,
 	OPT_PREFIX,
 	OPT_LIST_ALLOC,
+	OPT_EXIT_EPIPE,
 };
 
 static const struct option opts[] = {
@@ -182,6 +192,7 @@ static const struct option opts[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "exit-on-broken-pipe", no_argument, NULL, OPT_EXIT_EPIPE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -353,6 +364,9 @@ static void parse_args(struct cli *c, int argc, char **argv)
 		case 'q':
 			c->quiet = true;
 			break;
+		case OPT_EXIT_EPIPE:
+			c->exit_on_broken_pipe = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -394,6 +408,43 @@ static bool has_cap(int cap)
 			break;
 	fclose(f);
 	return (eff >> cap) & 1;
+}
+
+/*
+ * Capabilities memobserver may use after its programs are loaded: the worker
+ * attaches uprobes to processes that appear later and mounts nothing; the
+ * report reads other users' /proc entries and files (docs/privileges.md).
+ */
+#define CAPS_LATER                                                                     \
+	(PRIV_BIT(CAP_BPF) | PRIV_BIT(CAP_PERFMON) | PRIV_BIT(CAP_SYS_ADMIN) |          \
+	 PRIV_BIT(CAP_SYS_PTRACE) | PRIV_BIT(CAP_DAC_READ_SEARCH) |                     \
+	 PRIV_BIT(CAP_CHECKPOINT_RESTORE))
+
+/* What stays in the bounding set and, once started, in the main thread:
+ * files written at the end may lie where only CAP_DAC_OVERRIDE writes. */
+static uint64_t caps_kept(const struct cli *c)
+{
+	uint64_t keep = CAPS_LATER;
+
+	if (c->pprof || c->folded || c->flamegraph)
+		keep |= PRIV_BIT(CAP_DAC_OVERRIDE);
+	return keep;
+}
+
+/* Before start: out of the bounding set goes everything but caps_kept; the
+ * effective set also keeps, for start only, CAP_SYS_RESOURCE (libbpf raises
+ * RLIMIT_MEMLOCK on kernels before 5.11) and CAP_NET_BIND_SERVICE (metrics
+ * port below 1024). After start: those two go as well. */
+static void drop_privileges(struct cli *c, bool started)
+{
+	uint64_t keep = caps_kept(c);
+	int r;
+
+	if (!started)
+		keep |= PRIV_BIT(CAP_SYS_RESOURCE) | PRIV_BIT(CAP_NET_BIND_SERVICE);
+	r = privs_limit(caps_kept(c), keep);
+	if (r)
+		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", prog, strerror(-r));
 }
 
 static void check_privileges(struct cli *c)
@@ -507,7 +558,19 @@ static void write_out(struct cli *c, struct mo_buf *b)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			c->write_errors++;
+			int err = n < 0 ? errno : EIO;
+
+			/* keep observing: the metrics and the final warning
+			 * still tell what the output missed */
+			if (!c->write_errors++)
+				fprintf(stderr, "%s: warning: cannot write the output: %s%s\n", prog,
+					strerror(err),
+					err == EPIPE && c->exit_on_broken_pipe ? "; stopping" :
+					"; failed writes are counted");
+			if (c->obs)
+				mo_observer_note_output_errors(c->obs, 1);
+			if (err == EPIPE && c->exit_on_broken_pipe)
+				c->broken_pipe = true;
 			break;
 		}
 		off += (size_t)n;
@@ -674,6 +737,8 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
+	/* after the fork: the command keeps the privileges it was given */
+	drop_privileges(&c, false);
 	err = mo_observer_start(obs);
 	if (err) {
 		/* the library named the problem through log_cb */
@@ -706,6 +771,8 @@ int main(int argc, char **argv)
 		else if (c.verbose)
 			fprintf(stderr, "%s: metrics on http://%s/metrics\n", prog, c.metrics);
 	}
+	drop_privileges(&c, true);
+	c.obs = obs;
 	if (child > 0) {
 		if (write(go[1], "g", 1) != 1)
 			die(&c, "cannot start the command");
@@ -760,7 +827,7 @@ int main(int argc, char **argv)
 				    (uint64_t)t0.tv_nsec >=
 			    c.duration_ns)
 			stop = true;
-		if (stop || mo_observer_targets_gone(obs))
+		if (stop || c.broken_pipe || mo_observer_targets_gone(obs))
 			break;
 	}
 
@@ -786,6 +853,7 @@ int main(int argc, char **argv)
 	}
 	write_out(&c, &b);
 	mo_buf_release(&b);
+	c.obs = NULL;
 	mo_observer_free(obs);
 	if (child > 0) {
 		kill(child, SIGTERM);
@@ -797,5 +865,5 @@ int main(int argc, char **argv)
 	if (c.out_fd != STDOUT_FILENO)
 		close(c.out_fd);
 	(void)exit_code;
-	return 0;
+	return c.broken_pipe ? EXIT_BROKEN_PIPE : 0;
 }

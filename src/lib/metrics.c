@@ -555,6 +555,9 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	series(b, "memobserver_dropped_events_total", "reason", dropped, dv, sizeof(dv) / sizeof(dv[0]));
 	scalar(b, "memobserver_events_emitted_total", "counter",
 	       "Events delivered to the output.", c->events_emitted);
+	scalar(b, "memobserver_output_write_errors_total", "counter",
+	       "Writes of events or reports to the output that failed (full disk, closed pipe).",
+	       s->output_write_errors);
 	scalar(b, "memobserver_probes_attached", "gauge",
 	       "Probes (uprobes and tracepoints) attached.", c->probes_attached);
 	scalar(b, "memobserver_processes_tracked", "gauge",

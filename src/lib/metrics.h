@@ -41,6 +41,7 @@ struct mo_metrics_snapshot {
 	double self_cpu_seconds;	/* memobserver's own CPU time */
 	uint64_t self_rss_bytes;	/* memobserver's own resident memory */
 	uint64_t start_time_seconds;	/* unix time memobserver started */
+	uint64_t output_write_errors;	/* writes of the output that failed */
 };
 
 /* Append the exposition text to b. */

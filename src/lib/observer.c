@@ -171,6 +171,7 @@ struct mo_observer {
 	uint64_t attach_failures;
 	struct mo_shedder *shed;	/* overhead budget, or NULL */
 	struct mo_shed_stats shed_final;	/* its figures once stopped */
+	uint64_t output_write_errors;	/* the caller's, atomic: any thread adds */
 };
 
 static void olog(struct mo_observer *o, enum mo_log_level lvl, const char *fmt, ...)
@@ -1962,6 +1963,11 @@ int mo_observer_fd(const struct mo_observer *o)
 	return mo_queue_fd(o->q);
 }
 
+void mo_observer_note_output_errors(struct mo_observer *o, uint64_t n)
+{
+	__atomic_add_fetch(&o->output_write_errors, n, __ATOMIC_RELAXED);
+}
+
 bool mo_observer_targets_gone(struct mo_observer *o)
 {
 	bool gone = true;
@@ -2189,6 +2195,7 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 					(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	snap.self_rss_bytes = self_rss();
 	snap.start_time_seconds = o->start_realtime_s;
+	snap.output_write_errors = __atomic_load_n(&o->output_write_errors, __ATOMIC_RELAXED);
 
 	mo_buf_init(&b);
 	mo_metrics_render(&b, &snap, 200);

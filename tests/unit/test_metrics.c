@@ -154,6 +154,9 @@ static const char expected_small[] =
 	"# HELP memobserver_events_emitted_total Events delivered to the output.\n"
 	"# TYPE memobserver_events_emitted_total counter\n"
 	"memobserver_events_emitted_total 31\n"
+	"# HELP memobserver_output_write_errors_total Writes of events or reports to the output that failed (full disk, closed pipe).\n"
+	"# TYPE memobserver_output_write_errors_total counter\n"
+	"memobserver_output_write_errors_total 35\n"
 	"# HELP memobserver_probes_attached Probes (uprobes and tracepoints) attached.\n"
 	"# TYPE memobserver_probes_attached gauge\n"
 	"memobserver_probes_attached 32\n"
@@ -233,6 +236,7 @@ static void test_small_snapshot_exact(void **state)
 		.self_cpu_seconds = 1.25,
 		.self_rss_bytes = 12345678,
 		.start_time_seconds = 1700000000,
+		.output_write_errors = 35,
 	};
 	struct text t;
 
@@ -459,6 +463,7 @@ static void test_empty_snapshot(void **state)
 		{ "memory_filtered_events_total", "counter" },
 		{ "memobserver_dropped_events_total", "counter" },
 		{ "memobserver_events_emitted_total", "counter" },
+		{ "memobserver_output_write_errors_total", "counter" },
 		{ "memobserver_probes_attached", "gauge" },
 		{ "memobserver_processes_tracked", "gauge" },
 		{ "memobserver_allocator_calls_total", "counter" },

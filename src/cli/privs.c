@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * privs.c - drop capabilities with capget/capset and prctl directly (no
+ * libcap): the sets are 64-bit masks split over two 32-bit words.
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "privs.h"
+
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+static int get_sets(struct __user_cap_data_struct d[2])
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+
+	return syscall(SYS_capget, &h, d) ? -errno : 0;
+}
+
+int privs_get(uint64_t *effective, uint64_t *permitted)
+{
+	struct __user_cap_data_struct d[2];
+	int err = get_sets(d);
+
+	if (err)
+		return err;
+	*effective = d[0].effective | (uint64_t)d[1].effective << 32;
+	*permitted = d[0].permitted | (uint64_t)d[1].permitted << 32;
+	return 0;
+}
+
+int privs_limit(uint64_t bounding, uint64_t keep)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	int last = CAP_LAST_CAP, err;
+	uint64_t eff, prm;
+
+	/* the running kernel may know more capabilities than our headers */
+	while (prctl(PR_CAPBSET_READ, last + 1, 0, 0, 0) >= 0)
+		last++;
+	err = privs_get(&eff, &prm);
+	if (err)
+		return err;
+	/* the bounding set first: dropping from it needs CAP_SETPCAP, which
+	 * the capset below may take away */
+	if (eff & PRIV_BIT(CAP_SETPCAP)) {
+		for (int cap = 0; cap <= last; cap++) {
+			if (cap < 64 && (bounding & PRIV_BIT(cap)))
+				continue;
+			if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+			    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+				return -errno;
+		}
+	}
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		return -errno;
+	err = get_sets(d);
+	if (err)
+		return err;
+	for (int i = 0; i < 2; i++) {
+		uint32_t k = (uint32_t)(keep >> (32 * i));
+
+		d[i].effective &= k;
+		d[i].permitted &= k;
+		d[i].inheritable &= k;
+	}
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * privs.h - least privilege for the memobserver process: once the probes
+ * are loaded, give up the capabilities that nothing will need again
+ * (docs/privileges.md says which and why).
+ */
+#ifndef MO_PRIVS_H
+#define MO_PRIVS_H
+
+#include <linux/capability.h>
+#include <stdint.h>
+
+#define PRIV_BIT(cap) (1ULL << (cap))
+
+/*
+ * Limit the calling thread: its bounding set to the capabilities in
+ * bounding (when it holds CAP_SETPCAP; without it the bounding set stays),
+ * its effective, permitted and inheritable sets to those in keep (PRIV_BIT
+ * masks), its ambient set to none. Threads created later inherit the
+ * result; threads that already exist keep theirs. 0 or -errno; on error
+ * what was dropped stays dropped.
+ */
+int privs_limit(uint64_t bounding, uint64_t keep);
+
+/* The calling thread's capability sets as masks. 0 or -errno. */
+int privs_get(uint64_t *effective, uint64_t *permitted);
+
+#endif
