@@ -128,7 +128,9 @@ soak() {
 		awk '{ print $14 + $15 }' /proc/"$mp"/stat 2> /dev/null >> "$d/samples"
 		scrapes=$((scrapes + 1))
 		curl -s --max-time 5 "http://127.0.0.1:$port/metrics" > "$d/m.cur" 2> /dev/null &&
-			grep -q '^memobserver_allocator_calls_total' "$d/m.cur" && answered=$((answered + 1))
+			grep -q '^memobserver_allocator_calls_total' "$d/m.cur" && answered=$((answered + 1)) &&
+			{ grep -E '^(memobserver_dropped_events_total|memobserver_allocator_calls_total)' \
+				"$d/m.cur"; echo; } >> "$d/m.series"
 		sleep 1
 		t=$((t + 1))
 		[ $t -gt $((RUN_S + 120)) ] && break
@@ -244,6 +246,19 @@ if summary and drops.get("event_buffer_full") is not None and \
         sd.get("event_buffer_full", 0) < drops["event_buffer_full"]:
     why.append("event_buffer_full went backwards: metrics %s summary %s"
                % (drops["event_buffer_full"], sd.get("event_buffer_full")))
+# and no exported counter ever went backwards between scrapes
+prev = {}
+series = open(os.path.join(d, "m.series")).read().split("\n\n") if os.path.exists(
+    os.path.join(d, "m.series")) else []
+for n, block in enumerate(series):
+    for l in block.splitlines():
+        k, v = l.rsplit(" ", 1)
+        v = int(float(v))
+        if v < prev.get(k, 0):
+            why.append("%s went from %d to %d at scrape %d" % (k, prev[k], v, n))
+        prev[k] = v
+if len(series) < 2:
+    why.append("fewer than 2 scrapes during the load")
 res(not why and kc, "soak_%s_drops_exported" % mode, "; ".join(why) or "no kernel counters")
 
 # 4. every kernel counter that means "lost" reaches the user
