@@ -6,6 +6,7 @@
  * bind errors, and the listen-address parser.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -500,6 +501,64 @@ static void test_bind_errors(void **state)
 	assert_int_equal(http_port(NULL), 0);
 }
 
+/* CapEff of a task of this process, from /proc/self/task/TID/status; the
+ * task's name through *name. -1 if unreadable. */
+static long long task_cap_eff(const char *tid, char *name, size_t namelen)
+{
+	char path[300], line[256];
+	long long cap = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	name[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Name:\t", 6))
+			snprintf(name, namelen, "%.*s", (int)strcspn(line + 6, "\n"), line + 6);
+		sscanf(line, "CapEff: %llx", (unsigned long long *)&cap);
+	}
+	fclose(f);
+	return cap;
+}
+
+/* The server thread runs with no capability while this one keeps its own. */
+static void test_thread_capabilities(void **state)
+{
+	char self[32], name[64];
+	long long mine, cap;
+	struct http_server *s;
+	struct dirent *e;
+	struct resp r;
+	int servers = 0;
+	DIR *d;
+
+	snprintf(self, sizeof(self), "%d", (int)getpid());
+	mine = task_cap_eff(self, name, sizeof(name));
+	if (mine <= 0)
+		skip();	/* nothing to drop: not run as root */
+	s = start("127.0.0.1:0");
+	get(http_port(s), "GET", "/healthz", &r);	/* the thread is up and serving */
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	d = opendir("/proc/self/task");
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		cap = task_cap_eff(e->d_name, name, sizeof(name));
+		if (strncmp(name, "MHD-", 4))
+			continue;
+		servers++;
+		assert_int_equal(cap, 0);
+	}
+	closedir(d);
+	assert_int_equal(servers, 1);
+	assert_int_equal(task_cap_eff(self, name, sizeof(name)), mine);
+	http_stop(s);
+}
+
 static bool have_ipv6_loopback(void)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
@@ -552,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_bind_errors),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_thread_capabilities),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
