@@ -12,3 +12,10 @@ $(OUT)/fuzz/elf_seed.h: $(OUT)/fuzz/elf_seed
 	$(Q)cd $(@D) && xxd -i elf_seed > elf_seed.h.tmp && mv elf_seed.h.tmp elf_seed.h
 
 $(OUT)/fuzz/fuzz_dwarf: $(OUT)/fuzz/elf_seed.h
+
+# fuzz_http drives the CLI's http.c (not in the library) through a real
+# libmicrohttpd server; explicit, so it wins over the pattern rule.
+$(OUT)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c src/cli/http.c src/cli/http.h
+	@mkdir -p $(@D)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(MHD_CFLAGS) $< src/cli/http.c -o $@ $(LDLIBS) $(MHD_LIBS)
