@@ -4,16 +4,22 @@
  * thread serves every connection, so the render callback never runs
  * concurrently with itself; limits on connections, idle time and
  * per-connection memory keep a misbehaving client from costing more than a
- * scrape does.
+ * scrape does. That thread holds no capability at all: it is created by a
+ * short-lived thread that first drops its own (capabilities are per thread
+ * and a new thread inherits its creator's), so a flaw reachable from the
+ * network does not reach root's powers along with it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <microhttpd.h>
 
@@ -234,6 +240,58 @@ static int bind_errno(const union sockaddr_any *addr, socklen_t len, bool dual)
 	return err;
 }
 
+struct starter {
+	struct http_server *s;
+	unsigned flags;
+	uint16_t port;
+	const union sockaddr_any *addr;
+	socklen_t alen;
+	bool dual;
+	int drop_err;	/* capset failed: no server was started */
+	int mhd_err;	/* MHD failed: its errno */
+	int bind_err;	/* and why binding failed, as this thread, if it did */
+};
+
+/* Empty effective, permitted and inheritable sets for the calling thread
+ * only (capset(2) with pid 0); an emptied permitted set cannot be refilled. */
+static int drop_capabilities(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	return syscall(SYS_capset, &hdr, data) ? errno : 0;
+}
+
+/*
+ * Runs on a thread of its own: drops every capability, then starts MHD,
+ * whose server thread ("MHD-single") inherits the empty sets. The bind
+ * probe runs here too, so a port only root may bind is reported as such.
+ */
+static void *start_unprivileged(void *arg)
+{
+	struct starter *st = arg;
+
+	st->drop_err = drop_capabilities();
+	if (st->drop_err)
+		return NULL;
+	/* No MHD_USE_ERROR_LOG: failures reach the caller through err only. */
+	errno = 0;
+	st->s->d = MHD_start_daemon(st->flags, st->port, NULL, NULL, handle, st->s,
+				    MHD_OPTION_SOCK_ADDR, &st->addr->sa,
+				    MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+				    MHD_OPTION_LISTEN_BACKLOG_SIZE, MAX_CONNECTIONS,
+				    MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+				    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+				    MHD_OPTION_END);
+	if (!st->s->d) {
+		st->mhd_err = errno ? errno : EIO;
+		st->bind_err = bind_errno(st->addr, st->alen, st->dual);
+	}
+	return NULL;
+}
+
 struct http_server *http_start(const char *spec, http_render_fn render, void *ctx, char *err,
 			       size_t errlen)
 {
@@ -241,11 +299,13 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
 	struct http_server *s;
+	struct starter st = { 0 };
 	char host[INET6_ADDRSTRLEN], where[INET6_ADDRSTRLEN + 10], ebuf[64];
 	socklen_t alen;
 	bool dual = false;
 	unsigned port;
-	int e, be;
+	pthread_t t;
+	int e;
 
 	if (http_parse_listen(spec, host, sizeof(host), &port) || !render) {
 		snprintf(err, errlen,
@@ -279,26 +339,33 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 	}
 	s->render = render;
 	s->ctx = ctx;
-	/* No MHD_USE_ERROR_LOG: failures reach the caller through err only. */
-	s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, s,
-				MHD_OPTION_SOCK_ADDR, &addr.sa,
-				MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-				MHD_OPTION_LISTEN_BACKLOG_SIZE, MAX_CONNECTIONS,
-				MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-				MHD_OPTION_STRICT_FOR_CLIENT, 1,
-				MHD_OPTION_END);
-	if (!s->d) {
-		e = errno;
+	st.s = s;
+	st.flags = flags;
+	st.port = (uint16_t)port;
+	st.addr = &addr;
+	st.alen = alen;
+	st.dual = dual;
+	e = pthread_create(&t, NULL, start_unprivileged, &st);
+	if (e) {
 		free(s);
-		be = bind_errno(&addr, alen, dual);
-		if (be) {
-			e = be;
+		snprintf(err, errlen, "cannot serve metrics on %s: %s", where,
+			 strerror_r(e, ebuf, sizeof(ebuf)));
+		errno = e;
+		return NULL;
+	}
+	pthread_join(t, NULL);
+	if (!s->d) {
+		free(s);
+		if (st.drop_err) {
+			e = st.drop_err;
+			snprintf(err, errlen, "cannot drop capabilities for the metrics server: %s",
+				 strerror_r(e, ebuf, sizeof(ebuf)));
+		} else if (st.bind_err) {
+			e = st.bind_err;
 			snprintf(err, errlen, "cannot bind %s: %s", where,
 				 strerror_r(e, ebuf, sizeof(ebuf)));
 		} else {
-			if (!e)
-				e = EIO;
+			e = st.mhd_err;
 			snprintf(err, errlen, "cannot serve metrics on %s: %s", where,
 				 strerror_r(e, ebuf, sizeof(ebuf)));
 		}

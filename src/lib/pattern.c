@@ -419,6 +419,47 @@ double mo_predict_oom_seconds(const struct mo_usage_point *pts, size_t n, uint64
 	return ((double)limit_bytes - est) / b;
 }
 
+static size_t line_len(const char *text, size_t len)
+{
+	const char *nl = memchr(text, '\n', len);
+
+	return nl ? (size_t)(nl - text) : len;
+}
+
+/* Digits only (strtoull would take signs, blanks and wrap "-1"); -EINVAL
+ * on none or on overflow. */
+static int parse_u64(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return -EINVAL;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+int mo_parse_limit(const char *text, size_t len, uint64_t *v)
+{
+	uint64_t x;
+
+	if (!text || !v)
+		return -EINVAL;
+	len = line_len(text, len);
+	if (len == 3 && !memcmp(text, "max", 3)) {
+		*v = UINT64_MAX;
+		return 0;
+	}
+	if (parse_u64(text, len, &x))
+		return -EINVAL;
+	*v = x < V1_UNLIMITED ? x : UINT64_MAX;
+	return 0;
+}
+
 /*
  * Read a limit file: 1 with *v set (UINT64_MAX for "max" or the v1
  * "unlimited" value), 0 for no such file, -errno for an unreadable or
@@ -426,8 +467,7 @@ double mo_predict_oom_seconds(const struct mo_usage_point *pts, size_t n, uint64
  */
 static int read_limit(const char *dir, const char *name, uint64_t *v)
 {
-	char path[PATH_MAX], buf[64], *end;
-	unsigned long long x;
+	char path[PATH_MAX], buf[64];
 	ssize_t len;
 	int fd, err;
 
@@ -436,23 +476,13 @@ static int read_limit(const char *dir, const char *name, uint64_t *v)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	len = read(fd, buf, sizeof(buf) - 1);
+	len = read(fd, buf, sizeof(buf));
 	err = -errno;
 	close(fd);
 	if (len < 0)
 		return err;
-	buf[len] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	*v = UINT64_MAX;
-	if (!strcmp(buf, "max"))
-		return 1;
-	errno = 0;
-	x = strtoull(buf, &end, 10);
-	if (errno || end == buf || *end || buf[0] == '-')
-		return -EINVAL;
-	if (x < V1_UNLIMITED)
-		*v = x;
-	return 1;
+	err = mo_parse_limit(buf, (size_t)len, v);
+	return err ? err : 1;
 }
 
 static bool in_hierarchy(const char *dir)
@@ -515,23 +545,65 @@ static int cgroup_limit(const char *cgroup_dir, uint64_t *bytes)
 	return 1;
 }
 
+int mo_parse_meminfo_total(const char *text, size_t len, uint64_t *bytes)
+{
+	static const char key[] = "MemTotal:";
+	const char *p = text, *end = text + len;
+
+	if (!text || !bytes)
+		return -EINVAL;
+	while (p < end) {
+		size_t n = line_len(p, (size_t)(end - p));
+		const char *q = p + sizeof(key) - 1, *eol = p + n, *d;
+		uint64_t kb;
+
+		if (n >= sizeof(key) - 1 && !memcmp(p, key, sizeof(key) - 1)) {
+			while (q < eol && (*q == ' ' || *q == '\t'))
+				q++;
+			for (d = q; d < eol && *d >= '0' && *d <= '9'; d++)
+				;
+			if (parse_u64(q, (size_t)(d - q), &kb) || kb > UINT64_MAX / 1024)
+				return -EINVAL;
+			*bytes = kb * 1024;
+			return 0;
+		}
+		p = eol < end ? eol + 1 : end;
+	}
+	return -ENODATA;
+}
+
+/* /proc/meminfo is about 1.5 KiB; MemTotal is its first line. */
+#define MEMINFO_MAX (64u * 1024)
+
 static int meminfo_total(const char *path, uint64_t *bytes)
 {
-	char line[256];
-	unsigned long long kb;
-	FILE *f = fopen(path, "re");
-	int err = -ENODATA;
+	size_t len = 0;
+	char *buf;
+	int fd, err = 0;
 
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) {
-			*bytes = (uint64_t)kb * 1024;
-			err = 0;
-			break;
-		}
+	buf = malloc(MEMINFO_MAX);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
 	}
-	fclose(f);
+	while (len < MEMINFO_MAX) {
+		ssize_t n = read(fd, buf + len, MEMINFO_MAX - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = -errno;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!err)
+		err = mo_parse_meminfo_total(buf, len, bytes);
+	free(buf);
 	return err;
 }
 

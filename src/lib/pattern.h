@@ -74,4 +74,14 @@ double mo_predict_oom_seconds(const struct mo_usage_point *pts, size_t n, uint64
  */
 int mo_memory_limit(const char *cgroup_dir, const char *meminfo_path, uint64_t *bytes);
 
+/*
+ * The parsers behind it, pure over text[0, len) (no terminator needed;
+ * fuzzed). A limit file holds "max" or a decimal byte count, then an
+ * optional newline: 0 with *v set (UINT64_MAX for no limit) or -EINVAL.
+ * meminfo: MemTotal in bytes, -ENODATA without that line, -EINVAL if its
+ * value is not a number of kB that fits.
+ */
+int mo_parse_limit(const char *text, size_t len, uint64_t *v);
+int mo_parse_meminfo_total(const char *text, size_t len, uint64_t *bytes);
+
 #endif

@@ -5,7 +5,7 @@
  * The parser only ever looks at text[0, len): it never relies on a NUL
  * terminator, so it is safe on arbitrary (fuzzed) input. Every line must
  * have the kernel's shape "start-end perms offset major:minor inode [path]";
- * anything else is -EINVAL.
+ * anything else is -EINVAL, and so are maps that overlap.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -203,6 +203,14 @@ int mo_procmaps_parse(const char *text, size_t len, struct mo_maps *out)
 	/* mo_maps_find bisects; the kernel already emits ascending order. */
 	if (!sorted)
 		qsort(res.maps, res.nr, sizeof(*res.maps), cmp_map_start);
+	/* The kernel's maps never overlap; mo_maps_find relies on it (a map
+	 * nested in another would hide the outer one's tail). */
+	for (size_t i = 1; i < res.nr; i++) {
+		if (res.maps[i].start < res.maps[i - 1].end) {
+			err = -EINVAL;
+			goto fail;
+		}
+	}
 	*out = res;
 	return 0;
 

@@ -19,12 +19,7 @@
 #include <string.h>
 
 #include "container.h"
-
-#define CHECK(cond)                   \
-	do {                          \
-		if (!(cond))          \
-			__builtin_trap(); \
-	} while (0)
+#include "fuzz.h"
 
 static bool terminated(const char *s, size_t size)
 {
@@ -78,8 +73,6 @@ static void check(const struct mo_container *c)
 		CHECK(idlen == 64 && c->unit[0] == '\0');
 	CHECK((c->runtime == MO_RUNTIME_SYSTEMD) == (c->unit[0] != '\0'));
 }
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

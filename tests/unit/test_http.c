@@ -6,6 +6,7 @@
  * bind errors, and the listen-address parser.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -500,6 +501,170 @@ static void test_bind_errors(void **state)
 	assert_int_equal(http_port(NULL), 0);
 }
 
+/*
+ * Load: 20 slow clients (half a request line) and 10 idle ones hold their
+ * connections while a burst of 200 concurrent scrapes arrives. The server
+ * holds 64 at a time, so some of the burst is refused or waits; but every
+ * answer given is a complete, correct /metrics, at least the free slots'
+ * worth are served, a scrape in the middle of it all succeeds, and after
+ * it the server answers as before. Everything within 15 s.
+ */
+#define BURST 200
+static void test_burst_with_slow_clients(void **state)
+{
+	struct http_server *s = start("127.0.0.1:0");
+	unsigned port = http_port(s);
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct pollfd p[BURST];
+	size_t got[BURST];
+	char *buf[BURST];
+	int held[30], ok = 0, open_fds = 0, calls0;
+	struct timespec t0, t1;
+	struct resp r;
+
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 0; i < 30; i++) {
+		held[i] = connect_to(AF_INET, port);
+		if (i < 20)
+			send_all(held[i], "GET /metr", 9);
+	}
+	calls0 = render_calls;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < BURST; i++) {
+		p[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		assert_true(p[i].fd >= 0);
+		p[i].events = POLLOUT;
+		got[i] = 0;
+		buf[i] = malloc(expected.len + 4096);
+		assert_non_null(buf[i]);
+		if (connect(p[i].fd, (struct sockaddr *)&in, sizeof(in)) && errno != EINPROGRESS) {
+			close(p[i].fd);
+			p[i].fd = -1;	/* refused outright: allowed */
+		} else {
+			open_fds++;
+		}
+	}
+	/* In the middle of the burst, with the slow clients still holding. */
+	get(port, "GET", "/metrics", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, expected.len);
+	resp_free(&r);
+	while (open_fds > 0) {
+		int n = poll(p, BURST, 1000);
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_true(t1.tv_sec - t0.tv_sec < 15);
+		if (n <= 0)
+			continue;
+		for (int i = 0; i < BURST; i++) {
+			ssize_t k;
+
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			if (p[i].events == POLLOUT) {
+				/* connected (or failed): ask in one go, then read */
+				k = send(p[i].fd, req, sizeof(req) - 1, MSG_NOSIGNAL);
+				p[i].events = POLLIN;
+				if (k == (ssize_t)sizeof(req) - 1)
+					continue;
+			} else {
+				k = recv(p[i].fd, buf[i] + got[i], expected.len + 4095 - got[i], 0);
+				if (k > 0) {
+					got[i] += (size_t)k;
+					continue;
+				}
+			}
+			buf[i][got[i]] = '\0';
+			if (got[i]) {
+				/* an answer, so the whole and exact one */
+				char *body = strstr(buf[i], "\r\n\r\n");
+
+				assert_true(!strncmp(buf[i], "HTTP/1.1 200 ", 13));
+				assert_non_null(body);
+				assert_int_equal(got[i] - (size_t)(body + 4 - buf[i]), expected.len);
+				assert_memory_equal(body + 4, expected.data, expected.len);
+				ok++;
+			}
+			close(p[i].fd);
+			p[i].fd = -1;
+			open_fds--;
+		}
+	}
+	for (int i = 0; i < BURST; i++)
+		free(buf[i]);
+	printf("burst: %d of %d scrapes answered in full with 30 connections held\n", ok, BURST);
+	assert_true(ok >= 64 - 30);
+	assert_true(render_calls - calls0 >= ok);
+	for (int i = 0; i < 30; i++)
+		close(held[i]);
+	/* and afterwards, as before */
+	get(port, "GET", "/metrics", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, expected.len);
+	assert_memory_equal(r.body, expected.data, expected.len);
+	resp_free(&r);
+	http_stop(s);
+}
+
+/* CapEff of a task of this process, from /proc/self/task/TID/status; the
+ * task's name through *name. -1 if unreadable. */
+static long long task_cap_eff(const char *tid, char *name, size_t namelen)
+{
+	char path[300], line[256];
+	long long cap = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	name[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Name:\t", 6))
+			snprintf(name, namelen, "%.*s", (int)strcspn(line + 6, "\n"), line + 6);
+		sscanf(line, "CapEff: %llx", (unsigned long long *)&cap);
+	}
+	fclose(f);
+	return cap;
+}
+
+/* The server thread runs with no capability while this one keeps its own. */
+static void test_thread_capabilities(void **state)
+{
+	char self[32], name[64];
+	long long mine, cap;
+	struct http_server *s;
+	struct dirent *e;
+	struct resp r;
+	int servers = 0;
+	DIR *d;
+
+	snprintf(self, sizeof(self), "%d", (int)getpid());
+	mine = task_cap_eff(self, name, sizeof(name));
+	if (mine <= 0)
+		skip();	/* nothing to drop: not run as root */
+	s = start("127.0.0.1:0");
+	get(http_port(s), "GET", "/healthz", &r);	/* the thread is up and serving */
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	d = opendir("/proc/self/task");
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		cap = task_cap_eff(e->d_name, name, sizeof(name));
+		if (strncmp(name, "MHD-", 4))
+			continue;
+		servers++;
+		assert_int_equal(cap, 0);
+	}
+	closedir(d);
+	assert_int_equal(servers, 1);
+	assert_int_equal(task_cap_eff(self, name, sizeof(name)), mine);
+	http_stop(s);
+}
+
 static bool have_ipv6_loopback(void)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
@@ -552,6 +717,8 @@ int main(void)
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_bind_errors),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_thread_capabilities),
+		cmocka_unit_test(test_burst_with_slow_clients),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

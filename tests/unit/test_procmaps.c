@@ -164,6 +164,10 @@ static void test_malformed(void **state)
 		"g000-2000 r-xp 00000000 08:01 42\n",
 		"-2000 r-xp 00000000 08:01 42\n",
 		"1000-2000 r-xp 00000000 08:01 42 /a\n garbage\n",
+		/* overlapping maps (the kernel never writes them): nested, crossing, equal */
+		"1000-9000 r-xp 00000000 08:01 42 /a\n2000-3000 r-xp 00000000 08:01 42 /b\n",
+		"3000-5000 r-xp 00000000 08:01 42 /a\n1000-4000 r-xp 00000000 08:01 42 /b\n",
+		"1000-2000 r-xp 00000000 08:01 42 /a\n1000-2000 r-xp 00000000 08:01 42 /a\n",
 	};
 	const char nul[] = "1000-2000 r-xp 00000000 08:01 42 /a\0b\n";
 	struct mo_maps m;

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The real binary's metrics server under load and with least privilege:
+# memobserver runs as root with --metrics on a leaking fixture; its HTTP
+# thread must hold no capability while the main thread keeps its own; a
+# burst of 200 concurrent scrapes plus 20 slow and idle connections must
+# leave every answer complete and the server answering afterwards.
+. "$(dirname "$0")/lib.sh"
+why=$(bpf_unavailable); if [ -n "$why" ]; then skip http_load "$why"; exit 0; fi
+
+port=$((20000 + RANDOM % 20000))
+"$FIX/leak_many" --wait-signal --count 7 --size 20000 --hold-ms 20000 > "$TMP/f.out" 2>&1 &
+f=$!
+wait_for "$TMP/f.out" '^READY' 50
+"$MO" -v --min-age 0 --metrics "127.0.0.1:$port" -p "$f" -o /dev/null 2> "$TMP/o.err" &
+m=$!
+wait_for "$TMP/o.err" observing 100
+if ! curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; then
+	fail http_load "metrics server not up: $(head -c 300 "$TMP/o.err")"
+	kill "$f" "$m"
+	exit 0
+fi
+
+kill -USR1 "$f"
+wait_for "$TMP/f.out" '^DONE' 50
+sleep 1
+
+# 1. Capabilities per thread: MHD-* none, the main thread its own.
+main_cap=$(awk '/^CapEff:/ {print $2}' "/proc/$m/task/$m/status")
+http_caps=""
+for t in /proc/$m/task/*; do
+	if [[ $(cat "$t/comm" 2>/dev/null) == MHD-* ]]; then
+		http_caps+="$(awk '/^CapEff:/ {print $2}' "$t/status") "
+	fi
+done
+if [ -z "$http_caps" ]; then
+	fail http_thread_caps "no MHD-* thread in $(cat /proc/$m/task/*/comm | tr '\n' ' ')"
+elif [ "$http_caps" != "0000000000000000 " ]; then
+	fail http_thread_caps "HTTP thread CapEff $http_caps"
+elif [ "$main_cap" = 0000000000000000 ]; then
+	fail http_thread_caps "main thread lost its capabilities"
+else
+	pass http_thread_caps
+fi
+
+# 2. Load: one scrape for reference, then the burst with slow clients held.
+curl -sf "http://127.0.0.1:$port/metrics" > "$TMP/ref.txt"
+python3 - "$port" > "$TMP/load.out" 2>&1 <<'PY'
+import socket, sys, threading, time
+port = int(sys.argv[1])
+req = b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+held = []
+for i in range(20):                       # slow (half a request line) and idle
+    s = socket.create_connection(("127.0.0.1", port))
+    if i < 10:
+        s.sendall(b"GET /metr")
+    held.append(s)
+res = []
+def scrape():
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(req)
+        d = b""
+        while True:
+            x = s.recv(65536)
+            if not x:
+                break
+            d += x
+        res.append(d)
+    except OSError as e:
+        res.append(None)
+t0 = time.time()
+ts = [threading.Thread(target=scrape) for _ in range(200)]
+for t in ts: t.start()
+for t in ts: t.join(15)
+ok = [d for d in res if d and d.startswith(b"HTTP/1.1 200 ")]
+bad = [d for d in res if d and not d.startswith(b"HTTP/1.1 200 ")]
+full = [d for d in ok if b"\r\n\r\n" in d and b"\nmemory_allocations_tracked_total{" in d.split(b"\r\n\r\n", 1)[1]]
+print("answered", len(ok), "full", len(full), "other", len(bad), "failed", res.count(None),
+      "seconds", round(time.time() - t0, 2))
+sys.exit(0 if len(full) == len(ok) and len(ok) >= 44 and not bad else 1)
+PY
+rc=$?
+curl -s -m 5 "http://127.0.0.1:$port/metrics" > "$TMP/after.txt" 2>&1
+after=$(grep -c "^memory_allocations_tracked_total" "$TMP/after.txt")
+if [ $rc -eq 0 ] && [ "${after:-0}" -ge 1 ] && grep -q '^memory_allocations_tracked_total' "$TMP/ref.txt"; then
+	pass "http_load ($(cat "$TMP/load.out"))"
+else
+	fail http_load "$(tr '\n' ';' < "$TMP/load.out" | cut -c1-300) after=$after $(head -c 200 "$TMP/after.txt" | tr "\n" ";") $(tail -c 300 "$TMP/o.err")"
+fi
+kill "$m" 2>/dev/null
+wait "$m" 2>/dev/null
+kill "$f" 2>/dev/null
+exit 0
