@@ -209,6 +209,10 @@ struct mo_counters {
 	uint64_t shed_unattainable;	/* decisions where frees alone exceeded the budget */
 	uint64_t shed_switches;		/* detaches and re-attaches */
 	uint64_t stale_calls;		/* allocating calls whose return probe was detached */
+	uint64_t unattributed_blocks;	/* unfreed blocks with no stack (stack table was
+					   full): not reported as leaks */
+	uint64_t pids_reused;		/* exited processes whose pid was already reused
+					   when reclaimed (their blocks were still told apart) */
 };
 
 struct mo_report {

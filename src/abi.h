@@ -39,7 +39,9 @@ enum mo_alloc_kind {
  * processes that happen to use the same addresses. */
 struct mo_alloc_key {
 	__u32 tgid;
-	__u32 pad;
+	__u32 gen;		/* the process instance (mo_proc_gen): a pid reused
+				   while the old process's blocks are still being
+				   reclaimed never touches them */
 	__u64 addr;
 };
 
@@ -176,6 +178,8 @@ struct mo_proc_stats {
 	__u64 hits_alloc;	/* entries of allocating functions */
 	__u64 hits_free;	/* entries of freeing functions (free, realloc, delete) */
 	__u64 hits_return;	/* return probes */
+	__u32 gen;		/* the process instance these statistics belong to */
+	__u32 pad;
 };
 
 /* Resident memory of a process, from the kmem:rss_stat tracepoint (bytes;
@@ -256,6 +260,8 @@ struct mo_record {
 	__u64 cgroup_id;
 	__u64 dev;		/* UNKNOWN_MODULE: file identity */
 	__u64 ino;
+	__u32 gen;		/* process records: the process instance */
+	__u32 pad;
 	char comm[MO_COMM_LEN];
 };
 

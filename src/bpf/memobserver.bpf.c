@@ -33,15 +33,27 @@ extern bool bpf_session_is_return(void) __ksym __weak;
 #define RUN_RETURN 0
 #define SKIP_RETURN 1
 
+/* The current process instance: its start time, low bits. A pid reused by
+ * a new process gets another one (threads and exec keep it). */
+static __always_inline __u32 proc_gen(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return (__u32)BPF_CORE_READ(t, group_leader, start_time);
+}
+
 static __always_inline struct mo_proc_stats *proc_stats(__u32 tgid)
 {
 	struct mo_proc_stats *ps = bpf_map_lookup_elem(&procs, &tgid);
+	__u32 gen = proc_gen();
 
-	if (!ps) {
+	if (!ps || ps->gen != gen) {
+		/* new, or left by an exited process whose pid this one reuses */
 		struct mo_proc_stats zero = {};
 
 		zero.cgroup_id = bpf_get_current_cgroup_id();
-		bpf_map_update_elem(&procs, &tgid, &zero, BPF_NOEXIST);
+		zero.gen = gen;
+		bpf_map_update_elem(&procs, &tgid, &zero, ps ? BPF_ANY : BPF_NOEXIST);
 		ps = bpf_map_lookup_elem(&procs, &tgid);
 	}
 	return ps;
@@ -145,7 +157,7 @@ static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 size
 static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kind, __u64 ip,
 				   __u64 sp, __u64 bp)
 {
-	struct mo_alloc_key key = { .tgid = tgid, .addr = addr };
+	struct mo_alloc_key key = { .tgid = tgid, .gen = proc_gen(), .addr = addr };
 	struct mo_alloc_info info = {};
 	struct mo_proc_stats *ps;
 	long err;
@@ -176,7 +188,7 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 /* Forget a tracked block; returns its size, 0 when it was not tracked. */
 static __always_inline __u64 untrack(__u32 tgid, __u64 addr, __u32 kind)
 {
-	struct mo_alloc_key key = { .tgid = tgid, .addr = addr };
+	struct mo_alloc_key key = { .tgid = tgid, .gen = proc_gen(), .addr = addr };
 	struct mo_alloc_info *info = bpf_map_lookup_elem(&allocs, &key);
 	struct mo_proc_stats *ps;
 	__u64 size, sid;
@@ -316,7 +328,7 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	need_return = track_new || size >= ALLOCATOR_MMAP_MIN;
 	if (!need_return && arg &&
 	    (fn == MO_FN_REALLOC || fn == MO_FN_REALLOCARRAY)) {
-		struct mo_alloc_key key = { .tgid = tgid, .addr = arg };
+		struct mo_alloc_key key = { .tgid = tgid, .gen = proc_gen(), .addr = arg };
 
 		need_return = bpf_map_lookup_elem(&allocs, &key) != NULL;
 	}
@@ -515,7 +527,7 @@ int sys_exit_mmap(struct trace_event_raw_sys_exit *ctx)
 	track(tgid, (__u64)ret, len, MO_KIND_MMAP, BPF_CORE_READ(regs, ip),
 	      BPF_CORE_READ(regs, sp), BPF_CORE_READ(regs, bp));
 	key.tgid = tgid;
-	key.pad = 0;
+	key.gen = proc_gen();
 	key.addr = (__u64)ret;
 	info = bpf_map_lookup_elem(&allocs, &key);
 	{
@@ -539,7 +551,7 @@ int sys_enter_munmap(struct trace_event_raw_sys_enter *ctx)
 
 	asm volatile("" : "+r"(addr), "+r"(len));
 	key.tgid = tgid;
-	key.pad = 0;
+	key.gen = proc_gen();
 	key.addr = addr;
 	struct mo_alloc_info *info, moved;
 	struct mo_proc_stats *ps;
@@ -606,7 +618,7 @@ int sys_exit_mremap(struct trace_event_raw_sys_exit *ctx)
 	if (ret < 0 && ret > -4096)
 		return 0;
 	key.tgid = tgid;
-	key.pad = 0;
+	key.gen = proc_gen();
 	key.addr = ts->sc_addr;
 	info = bpf_map_lookup_elem(&allocs, &key);
 	if (!info || info->kind != MO_KIND_MMAP)
@@ -656,6 +668,7 @@ static __always_inline void emit_proc_record(__u32 type, struct task_struct *tas
 	r->other_pid = other;
 	r->ts_ns = bpf_ktime_get_boot_ns();
 	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->gen = (__u32)BPF_CORE_READ(task, group_leader, start_time);
 	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
 	bpf_ringbuf_submit(r, 0);
 }

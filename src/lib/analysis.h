@@ -17,6 +17,7 @@
 struct mo_alloc_rec {
 	uint32_t tgid;
 	uint32_t kind;		/* enum mo_alloc_kind */
+	uint32_t gen;		/* process instance (key of the allocation table) */
 	uint64_t addr;
 	uint64_t size;
 	uint64_t ts_ns;		/* CLOCK_BOOTTIME of the allocation */

@@ -591,6 +591,9 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	scalar(b, "memobserver_overhead_budget_unattainable_total", "counter",
 	       "Budget decisions where the free probes alone cost more than the budget.",
 	       c->shed_unattainable);
+	scalar(b, "memobserver_unattributed_blocks_total", "counter",
+	       "Unfreed blocks of exited processes not reported because their stack could not be "
+	       "stored (stack table full).", c->unattributed_blocks);
 	scalar(b, "memobserver_stale_calls_total", "counter",
 	       "Allocating calls in flight when their return probe was detached (not tracked).",
 	       c->stale_calls);

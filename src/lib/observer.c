@@ -41,6 +41,7 @@
 #include "rsswatch.h"
 #include "procrss.h"
 #include "shed.h"
+#include "stackgc.h"
 #include "queue.h"
 #include "symbolize.h"
 #include "procmaps.h"
@@ -50,6 +51,7 @@
 #define MAINT_PERIOD_NS (100 * 1000000ULL)
 #define RSS_PERIOD_NS NSEC		/* RSS sampling period */
 #define RSS_WINDOW_NS (60 * NSEC)	/* growth is measured over this window */
+#define GC_PERIOD_NS (10 * NSEC)	/* stack table collection, when half full */
 #define RSS_CHECK_NS (10 * NSEC)	/* cross-check with /proc this often per process */
 #define RSS_SCAN_NS (5 * NSEC)		/* system-wide without rss_stat: /proc scan period */
 #define RSS_TOLERANCE (1ULL << 20)	/* rss_stat and /proc agree within 1 MiB or 5 % */
@@ -88,6 +90,7 @@ struct procextra {
 	uint64_t limit;		/* memory limit that applies, bytes */
 	char memdir[512];	/* cgroup directory holding the limit, "" = MemTotal */
 	uint64_t last_oom_ns;
+	char comm[17];		/* from its exit record: /proc has gone by the report */
 	uint64_t rss_checked_ns;	/* last /proc read, CLOCK_BOOTTIME */
 	struct mo_proc_rss proc;	/* what it said */
 };
@@ -102,6 +105,7 @@ struct reclaim {
 	uint32_t pid;
 	uint64_t ts_ns;
 	bool exec;
+	uint32_t gen;	/* the process instance the record is about */
 };
 
 struct mo_observer {
@@ -172,6 +176,12 @@ struct mo_observer {
 	struct mo_shedder *shed;	/* overhead budget, or NULL */
 	struct mo_shed_stats shed_final;	/* its figures once stopped */
 	uint64_t output_write_errors;	/* the caller's, atomic: any thread adds */
+	uint64_t pids_reused;		/* exits reclaimed after a new process took the pid */
+	bool stopping;			/* atomic: the worker must finish its iteration fast */
+	struct mo_stackgc *stackgc;
+	uint64_t last_gc_ns;
+	uint64_t stacks_deleted;
+	uint64_t unattributed;		/* leaked blocks with no stack (table was full) */
 };
 
 static void olog(struct mo_observer *o, enum mo_log_level lvl, const char *fmt, ...)
@@ -268,6 +278,14 @@ static struct pidinfo *pid_add(struct mo_observer *o, pid_t pid, unsigned flags)
 }
 
 /* Command name for events: cached for observed pids, read otherwise. */
+static struct procextra *extra_find(struct mo_observer *o, pid_t pid)
+{
+	for (size_t i = 0; i < o->nextra; i++)
+		if (o->extra[i].pid == pid)
+			return &o->extra[i];
+	return NULL;
+}
+
 static void comm_of(struct mo_observer *o, pid_t pid, char *buf, size_t len)
 {
 	struct pidinfo *p = pid_find(o, pid);
@@ -277,13 +295,20 @@ static void comm_of(struct mo_observer *o, pid_t pid, char *buf, size_t len)
 		return;
 	}
 	read_comm(pid, buf, len);
+	if (!buf[0]) {
+		struct procextra *x = extra_find(o, pid);
+
+		if (x)
+			snprintf(buf, len, "%s", x->comm);
+	}
 }
 
 static struct procextra *extra_of(struct mo_observer *o, pid_t pid)
 {
-	for (size_t i = 0; i < o->nextra; i++)
-		if (o->extra[i].pid == pid)
-			return &o->extra[i];
+	struct procextra *x = extra_find(o, pid);
+
+	if (x)
+		return x;
 	if (grow((void **)&o->extra, &o->capextra, o->nextra + 1, sizeof(*o->extra)))
 		return NULL;
 	memset(&o->extra[o->nextra], 0, sizeof(o->extra[0]));
@@ -459,6 +484,14 @@ static const struct mo_stack_trace *trace_of(struct mo_observer *o, uint32_t pid
 }
 
 /* Blocks the dynamic loader maps (segments, TLS) belong to the runtime. */
+/* Blocks whose stack could not be stored (the stack table was full, a drop
+ * counted then) cannot be told from the runtime's own (loader mappings,
+ * thread stacks): counted as unattributed, never reported as a leak. */
+static bool no_stack(const struct mo_leak_group *g)
+{
+	return g->stack_id == 0;
+}
+
 static bool runtime_group(struct mo_observer *o, const struct mo_leak_group *g)
 {
 	const struct mo_stack_trace *tr = trace_of(o, g->tgid, g->stack_id);
@@ -595,6 +628,7 @@ static int snapshot(struct mo_observer *o, struct mo_alloc_rec **out, size_t *n)
 			struct mo_alloc_rec *r2 = &recs[nr++];
 
 			r2->tgid = keys[i].tgid;
+			r2->gen = keys[i].gen;
 			r2->addr = keys[i].addr;
 			r2->size = vals[i].size;
 			r2->ts_ns = vals[i].ts_ns;
@@ -619,12 +653,93 @@ out:
 
 /* ------------------------------------------------------------- maintenance */
 
-static int add_pending(struct mo_observer *o, uint32_t pid, uint64_t ts, bool exec)
+static uint64_t counter_sum(struct mo_observer *o, const __u64 *vals, int ncpu)
+{
+	uint64_t s = 0;
+
+	for (int i = 0; i < ncpu; i++)
+		s += vals[i];
+	return s;
+}
+
+static uint64_t counter_value(struct mo_observer *o, __u32 k)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*vals)) : NULL;
+	uint64_t v = 0;
+
+	if (vals && !bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.counters), &k, vals))
+		v = counter_sum(o, vals, ncpu);
+	free(vals);
+	return v;
+}
+
+/* Every GC_PERIOD_NS, once the stack table is half full: drop the stacks no
+ * outstanding allocation and no per-stack totals entry refers to. */
+static void stacks_gc(struct mo_observer *o, uint64_t now)
+{
+	int fd = bpf_map__fd(o->skel->maps.stack_stats);
+	struct mo_stack_key key, next, *prev = NULL;
+	struct mo_alloc_rec *recs = NULL;
+	uint64_t *ids = NULL, live;
+	size_t n = 0, nids = 0, cap = 0;
+	int r;
+
+	if (now - o->last_gc_ns < GC_PERIOD_NS)
+		return;
+	o->last_gc_ns = now;
+	live = counter_value(o, MO_C_STACKS_NEW) - o->stacks_deleted;
+	if (live < o->cfg.max_stacks / 2 || snapshot(o, &recs, &n))
+		return;
+	if (grow((void **)&ids, &cap, n + 1024, sizeof(*ids)))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		ids[nids++] = recs[i].stack_id;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (grow((void **)&ids, &cap, nids + 1, sizeof(*ids)))
+			goto out;
+		ids[nids++] = key.stack_id;
+	}
+	r = mo_stackgc_pass(o->stackgc, bpf_map__fd(o->skel->maps.stacks), ids, nids);
+	if (r > 0)
+		o->stacks_deleted += (uint64_t)r;
+	olog(o, MO_LOG_DEBUG, "stack table: %" PRIu64 " live, %d unreferenced stacks freed", live,
+	     r);
+out:
+	free(ids);
+	free(recs);
+}
+
+static bool stopping(const struct mo_observer *o)
+{
+	return __atomic_load_n(&o->stopping, __ATOMIC_RELAXED);
+}
+
+
+static int add_pending(struct mo_observer *o, const struct mo_record *r, bool exec)
 {
 	if (grow((void **)&o->pending, &o->cappending, o->npending + 1, sizeof(*o->pending)))
 		return -ENOMEM;
-	o->pending[o->npending++] = (struct reclaim){ pid, ts, exec };
+	o->pending[o->npending++] = (struct reclaim){ r->pid, r->ts_ns, exec, r->gen };
 	return 0;
+}
+
+/* Is rec one of the blocks of the process instance rc is about? */
+static bool rec_of(const struct mo_alloc_rec *rec, const struct reclaim *rc)
+{
+	return rec->tgid == rc->pid && rec->gen == rc->gen;
+}
+
+/* Does a newer process now hold rc's pid (its BPF statistics say so)? Then
+ * the per-pid state is the new process's and must stay. */
+static bool pid_reused(struct mo_observer *o, const struct reclaim *rc)
+{
+	struct mo_proc_stats ps;
+
+	return !bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.procs), &rc->pid, &ps) &&
+	       ps.gen != rc->gen;
 }
 
 static void add_exit_leak(struct mo_observer *o, const struct mo_leak *l)
@@ -728,7 +843,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 	if (!mine)
 		return;
 	for (size_t i = 0; i < n; i++)
-		if (recs[i].tgid == rc->pid && recs[i].ts_ns <= rc->ts_ns)
+		if (rec_of(&recs[i], rc) && recs[i].ts_ns <= rc->ts_ns)
 			mine[m++] = recs[i];
 	if (m && mo_analyze(mine, m, rc->ts_ns, 0, &g) == 0 && !worth_reporting(o, rc, &g)) {
 		/* a short-lived process nobody asked about: counted, not reported
@@ -742,6 +857,10 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 		for (size_t i = 0; i < g.nr; i++) {
 			struct mo_leak l;
 
+			if (no_stack(&g.g[i])) {
+				o->unattributed += g.g[i].count;
+				continue;
+			}
 			if (runtime_group(o, &g.g[i])) {
 				o->runtime_skipped += g.g[i].count;
 				continue;
@@ -767,11 +886,17 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 	}
 	mo_leak_groups_release(&g);
 	for (size_t i = 0; i < m; i++) {
-		struct mo_alloc_key k = { .tgid = mine[i].tgid, .addr = mine[i].addr };
+		struct mo_alloc_key k = { .tgid = mine[i].tgid, .gen = mine[i].gen,
+					  .addr = mine[i].addr };
 
 		bpf_map_delete_elem(allocs_fd, &k);
 	}
 	free(mine);
+	if (pid_reused(o, rc)) {
+		/* a new process has the pid: the rest is its state */
+		o->pids_reused++;
+		return;
+	}
 	retire(o, rc->pid);
 	forget_stack_stats(o, rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.rss), &rc->pid);
@@ -790,8 +915,9 @@ static void reclaim_exec(struct mo_observer *o, const struct reclaim *rc,
 			 struct mo_alloc_rec *recs, size_t n, int allocs_fd)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (recs[i].tgid == rc->pid && recs[i].ts_ns < rc->ts_ns) {
-			struct mo_alloc_key k = { .tgid = recs[i].tgid, .addr = recs[i].addr };
+		if (rec_of(&recs[i], rc) && recs[i].ts_ns < rc->ts_ns) {
+			struct mo_alloc_key k = { .tgid = recs[i].tgid, .gen = recs[i].gen,
+						  .addr = recs[i].addr };
 
 			bpf_map_delete_elem(allocs_fd, &k);
 			recs[i].tgid = 0;	/* gone from this snapshot too */
@@ -819,6 +945,14 @@ static void maintenance(struct mo_observer *o)
 	o->pending = NULL;
 	o->npending = o->cappending = 0;
 	for (size_t i = 0; i < nwork; i++) {
+		if (stopping(o)) {
+			/* keep the rest for after the detach */
+			for (; i < nwork; i++)
+				if (grow((void **)&o->pending, &o->cappending, o->npending + 1,
+					 sizeof(*o->pending)) == 0)
+					o->pending[o->npending++] = work[i];
+			break;
+		}
 		/* exec records of new programs must be handled while those
 		 * still run (their maps and files): drain them between exits */
 		ring_buffer__consume(o->rb);
@@ -902,7 +1036,7 @@ static void periodic(struct mo_observer *o)
 			struct mo_event *ev;
 			const char *kind;
 
-			if (pending_exit(o, gi->tgid) || runtime_group(o, gi))
+			if (pending_exit(o, gi->tgid) || no_stack(gi) || runtime_group(o, gi))
 				continue;
 			sample_stack(o, gi, now);
 			if (now - gi->oldest_ts_ns < o->cfg.min_unfreed_age_ns)
@@ -1328,6 +1462,7 @@ static void attach_child(struct mo_observer *o, pid_t child)
 
 static void process_record(struct mo_observer *o, const struct mo_record *r)
 {
+	struct procextra *x;
 	struct mo_event *ev;
 	struct pidinfo *p;
 
@@ -1338,14 +1473,16 @@ static void process_record(struct mo_observer *o, const struct mo_record *r)
 			p->alive = false;
 			if (!p->comm[0])
 				snprintf(p->comm, sizeof(p->comm), "%.16s", r->comm);
+		} else if ((x = extra_of(o, (pid_t)r->pid))) {
+			snprintf(x->comm, sizeof(x->comm), "%.16s", r->comm);
 		}
-		add_pending(o, r->pid, r->ts_ns, false);
+		add_pending(o, r, false);
 		break;
 	case MO_REC_EXEC:
 		p = pid_find(o, (pid_t)r->pid);
 		if (p)
 			snprintf(p->comm, sizeof(p->comm), "%.16s", r->comm);
-		add_pending(o, r->pid, r->ts_ns, true);
+		add_pending(o, r, true);
 		mo_symbolizer_forget(o->sym, (pid_t)r->pid);
 		mo_traces_forget_pid(o->traces, r->pid);
 		{
@@ -1465,13 +1602,17 @@ static int handle_record(void *ctx, void *data, size_t size)
  * buffer again every few so new execs are never stuck behind them. */
 static void consume_records(struct mo_observer *o)
 {
+	size_t i;
+
 	ring_buffer__consume(o->rb);
-	for (size_t i = 0; i < o->ndeferred; i++) {
+	for (i = 0; i < o->ndeferred && !stopping(o); i++) {
 		process_record(o, &o->deferred[i]);
 		if (i % 8 == 7)
 			ring_buffer__consume(o->rb);
 	}
-	o->ndeferred = 0;
+	/* on a stop, what is left is handled once the probes are detached */
+	memmove(o->deferred, o->deferred + i, (o->ndeferred - i) * sizeof(*o->deferred));
+	o->ndeferred -= i;
 }
 
 /* ------------------------------------------------------------------- worker */
@@ -1520,6 +1661,8 @@ static void *worker_main(void *arg)
 		t2 = clock_ns(CLOCK_BOOTTIME);
 		if (t2 - o->last_rss_ns >= RSS_PERIOD_NS)
 			rss_tick(o);
+		if (!stop)
+			stacks_gc(o, t2);
 		t3 = clock_ns(CLOCK_BOOTTIME);
 		if (tick)
 			periodic(o);
@@ -1585,8 +1728,10 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 	o->traces = mo_traces_new();
 	o->rssw = mo_rsswatch_new(c.rss_growth_threshold, RSS_WINDOW_NS);
 	o->cgw = mo_rsswatch_new(UINT64_MAX, RSS_WINDOW_NS);
+	o->stackgc = mo_stackgc_new();
 	o->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!o->q || !o->sym || !o->traces || !o->rssw || !o->cgw || o->stop_efd < 0) {
+	if (!o->q || !o->sym || !o->traces || !o->rssw || !o->cgw || !o->stackgc ||
+	    o->stop_efd < 0) {
 		mo_observer_free(o);
 		errno = ENOMEM;
 		return NULL;
@@ -1985,15 +2130,6 @@ bool mo_observer_targets_gone(struct mo_observer *o)
 	return gone;
 }
 
-static uint64_t counter_sum(struct mo_observer *o, const __u64 *vals, int ncpu)
-{
-	uint64_t s = 0;
-
-	for (int i = 0; i < ncpu; i++)
-		s += vals[i];
-	return s;
-}
-
 void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -2046,6 +2182,8 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 		c->shed_unattainable = st.unattainable;
 		c->shed_switches = st.switches;
 		c->stale_calls = v[MO_C_STALE_CALLS];
+		c->unattributed_blocks = o->unattributed;
+		c->pids_reused = o->pids_reused;
 	}
 }
 
@@ -2065,7 +2203,7 @@ struct mo_report *mo_observer_report(struct mo_observer *o)
 	struct mo_report *r = calloc(1, sizeof(*r));
 	struct mo_alloc_rec *recs = NULL;
 	struct mo_leak_groups g = { 0 };
-	uint64_t now = clock_ns(CLOCK_BOOTTIME);
+	uint64_t now = clock_ns(CLOCK_BOOTTIME), live_unattributed = 0;
 	size_t n = 0, cap;
 
 	if (!r)
@@ -2080,9 +2218,12 @@ struct mo_report *mo_observer_report(struct mo_observer *o)
 		cap = g.nr + o->nexit;
 		r->leaks = calloc(cap ? cap : 1, sizeof(*r->leaks));
 		if (r->leaks) {
-			for (size_t i = 0; i < g.nr; i++)
-				if (!runtime_group(o, &g.g[i]))
+			for (size_t i = 0; i < g.nr; i++) {
+				if (no_stack(&g.g[i]))
+					live_unattributed += g.g[i].count;
+				else if (!runtime_group(o, &g.g[i]))
 					fill_leak(o, &r->leaks[r->nleaks++], &g.g[i], now);
+			}
 			for (size_t i = 0; i < o->nexit; i++) {
 				r->leaks[r->nleaks] = o->exit_leaks[i];
 				mo_trace_copy(&r->leaks[r->nleaks].stack, &o->exit_leaks[i].stack);
@@ -2103,6 +2244,7 @@ struct mo_report *mo_observer_report(struct mo_observer *o)
 		r->estimate |= r->leaks[i].estimate;
 	}
 	mo_observer_counters(o, &r->counters);
+	r->counters.unattributed_blocks += live_unattributed;
 	/* with probes shed part of the time, counts cover the attached time */
 	r->estimate |= r->counters.shed_ns > 0;
 	return r;
@@ -2228,10 +2370,14 @@ int mo_observer_stop(struct mo_observer *o)
 		return 0;
 	o->stopped = true;
 	if (o->worker_running) {
+		/* the worker leaves its long loops (records of new programs
+		 * keep coming while probes are attached) and stops */
+		__atomic_store_n(&o->stopping, true, __ATOMIC_RELAXED);
 		if (write(o->stop_efd, &one, sizeof(one)) != sizeof(one))
 			return -errno;
 		pthread_join(o->worker, NULL);
 		o->worker_running = false;
+		__atomic_store_n(&o->stopping, false, __ATOMIC_RELAXED);
 	}
 	/* Detach first so nothing new arrives, then settle what is pending:
 	 * exits seen just before the stop still get their final findings. */
@@ -2268,6 +2414,7 @@ void mo_observer_free(struct mo_observer *o)
 	mo_symbolizer_free(o->sym);
 	mo_traces_free(o->traces);
 	mo_rsswatch_free(o->rssw);
+	mo_stackgc_free(o->stackgc);
 	mo_rsswatch_free(o->cgw);
 	free(o->extra);
 	free(o->rssm);

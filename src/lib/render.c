@@ -328,6 +328,10 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 	mo_json_obj_end(j);
 	mo_json_key(j, "unwind_fallbacks");
 	mo_json_u64(j, c->unwind_fallbacks);
+	mo_json_key(j, "unattributed_blocks");
+	mo_json_u64(j, c->unattributed_blocks);
+	mo_json_key(j, "pids_reused");
+	mo_json_u64(j, c->pids_reused);
 	if (c->overhead_budget > 0) {
 		mo_json_key(j, "overhead");
 		mo_json_obj_begin(j);

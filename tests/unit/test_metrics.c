@@ -195,6 +195,9 @@ static const char expected_small[] =
 	"# HELP memobserver_overhead_budget_unattainable_total Budget decisions where the free probes alone cost more than the budget.\n"
 	"# TYPE memobserver_overhead_budget_unattainable_total counter\n"
 	"memobserver_overhead_budget_unattainable_total 44\n"
+	"# HELP memobserver_unattributed_blocks_total Unfreed blocks of exited processes not reported because their stack could not be stored (stack table full).\n"
+	"# TYPE memobserver_unattributed_blocks_total counter\n"
+	"memobserver_unattributed_blocks_total 46\n"
 	"# HELP memobserver_stale_calls_total Allocating calls in flight when their return probe was detached (not tracked).\n"
 	"# TYPE memobserver_stale_calls_total counter\n"
 	"memobserver_stale_calls_total 45\n"
@@ -231,6 +234,7 @@ static void test_small_snapshot_exact(void **state)
 			.overhead_budget = 0.05, .overhead_estimated = 0.5,
 			.overhead_expected = 0.25, .overhead_duty = 0.5, .shed_ns = 1500000000,
 			.shed_allocs_estimated = 17, .shed_unattainable = 44, .stale_calls = 45,
+			.unattributed_blocks = 46,
 		},
 		.dedup_suppressed = 16,
 		.self_cpu_seconds = 1.25,
@@ -476,6 +480,7 @@ static void test_empty_snapshot(void **state)
 		{ "memobserver_probe_duty_cycle", "gauge" },
 		{ "memobserver_probes_shed_seconds_total", "counter" },
 		{ "memobserver_overhead_budget_unattainable_total", "counter" },
+		{ "memobserver_unattributed_blocks_total", "counter" },
 		{ "memobserver_stale_calls_total", "counter" },
 		{ "memobserver_unwind_fallbacks_total", "counter" },
 		{ "memobserver_cpu_seconds_total", "counter" },
