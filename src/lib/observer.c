@@ -245,6 +245,7 @@ static struct pidinfo *pid_find(struct mo_observer *o, pid_t pid)
 static void read_comm(pid_t pid, char *buf, size_t len)
 {
 	char path[64];
+	size_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
@@ -252,9 +253,13 @@ static void read_comm(pid_t pid, char *buf, size_t len)
 	f = fopen(path, "re");
 	if (!f)
 		return;
-	if (fgets(buf, (int)len, f))
-		buf[strcspn(buf, "\n")] = '\0';
+	/* The kernel writes comm raw and ends it with one '\n': a comm may
+	 * itself hold newlines (prctl(PR_SET_NAME)), so only the last goes. */
+	n = fread(buf, 1, len - 1, f);
 	fclose(f);
+	if (n && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
 }
 
 static struct pidinfo *pid_add(struct mo_observer *o, pid_t pid, unsigned flags)

@@ -122,7 +122,23 @@ static int parse_path(const char *s, const char *end, struct mo_map *m)
 		len -= slen;
 	}
 	m->path = strndup(s, len);
-	return m->path ? 0 : -ENOMEM;
+	if (!m->path)
+		return -ENOMEM;
+	/*
+	 * The kernel writes a newline in a path as the text \012 (seq_file_path
+	 * with "\n") and nothing else escaped: decode it, so the path names the
+	 * file. A name holding the four characters \012 itself reads as a
+	 * newline too; the format cannot tell them apart.
+	 */
+	for (char *r = m->path, *w = m->path;; r++, w++) {
+		if (r[0] == '\\' && r[1] == '0' && r[2] == '1' && r[3] == '2') {
+			*w = '\n';
+			r += 3;
+		} else if (!(*w = *r)) {
+			break;
+		}
+	}
+	return 0;
 }
 
 /* One line without its '\n'. On success m->path is allocated (or NULL). */

@@ -111,6 +111,8 @@ static void test_edges(void **state)
 		"3000-4000 r--p 00000000 00:00 0\n";
 	/* A path that is only the suffix keeps it: nothing precedes the blank. */
 	const char *odd = "1000-2000 r--p 00000000 00:00 7 (deleted)\n";
+	/* The kernel writes a newline in a path as \012; a backslash as is. */
+	const char *nl = "1000-2000 r-xp 00000000 08:01 42 /t/a\\012b\\01\\x/c\\012 (deleted)\n";
 
 	assert_int_equal(mo_procmaps_parse("", 0, &m), 0);
 	assert_int_equal(m.nr, 0);
@@ -139,6 +141,11 @@ static void test_edges(void **state)
 	assert_int_equal(mo_procmaps_parse(odd, strlen(odd), &m), 0);
 	assert_string_equal(m.maps[0].path, "(deleted)");
 	assert_false(m.maps[0].deleted);
+	mo_maps_release(&m);
+
+	assert_int_equal(mo_procmaps_parse(nl, strlen(nl), &m), 0);
+	assert_string_equal(m.maps[0].path, "/t/a\nb\\01\\x/c\n");
+	assert_true(m.maps[0].deleted);
 	mo_maps_release(&m);
 }
 
