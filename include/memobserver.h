@@ -186,6 +186,8 @@ struct mo_counters {
 	uint64_t drop_thread_table_full;
 	uint64_t drop_event_buffer_full;
 	uint64_t drop_stack_stats_full;	/* per-(process, stack) totals table full */
+	uint64_t drop_unwind_maps_full;	/* a process's mappings did not fit the walker's
+					   table: its frames fall back to frame pointers */
 	uint64_t allocator_internal_mmaps;
 	uint64_t runtime_mmaps;
 	uint64_t nested_calls;

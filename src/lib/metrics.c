@@ -532,6 +532,7 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	static const char *const dropped[] = {
 		"allocation_table_full", "stack_table_full", "ring_buffer_full",
 		"thread_table_full", "event_buffer_full", "stack_totals_table_full",
+		"unwind_maps_full",
 	};
 	static const char *const results[] = { "agreed", "disagreed" };
 	static const char *const sources[] = { "rss_stat", "proc" };
@@ -545,6 +546,7 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	const uint64_t dv[] = {
 		c->drop_alloc_table_full, c->drop_stack_table_full, c->drop_ringbuf_full,
 		c->drop_thread_table_full, c->drop_event_buffer_full, c->drop_stack_stats_full,
+		c->drop_unwind_maps_full,
 	};
 
 	family(b, "memory_filtered_events_total", "counter",

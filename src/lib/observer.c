@@ -51,7 +51,8 @@
 #define MAINT_PERIOD_NS (100 * 1000000ULL)
 #define RSS_PERIOD_NS NSEC		/* RSS sampling period */
 #define RSS_WINDOW_NS (60 * NSEC)	/* growth is measured over this window */
-#define GC_PERIOD_NS (10 * NSEC)	/* stack table collection, when half full */
+#define GC_PERIOD_NS (10 * NSEC)	/* stack table collection, when half full; */
+#define GC_FULL_PERIOD_NS NSEC		/* every second when 90 % full */
 #define RSS_CHECK_NS (10 * NSEC)	/* cross-check with /proc this often per process */
 #define RSS_SCAN_NS (5 * NSEC)		/* system-wide without rss_stat: /proc scan period */
 #define RSS_TOLERANCE (1ULL << 20)	/* rss_stat and /proc agree within 1 MiB or 5 % */
@@ -690,10 +691,12 @@ static void stacks_gc(struct mo_observer *o, uint64_t now)
 	size_t n = 0, nids = 0, cap = 0;
 	int r;
 
-	if (now - o->last_gc_ns < GC_PERIOD_NS)
+	if (now - o->last_gc_ns < GC_FULL_PERIOD_NS)
+		return;
+	live = counter_value(o, MO_C_STACKS_NEW) - o->stacks_deleted;
+	if (live < o->cfg.max_stacks / 10 * 9 && now - o->last_gc_ns < GC_PERIOD_NS)
 		return;
 	o->last_gc_ns = now;
-	live = counter_value(o, MO_C_STACKS_NEW) - o->stacks_deleted;
 	if (live < o->cfg.max_stacks / 2 || snapshot(o, &recs, &n))
 		return;
 	if (grow((void **)&ids, &cap, n + 1024, sizeof(*ids)))
@@ -756,25 +759,63 @@ static void add_exit_leak(struct mo_observer *o, const struct mo_leak *l)
 	o->nexit++;
 }
 
-/* Drop the per-stack totals of an exited process. */
-static void forget_stack_stats(struct mo_observer *o, uint32_t pid)
+/*
+ * Drop the per-stack totals of an exited process, and the stacks only it
+ * used: with ASLR a process's stack ids are its own (forked children share
+ * their parent's), and the stack table would otherwise fill with the stacks
+ * of processes long gone. A stack another process has totals or outstanding
+ * blocks (recs: the allocation table's snapshot) for stays.
+ */
+static void forget_stack_stats(struct mo_observer *o, uint32_t pid,
+			       const struct mo_alloc_rec *recs, size_t nrecs)
 {
 	int fd = bpf_map__fd(o->skel->maps.stack_stats);
 	struct mo_stack_key key, next, *prev = NULL;
 	struct mo_stack_key *del = NULL;
-	size_t n = 0, cap = 0;
+	uint64_t *others = NULL;
+	size_t n = 0, cap = 0, nothers = 0, capothers = 0;
+	bool stacks_too = true;
 
+	for (size_t i = 0; i < nrecs; i++) {
+		if (recs[i].tgid == pid)
+			continue;
+		if (grow((void **)&others, &capothers, nothers + 1, sizeof(*others))) {
+			stacks_too = false;
+			break;
+		}
+		others[nothers++] = recs[i].stack_id;
+	}
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (key.tgid != pid)
+		if (key.tgid != pid) {
+			if (stacks_too && grow((void **)&others, &capothers, nothers + 1,
+					       sizeof(*others)))
+				stacks_too = false;
+			else if (stacks_too)
+				others[nothers++] = key.stack_id;
 			continue;
+		}
 		if (grow((void **)&del, &cap, n + 1, sizeof(*del)))
 			break;
 		del[n++] = key;
 	}
 	for (size_t i = 0; i < n; i++)
 		bpf_map_delete_elem(fd, &del[i]);
+	if (stacks_too) {
+		int sfd = bpf_map__fd(o->skel->maps.stacks);
+
+		qsort(others, nothers, sizeof(*others), mo_u64_cmp);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t id = del[i].stack_id;
+
+			if (id && !(nothers && bsearch(&id, others, nothers, sizeof(*others),
+						       mo_u64_cmp)) &&
+			    bpf_map_delete_elem(sfd, &id) == 0)
+				o->stacks_deleted++;
+		}
+	}
+	free(others);
 	free(del);
 }
 
@@ -903,7 +944,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 		return;
 	}
 	retire(o, rc->pid);
-	forget_stack_stats(o, rc->pid);
+	forget_stack_stats(o, rc->pid, recs, n);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.rss), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.procs), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.proc_maps), &rc->pid);
@@ -2162,6 +2203,7 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 	c->drop_thread_table_full = v[MO_C_DROP_THREAD_TABLE_FULL];
 	c->drop_event_buffer_full = mo_queue_dropped(o->q);
 	c->drop_stack_stats_full = v[MO_C_STACK_STATS_FULL];
+	c->drop_unwind_maps_full = v[MO_C_UNWIND_PROC_MAPS_FULL];
 	c->allocator_internal_mmaps = v[MO_C_ALLOCATOR_MMAPS];
 	c->runtime_mmaps = v[MO_C_RUNTIME_MMAPS] + o->runtime_skipped;
 	c->nested_calls = v[MO_C_NESTED_CALLS];

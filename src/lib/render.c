@@ -308,6 +308,8 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 	mo_json_u64(j, c->drop_event_buffer_full);
 	mo_json_key(j, "stack_totals_table_full");
 	mo_json_u64(j, c->drop_stack_stats_full);
+	mo_json_key(j, "unwind_maps_full");
+	mo_json_u64(j, c->drop_unwind_maps_full);
 	mo_json_obj_end(j);
 	mo_json_key(j, "filtered");
 	mo_json_obj_begin(j);

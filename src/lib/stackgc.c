@@ -26,7 +26,7 @@ void mo_stackgc_free(struct mo_stackgc *gc)
 	free(gc);
 }
 
-static int u64_cmp(const void *a, const void *b)
+int mo_u64_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -35,7 +35,7 @@ static int u64_cmp(const void *a, const void *b)
 
 static bool member(const uint64_t *set, size_t n, uint64_t v)
 {
-	return n && bsearch(&v, set, n, sizeof(*set), u64_cmp) != NULL;
+	return n && bsearch(&v, set, n, sizeof(*set), mo_u64_cmp) != NULL;
 }
 
 /* Append v to *arr (size *n, capacity *cap). 0 or -ENOMEM. */
@@ -60,7 +60,7 @@ int mo_stackgc_pass(struct mo_stackgc *gc, int stacks_fd, uint64_t *referenced, 
 	size_t ncand = 0, capc = 0, ndel = 0, capd = 0;
 	int deleted = 0, err = 0;
 
-	qsort(referenced, n, sizeof(*referenced), u64_cmp);
+	qsort(referenced, n, sizeof(*referenced), mo_u64_cmp);
 	/* a hash map cannot be walked while deleting: collect, then delete */
 	while (!err && bpf_map_get_next_key(stacks_fd, prev, &next) == 0) {
 		key = next;
@@ -81,7 +81,7 @@ int mo_stackgc_pass(struct mo_stackgc *gc, int stacks_fd, uint64_t *referenced, 
 		if (bpf_map_delete_elem(stacks_fd, &del[i]) == 0)
 			deleted++;
 	free(del);
-	qsort(cand, ncand, sizeof(*cand), u64_cmp);
+	qsort(cand, ncand, sizeof(*cand), mo_u64_cmp);
 	free(gc->cand);
 	gc->cand = cand;
 	gc->ncand = ncand;

@@ -31,4 +31,7 @@ void mo_stackgc_free(struct mo_stackgc *gc);
  */
 int mo_stackgc_pass(struct mo_stackgc *gc, int stacks_fd, uint64_t *referenced, size_t n);
 
+/* qsort/bsearch order of uint64_t. */
+int mo_u64_cmp(const void *a, const void *b);
+
 #endif

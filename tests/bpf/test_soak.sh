@@ -226,7 +226,8 @@ for l in open(os.path.join(d, "kc")):
     kc[k] = int(v)
 drops = {r: met("memobserver_dropped_events_total", 'reason="%s"' % r)
          for r in ("allocation_table_full", "stack_table_full", "ring_buffer_full",
-                   "thread_table_full", "event_buffer_full")}
+                   "thread_table_full", "event_buffer_full", "stack_totals_table_full",
+                   "unwind_maps_full")}
 sd = summary["drops"] if summary else {}
 print("FIGURES %s drops: %s" % (mode, drops), file=sys.stderr)
 why = []
@@ -237,7 +238,9 @@ pairs = [("allocation_table_full", "allocation_table_full", ["MO_C_DROP_ALLOC_TA
          ("stack_table_full", "stack_table_full_or_collided",
           ["MO_C_DROP_STACK_TABLE_FULL", "MO_C_STACK_COLLIDED"]),
          ("ring_buffer_full", "ring_buffer_full", ["MO_C_DROP_RINGBUF_FULL"]),
-         ("thread_table_full", "thread_table_full", ["MO_C_DROP_THREAD_TABLE_FULL"])]
+         ("thread_table_full", "thread_table_full", ["MO_C_DROP_THREAD_TABLE_FULL"]),
+         ("stack_totals_table_full", "stack_totals_table_full", ["MO_C_STACK_STATS_FULL"]),
+         ("unwind_maps_full", "unwind_maps_full", ["MO_C_UNWIND_PROC_MAPS_FULL"])]
 for mname, sname, kn in pairs:
     kv = sum(kc.get(k, 0) for k in kn)
     if drops.get(mname) != kv or sd.get(sname) != kv:
@@ -262,9 +265,14 @@ if len(series) < 2:
 res(not why and kc, "soak_%s_drops_exported" % mode, "; ".join(why) or "no kernel counters")
 
 # 4. every kernel counter that means "lost" reaches the user
-hidden = {k: kc.get(k, 0) for k in ("MO_C_STACK_STATS_FULL", "MO_C_UNWIND_PROC_MAPS_FULL")}
+# (each must equal its metric series and its summary field)
+hidden = {}
+for mname, sname, kn in pairs:
+    kv = sum(kc.get(k, 0) for k in kn)
+    if kv and (drops.get(mname) != kv or sd.get(sname) != kv):
+        hidden[mname] = kv
 print("FIGURES %s kernel counters: %s" % (mode, kc), file=sys.stderr)
-res(all(v == 0 for v in hidden.values()), "soak_%s_no_hidden_drops" % mode,
+res(not hidden, "soak_%s_no_hidden_drops" % mode,
     "counted in the kernel but in no metric or summary field: %s" % hidden)
 
 # 5. counters consistent with the fixture's ground truth. Every allocator
@@ -380,30 +388,43 @@ for line in open(d + "/ev.json"):
 for pid, k in sorted(kids.items()):
     print(pid, *k)
 PY
-	local nkids reported
+	local nkids reported missing counted
 	nkids=$(grep -c . "$d/children")
-	# a child's 8 leaked blocks, with or without their stack
-	reported=$(awk '$2 + $4 >= 8 && $3 + $5 >= 160000' "$d/children" | grep -c .)
+	# a child's 8 leaked blocks at their site, or counted as unattributed
+	# (no stack: the table was full when they were made)
+	reported=$(awk '$2 == 8 && $3 == 160000' "$d/children" | grep -c .)
+	missing=$(awk '{ m += 8 - $2 } END { print m + 0 }' "$d/children")
+	counted=$(python3 -c '
+import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if "\"summary\"" in l]
+print(s[-1].get("unattributed_blocks", -1) if s else -1)' "$d/ev.json")
 
 	# 1. exited processes: every child's leaks reported, their entries
 	# (allocation table, per-stack and per-process totals) gone
-	if [ "$nkids" = "$n" ] && [ "$reported" = "$n" ] && [ "${allocs:-999}" -le 16 ] &&
+	if [ "$nkids" = "$n" ] && [ "$counted" -ge "$missing" ] && [ "${allocs:-999}" -le 16 ] &&
 		[ "${sstats:-999}" -le 16 ] && [ "${procs:-999}" -le 4 ]; then
 		pass longrun_exited_reclaimed
 	else
 		fail longrun_exited_reclaimed "$nkids of $n children ran, $reported had their 8 leaks\
- reported; left after exit: allocs $allocs stack_stats $sstats procs $procs entries"
+ reported at the site, $missing blocks without a stack, $counted counted unattributed;\
+ left after exit: allocs $allocs stack_stats $sstats procs $procs entries"
 	fi
 
 	# 2. stack ids are not exhausted: once the children are gone their
 	# stacks leave the table, a new process's leak still gets its stack,
 	# and no child has blocks reported on a stack that is not its leak's
-	# (loader mappings are recognized as the runtime's only by their stack)
+	# (loader mappings are recognized as the runtime's only by their stack).
+	# A child that leaks while the previous child's stacks still fill the
+	# table (its exit is reclaimed up to 100 ms later, the table holds one
+	# child's worth) gets no stack for its leak: those blocks must be
+	# counted as unattributed, never reported on another stack.
 	local lastpid why="" unatt
 	lastpid=$(awk '/^READY/ { print $2; exit }' "$d/last.out" 2> /dev/null)
 	unatt=$(awk '{ c += $4; b += $5; if ($2 < 8) k++ } END { printf "%d children without the site in their leak stacks; %d blocks / %d bytes reported on other stacks", k, c, b }' "$d/children")
+	echo "FIGURES longrun: $unatt; $missing leaked blocks without a stack, $counted unattributed blocks counted" >&2
 	[ "${stacks:-9999}" -le 512 ] || why="stack table holds $stacks of 1024 entries after every process that made them exited; "
-	awk '$2 != 8 || $4 != 0 { bad = 1 } END { exit bad }' "$d/children" || why="$why$unatt; "
+	awk '$4 != 0 { bad = 1 } END { exit bad }' "$d/children" || why="$why$unatt; "
+	[ "$counted" -ge "$missing" ] || why="$why$missing blocks without a stack but only $counted counted as unattributed; "
 	if [ -z "$lastpid" ]; then
 		why="${why}the last child did not run"
 	elif ! python3 "$CHECK" "$d/ev.json" "$d/last.out" --pid "$lastpid" > "$d/check.last" 2>&1; then
