@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Real allocators (issue 5): the same leaks found under glibc, a static glibc
 # build, jemalloc (including mallocx/sdallocx and its own operator new),
-# tcmalloc and mimalloc, without the user naming the allocator; and a live
-# redis-server (jemalloc) under redis-benchmark, attached by pid.
+# tcmalloc, mimalloc, musl (shared and static) and an allocator exporting
+# only je_-prefixed names, without the user naming the allocator or its
+# prefix; and a live redis-server (jemalloc) under redis-benchmark, attached
+# by pid: its allocations tracked, and no leak reported for a clean run.
 . "$(dirname "$0")/lib.sh"
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip allocators "$why"; exit 0; fi
 
-for v in glibc static jemalloc tcmalloc mimalloc; do
+for v in glibc static jemalloc tcmalloc mimalloc musl musl-static je_prefix; do
 	bin=$FIX/alloc/leak_alloc-$v
+	[ "$v" = je_prefix ] && bin=$FIX/alloc/leak_je
 	if [ ! -x "$bin" ]; then
-		skip "allocator_$v" "fixture not built (library not installed)"
+		case $v in
+		musl*) skip "allocator_$v" "fixture not built (musl-gcc not installed: apt install musl-tools)" ;;
+		*) skip "allocator_$v" "fixture not built (library not installed)" ;;
+		esac
 		continue
 	fi
 	if timeout 60 "$MO" -v --metrics off --format json --min-age 0 -o "$TMP/$v.json" -- "$bin" \
@@ -20,20 +26,27 @@ for v in glibc static jemalloc tcmalloc mimalloc; do
 	fi
 done
 
-# --list-allocators names the allocator in use and why.
-if [ -x "$FIX/alloc/leak_alloc-jemalloc" ]; then
-	"$FIX/alloc/leak_alloc-jemalloc" --wait-ms 5000 > /dev/null &
+# --list-allocators names the allocator in use and why: list_check NAME
+# FIXTURE PATTERN... (each a grep -E pattern its output must hold).
+list_check() {
+	local name=$1 bin=$2 j out
+	shift 2
+	[ -x "$bin" ] || return 0
+	"$bin" --wait-ms 5000 > /dev/null &
 	j=$!
 	sleep 0.3
 	out=$("$MO" --list-allocators "$j" 2>&1)
 	kill "$j"
 	wait "$j" 2> /dev/null
-	if grep -q '^\*.*libjemalloc' <<< "$out" && grep -q 'probing .*libjemalloc' <<< "$out"; then
-		pass allocator_list
-	else
-		fail allocator_list "$out"
-	fi
-fi
+	for pat in "$@"; do
+		grep -qE "$pat" <<< "$out" || { fail "$name" "no '$pat' in: $out"; return; }
+	done
+	pass "$name"
+}
+list_check allocator_list "$FIX/alloc/leak_alloc-jemalloc" '^\*.*libjemalloc' 'probing .*libjemalloc'
+# the je_-prefixed allocator is found without --symbol-prefix
+list_check allocator_list_prefix "$FIX/alloc/leak_je" '^\*.*libje_fixture' \
+	"probing .*libje_fixture.*je_malloc.*prefix 'je_'"
 
 # A live service: redis-server (Debian's build uses jemalloc) under load.
 if ! command -v redis-server > /dev/null || ! command -v redis-benchmark > /dev/null; then
