@@ -441,7 +441,7 @@ int mo_allocator_find_exe(const char *exe, const char *prefix, char *path, size_
 
 		if (is_loader(d.paths[i]) || probe_module(d.paths[i], prefix, &c))
 			continue;
-		r = allocator_rank(&c, strcmp(d.paths[i], exe) == 0, is_libc(d.paths[i]));
+		r = allocator_rank(&c, strcmp(d.paths[i], d.exe) == 0, is_libc(d.paths[i]));
 		if (r < 0 || r >= best)
 			continue;
 		best = r;

@@ -182,14 +182,45 @@ static void split_env(const char *var, const char *seps, struct names *out)
 	free(copy);
 }
 
+/* A script's interpreter ("#!/usr/bin/env bash" gives /usr/bin/env) into
+ * out; false for anything else. */
+static bool script_interpreter(const char *path, char *out, size_t len)
+{
+	char line[PATH_MAX + 3];
+	FILE *f = fopen(path, "re");
+	bool ok = false;
+
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f) && line[0] == '#' && line[1] == '!') {
+		const char *s = line + 2 + strspn(line + 2, " \t");
+		size_t n = strcspn(s, " \t\r\n");
+
+		if (n && n < len && s[0] == '/') {
+			snprintf(out, len, "%.*s", (int)n, s);
+			ok = true;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
 int mo_deps_resolve(const char *exe, struct mo_deps *out)
 {
 	struct names dirs = { 0 }, queue = { 0 }, res = { 0 }, preload = { 0 };
-	char p[PATH_MAX], interp[PATH_MAX] = "";
+	char p[PATH_MAX], interp[PATH_MAX] = "", prog[PATH_MAX];
 
 	memset(out, 0, sizeof(*out));
 	if (faccessat(AT_FDCWD, exe, R_OK, AT_EACCESS))
 		return -errno;
+	/* the kernel runs a script's interpreter (at most 4 levels deep) */
+	snprintf(prog, sizeof(prog), "%s", exe);
+	for (int depth = 0; depth < 4 && script_interpreter(prog, p, sizeof(p)); depth++)
+		snprintf(prog, sizeof(prog), "%s", p);
+	exe = prog;
+	out->exe = strdup(exe);
+	if (!out->exe)
+		return -ENOMEM;
 	split_env("LD_LIBRARY_PATH", ":;", &dirs);
 	split_env("LD_PRELOAD", ": ", &preload);
 	for (size_t i = 0; i < preload.n; i++)
@@ -218,5 +249,6 @@ void mo_deps_release(struct mo_deps *d)
 	for (size_t i = 0; i < d->nr; i++)
 		free(d->paths[i]);
 	free(d->paths);
+	free(d->exe);
 	memset(d, 0, sizeof(*d));
 }
