@@ -520,8 +520,8 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 	if (!f[FN_MALLOC_IDX].found || !f[FN_FREE_IDX].found) {
 		snprintf(err, errlen,
 			 "allocator module '%s' exports no '%s' symbol: memobserver hooks "
-			 "allocators that export the malloc family (for a prefixed build, "
-			 "give --symbol-prefix)",
+			 "allocators that export the malloc family (je_, mi_ and tc_ "
+			 "prefixes are found; for another prefix, give --symbol-prefix)",
 			 path, f[FN_MALLOC_IDX].found ? names[FN_FREE_IDX] : names[FN_MALLOC_IDX]);
 		return -ENOENT;
 	}
