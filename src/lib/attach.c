@@ -261,8 +261,13 @@ static int probe_module_uncached(const char *path, const char *prefix,
 
 	memset(f, 0, sizeof(f));
 	fn_names(prefix, f, names);
-	for (b = 1; b < blocks; b++)
+	for (b = 1; b < blocks; b++) {
 		fn_names(auto_prefixes[b - 1].prefix, f + b * NFNS, names + b * NFNS);
+		/* the C++ operators are never prefixed: block 0 has them */
+		for (size_t i = 0; i < NFNS; i++)
+			if (!alloc_fns[i].prefixed)
+				f[b * NFNS + i].name = NULL;
+	}
 	r = mo_elf_find_funcs(path, f, blocks * NFNS);
 	if (r < 0)
 		return r;
@@ -280,7 +285,7 @@ static int probe_module_uncached(const char *path, const char *prefix,
 	c->cxx_operators = false;
 	c->jemalloc_api = use[FN_MALLOCX_IDX].found;
 	for (size_t i = 0; i < NFNS; i++) {
-		if (!use[i].found)
+		if (!(alloc_fns[i].prefixed ? use[i].found : f[i].found))
 			continue;
 		c->entry_points++;
 		if (!alloc_fns[i].prefixed)
