@@ -677,10 +677,15 @@ int main(int argc, char **argv)
 	check_privileges(&c);
 
 	if (c.output) {
+		struct stat st;
+		/* only a file we create is removed on failure: never a user's
+		 * existing file, nor /dev/null */
+		bool existed = stat(c.output, &st) == 0;
+
 		c.out_fd = open(c.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (c.out_fd < 0)
 			die(NULL, "cannot open output file '%s': %s", c.output, strerror(errno));
-		c.out_created = true;
+		c.out_created = !existed;
 	}
 	signal(SIGPIPE, SIG_IGN);
 

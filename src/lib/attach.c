@@ -147,6 +147,32 @@ static int links_add(struct mo_links *ls, struct bpf_link *link, int fd, const c
 }
 
 /*
+ * Prefixes tried when the user gave none, for an object that defines no
+ * plain malloc/free: jemalloc built with --with-jemalloc-prefix=je_ (as
+ * redis bundles it), mimalloc built without overriding malloc (mi_),
+ * gperftools' tc_ entry points. A plain malloc in the same object wins.
+ */
+static const struct {
+	const char *prefix;
+	const char *allocator;
+} auto_prefixes[] = {
+	{ "je_", "jemalloc" },
+	{ "mi_", "mimalloc" },
+	{ "tc_", "tcmalloc" },
+};
+#define NAUTO (sizeof(auto_prefixes) / sizeof(auto_prefixes[0]))
+
+/* The symbol names of the table with prefix (NULL: none) applied. */
+static void fn_names(const char *prefix, struct mo_elf_func *f, char (*names)[96])
+{
+	for (size_t i = 0; i < NFNS; i++) {
+		snprintf(names[i], sizeof(names[i]), "%s%s",
+			 alloc_fns[i].prefixed && prefix ? prefix : "", alloc_fns[i].name);
+		f[i].name = names[i];
+	}
+}
+
+/*
  * Reading a module's symbols costs a few milliseconds; system-wide every
  * exec asks again for the same few files. Results are cached by file
  * identity (device, inode, size, mtime) and prefix.
@@ -158,8 +184,7 @@ struct probe_cache_entry {
 	struct timespec mtime;
 	char prefix[33];
 	int err;
-	bool has_malloc, has_free, cxx_operators, jemalloc_api;
-	unsigned entry_points;
+	struct mo_allocator_candidate c;	/* only the probe_module fields */
 };
 
 static struct {
@@ -170,6 +195,17 @@ static struct {
 
 static int probe_module_uncached(const char *path, const char *prefix,
 				 struct mo_allocator_candidate *c);
+
+static void copy_probe(struct mo_allocator_candidate *to, const struct mo_allocator_candidate *from)
+{
+	to->has_malloc = from->has_malloc;
+	to->has_free = from->has_free;
+	to->cxx_operators = from->cxx_operators;
+	to->jemalloc_api = from->jemalloc_api;
+	to->entry_points = from->entry_points;
+	to->prefix = from->prefix;
+	to->prefixed_allocator = from->prefixed_allocator;
+}
 
 /* What an object offers: which allocator entry points it defines. */
 static int probe_module(const char *path, const char *prefix, struct mo_allocator_candidate *c)
@@ -191,11 +227,7 @@ static int probe_module(const char *path, const char *prefix, struct mo_allocato
 	}
 	if (hit) {
 		err = hit->err;
-		c->has_malloc = hit->has_malloc;
-		c->has_free = hit->has_free;
-		c->cxx_operators = hit->cxx_operators;
-		c->jemalloc_api = hit->jemalloc_api;
-		c->entry_points = hit->entry_points;
+		copy_probe(c, &hit->c);
 		pthread_mutex_unlock(&probe_cache.lock);
 		return err;
 	}
@@ -212,51 +244,57 @@ static int probe_module(const char *path, const char *prefix, struct mo_allocato
 	slot->mtime = st.st_mtim;
 	snprintf(slot->prefix, sizeof(slot->prefix), "%s", prefix ? prefix : "");
 	slot->err = err;
-	slot->has_malloc = !err && c->has_malloc;
-	slot->has_free = !err && c->has_free;
-	slot->cxx_operators = !err && c->cxx_operators;
-	slot->jemalloc_api = !err && c->jemalloc_api;
-	slot->entry_points = err ? 0 : c->entry_points;
+	memset(&slot->c, 0, sizeof(slot->c));
+	if (!err)
+		copy_probe(&slot->c, c);
 	pthread_mutex_unlock(&probe_cache.lock);
 	return err;
 }
 
+/* Without a prefix from the user, one pass looks up the plain names and
+ * every auto prefix's names: block 0 plain, block 1 + k auto_prefixes[k]. */
 static int probe_module_uncached(const char *path, const char *prefix,
 				 struct mo_allocator_candidate *c)
 {
-	struct mo_elf_func f[NFNS];
-	char names[NFNS][96];
+	size_t blocks = prefix ? 1 : 1 + NAUTO, b;
+	struct mo_elf_func f[(1 + NAUTO) * NFNS];
+	char names[(1 + NAUTO) * NFNS][96];
+	const struct mo_elf_func *use;
 	int r;
 
 	memset(f, 0, sizeof(f));
-	for (size_t i = 0; i < NFNS; i++) {
-		snprintf(names[i], sizeof(names[i]), "%s%s",
-			 alloc_fns[i].prefixed && prefix ? prefix : "", alloc_fns[i].name);
-		f[i].name = names[i];
+	fn_names(prefix, f, names);
+	for (b = 1; b < blocks; b++) {
+		fn_names(auto_prefixes[b - 1].prefix, f + b * NFNS, names + b * NFNS);
+		/* the C++ operators are never prefixed: block 0 has them */
+		for (size_t i = 0; i < NFNS; i++)
+			if (!alloc_fns[i].prefixed)
+				f[b * NFNS + i].name = NULL;
 	}
-	r = mo_elf_find_funcs(path, f, NFNS);
+	r = mo_elf_find_funcs(path, f, blocks * NFNS);
 	if (r < 0)
 		return r;
-	c->has_malloc = f[FN_MALLOC_IDX].found;
-	c->has_free = f[FN_FREE_IDX].found;
+	for (b = 0; b < blocks; b++)
+		if (f[b * NFNS + FN_MALLOC_IDX].found && f[b * NFNS + FN_FREE_IDX].found)
+			break;
+	if (b == blocks)
+		b = 0;
+	use = f + b * NFNS;
+	c->prefix = b ? auto_prefixes[b - 1].prefix : NULL;
+	c->prefixed_allocator = b ? auto_prefixes[b - 1].allocator : NULL;
+	c->has_malloc = use[FN_MALLOC_IDX].found;
+	c->has_free = use[FN_FREE_IDX].found;
 	c->entry_points = 0;
 	c->cxx_operators = false;
-	c->jemalloc_api = f[FN_MALLOCX_IDX].found;
+	c->jemalloc_api = use[FN_MALLOCX_IDX].found;
 	for (size_t i = 0; i < NFNS; i++) {
-		if (!f[i].found)
+		if (!(alloc_fns[i].prefixed ? use[i].found : f[i].found))
 			continue;
 		c->entry_points++;
 		if (!alloc_fns[i].prefixed)
 			c->cxx_operators = true;
 	}
 	return 0;
-}
-
-static bool defines_malloc(const char *path, const char *prefix)
-{
-	struct mo_allocator_candidate c;
-
-	return probe_module(path, prefix, &c) == 0 && c.has_malloc && c.has_free;
 }
 
 static bool is_libc(const char *path)
@@ -273,18 +311,68 @@ static bool is_loader(const char *path)
 	return strstr(path, "/ld-linux") != NULL;
 }
 
+/*
+ * Which allocator object wins, lowest first: the program's own malloc, the
+ * program's prefixed one (its own calls go there), another library's malloc
+ * (linked or preloaded: it interposes the C library's), a library's
+ * prefixed one (the program links it to call it), the C library. -1: the
+ * object defines no allocator.
+ */
+enum { RANK_EXE, RANK_EXE_PREFIXED, RANK_LIB, RANK_LIB_PREFIXED, RANK_LIBC, NRANKS };
+
+static int allocator_rank(const struct mo_allocator_candidate *c, bool exe, bool libc)
+{
+	if (!c->has_malloc || !c->has_free)
+		return -1;
+	if (exe)
+		return c->prefix ? RANK_EXE_PREFIXED : RANK_EXE;
+	if (libc && !c->prefix)
+		return RANK_LIBC;
+	return c->prefix ? RANK_LIB_PREFIXED : RANK_LIB;
+}
+
+static void explain(struct mo_allocator_candidate *c, int rank)
+{
+	const char *p = c->prefix ? c->prefix : "";
+
+	switch (rank) {
+	case RANK_EXE:
+		snprintf(c->why, sizeof(c->why),
+			 "the program defines malloc itself (static or custom)");
+		break;
+	case RANK_EXE_PREFIXED:
+	case RANK_LIB_PREFIXED:
+		snprintf(c->why, sizeof(c->why),
+			 "%s defines %smalloc and %sfree (%s built with the symbol prefix '%s'), "
+			 "the program's own allocator; the C library's plain malloc is not probed "
+			 "(--allocator-lib forces it)",
+			 rank == RANK_EXE_PREFIXED ? "the program" : "a library", p, p,
+			 c->prefixed_allocator, p);
+		break;
+	case RANK_LIB:
+		snprintf(c->why, sizeof(c->why),
+			 "a library defining malloc comes before the C library");
+		break;
+	default:
+		snprintf(c->why, sizeof(c->why),
+			 "the C library's malloc: no other object defines it");
+	}
+}
+
 int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candidate **out,
 		      size_t *nout)
 {
 	struct mo_maps maps = { 0 };
 	struct mo_allocator_candidate *c = NULL;
 	size_t n = 0;
-	ssize_t exe = -1, lib = -1, libc = -1, chosen;
+	ssize_t best[NRANKS], chosen = -1;
 	char root[64];
-	int err;
+	int err, rank = -1;
 
 	*out = NULL;
 	*nout = 0;
+	for (int k = 0; k < NRANKS; k++)
+		best[k] = -1;
 	err = mo_procmaps_read(pid ? pid : getpid(), &maps);
 	if (err)
 		return err;
@@ -297,6 +385,7 @@ int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candida
 	for (size_t i = 0; i < maps.nr; i++) {
 		const struct mo_map *m = &maps.maps[i];
 		bool dup = false, first = n == 0;
+		int r;
 
 		if (!m->x || !m->path || m->path[0] != '/' || is_loader(m->path))
 			continue;
@@ -310,25 +399,20 @@ int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candida
 			continue;
 		/* the first executable mapping is the program itself */
 		c[n].role = first ? "executable" : is_libc(m->path) ? "C library" : "library";
-		if (c[n].has_malloc && c[n].has_free) {
-			if (first)
-				exe = 0;
-			else if (is_libc(m->path) && libc < 0)
-				libc = (ssize_t)n;
-			else if (!is_libc(m->path) && lib < 0)
-				lib = (ssize_t)n;
-		}
+		r = allocator_rank(&c[n], first, is_libc(m->path));
+		if (r >= 0 && best[r] < 0)
+			best[r] = (ssize_t)n;
 		n++;
 	}
 	mo_maps_release(&maps);
-	/* the symbol lookup order: the program, then libraries (a linked or
-	 * preloaded allocator), then the C library */
-	chosen = exe >= 0 ? exe : lib >= 0 ? lib : libc;
+	for (int k = 0; k < NRANKS && chosen < 0; k++)
+		if (best[k] >= 0) {
+			chosen = best[k];
+			rank = k;
+		}
 	if (chosen >= 0) {
 		c[chosen].chosen = true;
-		c[chosen].why = exe >= 0   ? "the program defines malloc itself (static or custom)"
-				: lib >= 0 ? "a library defining malloc comes before the C library"
-					   : "the C library's malloc: no other object defines it";
+		explain(&c[chosen], rank);
 	}
 	*out = c;
 	*nout = n;
@@ -351,17 +435,24 @@ int mo_allocator_find(pid_t pid, const char *prefix, char *path, size_t len)
 int mo_allocator_find_exe(const char *exe, const char *prefix, char *path, size_t len)
 {
 	struct mo_deps d;
-	int err;
+	int err, best = NRANKS;
 
-	/* the first object in lookup order that defines malloc wins, as
-	 * in the dynamic linker */
+	/* as mo_allocator_list; among equals the first object in the dynamic
+	 * linker's lookup order wins, as in the dynamic linker */
 	err = mo_deps_resolve(exe, &d);
 	if (err)
 		return err;
 	err = -ENOENT;
-	for (size_t i = 0; i < d.nr && err; i++) {
-		if (is_loader(d.paths[i]) || !defines_malloc(d.paths[i], prefix))
+	for (size_t i = 0; i < d.nr; i++) {
+		struct mo_allocator_candidate c;
+		int r;
+
+		if (is_loader(d.paths[i]) || probe_module(d.paths[i], prefix, &c))
 			continue;
+		r = allocator_rank(&c, strcmp(d.paths[i], d.exe) == 0, is_libc(d.paths[i]));
+		if (r < 0 || r >= best)
+			continue;
+		best = r;
 		snprintf(path, len, "%s", d.paths[i]);
 		err = 0;
 	}
@@ -526,15 +617,16 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 	unsigned long offsets[NFNS];
 	__u64 cookies[NFNS];
 	size_t n = 0, first_link = ls->nr, i = 0;
+	const char *prefix = progs->prefix;
+	struct mo_allocator_candidate c;
 	int ret;
 
+	/* without --symbol-prefix, a module with only prefixed names (je_malloc)
+	 * is probed under its prefix */
+	if (!prefix && probe_module(path, NULL, &c) == 0)
+		prefix = c.prefix;
 	memset(f, 0, sizeof(f));
-	for (size_t i = 0; i < NFNS; i++) {
-		snprintf(names[i], sizeof(names[i]), "%s%s",
-			 alloc_fns[i].prefixed && progs->prefix ? progs->prefix : "",
-			 alloc_fns[i].name);
-		f[i].name = names[i];
-	}
+	fn_names(prefix, f, names);
 	ret = mo_elf_find_funcs(path, f, NFNS);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot read allocator module '%s': %s", path,
@@ -544,8 +636,8 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 	if (!f[FN_MALLOC_IDX].found || !f[FN_FREE_IDX].found) {
 		snprintf(err, errlen,
 			 "allocator module '%s' exports no '%s' symbol: memobserver hooks "
-			 "allocators that export the malloc family (for a prefixed build, "
-			 "give --symbol-prefix)",
+			 "allocators that export the malloc family (je_, mi_ and tc_ "
+			 "prefixes are found; for another prefix, give --symbol-prefix)",
 			 path, f[FN_MALLOC_IDX].found ? names[FN_FREE_IDX] : names[FN_MALLOC_IDX]);
 		return -ENOENT;
 	}

@@ -54,8 +54,11 @@ bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid);
 
 /*
  * Path of the object that provides malloc for pid: the executable when it
- * defines malloc itself (static or custom), else the first other mapped
- * library that defines it (a preloaded allocator), else the C library.
+ * defines malloc itself (static or custom) or, lacking it, a prefixed
+ * malloc family (je_malloc, mi_malloc, tc_malloc: tried when prefix is
+ * NULL), else the first other mapped library that defines malloc (a linked
+ * or preloaded allocator), else the first that defines a prefixed family,
+ * else the C library.
  * pid 0 means memobserver's own C library (for commands it starts).
  * 0 or -errno (-ESRCH: no process; -ENOENT: no allocator found).
  */
@@ -76,8 +79,11 @@ struct mo_allocator_candidate {
 	bool cxx_operators;	/* defines operator new/delete itself */
 	bool jemalloc_api;	/* mallocx & co */
 	unsigned entry_points;	/* allocator entry points found */
+	const char *prefix;	/* found by itself (the caller gave none) for an
+				 * object with only prefixed names, else NULL */
+	const char *prefixed_allocator;	/* "jemalloc" for "je_", ... */
 	bool chosen;
-	const char *why;	/* for the chosen one */
+	char why[256];		/* for the chosen one */
 };
 int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candidate **out,
 		      size_t *n);
@@ -94,7 +100,8 @@ struct mo_attach_progs {
 
 /*
  * Attach the allocator probes in path for pid (0 = every process using the
- * file). On failure nothing from this call stays attached; err names the
+ * file). Without progs->prefix, a file with only prefixed names (je_malloc)
+ * is probed under that prefix. On failure nothing from this call stays attached; err names the
  * module and symbol. Returns the number of functions probed or -errno.
  */
 int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs,

@@ -62,8 +62,30 @@ static void release(struct names *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Append path's DT_NEEDED names to needed and its run paths to dirs. */
-static void read_dynamic(const char *path, struct names *needed, struct names *dirs)
+/* Its PT_INTERP into interp ("" when none). */
+static void read_interp(Elf *e, char *interp, size_t len)
+{
+	size_t n = 0, size;
+	const char *img;
+
+	interp[0] = '\0';
+	if (elf_getphdrnum(e, &n))
+		return;
+	img = elf_rawfile(e, &size);
+	for (size_t i = 0; img && i < n; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_INTERP)
+			continue;
+		if (ph.p_offset < size && ph.p_filesz <= size - ph.p_offset && ph.p_filesz)
+			snprintf(interp, len, "%.*s", (int)ph.p_filesz, img + ph.p_offset);
+	}
+}
+
+/* Append path's DT_NEEDED names to needed and its run paths to dirs; the
+ * program interpreter into interp when asked. */
+static void read_dynamic(const char *path, struct names *needed, struct names *dirs,
+			 char *interp, size_t interp_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf_Scn *scn = NULL;
@@ -73,6 +95,8 @@ static void read_dynamic(const char *path, struct names *needed, struct names *d
 		return;
 	elf_version(EV_CURRENT);
 	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (e && interp)
+		read_interp(e, interp, interp_len);
 	while (e && (scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *d;
@@ -111,8 +135,23 @@ static void read_dynamic(const char *path, struct names *needed, struct names *d
 	close(fd);
 }
 
-static bool find_lib(const char *name, const struct names *dirs, char *out, size_t len)
+/* musl's dynamic linker is its C library: a program's DT_NEEDED "libc.so"
+ * is the interpreter itself, not a file in the library path. */
+static bool musl_libc(const char *name, const char *interp)
 {
+	const char *base = strrchr(interp, '/');
+
+	return strncmp(base ? base + 1 : interp, "ld-musl", 7) == 0 &&
+	       (strcmp(name, "libc.so") == 0 || strncmp(name, "ld-musl", 7) == 0);
+}
+
+static bool find_lib(const char *name, const struct names *dirs, const char *interp, char *out,
+		     size_t len)
+{
+	if (musl_libc(name, interp)) {
+		snprintf(out, len, "%s", interp);
+		return faccessat(AT_FDCWD, out, R_OK, AT_EACCESS) == 0;
+	}
 	if (strchr(name, '/')) {
 		snprintf(out, len, "%s", name);
 		return faccessat(AT_FDCWD, out, R_OK, AT_EACCESS) == 0;
@@ -143,26 +182,57 @@ static void split_env(const char *var, const char *seps, struct names *out)
 	free(copy);
 }
 
+/* A script's interpreter ("#!/usr/bin/env bash" gives /usr/bin/env) into
+ * out; false for anything else. */
+static bool script_interpreter(const char *path, char *out, size_t len)
+{
+	char line[PATH_MAX + 3];
+	FILE *f = fopen(path, "re");
+	bool ok = false;
+
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f) && line[0] == '#' && line[1] == '!') {
+		const char *s = line + 2 + strspn(line + 2, " \t");
+		size_t n = strcspn(s, " \t\r\n");
+
+		if (n && n < len && s[0] == '/') {
+			snprintf(out, len, "%.*s", (int)n, s);
+			ok = true;
+		}
+	}
+	fclose(f);
+	return ok;
+}
+
 int mo_deps_resolve(const char *exe, struct mo_deps *out)
 {
 	struct names dirs = { 0 }, queue = { 0 }, res = { 0 }, preload = { 0 };
-	char p[PATH_MAX];
+	char p[PATH_MAX], interp[PATH_MAX] = "", prog[PATH_MAX];
 
 	memset(out, 0, sizeof(*out));
 	if (faccessat(AT_FDCWD, exe, R_OK, AT_EACCESS))
 		return -errno;
+	/* the kernel runs a script's interpreter (at most 4 levels deep) */
+	snprintf(prog, sizeof(prog), "%s", exe);
+	for (int depth = 0; depth < 4 && script_interpreter(prog, p, sizeof(p)); depth++)
+		snprintf(prog, sizeof(prog), "%s", p);
+	exe = prog;
+	out->exe = strdup(exe);
+	if (!out->exe)
+		return -ENOMEM;
 	split_env("LD_LIBRARY_PATH", ":;", &dirs);
 	split_env("LD_PRELOAD", ": ", &preload);
 	for (size_t i = 0; i < preload.n; i++)
-		if (find_lib(preload.v[i], &dirs, p, sizeof(p)) && !has(&res, p))
+		if (find_lib(preload.v[i], &dirs, interp, p, sizeof(p)) && !has(&res, p))
 			push(&res, p);
 	push(&res, exe);
-	read_dynamic(exe, &queue, &dirs);
+	read_dynamic(exe, &queue, &dirs, interp, sizeof(interp));
 	for (size_t i = 0; i < queue.n && res.n < MAX_DEPS; i++) {
-		if (!find_lib(queue.v[i], &dirs, p, sizeof(p)) || has(&res, p))
+		if (!find_lib(queue.v[i], &dirs, interp, p, sizeof(p)) || has(&res, p))
 			continue;
 		push(&res, p);
-		read_dynamic(p, &queue, NULL);
+		read_dynamic(p, &queue, NULL, NULL, 0);
 	}
 	release(&dirs);
 	release(&queue);
@@ -179,5 +249,6 @@ void mo_deps_release(struct mo_deps *d)
 	for (size_t i = 0; i < d->nr; i++)
 		free(d->paths[i]);
 	free(d->paths);
+	free(d->exe);
 	memset(d, 0, sizeof(*d));
 }

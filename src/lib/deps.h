@@ -4,7 +4,9 @@
  * lookup order: LD_PRELOAD entries, the executable, then its DT_NEEDED
  * libraries breadth-first, each searched in LD_LIBRARY_PATH, the
  * executable's DT_RUNPATH/DT_RPATH and the standard library directories.
- * Used for a command that has not been exec'd yet.
+ * musl's "libc.so" is its dynamic linker (the PT_INTERP). For a "#!"
+ * script the program is its interpreter. Used for a
+ * command that has not been exec'd yet.
  */
 #ifndef MO_DEPS_H
 #define MO_DEPS_H
@@ -12,6 +14,7 @@
 #include <stddef.h>
 
 struct mo_deps {
+	char *exe;	/* the program: for a "#!" script, its interpreter */
 	size_t nr;
 	char **paths;	/* resolved paths, lookup order, no duplicates */
 };

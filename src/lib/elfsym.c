@@ -169,7 +169,8 @@ static void scan_symbols(const struct elf_file *f, Elf_Scn *scn,
 			GElf_Versym vs;
 			int rank;
 
-			if (!funcs[j].name)
+			/* most symbols differ at once: skip name_rank's strlen */
+			if (!funcs[j].name || (funcs[j].name[0] && funcs[j].name[0] != name[0]))
 				continue;
 			rank = name_rank(name, funcs[j].name);
 			if (rank < 0)

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 struct mo_elf_func {
-	const char *name;	/* in: symbol to find */
+	const char *name;	/* in: symbol to find (NULL: none, skipped) */
 	uint64_t vaddr;		/* out: st_value, 0 if not found */
 	uint64_t file_offset;	/* out: offset in the file */
 	uint64_t size;		/* out: st_size */
