@@ -12,9 +12,10 @@
 #   BENCH_SECONDS=2     measured seconds per microbenchmark run
 #   WORKLOADS="fixed64:1 fixed64:2 mixed:1 mixed:2 fixed16k:1 realistic:1"
 #   TRACERS="none balanced aggressive conservative memleak"
-#                       also: balanced_plain (MEMOBSERVER_NO_SESSION=1), memleak_s10 (-s 10)
+#                       also: balanced_plain (MEMOBSERVER_NO_SESSION=1), memleak_s10 (-s 10),
+#                       balanced_budgetN (balanced with --max-overhead N, e.g. balanced_budget5)
 #   REDIS_ROUNDS=3  REDIS_REQUESTS=200000  REDIS_PORT=6399
-#   REDIS_TRACERS="none balanced memleak memleak_je"   (memleak_je: -O libjemalloc)
+#   REDIS_TRACERS="none balanced balanced_budget5 memleak memleak_je"   (memleak_je: -O libjemalloc)
 #   TRAP_ROUNDS=3       rounds of the probe-cost section (empty BPF programs, bench/trapcost.py)
 #   IDLE_SECONDS=6      how long memobserver watches an idle process for its idle RSS/CPU
 #   QUIET_WAIT=60       longest wait before a run for other tracers on the machine to go away
@@ -35,7 +36,7 @@ fi
 : "${REDIS_PORT:=6399}" "${IDLE_SECONDS:=6}" "${MEMLEAK_WAIT:=30}"
 : "${WORKLOADS:=fixed64:1 fixed64:2 mixed:1 mixed:2 fixed16k:1 realistic:1}"
 : "${TRACERS:=none balanced aggressive conservative memleak}"
-: "${REDIS_TRACERS:=none balanced memleak memleak_je}"	# memleak_je: see memleak_jemalloc
+: "${REDIS_TRACERS:=none balanced balanced_budget5 memleak memleak_je}"	# memleak_je: see memleak_jemalloc
 : "${MEMOBSERVER:=$ROOT/build/memobserver}"
 : "${OUT:=$ROOT/bench/out/$(date +%Y%m%d-%H%M%S)}"
 
@@ -187,14 +188,18 @@ start_tracer() {
 
 	TPID=""
 	case $t in
-	balanced | aggressive | conservative | balanced_plain)
-		local mode=${t%_plain}
+	balanced | aggressive | conservative | balanced_plain | balanced_budget*)
+		local mode=${t%_plain} budget=()
+		if [ "${t#balanced_budget}" != "$t" ]; then
+			mode=balanced
+			budget=(--max-overhead "${t#balanced_budget}")
+		fi
 		if [ "$t" = balanced_plain ]; then
 			MEMOBSERVER_NO_SESSION=1 env --default-signal=INT "$MEMOBSERVER" -p "$pid" \
 				--mode "$mode" "${MO_ARGS[@]}" -q -v >"$pre.out" 2>"$pre.err" &
 		else
 			env --default-signal=INT "$MEMOBSERVER" -p "$pid" --mode "$mode" \
-				"${MO_ARGS[@]}" -q -v >"$pre.out" 2>"$pre.err" &
+				"${budget[@]}" "${MO_ARGS[@]}" -q -v >"$pre.out" 2>"$pre.err" &
 		fi
 		TPID=$!
 		wait_for "$pre.err" 'observing' 30 "$TPID" && ok=1

@@ -10,7 +10,8 @@ import os
 import statistics
 import sys
 
-MO = ["balanced", "aggressive", "conservative", "balanced_plain"]
+MO = ["balanced", "aggressive", "conservative", "balanced_plain", "balanced_budget5",
+      "balanced_budget2"]
 TARGET = {"balanced": 0.35, "aggressive": 0.5, "conservative": 0.05}
 TARGET_WORKLOADS = {"fixed64", "mixed"}
 
@@ -72,7 +73,7 @@ def micro(out):
         if r["tracer"] not in tracers:
             tracers.append(r["tracer"])
     order = ["none", "balanced", "aggressive", "conservative", "balanced_plain",
-             "memleak", "memleak_s10"]
+             "balanced_budget5", "balanced_budget2", "memleak", "memleak_s10"]
     tracers.sort(key=lambda t: order.index(t) if t in order else 99)
 
     print("### ns per malloc+free pair\n")
@@ -217,9 +218,10 @@ def redis(out):
               f"{fmt(cpu / 1000, 2) if cpu is not None else '—'} | "
               f"{fmt(tracked)} | {fmt(probes)} |")
     print()
-    for ml in ("memleak", "memleak_je"):
-        if "balanced" in loss and ml in loss:
-            b, m = loss["balanced"], loss[ml]
+    for mo, ml in [(mo, ml) for mo in ("balanced", "balanced_budget5", "balanced_budget2")
+                   for ml in ("memleak", "memleak_je")]:
+        if mo in loss and ml in loss:
+            b, m = loss[mo], loss[ml]
             parts = []
             for name, x, y in (("SET", b[0], m[0]), ("GET", b[1], m[1])):
                 if x is not None and y is not None and y > 0:
@@ -227,7 +229,7 @@ def redis(out):
                 elif x is not None and y is not None:
                     parts.append(f"{name} {x:.1f} % vs {y:.1f} % (no measurable loss "
                                  f"under {ml}: ratio undefined)")
-            print(f"- balanced loss vs {ml}'s loss: " + "; ".join(parts))
+            print(f"- {mo} loss vs {ml}'s loss: " + "; ".join(parts))
     print()
 
 

@@ -27,7 +27,7 @@
 #define RECENT_SLOPE_RATIO 0.25	/* tail slope vs whole-window slope: "still rising" */
 #define PLATEAU_BAND 0.10	/* tail spread / tail max for "flat" */
 #define COLLAPSE_RATIO 0.10	/* last <= this x peak: the memory was given back */
-#define SMALL_BLOCK_BYTES 1024	/* average block below this is "small" */
+#define SMALL_BLOCK_BYTES 4096	/* average block below a page is "small" */
 #define MANY_BLOCKS 64		/* and this many live blocks is "many" */
 #define FULL_CONF_SAMPLES 12.0	/* samples needed for full confidence */
 #define V1_UNLIMITED (1ULL << 62)	/* v1 reports "no limit" as ~2^63 rounded to pages */

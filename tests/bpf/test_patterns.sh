@@ -117,4 +117,28 @@ for r in $runs; do
 		fail "$name" "$res"
 	fi
 done
+
+# 3. Aggressive mode with its default minimum (1 KiB): a steady pile of
+# 2 KiB blocks is fragmentation (blocks below a page), found without
+# lowering the minimum.
+if timeout 60 "$MO" --mode aggressive --interval 500ms --min-age 1s --metrics off --format json \
+	-o "$TMP/frag2k.json" -- "$FIX/leak_many" --count 500 --size 2048 --interval-ms 20 --hold-ms 1500 \
+	> "$TMP/frag2k.out" 2> "$TMP/frag2k.err"; then
+	got=$(python3 -c '
+import json, sys
+kinds = set()
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("kind") == "leak" and not e.get("final") and any(
+            f.get("symbol") == "leak_many_blocks" for f in e.get("stack", [])):
+        kinds.add(e.get("pattern"))
+print(" ".join(sorted(k or "none" for k in kinds)) or "no-finding")' "$TMP/frag2k.json")
+	if [ "$got" = fragmentation ]; then
+		pass patterns_fragmentation_aggressive_default
+	else
+		fail patterns_fragmentation_aggressive_default "periodic findings at leak_many_blocks: $got"
+	fi
+else
+	fail patterns_fragmentation_aggressive_default "memobserver failed: $(head -c 300 "$TMP/frag2k.err")"
+fi
 exit 0
