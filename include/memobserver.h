@@ -62,6 +62,9 @@ struct mo_config {
 	uint64_t report_interval_ns;	/* leak analysis period (default 10 s) */
 	uint32_t unwind_rows;		/* unwind table capacity (default 2,000,000) */
 	uint64_t large_allocation_threshold; /* bytes; 0 = mode (balanced: 1 GiB) */
+	uint32_t ring_buffer_size;	/* bytes of the kernel->user record ring (process,
+					   mmap, large-allocation records); a power of two,
+					   4 KiB to 1 GiB (default 4 MiB) */
 	uint32_t max_overhead_bp;	/* overhead budget in hundredths of a percent of
 					   each process's CPU time; 0 = none (default) */
 };
@@ -215,6 +218,9 @@ struct mo_counters {
 					   full): not reported as leaks */
 	uint64_t pids_reused;		/* exited processes whose pid was already reused
 					   when reclaimed (their blocks were still told apart) */
+	uint64_t exits_recovered;	/* exits found by pid after their record was lost */
+	uint64_t stale_recovered;	/* blocks of an old program image dropped after its
+					   exec record was lost */
 };
 
 struct mo_report {

@@ -501,6 +501,26 @@ static int link_create_multi(int prog_fd, __u32 attach_type, const char *path,
 	return fd < 0 ? -errno : fd;
 }
 
+/* The argument registers the BPF entry program reads for fn: the probe may
+ * go after instructions that write only other registers. */
+static unsigned live_args(enum mo_fn fn)
+{
+	switch (fn) {
+	case MO_FN_MALLOC:
+	case MO_FN_VALLOC:
+	case MO_FN_PVALLOC:
+	case MO_FN_FREE:
+		return MO_ARG_RDI;
+	case MO_FN_CALLOC:
+	case MO_FN_REALLOC:
+	case MO_FN_ALIGNED_ALLOC:
+	case MO_FN_MEMALIGN:
+		return MO_ARG_RDI | MO_ARG_RSI;
+	default:	/* posix_memalign, reallocarray: three */
+		return MO_ARG_RDI | MO_ARG_RSI | MO_ARG_RDX;
+	}
+}
+
 static bool frees_memory(__u64 fn)
 {
 	return fn == MO_FN_FREE || fn == MO_FN_REALLOC || fn == MO_FN_REALLOCARRAY;
@@ -652,7 +672,8 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 			dup = f[j].found && f[j].file_offset == f[i].file_offset;
 		if (dup)
 			continue;
-		mo_probe_site_pick(f[i].code, f[i].code_len, &site);
+		mo_probe_site_pick_args(f[i].code, f[i].code_len, live_args(alloc_fns[i].fn),
+					&site);
 		offsets[n] = f[i].file_offset + site.offset;
 		cookies[n] = alloc_fns[i].fn;
 		n++;

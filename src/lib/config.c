@@ -40,6 +40,7 @@ void mo_config_init(struct mo_config *cfg)
 	cfg->max_stack_depth = 32;
 	cfg->report_interval_ns = 10 * SEC;
 	cfg->unwind_rows = 2000000;
+	cfg->ring_buffer_size = 4 << 20;
 }
 
 int mo_mode_parse(const char *s, enum mo_mode *mode)
@@ -106,6 +107,9 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("unwind_rows");
 	if (r.max_overhead_bp > 10000)
 		BAD("max_overhead");
+	if (r.ring_buffer_size < 4096 || r.ring_buffer_size > (1u << 30) ||
+	    (r.ring_buffer_size & (r.ring_buffer_size - 1)))
+		BAD("ring_buffer_size");
 	if (out)
 		*out = r;
 	return 0;

@@ -23,7 +23,7 @@ struct mo_elf_func {
 	uint64_t vaddr;		/* out: st_value, 0 if not found */
 	uint64_t file_offset;	/* out: offset in the file */
 	uint64_t size;		/* out: st_size */
-	uint8_t code[32];	/* out: first bytes (fewer if the function is shorter) */
+	uint8_t code[64];	/* out: first bytes (fewer if the function is shorter) */
 	size_t code_len;
 	int found;
 };

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,10 @@ struct mo_observer {
 	uint64_t last_gc_ns;
 	uint64_t stacks_deleted;
 	uint64_t unattributed;		/* leaked blocks with no stack (table was full) */
+	uint64_t ringbuf_drops_seen;	/* lost records already recovered from */
+	uint64_t last_recover_ns;
+	uint64_t exits_recovered;	/* exits whose record was lost, found by pid */
+	uint64_t stale_recovered;	/* blocks of an old image whose exec record was lost */
 };
 
 static void olog(struct mo_observer *o, enum mo_log_level lvl, const char *fmt, ...)
@@ -1661,6 +1666,90 @@ static void consume_records(struct mo_observer *o)
 	o->ndeferred -= i;
 }
 
+/*
+ * A full ring buffer loses records, and a lost exit or exec record would
+ * leave a dead process unreclaimed, or an old program image's blocks
+ * counted as the new one's. After any loss, once a second until none is
+ * new: processes that are gone get the exit they missed, and blocks older
+ * than their process's last exec (the BPF statistics keep its time) are
+ * dropped as the exec record would have had them dropped.
+ */
+struct exec_mark {
+	uint32_t tgid, gen;
+	uint64_t exec_ts;
+};
+
+static void synth_exit(struct mo_observer *o, uint32_t pid, uint32_t gen, uint64_t now)
+{
+	struct mo_record r = { .type = MO_REC_EXIT, .pid = pid, .tid = pid, .ts_ns = now,
+			       .gen = gen };
+
+	o->exits_recovered++;
+	process_record(o, &r);
+}
+
+static void drop_stale_blocks(struct mo_observer *o, const struct exec_mark *marks,
+			      size_t nmarks)
+{
+	int afd = bpf_map__fd(o->skel->maps.allocs);
+	struct mo_alloc_rec *recs = NULL;
+	size_t n = 0;
+
+	if (!nmarks || snapshot(o, &recs, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < nmarks; j++) {
+			struct mo_alloc_key k = { recs[i].tgid, recs[i].gen, recs[i].addr };
+
+			if (marks[j].tgid != recs[i].tgid || marks[j].gen != recs[i].gen ||
+			    recs[i].ts_ns >= marks[j].exec_ts)
+				continue;
+			if (bpf_map_delete_elem(afd, &k) == 0)
+				o->stale_recovered++;
+			break;
+		}
+	}
+	free(recs);
+}
+
+static void recover_lost_records(struct mo_observer *o, uint64_t now)
+{
+	int fd = bpf_map__fd(o->skel->maps.procs);
+	struct exec_mark *marks = NULL;
+	size_t nmarks = 0, cap = 0;
+	__u32 key, next, *prev = NULL;
+	struct mo_proc_stats ps;
+	uint64_t drops;
+
+	if (now - o->last_recover_ns < NSEC)
+		return;
+	o->last_recover_ns = now;
+	drops = counter_value(o, MO_C_DROP_RINGBUF_FULL);
+	if (drops == o->ringbuf_drops_seen)
+		return;
+	o->ringbuf_drops_seen = drops;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &ps) || pending_exit(o, key))
+			continue;
+		if (kill((pid_t)key, 0) && errno == ESRCH)
+			synth_exit(o, key, ps.gen, now);
+		else if (ps.exec_ts_ns &&
+			 !grow((void **)&marks, &cap, nmarks + 1, sizeof(*marks)))
+			marks[nmarks++] = (struct exec_mark){ key, ps.gen, ps.exec_ts_ns };
+	}
+	for (size_t i = 0; i < o->npids; i++) {
+		struct pidinfo *p = &o->pids[i];
+
+		if (p->alive && !pending_exit(o, (uint32_t)p->pid) && kill(p->pid, 0) &&
+		    errno == ESRCH)
+			synth_exit(o, (uint32_t)p->pid, 0, now);
+	}
+	drop_stale_blocks(o, marks, nmarks);
+	free(marks);
+}
+
 /* ------------------------------------------------------------------- worker */
 
 static void *worker_main(void *arg)
@@ -1707,8 +1796,10 @@ static void *worker_main(void *arg)
 		t2 = clock_ns(CLOCK_BOOTTIME);
 		if (t2 - o->last_rss_ns >= RSS_PERIOD_NS)
 			rss_tick(o);
-		if (!stop)
+		if (!stop) {
 			stacks_gc(o, t2);
+			recover_lost_records(o, t2);
+		}
 		t3 = clock_ns(CLOCK_BOOTTIME);
 		if (tick)
 			periodic(o);
@@ -1884,6 +1975,7 @@ static int open_and_load(struct mo_observer *o, bool session)
 	bpf_map__set_max_entries(s->maps.stacks, o->cfg.max_stacks);
 	bpf_map__set_max_entries(s->maps.stack_stats, o->cfg.max_stacks);
 	bpf_map__set_max_entries(s->maps.rows, o->cfg.unwind_rows);
+	bpf_map__set_max_entries(s->maps.records, o->cfg.ring_buffer_size);
 	bpf_program__set_autoattach(s->progs.alloc_session, false);
 	bpf_program__set_autoattach(s->progs.alloc_enter, false);
 	bpf_program__set_autoattach(s->progs.alloc_exit, false);
@@ -2231,6 +2323,8 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 		c->stale_calls = v[MO_C_STALE_CALLS];
 		c->unattributed_blocks = o->unattributed;
 		c->pids_reused = o->pids_reused;
+		c->exits_recovered = o->exits_recovered;
+		c->stale_recovered = o->stale_recovered;
 	}
 }
 

@@ -228,6 +228,7 @@ enum setting_kind {
 	SET_SIZE,
 	SET_DURATION,
 	SET_PERCENT,	/* uint32_t field, basis points */
+	SET_POW2_SIZE,	/* uint32_t field, a size that is a power of two */
 };
 
 /*
@@ -266,6 +267,8 @@ static const struct setting {
 	{ "large_allocation_threshold", SET_SIZE,
 	  offsetof(struct mo_config, large_allocation_threshold), 0, UINT64_MAX },
 	{ "max_overhead", SET_PERCENT, offsetof(struct mo_config, max_overhead_bp), 0, 10000 },
+	{ "ring_buffer_size", SET_POW2_SIZE, offsetof(struct mo_config, ring_buffer_size), 4096,
+	  1u << 30 },
 };
 
 static int parse_bool(const char *s, bool *out)
@@ -333,6 +336,11 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 	case SET_SIZE:
 		ret = mo_parse_size(value, &v);
 		break;
+	case SET_POW2_SIZE:
+		if (mo_parse_size(value, &v) || v < set->min || v > set->max || (v & (v - 1)))
+			return -EINVAL;
+		*(uint32_t *)field = (uint32_t)v;
+		return 0;
 	case SET_DURATION:
 		ret = mo_parse_duration(value, &v);
 		break;

@@ -32,7 +32,7 @@ int mo_parse_percent(const char *s, uint64_t *bp);
  * enable_ebpf (true/false/yes/no/1/0), stack_dedup_window (duration),
  * sampling_rate, max_allocations, max_stacks, max_stack_depth,
  * report_interval (duration), unwind_rows, large_allocation_threshold (size),
- * max_overhead (percent, 0 = no budget). Returns 0, -ENOENT for an unknown
+ * max_overhead (percent, 0 = no budget), ring_buffer_size (size, power of two). Returns 0, -ENOENT for an unknown
  * key, -EINVAL for a bad value.
  */
 int mo_config_set(struct mo_config *cfg, const char *key, const char *value);

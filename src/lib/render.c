@@ -334,6 +334,10 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 	mo_json_u64(j, c->unattributed_blocks);
 	mo_json_key(j, "pids_reused");
 	mo_json_u64(j, c->pids_reused);
+	mo_json_key(j, "exits_recovered");
+	mo_json_u64(j, c->exits_recovered);
+	mo_json_key(j, "stale_blocks_recovered");
+	mo_json_u64(j, c->stale_recovered);
 	if (c->overhead_budget > 0) {
 		mo_json_key(j, "overhead");
 		mo_json_obj_begin(j);

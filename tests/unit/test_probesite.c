@@ -114,8 +114,8 @@ static void test_skip_endbr_test(void **state)
 	EXPECT(3, 1, "push", 0x40, 0x84, 0xff, 0x53);		/* test %dil,%dil */
 	/* test %eax,0x10(%rip) reads memory only. */
 	EXPECT(6, 1, "jcc", 0x85, 0x05, 0x10, 0, 0, 0, 0x74, 0x00);
-	/* test with a base-register memory operand is not decoded. */
-	ENTRY(0x85, 0x07, 0x74, 0x00);				/* test %eax,(%rdi) */
+	/* test with a base-register memory operand only reads memory. */
+	EXPECT(2, 1, "jcc", 0x85, 0x07, 0x74, 0x00);		/* test %eax,(%rdi) */
 	/* test then mul: stop, probe the entry. */
 	ENTRY(0x48, 0x85, 0xff, 0x48, 0xf7, 0xe7);
 	/* test then the end of the buffer. */
@@ -150,8 +150,8 @@ static void test_skip_cmp(void **state)
 	ENTRY(0x83, 0xc7, 0x05, 0x74, 0x00);			/* add $5,%edi */
 	ENTRY(0x48, 0x83, 0xec, 0x18, 0x55);			/* sub $0x18,%rsp */
 	ENTRY(0x80, 0x35, 1, 2, 3, 4, 0, 0x55);		/* xorb $0,(%rip) */
-	/* cmpb $0,8(%rdi) uses a base register: not decoded. */
-	ENTRY(0x80, 0x7f, 0x08, 0x00, 0x74, 0x00);
+	/* cmpb $0,8(%rdi) reads memory through a base register. */
+	EXPECT(4, 1, "jcc", 0x80, 0x7f, 0x08, 0x00, 0x74, 0x00);
 	/* Immediates cut off by the buffer end. */
 	ENTRY(0x80, 0x3d, 0x01, 0x02, 0x14, 0x00);
 	ENTRY(0x48, 0x81, 0xff, 0, 0x10, 0);
@@ -159,20 +159,88 @@ static void test_skip_cmp(void **state)
 	ENTRY(0x3c);
 }
 
+static void expect_args(const uint8_t *code, size_t len, unsigned live, size_t offset,
+			int emulated)
+{
+	struct mo_probe_site s;
+
+	mo_probe_site_pick_args(code, len, live, &s);
+	assert_int_equal(s.offset, offset);
+	assert_int_equal(s.emulated, emulated);
+}
+
+/*
+ * jemalloc 5.3 (Debian's libjemalloc2): free computes its thread cache
+ * slot in nine register-only instructions before its first jcc. Only rdi
+ * is an argument of free: the probe goes on the jne (0x30). With every
+ * argument register live the write to rdx stops the walk at the entry.
+ */
+static void test_register_writes(void **state)
+{
+	static const uint8_t je_free[] = {
+		0x48, 0x89, 0xf8,				/* mov %rdi,%rax */
+		0x48, 0x8b, 0x15, 0x0e, 0x53, 0x0a, 0x00,	/* mov 0xa530e(%rip),%rdx */
+		0x48, 0x89, 0xf9,				/* mov %rdi,%rcx */
+		0x48, 0xc1, 0xe8, 0x1a,				/* shr $0x1a,%rax */
+		0x48, 0x81, 0xe1, 0x00, 0x00, 0x00, 0xc0,	/* and $0xc0000000,%rcx */
+		0x25, 0xf0, 0x00, 0x00, 0x00,			/* and $0xf0,%eax */
+		0x64, 0x48, 0x03, 0x04, 0x25, 0, 0, 0, 0,	/* add %fs:0x0,%rax */
+		0x48, 0x01, 0xd0,				/* add %rdx,%rax */
+		0x48, 0x3b, 0x88, 0xb0, 0x01, 0x00, 0x00,	/* cmp 0x1b0(%rax),%rcx */
+		0x0f, 0x85, 0x8a, 0x00, 0x00, 0x00,		/* jne */
+	};
+	static const uint8_t je_sdallocx[] = {
+		0x49, 0x89, 0xf8,				/* mov %rdi,%r8 */
+		0x48, 0x81, 0xfe, 0x00, 0x10, 0x00, 0x00,	/* cmp $0x1000,%rsi */
+		0x77, 0x0c,					/* ja */
+	};
+	static const uint8_t writes_rsi[] = {
+		0x48, 0x89, 0xfe,				/* mov %rdi,%rsi */
+		0x74, 0x00,
+	};
+
+	expect_args(je_free, sizeof(je_free), MO_ARG_RDI, 0x30, 1);
+	expect_args(je_free, sizeof(je_free), MO_ARGS_ALL, 0, 0);
+	expect_args(je_free, sizeof(je_free) - 1, MO_ARG_RDI, 0, 0);	/* jne cut short */
+	expect_args(je_sdallocx, sizeof(je_sdallocx), MO_ARG_RDI | MO_ARG_RSI | MO_ARG_RDX, 10, 1);
+	expect_args(je_sdallocx, sizeof(je_sdallocx), MO_ARGS_ALL, 0, 0);	/* r8 */
+	expect_args(writes_rsi, sizeof(writes_rsi), MO_ARG_RDI, 3, 1);
+	expect_args(writes_rsi, sizeof(writes_rsi), MO_ARG_RDI | MO_ARG_RSI, 0, 0);
+	/* rsp and rbp are never written before the probe, whatever is live */
+	{
+		static const uint8_t c[] = { 0x48, 0x89, 0xe5, 0x74, 0x00 };	/* mov %rsp,%rbp */
+		static const uint8_t d[] = { 0x48, 0x83, 0xc4, 0x08, 0x74, 0x00 }; /* add $8,%rsp */
+
+		expect_args(c, sizeof(c), 0, 0, 0);
+		expect_args(d, sizeof(d), 0, 0, 0);
+	}
+	/* writes to memory are never skipped */
+	{
+		static const uint8_t c[] = { 0x48, 0x89, 0x07, 0x74, 0x00 };	/* mov %rax,(%rdi) */
+
+		expect_args(c, sizeof(c), 0, 0, 0);
+	}
+}
+
 static void test_unknown_and_limits(void **state)
 {
 	struct mo_probe_site s;
 
-	ENTRY(0x48, 0x89, 0xfb, 0x55);				/* mov %rdi,%rbx */
+	/* mov %rdi,%rbx writes no argument register: skipped */
+	EXPECT(3, 1, "push", 0x48, 0x89, 0xfb, 0x55);
+	ENTRY(0x48, 0x89, 0xdf, 0x55);				/* mov %rbx,%rdi */
 	ENTRY(0x48, 0x83, 0xec, 0x08);				/* sub $8,%rsp */
-	ENTRY(0x31, 0xc0);					/* xor %eax,%eax */
+	ENTRY(0x48, 0x89, 0xe5, 0x55);				/* mov %rsp,%rbp */
+	ENTRY(0x31, 0xc0);					/* xor %eax,%eax, then nothing */
 	ENTRY(0xcc);						/* int3 */
 	ENTRY(0x40);						/* lone REX */
 
-	/* Three skipped instructions then an emulated fourth. */
-	EXPECT(6, 1, "jcc", 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x74, 0x00);
-	/* Four skipped: the fifth is beyond the search. */
-	ENTRY(0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x74, 0x00);
+	/* Eleven skipped instructions then an emulated twelfth. */
+	EXPECT(22, 1, "jcc", 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0,
+	       0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x74, 0x00);
+	/* Twelve skipped: the thirteenth is beyond the search. */
+	ENTRY(0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0,
+	      0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x85, 0xc0, 0x74, 0x00);
 
 	/* len bounds the walk, not the array. */
 	{
@@ -239,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_skip_endbr_test),
 		cmocka_unit_test(test_skip_cmp),
 		cmocka_unit_test(test_unknown_and_limits),
+		cmocka_unit_test(test_register_writes),
 		cmocka_unit_test(test_libc_allocators),
 	};
 
