@@ -207,11 +207,11 @@ static void test_synthetic_offsets(void **state)
 	assert_int_equal(f[0].size, 4);
 	assert_text_code(&f[0], 4);
 
-	/* "@@" beats the "@" listed before it; size 0 reads the full 32. */
+	/* "@@" beats the "@" listed before it; size 0 reads a full code[]. */
 	assert_int_equal(f[1].vaddr, 0x401010);
 	assert_int_equal(f[1].file_offset, 0x1010);
 	assert_int_equal(f[1].size, 0);
-	assert_text_code(&f[1], 32);
+	assert_text_code(&f[1], sizeof(f[1].code));
 
 	/* Eight file bytes remain in the segment after gamma. */
 	assert_int_equal(f[2].file_offset, 0x10f8);
@@ -374,7 +374,7 @@ static void test_libc_against_nm(void **state)
 
 	for (int i = 0; i < 5; i++) {
 		uint64_t addr = 0, size = 0;
-		uint8_t raw[32];
+		uint8_t raw[sizeof(f[0].code)];
 		size_t want;
 
 		assert_true(nm_lookup(names[i], &addr, &size));
@@ -383,7 +383,7 @@ static void test_libc_against_nm(void **state)
 		assert_int_equal(f[i].size, size);
 		assert_int_equal(f[i].file_offset, readelf_offset(addr));
 
-		want = size && size < 32 ? size : 32;
+		want = size && size < sizeof(raw) ? size : sizeof(raw);
 		assert_int_equal(f[i].code_len, want);
 		assert_int_equal(fseeko(lib, (off_t)f[i].file_offset, SEEK_SET), 0);
 		assert_int_equal(fread(raw, 1, want, lib), want);

@@ -289,7 +289,7 @@ static void test_libc_allocators(void **state)
 		struct mo_probe_site s;
 
 		assert_int_equal(f[i].found, 1);
-		assert_int_equal(f[i].code_len, 32);
+		assert_true(f[i].code_len >= 16 && f[i].code_len <= sizeof(f[i].code));
 		mo_probe_site_pick(f[i].code, f[i].code_len, &s);
 		assert_int_equal(s.offset, cases[i].offset);
 		assert_int_equal(s.emulated, 1);
