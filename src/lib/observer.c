@@ -2041,13 +2041,18 @@ static int attach_system_wide(struct mo_observer *o)
 		}
 		attached++;
 	}
-	while (!o->allocator_lib && d && (de = readdir(d))) {
+	while (d && (de = readdir(d))) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
 		if (*end || pid <= 0 || pid == getpid())
 			continue;
-		if (attach_new_allocator(o, (pid_t)pid) >= 0)
+		/* the unwind rows of every program already running: one that
+		 * allocates and exits before a lazy load could read its maps
+		 * would keep unnamed, partial stacks (modules are loaded once
+		 * per file, so this is one pass over the distinct files) */
+		mo_modules_load_pid(o->mods, (pid_t)pid);
+		if (!o->allocator_lib && attach_new_allocator(o, (pid_t)pid) >= 0)
 			attached++;
 	}
 	if (d)

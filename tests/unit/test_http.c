@@ -554,7 +554,9 @@ static void test_burst_with_slow_clients(void **state)
 		int n = poll(p, BURST, 1000);
 
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		assert_true(t1.tv_sec - t0.tv_sec < 15);
+		/* a hang guard, not a speed check: under ASan on a loaded
+		 * 2-core machine the burst has taken more than 15 s */
+		assert_true(t1.tv_sec - t0.tv_sec < 90);
 		if (n <= 0)
 			continue;
 		for (int i = 0; i < BURST; i++) {
