@@ -42,10 +42,10 @@ static __always_inline __u32 proc_gen(void)
 	return (__u32)BPF_CORE_READ(t, group_leader, start_time);
 }
 
-static __always_inline struct mo_proc_stats *proc_stats(__u32 tgid)
+/* The current process's statistics (gen: its proc_gen()). */
+static __always_inline struct mo_proc_stats *proc_stats(__u32 tgid, __u32 gen)
 {
 	struct mo_proc_stats *ps = bpf_map_lookup_elem(&procs, &tgid);
-	__u32 gen = proc_gen();
 
 	if (!ps || ps->gen != gen) {
 		/* new, or left by an exited process whose pid this one reuses */
@@ -65,7 +65,7 @@ static __always_inline void count_hit(__u32 tgid, int kind)
 {
 	struct mo_proc_stats *ps;
 
-	if (!count_hits || !(ps = proc_stats(tgid)))
+	if (!count_hits || !(ps = proc_stats(tgid, proc_gen())))
 		return;
 	if (kind == 0)
 		__sync_fetch_and_add(&ps->hits_alloc, 1);
@@ -157,7 +157,8 @@ static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 size
 static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kind, __u64 ip,
 				   __u64 sp, __u64 bp)
 {
-	struct mo_alloc_key key = { .tgid = tgid, .gen = proc_gen(), .addr = addr };
+	__u32 gen = proc_gen();
+	struct mo_alloc_key key = { .tgid = tgid, .gen = gen, .addr = addr };
 	struct mo_alloc_info info = {};
 	struct mo_proc_stats *ps;
 	long err;
@@ -175,7 +176,7 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	}
 	count(kind == MO_KIND_HEAP ? MO_C_ALLOCS_TRACKED : MO_C_MMAPS_TRACKED);
 	stack_account(tgid, info.stack_id, size, true);
-	ps = proc_stats(tgid);
+	ps = proc_stats(tgid, gen);
 	if (ps) {
 		__sync_fetch_and_add(&ps->allocs, 1);
 		__sync_fetch_and_add(&ps->alloc_bytes, size);
@@ -642,7 +643,7 @@ int sys_exit_brk(struct trace_event_raw_sys_exit *ctx)
 	asm volatile("" : "+r"(end));
 	if (!is_target(tgid))
 		return 0;
-	ps = proc_stats(tgid);
+	ps = proc_stats(tgid, proc_gen());
 	if (!ps)
 		return 0;
 	if (ps->brk_end && end > ps->brk_end)
@@ -710,7 +711,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 		return 0;
 	count(MO_C_EXECS);
 	bpf_map_delete_elem(&proc_maps, &tgid);
-	ps = proc_stats(tgid);
+	ps = proc_stats(tgid, proc_gen());
 	if (ps) {
 		ps->exec_ts_ns = bpf_ktime_get_boot_ns();
 		ps->brk_end = 0;

@@ -664,15 +664,7 @@ out:
 
 /* ------------------------------------------------------------- maintenance */
 
-static uint64_t counter_sum(struct mo_observer *o, const __u64 *vals, int ncpu)
-{
-	uint64_t s = 0;
-
-	for (int i = 0; i < ncpu; i++)
-		s += vals[i];
-	return s;
-}
-
+/* Kernel counter k (enum mo_counter), summed over the CPUs. */
 static uint64_t counter_value(struct mo_observer *o, __u32 k)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -680,20 +672,56 @@ static uint64_t counter_value(struct mo_observer *o, __u32 k)
 	uint64_t v = 0;
 
 	if (vals && !bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.counters), &k, vals))
-		v = counter_sum(o, vals, ncpu);
+		for (int i = 0; i < ncpu; i++)
+			v += vals[i];
 	free(vals);
 	return v;
+}
+
+/*
+ * The stack ids other processes than pid refer to (pid 0: every process):
+ * their outstanding blocks (recs, a snapshot of the allocation table) and
+ * their per-stack totals; pid's own totals keys go to *mine when asked.
+ * 0, or -ENOMEM with the arrays holding what was collected.
+ */
+static int stack_refs(struct mo_observer *o, uint32_t pid, const struct mo_alloc_rec *recs,
+		      size_t n, uint64_t **ids, size_t *nids, struct mo_stack_key **mine,
+		      size_t *nmine)
+{
+	int fd = bpf_map__fd(o->skel->maps.stack_stats);
+	struct mo_stack_key key, next, *prev = NULL;
+	size_t cap = 0, capmine = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (recs[i].tgid == pid)
+			continue;
+		if (grow((void **)ids, &cap, *nids + 1, sizeof(**ids)))
+			return -ENOMEM;
+		(*ids)[(*nids)++] = recs[i].stack_id;
+	}
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		if (key.tgid == pid && mine) {
+			if (grow((void **)mine, &capmine, *nmine + 1, sizeof(**mine)))
+				return -ENOMEM;
+			(*mine)[(*nmine)++] = key;
+		} else if (key.tgid != pid) {
+			if (grow((void **)ids, &cap, *nids + 1, sizeof(**ids)))
+				return -ENOMEM;
+			(*ids)[(*nids)++] = key.stack_id;
+		}
+	}
+	return 0;
 }
 
 /* Every GC_PERIOD_NS, once the stack table is half full: drop the stacks no
  * outstanding allocation and no per-stack totals entry refers to. */
 static void stacks_gc(struct mo_observer *o, uint64_t now)
 {
-	int fd = bpf_map__fd(o->skel->maps.stack_stats);
-	struct mo_stack_key key, next, *prev = NULL;
 	struct mo_alloc_rec *recs = NULL;
 	uint64_t *ids = NULL, live;
-	size_t n = 0, nids = 0, cap = 0;
+	size_t n = 0, nids = 0;
 	int r;
 
 	if (now - o->last_gc_ns < GC_FULL_PERIOD_NS)
@@ -704,17 +732,8 @@ static void stacks_gc(struct mo_observer *o, uint64_t now)
 	o->last_gc_ns = now;
 	if (live < o->cfg.max_stacks / 2 || snapshot(o, &recs, &n))
 		return;
-	if (grow((void **)&ids, &cap, n + 1024, sizeof(*ids)))
+	if (stack_refs(o, 0, recs, n, &ids, &nids, NULL, NULL))
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		ids[nids++] = recs[i].stack_id;
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (grow((void **)&ids, &cap, nids + 1, sizeof(*ids)))
-			goto out;
-		ids[nids++] = key.stack_id;
-	}
 	r = mo_stackgc_pass(o->stackgc, bpf_map__fd(o->skel->maps.stacks), ids, nids);
 	if (r > 0)
 		o->stacks_deleted += (uint64_t)r;
@@ -775,53 +794,25 @@ static void forget_stack_stats(struct mo_observer *o, uint32_t pid,
 			       const struct mo_alloc_rec *recs, size_t nrecs)
 {
 	int fd = bpf_map__fd(o->skel->maps.stack_stats);
-	struct mo_stack_key key, next, *prev = NULL;
-	struct mo_stack_key *del = NULL;
+	int sfd = bpf_map__fd(o->skel->maps.stacks);
+	struct mo_stack_key *mine = NULL;
 	uint64_t *others = NULL;
-	size_t n = 0, cap = 0, nothers = 0, capothers = 0;
-	bool stacks_too = true;
+	size_t nmine = 0, nothers = 0;
+	bool complete = stack_refs(o, pid, recs, nrecs, &others, &nothers, &mine, &nmine) == 0;
 
-	for (size_t i = 0; i < nrecs; i++) {
-		if (recs[i].tgid == pid)
-			continue;
-		if (grow((void **)&others, &capothers, nothers + 1, sizeof(*others))) {
-			stacks_too = false;
-			break;
-		}
-		others[nothers++] = recs[i].stack_id;
-	}
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (key.tgid != pid) {
-			if (stacks_too && grow((void **)&others, &capothers, nothers + 1,
-					       sizeof(*others)))
-				stacks_too = false;
-			else if (stacks_too)
-				others[nothers++] = key.stack_id;
-			continue;
-		}
-		if (grow((void **)&del, &cap, n + 1, sizeof(*del)))
-			break;
-		del[n++] = key;
-	}
-	for (size_t i = 0; i < n; i++)
-		bpf_map_delete_elem(fd, &del[i]);
-	if (stacks_too) {
-		int sfd = bpf_map__fd(o->skel->maps.stacks);
+	for (size_t i = 0; i < nmine; i++)
+		bpf_map_delete_elem(fd, &mine[i]);
+	/* with the references incomplete, leave stacks to the collection */
+	qsort(others, nothers, sizeof(*others), mo_u64_cmp);
+	for (size_t i = 0; complete && i < nmine; i++) {
+		uint64_t id = mine[i].stack_id;
 
-		qsort(others, nothers, sizeof(*others), mo_u64_cmp);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t id = del[i].stack_id;
-
-			if (id && !(nothers && bsearch(&id, others, nothers, sizeof(*others),
-						       mo_u64_cmp)) &&
-			    bpf_map_delete_elem(sfd, &id) == 0)
-				o->stacks_deleted++;
-		}
+		if (id && !(nothers && bsearch(&id, others, nothers, sizeof(*others), mo_u64_cmp)) &&
+		    bpf_map_delete_elem(sfd, &id) == 0)
+			o->stacks_deleted++;
 	}
 	free(others);
-	free(del);
+	free(mine);
 }
 
 static void retire(struct mo_observer *o, uint32_t pid)
@@ -1688,8 +1679,16 @@ static void synth_exit(struct mo_observer *o, uint32_t pid, uint32_t gen, uint64
 	process_record(o, &r);
 }
 
-static void drop_stale_blocks(struct mo_observer *o, const struct exec_mark *marks,
-			      size_t nmarks)
+static int mark_cmp(const void *a, const void *b)
+{
+	const struct exec_mark *x = a, *y = b;
+
+	if (x->tgid != y->tgid)
+		return x->tgid < y->tgid ? -1 : 1;
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+static void drop_stale_blocks(struct mo_observer *o, struct exec_mark *marks, size_t nmarks)
 {
 	int afd = bpf_map__fd(o->skel->maps.allocs);
 	struct mo_alloc_rec *recs = NULL;
@@ -1697,17 +1696,14 @@ static void drop_stale_blocks(struct mo_observer *o, const struct exec_mark *mar
 
 	if (!nmarks || snapshot(o, &recs, &n))
 		return;
+	qsort(marks, nmarks, sizeof(*marks), mark_cmp);
 	for (size_t i = 0; i < n; i++) {
-		for (size_t j = 0; j < nmarks; j++) {
-			struct mo_alloc_key k = { recs[i].tgid, recs[i].gen, recs[i].addr };
+		struct exec_mark want = { recs[i].tgid, recs[i].gen, 0 };
+		const struct exec_mark *m = bsearch(&want, marks, nmarks, sizeof(*marks), mark_cmp);
+		struct mo_alloc_key k = { recs[i].tgid, recs[i].gen, recs[i].addr };
 
-			if (marks[j].tgid != recs[i].tgid || marks[j].gen != recs[i].gen ||
-			    recs[i].ts_ns >= marks[j].exec_ts)
-				continue;
-			if (bpf_map_delete_elem(afd, &k) == 0)
-				o->stale_recovered++;
-			break;
-		}
+		if (m && recs[i].ts_ns < m->exec_ts && bpf_map_delete_elem(afd, &k) == 0)
+			o->stale_recovered++;
 	}
 	free(recs);
 }
@@ -2275,20 +2271,13 @@ bool mo_observer_targets_gone(struct mo_observer *o)
 
 void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t v[MO_C__COUNT] = { 0 };
-	__u64 *vals;
+	uint64_t v[MO_C__COUNT];
 
 	memset(c, 0, sizeof(*c));
-	if (!o->skel || ncpu <= 0)
-		return;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
+	if (!o->skel)
 		return;
 	for (__u32 k = 0; k < MO_C__COUNT; k++)
-		if (!bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.counters), &k, vals))
-			v[k] = counter_sum(o, vals, ncpu);
-	free(vals);
+		v[k] = counter_value(o, k);
 	c->alloc_calls = v[MO_C_ALLOC_CALLS];
 	c->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	c->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
