@@ -178,8 +178,9 @@ struct mo_proc_stats {
 	__u64 hits_alloc;	/* entries of allocating functions */
 	__u64 hits_free;	/* entries of freeing functions (free, realloc, delete) */
 	__u64 hits_return;	/* return probes */
+	__u64 forks;		/* children whose fork was seen */
 	__u32 gen;		/* the process instance these statistics belong to */
-	__u32 pad;
+	__u32 ppid;		/* the parent, when its fork was seen (else 0) */
 };
 
 /* Resident memory of a process, from the kmem:rss_stat tracepoint (bytes;

@@ -678,6 +678,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct mo_proc_stats cs = {}, *ps;
 	__u32 *flags, cflags;
 	struct mo_proc_maps *pm;
 
@@ -697,6 +698,16 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	pm = bpf_map_lookup_elem(&proc_maps, &ptgid);
 	if (pm)
 		bpf_map_update_elem(&proc_maps, &ctgid, pm, BPF_ANY);
+	/* Its statistics name the parent, whose view symbolizes the child's
+	 * stacks if the fork record is lost and the child is gone before its
+	 * maps were read. */
+	cs.cgroup_id = bpf_get_current_cgroup_id();
+	cs.gen = (__u32)BPF_CORE_READ(child, start_time);
+	cs.ppid = ptgid;
+	bpf_map_update_elem(&procs, &ctgid, &cs, BPF_ANY);
+	ps = proc_stats(ptgid, proc_gen());
+	if (ps)
+		__sync_fetch_and_add(&ps->forks, 1);
 	emit_proc_record(MO_REC_FORK, parent, ctgid);
 	return 0;
 }

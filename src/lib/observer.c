@@ -186,6 +186,7 @@ struct mo_observer {
 	uint64_t unattributed;		/* leaked blocks with no stack (table was full) */
 	uint64_t ringbuf_drops_seen;	/* lost records already recovered from */
 	uint64_t last_recover_ns;
+	uint64_t last_loss_ns;		/* when lost records were last seen */
 	uint64_t exits_recovered;	/* exits whose record was lost, found by pid */
 	uint64_t stale_recovered;	/* blocks of an old image whose exec record was lost */
 };
@@ -311,6 +312,16 @@ static void comm_of(struct mo_observer *o, pid_t pid, char *buf, size_t len)
 
 		if (x)
 			snprintf(buf, len, "%s", x->comm);
+	}
+	if (!buf[0] && o->skel) {
+		/* gone, its fork and exit records lost: a child that did not
+		 * exec carries the name its parent had */
+		struct mo_proc_stats ps;
+		uint32_t key = (uint32_t)pid;
+
+		if (!bpf_map_lookup_elem(bpf_map__fd(o->skel->maps.procs), &key, &ps) &&
+		    ps.ppid && ps.ppid != key && !ps.exec_ts_ns && pid_find(o, (pid_t)ps.ppid))
+			comm_of(o, (pid_t)ps.ppid, buf, len);
 	}
 }
 
@@ -461,6 +472,36 @@ static int view_from_kernel(struct mo_observer *o, uint32_t pid)
 	return err;
 }
 
+/*
+ * A forked child gone before its maps were read, and without kernel-resolved
+ * mappings (its fork record was lost, say): until it execs it maps the code
+ * its parent maps, so the parent's view (or the parent's parent's) stands in.
+ */
+static int view_from_parent(struct mo_observer *o, uint32_t pid)
+{
+	int fd = bpf_map__fd(o->skel->maps.procs);
+	struct mo_proc_stats ps;
+	uint32_t at = pid;
+
+	for (int depth = 0; depth < 8; depth++) {
+		if (bpf_map_lookup_elem(fd, &at, &ps) || !ps.ppid || ps.exec_ts_ns)
+			return -ESRCH;
+		if (mo_symbolizer_inherit(o->sym, (pid_t)pid, (pid_t)ps.ppid) == 0)
+			return 0;
+		if (view_from_kernel(o, ps.ppid) == 0) {
+			int err = mo_symbolizer_inherit(o->sym, (pid_t)pid, (pid_t)ps.ppid);
+
+			/* built for this only: a later process with that pid
+			 * must read its own */
+			mo_symbolizer_forget(o->sym, (pid_t)ps.ppid);
+			if (!err)
+				return 0;
+		}
+		at = ps.ppid;
+	}
+	return -ESRCH;
+}
+
 /* Symbolized stack for (pid, stack id), cached. */
 static const struct mo_stack_trace *trace_of(struct mo_observer *o, uint32_t pid, uint64_t id)
 {
@@ -481,7 +522,7 @@ static const struct mo_stack_trace *trace_of(struct mo_observer *o, uint32_t pid
 		st.nr = MO_MAX_FRAMES;
 	err = mo_symbolize(o->sym, (pid_t)pid, (const uint64_t *)st.ips, st.nr, &e->tr.frames,
 			   &e->tr.nframes);
-	if (err == -ESRCH && view_from_kernel(o, pid) == 0)
+	if (err == -ESRCH && (view_from_kernel(o, pid) == 0 || view_from_parent(o, pid) == 0))
 		err = mo_symbolize(o->sym, (pid_t)pid, (const uint64_t *)st.ips, st.nr,
 				   &e->tr.frames, &e->tr.nframes);
 	if (err) {
@@ -815,6 +856,40 @@ static void forget_stack_stats(struct mo_observer *o, uint32_t pid,
 	free(mine);
 }
 
+/*
+ * A process is reclaimed, its view about to go. After lost records, some of
+ * its forked children may never have been seen by user space (their fork
+ * record was lost): those that did not exec inherit its view and name now,
+ * so their findings can still be symbolized after both are gone. The view
+ * is marked for re-reading: a child that is alive reads its own.
+ */
+static void hand_over_view(struct mo_observer *o, uint32_t pid)
+{
+	int fd = bpf_map__fd(o->skel->maps.procs);
+	struct mo_proc_stats ps;
+	__u32 key, next, *prev = NULL;
+	char comm[64];
+
+	if (!o->ringbuf_drops_seen || bpf_map_lookup_elem(fd, &pid, &ps) || !ps.forks)
+		return;
+	comm_of(o, (pid_t)pid, comm, sizeof(comm));
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct procextra *x;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &ps) || ps.ppid != pid || ps.exec_ts_ns ||
+		    pid_find(o, (pid_t)key))
+			continue;
+		if (!mo_symbolizer_has_view(o->sym, (pid_t)key) &&
+		    mo_symbolizer_inherit(o->sym, (pid_t)key, (pid_t)pid) == 0)
+			mo_symbolizer_refresh(o->sym, (pid_t)key);
+		x = extra_of(o, (pid_t)key);
+		if (x && !x->comm[0])
+			snprintf(x->comm, sizeof(x->comm), "%.16s", comm);
+	}
+}
+
 static void retire(struct mo_observer *o, uint32_t pid)
 {
 	struct mo_proc_stats ps;
@@ -940,6 +1015,7 @@ static void reclaim_exit(struct mo_observer *o, const struct reclaim *rc,
 		return;
 	}
 	retire(o, rc->pid);
+	hand_over_view(o, rc->pid);
 	forget_stack_stats(o, rc->pid, recs, n);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.rss), &rc->pid);
 	bpf_map_delete_elem(bpf_map__fd(o->skel->maps.procs), &rc->pid);
@@ -1670,10 +1746,12 @@ struct exec_mark {
 	uint64_t exec_ts;
 };
 
-static void synth_exit(struct mo_observer *o, uint32_t pid, uint32_t gen, uint64_t now)
+static void synth_exit(struct mo_observer *o, uint32_t pid, uint32_t gen)
 {
-	struct mo_record r = { .type = MO_REC_EXIT, .pid = pid, .tid = pid, .ts_ns = now,
-			       .gen = gen };
+	/* stamped now, after the process was found gone: its last blocks
+	 * are older than that, and the exit keeps only older blocks */
+	struct mo_record r = { .type = MO_REC_EXIT, .pid = pid, .tid = pid,
+			       .ts_ns = clock_ns(CLOCK_BOOTTIME), .gen = gen };
 
 	o->exits_recovered++;
 	process_record(o, &r);
@@ -1708,6 +1786,51 @@ static void drop_stale_blocks(struct mo_observer *o, struct exec_mark *marks, si
 	free(recs);
 }
 
+/*
+ * Whether a thread group has ended: gone, or a zombie (or dying) leader with
+ * no other thread left. The exit record is written before the process
+ * becomes a zombie, and a parent may take its time to reap it.
+ */
+static bool group_gone(pid_t pid)
+{
+	char path[64], buf[256], *rp;
+	size_t ntasks = 0;
+	struct dirent *de;
+	ssize_t n;
+	DIR *d;
+	int fd;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* the comm may hold ')': the state follows the last one */
+	rp = strrchr(buf, ')');
+	if (!rp || rp[1] != ' ' || (rp[2] != 'Z' && rp[2] != 'X'))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return true;
+	while ((de = readdir(d)) && ntasks < 2)
+		if (de->d_name[0] != '.')
+			ntasks++;
+	closedir(d);
+	return ntasks <= 1;
+}
+
+/* How long after the last loss the scan goes on: an exit record is written
+ * while its process still runs, so a scan right after the loss can see it
+ * alive; later scans see it gone. */
+#define RECOVER_WINDOW_NS (5 * NSEC)
+
 static void recover_lost_records(struct mo_observer *o, uint64_t now)
 {
 	int fd = bpf_map__fd(o->skel->maps.procs);
@@ -1721,16 +1844,19 @@ static void recover_lost_records(struct mo_observer *o, uint64_t now)
 		return;
 	o->last_recover_ns = now;
 	drops = counter_value(o, MO_C_DROP_RINGBUF_FULL);
-	if (drops == o->ringbuf_drops_seen)
+	if (drops != o->ringbuf_drops_seen) {
+		o->ringbuf_drops_seen = drops;
+		o->last_loss_ns = now;
+	}
+	if (!o->last_loss_ns || now - o->last_loss_ns > RECOVER_WINDOW_NS)
 		return;
-	o->ringbuf_drops_seen = drops;
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &ps) || pending_exit(o, key))
 			continue;
-		if (kill((pid_t)key, 0) && errno == ESRCH)
-			synth_exit(o, key, ps.gen, now);
+		if (group_gone((pid_t)key))
+			synth_exit(o, key, ps.gen);
 		else if (ps.exec_ts_ns &&
 			 !grow((void **)&marks, &cap, nmarks + 1, sizeof(*marks)))
 			marks[nmarks++] = (struct exec_mark){ key, ps.gen, ps.exec_ts_ns };
@@ -1738,9 +1864,8 @@ static void recover_lost_records(struct mo_observer *o, uint64_t now)
 	for (size_t i = 0; i < o->npids; i++) {
 		struct pidinfo *p = &o->pids[i];
 
-		if (p->alive && !pending_exit(o, (uint32_t)p->pid) && kill(p->pid, 0) &&
-		    errno == ESRCH)
-			synth_exit(o, (uint32_t)p->pid, 0, now);
+		if (p->alive && !pending_exit(o, (uint32_t)p->pid) && group_gone(p->pid))
+			synth_exit(o, (uint32_t)p->pid, 0);
 	}
 	drop_stale_blocks(o, marks, nmarks);
 	free(marks);

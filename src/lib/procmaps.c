@@ -322,3 +322,20 @@ void mo_maps_release(struct mo_maps *m)
 	m->nr = 0;
 	m->maps = NULL;
 }
+
+int mo_maps_copy(const struct mo_maps *src, struct mo_maps *dst)
+{
+	dst->nr = 0;
+	dst->maps = calloc(src->nr ? src->nr : 1, sizeof(*dst->maps));
+	if (!dst->maps)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->nr; i++) {
+		dst->maps[i] = src->maps[i];
+		if (src->maps[i].path && !(dst->maps[i].path = strdup(src->maps[i].path))) {
+			mo_maps_release(dst);
+			return -ENOMEM;
+		}
+		dst->nr++;
+	}
+	return 0;
+}

@@ -43,4 +43,7 @@ const struct mo_map *mo_maps_find(const struct mo_maps *m, uint64_t addr);
 
 void mo_maps_release(struct mo_maps *m);	/* accepts an empty struct */
 
+/* Deep copy of src into *dst. 0 or -ENOMEM (then *dst is empty). */
+int mo_maps_copy(const struct mo_maps *src, struct mo_maps *dst);
+
 #endif

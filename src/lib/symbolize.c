@@ -704,6 +704,13 @@ void mo_symbolizer_forget(struct mo_symbolizer *s, pid_t pid)
 	free_view(v);
 }
 
+bool mo_symbolizer_has_view(struct mo_symbolizer *s, pid_t pid)
+{
+	struct pid_view key = { .pid = pid };
+
+	return s && tfind(&key, &s->views, cmp_view);
+}
+
 void mo_symbolizer_refresh(struct mo_symbolizer *s, pid_t pid)
 {
 	struct pid_view key = { .pid = pid };
@@ -876,6 +883,24 @@ int mo_symbolizer_set_maps(struct mo_symbolizer *s, pid_t pid, struct mo_maps *m
 	v->stale = false;
 	memset(maps, 0, sizeof(*maps));
 	return 0;
+}
+
+int mo_symbolizer_inherit(struct mo_symbolizer *s, pid_t pid, pid_t parent)
+{
+	struct mo_maps copy = { 0 };
+	struct pid_view *pv;
+	int err;
+
+	if (!s || pid == parent)
+		return -EINVAL;
+	err = get_view(s, parent, &pv);
+	if (err)
+		return err;
+	err = mo_maps_copy(&pv->maps, &copy);
+	if (!err)
+		err = mo_symbolizer_set_maps(s, pid, &copy);
+	mo_maps_release(&copy);
+	return err;
 }
 
 void mo_symbolizer_first_is_return(struct mo_symbolizer *s, bool yes)

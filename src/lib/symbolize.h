@@ -56,6 +56,13 @@ int mo_symbolizer_prime(struct mo_symbolizer *s, pid_t pid);
 struct mo_maps;
 int mo_symbolizer_set_maps(struct mo_symbolizer *s, pid_t pid, struct mo_maps *maps);
 
+/* Give pid a copy of parent's view (a forked child that has not exec'd
+ * maps the same code). 0 or -errno (-ESRCH: no view of the parent). */
+int mo_symbolizer_inherit(struct mo_symbolizer *s, pid_t pid, pid_t parent);
+
+/* Whether pid has a view (read, primed, given or inherited). */
+bool mo_symbolizer_has_view(struct mo_symbolizer *s, pid_t pid);
+
 /* Re-read /proc/PID/maps for pid on next use (after dlopen). */
 void mo_symbolizer_refresh(struct mo_symbolizer *s, pid_t pid);
 

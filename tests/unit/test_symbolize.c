@@ -550,6 +550,41 @@ static void test_separate_debuginfo(void **state)
 	mo_symbolizer_free(s);
 }
 
+/* A forked child gone before its maps were read takes its parent's view. */
+static void test_inherit(void **state)
+{
+	struct mo_symbolizer *s = mo_symbolizer_new();
+	uint64_t ip = addr_of(target_fn);
+	struct mo_frame *f;
+	size_t n;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	assert_non_null(s);
+	assert_false(mo_symbolizer_has_view(s, pid));
+	assert_int_equal(mo_symbolize(s, pid, &ip, 1, &f, &n), -ESRCH);
+	assert_int_equal(mo_symbolizer_inherit(s, pid, pid), -EINVAL);
+	assert_int_equal(mo_symbolizer_inherit(s, pid, pid + 1000000), -ESRCH);
+	assert_int_equal(mo_symbolizer_inherit(s, pid, getpid()), 0);
+	assert_true(mo_symbolizer_has_view(s, pid));
+	/* marked for re-reading, the gone child keeps the inherited view */
+	mo_symbolizer_refresh(s, pid);
+	assert_int_equal(mo_symbolize(s, pid, &ip, 1, &f, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].symbol, "target_fn");
+	assert_string_equal(f[0].module, self_exe());
+	mo_frames_free(f, n);
+	/* the copy is the child's own: the parent's view may go */
+	mo_symbolizer_forget(s, getpid());
+	assert_int_equal(mo_symbolize(s, pid, &ip, 1, &f, &n), 0);
+	assert_string_equal(f[0].symbol, "target_fn");
+	mo_frames_free(f, n);
+	mo_symbolizer_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -560,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_libc),
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_api_edges),
+		cmocka_unit_test(test_inherit),
 		cmocka_unit_test_setup_teardown(test_dlopen, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_separate_debuginfo, setup_tmpdir,
 						teardown_tmpdir),
