@@ -220,36 +220,34 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 }
 
 /*
- * MHD does not say why it could not start. Binding the address ourselves
- * recovers the usual reason (address in use, not local, privileged port).
+ * The listening socket is made here, by the calling thread, which may hold
+ * CAP_NET_BIND_SERVICE (a port below 1024); the server is then started
+ * with none. Returns the socket or -errno.
  */
-static int bind_errno(const union sockaddr_any *addr, socklen_t len, bool dual)
+static int listen_on(const union sockaddr_any *addr, socklen_t len, bool dual)
 {
-	int fd, one = 1, v6only = !dual, err = 0;
+	int fd, one = 1, v6only = !dual, err;
 
-	fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return errno;
-	/* The same options MHD sets, so the same bind succeeds or fails. */
+		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (addr->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
-	if (bind(fd, &addr->sa, len))
-		err = errno;
-	close(fd);
-	return err;
+	if (bind(fd, &addr->sa, len) || listen(fd, MAX_CONNECTIONS)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 struct starter {
 	struct http_server *s;
 	unsigned flags;
-	uint16_t port;
-	const union sockaddr_any *addr;
-	socklen_t alen;
-	bool dual;
+	int fd;		/* bound and listening; MHD owns it once started */
 	int drop_err;	/* capset failed: no server was started */
 	int mhd_err;	/* MHD failed: its errno */
-	int bind_err;	/* and why binding failed, as this thread, if it did */
 };
 
 /* Empty effective, permitted and inheritable sets for the calling thread
@@ -264,9 +262,9 @@ static int drop_capabilities(void)
 }
 
 /*
- * Runs on a thread of its own: drops every capability, then starts MHD,
- * whose server thread ("MHD-single") inherits the empty sets. The bind
- * probe runs here too, so a port only root may bind is reported as such.
+ * Runs on a thread of its own: drops every capability, then starts MHD on
+ * the socket already bound, and MHD's server thread ("MHD-single")
+ * inherits the empty sets.
  */
 static void *start_unprivileged(void *arg)
 {
@@ -277,18 +275,15 @@ static void *start_unprivileged(void *arg)
 		return NULL;
 	/* No MHD_USE_ERROR_LOG: failures reach the caller through err only. */
 	errno = 0;
-	st->s->d = MHD_start_daemon(st->flags, st->port, NULL, NULL, handle, st->s,
-				    MHD_OPTION_SOCK_ADDR, &st->addr->sa,
+	st->s->d = MHD_start_daemon(st->flags, 0, NULL, NULL, handle, st->s,
+				    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)st->fd,
 				    MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-				    MHD_OPTION_LISTEN_BACKLOG_SIZE, MAX_CONNECTIONS,
 				    MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
 				    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 				    MHD_OPTION_STRICT_FOR_CLIENT, 1,
 				    MHD_OPTION_END);
-	if (!st->s->d) {
+	if (!st->s->d)
 		st->mhd_err = errno ? errno : EIO;
-		st->bind_err = bind_errno(st->addr, st->alen, st->dual);
-	}
 	return NULL;
 }
 
@@ -296,16 +291,15 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 			       size_t errlen)
 {
 	union sockaddr_any addr;
-	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
 	struct http_server *s;
 	struct starter st = { 0 };
 	char host[INET6_ADDRSTRLEN], where[INET6_ADDRSTRLEN + 10], ebuf[64];
-	socklen_t alen;
+	socklen_t alen, bound;
 	bool dual = false;
 	unsigned port;
 	pthread_t t;
-	int e;
+	int e, fd;
 
 	if (http_parse_listen(spec, host, sizeof(host), &port) || !render) {
 		snprintf(err, errlen,
@@ -322,7 +316,6 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 		alen = sizeof(addr.in6);
 		/* [::] means every address, IPv4 ones included; others are v6 only. */
 		dual = IN6_IS_ADDR_UNSPECIFIED(&addr.in6.sin6_addr);
-		flags |= dual ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
 		snprintf(where, sizeof(where), "[%s]:%u", host, port);
 	} else {
 		addr.in.sin_family = AF_INET;
@@ -331,8 +324,20 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 		alen = sizeof(addr.in);
 		snprintf(where, sizeof(where), "%s:%u", host, port);
 	}
+	fd = listen_on(&addr, alen, dual);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot bind %s: %s", where,
+			 strerror_r(-fd, ebuf, sizeof(ebuf)));
+		errno = -fd;
+		return NULL;
+	}
+	bound = (socklen_t)sizeof(addr);
+	if (getsockname(fd, &addr.sa, &bound) == 0)
+		port = ntohs(addr.sa.sa_family == AF_INET6 ? addr.in6.sin6_port
+							    : addr.in.sin_port);
 	s = calloc(1, sizeof(*s));
 	if (!s) {
+		close(fd);
 		snprintf(err, errlen, "cannot serve metrics on %s: %s", where, strerror(ENOMEM));
 		errno = ENOMEM;
 		return NULL;
@@ -341,12 +346,10 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 	s->ctx = ctx;
 	st.s = s;
 	st.flags = flags;
-	st.port = (uint16_t)port;
-	st.addr = &addr;
-	st.alen = alen;
-	st.dual = dual;
+	st.fd = fd;
 	e = pthread_create(&t, NULL, start_unprivileged, &st);
 	if (e) {
+		close(fd);
 		free(s);
 		snprintf(err, errlen, "cannot serve metrics on %s: %s", where,
 			 strerror_r(e, ebuf, sizeof(ebuf)));
@@ -355,25 +358,19 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 	}
 	pthread_join(t, NULL);
 	if (!s->d) {
+		close(fd);
 		free(s);
-		if (st.drop_err) {
-			e = st.drop_err;
+		e = st.drop_err ? st.drop_err : st.mhd_err;
+		if (st.drop_err)
 			snprintf(err, errlen, "cannot drop capabilities for the metrics server: %s",
 				 strerror_r(e, ebuf, sizeof(ebuf)));
-		} else if (st.bind_err) {
-			e = st.bind_err;
-			snprintf(err, errlen, "cannot bind %s: %s", where,
-				 strerror_r(e, ebuf, sizeof(ebuf)));
-		} else {
-			e = st.mhd_err;
+		else
 			snprintf(err, errlen, "cannot serve metrics on %s: %s", where,
 				 strerror_r(e, ebuf, sizeof(ebuf)));
-		}
 		errno = e;
 		return NULL;
 	}
-	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info && info->port ? info->port : port;
+	s->port = port;
 	return s;
 }
 

@@ -3,7 +3,8 @@
 # memobserver runs as root with --metrics on a leaking fixture; its HTTP
 # thread must hold no capability while the main thread keeps its own; a
 # burst of 200 concurrent scrapes plus 20 slow and idle connections must
-# leave every answer complete and the server answering afterwards.
+# leave every answer complete and the server answering afterwards. A port
+# below 1024 is served too, by a thread that holds nothing.
 . "$(dirname "$0")/lib.sh"
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip http_load "$why"; exit 0; fi
 
@@ -86,6 +87,35 @@ if [ $rc -eq 0 ] && [ "${after:-0}" -ge 1 ] && grep -q '^memory_allocations_trac
 	pass "http_load ($(cat "$TMP/load.out"))"
 else
 	fail http_load "$(tr '\n' ';' < "$TMP/load.out" | cut -c1-300) after=$after $(head -c 200 "$TMP/after.txt" | tr "\n" ";") $(tail -c 300 "$TMP/o.err")"
+fi
+kill "$m" 2>/dev/null
+wait "$m" 2>/dev/null
+
+# 3. A port below 1024: bound by the main thread (CAP_NET_BIND_SERVICE, dropped
+# after), served by a thread that holds nothing.
+low=$(python3 -c '
+import socket
+for p in range(900, 1024):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p)); print(p); break
+    except OSError:
+        pass
+    finally:
+        s.close()')
+"$MO" -v --min-age 0 --metrics "127.0.0.1:$low" -p "$f" -o /dev/null 2> "$TMP/low.err" &
+m=$!
+wait_for "$TMP/low.err" observing 100
+low_caps=""
+for t in /proc/$m/task/*; do
+	[[ $(cat "$t/comm" 2>/dev/null) == MHD-* ]] && low_caps+="$(awk '/^CapEff:/ {print $2}' "$t/status") "
+done
+if ! curl -sf -m 5 -o /dev/null "http://127.0.0.1:$low/healthz"; then
+	fail http_privileged_port "no answer on 127.0.0.1:$low: $(head -c 300 "$TMP/low.err")"
+elif [ "$low_caps" != "0000000000000000 " ]; then
+	fail http_privileged_port "HTTP thread CapEff '$low_caps'"
+else
+	pass http_privileged_port
 fi
 kill "$m" 2>/dev/null
 wait "$m" 2>/dev/null
