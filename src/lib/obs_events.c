@@ -81,7 +81,6 @@ struct pidinfo *obs_pid_add(struct mo_observer *o, pid_t pid, unsigned flags)
 	return p;
 }
 
-/* Command name for events: cached for observed pids, read otherwise. */
 static struct procextra *extra_find(struct mo_observer *o, pid_t pid)
 {
 	for (size_t i = 0; i < o->nextra; i++)
@@ -90,6 +89,7 @@ static struct procextra *extra_find(struct mo_observer *o, pid_t pid)
 	return NULL;
 }
 
+/* Command name for events: cached for observed pids, read otherwise. */
 void obs_comm_of(struct mo_observer *o, pid_t pid, char *buf, size_t len)
 {
 	struct pidinfo *p = obs_pid_find(o, pid);
@@ -327,7 +327,6 @@ const struct mo_stack_trace *obs_trace_of(struct mo_observer *o, uint32_t pid, u
 	return &e->tr;
 }
 
-/* Blocks the dynamic loader maps (segments, TLS) belong to the runtime. */
 /* Blocks whose stack could not be stored (the stack table was full, a drop
  * counted then) cannot be told from the runtime's own (loader mappings,
  * thread stacks): counted as unattributed, never reported as a leak. */
@@ -336,6 +335,7 @@ bool obs_no_stack(const struct mo_leak_group *g)
 	return g->stack_id == 0;
 }
 
+/* Blocks the dynamic loader maps (segments, TLS) belong to the runtime. */
 bool obs_runtime_group(struct mo_observer *o, const struct mo_leak_group *g)
 {
 	const struct mo_stack_trace *tr = obs_trace_of(o, g->tgid, g->stack_id);

@@ -6,7 +6,7 @@
  * share observer_int.h, the only header that includes the skeleton.
  *
  * Threads: the worker thread and API callers share everything under
- * obs->lock; the event queue has its own lock.
+ * o->lock; the event queue has its own lock.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -6,7 +6,7 @@
  * the others. The only header that includes the skeleton.
  *
  * Threads: the worker thread and API callers share everything under
- * obs->lock; the event queue has its own lock.
+ * o->lock; the event queue has its own lock.
  */
 #ifndef MO_OBSERVER_INT_H
 #define MO_OBSERVER_INT_H
