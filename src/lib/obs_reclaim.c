@@ -170,8 +170,14 @@ static void forget_stack_stats(struct mo_observer *o, uint32_t pid,
  * its forked children may never have been seen by user space (their fork
  * record was lost): those that did not exec inherit its view and name now,
  * so their findings can still be symbolized after both are gone. The view
- * is marked for re-reading: a child that is alive reads its own.
+ * is marked for re-reading: a child that is alive reads its own. The scan
+ * walks the process table, so it runs only for a parent that forked, in the
+ * minute after a loss. A child that lives on is symbolized from its own
+ * maps while it runs, and after its exit from the mappings the stack walker
+ * resolved for it (view_from_kernel).
  */
+#define HAND_OVER_WINDOW_NS (60 * NSEC)
+
 static void hand_over_view(struct mo_observer *o, uint32_t pid)
 {
 	int fd = bpf_map__fd(o->skel->maps.procs);
@@ -179,7 +185,9 @@ static void hand_over_view(struct mo_observer *o, uint32_t pid)
 	__u32 key, next, *prev = NULL;
 	char comm[64];
 
-	if (!o->ringbuf_drops_seen || bpf_map_lookup_elem(fd, &pid, &ps) || !ps.forks)
+	if (!o->last_loss_ns ||
+	    obs_clock_ns(CLOCK_BOOTTIME) - o->last_loss_ns > HAND_OVER_WINDOW_NS ||
+	    bpf_map_lookup_elem(fd, &pid, &ps) || !ps.forks)
 		return;
 	obs_comm_of(o, (pid_t)pid, comm, sizeof(comm));
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {

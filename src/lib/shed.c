@@ -183,7 +183,7 @@ static void end_attached(struct mo_shedder *s, struct group *g, uint64_t now)
 		return;
 	}
 	g->phase_start = now;
-	g->phase_end = now + MO_SHED_CYCLE_NS;
+	g->phase_end = now + (g->duty < 1 ? MO_SHED_CYCLE_NS : MO_SHED_WATCH_NS);
 	snapshot(s, g);
 }
 
@@ -223,7 +223,7 @@ static struct group *group_of(struct mo_shedder *s, pid_t pid, uint64_t now)
 	n->pid = pid;
 	n->duty = 1;
 	n->phase_start = now;
-	n->phase_end = now + MO_SHED_CYCLE_NS;
+	n->phase_end = now + MO_SHED_WATCH_NS;
 	snapshot(s, n);
 	return n;
 }

@@ -5,7 +5,8 @@
  *
  * Per group of sheddable links (one per observed pid with links of its own,
  * and the links every process shares, pid 0) the shedder runs cycles of
- * MO_SHED_CYCLE_NS: attached for duty * cycle, detached for the rest. At the
+ * MO_SHED_CYCLE_NS: attached for duty * cycle, detached for the rest (at
+ * duty 1, attached phases of MO_SHED_WATCH_NS, measured each). At the
  * end of each attached phase it measures every process the group covers
  * (probe hits from the BPF per-process statistics, CPU time from the
  * process's CPU clock) and sets the next duty cycle (budget.h). What the
@@ -24,6 +25,9 @@
 #include "attach.h"
 
 #define MO_SHED_CYCLE_NS 2000000000ULL
+/* While nothing is shed, a group is measured this often, so a load that
+ * starts is met within half a second rather than a whole cycle. */
+#define MO_SHED_WATCH_NS 500000000ULL
 
 struct mo_shedder;
 
