@@ -273,6 +273,14 @@ int mo_observer_set_allocator(struct mo_observer *obs, const char *lib, const ch
  */
 int mo_observer_set_cgroup(struct mo_observer *obs, uint64_t cgroup_id);
 
+/*
+ * The same for a cgroup of a cgroup v1 hierarchy: subsys_id is the kernel's
+ * index of a controller bound to that hierarchy (its line, from 0, in
+ * /proc/cgroups), cgroup_id the directory's inode number. -EINVAL when
+ * subsys_id is out of range. Before start only.
+ */
+int mo_observer_set_cgroup_v1(struct mo_observer *obs, uint64_t cgroup_id, int subsys_id);
+
 /* Load and attach the probes and start the worker thread. */
 int mo_observer_start(struct mo_observer *obs);
 

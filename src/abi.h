@@ -247,6 +247,7 @@ enum mo_rec_type {
 	MO_REC_OOM_KILL,	/* the OOM killer chose a process (oom:mark_victim) */
 	MO_REC_LARGE_HEAP,	/* one malloc-family block >= the large threshold */
 	MO_REC_LARGE_MMAP,	/* one mmap (anonymous or file) >= the large threshold */
+	MO_REC_SEEN,		/* system-wide: a process's first tracked activity */
 };
 
 struct mo_record {

@@ -16,6 +16,8 @@ const volatile __u32 max_depth = MO_MAX_FRAMES;	/* frames per stack */
 const volatile bool session_mode = true;	/* session uprobes: entry decides */
 const volatile __u64 large_size = ~0ULL;	/* large-allocation threshold, bytes */
 const volatile __u64 target_cgroup = 0;		/* only this cgroup (and below), 0 = any */
+const volatile __s32 target_v1_ssid = -1;	/* target_cgroup is on the cgroup v1
+						   hierarchy of this controller (-1: v2) */
 const volatile bool count_hits = false;		/* overhead budget: count probe hits */
 
 /* Bumped by user space whenever it detaches or re-attaches the probes of
@@ -140,11 +142,42 @@ static __always_inline void count(enum mo_counter c)
 		(*v)++;
 }
 
+/*
+ * cgroup v1: the task's cgroup on the hierarchy of controller
+ * target_v1_ssid (task->cgroups->subsys[ssid]->cgroup), then its parents.
+ * A cgroup's id is its kernfs node id on v1 as on v2 (the directory's
+ * inode number on 64-bit kernels).
+ */
+static __always_inline bool in_target_cgroup_v1(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct cgroup_subsys_state *css = NULL;
+	struct cgroup *cg;
+	char *slot;
+
+	slot = (char *)BPF_CORE_READ(task, cgroups);
+	if (!slot)
+		return false;
+	slot += bpf_core_field_offset(struct css_set, subsys);
+	slot += (__u32)(target_v1_ssid & 15) * sizeof(css);
+	if (bpf_probe_read_kernel(&css, sizeof(css), slot) || !css)
+		return false;
+	cg = BPF_CORE_READ(css, cgroup);
+	for (int level = 0; level < 16 && cg; level++) {
+		if (BPF_CORE_READ(cg, kn, id) == target_cgroup)
+			return true;
+		cg = BPF_CORE_READ(cg, self.parent, cgroup);
+	}
+	return false;
+}
+
 /* Is current in target_cgroup or below it? cgroup v2 ids are per level. */
 static __always_inline bool in_target_cgroup(void)
 {
 	if (!target_cgroup)
 		return true;
+	if (target_v1_ssid >= 0)
+		return in_target_cgroup_v1();
 	if (bpf_get_current_cgroup_id() == target_cgroup)
 		return true;
 	for (int level = 1; level < 16; level++) {

@@ -42,6 +42,10 @@ static __always_inline __u32 proc_gen(void)
 	return (__u32)BPF_CORE_READ(t, group_leader, start_time);
 }
 
+/* with the process records, below */
+static __always_inline void emit_proc_record(__u32 type, struct task_struct *task,
+					     __u32 other);
+
 /* The current process's statistics (gen: its proc_gen()). */
 static __always_inline struct mo_proc_stats *proc_stats(__u32 tgid, __u32 gen)
 {
@@ -55,6 +59,12 @@ static __always_inline struct mo_proc_stats *proc_stats(__u32 tgid, __u32 gen)
 		zero.gen = gen;
 		bpf_map_update_elem(&procs, &tgid, &zero, ps ? BPF_ANY : BPF_NOEXIST);
 		ps = bpf_map_lookup_elem(&procs, &tgid);
+		/* system-wide, user space learns of a process that ran before
+		 * the observer at its first tracked activity, while it still
+		 * runs: its container is read from /proc then, not after a
+		 * short-lived process is gone */
+		if (trace_all)
+			emit_proc_record(MO_REC_SEEN, (struct task_struct *)bpf_get_current_task(), 0);
 	}
 	return ps;
 }

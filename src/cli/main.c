@@ -480,6 +480,38 @@ static void check_pid(struct cli *c, pid_t pid)
 		die(c, "pid %d has no user-space memory (a kernel thread or a zombie)", (int)pid);
 }
 
+/* A small /proc file, whole, NUL-terminated; NULL on failure. */
+static char *read_text(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	size_t cap = 1 << 16, n = 0;
+	char *buf;
+
+	if (!f)
+		return NULL;
+	buf = malloc(cap);
+	while (buf) {
+		n += fread(buf + n, 1, cap - 1 - n, f);
+		if (n < cap - 1)
+			break;
+		char *bigger = cap < (1u << 24) ? realloc(buf, cap * 2) : NULL;
+
+		if (!bigger) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = bigger;
+		cap *= 2;
+	}
+	fclose(f);
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}
+
 /* Where the cgroup v2 hierarchy is mounted (hybrid systems: .../unified). */
 static int cgroup2_root(char *out, size_t len)
 {
@@ -502,24 +534,53 @@ static int cgroup2_root(char *out, size_t len)
 	return err;
 }
 
-/* --container / --cgroup -> the cgroup id the kernel filters on. */
-static uint64_t resolve_cgroup(struct cli *c)
+/* The v1 memory hierarchy's mount point and the memory controller's index. */
+static int memory_v1(char *mnt, size_t len, int *ssid)
 {
-	char root[PATH_MAX], dir[PATH_MAX];
-	const char *what = c->container ? c->container : c->cgroup;
-	uint64_t id = 0;
-	int r;
+	size_t n1 = 0, n2 = 0;
+	char *mi = read_text("/proc/self/mountinfo", &n1);
+	char *cg = read_text("/proc/cgroups", &n2);
+	int err = -ENOENT;
 
-	if (cgroup2_root(root, sizeof(root)))
-		die(c, "no cgroup v2 hierarchy is mounted: --container and --cgroup need one");
+	if (mi && cg && mo_cgroup_v1_mount(mi, n1, "memory", mnt, len) == 0) {
+		*ssid = mo_cgroup_subsys_index(cg, n2, "memory");
+		err = *ssid >= 0 ? 0 : -ENOENT;
+	}
+	free(mi);
+	free(cg);
+	return err;
+}
+
+/*
+ * --container / --cgroup -> the cgroup the kernel filters on: looked up on
+ * the v2 hierarchy, then on the v1 memory hierarchy (hosts where container
+ * runtimes use cgroup v1). Returns the v1 controller index, or -1 for v2.
+ */
+static int resolve_cgroup(struct cli *c, uint64_t *id)
+{
+	char v2[PATH_MAX] = "", v1[PATH_MAX] = "", dir[PATH_MAX], where[2 * PATH_MAX + 8];
+	const char *what = c->container ? c->container : c->cgroup;
+	bool have_v2 = cgroup2_root(v2, sizeof(v2)) == 0;
+	int ssid = -1, r = -ENOENT;
+
 	if (c->cgroup && c->cgroup[0] != '/')
 		die(c, "invalid value '%s' for --cgroup (an absolute cgroup path)", c->cgroup);
-	r = mo_container_find_cgroup(root, what, dir, sizeof(dir), &id);
+	if (have_v2)
+		r = mo_container_find_cgroup(v2, what, dir, sizeof(dir), id);
+	if (r == -ENOENT && memory_v1(v1, sizeof(v1), &ssid) == 0) {
+		r = mo_container_find_cgroup(v1, what, dir, sizeof(dir), id);
+		if (r)
+			ssid = -1;
+	}
 	if (r == -EEXIST)
 		die(c, "container id '%s' is ambiguous: give more of it", what);
+	if (!have_v2 && !v1[0])
+		die(c, "no cgroup v2 hierarchy and no cgroup v1 memory hierarchy is mounted: "
+		    "--container and --cgroup need one");
+	snprintf(where, sizeof(where), "%s%s%s", v2, v2[0] && v1[0] ? " or " : "", v1);
 	if (r)
-		die(c, "no %s '%s' under %s", c->container ? "container" : "cgroup", what, root);
-	return id;
+		die(c, "no %s '%s' under %s", c->container ? "container" : "cgroup", what, where);
+	return ssid;
 }
 
 /* PATH lookup like execvp, so we know what the child will run. */
@@ -725,7 +786,11 @@ int main(int argc, char **argv)
 			die(&c, "cannot set the allocator: %s", strerror(-err));
 	}
 	if (c.container || c.cgroup) {
-		err = mo_observer_set_cgroup(obs, resolve_cgroup(&c));
+		uint64_t cgid = 0;
+		int ssid = resolve_cgroup(&c, &cgid);
+
+		err = ssid < 0 ? mo_observer_set_cgroup(obs, cgid)
+			       : mo_observer_set_cgroup_v1(obs, cgid, ssid);
 		if (err)
 			die(&c, "cannot filter by cgroup: %s", strerror(-err));
 	}

@@ -653,3 +653,98 @@ cleanup:
 	free(w);
 	return err;
 }
+
+/* ---- cgroup v1 ---- */
+
+/* The line of text starting at p (up to end), NUL-terminated into buf. */
+static const char *next_line(const char *p, const char *end, char *buf, size_t len)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	size_t n = (size_t)((nl ? nl : end) - p);
+
+	if (n >= len)
+		n = len - 1;	/* a longer line is cut: it matches nothing */
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return nl ? nl + 1 : end;
+}
+
+static bool has_option(const char *opts, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = opts; *p;) {
+		size_t m = strcspn(p, ",");
+
+		if (m == n && !strncmp(p, name, n))
+			return true;
+		p += m;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static int unescape(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const char *p = in; *p; p++) {
+		char c = *p;
+
+		if (c == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			c = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		}
+		if (o + 1 >= len)
+			return -ENAMETOOLONG;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int mo_cgroup_v1_mount(const char *text, size_t len, const char *controller, char *out,
+		       size_t outlen)
+{
+	const char *p = text, *end = text + len;
+	char line[4096];
+
+	if (!text || !controller || !*controller || !out || !outlen)
+		return -EINVAL;
+	while (p < end) {
+		char mnt[4096], fstype[64], opts[1024];
+		const char *sep;
+
+		p = next_line(p, end, line, sizeof(line));
+		sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		    sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
+			continue;
+		if (strcmp(fstype, "cgroup") || !has_option(opts, controller))
+			continue;
+		return unescape(mnt, out, outlen);
+	}
+	return -ENOENT;
+}
+
+int mo_cgroup_subsys_index(const char *text, size_t len, const char *controller)
+{
+	const char *p = text, *end = text + len;
+	char line[256], name[64];
+	int index = 0;
+
+	if (!text || !controller || !*controller)
+		return -EINVAL;
+	while (p < end) {
+		p = next_line(p, end, line, sizeof(line));
+		if (line[0] == '#' || sscanf(line, "%63s", name) != 1)
+			continue;
+		if (!strcmp(name, controller))
+			return index;
+		index++;
+	}
+	return -ENOENT;
+}

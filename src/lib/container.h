@@ -85,4 +85,17 @@ const char *mo_runtime_name(enum mo_runtime r);
 int mo_container_find_cgroup(const char *root, const char *id_or_path, char *dir, size_t len,
 			     uint64_t *cgroup_id);
 
+/*
+ * cgroup v1. In mountinfo text (/proc/self/mountinfo), the mount point of
+ * the v1 hierarchy that the controller is bound to (filesystem type
+ * "cgroup", the controller among its super options), into out[len]: 0,
+ * -ENOENT, -ENAMETOOLONG. Mount points with escapes (\040) are decoded.
+ */
+int mo_cgroup_v1_mount(const char *text, size_t len, const char *controller, char *out,
+		       size_t outlen);
+
+/* In /proc/cgroups text, the kernel's index of the controller (its line
+ * among the controllers, from 0): >= 0, or -ENOENT. */
+int mo_cgroup_subsys_index(const char *text, size_t len, const char *controller);
+
 #endif

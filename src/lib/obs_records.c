@@ -122,6 +122,9 @@ static void process_record(struct mo_observer *o, const struct mo_record *r)
 				p->own_link = true;
 				obs_attach_child(o, (pid_t)r->other_pid);
 			}
+		} else {
+			/* read while the child surely runs (see MO_REC_SEEN) */
+			obs_container_of(o, (pid_t)r->other_pid);
 		}
 		ev = obs_event_new(o, MO_EVENT_KERNEL_PROCESS, "fork", (pid_t)r->pid, r->ts_ns);
 		if (ev) {
@@ -131,6 +134,12 @@ static void process_record(struct mo_observer *o, const struct mo_record *r)
 		break;
 	case MO_REC_OOM_KILL:
 		oom_kill(o, r);
+		break;
+	case MO_REC_SEEN:
+		/* its container, while it runs; its name, for after */
+		obs_container_of(o, (pid_t)r->pid);
+		if ((x = obs_extra_of(o, (pid_t)r->pid)) && !x->comm[0])
+			snprintf(x->comm, sizeof(x->comm), "%.16s", r->comm);
 		break;
 	case MO_REC_MMAP:
 	case MO_REC_MUNMAP:
@@ -189,7 +198,8 @@ int obs_handle_record(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*r))
 		return 0;
-	if (r->type == MO_REC_EXEC || r->type == MO_REC_FORK || r->type == MO_REC_EXIT) {
+	if (r->type == MO_REC_EXEC || r->type == MO_REC_FORK || r->type == MO_REC_EXIT ||
+	    r->type == MO_REC_SEEN) {
 		process_record(o, r);
 		return 0;
 	}

@@ -187,6 +187,7 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 	o->log_ctx = log_ctx;
 	o->stop_efd = -1;
 	o->timer_fd = -1;
+	o->target_v1_ssid = -1;
 	mo_links_init(&o->links);
 	pthread_mutex_init(&o->lock, NULL);
 	o->q = mo_queue_new(c.buffer_size);
@@ -244,6 +245,19 @@ int mo_observer_set_cgroup(struct mo_observer *o, uint64_t cgroup_id)
 	if (o->started)
 		return -EBUSY;
 	o->target_cgroup = cgroup_id;
+	o->target_v1_ssid = -1;
+	return 0;
+}
+
+int mo_observer_set_cgroup_v1(struct mo_observer *o, uint64_t cgroup_id, int subsys_id)
+{
+	if (o->started)
+		return -EBUSY;
+	/* the kernel has at most 16 controllers (CGROUP_SUBSYS_COUNT) */
+	if (subsys_id < 0 || subsys_id > 15)
+		return -EINVAL;
+	o->target_cgroup = cgroup_id;
+	o->target_v1_ssid = subsys_id;
 	return 0;
 }
 
@@ -301,6 +315,7 @@ static int open_and_load(struct mo_observer *o, bool session)
 	s->rodata->session_mode = session;
 	s->rodata->large_size = o->cfg.large_allocation_threshold;
 	s->rodata->target_cgroup = o->target_cgroup;
+	s->rodata->target_v1_ssid = o->target_v1_ssid;
 	s->rodata->count_hits = session && o->cfg.max_overhead_bp && o->heap_probes;
 	bpf_map__set_max_entries(s->maps.allocs, o->cfg.max_allocations);
 	bpf_map__set_max_entries(s->maps.stacks, o->cfg.max_stacks);

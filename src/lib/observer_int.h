@@ -82,7 +82,8 @@ struct mo_observer {
 	struct memobserver_bpf *skel;
 	bool session;
 	bool heap_probes;	/* false: conservative mode, syscalls only */
-	uint64_t target_cgroup;	/* only processes in this cgroup (v2 id), 0 = any */
+	uint64_t target_cgroup;	/* only processes in this cgroup, 0 = any */
+	int target_v1_ssid;	/* its v1 hierarchy's controller index, -1: v2 */
 	char *allocator_lib;	/* forced allocator module, or NULL: discover */
 	char *symbol_prefix;	/* prefix of the allocator's C API, or NULL */
 	struct mo_links links;

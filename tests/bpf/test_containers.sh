@@ -34,7 +34,13 @@ cleanup_v1() {
 	done
 	umount "$v1" && rmdir "$v1"
 }
-trap 'cleanup_cg; cleanup_v1; rm -rf "$TMP"' EXIT
+mem_cg=
+cleanup_mem() {
+	[ -n "$mem_cg" ] && [ -d "$mem_cg" ] || return 0
+	while read -r p; do echo "$p" > "$mem/cgroup.procs"; done < "$mem_cg/cgroup.procs"
+	rmdir "$mem_cg" "$mem/docker" 2> /dev/null
+}
+trap 'cleanup_cg; cleanup_v1; cleanup_mem; rm -rf "$TMP"' EXIT
 
 # start FIXTURE in cgroup DIR (empty: stay here), waiting for SIGUSR1
 start_in() { # out dir fixture args...
@@ -49,13 +55,20 @@ start_in() { # out dir fixture args...
 	awk '$1 == "READY" { print $2; exit }' "$out"
 }
 
-# 1. --container ID (a unique prefix): only the container's process is seen.
-a=$(start_in "$TMP/in.out" "$docker_cg" "$FIX/leak_many" --wait-signal --count 3 --size 20000 --hold-ms 300)
-b=$(start_in "$TMP/out.out" "" "$FIX/leak_many" --wait-signal --count 4 --size 30000 --hold-ms 300)
-"$MO" -v --metrics off --format json --min-age 0 --container "${id:0:16}" --duration 20s \
-	-o "$TMP/c.json" 2> "$TMP/c.err" &
-m=$!
-if wait_for "$TMP/c.err" observing 300; then
+# NAME DIR ID: a fixture in cgroup DIR and one outside; --container (a
+# unique prefix of ID) must report only the first, named ID.
+filter_check() {
+	local name=$1 dir=$2 cid=$3 a b m res
+	a=$(start_in "$TMP/$name.in" "$dir" "$FIX/leak_many" --wait-signal --count 3 --size 20000 --hold-ms 300)
+	b=$(start_in "$TMP/$name.out" "" "$FIX/leak_many" --wait-signal --count 4 --size 30000 --hold-ms 300)
+	"$MO" -v --metrics off --format json --min-age 0 --container "${cid:0:16}" --duration 20s \
+		-o "$TMP/$name.json" 2> "$TMP/$name.err" &
+	m=$!
+	if ! wait_for "$TMP/$name.err" observing 300; then
+		fail "$name" "memobserver did not start: $(head -c 300 "$TMP/$name.err")"
+		kill "$m" "$a" "$b" 2> /dev/null
+		return
+	fi
 	kill -USR1 "$a" "$b"
 	wait "$a" "$b" 2> /dev/null
 	sleep 1
@@ -68,16 +81,16 @@ for l in open(sys.argv[1]):
     e = json.loads(l)
     if e.get("kind") == "leak" and e.get("final"):
         seen.setdefault(e["pid"], set()).add(e.get("container_id"))
-print(sorted((p, sorted(c)) for p, c in seen.items()))' "$TMP/c.json")
-	if [ "$res" = "[($a, ['$id'])]" ]; then
-		pass containers_filter_and_attribution
+print(sorted((p, sorted(c)) for p, c in seen.items()))' "$TMP/$name.json")
+	if [ "$res" = "[($a, ['$cid'])]" ]; then
+		pass "$name"
 	else
-		fail containers_filter_and_attribution "expected only pid $a in $id, got $res"
+		fail "$name" "expected only pid $a in $cid, got $res"
 	fi
-else
-	fail containers_filter_and_attribution "memobserver did not start: $(head -c 300 "$TMP/c.err")"
-	kill "$m" "$a" "$b" 2> /dev/null
-fi
+}
+
+# 1. --container ID (a unique prefix): only the container's process is seen.
+filter_check containers_filter_and_attribution "$docker_cg" "$id"
 
 # 2. A Kubernetes (containerd, systemd driver) layout: container id and pod uid.
 k=$(start_in "$TMP/k.out" "$kube_cg" "$FIX/leak_many" --wait-signal --count 2 --size 20000 --hold-ms 300)
@@ -130,7 +143,9 @@ print(sorted({(e["pid"], e.get("container_id"), e.get("pod_uid", "")) for e in e
 		fail containers_v1_attribution "memobserver did not attach: $(head -c 300 "$TMP/v1m.err")"
 		kill "$m" "$d" "$k" 2> /dev/null
 	fi
-	# Filtering is by v2 cgroup id: a container only v1 names is not found.
+	# Filtering looks on the v2 and the v1 memory hierarchies only: a
+	# container that only a named hierarchy names is refused, not observed
+	# as everything.
 	out=$("$MO" --container "${v1_id:0:16}" 2>&1)
 	if [ $? -ne 0 ] && grep -q "no container '${v1_id:0:16}'" <<< "$out"; then
 		pass containers_v1_filter_refused
@@ -143,7 +158,20 @@ else
 	rmdir "$v1" 2> /dev/null
 fi
 
-# 4. A container id that matches nothing: one clear error.
+# 4. cgroup v1 filtering, on the host's v1 memory hierarchy (hybrid hosts, as
+# container runtimes with the cgroupfs driver on v1 lay it out): the kernel
+# follows the task's memory-controller cgroup and its parents.
+mem=$(awk '{ for (i = 7; i <= NF && $i != "-"; i++);
+	if ($(i + 1) == "cgroup" && $(i + 3) ~ /(^|,)memory(,|$)/) { print $5; exit } }' /proc/self/mountinfo)
+if [ -n "$mem" ] && mkdir -p "$mem/docker/$v1_id" 2> /dev/null; then
+	mem_cg="$mem/docker/$v1_id"
+	filter_check containers_v1_memory_filter "$mem_cg" "$v1_id"
+	cleanup_mem
+else
+	skip containers_v1_memory_filter "no writable cgroup v1 memory hierarchy (a pure v2 host)"
+fi
+
+# 5. A container id that matches nothing: one clear error.
 out=$("$MO" --container ffffffffffffffff 2>&1)
 if [ $? -ne 0 ] && grep -q "no container 'ffffffffffffffff'" <<< "$out"; then
 	pass containers_unknown_id_error

@@ -3,7 +3,8 @@
  * fuzz_container.c - libFuzzer harness for the cgroup parsers. Arbitrary
  * bytes go to mo_container_parse as /proc/PID/cgroup text (in a buffer of
  * exactly that size, so ASan sees any read past it) and, cut at the first
- * NUL, to mo_container_from_path. Every output string must be terminated
+ * NUL, to mo_container_from_path, and as mountinfo and /proc/cgroups text
+ * to the cgroup v1 lookups. Every output string must be terminated
  * inside its field, an id must be 64 lowercase hex digits or empty, a pod
  * UID 32 hex digits or a dashed UUID, and the runtime must agree with them.
  *
@@ -101,5 +102,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the cgroup field is the path, cut to fit */
 	CHECK(strncmp(c.cgroup, path, sizeof(c.cgroup) - 1) == 0);
 	free(path);
+
+	/* the same bytes as mountinfo and as /proc/cgroups text */
+	buf = malloc(size ? size : 1);
+	CHECK(buf);
+	memcpy(buf, data, size);
+	{
+		char mnt[64];
+		int r;
+
+		memset(mnt, 0x5a, sizeof(mnt));
+		err = mo_cgroup_v1_mount(buf, size, "memory", mnt, sizeof(mnt));
+		CHECK(err == 0 || err == -2 /* ENOENT */ || err == -36 /* ENAMETOOLONG */);
+		if (err == 0)
+			CHECK(terminated(mnt, sizeof(mnt)));
+		r = mo_cgroup_subsys_index(buf, size, "memory");
+		CHECK(r >= 0 || r == -2);
+	}
+	free(buf);
 	return 0;
 }

@@ -449,6 +449,47 @@ static void test_self(void **state)
 	assert_int_equal(mo_container_of_pid(1, NULL), -EINVAL);
 }
 
+/* Where a v1 controller's hierarchy is mounted, and its kernel index. */
+static void test_cgroup_v1_lookup(void **state)
+{
+	static const char mi[] =
+		"31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+		"32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+		"35 31 0:32 / /sys/fs/cgroup/memory\\040x rw,relatime shared:9 - cgroup cgroup "
+		"rw,memory\n"
+		"36 31 0:33 / /sys/fs/cgroup/memoryless rw - cgroup cgroup rw,name=memoryless\n"
+		"40 31 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,memory\n";
+	static const char v2only[] =
+		"40 31 0:37 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
+	static const char cgroups[] =
+		"#subsys_name\thierarchy\tnum_cgroups\tenabled\n"
+		"cpuset\t3\t1\t1\ncpu\t1\t1\t1\ncpuacct\t2\t1\t1\nblkio\t7\t1\t1\n"
+		"memory\t4\t19\t1\ndevices\t5\t1\t1\n";
+	char out[64], tiny[8];
+
+	(void)state;
+	assert_int_equal(mo_cgroup_v1_mount(mi, strlen(mi), "memory", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/memory x");	/* \040 decoded */
+	assert_int_equal(mo_cgroup_v1_mount(mi, strlen(mi), "cpu", out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/cpu");
+	/* a named hierarchy is no controller; cgroup2 is not v1 */
+	assert_int_equal(mo_cgroup_v1_mount(mi, strlen(mi), "memoryless", out, sizeof(out)),
+			 -ENOENT);
+	assert_int_equal(mo_cgroup_v1_mount(v2only, strlen(v2only), "memory", out, sizeof(out)),
+			 -ENOENT);
+	assert_int_equal(mo_cgroup_v1_mount(mi, strlen(mi), "memory", tiny, sizeof(tiny)),
+			 -ENAMETOOLONG);
+	assert_int_equal(mo_cgroup_v1_mount(mi, strlen(mi), "", out, sizeof(out)), -EINVAL);
+	/* the text is not NUL-terminated at len: the last line is cut there */
+	assert_int_equal(mo_cgroup_v1_mount(mi, 60, "cpu", out, sizeof(out)), -ENOENT);
+
+	assert_int_equal(mo_cgroup_subsys_index(cgroups, strlen(cgroups), "cpuset"), 0);
+	assert_int_equal(mo_cgroup_subsys_index(cgroups, strlen(cgroups), "memory"), 4);
+	assert_int_equal(mo_cgroup_subsys_index(cgroups, strlen(cgroups), "pids"), -ENOENT);
+	assert_int_equal(mo_cgroup_subsys_index(cgroups, strlen(cgroups), "subsys_name"),
+			 -ENOENT);
+}
+
 static void test_runtime_names(void **state)
 {
 	assert_string_equal(mo_runtime_name(MO_RUNTIME_NONE), "none");
@@ -742,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_parse_prefixes),
 		cmocka_unit_test(test_self),
 		cmocka_unit_test(test_runtime_names),
+		cmocka_unit_test(test_cgroup_v1_lookup),
 		cmocka_unit_test_setup_teardown(test_find_ids, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_find_paths, tree_setup, tree_teardown),
 		cmocka_unit_test(test_real_cgroup_v2),
