@@ -111,10 +111,12 @@ fi
 
 # 3. cgroup v1: a named v1 hierarchy (no controller, so nothing is limited or
 # accounted) with docker's and kubelet's cgroupfs layouts. The processes'
-# v2 line stays where it was; the v1 line names the container.
+# v2 line stays where it was; the v1 line names the container. The kernel
+# keeps a named hierarchy after its last umount: one fixed name, so runs
+# reuse it instead of leaving one more behind each time.
 v1_id=$(printf '%s' "${id//a/c}" | tr 0-9 5-90-4)
 v1_pod=0a1b2c3d-7777-8888-9999-444455556666
-if mkdir -p "$v1" && mount -t cgroup -o "none,name=motest$$" cgroup "$v1" 2> "$TMP/v1.err"; then
+if mkdir -p "$v1" && mount -t cgroup -o "none,name=memobserver-test" cgroup "$v1" 2> "$TMP/v1.err"; then
 	v1_docker="$v1/docker/$v1_id"
 	v1_kube="$v1/kubepods/burstable/pod$v1_pod/${v1_id//c/d}"
 	mkdir -p "$v1_docker" "$v1_kube"
@@ -133,7 +135,7 @@ evs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print(sorted({(e["pid"], e.get("container_id"), e.get("pod_uid", "")) for e in evs if e.get("kind") == "leak"}),
       sorted({(e["pid"], e["cgroup"]) for e in evs if "cgroup" in e and "pid" in e}))' "$TMP/v1.json")
 		want="[($d, '$v1_id', ''), ($k, '${v1_id//c/d}', '$v1_pod')] [($d, '/docker/$v1_id'), ($k, '/kubepods/burstable/pod$v1_pod/${v1_id//c/d}')]"
-		if [ "$got" = "$want" ] && grep -q "^[0-9]*:name=motest$$:/docker/$v1_id\$" "$TMP/v1d.cgroup" &&
+		if [ "$got" = "$want" ] && grep -q "^[0-9]*:name=memobserver-test:/docker/$v1_id\$" "$TMP/v1d.cgroup" &&
 			! grep -q "^0::.*$v1_id" "$TMP/v1d.cgroup"; then
 			pass containers_v1_attribution
 		else
