@@ -452,6 +452,20 @@ int alloc_exit(struct pt_regs *ctx)
 	return alloc_return(ctx);
 }
 
+/* Calibration of the overhead budget (src/lib/calib.c): empty programs on
+ * a function of memobserver's own, to time what one probe hit costs. */
+SEC("uprobe")
+int calib_enter(struct pt_regs *ctx)
+{
+	return 0;
+}
+
+SEC("uretprobe")
+int calib_exit(struct pt_regs *ctx)
+{
+	return 0;
+}
+
 /* ----------------------------------------------------------------- syscalls */
 
 static __always_inline struct mo_thread_state *syscall_state(__u32 *tgid_out)

@@ -5,9 +5,10 @@
 void mo_budget_decide(double budget, const struct mo_budget_window *w,
 		      struct mo_budget_verdict *v)
 {
-	double alloc_s = ((double)w->hits_alloc * MO_COST_ENTRY_NS +
-			  (double)w->hits_return * MO_COST_RETURN_NS) / 1e9;
-	double free_s = (double)w->hits_free * MO_COST_ENTRY_NS / 1e9;
+	double entry = w->entry_ns > 0 ? w->entry_ns : MO_COST_ENTRY_NS;
+	double ret = w->return_ns > 0 ? w->return_ns : MO_COST_RETURN_NS;
+	double alloc_s = ((double)w->hits_alloc * entry + (double)w->hits_return * ret) / 1e9;
+	double free_s = (double)w->hits_free * entry / 1e9;
 	/* the process's own work: its CPU time minus what the probes took;
 	 * the estimate may exceed the measured time (costs vary by machine) */
 	double work = w->cpu_s - alloc_s - free_s;

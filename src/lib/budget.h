@@ -17,8 +17,12 @@
 
 #include <stdint.h>
 
+/* Defaults, measured on our machines (docs/performance.md); at start the
+ * costs are measured on the machine itself when it can be (calib.h). */
 #define MO_COST_ENTRY_NS 900.0	/* uprobe at an emulated instruction */
 #define MO_COST_RETURN_NS 600.0	/* the return half (uretprobe trampoline) */
+#define MO_COST_PROGRAM_NS 100.0	/* our programs' own work per hit, added to a
+					   measured trap (the calibration's are empty) */
 #define MO_DUTY_MIN 0.05	/* never shed more than 95 % of the time */
 
 /* One process over one phase (attached or shed). */
@@ -27,6 +31,8 @@ struct mo_budget_window {
 	uint64_t hits_free;	/* entries of freeing functions */
 	uint64_t hits_return;	/* return probes */
 	double cpu_s;		/* CPU time the process used, user + system */
+	double entry_ns;	/* cost of an entry hit (0: MO_COST_ENTRY_NS) */
+	double return_ns;	/* cost of a return hit (0: MO_COST_RETURN_NS) */
 };
 
 struct mo_budget_verdict {

@@ -31,6 +31,8 @@
 #include "observer_int.h"
 #include "modules.h"
 #include "rsswatch.h"
+#include "budget.h"
+#include "calib.h"
 #include "shed.h"
 #include "stackgc.h"
 #include "queue.h"
@@ -300,6 +302,28 @@ static int ensure_tracefs(void)
 	return 0;
 }
 
+/* The budget's cost per probe hit, measured here (calib.h); the defaults
+ * stay if it cannot be. */
+static void calibrate(struct mo_observer *o)
+{
+	double entry, ret;
+	int err = mo_calibrate_probe_cost(o->skel->progs.calib_enter, o->skel->progs.calib_exit,
+					  &entry, &ret);
+
+	if (err) {
+		obs_log(o, MO_LOG_WARN, "cannot measure the cost of a probe hit (%s): the budget "
+					"assumes %.0f ns per entry, %.0f ns per return",
+			strerror(-err), MO_COST_ENTRY_NS, MO_COST_RETURN_NS);
+		return;
+	}
+	entry += MO_COST_PROGRAM_NS;
+	ret += MO_COST_PROGRAM_NS;
+	mo_shedder_set_costs(o->shed, entry, ret);
+	obs_log(o, MO_LOG_INFO, "probe hit cost measured: entry %.0f ns, return %.0f ns "
+				"(with %.0f ns of program work each)",
+		entry, ret, MO_COST_PROGRAM_NS);
+}
+
 static int open_and_load(struct mo_observer *o, bool session)
 {
 	struct memobserver_bpf *s = memobserver_bpf__open();
@@ -325,6 +349,12 @@ static int open_and_load(struct mo_observer *o, bool session)
 	bpf_program__set_autoattach(s->progs.alloc_session, false);
 	bpf_program__set_autoattach(s->progs.alloc_enter, false);
 	bpf_program__set_autoattach(s->progs.alloc_exit, false);
+	bpf_program__set_autoattach(s->progs.calib_enter, false);
+	bpf_program__set_autoattach(s->progs.calib_exit, false);
+	if (!(session && o->cfg.max_overhead_bp && o->heap_probes)) {
+		bpf_program__set_autoload(s->progs.calib_enter, false);
+		bpf_program__set_autoload(s->progs.calib_exit, false);
+	}
 	if (o->rss_from_proc)
 		bpf_program__set_autoload(s->progs.rss_stat, false);
 	if (session) {
@@ -454,6 +484,8 @@ int mo_observer_start(struct mo_observer *o)
 		err = -ENOMEM;
 		goto fail;
 	}
+	if (o->shed)
+		calibrate(o);
 	if (!o->heap_probes)
 		obs_log(o, MO_LOG_INFO, "conservative mode: no allocator probes; large blocks are "
 					"seen through mmap/munmap/mremap");

@@ -29,6 +29,7 @@ struct group {
 
 struct mo_shedder {
 	double budget;
+	double entry_ns, return_ns;	/* cost per hit, 0: the defaults */
 	struct mo_links *links;
 	int procs_fd;
 	volatile uint32_t *shed_gen;
@@ -50,6 +51,12 @@ struct mo_shedder *mo_shedder_new(double budget, struct mo_links *links, int pro
 	s->shed_gen = shed_gen;
 	s->st.duty = 1;
 	return s;
+}
+
+void mo_shedder_set_costs(struct mo_shedder *s, double entry_ns, double return_ns)
+{
+	s->entry_ns = entry_ns;
+	s->return_ns = return_ns;
 }
 
 /* CPU time of a whole process (every thread, live and dead), or -1. */
@@ -144,6 +151,8 @@ static void measure_one(struct mo_shedder *s, struct group *g, pid_t pid,
 	w.hits_free = ps->hits_free - old->hf;
 	w.hits_return = ps->hits_return - old->hr;
 	w.cpu_s = cpu - old->cpu_s;
+	w.entry_ns = s->entry_ns;
+	w.return_ns = s->return_ns;
 	mo_budget_decide(s->budget, &w, &v);
 	m->any = true;
 	m->calls += (double)w.hits_alloc;

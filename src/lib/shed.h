@@ -48,6 +48,10 @@ struct mo_shed_stats {
 struct mo_shedder *mo_shedder_new(double budget, struct mo_links *links, int procs_fd,
 				  volatile uint32_t *shed_gen);
 
+/* Cost of one entry and one return hit, in ns (measured: calib.h); 0 keeps
+ * budget.h's defaults. */
+void mo_shedder_set_costs(struct mo_shedder *s, double entry_ns, double return_ns);
+
 /* Advance the cycles (call every ~100 ms with the observer's lock held). */
 void mo_shedder_tick(struct mo_shedder *s, uint64_t now_ns);
 

@@ -28,6 +28,14 @@ sleep 5
 curl -sf "http://127.0.0.1:$port/metrics" > "$TMP/hot.prom"
 wait "$f"
 wait "$m"
+# the cost of a hit was measured on this machine, and is plausible
+cost=$(sed -n 's/.*probe hit cost measured: entry \([0-9]*\) ns, return \([0-9]*\) ns.*/\1 \2/p' "$TMP/hot.err")
+read -r ce cr <<< "${cost:-0 0}"
+if [ "$ce" -ge 150 ] && [ "$ce" -le 100000 ] && [ "$cr" -ge 100 ] && [ "$cr" -le 100000 ]; then
+	pass "budget_costs_measured (entry $ce ns, return $cr ns)"
+else
+	fail budget_costs_measured "no plausible measured cost in: $(grep -i cost "$TMP/hot.err" | head -c 300)"
+fi
 rc=$?
 
 metric() { awk -v s="$1" '$1 == s {print $2}' "$TMP/hot.prom"; }

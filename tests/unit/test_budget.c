@@ -68,6 +68,27 @@ static void test_degenerate(void **state)
 	assert_true(v.duty >= MO_DUTY_MIN && v.duty < 0.01 + MO_DUTY_MIN);
 }
 
+/* Measured costs replace the defaults: the window of test_within_budget
+ * (1.8 % at 900 ns a hit) costs 10 % at 5 us a hit (the trap cost issue 6
+ * quotes for other machines), and the duty cycle follows. */
+static void test_measured_costs(void **state)
+{
+	struct mo_budget_window w = { 10000, 10000, 0, 1.0, 5000.0, 3000.0 };
+	struct mo_budget_verdict v;
+
+	mo_budget_decide(0.02, &w, &v);
+	/* probes 100 ms, work 900 ms: 11.1 %; the frees alone (50 ms) are
+	 * over 2 % of the work: unattainable, duty at its floor */
+	assert_true(v.overhead > 0.1110 && v.overhead < 0.1112);
+	assert_true(v.duty == MO_DUTY_MIN);
+	assert_true(v.unattainable);
+	/* zero costs mean the defaults */
+	w.entry_ns = w.return_ns = 0;
+	mo_budget_decide(0.02, &w, &v);
+	assert_true(v.duty == 1);
+	assert_true(v.overhead > 0.018 && v.overhead < 0.0185);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -75,6 +96,7 @@ int main(void)
 		cmocka_unit_test(test_duty_solves_budget),
 		cmocka_unit_test(test_unattainable),
 		cmocka_unit_test(test_degenerate),
+		cmocka_unit_test(test_measured_costs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
