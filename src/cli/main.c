@@ -29,6 +29,7 @@
 #include "http.h"
 #include "parse.h"
 #include "pprof.h"
+#include "procmaps.h"
 #include "privs.h"
 #include "render.h"
 
@@ -480,69 +481,29 @@ static void check_pid(struct cli *c, pid_t pid)
 		die(c, "pid %d has no user-space memory (a kernel thread or a zombie)", (int)pid);
 }
 
-/* A small /proc file, whole, NUL-terminated; NULL on failure. */
-static char *read_text(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	size_t cap = 1 << 16, n = 0;
-	char *buf;
-
-	if (!f)
-		return NULL;
-	buf = malloc(cap);
-	while (buf) {
-		n += fread(buf + n, 1, cap - 1 - n, f);
-		if (n < cap - 1)
-			break;
-		char *bigger = cap < (1u << 24) ? realloc(buf, cap * 2) : NULL;
-
-		if (!bigger) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = bigger;
-		cap *= 2;
-	}
-	fclose(f);
-	if (buf) {
-		buf[n] = '\0';
-		*len = n;
-	}
-	return buf;
-}
-
 /* Where the cgroup v2 hierarchy is mounted (hybrid systems: .../unified). */
 static int cgroup2_root(char *out, size_t len)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096];
-	int err = -ENOENT;
+	char *mi = NULL;
+	size_t n = 0;
+	int err = mo_read_text("/proc/self/mountinfo", &mi, &n);
 
-	if (!f)
-		return -errno;
-	while (err && fgets(line, sizeof(line), f)) {
-		char mnt[PATH_MAX];
-		const char *sep = strstr(line, " - cgroup2 ");
-
-		if (sep && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1) {
-			snprintf(out, len, "%s", mnt);
-			err = 0;
-		}
-	}
-	fclose(f);
+	if (!err)
+		err = mo_cgroup2_mount(mi, n, out, len);
+	free(mi);
 	return err;
 }
 
 /* The v1 memory hierarchy's mount point and the memory controller's index. */
 static int memory_v1(char *mnt, size_t len, int *ssid)
 {
+	char *mi = NULL, *cg = NULL;
 	size_t n1 = 0, n2 = 0;
-	char *mi = read_text("/proc/self/mountinfo", &n1);
-	char *cg = read_text("/proc/cgroups", &n2);
 	int err = -ENOENT;
 
-	if (mi && cg && mo_cgroup_v1_mount(mi, n1, "memory", mnt, len) == 0) {
+	if (!mo_read_text("/proc/self/mountinfo", &mi, &n1) &&
+	    !mo_read_text("/proc/cgroups", &cg, &n2) &&
+	    mo_cgroup_v1_mount(mi, n1, "memory", mnt, len) == 0) {
 		*ssid = mo_cgroup_subsys_index(cg, n2, "memory");
 		err = *ssid >= 0 ? 0 : -ENOENT;
 	}

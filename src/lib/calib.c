@@ -21,6 +21,7 @@
  * instruction the kernel emulates (push %rbp): a compiler would make a leaf
  * of it whose first instruction is single-stepped, several times costlier.
  */
+#ifdef __x86_64__
 int mo_calib_target(int x);
 __asm__(".text\n"
 	".globl mo_calib_target\n"
@@ -92,9 +93,6 @@ static double median(double *v, int n)
 int mo_calibrate_probe_cost(struct bpf_program *enter, struct bpf_program *ret,
 			    double *entry_ns, double *return_ns)
 {
-#ifndef __x86_64__
-	return -EOPNOTSUPP;	/* the target above is x86-64 code */
-#endif
 	LIBBPF_OPTS(bpf_uprobe_opts, eo);
 	LIBBPF_OPTS(bpf_uprobe_opts, ro, .retprobe = true);
 	double entry[ROUNDS], retn[ROUNDS];
@@ -134,3 +132,14 @@ int mo_calibrate_probe_cost(struct bpf_program *enter, struct bpf_program *ret,
 		*return_ns = 0;
 	return 0;
 }
+
+#else	/* the target above is x86-64 code */
+
+int mo_calibrate_probe_cost(struct bpf_program *enter, struct bpf_program *ret,
+			    double *entry_ns, double *return_ns)
+{
+	(void)enter, (void)ret, (void)entry_ns, (void)return_ns;
+	return -EOPNOTSUPP;
+}
+
+#endif

@@ -706,14 +706,14 @@ static int unescape(const char *in, char *out, size_t len)
 	return 0;
 }
 
-int mo_cgroup_v1_mount(const char *text, size_t len, const char *controller, char *out,
-		       size_t outlen)
+/* The first mount of fstype (with controller among its super options, when
+ * given) in mountinfo text. */
+static int find_mount(const char *text, size_t len, const char *fstype_want,
+		      const char *controller, char *out, size_t outlen)
 {
 	const char *p = text, *end = text + len;
 	char line[4096];
 
-	if (!text || !controller || !*controller || !out || !outlen)
-		return -EINVAL;
 	while (p < end) {
 		char mnt[4096], fstype[64], opts[1024];
 		const char *sep;
@@ -723,11 +723,26 @@ int mo_cgroup_v1_mount(const char *text, size_t len, const char *controller, cha
 		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
 		    sscanf(sep + 3, "%63s %*s %1023s", fstype, opts) != 2)
 			continue;
-		if (strcmp(fstype, "cgroup") || !has_option(opts, controller))
+		if (strcmp(fstype, fstype_want) || (controller && !has_option(opts, controller)))
 			continue;
 		return unescape(mnt, out, outlen);
 	}
 	return -ENOENT;
+}
+
+int mo_cgroup_v1_mount(const char *text, size_t len, const char *controller, char *out,
+		       size_t outlen)
+{
+	if (!text || !controller || !*controller || !out || !outlen)
+		return -EINVAL;
+	return find_mount(text, len, "cgroup", controller, out, outlen);
+}
+
+int mo_cgroup2_mount(const char *text, size_t len, char *out, size_t outlen)
+{
+	if (!text || !out || !outlen)
+		return -EINVAL;
+	return find_mount(text, len, "cgroup2", NULL, out, outlen);
 }
 
 int mo_cgroup_subsys_index(const char *text, size_t len, const char *controller)

@@ -94,6 +94,9 @@ int mo_container_find_cgroup(const char *root, const char *id_or_path, char *dir
 int mo_cgroup_v1_mount(const char *text, size_t len, const char *controller, char *out,
 		       size_t outlen);
 
+/* The same for the cgroup v2 hierarchy (hybrid hosts: .../unified). */
+int mo_cgroup2_mount(const char *text, size_t len, char *out, size_t outlen);
+
 /* In /proc/cgroups text, the kernel's index of the controller (its line
  * among the controllers, from 0): >= 0, or -ENOENT. */
 int mo_cgroup_subsys_index(const char *text, size_t len, const char *controller);

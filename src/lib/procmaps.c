@@ -245,7 +245,7 @@ static int read_all(int fd, char **buf, size_t *len)
 	for (;;) {
 		ssize_t r;
 
-		if (n == cap) {
+		if (n + 1 >= cap) {	/* room for the NUL */
 			char *nb = realloc(b, cap * 2);
 
 			if (!nb) {
@@ -268,9 +268,21 @@ static int read_all(int fd, char **buf, size_t *len)
 			break;
 		n += (size_t)r;
 	}
+	b[n] = '\0';
 	*buf = b;
 	*len = n;
 	return 0;
+}
+
+int mo_read_text(const char *path, char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = read_all(fd, buf, len);
+	close(fd);
+	return err;
 }
 
 int mo_procmaps_read(pid_t pid, struct mo_maps *out)

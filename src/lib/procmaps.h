@@ -35,6 +35,10 @@ struct mo_maps {
  * -ENOMEM. On error *out is left empty. */
 int mo_procmaps_parse(const char *text, size_t len, struct mo_maps *out);
 
+/* Read a (/proc) text file whole into a malloc'd buffer *buf of *len
+ * bytes plus a terminating NUL. 0 or -errno. */
+int mo_read_text(const char *path, char **buf, size_t *len);
+
 /* Read and parse /proc/PID/maps. -ESRCH if the process is gone, -EACCES. */
 int mo_procmaps_read(pid_t pid, struct mo_maps *out);
 

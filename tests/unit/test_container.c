@@ -480,6 +480,10 @@ static void test_cgroup_v1_lookup(void **state)
 	assert_int_equal(mo_cgroup_v1_mount(mi, strlen(mi), "memory", tiny, sizeof(tiny)),
 			 -ENAMETOOLONG);
 	assert_int_equal(mo_cgroup_v1_mount(mi, strlen(mi), "", out, sizeof(out)), -EINVAL);
+	/* the v2 mount, found by the same reader */
+	assert_int_equal(mo_cgroup2_mount(mi, strlen(mi), out, sizeof(out)), 0);
+	assert_string_equal(out, "/sys/fs/cgroup/unified");
+	assert_int_equal(mo_cgroup2_mount(mi, 60, out, sizeof(out)), -ENOENT);
 	/* the text is not NUL-terminated at len: the last line is cut there */
 	assert_int_equal(mo_cgroup_v1_mount(mi, 60, "cpu", out, sizeof(out)), -ENOENT);
 
