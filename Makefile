@@ -38,7 +38,7 @@ BPF_SRCS := $(wildcard src/bpf/*.bpf.c)
 BPF_OBJS := $(patsubst src/bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst src/bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 
-LIB_SRCS := $(wildcard src/lib/*.c)
+LIB_SRCS := $(wildcard src/lib/*.c src/lib/*/*.c)
 LIB_OBJS := $(patsubst src/%.c,$(OUT)/%.o,$(LIB_SRCS))
 CLI_SRCS := $(wildcard src/cli/*.c)
 CLI_OBJS := $(patsubst src/%.c,$(OUT)/%.o,$(CLI_SRCS))
@@ -73,6 +73,7 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 $(LIB_OBJS) $(CLI_OBJS): $(SKELS)
 
 $(OUT)/lib/%.o: src/lib/%.c | $(OUT)/lib
+	@mkdir -p $(@D)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -fPIC -c $< -o $@
 
@@ -110,7 +111,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	       -std=gnu11 -D_GNU_SOURCE -Iinclude -Isrc -Isrc/lib -I$(OUT) $(PKG_CFLAGS)
-$(OUT)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/lib/*.h src/*.h include/*.h) $(SKELS)
+$(OUT)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/lib/*.h src/lib/*/*.h src/*.h include/*.h) $(SKELS)
 	@mkdir -p $(@D)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(LIB_SRCS) -o $@ $(LDLIBS)
@@ -142,4 +143,4 @@ clean:
 # Fragments for optional parts (pprof code generation, install, bench...).
 -include $(wildcard mk/*.mk)
 
--include $(wildcard $(OUT)/*/*.d $(OUT)/*.d $(OUT)/asan/lib/*.d)
+-include $(wildcard $(OUT)/*/*.d $(OUT)/*/*/*.d $(OUT)/*.d $(OUT)/asan/lib/*.d $(OUT)/asan/lib/*/*.d)

@@ -67,6 +67,11 @@ struct mo_config {
 					   4 KiB to 1 GiB (default 4 MiB) */
 	uint32_t max_overhead_bp;	/* overhead budget in hundredths of a percent of
 					   each process's CPU time; 0 = none (default) */
+	bool session_uprobes;		/* session uprobes where the kernel has them
+					   (6.13+); false: uprobe+uretprobe pairs
+					   (default true) */
+	bool rss_stat;			/* kmem:rss_stat where the kernel has it; false:
+					   RSS from /proc only (default true) */
 };
 
 /* Fill cfg with the documented defaults (balanced mode). */
@@ -176,33 +181,108 @@ struct mo_leak {
 	struct mo_stack_trace stack;
 };
 
+/*
+ * Every counter, once: X(field, kind, family, label, json_key, help).
+ *   kind     MO_CK_COUNTER or MO_CK_GAUGE: a Prometheus family of its own;
+ *            MO_CK_DROP: memobserver_dropped_events_total{reason=label},
+ *            something observed and lost (a table or buffer was full);
+ *            MO_CK_FILTER: memory_filtered_events_total{reason=label},
+ *            left out on purpose (a filter, sampling, dedup).
+ *   family   the Prometheus family (rows of one family are adjacent)
+ *   label    its label pair "key=value", or NULL for a scalar family
+ *   json_key the key in the JSON summary ("drops" and "filtered" objects
+ *            for drops and filters), or NULL when not there
+ *   help     the family's help text
+ * Rows are in output order. struct mo_counters has one uint64_t per row.
+ */
+#define MO_CK_COUNTER 0
+#define MO_CK_GAUGE 1
+#define MO_CK_DROP 2
+#define MO_CK_FILTER 3
+
+#define MO_DROP_HELP "Events lost because a table or buffer was full, by reason."
+#define MO_FILTER_HELP "Allocator events deliberately not tracked or not reported, by filter reason."
+#define MO_DROPPED "memobserver_dropped_events_total"
+#define MO_FILTERED "memory_filtered_events_total"
+
+#define MO_COUNTERS(X)                                                                           \
+	X(allocs_tracked, MO_CK_COUNTER, "memobserver_allocations_tracked_total", NULL,           \
+	  "allocations_tracked", "Allocations (and mappings) entered in the allocation table.")   \
+	X(frees_matched, MO_CK_COUNTER, "memobserver_deallocations_tracked_total", NULL,          \
+	  "deallocations_tracked", "Frees (and unmaps) that matched a tracked allocation.")       \
+	X(alloc_calls, MO_CK_COUNTER, "memobserver_allocator_calls_total", NULL,                  \
+	  "allocator_calls", "Allocator calls seen in observed processes, tracked or not.")       \
+	X(probes_attached, MO_CK_GAUGE, "memobserver_probes_attached", NULL, "probes_attached",  \
+	  "Probes (uprobes and tracepoints) attached.")                                           \
+	X(events_emitted, MO_CK_COUNTER, "memobserver_events_emitted_total", NULL,                \
+	  "events_emitted", "Events delivered to the output.")                                    \
+	X(processes_tracked, MO_CK_GAUGE, "memobserver_processes_tracked", NULL, NULL,            \
+	  "Live processes being observed.")                                                       \
+	X(drop_alloc_table_full, MO_CK_DROP, MO_DROPPED, "reason=allocation_table_full",          \
+	  "allocation_table_full", MO_DROP_HELP)                                                  \
+	X(drop_stack_table_full, MO_CK_DROP, MO_DROPPED, "reason=stack_table_full",               \
+	  "stack_table_full_or_collided", MO_DROP_HELP)                                           \
+	X(drop_ringbuf_full, MO_CK_DROP, MO_DROPPED, "reason=ring_buffer_full",                   \
+	  "ring_buffer_full", MO_DROP_HELP)                                                       \
+	X(drop_thread_table_full, MO_CK_DROP, MO_DROPPED, "reason=thread_table_full",             \
+	  "thread_table_full", MO_DROP_HELP)                                                      \
+	X(drop_event_buffer_full, MO_CK_DROP, MO_DROPPED, "reason=event_buffer_full",             \
+	  "event_buffer_full", MO_DROP_HELP)                                                      \
+	X(drop_stack_stats_full, MO_CK_DROP, MO_DROPPED, "reason=stack_totals_table_full",        \
+	  "stack_totals_table_full", MO_DROP_HELP)                                                \
+	X(drop_unwind_maps_full, MO_CK_DROP, MO_DROPPED, "reason=unwind_maps_full",               \
+	  "unwind_maps_full", MO_DROP_HELP)                                                       \
+	X(drop_exit_leaks, MO_CK_DROP, MO_DROPPED, "reason=exit_findings_full", "exit_findings_full", \
+	  MO_DROP_HELP)                                                                           \
+	X(drop_size_filtered, MO_CK_FILTER, MO_FILTERED, "reason=below_min_size", "below_min_size", \
+	  MO_FILTER_HELP)                                                                         \
+	X(drop_sampled, MO_CK_FILTER, MO_FILTERED, "reason=sampled_out", "sampled_out",           \
+	  MO_FILTER_HELP)                                                                         \
+	X(allocator_internal_mmaps, MO_CK_FILTER, MO_FILTERED, "reason=allocator_internal_mmap",  \
+	  "allocator_internal_mmap", MO_FILTER_HELP)                                              \
+	X(runtime_mmaps, MO_CK_FILTER, MO_FILTERED, "reason=runtime_mmap", "runtime_mmap",        \
+	  MO_FILTER_HELP)                                                                         \
+	X(nested_calls, MO_CK_FILTER, MO_FILTERED, "reason=nested_allocator_call",                \
+	  "nested_allocator_call", MO_FILTER_HELP)                                                \
+	X(dedup_suppressed, MO_CK_FILTER, MO_FILTERED, "reason=deduplicated", "deduplicated",     \
+	  MO_FILTER_HELP)                                                                         \
+	X(shed_allocs_estimated, MO_CK_FILTER, MO_FILTERED, "reason=overhead_budget",             \
+	  "overhead_budget", MO_FILTER_HELP)                                                      \
+	X(short_lived_exits, MO_CK_FILTER, MO_FILTERED, "reason=short_lived_exit",                \
+	  "short_lived_exit", MO_FILTER_HELP)                                                     \
+	X(rss_checks_agreed, MO_CK_COUNTER, "memobserver_rss_crosschecks_total", "result=agreed", \
+	  NULL, "Comparisons of rss_stat's resident memory with /proc, by result.")              \
+	X(rss_checks_disagreed, MO_CK_COUNTER, "memobserver_rss_crosschecks_total",               \
+	  "result=disagreed", NULL,                                                               \
+	  "Comparisons of rss_stat's resident memory with /proc, by result.")                    \
+	X(rss_proc_reads, MO_CK_COUNTER, "memobserver_rss_proc_reads_total", NULL, NULL,          \
+	  "Reads of /proc/PID/status for resident memory.")                                       \
+	X(shed_unattainable, MO_CK_COUNTER, "memobserver_overhead_budget_unattainable_total",     \
+	  NULL, NULL, "Budget decisions where the free probes alone cost more than the budget.")  \
+	X(shed_switches, MO_CK_COUNTER, "memobserver_probe_switches_total", NULL, NULL,           \
+	  "Detaches and re-attaches of the allocating probes by the overhead budget.")            \
+	X(stale_calls, MO_CK_COUNTER, "memobserver_stale_calls_total", NULL, NULL,                \
+	  "Allocating calls in flight when their return probe was detached (not tracked).")       \
+	X(unattributed_blocks, MO_CK_COUNTER, "memobserver_unattributed_blocks_total", NULL,      \
+	  "unattributed_blocks",                                                                  \
+	  "Unfreed blocks not reported because their stack could not be stored (stack table "     \
+	  "full).")                                                                               \
+	X(unwind_fallbacks, MO_CK_COUNTER, "memobserver_unwind_fallbacks_total", NULL,            \
+	  "unwind_fallbacks",                                                                     \
+	  "Stack frames unwound by frame-pointer guess because no unwind table covered them.")    \
+	X(pids_reused, MO_CK_COUNTER, "memobserver_pids_reused_total", NULL, "pids_reused",       \
+	  "Exited processes whose pid a new process already had when they were reclaimed.")       \
+	X(exits_recovered, MO_CK_COUNTER, "memobserver_exits_recovered_total", NULL,              \
+	  "exits_recovered", "Process exits found by pid after their record was lost.")           \
+	X(stale_recovered, MO_CK_COUNTER, "memobserver_stale_blocks_recovered_total", NULL,       \
+	  "stale_blocks_recovered",                                                               \
+	  "Blocks of an old program image dropped after its exec record was lost.")
+
 /* Counters of what was seen and what was dropped, by reason. */
 struct mo_counters {
-	uint64_t alloc_calls;
-	uint64_t allocs_tracked;
-	uint64_t frees_matched;
-	uint64_t drop_alloc_table_full;
-	uint64_t drop_stack_table_full;
-	uint64_t drop_ringbuf_full;
-	uint64_t drop_sampled;
-	uint64_t drop_size_filtered;
-	uint64_t drop_thread_table_full;
-	uint64_t drop_event_buffer_full;
-	uint64_t drop_stack_stats_full;	/* per-(process, stack) totals table full */
-	uint64_t drop_unwind_maps_full;	/* a process's mappings did not fit the walker's
-					   table: its frames fall back to frame pointers */
-	uint64_t allocator_internal_mmaps;
-	uint64_t runtime_mmaps;
-	uint64_t nested_calls;
-	uint64_t unwind_fallbacks;
-	uint64_t events_emitted;
-	uint64_t short_lived_exits;	/* system-wide: exits younger than the age rule,
-					   not reported */
-	uint64_t probes_attached;
-	uint64_t processes_tracked;
-	uint64_t rss_checks_agreed;	/* rss_stat's RSS compared with /proc: */
-	uint64_t rss_checks_disagreed;	/* beyond 1 MiB and 5 %: /proc was used */
-	uint64_t rss_proc_reads;	/* /proc/PID/status reads */
+#define MO_COUNTER_FIELD(field, kind, family, label, json_key, help) uint64_t field;
+	MO_COUNTERS(MO_COUNTER_FIELD)
+#undef MO_COUNTER_FIELD
 	bool rss_from_proc;		/* no kmem:rss_stat: /proc is the only source */
 	/* overhead budget (--max-overhead); fractions of the process's own work */
 	double overhead_budget;		/* 0: none */
@@ -210,18 +290,10 @@ struct mo_counters {
 	double overhead_expected;	/* the same at the duty cycle in force */
 	double overhead_duty;		/* share of time allocating probes are attached */
 	uint64_t shed_ns;		/* time allocating probes were detached */
-	uint64_t shed_allocs_estimated;	/* allocating calls estimated unseen meanwhile */
-	uint64_t shed_unattainable;	/* decisions where frees alone exceeded the budget */
-	uint64_t shed_switches;		/* detaches and re-attaches */
-	uint64_t stale_calls;		/* allocating calls whose return probe was detached */
-	uint64_t unattributed_blocks;	/* unfreed blocks with no stack (stack table was
-					   full): not reported as leaks */
-	uint64_t pids_reused;		/* exited processes whose pid was already reused
-					   when reclaimed (their blocks were still told apart) */
-	uint64_t exits_recovered;	/* exits found by pid after their record was lost */
-	uint64_t stale_recovered;	/* blocks of an old program image dropped after its
-					   exec record was lost */
 };
+
+/* The sum of the MO_CK_DROP counters: everything observed and lost. */
+uint64_t mo_counters_dropped(const struct mo_counters *c);
 
 struct mo_report {
 	uint64_t timestamp_ns;		/* CLOCK_REALTIME */

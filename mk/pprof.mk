@@ -37,7 +37,7 @@ $(OUT)/asan/libmemobserver.a: $(PB_ASAN_OBJ)
 
 # Whoever includes the generated header needs it before the first compile;
 # -MMD tracks it afterwards.
-$(OUT)/lib/pprof.o $(OUT)/asan/lib/pprof.o: $(PB_H)
+$(OUT)/lib/sinks/pprof.o $(OUT)/asan/lib/sinks/pprof.o: $(PB_H)
 $(OUT)/tests/test_pprof $(OUT)/asan/test_pprof: $(PB_H)
 
 # Fuzzers compile the library sources directly: give them the generated one.

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,13 +26,13 @@
 #include "json.h"
 #include "attach.h"
 #include "container.h"
-#include "flame.h"
+#include "sinks/flame.h"
 #include "http.h"
 #include "parse.h"
-#include "pprof.h"
+#include "sinks/pprof.h"
 #include "procmaps.h"
 #include "privs.h"
-#include "render.h"
+#include "sinks/render.h"
 
 #define MAX_PIDS 256
 
@@ -544,6 +545,18 @@ static int resolve_cgroup(struct cli *c, uint64_t *id)
 	return ssid;
 }
 
+/* Tracepoints are found through tracefs: mount it where it is missing (we
+ * run as root, the library itself never mounts anything). */
+static void mount_tracefs(void)
+{
+	if (faccessat(AT_FDCWD, "/sys/kernel/tracing/events", F_OK, AT_EACCESS) == 0 ||
+	    faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events", F_OK, AT_EACCESS) == 0)
+		return;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		fprintf(stderr, "%s: warning: cannot mount tracefs on /sys/kernel/tracing: %s\n",
+			prog, strerror(errno));
+}
+
 /* PATH lookup like execvp, so we know what the child will run. */
 static int resolve_command(const char *name, char *out, size_t len)
 {
@@ -656,8 +669,7 @@ static void interval_summary(struct mo_buf *b, struct mo_observer *obs)
 	uint64_t drops;
 
 	mo_observer_counters(obs, &k);
-	drops = k.drop_alloc_table_full + k.drop_stack_table_full + k.drop_ringbuf_full +
-		k.drop_thread_table_full + k.drop_event_buffer_full + k.drop_stack_stats_full;
+	drops = mo_counters_dropped(&k);
 	mo_buf_printf(b,
 		      "-- %" PRIu64 " allocations tracked, %" PRIu64 " freed, %" PRIu64
 		      " outstanding; %" PRIu64 " filtered (size), %" PRIu64
@@ -685,6 +697,11 @@ int main(int argc, char **argv)
 	const char *bad;
 
 	mo_config_init(&c.cfg);
+	/* kernel-feature fallbacks forced for tests (also config keys) */
+	if (getenv("MEMOBSERVER_NO_SESSION"))
+		c.cfg.session_uprobes = false;
+	if (getenv("MEMOBSERVER_NO_RSS_STAT"))
+		c.cfg.rss_stat = false;
 	parse_args(&c, argc, argv);
 	if (mo_config_resolve(&c.cfg, NULL, &bad))
 		die(&c, "invalid configuration: field '%s'", bad);
@@ -768,6 +785,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
+	mount_tracefs();
 	/* after the fork: the command keeps the privileges it was given */
 	drop_privileges(&c, false);
 	err = mo_observer_start(obs);

@@ -41,6 +41,8 @@ void mo_config_init(struct mo_config *cfg)
 	cfg->report_interval_ns = 10 * SEC;
 	cfg->unwind_rows = 2000000;
 	cfg->ring_buffer_size = 4 << 20;
+	cfg->session_uprobes = true;
+	cfg->rss_stat = true;
 }
 
 int mo_mode_parse(const char *s, enum mo_mode *mode)

@@ -269,6 +269,8 @@ static const struct setting {
 	{ "max_overhead", SET_PERCENT, offsetof(struct mo_config, max_overhead_bp), 0, 10000 },
 	{ "ring_buffer_size", SET_POW2_SIZE, offsetof(struct mo_config, ring_buffer_size), 4096,
 	  1u << 30 },
+	{ "session_uprobes", SET_BOOL, offsetof(struct mo_config, session_uprobes), 0, 0 },
+	{ "rss_stat", SET_BOOL, offsetof(struct mo_config, rss_stat), 0, 0 },
 };
 
 static int parse_bool(const char *s, bool *out)

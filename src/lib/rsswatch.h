@@ -29,28 +29,30 @@ struct mo_rss_finding {
 	const char *severity;	/* "warning" or "critical" */
 };
 
-struct mo_rsswatch;
+/* One process's RSS series: a ring of MO_RSS_POINTS samples. */
+struct mo_rss_series;
 
-struct mo_rsswatch *mo_rsswatch_new(uint64_t threshold, uint64_t window_ns);
-void mo_rsswatch_free(struct mo_rsswatch *w);
+struct mo_rss_series *mo_rss_series_new(void);
+void mo_rss_series_free(struct mo_rss_series *s);	/* accepts NULL */
 
-/* Record a sample; 1 with *f filled when a finding is due, 0 otherwise,
- * -ENOMEM. */
-int mo_rsswatch_sample(struct mo_rsswatch *w, pid_t pid, uint64_t t_ns, uint64_t rss,
-		       struct mo_rss_finding *f);
+/* The growth rule's parameters: threshold bytes within window_ns. */
+struct mo_rss_rule {
+	uint64_t threshold;
+	uint64_t window_ns;
+};
 
-/* RSS growth of pid from the sample nearest after t0_ns to the latest.
- * false when pid has no samples covering t0_ns. */
-bool mo_rsswatch_growth_since(const struct mo_rsswatch *w, pid_t pid, uint64_t t0_ns,
-			      int64_t *growth);
+/* Record a sample; 1 with *f filled when a finding is due, 0 otherwise. */
+int mo_rss_series_sample(struct mo_rss_series *s, const struct mo_rss_rule *rule, uint64_t t_ns,
+			 uint64_t rss, struct mo_rss_finding *f);
 
-/* The latest samples of pid, oldest first, into out (at most max). */
-size_t mo_rsswatch_points(const struct mo_rsswatch *w, pid_t pid, struct mo_usage_point *out,
-			  size_t max);
+/* RSS growth from the first sample at or after t0_ns to the last one;
+ * false when the series does not reach back to t0_ns (within 2 s). */
+bool mo_rss_series_growth_since(const struct mo_rss_series *s, uint64_t t0_ns, int64_t *growth);
 
-/* Latest RSS of pid, 0 if unknown. */
-uint64_t mo_rsswatch_last(const struct mo_rsswatch *w, pid_t pid);
+/* The last max samples, oldest first; how many. */
+size_t mo_rss_series_points(const struct mo_rss_series *s, struct mo_usage_point *out, size_t max);
 
-void mo_rsswatch_forget(struct mo_rsswatch *w, pid_t pid);
+/* The last sample's bytes, 0 when none. */
+uint64_t mo_rss_series_last(const struct mo_rss_series *s);
 
 #endif

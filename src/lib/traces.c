@@ -19,7 +19,6 @@ struct mo_traces {
 	size_t cap;	/* power of two */
 	size_t used;	/* used + deleted */
 	size_t live;
-	size_t histories;
 };
 
 static size_t hash(uint32_t pid, uint64_t id)
@@ -155,27 +154,11 @@ struct mo_trace_entry *mo_traces_get(struct mo_traces *t, uint32_t pid, uint64_t
 	return &t->s[i].e;
 }
 
-void mo_traces_forget_pid(struct mo_traces *t, uint32_t pid)
+size_t mo_traces_histories(const struct mo_traces *t)
 {
-	for (size_t i = 0; i < t->cap; i++) {
-		if (t->s[i].state == 1 && t->s[i].e.pid == pid) {
-			mo_trace_release(&t->s[i].e.tr);
-			if (t->s[i].e.hist)
-				t->histories--;
-			free(t->s[i].e.hist);
-			t->s[i].e.hist = NULL;
-			t->s[i].state = 2;
-			t->live--;
-		}
-	}
-}
+	size_t n = 0;
 
-struct mo_history *mo_traces_history(struct mo_traces *t, struct mo_trace_entry *e, size_t max)
-{
-	if (e->hist || t->histories >= max)
-		return e->hist;
-	e->hist = calloc(1, sizeof(*e->hist));
-	if (e->hist)
-		t->histories++;
-	return e->hist;
+	for (size_t i = 0; i < t->cap; i++)
+		n += t->s[i].state == 1 && t->s[i].e.hist;
+	return n;
 }

@@ -34,11 +34,8 @@ void mo_traces_free(struct mo_traces *t);
  * pointer is valid until the next call that may create or forget. */
 struct mo_trace_entry *mo_traces_get(struct mo_traces *t, uint32_t pid, uint64_t id);
 
-void mo_traces_forget_pid(struct mo_traces *t, uint32_t pid);
-
-/* e's history, allocated on first use while fewer than max histories exist
- * (each is a few KiB); NULL beyond that or on ENOMEM. */
-struct mo_history *mo_traces_history(struct mo_traces *t, struct mo_trace_entry *e, size_t max);
+/* How many entries hold a history (each is a few KiB). */
+size_t mo_traces_histories(const struct mo_traces *t);
 
 /* Deep copy of a trace (frames and their strings). 0 or -ENOMEM. */
 int mo_trace_copy(struct mo_stack_trace *dst, const struct mo_stack_trace *src);

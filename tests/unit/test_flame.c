@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "flame.h"
+#include "sinks/flame.h"
 
 static char dir[] = "/tmp/test_flame.XXXXXX";
 

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "cli/http.h"
-#include "metrics.h"
+#include "sinks/metrics.h"
 
 /* What /metrics must return: a real rendering, large enough to need many writes. */
 static struct mo_buf expected;

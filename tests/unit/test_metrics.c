@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "metrics.h"
+#include "sinks/metrics.h"
 
 struct text {
 	char *s;
@@ -134,15 +134,24 @@ static const char expected_small[] =
 	"# HELP memory_rss_growth_detected_total Sustained RSS growth detections, by process name and severity.\n"
 	"# TYPE memory_rss_growth_detected_total counter\n"
 	"memory_rss_growth_detected_total{process=\"redis\",severity=\"warning\"} 2\n"
-	"# HELP memory_filtered_events_total Allocator events deliberately not tracked or not reported, by filter reason.\n"
-	"# TYPE memory_filtered_events_total counter\n"
-	"memory_filtered_events_total{reason=\"below_min_size\"} 11\n"
-	"memory_filtered_events_total{reason=\"sampled_out\"} 12\n"
-	"memory_filtered_events_total{reason=\"allocator_internal_mmap\"} 13\n"
-	"memory_filtered_events_total{reason=\"runtime_mmap\"} 14\n"
-	"memory_filtered_events_total{reason=\"nested_allocator_call\"} 15\n"
-	"memory_filtered_events_total{reason=\"deduplicated\"} 16\n"
-	"memory_filtered_events_total{reason=\"overhead_budget\"} 17\n"
+	"# HELP memobserver_allocations_tracked_total Allocations (and mappings) entered in the allocation table.\n"
+	"# TYPE memobserver_allocations_tracked_total counter\n"
+	"memobserver_allocations_tracked_total 12\n"
+	"# HELP memobserver_deallocations_tracked_total Frees (and unmaps) that matched a tracked allocation.\n"
+	"# TYPE memobserver_deallocations_tracked_total counter\n"
+	"memobserver_deallocations_tracked_total 4\n"
+	"# HELP memobserver_allocator_calls_total Allocator calls seen in observed processes, tracked or not.\n"
+	"# TYPE memobserver_allocator_calls_total counter\n"
+	"memobserver_allocator_calls_total 33\n"
+	"# HELP memobserver_probes_attached Probes (uprobes and tracepoints) attached.\n"
+	"# TYPE memobserver_probes_attached gauge\n"
+	"memobserver_probes_attached 32\n"
+	"# HELP memobserver_events_emitted_total Events delivered to the output.\n"
+	"# TYPE memobserver_events_emitted_total counter\n"
+	"memobserver_events_emitted_total 31\n"
+	"# HELP memobserver_processes_tracked Live processes being observed.\n"
+	"# TYPE memobserver_processes_tracked gauge\n"
+	"memobserver_processes_tracked 2\n"
 	"# HELP memobserver_dropped_events_total Events lost because a table or buffer was full, by reason.\n"
 	"# TYPE memobserver_dropped_events_total counter\n"
 	"memobserver_dropped_events_total{reason=\"allocation_table_full\"} 21\n"
@@ -152,21 +161,17 @@ static const char expected_small[] =
 	"memobserver_dropped_events_total{reason=\"event_buffer_full\"} 25\n"
 	"memobserver_dropped_events_total{reason=\"stack_totals_table_full\"} 26\n"
 	"memobserver_dropped_events_total{reason=\"unwind_maps_full\"} 27\n"
-	"# HELP memobserver_events_emitted_total Events delivered to the output.\n"
-	"# TYPE memobserver_events_emitted_total counter\n"
-	"memobserver_events_emitted_total 31\n"
-	"# HELP memobserver_output_write_errors_total Writes of events or reports to the output that failed (full disk, closed pipe).\n"
-	"# TYPE memobserver_output_write_errors_total counter\n"
-	"memobserver_output_write_errors_total 35\n"
-	"# HELP memobserver_probes_attached Probes (uprobes and tracepoints) attached.\n"
-	"# TYPE memobserver_probes_attached gauge\n"
-	"memobserver_probes_attached 32\n"
-	"# HELP memobserver_processes_tracked Live processes being observed.\n"
-	"# TYPE memobserver_processes_tracked gauge\n"
-	"memobserver_processes_tracked 2\n"
-	"# HELP memobserver_allocator_calls_total Allocator calls seen in observed processes, tracked or not.\n"
-	"# TYPE memobserver_allocator_calls_total counter\n"
-	"memobserver_allocator_calls_total 33\n"
+	"memobserver_dropped_events_total{reason=\"exit_findings_full\"} 0\n"
+	"# HELP memory_filtered_events_total Allocator events deliberately not tracked or not reported, by filter reason.\n"
+	"# TYPE memory_filtered_events_total counter\n"
+	"memory_filtered_events_total{reason=\"below_min_size\"} 11\n"
+	"memory_filtered_events_total{reason=\"sampled_out\"} 12\n"
+	"memory_filtered_events_total{reason=\"allocator_internal_mmap\"} 13\n"
+	"memory_filtered_events_total{reason=\"runtime_mmap\"} 14\n"
+	"memory_filtered_events_total{reason=\"nested_allocator_call\"} 15\n"
+	"memory_filtered_events_total{reason=\"deduplicated\"} 16\n"
+	"memory_filtered_events_total{reason=\"overhead_budget\"} 17\n"
+	"memory_filtered_events_total{reason=\"short_lived_exit\"} 0\n"
 	"# HELP memobserver_rss_crosschecks_total Comparisons of rss_stat's resident memory with /proc, by result.\n"
 	"# TYPE memobserver_rss_crosschecks_total counter\n"
 	"memobserver_rss_crosschecks_total{result=\"agreed\"} 41\n"
@@ -174,6 +179,33 @@ static const char expected_small[] =
 	"# HELP memobserver_rss_proc_reads_total Reads of /proc/PID/status for resident memory.\n"
 	"# TYPE memobserver_rss_proc_reads_total counter\n"
 	"memobserver_rss_proc_reads_total 43\n"
+	"# HELP memobserver_overhead_budget_unattainable_total Budget decisions where the free probes alone cost more than the budget.\n"
+	"# TYPE memobserver_overhead_budget_unattainable_total counter\n"
+	"memobserver_overhead_budget_unattainable_total 44\n"
+	"# HELP memobserver_probe_switches_total Detaches and re-attaches of the allocating probes by the overhead budget.\n"
+	"# TYPE memobserver_probe_switches_total counter\n"
+	"memobserver_probe_switches_total 0\n"
+	"# HELP memobserver_stale_calls_total Allocating calls in flight when their return probe was detached (not tracked).\n"
+	"# TYPE memobserver_stale_calls_total counter\n"
+	"memobserver_stale_calls_total 45\n"
+	"# HELP memobserver_unattributed_blocks_total Unfreed blocks not reported because their stack could not be stored (stack table full).\n"
+	"# TYPE memobserver_unattributed_blocks_total counter\n"
+	"memobserver_unattributed_blocks_total 46\n"
+	"# HELP memobserver_unwind_fallbacks_total Stack frames unwound by frame-pointer guess because no unwind table covered them.\n"
+	"# TYPE memobserver_unwind_fallbacks_total counter\n"
+	"memobserver_unwind_fallbacks_total 34\n"
+	"# HELP memobserver_pids_reused_total Exited processes whose pid a new process already had when they were reclaimed.\n"
+	"# TYPE memobserver_pids_reused_total counter\n"
+	"memobserver_pids_reused_total 0\n"
+	"# HELP memobserver_exits_recovered_total Process exits found by pid after their record was lost.\n"
+	"# TYPE memobserver_exits_recovered_total counter\n"
+	"memobserver_exits_recovered_total 0\n"
+	"# HELP memobserver_stale_blocks_recovered_total Blocks of an old program image dropped after its exec record was lost.\n"
+	"# TYPE memobserver_stale_blocks_recovered_total counter\n"
+	"memobserver_stale_blocks_recovered_total 0\n"
+	"# HELP memobserver_output_write_errors_total Writes of events or reports to the output that failed (full disk, closed pipe).\n"
+	"# TYPE memobserver_output_write_errors_total counter\n"
+	"memobserver_output_write_errors_total 35\n"
 	"# HELP memobserver_rss_source Where resident memory comes from: 1 for the source in use.\n"
 	"# TYPE memobserver_rss_source gauge\n"
 	"memobserver_rss_source{source=\"rss_stat\"} 1\n"
@@ -193,18 +225,6 @@ static const char expected_small[] =
 	"# HELP memobserver_probes_shed_seconds_total Time the allocating functions' probes were detached by the overhead budget.\n"
 	"# TYPE memobserver_probes_shed_seconds_total counter\n"
 	"memobserver_probes_shed_seconds_total 1.5\n"
-	"# HELP memobserver_overhead_budget_unattainable_total Budget decisions where the free probes alone cost more than the budget.\n"
-	"# TYPE memobserver_overhead_budget_unattainable_total counter\n"
-	"memobserver_overhead_budget_unattainable_total 44\n"
-	"# HELP memobserver_unattributed_blocks_total Unfreed blocks of exited processes not reported because their stack could not be stored (stack table full).\n"
-	"# TYPE memobserver_unattributed_blocks_total counter\n"
-	"memobserver_unattributed_blocks_total 46\n"
-	"# HELP memobserver_stale_calls_total Allocating calls in flight when their return probe was detached (not tracked).\n"
-	"# TYPE memobserver_stale_calls_total counter\n"
-	"memobserver_stale_calls_total 45\n"
-	"# HELP memobserver_unwind_fallbacks_total Stack frames unwound by frame-pointer guess because no unwind table covered them.\n"
-	"# TYPE memobserver_unwind_fallbacks_total counter\n"
-	"memobserver_unwind_fallbacks_total 34\n"
 	"# HELP memobserver_cpu_seconds_total CPU time memobserver itself used, user plus system, in seconds.\n"
 	"# TYPE memobserver_cpu_seconds_total counter\n"
 	"memobserver_cpu_seconds_total 1.25\n"
@@ -235,9 +255,8 @@ static void test_small_snapshot_exact(void **state)
 			.overhead_budget = 0.05, .overhead_estimated = 0.5,
 			.overhead_expected = 0.25, .overhead_duty = 0.5, .shed_ns = 1500000000,
 			.shed_allocs_estimated = 17, .shed_unattainable = 44, .stale_calls = 45,
-			.unattributed_blocks = 46,
+			.unattributed_blocks = 46, .dedup_suppressed = 16,
 		},
-		.dedup_suppressed = 16,
 		.self_cpu_seconds = 1.25,
 		.self_rss_bytes = 12345678,
 		.start_time_seconds = 1700000000,
@@ -368,7 +387,7 @@ static void test_aggregate_by_name(void **state)
 	assert_int_equal(count_lines(t.s, "memory_largest_allocation_bytes{"), 1);
 	assert_true(has_line(t.s, "memory_largest_allocation_bytes{process=\"worker\"} 8192"));
 	/* No pid anywhere: names bound the cardinality, not pids. */
-	assert_null(strstr(t.s, "pid"));
+	assert_null(strstr(t.s, "pid="));
 	promtool_check(&t);
 	free(t.s);
 }
@@ -487,6 +506,12 @@ static void test_empty_snapshot(void **state)
 		{ "memobserver_cpu_seconds_total", "counter" },
 		{ "memobserver_resident_memory_bytes", "gauge" },
 		{ "memobserver_start_time_seconds", "gauge" },
+		{ "memobserver_allocations_tracked_total", "counter" },
+		{ "memobserver_deallocations_tracked_total", "counter" },
+		{ "memobserver_probe_switches_total", "counter" },
+		{ "memobserver_pids_reused_total", "counter" },
+		{ "memobserver_exits_recovered_total", "counter" },
+		{ "memobserver_stale_blocks_recovered_total", "counter" },
 	};
 	struct mo_metrics_snapshot s = { 0 };
 	char line[128];

@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include "elfsym.h"
-#include "pprof.h"
+#include "sinks/pprof.h"
 #include "profile.pb-c.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"

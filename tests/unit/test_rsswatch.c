@@ -15,12 +15,13 @@
  * at 100 MB of growth, the next only after another 100 MB. */
 static void test_growth_and_rearm(void **state)
 {
-	struct mo_rsswatch *w = mo_rsswatch_new(100 * MB, 60 * SEC);
+	struct mo_rss_series *w = mo_rss_series_new();
+	const struct mo_rss_rule rule = { 100 * MB, 60 * SEC };
 	struct mo_rss_finding f;
 	int found = 0, first_at = -1, second_at = -1;
 
 	for (int s = 0; s <= 25; s++) {
-		int r = mo_rsswatch_sample(w, 42, (uint64_t)s * SEC, 50 * MB + (uint64_t)s * 10 * MB, &f);
+		int r = mo_rss_series_sample(w, &rule, (uint64_t)s * SEC, 50 * MB + (uint64_t)s * 10 * MB, &f);
 
 		assert_true(r == 0 || r == 1);
 		if (r == 1) {
@@ -39,58 +40,60 @@ static void test_growth_and_rearm(void **state)
 	assert_int_equal(first_at, 10);
 	assert_int_equal(second_at, 20);
 	assert_int_equal(found, 2);
-	mo_rsswatch_free(w);
+	mo_rss_series_free(w);
 }
 
 /* Growth spread over more than the window is not a finding. */
 static void test_slow_growth_outside_window(void **state)
 {
-	struct mo_rsswatch *w = mo_rsswatch_new(100 * MB, 60 * SEC);
+	struct mo_rss_series *w = mo_rss_series_new();
+	const struct mo_rss_rule rule = { 100 * MB, 60 * SEC };
 	struct mo_rss_finding f;
 
 	/* 1 MB/s: 60 MB per window, below the threshold, for 120 samples */
 	for (int s = 0; s < 120; s++)
-		assert_int_equal(mo_rsswatch_sample(w, 7, (uint64_t)s * SEC,
+		assert_int_equal(mo_rss_series_sample(w, &rule, (uint64_t)s * SEC,
 						    (uint64_t)s * MB, &f), 0);
-	mo_rsswatch_free(w);
+	mo_rss_series_free(w);
 }
 
 static void test_critical_and_points(void **state)
 {
-	struct mo_rsswatch *w = mo_rsswatch_new(10 * MB, 60 * SEC);
+	struct mo_rss_series *w = mo_rss_series_new();
+	const struct mo_rss_rule rule = { 10 * MB, 60 * SEC };
 	struct mo_rss_finding f;
 	struct mo_usage_point pts[4];
 	int64_t g;
 
-	assert_int_equal(mo_rsswatch_sample(w, 1, 0, 10 * MB, &f), 0);
-	assert_int_equal(mo_rsswatch_sample(w, 1, SEC, 60 * MB, &f), 1);
+	assert_int_equal(mo_rss_series_sample(w, &rule, 0, 10 * MB, &f), 0);
+	assert_int_equal(mo_rss_series_sample(w, &rule, SEC, 60 * MB, &f), 1);
 	assert_string_equal(f.severity, "critical");
 	assert_int_equal(f.growth, 50 * MB);
-	assert_int_equal(mo_rsswatch_points(w, 1, pts, 4), 2);
+	assert_int_equal(mo_rss_series_points(w, pts, 4), 2);
 	assert_int_equal(pts[0].bytes, 10 * MB);
 	assert_int_equal(pts[1].bytes, 60 * MB);
-	assert_true(mo_rsswatch_growth_since(w, 1, 0, &g));
+	assert_true(mo_rss_series_growth_since(w, 0, &g));
 	assert_int_equal(g, (int64_t)(50 * MB));
-	assert_false(mo_rsswatch_growth_since(w, 2, 0, &g));
-	assert_int_equal(mo_rsswatch_last(w, 1), 60 * MB);
-	mo_rsswatch_forget(w, 1);
-	assert_int_equal(mo_rsswatch_last(w, 1), 0);
-	mo_rsswatch_free(w);
+	assert_false(mo_rss_series_growth_since(NULL, 0, &g));
+	assert_int_equal(mo_rss_series_last(w), 60 * MB);
+	assert_int_equal(mo_rss_series_last(NULL), 0);
+	mo_rss_series_free(w);
 }
 
 /* The ring keeps the latest MO_RSS_POINTS samples. */
 static void test_ring_wraps(void **state)
 {
-	struct mo_rsswatch *w = mo_rsswatch_new(UINT64_MAX / 2, 1000 * SEC);
+	struct mo_rss_series *w = mo_rss_series_new();
+	const struct mo_rss_rule rule = { UINT64_MAX / 2, 1000 * SEC };
 	struct mo_rss_finding f;
 	struct mo_usage_point pts[MO_RSS_POINTS];
 
 	for (uint64_t s = 0; s < MO_RSS_POINTS + 10; s++)
-		mo_rsswatch_sample(w, 3, s * SEC, s, &f);
-	assert_int_equal(mo_rsswatch_points(w, 3, pts, MO_RSS_POINTS), MO_RSS_POINTS);
+		mo_rss_series_sample(w, &rule, s * SEC, s, &f);
+	assert_int_equal(mo_rss_series_points(w, pts, MO_RSS_POINTS), MO_RSS_POINTS);
 	assert_int_equal(pts[0].bytes, 10);
 	assert_int_equal(pts[MO_RSS_POINTS - 1].bytes, MO_RSS_POINTS + 9);
-	mo_rsswatch_free(w);
+	mo_rss_series_free(w);
 }
 
 int main(void)

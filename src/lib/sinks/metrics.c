@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "sinks/metrics.h"
 
 #define OTHER "__other__"
 
@@ -498,16 +498,6 @@ out:
 	return err;
 }
 
-/* One series per value of label k. */
-static void series(struct mo_buf *b, const char *name, const char *k, const char *const *val,
-		   const uint64_t *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		labels1(b, name, k, val[i]);
-		put_u64(b, v[i]);
-	}
-}
-
 static void scalar(struct mo_buf *b, const char *name, const char *type, const char *help,
 		   uint64_t v)
 {
@@ -516,96 +506,66 @@ static void scalar(struct mo_buf *b, const char *name, const char *type, const c
 	put_u64(b, v);
 }
 
-static void gauge_double(struct mo_buf *b, const char *name, const char *help, double v)
+static void gauge_double(struct mo_buf *b, const char *name, const char *type, const char *help,
+			 double v)
 {
-	family(b, name, "gauge", help);
+	family(b, name, type, help);
 	mo_buf_puts(b, name);
 	put_double(b, v);
 }
 
+/* A row of the counter table: "key=value" written as {key="value"}. */
+static void counter_row(struct mo_buf *b, const char *fam, const char *label, uint64_t v)
+{
+	mo_buf_puts(b, fam);
+	if (label) {
+		const char *eq = strchr(label, '=');
+
+		mo_buf_printf(b, "{%.*s=\"%s\"}", (int)(eq - label), label, eq + 1);
+	}
+	put_u64(b, v);
+}
+
 static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot *s)
 {
-	static const char *const filtered[] = {
-		"below_min_size", "sampled_out", "allocator_internal_mmap",
-		"runtime_mmap", "nested_allocator_call", "deduplicated", "overhead_budget",
-	};
-	static const char *const dropped[] = {
-		"allocation_table_full", "stack_table_full", "ring_buffer_full",
-		"thread_table_full", "event_buffer_full", "stack_totals_table_full",
-		"unwind_maps_full",
-	};
-	static const char *const results[] = { "agreed", "disagreed" };
-	static const char *const sources[] = { "rss_stat", "proc" };
 	const struct mo_counters *c = &s->counters;
-	const uint64_t rv[] = { c->rss_checks_agreed, c->rss_checks_disagreed };
-	const uint64_t sv[] = { !c->rss_from_proc, c->rss_from_proc };
-	const uint64_t fv[] = {
-		c->drop_size_filtered, c->drop_sampled, c->allocator_internal_mmaps,
-		c->runtime_mmaps, c->nested_calls, s->dedup_suppressed, c->shed_allocs_estimated,
-	};
-	const uint64_t dv[] = {
-		c->drop_alloc_table_full, c->drop_stack_table_full, c->drop_ringbuf_full,
-		c->drop_thread_table_full, c->drop_event_buffer_full, c->drop_stack_stats_full,
-		c->drop_unwind_maps_full,
-	};
+	static const char *const sources[] = { "rss_stat", "proc" };
+	const char *prev = "";
 
-	family(b, "memory_filtered_events_total", "counter",
-	       "Allocator events deliberately not tracked or not reported, by filter reason.");
-	series(b, "memory_filtered_events_total", "reason", filtered, fv, sizeof(fv) / sizeof(fv[0]));
-	family(b, "memobserver_dropped_events_total", "counter",
-	       "Events lost because a table or buffer was full, by reason.");
-	series(b, "memobserver_dropped_events_total", "reason", dropped, dv, sizeof(dv) / sizeof(dv[0]));
-	scalar(b, "memobserver_events_emitted_total", "counter",
-	       "Events delivered to the output.", c->events_emitted);
+#define MO_COUNTER_ROW(field, kind, fam, label, json_key, help)                         \
+	if (strcmp(prev, fam))                                                          \
+		family(b, fam, kind == MO_CK_GAUGE ? "gauge" : "counter", help);        \
+	counter_row(b, fam, label, c->field);                                           \
+	prev = fam;
+	MO_COUNTERS(MO_COUNTER_ROW)
+#undef MO_COUNTER_ROW
 	scalar(b, "memobserver_output_write_errors_total", "counter",
 	       "Writes of events or reports to the output that failed (full disk, closed pipe).",
 	       s->output_write_errors);
-	scalar(b, "memobserver_probes_attached", "gauge",
-	       "Probes (uprobes and tracepoints) attached.", c->probes_attached);
-	scalar(b, "memobserver_processes_tracked", "gauge",
-	       "Live processes being observed.", c->processes_tracked);
-	scalar(b, "memobserver_allocator_calls_total", "counter",
-	       "Allocator calls seen in observed processes, tracked or not.", c->alloc_calls);
-	family(b, "memobserver_rss_crosschecks_total", "counter",
-	       "Comparisons of rss_stat's resident memory with /proc, by result.");
-	series(b, "memobserver_rss_crosschecks_total", "result", results, rv, 2);
-	scalar(b, "memobserver_rss_proc_reads_total", "counter",
-	       "Reads of /proc/PID/status for resident memory.", c->rss_proc_reads);
 	family(b, "memobserver_rss_source", "gauge",
 	       "Where resident memory comes from: 1 for the source in use.");
-	series(b, "memobserver_rss_source", "source", sources, sv, 2);
-	gauge_double(b, "memobserver_overhead_budget_ratio",
+	for (int i = 0; i < 2; i++) {
+		labels1(b, "memobserver_rss_source", "source", sources[i]);
+		put_u64(b, i == (int)c->rss_from_proc);
+	}
+	gauge_double(b, "memobserver_overhead_budget_ratio", "gauge",
 		     "Overhead budget (--max-overhead) as a fraction of each process's own CPU "
 		     "work; 0 when none.", c->overhead_budget);
-	gauge_double(b, "memobserver_overhead_estimated_ratio",
+	gauge_double(b, "memobserver_overhead_estimated_ratio", "gauge",
 		     "Estimated probe cost over the process's own CPU work with every probe "
 		     "attached, worst process, last measured (budget only).",
 		     c->overhead_estimated);
-	gauge_double(b, "memobserver_overhead_expected_ratio",
+	gauge_double(b, "memobserver_overhead_expected_ratio", "gauge",
 		     "The same at the duty cycle in force.", c->overhead_expected);
-	gauge_double(b, "memobserver_probe_duty_cycle",
+	gauge_double(b, "memobserver_probe_duty_cycle", "gauge",
 		     "Share of time the allocating functions' probes are attached (1: always).",
 		     c->overhead_duty);
-	family(b, "memobserver_probes_shed_seconds_total", "counter",
-	       "Time the allocating functions' probes were detached by the overhead budget.");
-	mo_buf_puts(b, "memobserver_probes_shed_seconds_total");
-	put_double(b, (double)c->shed_ns / 1e9);
-	scalar(b, "memobserver_overhead_budget_unattainable_total", "counter",
-	       "Budget decisions where the free probes alone cost more than the budget.",
-	       c->shed_unattainable);
-	scalar(b, "memobserver_unattributed_blocks_total", "counter",
-	       "Unfreed blocks of exited processes not reported because their stack could not be "
-	       "stored (stack table full).", c->unattributed_blocks);
-	scalar(b, "memobserver_stale_calls_total", "counter",
-	       "Allocating calls in flight when their return probe was detached (not tracked).",
-	       c->stale_calls);
-	scalar(b, "memobserver_unwind_fallbacks_total", "counter",
-	       "Stack frames unwound by frame-pointer guess because no unwind table covered them.",
-	       c->unwind_fallbacks);
-	family(b, "memobserver_cpu_seconds_total", "counter",
-	       "CPU time memobserver itself used, user plus system, in seconds.");
-	mo_buf_puts(b, "memobserver_cpu_seconds_total");
-	put_double(b, s->self_cpu_seconds);
+	gauge_double(b, "memobserver_probes_shed_seconds_total", "counter",
+		     "Time the allocating functions' probes were detached by the overhead budget.",
+		     (double)c->shed_ns / 1e9);
+	gauge_double(b, "memobserver_cpu_seconds_total", "counter",
+		     "CPU time memobserver itself used, user plus system, in seconds.",
+		     s->self_cpu_seconds);
 	scalar(b, "memobserver_resident_memory_bytes", "gauge",
 	       "Resident memory of memobserver itself in bytes.", s->self_rss_bytes);
 	scalar(b, "memobserver_start_time_seconds", "gauge",

@@ -37,7 +37,6 @@ struct mo_metrics_snapshot {
 	size_t nrss;
 	const struct mo_rss_growth_metric *rss;
 	struct mo_counters counters;
-	uint64_t dedup_suppressed;	/* stack dedup window */
 	double self_cpu_seconds;	/* memobserver's own CPU time */
 	uint64_t self_rss_bytes;	/* memobserver's own resident memory */
 	uint64_t start_time_seconds;	/* unix time memobserver started */

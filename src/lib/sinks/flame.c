@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
-#include "flame.h"
+#include "sinks/flame.h"
 
 #define NONE SIZE_MAX
 #define INLINED_SUFFIX "_[i]"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "render.h"
+#include "sinks/render.h"
 
 void out_rfc3339(char *buf, size_t len, uint64_t ns)
 {
@@ -282,62 +282,30 @@ void out_event(struct mo_buf *b, enum out_format fmt, const struct mo_event *ev)
 		text_event(b, ev);
 }
 
+/* The counters of one kind (MO_CK_*) as "key": value pairs. */
+static void counters_kind_json(struct mo_json *j, const struct mo_counters *c, int want)
+{
+#define MO_JSON_ROW(field, kind, family, label, json_key, help) \
+	if (kind == want && json_key) {                          \
+		mo_json_key(j, json_key);                        \
+		mo_json_u64(j, c->field);                        \
+	}
+	MO_COUNTERS(MO_JSON_ROW)
+#undef MO_JSON_ROW
+}
+
 static void counters_json(struct mo_json *j, const struct mo_counters *c)
 {
-	mo_json_key(j, "allocations_tracked");
-	mo_json_u64(j, c->allocs_tracked);
-	mo_json_key(j, "deallocations_tracked");
-	mo_json_u64(j, c->frees_matched);
-	mo_json_key(j, "allocator_calls");
-	mo_json_u64(j, c->alloc_calls);
-	mo_json_key(j, "probes_attached");
-	mo_json_u64(j, c->probes_attached);
-	mo_json_key(j, "events_emitted");
-	mo_json_u64(j, c->events_emitted);
+	counters_kind_json(j, c, MO_CK_COUNTER);
+	counters_kind_json(j, c, MO_CK_GAUGE);
 	mo_json_key(j, "drops");
 	mo_json_obj_begin(j);
-	mo_json_key(j, "allocation_table_full");
-	mo_json_u64(j, c->drop_alloc_table_full);
-	mo_json_key(j, "stack_table_full_or_collided");
-	mo_json_u64(j, c->drop_stack_table_full);
-	mo_json_key(j, "ring_buffer_full");
-	mo_json_u64(j, c->drop_ringbuf_full);
-	mo_json_key(j, "thread_table_full");
-	mo_json_u64(j, c->drop_thread_table_full);
-	mo_json_key(j, "event_buffer_full");
-	mo_json_u64(j, c->drop_event_buffer_full);
-	mo_json_key(j, "stack_totals_table_full");
-	mo_json_u64(j, c->drop_stack_stats_full);
-	mo_json_key(j, "unwind_maps_full");
-	mo_json_u64(j, c->drop_unwind_maps_full);
+	counters_kind_json(j, c, MO_CK_DROP);
 	mo_json_obj_end(j);
 	mo_json_key(j, "filtered");
 	mo_json_obj_begin(j);
-	mo_json_key(j, "sampled_out");
-	mo_json_u64(j, c->drop_sampled);
-	mo_json_key(j, "below_min_size");
-	mo_json_u64(j, c->drop_size_filtered);
-	mo_json_key(j, "allocator_internal_mmap");
-	mo_json_u64(j, c->allocator_internal_mmaps);
-	mo_json_key(j, "runtime_mmap");
-	mo_json_u64(j, c->runtime_mmaps);
-	mo_json_key(j, "nested_allocator_call");
-	mo_json_u64(j, c->nested_calls);
-	mo_json_key(j, "short_lived_exit");
-	mo_json_u64(j, c->short_lived_exits);
-	mo_json_key(j, "overhead_budget");
-	mo_json_u64(j, c->shed_allocs_estimated);
+	counters_kind_json(j, c, MO_CK_FILTER);
 	mo_json_obj_end(j);
-	mo_json_key(j, "unwind_fallbacks");
-	mo_json_u64(j, c->unwind_fallbacks);
-	mo_json_key(j, "unattributed_blocks");
-	mo_json_u64(j, c->unattributed_blocks);
-	mo_json_key(j, "pids_reused");
-	mo_json_u64(j, c->pids_reused);
-	mo_json_key(j, "exits_recovered");
-	mo_json_u64(j, c->exits_recovered);
-	mo_json_key(j, "stale_blocks_recovered");
-	mo_json_u64(j, c->stale_recovered);
 	if (c->overhead_budget > 0) {
 		mo_json_key(j, "overhead");
 		mo_json_obj_begin(j);
@@ -357,6 +325,25 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 		mo_json_u64(j, c->stale_calls);
 		mo_json_obj_end(j);
 	}
+}
+
+/* "what: N key words, N key words" for the counters of one kind. */
+static void counters_kind_text(struct mo_buf *b, const char *what, const struct mo_counters *c,
+			       int want)
+{
+	const char *sep = ": ";
+
+	mo_buf_puts(b, what);
+#define MO_TEXT_ROW(field, kind, family, label, json_key, help)        \
+	if (kind == want && json_key) {                                 \
+		mo_buf_printf(b, "%s%" PRIu64 " ", sep, c->field);      \
+		for (const char *p = json_key; *p; p++)                 \
+			mo_buf_append(b, *p == '_' ? " " : p, 1);       \
+		sep = ", ";                                             \
+	}
+	MO_COUNTERS(MO_TEXT_ROW)
+#undef MO_TEXT_ROW
+	mo_buf_puts(b, "\n");
 }
 
 void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r,
@@ -460,18 +447,8 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 		      "%" PRIu64 " probes attached\n",
 		      r->counters.allocs_tracked, r->counters.frees_matched,
 		      r->counters.probes_attached);
-	mo_buf_printf(b,
-		      "filtered: %" PRIu64 " below min size, %" PRIu64 " sampled out, %" PRIu64
-		      " allocator-internal mmaps, %" PRIu64 " runtime mmaps\n",
-		      r->counters.drop_size_filtered, r->counters.drop_sampled,
-		      r->counters.allocator_internal_mmaps, r->counters.runtime_mmaps);
-	mo_buf_printf(b,
-		      "dropped: %" PRIu64 " allocation table full, %" PRIu64
-		      " stack table full, %" PRIu64 " ring buffer full, %" PRIu64
-		      " event buffer full, %" PRIu64 " stack totals table full\n",
-		      r->counters.drop_alloc_table_full, r->counters.drop_stack_table_full,
-		      r->counters.drop_ringbuf_full, r->counters.drop_event_buffer_full,
-		      r->counters.drop_stack_stats_full);
+	counters_kind_text(b, "filtered", &r->counters, MO_CK_FILTER);
+	counters_kind_text(b, "dropped", &r->counters, MO_CK_DROP);
 	if (r->counters.overhead_budget > 0)
 		mo_buf_printf(b,
 			      "overhead budget %.2f%%: probe cost estimated at %.1f%% of the work, "

@@ -25,7 +25,7 @@
 
 #include "elfsym.h"
 #include "atomicfile.h"
-#include "pprof.h"
+#include "sinks/pprof.h"
 #include "profile.pb-c.h"
 
 typedef Perftools__Profiles__Profile Profile;

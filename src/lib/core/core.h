@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * core.h - the stages of one observer, wired together by observer.c, and
+ * handed as a whole only to what sits above them all (report.c).
+ */
+#ifndef MO_CORE_CORE_H
+#define MO_CORE_CORE_H
+
+#include "core/env.h"
+
+struct mo_core {
+	struct mo_env env;
+	const struct mo_kernel *k;
+	struct mo_queue *q;
+	struct mo_proctab *pt;
+	struct mo_stacks *st;
+	struct mo_findings *f;
+	struct mo_probes *pr;
+	struct mo_resident *rs;
+	struct mo_leaks *lk;
+	struct mo_lifecycle *lc;
+	struct mo_records *rd;
+	uint64_t start_realtime_s;
+	uint64_t output_write_errors;	/* the caller's, atomic: any thread adds */
+};
+
+#endif

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* findings.c - events and leak findings (findings.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <linux/types.h>
+
+#include "abi.h"
+#include "core/env.h"
+#include "core/findings.h"
+#include "core/kernel.h"
+#include "core/probes.h"
+#include "core/proctab.h"
+#include "core/stacks.h"
+#include "pattern.h"
+#include "queue.h"
+#include "traces.h"
+#include "util.h"
+
+struct mo_findings {
+	const struct mo_env *env;
+	const struct mo_kernel *k;
+	struct mo_proctab *pt;
+	struct mo_stacks *st;
+	struct mo_probes *pr;
+	struct mo_queue *q;
+	uint64_t emitted;
+};
+
+struct mo_findings *mo_findings_new(const struct mo_env *env, const struct mo_kernel *k,
+				    struct mo_proctab *pt, struct mo_stacks *st,
+				    struct mo_probes *pr, struct mo_queue *q)
+{
+	struct mo_findings *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->env = env;
+	f->k = k;
+	f->pt = pt;
+	f->st = st;
+	f->pr = pr;
+	f->q = q;
+	return f;
+}
+
+void mo_findings_free(struct mo_findings *f)
+{
+	free(f);
+}
+
+void mo_findings_comm(struct mo_findings *f, pid_t pid, char *buf, size_t len)
+{
+	struct mo_proc *p = mo_proctab_find(f->pt, pid);
+	struct mo_proc_stats ps;
+
+	if (p && p->comm[0] && (p->target || p->exit_pending)) {
+		snprintf(buf, len, "%s", p->comm);
+		return;
+	}
+	mo_read_comm(pid, buf, len);
+	if (!buf[0] && p)
+		snprintf(buf, len, "%s", p->comm);
+	/* gone, its fork and exit records lost: a child that did not exec
+	 * carries the name its parent had */
+	if (!buf[0] && !mo_kernel_proc(f->k, (uint32_t)pid, &ps) && ps.ppid &&
+	    ps.ppid != (uint32_t)pid && !ps.exec_ts_ns &&
+	    (p = mo_proctab_find(f->pt, (pid_t)ps.ppid)) && p->target)
+		mo_findings_comm(f, (pid_t)ps.ppid, buf, len);
+}
+
+struct mo_event *mo_findings_event(struct mo_findings *f, enum mo_event_type type,
+				   const char *kind, pid_t pid, uint64_t boot_ts)
+{
+	struct mo_event *ev = calloc(1, sizeof(*ev));
+	const struct mo_container *c;
+
+	if (!ev)
+		return NULL;
+	ev->type = type;
+	ev->kind = kind;
+	ev->pid = pid;
+	ev->timestamp_ns = boot_ts ? mo_env_realtime(f->env, boot_ts) : mo_clock_ns(CLOCK_REALTIME);
+	ev->predicted_oom_seconds = -1;
+	mo_findings_comm(f, pid, ev->command, sizeof(ev->command));
+	c = mo_proctab_container(f->pt, pid);
+	if (c) {
+		snprintf(ev->container_id, sizeof(ev->container_id), "%s", c->id);
+		snprintf(ev->pod_uid, sizeof(ev->pod_uid), "%s", c->pod_uid);
+		snprintf(ev->cgroup, sizeof(ev->cgroup), "%s", c->cgroup);
+	}
+	return ev;
+}
+
+void mo_event_free(struct mo_event *ev)
+{
+	if (!ev)
+		return;
+	mo_trace_release(&ev->stack);
+	free(ev);
+}
+
+void mo_findings_emit(struct mo_findings *f, struct mo_event *ev)
+{
+	if (!ev)
+		return;
+	if (mo_queue_push(f->q, ev)) {
+		mo_event_free(ev);
+		return;
+	}
+	mo_stat_add(&f->emitted, 1);
+}
+
+void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
+			   const struct mo_leak_group *g, uint64_t now_boot)
+{
+	const struct mo_stack_trace *tr = mo_stacks_trace(f->st, g->tgid, g->stack_id);
+	const struct mo_container *c;
+	struct mo_trace_entry *e;
+	struct mo_stack_stats ss;
+	struct mo_verdict v;
+
+	memset(l, 0, sizeof(*l));
+	l->pid = (pid_t)g->tgid;
+	mo_findings_comm(f, l->pid, l->command, sizeof(l->command));
+	l->unfreed_bytes = g->unfreed_bytes;
+	l->count = g->count;
+	l->oldest_age_ns = now_boot > g->oldest_ts_ns ? now_boot - g->oldest_ts_ns : 0;
+	l->largest = g->largest;
+	/* sampled, or seen only while the budget kept the probes attached */
+	l->estimate = g->estimate || (f->pr && mo_probes_shed_happened(f->pr));
+	if (tr)
+		mo_trace_copy(&l->stack, tr);
+	l->stack.id = g->stack_id;
+	c = mo_proctab_container(f->pt, l->pid);
+	if (c) {
+		snprintf(l->container_id, sizeof(l->container_id), "%s", c->id);
+		snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", c->pod_uid);
+	}
+	if (g->stack_id && !mo_kernel_stack_stats(f->k, g->tgid, g->stack_id, &ss)) {
+		/* tracked allocations; scaled like the in-use totals */
+		l->alloc_count = ss.allocs * f->env->cfg.sampling_rate;
+		l->alloc_bytes = ss.alloc_bytes * f->env->cfg.sampling_rate;
+	}
+	e = mo_stacks_entry(f->st, g->tgid, g->stack_id);
+	mo_stacks_classify(e, &v);
+	l->pattern = mo_pattern_name(v.pattern);
+	l->growth_bytes_per_s = v.growth_bytes_per_s;
+	l->confidence = v.confidence;
+	l->severity = v.pattern == MO_PATTERN_GROWING || v.pattern == MO_PATTERN_FRAGMENTATION
+			      ? "warning"
+			      : "info";
+}
+
+struct mo_event *mo_findings_leak_event(struct mo_findings *f, const struct mo_leak *l,
+					const char *severity, bool final)
+{
+	struct mo_event *ev = mo_findings_event(f, MO_EVENT_MEMORY_PRESSURE, "leak", l->pid, 0);
+
+	if (!ev)
+		return NULL;
+	snprintf(ev->command, sizeof(ev->command), "%s", l->command);
+	ev->severity = severity;
+	ev->size_bytes = l->largest;
+	ev->unfreed_bytes = l->unfreed_bytes;
+	ev->count = l->count;
+	ev->age_seconds = (double)l->oldest_age_ns / 1e9;
+	ev->estimate = l->estimate;
+	ev->final = final;
+	ev->pattern = l->pattern;
+	ev->growth_bytes_per_s = l->growth_bytes_per_s;
+	ev->confidence = l->confidence;
+	if (mo_trace_copy(&ev->stack, &l->stack)) {
+		mo_event_free(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+void mo_findings_map_record(void *ctx, const struct mo_record *r)
+{
+	struct mo_findings *f = ctx;
+	bool large = r->type == MO_REC_LARGE_HEAP || r->type == MO_REC_LARGE_MMAP;
+	struct mo_event *ev;
+
+	ev = mo_findings_event(f, r->type == MO_REC_LARGE_HEAP ? MO_EVENT_MEMORY_PRESSURE
+							       : MO_EVENT_KERNEL_FS,
+			       r->type == MO_REC_MMAP	  ? "mmap"
+			       : r->type == MO_REC_MUNMAP ? "munmap"
+							  : "large_allocation",
+			       (pid_t)r->pid, r->ts_ns);
+	if (!ev)
+		return;
+	if (large)
+		ev->severity = "warning";
+	if (!ev->command[0])
+		snprintf(ev->command, sizeof(ev->command), "%.16s", r->comm);
+	ev->address = r->addr;
+	ev->size_bytes = r->len;
+	ev->cgroup_id = r->cgroup_id;
+	if (r->stack_id) {
+		const struct mo_stack_trace *tr = mo_stacks_trace(f->st, r->pid, r->stack_id);
+		struct mo_trace_entry *te = mo_stacks_entry(f->st, r->pid, r->stack_id);
+
+		if (te && te->runtime) {
+			/* the loader mapping a library: not the program's doing */
+			mo_event_free(ev);
+			return;
+		}
+		if (tr)
+			mo_trace_copy(&ev->stack, tr);
+	}
+	mo_findings_emit(f, ev);
+}
+
+uint64_t mo_findings_emitted(const struct mo_findings *f)
+{
+	return mo_stat_get(&f->emitted);
+}

@@ -1,0 +1,767 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * observer.c - the public API (memobserver.h) and the worker loop. It wires
+ * the stages together at start and drives them; nothing below calls back
+ * into it.
+ *
+ * Data path, top to bottom (docs/design.md):
+ *   kernel.c     BPF object, maps, ring buffer
+ *   records.c    each kernel record to the stage that owns its type
+ *   lifecycle.c  fork/exec/exit, reclaim, lost records    -> findings
+ *   leaks.c      periodic analysis of the allocation table -> findings
+ *   resident.c   RSS, growth, OOM risk                     -> findings
+ *   findings.c   events into the queue the caller reads
+ *   report.c     counters, the leak report, metrics data
+ *
+ * Threads: the worker owns every stage's state. Callers of the API read
+ * what the stages publish (report.h says which); a report while running is
+ * made by the worker on request. Nothing holds a lock while symbolizing or
+ * reading /proc.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach.h"
+#include "core/core.h"
+#include "core/findings.h"
+#include "core/kernel.h"
+#include "core/leaks.h"
+#include "core/lifecycle.h"
+#include "core/probes.h"
+#include "core/proctab.h"
+#include "core/records.h"
+#include "core/report.h"
+#include "core/resident.h"
+#include "core/stacks.h"
+#include "memobserver.h"
+#include "modules.h"
+#include "queue.h"
+#include "sinks/metrics.h"
+#include "symbolize.h"
+#include "util.h"
+
+#define RECLAIM_PERIOD_NS (100 * 1000000ULL)	/* exits reclaimed in batches */
+#define RECLAIM_BUDGET_NS (50 * 1000000ULL)	/* at most this long per batch */
+
+/* Work a caller hands to the worker, and waits for. */
+struct request {
+	void (*fn)(struct mo_observer *o, void *arg);
+	void *arg;
+	bool done;
+};
+
+struct mo_observer {
+	struct mo_core c;
+	struct mo_bpf *bpf;
+	struct mo_symbolizer *sym;
+	struct mo_modules *mods;
+	char *allocator_lib;
+	char *symbol_prefix;
+	uint64_t target_cgroup;
+	int target_v1_ssid;
+
+	pthread_t worker;
+	bool worker_running;	/* under call_lock */
+	bool worker_exiting;	/* under req_lock: requests are no longer served */
+	bool started, stopped;
+	int stop_efd, timer_fd, req_efd;
+	uint64_t last_reclaim_ns;
+
+	pthread_mutex_t call_lock;	/* one request at a time */
+	pthread_mutex_t req_lock;
+	pthread_cond_t req_done;
+	struct request *req;
+};
+
+/* ------------------------------------------------------------ requests */
+
+/* Run fn in the worker (or here when there is none) and wait for it. */
+static void call(struct mo_observer *o, void (*fn)(struct mo_observer *, void *), void *arg)
+{
+	struct request r = { fn, arg, false };
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&o->call_lock);
+	pthread_mutex_lock(&o->req_lock);
+	if (!o->worker_running || o->worker_exiting) {
+		/* no worker (before start, after stop): the call lock keeps
+		 * this apart from the stop's own work */
+		pthread_mutex_unlock(&o->req_lock);
+		fn(o, arg);
+		pthread_mutex_unlock(&o->call_lock);
+		return;
+	}
+	o->req = &r;
+	pthread_mutex_unlock(&o->req_lock);
+	if (write(o->req_efd, &one, sizeof(one)) != sizeof(one)) {
+		/* an eventfd write fails only on overflow: the worker wakes anyway */
+	}
+	pthread_mutex_lock(&o->req_lock);
+	while (!r.done)
+		pthread_cond_wait(&o->req_done, &o->req_lock);
+	pthread_mutex_unlock(&o->req_lock);
+	pthread_mutex_unlock(&o->call_lock);
+}
+
+/* A request waiting, if any, done; exiting: no later one is taken. */
+static void serve(struct mo_observer *o, bool exiting)
+{
+	struct request *r;
+
+	pthread_mutex_lock(&o->req_lock);
+	o->worker_exiting = exiting;
+	r = o->req;
+	o->req = NULL;
+	pthread_mutex_unlock(&o->req_lock);
+	if (!r)
+		return;
+	r->fn(o, r->arg);
+	pthread_mutex_lock(&o->req_lock);
+	r->done = true;
+	pthread_cond_broadcast(&o->req_done);
+	pthread_mutex_unlock(&o->req_lock);
+}
+
+/* -------------------------------------------------------------- worker */
+
+static int drain(void *ctx)
+{
+	return mo_bpf_records_consume(ctx);
+}
+
+static void work(struct mo_observer *o, bool stop, bool tick)
+{
+	struct mo_core *c = &o->c;
+	uint64_t t0, t1, t2, t3, t4;
+
+	t0 = mo_clock_ns(CLOCK_BOOTTIME);
+	mo_records_run(c->rd, drain, o->bpf, &c->env.stopping);
+	t1 = mo_clock_ns(CLOCK_BOOTTIME);
+	if (t1 - o->last_reclaim_ns >= RECLAIM_PERIOD_NS && !stop) {
+		o->last_reclaim_ns = t1;
+		mo_lifecycle_reclaim(c->lc, t1 + RECLAIM_BUDGET_NS);
+	}
+	if (!stop)
+		mo_probes_tick(c->pr, t1);
+	t2 = mo_clock_ns(CLOCK_BOOTTIME);
+	mo_resident_tick(c->rs, t2);
+	if (!stop) {
+		mo_stacks_gc(c->st, t2);
+		mo_lifecycle_recover(c->lc, t2);
+	}
+	t3 = mo_clock_ns(CLOCK_BOOTTIME);
+	if (tick && !stop)
+		mo_leaks_periodic(c->lk);
+	t4 = mo_clock_ns(CLOCK_BOOTTIME);
+	if (t4 - t0 > 100000000ULL)
+		mo_env_log(&c->env, MO_LOG_DEBUG,
+			   "worker busy %.0f ms: records %.0f, exits %.0f, rss %.0f, analysis %.0f",
+			   (t4 - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6,
+			   (t4 - t3) / 1e6);
+}
+
+enum { EV_RECORDS = 1, EV_STOP, EV_TIMER, EV_REQUEST };
+
+static void *worker_main(void *arg)
+{
+	struct mo_observer *o = arg;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event e = { .events = EPOLLIN };
+
+	if (ep < 0) {
+		mo_env_log(&o->c.env, MO_LOG_ERROR, "epoll_create1: %s", strerror(errno));
+		return NULL;
+	}
+	e.data.u32 = EV_RECORDS;
+	epoll_ctl(ep, EPOLL_CTL_ADD, mo_bpf_records_fd(o->bpf), &e);
+	e.data.u32 = EV_STOP;
+	epoll_ctl(ep, EPOLL_CTL_ADD, o->stop_efd, &e);
+	e.data.u32 = EV_TIMER;
+	epoll_ctl(ep, EPOLL_CTL_ADD, o->timer_fd, &e);
+	e.data.u32 = EV_REQUEST;
+	epoll_ctl(ep, EPOLL_CTL_ADD, o->req_efd, &e);
+
+	for (;;) {
+		struct epoll_event evs[4];
+		/* exits waiting for their reclaim: come back soon */
+		int timeout = mo_lifecycle_pending(o->c.lc) ? (int)(RECLAIM_PERIOD_NS / 1000000) : 100;
+		int n = epoll_wait(ep, evs, 4, timeout);
+		bool stop = false, tick = false, req = false;
+		uint64_t x;
+
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case EV_STOP:
+				stop = true;
+				break;
+			case EV_TIMER:
+				tick = read(o->timer_fd, &x, sizeof(x)) == sizeof(x);
+				break;
+			case EV_REQUEST:
+				req = read(o->req_efd, &x, sizeof(x)) == sizeof(x);
+				break;
+			}
+		}
+		work(o, stop, tick);
+		if (req || stop)
+			serve(o, stop);
+		if (stop)
+			break;
+	}
+	close(ep);
+	return NULL;
+}
+
+/* ----------------------------------------------------------------- API */
+
+struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cfg,
+				    mo_log_fn log, void *log_ctx)
+{
+	struct mo_observer *o;
+	const char *bad = NULL;
+	struct mo_config c;
+
+	if (cfg)
+		c = *cfg;
+	else
+		mo_config_init(&c);
+	if (name) {
+		if (!name[0] || strlen(name) >= sizeof(c.name)) {
+			if (log)
+				log(MO_LOG_ERROR, "invalid configuration: field 'name'", log_ctx);
+			errno = EINVAL;
+			return NULL;
+		}
+		snprintf(c.name, sizeof(c.name), "%s", name);
+	}
+	if (mo_config_resolve(&c, &c, &bad)) {
+		if (log) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "invalid configuration: field '%s'", bad);
+			log(MO_LOG_ERROR, msg, log_ctx);
+		}
+		errno = EINVAL;
+		return NULL;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->c.env.cfg = c;
+	o->c.env.log = log;
+	o->c.env.log_ctx = log_ctx;
+	o->stop_efd = o->timer_fd = o->req_efd = -1;
+	o->target_v1_ssid = -1;
+	pthread_mutex_init(&o->call_lock, NULL);
+	pthread_mutex_init(&o->req_lock, NULL);
+	pthread_cond_init(&o->req_done, NULL);
+	o->c.q = mo_queue_new(c.buffer_size);
+	o->c.pt = mo_proctab_new();
+	o->sym = mo_symbolizer_new();
+	o->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	o->req_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!o->c.q || !o->c.pt || !o->sym || o->stop_efd < 0 || o->req_efd < 0) {
+		mo_observer_free(o);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* every stack the walker takes starts at a return address */
+	mo_symbolizer_first_is_return(o->sym, true);
+	return o;
+}
+
+int mo_observer_add_command(struct mo_observer *o, pid_t pid, const char *exe)
+{
+	struct mo_proc *p;
+	const char *base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	int err;
+
+	if (o->started)
+		return -EBUSY;
+	err = mo_observer_add_pid(o, pid, MO_PID_FOLLOW_CHILDREN);
+	if (err)
+		return err;
+	p = mo_proctab_find(o->c.pt, pid);
+	free(p->exe);
+	p->exe = strdup(exe);
+	if (!p->exe)
+		return -ENOMEM;
+	/* until exec the child is a copy of us: name it after its program */
+	mo_proctab_set_comm(o->c.pt, p, base, 15);
+	return 0;
+}
+
+int mo_observer_set_allocator(struct mo_observer *o, const char *lib, const char *prefix)
+{
+	if (o->started)
+		return -EBUSY;
+	free(o->allocator_lib);
+	free(o->symbol_prefix);
+	o->allocator_lib = lib ? strdup(lib) : NULL;
+	o->symbol_prefix = prefix ? strdup(prefix) : NULL;
+	if ((lib && !o->allocator_lib) || (prefix && !o->symbol_prefix))
+		return -ENOMEM;
+	return 0;
+}
+
+int mo_observer_set_cgroup(struct mo_observer *o, uint64_t cgroup_id)
+{
+	if (o->started)
+		return -EBUSY;
+	o->target_cgroup = cgroup_id;
+	o->target_v1_ssid = -1;
+	return 0;
+}
+
+int mo_observer_set_cgroup_v1(struct mo_observer *o, uint64_t cgroup_id, int subsys_id)
+{
+	if (o->started)
+		return -EBUSY;
+	/* the kernel has at most 16 controllers (CGROUP_SUBSYS_COUNT) */
+	if (subsys_id < 0 || subsys_id > 15)
+		return -EINVAL;
+	o->target_cgroup = cgroup_id;
+	o->target_v1_ssid = subsys_id;
+	return 0;
+}
+
+struct add_pid {
+	pid_t pid;
+	unsigned flags;
+	int err;
+};
+
+static void add_pid(struct mo_observer *o, void *arg)
+{
+	struct add_pid *a = arg;
+	struct mo_proc *p = mo_proctab_add_target(o->c.pt, a->pid, a->flags);
+
+	if (!p) {
+		a->err = -ENOMEM;
+		return;
+	}
+	p->own_link = !(a->flags & MO_PID_FOLLOW_CHILDREN);
+	if (o->started) {
+		mo_kernel_target_set(o->c.k, (uint32_t)a->pid, MO_TARGET_TRACE | MO_TARGET_FOLLOW);
+		if (p->own_link)
+			mo_probes_attach_own(o->c.pr, a->pid);
+	}
+}
+
+int mo_observer_add_pid(struct mo_observer *o, pid_t pid, unsigned flags)
+{
+	struct add_pid a = { pid, flags, 0 };
+	char path[64];
+
+	if (pid <= 0)
+		return -EINVAL;
+	if (o->stopped)
+		return -EPIPE;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if (faccessat(AT_FDCWD, path, F_OK, AT_EACCESS))
+		return -ESRCH;
+	call(o, add_pid, &a);
+	return a.err;
+}
+
+static void libbpf_log(void *ctx, const char *msg)
+{
+	struct mo_env *env = ctx;
+
+	if (env->log)
+		env->log(MO_LOG_DEBUG, msg, env->log_ctx);
+}
+
+static int load(struct mo_observer *o)
+{
+	const struct mo_config *cfg = &o->c.env.cfg;
+	struct mo_bpf_params p = {
+		.system_wide = o->c.env.system_wide,
+		.heap_probes = o->c.env.heap_probes,
+		.rss_stat = cfg->rss_stat &&
+			    !faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kmem/rss_stat", F_OK,
+				       AT_EACCESS),
+		.self_tgid = (uint32_t)getpid(),
+		.min_size = cfg->min_allocation_size,
+		.sample_rate = cfg->sampling_rate,
+		.max_depth = cfg->max_stack_depth,
+		.large_size = cfg->large_allocation_threshold,
+		.target_cgroup = o->target_cgroup,
+		.target_v1_ssid = o->target_v1_ssid,
+		.max_allocations = cfg->max_allocations,
+		.max_stacks = cfg->max_stacks,
+		.unwind_rows = cfg->unwind_rows,
+		.ring_buffer_size = cfg->ring_buffer_size,
+		.log = libbpf_log,
+		.log_ctx = &o->c.env,
+	};
+	int err = -EINVAL;
+
+	if (!p.rss_stat)
+		mo_env_log(&o->c.env, MO_LOG_INFO, "kmem:rss_stat unavailable: RSS is sampled from /proc");
+	if (cfg->session_uprobes) {
+		p.session = true;
+		p.count_hits = cfg->max_overhead_bp && p.heap_probes;
+		p.calibrate = p.count_hits;
+		o->bpf = mo_bpf_load(&p);
+		err = o->bpf ? 0 : -errno;
+		if (err)
+			mo_env_log(&o->c.env, MO_LOG_DEBUG,
+				   "session uprobes unavailable, using uprobe+uretprobe");
+	}
+	if (err) {
+		p.session = p.count_hits = p.calibrate = false;
+		o->bpf = mo_bpf_load(&p);
+		err = o->bpf ? 0 : -errno;
+	}
+	if (err) {
+		mo_env_log(&o->c.env, MO_LOG_ERROR, "cannot load the BPF programs: %s%s",
+			   strerror(-err), err == -EPERM ? " (needs root, or CAP_BPF and CAP_PERFMON)" : "");
+		return err;
+	}
+	o->c.k = mo_bpf_kernel(o->bpf);
+	return p.rss_stat ? 0 : 1;
+}
+
+/* The stages, bottom up; each is handed what it depends on. */
+static int wire(struct mo_observer *o, bool rss_from_proc)
+{
+	struct mo_core *c = &o->c;
+
+	o->mods = mo_modules_new(mo_bpf_rows_fd(o->bpf), c->env.cfg.unwind_rows,
+				 mo_bpf_modules_fd(o->bpf));
+	if (!o->mods) {
+		mo_env_log(&c->env, MO_LOG_ERROR, "cannot map the unwind table: %s", strerror(errno));
+		return -errno;
+	}
+	c->st = mo_stacks_new(&c->env, c->k, c->pt, o->sym, o->mods);
+	c->pr = mo_probes_new(&c->env, o->bpf, o->allocator_lib, o->symbol_prefix);
+	c->f = c->st && c->pr ? mo_findings_new(&c->env, c->k, c->pt, c->st, c->pr, c->q) : NULL;
+	c->rs = c->f ? mo_resident_new(&c->env, c->k, c->pt, c->f, rss_from_proc) : NULL;
+	c->lk = c->rs ? mo_leaks_new(&c->env, c->k, c->pt, c->st, c->f, c->rs) : NULL;
+	c->lc = c->f ? mo_lifecycle_new(&c->env, c->k, c->pt, c->st, c->f, c->pr, o->mods) : NULL;
+	c->rd = mo_records_new();
+	if (!c->lk || !c->lc || !c->rd)
+		return -ENOMEM;
+	mo_records_on(c->rd, MO_REC_EXIT, mo_lifecycle_exit, c->lc, true);
+	mo_records_on(c->rd, MO_REC_EXEC, mo_lifecycle_exec, c->lc, true);
+	mo_records_on(c->rd, MO_REC_FORK, mo_lifecycle_fork, c->lc, true);
+	mo_records_on(c->rd, MO_REC_SEEN, mo_lifecycle_seen, c->lc, true);
+	mo_records_on(c->rd, MO_REC_OOM_KILL, mo_leaks_oom_kill, c->lk, false);
+	mo_records_on(c->rd, MO_REC_MMAP, mo_findings_map_record, c->f, false);
+	mo_records_on(c->rd, MO_REC_MUNMAP, mo_findings_map_record, c->f, false);
+	mo_records_on(c->rd, MO_REC_LARGE_HEAP, mo_findings_map_record, c->f, false);
+	mo_records_on(c->rd, MO_REC_LARGE_MMAP, mo_findings_map_record, c->f, false);
+	mo_records_on(c->rd, MO_REC_UNKNOWN_MODULE, mo_stacks_unknown_module, c->st, false);
+	return 0;
+}
+
+/* Targets named before start: watched, their allocators probed. */
+static int watch_targets(struct mo_observer *o)
+{
+	struct mo_core *c = &o->c;
+	pid_t *pids = NULL;
+	size_t n = 0;
+	int err = mo_proctab_targets(c->pt, &pids, &n);
+
+	for (size_t i = 0; !err && i < n; i++) {
+		struct mo_proc *p = mo_proctab_find(c->pt, pids[i]);
+		int r;
+
+		mo_kernel_target_set(c->k, (uint32_t)p->pid, MO_TARGET_TRACE | MO_TARGET_FOLLOW);
+		mo_stacks_prime(c->st, p->pid);
+		mo_proctab_container(c->pt, p->pid);
+		r = mo_modules_load_pid(o->mods, p->pid);
+		if (r < 0 && r != -ENOENT) {
+			mo_env_log(&c->env, MO_LOG_ERROR, "cannot read the memory maps of pid %d: %s",
+				   (int)p->pid, strerror(-r));
+			err = r;
+			break;
+		}
+		if (p->exe)
+			mo_modules_preload_command(o->mods, p->exe);
+		err = mo_probes_attach_target(c->pr, p->pid, p->exe, p->own_link);
+	}
+	free(pids);
+	return err;
+}
+
+/* System-wide: every running program's unwind rows (one that allocates and
+ * exits before a lazy load could read its maps would keep unnamed, partial
+ * stacks; modules load once per file), and every process's allocator. */
+static int watch_system(struct mo_observer *o)
+{
+	struct mo_core *c = &o->c;
+	struct dirent *de;
+	int r, attached;
+	DIR *d;
+
+	if (!c->env.heap_probes)
+		return 0;
+	attached = r = mo_probes_attach_ours(c->pr);
+	if (r < 0)
+		return r;
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == getpid())
+			continue;
+		mo_modules_load_pid(o->mods, (pid_t)pid);
+		if (!mo_probes_forced(c->pr) && mo_probes_attach_shared(c->pr, (pid_t)pid) >= 0)
+			attached++;
+	}
+	if (d)
+		closedir(d);
+	return attached ? 0 : -ENOENT;
+}
+
+static void unwire(struct mo_observer *o)
+{
+	struct mo_core *c = &o->c;
+
+	mo_probes_free(c->pr);
+	c->pr = NULL;
+	mo_bpf_detach(o->bpf);
+	mo_records_free(c->rd);
+	mo_lifecycle_free(c->lc);
+	mo_leaks_free(c->lk);
+	mo_resident_free(c->rs);
+	mo_findings_free(c->f);
+	mo_stacks_free(c->st);
+	mo_modules_free(o->mods);
+	mo_bpf_free(o->bpf);
+	c->rd = NULL;
+	c->lc = NULL;
+	c->lk = NULL;
+	c->rs = NULL;
+	c->f = NULL;
+	c->st = NULL;
+	o->mods = NULL;
+	o->bpf = NULL;
+	c->k = NULL;
+}
+
+int mo_observer_start(struct mo_observer *o)
+{
+	struct mo_core *c = &o->c;
+	struct itimerspec its = { 0 };
+	int err, loaded;
+
+	if (o->started)
+		return -EALREADY;
+	if (!c->env.cfg.enable_ebpf) {
+		mo_env_log(&c->env, MO_LOG_ERROR,
+			   "enable_ebpf is false: memobserver has no other source of allocation data");
+		return -EOPNOTSUPP;
+	}
+	if (faccessat(AT_FDCWD, "/sys/kernel/btf/vmlinux", R_OK, AT_EACCESS)) {
+		mo_env_log(&c->env, MO_LOG_ERROR,
+			   "kernel BTF not found at /sys/kernel/btf/vmlinux: a kernel "
+			   "built with CONFIG_DEBUG_INFO_BTF=y is required");
+		return -ENOTSUP;
+	}
+	if (faccessat(AT_FDCWD, "/sys/kernel/tracing/events", F_OK, AT_EACCESS) &&
+	    faccessat(AT_FDCWD, "/sys/kernel/debug/tracing/events", F_OK, AT_EACCESS)) {
+		mo_env_log(&c->env, MO_LOG_ERROR,
+			   "tracefs is not mounted: mount -t tracefs tracefs /sys/kernel/tracing");
+		return -ENOENT;
+	}
+	c->env.system_wide = mo_proctab_ntargets(c->pt) == 0;
+	c->env.cgroup_filter = o->target_cgroup != 0;
+	/* Conservative mode only wants blocks of 100 KB and more, which the
+	 * allocator maps with mmap: the syscall tracepoints see them at no
+	 * cost on the malloc fast path, so no allocator probe is placed. */
+	c->env.heap_probes = c->env.cfg.mode != MO_MODE_CONSERVATIVE;
+	loaded = load(o);
+	if (loaded < 0)
+		return loaded;
+	c->env.boot_to_real_ns =
+		(int64_t)mo_clock_ns(CLOCK_REALTIME) - (int64_t)mo_clock_ns(CLOCK_BOOTTIME);
+	c->start_realtime_s = mo_clock_ns(CLOCK_REALTIME) / MO_NSEC;
+	err = wire(o, loaded == 1);
+	if (err)
+		goto fail;
+	/* our own C library and loader are usually the targets' too */
+	mo_modules_load_pid(o->mods, getpid());
+	err = mo_bpf_attach(o->bpf);
+	if (err) {
+		mo_env_log(&c->env, MO_LOG_ERROR, "cannot attach the tracepoints: %s", strerror(-err));
+		goto fail;
+	}
+	err = c->env.system_wide ? watch_system(o) : watch_targets(o);
+	if (!err)
+		err = mo_probes_budget_start(c->pr);
+	if (err)
+		goto fail;
+	if (!c->env.heap_probes)
+		mo_env_log(&c->env, MO_LOG_INFO, "conservative mode: no allocator probes; large blocks "
+						 "are seen through mmap/munmap/mremap");
+	err = mo_bpf_records_open(o->bpf, mo_records_take, c->rd);
+	o->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (err || o->timer_fd < 0) {
+		err = err ? err : -errno;
+		mo_env_log(&c->env, MO_LOG_ERROR, "cannot set up the event loop");
+		goto fail;
+	}
+	its.it_value.tv_sec = (time_t)(c->env.cfg.report_interval_ns / MO_NSEC);
+	its.it_value.tv_nsec = (long)(c->env.cfg.report_interval_ns % MO_NSEC);
+	its.it_interval = its.it_value;
+	timerfd_settime(o->timer_fd, 0, &its, NULL);
+	o->started = true;
+	o->last_reclaim_ns = mo_clock_ns(CLOCK_BOOTTIME);
+	err = -pthread_create(&o->worker, NULL, worker_main, o);
+	if (err) {
+		o->started = false;
+		goto fail;
+	}
+	pthread_mutex_lock(&o->call_lock);
+	o->worker_running = true;
+	pthread_mutex_unlock(&o->call_lock);
+	return 0;
+fail:
+	unwire(o);
+	return err;
+}
+
+int mo_observer_read(struct mo_observer *o, struct mo_event **ev, int timeout_ms)
+{
+	void *item = NULL;
+	int r = mo_queue_pop(o->c.q, &item, timeout_ms);
+
+	if (r == 1)
+		*ev = item;
+	return r;
+}
+
+int mo_observer_fd(const struct mo_observer *o)
+{
+	return mo_queue_fd(o->c.q);
+}
+
+void mo_observer_note_output_errors(struct mo_observer *o, uint64_t n)
+{
+	mo_stat_add(&o->c.output_write_errors, n);
+}
+
+bool mo_observer_targets_gone(struct mo_observer *o)
+{
+	if (o->c.env.system_wide || !o->started)
+		return false;
+	return mo_proctab_targets_gone(o->c.pt);
+}
+
+int mo_observer_stop(struct mo_observer *o)
+{
+	struct mo_core *c = &o->c;
+	uint64_t one = 1;
+
+	if (!o->started || o->stopped)
+		return 0;
+	if (o->worker_running) {
+		/* the worker leaves its long loops (records of new programs
+		 * keep coming while probes are attached) and stops */
+		__atomic_store_n(&c->env.stopping, true, __ATOMIC_RELAXED);
+		if (write(o->stop_efd, &one, sizeof(one)) != sizeof(one))
+			return -errno;
+		pthread_join(o->worker, NULL);
+		__atomic_store_n(&c->env.stopping, false, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_lock(&o->call_lock);
+	o->worker_running = false;
+	o->stopped = true;
+	/* Detach first so nothing new arrives, then settle what is pending:
+	 * exits seen just before the stop still get their final findings. */
+	mo_probes_detach(c->pr);
+	mo_bpf_detach(o->bpf);
+	mo_records_run(c->rd, drain, o->bpf, &c->env.stopping);
+	mo_lifecycle_reclaim(c->lc, UINT64_MAX);
+	mo_queue_close(c->q);
+	pthread_mutex_unlock(&o->call_lock);
+	return 0;
+}
+
+static void make_report(struct mo_observer *o, void *arg)
+{
+	*(struct mo_report **)arg = mo_core_report(&o->c);
+}
+
+struct mo_report *mo_observer_report(struct mo_observer *o)
+{
+	struct mo_report *r = NULL;
+
+	if (!o->c.k) {
+		r = calloc(1, sizeof(*r));
+		if (r) {
+			r->timestamp_ns = mo_clock_ns(CLOCK_REALTIME);
+			r->min_unfreed_age_ns = o->c.env.cfg.min_unfreed_age_ns;
+		}
+		return r;
+	}
+	call(o, make_report, &r);
+	return r;
+}
+
+void mo_observer_counters(struct mo_observer *o, struct mo_counters *out)
+{
+	mo_core_counters(&o->c, out);
+}
+
+int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
+{
+	struct mo_metrics_snapshot snap;
+	struct mo_buf b;
+	int err = mo_core_metrics(&o->c, &snap);
+
+	if (err)
+		return err;
+	mo_buf_init(&b);
+	mo_metrics_render(&b, &snap, 200);
+	mo_core_metrics_release(&snap);
+	if (b.oom) {
+		mo_buf_release(&b);
+		return -ENOMEM;
+	}
+	*text = b.data ? b.data : strdup("");
+	*len = b.len;
+	return *text ? 0 : -ENOMEM;
+}
+
+static void free_event_item(void *p)
+{
+	mo_event_free(p);
+}
+
+void mo_observer_free(struct mo_observer *o)
+{
+	if (!o)
+		return;
+	mo_observer_stop(o);
+	unwire(o);
+	mo_queue_free(o->c.q, free_event_item);
+	mo_proctab_free(o->c.pt);
+	mo_symbolizer_free(o->sym);
+	free(o->allocator_lib);
+	free(o->symbol_prefix);
+	if (o->stop_efd >= 0)
+		close(o->stop_efd);
+	if (o->timer_fd >= 0)
+		close(o->timer_fd);
+	if (o->req_efd >= 0)
+		close(o->req_efd);
+	pthread_cond_destroy(&o->req_done);
+	pthread_mutex_destroy(&o->req_lock);
+	pthread_mutex_destroy(&o->call_lock);
+	free(o);
+}

@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * probes.c - allocator probes per process and the overhead budget
+ * (probes.h).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attach.h"
+#include "budget.h"
+#include "calib.h"
+#include "core/env.h"
+#include "core/kernel.h"
+#include "core/probes.h"
+#include "util.h"
+
+struct mo_probes {
+	const struct mo_env *env;
+	struct mo_bpf *bpf;
+	char *lib;		/* forced allocator module, or NULL: discover */
+	char *prefix;		/* prefix of the allocator's C API, or NULL */
+	struct mo_links links;
+	struct mo_attach_progs progs;
+	struct mo_shedder *shed;
+
+	/* published for other threads */
+	pthread_mutex_t lock;
+	struct mo_shed_stats shed_stats;
+	bool budget;
+	uint64_t probes;
+	uint64_t failures;
+};
+
+struct mo_probes *mo_probes_new(const struct mo_env *env, struct mo_bpf *bpf, const char *lib,
+				const char *prefix)
+{
+	struct mo_probes *pr = calloc(1, sizeof(*pr));
+
+	if (!pr)
+		return NULL;
+	pr->env = env;
+	pr->bpf = bpf;
+	mo_links_init(&pr->links);
+	pthread_mutex_init(&pr->lock, NULL);
+	pr->lib = lib ? strdup(lib) : NULL;
+	pr->prefix = prefix ? strdup(prefix) : NULL;
+	if ((lib && !pr->lib) || (prefix && !pr->prefix)) {
+		mo_probes_free(pr);
+		errno = ENOMEM;
+		return NULL;
+	}
+	mo_bpf_progs(bpf, &pr->progs);
+	pr->progs.split = pr->progs.session && env->cfg.max_overhead_bp;
+	pr->progs.prefix = pr->prefix;
+	pr->shed_stats.duty = 1;
+	return pr;
+}
+
+void mo_probes_detach(struct mo_probes *pr)
+{
+	if (pr->shed) {
+		struct mo_shed_stats st;
+
+		mo_shedder_stats(pr->shed, &st);
+		mo_shedder_free(pr->shed);
+		pr->shed = NULL;
+		pthread_mutex_lock(&pr->lock);
+		pr->shed_stats = st;
+		pthread_mutex_unlock(&pr->lock);
+	}
+	mo_links_release(&pr->links);
+}
+
+void mo_probes_free(struct mo_probes *pr)
+{
+	if (!pr)
+		return;
+	mo_probes_detach(pr);
+	free(pr->lib);
+	free(pr->prefix);
+	pthread_mutex_destroy(&pr->lock);
+	free(pr);
+}
+
+static void publish_count(struct mo_probes *pr)
+{
+	__atomic_store_n(&pr->probes, (uint64_t)pr->links.probes, __ATOMIC_RELAXED);
+}
+
+/* The allocator module of pid (0: ours), unless the user forced one. */
+static int allocator_of(struct mo_probes *pr, pid_t pid, const char *exe, char *path, size_t len)
+{
+	if (pr->lib) {
+		snprintf(path, len, "%s", pr->lib);
+		return 0;
+	}
+	if (exe)
+		return mo_allocator_find_exe(exe, pr->prefix, path, len);
+	return mo_allocator_find(pid, pr->prefix, path, len);
+}
+
+int mo_probes_attach_shared(struct mo_probes *pr, pid_t pid)
+{
+	char path[PATH_MAX], err[512];
+	int r;
+
+	if (allocator_of(pr, pid, NULL, path, sizeof(path)))
+		return -ENOENT;
+	/* links are compared by file identity: the same library under two
+	 * /proc/PID/root paths is one probe target, a container's own libc
+	 * another */
+	if (mo_links_has(&pr->links, path, 0))
+		return 0;
+	r = mo_attach_allocator(&pr->links, &pr->progs, path, 0, err, sizeof(err));
+	if (r < 0) {
+		mo_stat_add(&pr->failures, 1);
+		mo_env_log(pr->env, MO_LOG_WARN, "pid %d: %s", (int)pid, err);
+		return r;
+	}
+	mo_env_log(pr->env, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s", (int)pid,
+		   r, path);
+	publish_count(pr);
+	return 1;
+}
+
+void mo_probes_attach_own(struct mo_probes *pr, pid_t pid)
+{
+	char path[PATH_MAX], err[512];
+	int r;
+
+	if (!pr->env->heap_probes || allocator_of(pr, pid, NULL, path, sizeof(path)))
+		return;
+	if (mo_links_has(&pr->links, path, pid))
+		return;
+	r = mo_attach_allocator(&pr->links, &pr->progs, path, pid, err, sizeof(err));
+	if (r < 0) {
+		mo_stat_add(&pr->failures, 1);
+		mo_env_log(pr->env, MO_LOG_WARN, "child %d: %s", (int)pid, err);
+	}
+	publish_count(pr);
+}
+
+int mo_probes_attach_ours(struct mo_probes *pr)
+{
+	char path[PATH_MAX], err[512];
+	int r;
+
+	if (!pr->env->heap_probes || allocator_of(pr, 0, NULL, path, sizeof(path)))
+		return 0;
+	r = mo_attach_allocator(&pr->links, &pr->progs, path, 0, err, sizeof(err));
+	if (r < 0) {
+		mo_env_log(pr->env, MO_LOG_ERROR, "%s", err);
+		return r;
+	}
+	publish_count(pr);
+	return 1;
+}
+
+bool mo_probes_forced(const struct mo_probes *pr)
+{
+	return pr->lib != NULL;
+}
+
+int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bool own)
+{
+	char path[PATH_MAX], err[512];
+	pid_t link_pid = own ? pid : 0;
+	int r;
+
+	if (!pr->env->heap_probes)
+		return 0;
+	r = allocator_of(pr, pid, exe, path, sizeof(path));
+	if (r == -EACCES || r == -EPERM) {
+		mo_env_log(pr->env, MO_LOG_ERROR,
+			   "cannot read the memory maps of pid %d: %s (needs CAP_SYS_PTRACE)",
+			   (int)pid, strerror(-r));
+		return r;
+	}
+	if (r) {
+		mo_env_log(pr->env, MO_LOG_ERROR,
+			   "pid %d: no allocator found: neither the program nor a library "
+			   "it maps defines malloc",
+			   (int)pid);
+		return r;
+	}
+	if (mo_links_has(&pr->links, path, link_pid))
+		return 0;
+	r = mo_attach_allocator(&pr->links, &pr->progs, path, link_pid, err, sizeof(err));
+	if (r < 0) {
+		mo_env_log(pr->env, MO_LOG_ERROR, "pid %d: %s", (int)pid, err);
+		return r;
+	}
+	mo_env_log(pr->env, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s%s", (int)pid,
+		   r, path, pr->progs.session ? " (session uprobes)" : "");
+	publish_count(pr);
+	return 0;
+}
+
+/* The budget's cost per probe hit, measured here (calib.h); the defaults
+ * stay if it cannot be. */
+static void calibrate(struct mo_probes *pr)
+{
+	double entry, ret;
+	int err = mo_calibrate_probe_cost(mo_bpf_calib_enter(pr->bpf), mo_bpf_calib_exit(pr->bpf),
+					  &entry, &ret);
+
+	if (err) {
+		mo_env_log(pr->env, MO_LOG_WARN,
+			   "cannot measure the cost of a probe hit (%s): the budget "
+			   "assumes %.0f ns per entry, %.0f ns per return",
+			   strerror(-err), MO_COST_ENTRY_NS, MO_COST_RETURN_NS);
+		return;
+	}
+	entry += MO_COST_PROGRAM_NS;
+	ret += MO_COST_PROGRAM_NS;
+	mo_shedder_set_costs(pr->shed, entry, ret);
+	mo_env_log(pr->env, MO_LOG_INFO,
+		   "probe hit cost measured: entry %.0f ns, return %.0f ns "
+		   "(with %.0f ns of program work each)",
+		   entry, ret, MO_COST_PROGRAM_NS);
+}
+
+int mo_probes_budget_start(struct mo_probes *pr)
+{
+	const struct mo_config *cfg = &pr->env->cfg;
+
+	if (!cfg->max_overhead_bp || !pr->env->heap_probes)
+		return 0;
+	if (!pr->progs.session) {
+		mo_env_log(pr->env, MO_LOG_WARN, "--max-overhead needs session uprobes (kernel 6.13+): "
+						 "no budget is applied");
+		return 0;
+	}
+	pr->shed = mo_shedder_new(cfg->max_overhead_bp / 10000.0, &pr->links,
+				  mo_bpf_procs_fd(pr->bpf), mo_bpf_shed_gen(pr->bpf));
+	if (!pr->shed)
+		return -ENOMEM;
+	calibrate(pr);
+	pthread_mutex_lock(&pr->lock);
+	pr->budget = true;
+	mo_shedder_stats(pr->shed, &pr->shed_stats);
+	pthread_mutex_unlock(&pr->lock);
+	return 0;
+}
+
+void mo_probes_tick(struct mo_probes *pr, uint64_t now)
+{
+	struct mo_shed_stats st;
+
+	if (!pr->shed)
+		return;
+	mo_shedder_tick(pr->shed, now);
+	mo_shedder_stats(pr->shed, &st);
+	pthread_mutex_lock(&pr->lock);
+	pr->shed_stats = st;
+	pthread_mutex_unlock(&pr->lock);
+}
+
+void mo_probes_shed_stats(struct mo_probes *pr, struct mo_shed_stats *st)
+{
+	pthread_mutex_lock(&pr->lock);
+	*st = pr->shed_stats;
+	pthread_mutex_unlock(&pr->lock);
+}
+
+bool mo_probes_shed_happened(struct mo_probes *pr)
+{
+	struct mo_shed_stats st;
+
+	if (!pr->env->cfg.max_overhead_bp)
+		return false;
+	mo_probes_shed_stats(pr, &st);
+	return st.shed_ns > 0 || st.duty < 1;
+}
+
+uint64_t mo_probes_count(struct mo_probes *pr)
+{
+	return __atomic_load_n(&pr->probes, __ATOMIC_RELAXED);
+}
+
+uint64_t mo_probes_failures(struct mo_probes *pr)
+{
+	return mo_stat_get(&pr->failures);
+}

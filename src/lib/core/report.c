@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* report.c - counters, the leak report, the metrics snapshot (report.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "analysis.h"
+#include "core/core.h"
+#include "core/findings.h"
+#include "core/kernel.h"
+#include "core/leaks.h"
+#include "core/lifecycle.h"
+#include "core/probes.h"
+#include "core/proctab.h"
+#include "core/report.h"
+#include "core/resident.h"
+#include "core/stacks.h"
+#include "queue.h"
+#include "sinks/metrics.h"
+#include "traces.h"
+#include "util.h"
+
+void mo_core_counters(struct mo_core *c, struct mo_counters *out)
+{
+	uint64_t v[MO_C__COUNT];
+	struct mo_lifecycle_stats ls;
+	struct mo_resident_stats rs;
+	struct mo_shed_stats sh;
+
+	memset(out, 0, sizeof(*out));
+	if (!c->k)
+		return;
+	mo_kernel_counters(c->k, v);
+	mo_lifecycle_stats(c->lc, &ls);
+	mo_resident_stats(c->rs, &rs);
+	mo_probes_shed_stats(c->pr, &sh);
+
+	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
+	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
+	out->alloc_calls = v[MO_C_ALLOC_CALLS];
+	out->probes_attached = mo_probes_count(c->pr);
+	out->events_emitted = mo_findings_emitted(c->f);
+	out->processes_tracked = c->env.system_wide ? 0 : mo_proctab_ntargets(c->pt);
+	out->drop_alloc_table_full = v[MO_C_DROP_ALLOC_TABLE_FULL];
+	out->drop_stack_table_full = v[MO_C_DROP_STACK_TABLE_FULL] + v[MO_C_STACK_COLLIDED];
+	out->drop_ringbuf_full = v[MO_C_DROP_RINGBUF_FULL];
+	out->drop_thread_table_full = v[MO_C_DROP_THREAD_TABLE_FULL];
+	out->drop_event_buffer_full = mo_queue_dropped(c->q);
+	out->drop_stack_stats_full = v[MO_C_STACK_STATS_FULL];
+	out->drop_unwind_maps_full = v[MO_C_UNWIND_PROC_MAPS_FULL];
+	out->drop_exit_leaks = ls.exit_leaks_dropped;
+	out->drop_size_filtered = v[MO_C_DROP_SIZE_FILTERED];
+	out->drop_sampled = v[MO_C_DROP_SAMPLED];
+	out->allocator_internal_mmaps = v[MO_C_ALLOCATOR_MMAPS];
+	out->runtime_mmaps = v[MO_C_RUNTIME_MMAPS] + ls.runtime_skipped;
+	out->nested_calls = v[MO_C_NESTED_CALLS];
+	out->dedup_suppressed = mo_leaks_suppressed(c->lk);
+	out->shed_allocs_estimated = sh.shed_allocs;
+	out->short_lived_exits = ls.short_lived_exits;
+	out->rss_checks_agreed = rs.checks_agreed;
+	out->rss_checks_disagreed = rs.checks_disagreed;
+	out->rss_proc_reads = rs.proc_reads;
+	out->shed_unattainable = sh.unattainable;
+	out->shed_switches = sh.switches;
+	out->stale_calls = v[MO_C_STALE_CALLS];
+	out->unattributed_blocks = ls.unattributed;
+	out->unwind_fallbacks = v[MO_C_UNWIND_MAP_MISS];
+	out->pids_reused = ls.pids_reused;
+	out->exits_recovered = ls.exits_recovered;
+	out->stale_recovered = ls.stale_recovered;
+
+	out->rss_from_proc = rs.from_proc;
+	out->overhead_budget = c->env.cfg.max_overhead_bp / 10000.0;
+	out->overhead_estimated = sh.overhead;
+	out->overhead_expected = sh.expected;
+	out->overhead_duty = c->env.cfg.max_overhead_bp ? sh.duty : 1;
+	out->shed_ns = sh.shed_ns;
+}
+
+static int leak_cmp(const void *a, const void *b)
+{
+	const struct mo_leak *x = a, *y = b;
+
+	if (x->unfreed_bytes != y->unfreed_bytes)
+		return x->unfreed_bytes < y->unfreed_bytes ? 1 : -1;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->pid - y->pid;
+}
+
+struct mo_report *mo_core_report(struct mo_core *c)
+{
+	struct mo_report *r = calloc(1, sizeof(*r));
+	struct mo_alloc_rec *recs = NULL;
+	struct mo_leak_groups g = { 0 };
+	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME), live_unattributed = 0;
+	const struct mo_leak *exits;
+	size_t n = 0, nexit, cap;
+
+	if (!r)
+		return NULL;
+	r->timestamp_ns = mo_clock_ns(CLOCK_REALTIME);
+	r->min_unfreed_age_ns = c->env.cfg.min_unfreed_age_ns;
+	if (!c->k)
+		return r;
+	mo_lifecycle_exit_leaks(c->lc, &exits, &nexit);
+	if (mo_kernel_allocs(c->k, &recs, &n) == 0 &&
+	    mo_analyze(recs, n, now, c->env.cfg.min_unfreed_age_ns, &g) == 0) {
+		cap = g.nr + nexit;
+		r->leaks = calloc(cap ? cap : 1, sizeof(*r->leaks));
+		if (r->leaks) {
+			for (size_t i = 0; i < g.nr; i++) {
+				if (g.g[i].stack_id == 0)
+					live_unattributed += g.g[i].count;
+				else if (!mo_stacks_runtime(c->st, &g.g[i]))
+					mo_findings_fill_leak(c->f, &r->leaks[r->nleaks++], &g.g[i],
+							      now);
+			}
+			for (size_t i = 0; i < nexit; i++) {
+				r->leaks[r->nleaks] = exits[i];
+				mo_trace_copy(&r->leaks[r->nleaks].stack, &exits[i].stack);
+				r->nleaks++;
+			}
+		}
+		r->outstanding_bytes = g.outstanding_bytes;
+		r->outstanding_count = g.outstanding_count;
+	}
+	mo_leak_groups_release(&g);
+	free(recs);
+	if (r->nleaks)
+		qsort(r->leaks, r->nleaks, sizeof(*r->leaks), leak_cmp);
+	for (size_t i = 0; i < r->nleaks; i++) {
+		r->total_unfreed_bytes += r->leaks[i].unfreed_bytes;
+		r->total_count += r->leaks[i].count;
+		r->estimate |= r->leaks[i].estimate;
+	}
+	mo_core_counters(c, &r->counters);
+	r->counters.unattributed_blocks += live_unattributed;
+	/* with probes shed part of the time, counts cover the attached time */
+	r->estimate |= r->counters.shed_ns > 0;
+	return r;
+}
+
+static uint64_t self_rss(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap)
+{
+	struct mo_proc_metrics *pm = NULL, *retired = NULL;
+	struct mo_rss_growth_metric *growth = NULL;
+	struct mo_kproc *procs = NULL;
+	size_t nprocs = 0, nretired = 0, ngrowth = 0;
+	struct rusage ru;
+	int err;
+
+	memset(snap, 0, sizeof(*snap));
+	if (!c->k)
+		return -ENODEV;
+	err = mo_kernel_procs(c->k, &procs, &nprocs);
+	if (!err)
+		err = mo_lifecycle_retired(c->lc, &retired, &nretired);
+	if (!err)
+		err = mo_resident_growth_counts(c->rs, &growth, &ngrowth);
+	if (!err && !(pm = calloc(nprocs + nretired + 1, sizeof(*pm))))
+		err = -ENOMEM;
+	if (err) {
+		free(procs);
+		free(retired);
+		free(growth);
+		return err;
+	}
+	for (size_t i = 0; i < nprocs; i++) {
+		const struct mo_proc_stats *ps = &procs[i].st;
+		struct mo_proc_metrics *m = &pm[i];
+
+		m->pid = (pid_t)procs[i].pid;
+		mo_proctab_describe(c->pt, m->pid, m->command, sizeof(m->command),
+				    m->container_id, sizeof(m->container_id));
+		if (!m->command[0])
+			mo_read_comm(m->pid, m->command, sizeof(m->command));
+		m->allocations = ps->allocs;
+		m->deallocations = ps->frees;
+		m->unfreed_bytes = ps->alloc_bytes > ps->free_bytes ? ps->alloc_bytes - ps->free_bytes
+								    : 0;
+		m->largest_allocation = ps->largest;
+	}
+	/* exited processes keep their totals under their name */
+	memcpy(pm + nprocs, retired, nretired * sizeof(*pm));
+	free(retired);
+	free(procs);
+
+	snap->procs = pm;
+	snap->nprocs = nprocs + nretired;
+	snap->rss = growth;
+	snap->nrss = ngrowth;
+	mo_core_counters(c, &snap->counters);
+	snap->counters.processes_tracked = nprocs;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		snap->self_cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+					 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	snap->self_rss_bytes = self_rss();
+	snap->start_time_seconds = c->start_realtime_s;
+	snap->output_write_errors = mo_stat_get(&c->output_write_errors);
+	return 0;
+}
+
+void mo_core_metrics_release(struct mo_metrics_snapshot *snap)
+{
+	free((void *)snap->procs);
+	free((void *)snap->rss);
+	memset(snap, 0, sizeof(*snap));
+}
+
+uint64_t mo_counters_dropped(const struct mo_counters *c)
+{
+	uint64_t sum = 0;
+
+#define MO_ADD_DROP(field, kind, family, label, json_key, help) \
+	if (kind == MO_CK_DROP)                                  \
+		sum += c->field;
+	MO_COUNTERS(MO_ADD_DROP)
+#undef MO_ADD_DROP
+	return sum;
+}
+
+void mo_report_free(struct mo_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nleaks; i++)
+		mo_trace_release(&r->leaks[i].stack);
+	free(r->leaks);
+	free(r);
+}

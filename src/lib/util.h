@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * util.h - the few helpers every part of the library shares: the clock,
+ * one overflow-checked array growth, one u64 comparator.
+ */
+#ifndef MO_UTIL_H
+#define MO_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define MO_NSEC 1000000000ULL
+
+/* Nanoseconds of clock c. */
+uint64_t mo_clock_ns(clockid_t c);
+
+/*
+ * Make room for need elements of size elem in *arr of capacity *cap
+ * (doubling, at least 16). 0, or -ENOMEM (also on size overflow) with *arr
+ * and *cap unchanged.
+ */
+int mo_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+/* MO_GROW(arr, need, cap): mo_grow for a typed array. */
+#define MO_GROW(arr, need, cap) mo_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
+/* qsort/bsearch comparator of uint64_t. */
+int mo_u64_cmp(const void *a, const void *b);
+
+/* Counters written by one thread and read by others. */
+static inline void mo_stat_add(uint64_t *c, uint64_t n)
+{
+	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t mo_stat_get(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * fake_kernel.h - an in-memory kernel side (core/kernel.h) for the unit
+ * tests of the core's stages: the maps are plain arrays the test fills and
+ * inspects. Included by one test file each (static functions).
+ */
+#ifndef MO_FAKE_KERNEL_H
+#define MO_FAKE_KERNEL_H
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/types.h>
+
+#include "abi.h"
+#include "core/kernel.h"
+
+#define FK_MAX 4096
+
+struct fake_kernel {
+	struct mo_kernel k;
+	struct mo_alloc_rec allocs[FK_MAX];
+	size_t nallocs;
+	struct mo_kproc procs[FK_MAX];
+	size_t nprocs;
+	struct { uint64_t id; struct mo_stack st; } stacks[FK_MAX];
+	size_t nstacks;
+	struct { struct mo_stack_key k; struct mo_stack_stats v; } sstats[FK_MAX];
+	size_t nsstats;
+	struct { uint32_t pid; struct mo_proc_maps pm; } *maps;
+	size_t nmaps;
+	struct mo_krss rss[FK_MAX];
+	size_t nrss;
+	struct { uint32_t pid, flags; } targets[FK_MAX];
+	size_t ntargets;
+	uint64_t counters[MO_C__COUNT];
+	size_t reads;		/* map reads made: what a stage costs */
+};
+
+#define FK_DEL(arr, n, i) ((arr)[i] = (arr)[--(n)])
+
+static int fk_allocs(void *impl, struct mo_alloc_rec **out, size_t *n)
+{
+	struct fake_kernel *f = impl;
+
+	f->reads++;
+	*out = malloc((f->nallocs + 1) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, f->allocs, f->nallocs * sizeof(**out));
+	*n = f->nallocs;
+	return 0;
+}
+
+static int fk_alloc_delete(void *impl, const struct mo_alloc_key *k)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nallocs; i++) {
+		if (f->allocs[i].tgid == k->tgid && f->allocs[i].gen == k->gen &&
+		    f->allocs[i].addr == k->addr) {
+			FK_DEL(f->allocs, f->nallocs, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_proc(void *impl, uint32_t pid, struct mo_proc_stats *out)
+{
+	struct fake_kernel *f = impl;
+
+	f->reads++;
+	for (size_t i = 0; i < f->nprocs; i++) {
+		if (f->procs[i].pid == pid) {
+			*out = f->procs[i].st;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_procs(void *impl, struct mo_kproc **out, size_t *n)
+{
+	struct fake_kernel *f = impl;
+
+	f->reads++;
+	*out = malloc((f->nprocs + 1) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, f->procs, f->nprocs * sizeof(**out));
+	*n = f->nprocs;
+	return 0;
+}
+
+static int fk_proc_delete(void *impl, uint32_t pid)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nprocs; i++) {
+		if (f->procs[i].pid == pid) {
+			FK_DEL(f->procs, f->nprocs, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_stack(void *impl, uint64_t id, struct mo_stack *out)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nstacks; i++) {
+		if (f->stacks[i].id == id) {
+			*out = f->stacks[i].st;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_stack_ids(void *impl, uint64_t **out, size_t *n)
+{
+	struct fake_kernel *f = impl;
+
+	*out = malloc((f->nstacks + 1) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->nstacks; i++)
+		(*out)[i] = f->stacks[i].id;
+	*n = f->nstacks;
+	return 0;
+}
+
+static int fk_stack_delete(void *impl, uint64_t id)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nstacks; i++) {
+		if (f->stacks[i].id == id) {
+			FK_DEL(f->stacks, f->nstacks, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_stack_stats(void *impl, const struct mo_stack_key *k, struct mo_stack_stats *out)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nsstats; i++) {
+		if (f->sstats[i].k.tgid == k->tgid && f->sstats[i].k.stack_id == k->stack_id) {
+			*out = f->sstats[i].v;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_stack_stats_keys(void *impl, struct mo_stack_key **out, size_t *n)
+{
+	struct fake_kernel *f = impl;
+
+	*out = malloc((f->nsstats + 1) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->nsstats; i++)
+		(*out)[i] = f->sstats[i].k;
+	*n = f->nsstats;
+	return 0;
+}
+
+static int fk_stack_stats_delete(void *impl, const struct mo_stack_key *k)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nsstats; i++) {
+		if (f->sstats[i].k.tgid == k->tgid && f->sstats[i].k.stack_id == k->stack_id) {
+			FK_DEL(f->sstats, f->nsstats, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_proc_maps(void *impl, uint32_t pid, struct mo_proc_maps *out)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nmaps; i++) {
+		if (f->maps[i].pid == pid) {
+			*out = f->maps[i].pm;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_proc_maps_delete(void *impl, uint32_t pid)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nmaps; i++) {
+		if (f->maps[i].pid == pid) {
+			FK_DEL(f->maps, f->nmaps, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_rss_all(void *impl, struct mo_krss **out, size_t *n)
+{
+	struct fake_kernel *f = impl;
+
+	*out = malloc((f->nrss + 1) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, f->rss, f->nrss * sizeof(**out));
+	*n = f->nrss;
+	return 0;
+}
+
+static int fk_rss_delete(void *impl, uint32_t pid)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->nrss; i++) {
+		if (f->rss[i].pid == pid) {
+			FK_DEL(f->rss, f->nrss, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int fk_target_set(void *impl, uint32_t pid, uint32_t flags)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->ntargets; i++) {
+		if (f->targets[i].pid == pid) {
+			f->targets[i].flags = flags;
+			return 0;
+		}
+	}
+	if (f->ntargets == FK_MAX)
+		return -E2BIG;
+	f->targets[f->ntargets].pid = pid;
+	f->targets[f->ntargets++].flags = flags;
+	return 0;
+}
+
+static int fk_target_delete(void *impl, uint32_t pid)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->ntargets; i++) {
+		if (f->targets[i].pid == pid) {
+			FK_DEL(f->targets, f->ntargets, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void fk_counters(void *impl, uint64_t v[MO_C__COUNT])
+{
+	struct fake_kernel *f = impl;
+
+	memcpy(v, f->counters, sizeof(f->counters));
+}
+
+static const struct mo_kernel_ops fake_ops = {
+	.allocs = fk_allocs,
+	.alloc_delete = fk_alloc_delete,
+	.proc = fk_proc,
+	.procs = fk_procs,
+	.proc_delete = fk_proc_delete,
+	.stack = fk_stack,
+	.stack_ids = fk_stack_ids,
+	.stack_delete = fk_stack_delete,
+	.stack_stats = fk_stack_stats,
+	.stack_stats_keys = fk_stack_stats_keys,
+	.stack_stats_delete = fk_stack_stats_delete,
+	.proc_maps = fk_proc_maps,
+	.proc_maps_delete = fk_proc_maps_delete,
+	.rss_all = fk_rss_all,
+	.rss_delete = fk_rss_delete,
+	.target_set = fk_target_set,
+	.target_delete = fk_target_delete,
+	.counters = fk_counters,
+};
+
+/* A fresh fake kernel (calloc'ed: big). */
+static inline struct fake_kernel *fake_kernel_new(void)
+{
+	struct fake_kernel *f = calloc(1, sizeof(*f));
+
+	if (f) {
+		f->k.ops = &fake_ops;
+		f->k.impl = f;
+	}
+	return f;
+}
+
+static inline void fake_kernel_free(struct fake_kernel *f)
+{
+	if (f)
+		free(f->maps);
+	free(f);
+}
+
+/* Test helpers: fill the maps. */
+static inline void fk_add_alloc(struct fake_kernel *f, uint32_t tgid, uint32_t gen, uint64_t addr,
+				uint64_t size, uint64_t ts, uint64_t stack_id)
+{
+	f->allocs[f->nallocs++] = (struct mo_alloc_rec){ .tgid = tgid, .gen = gen, .addr = addr,
+							 .size = size, .ts_ns = ts,
+							 .stack_id = stack_id, .weight = 1 };
+}
+
+static inline void fk_add_proc(struct fake_kernel *f, uint32_t pid, uint32_t gen, uint64_t allocs,
+			       uint64_t frees)
+{
+	f->procs[f->nprocs].pid = pid;
+	memset(&f->procs[f->nprocs].st, 0, sizeof(f->procs[0].st));
+	f->procs[f->nprocs].st.gen = gen;
+	f->procs[f->nprocs].st.allocs = allocs;
+	f->procs[f->nprocs].st.frees = frees;
+	f->nprocs++;
+}
+
+static inline void fk_add_stack(struct fake_kernel *f, uint64_t id, size_t nips,
+				const uint64_t *ips)
+{
+	f->stacks[f->nstacks].id = id;
+	memset(&f->stacks[f->nstacks].st, 0, sizeof(f->stacks[0].st));
+	f->stacks[f->nstacks].st.nr = (uint32_t)nips;
+	memcpy(f->stacks[f->nstacks].st.ips, ips, nips * sizeof(*ips));
+	f->nstacks++;
+}
+
+static inline void fk_add_stack_stats(struct fake_kernel *f, uint32_t tgid, uint64_t id,
+				      uint64_t allocs, uint64_t frees)
+{
+	f->sstats[f->nsstats].k = (struct mo_stack_key){ .tgid = tgid, .stack_id = id };
+	f->sstats[f->nsstats].v = (struct mo_stack_stats){ .allocs = allocs, .frees = frees };
+	f->nsstats++;
+}
+
+#endif

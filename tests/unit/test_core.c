@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * test_core.c - the observer core's stages driven without BPF: the record
+ * dispatcher, the process table, process lifecycle (exit, exec, pid reuse,
+ * short-lived exits, stack release), the periodic analysis and resident
+ * memory, each against the fake kernel of fake_kernel.h.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "fake_kernel.h"
+
+#include "core/env.h"
+#include "core/findings.h"
+#include "core/leaks.h"
+#include "core/lifecycle.h"
+#include "core/proctab.h"
+#include "core/records.h"
+#include "core/resident.h"
+#include "core/stacks.h"
+#include "modules.h"
+#include "queue.h"
+#include "symbolize.h"
+#include "util.h"
+
+/* pids no process has: /proc reads fail, as for exited processes */
+#define PID0 4000000
+
+struct rig {
+	struct mo_env env;
+	struct fake_kernel *fk;
+	struct mo_queue *q;
+	struct mo_proctab *pt;
+	struct mo_symbolizer *sym;
+	struct mo_modules *mods;
+	int rows_fd;
+	struct mo_stacks *st;
+	struct mo_findings *f;
+	struct mo_resident *rs;
+	struct mo_leaks *lk;
+	struct mo_lifecycle *lc;
+};
+
+static int rig_setup(void **state)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	mo_config_init(&r->env.cfg);
+	assert_int_equal(mo_config_resolve(&r->env.cfg, &r->env.cfg, NULL), 0);
+	r->env.cfg.min_unfreed_age_ns = 1;
+	r->fk = fake_kernel_new();
+	r->q = mo_queue_new(10000);
+	r->pt = mo_proctab_new();
+	r->sym = mo_symbolizer_new();
+	/* the unwind rows array: any mappable file stands in for the map */
+	r->rows_fd = memfd_create("rows", 0);
+	assert_int_equal(ftruncate(r->rows_fd, 1 << 20), 0);
+	r->mods = mo_modules_new(r->rows_fd, 1024, -1);
+	assert_non_null(r->mods);
+	r->st = mo_stacks_new(&r->env, &r->fk->k, r->pt, r->sym, r->mods);
+	r->f = mo_findings_new(&r->env, &r->fk->k, r->pt, r->st, NULL, r->q);
+	r->rs = mo_resident_new(&r->env, &r->fk->k, r->pt, r->f, false);
+	r->lk = mo_leaks_new(&r->env, &r->fk->k, r->pt, r->st, r->f, r->rs);
+	r->lc = mo_lifecycle_new(&r->env, &r->fk->k, r->pt, r->st, r->f, NULL, r->mods);
+	assert_true(r->fk && r->q && r->pt && r->sym && r->st && r->f && r->rs && r->lk && r->lc);
+	*state = r;
+	return 0;
+}
+
+static void free_event(void *p)
+{
+	mo_event_free(p);
+}
+
+static int rig_teardown(void **state)
+{
+	struct rig *r = *state;
+
+	mo_lifecycle_free(r->lc);
+	mo_leaks_free(r->lk);
+	mo_resident_free(r->rs);
+	mo_findings_free(r->f);
+	mo_stacks_free(r->st);
+	mo_modules_free(r->mods);
+	close(r->rows_fd);
+	mo_symbolizer_free(r->sym);
+	mo_proctab_free(r->pt);
+	mo_queue_free(r->q, free_event);
+	fake_kernel_free(r->fk);
+	free(r);
+	return 0;
+}
+
+/* The events queued so far, of kind (NULL: any), counted; freed. */
+static size_t take_events(struct rig *r, const char *kind, struct mo_event **keep)
+{
+	size_t n = 0;
+	void *item;
+
+	while (mo_queue_pop(r->q, &item, 0) == 1) {
+		struct mo_event *ev = item;
+
+		if (!kind || !strcmp(ev->kind, kind)) {
+			if (keep && !*keep) {
+				*keep = ev;
+				n++;
+				continue;
+			}
+			n++;
+		}
+		mo_event_free(ev);
+	}
+	return n;
+}
+
+static struct mo_record rec(uint32_t type, uint32_t pid, uint32_t gen, uint64_t ts,
+			    const char *comm)
+{
+	struct mo_record r = { .type = type, .pid = pid, .tid = pid, .ts_ns = ts, .gen = gen };
+
+	snprintf(r.comm, sizeof(r.comm), "%s", comm);
+	return r;
+}
+
+/* ------------------------------------------------------------- records */
+
+static int hits[MO_REC__MAX], drains;
+
+static void count_rec(void *ctx, const struct mo_record *r)
+{
+	hits[r->type]++;
+}
+
+static int count_drain(void *ctx)
+{
+	drains++;
+	return 0;
+}
+
+static void test_records_dispatch(void **state)
+{
+	struct mo_records *rd = mo_records_new();
+	struct mo_record r = { 0 };
+	bool stopping = false;
+
+	memset(hits, 0, sizeof(hits));
+	drains = 0;
+	mo_records_on(rd, MO_REC_EXIT, count_rec, NULL, true);
+	mo_records_on(rd, MO_REC_MMAP, count_rec, NULL, false);
+	r.type = MO_REC_EXIT;
+	mo_records_take(rd, &r, sizeof(r));
+	assert_int_equal(hits[MO_REC_EXIT], 1);	/* at once */
+	r.type = MO_REC_MMAP;
+	for (int i = 0; i < 20; i++)
+		mo_records_take(rd, &r, sizeof(r));
+	assert_int_equal(hits[MO_REC_MMAP], 0);	/* deferred */
+	r.type = MO_REC_OOM_KILL;		/* nobody handles it */
+	mo_records_take(rd, &r, sizeof(r));
+	mo_records_take(rd, &r, 4);		/* short: ignored */
+	mo_records_run(rd, count_drain, NULL, &stopping);
+	assert_int_equal(hits[MO_REC_MMAP], 20);
+	assert_int_equal(mo_records_unhandled(rd), 1);
+	/* drained before, and every 8 deferred records */
+	assert_int_equal(drains, 1 + 21 / 8);
+	/* a stop leaves the rest for the next run */
+	for (int i = 0; i < 5; i++)
+		mo_records_take(rd, &(struct mo_record){ .type = MO_REC_MMAP }, sizeof(r));
+	stopping = true;
+	mo_records_run(rd, count_drain, NULL, &stopping);
+	assert_int_equal(hits[MO_REC_MMAP], 20);
+	stopping = false;
+	mo_records_run(rd, count_drain, NULL, &stopping);
+	assert_int_equal(hits[MO_REC_MMAP], 25);
+	mo_records_free(rd);
+}
+
+/* ------------------------------------------------------------ proctab */
+
+static void test_proctab(void **state)
+{
+	struct mo_proctab *t = mo_proctab_new();
+	char comm[64], cid[80];
+	struct mo_proc *p;
+
+	for (pid_t pid = 1; pid <= 10000; pid++)
+		assert_non_null(mo_proctab_get(t, PID0 + pid));
+	assert_int_equal(mo_proctab_size(t), 10000);
+	for (pid_t pid = 1; pid <= 10000; pid += 2)
+		mo_proctab_remove(t, PID0 + pid);
+	assert_int_equal(mo_proctab_size(t), 5000);
+	assert_null(mo_proctab_find(t, PID0 + 1));
+	p = mo_proctab_find(t, PID0 + 2);
+	assert_non_null(p);
+	mo_proctab_set_comm(t, p, "worker", 16);
+	mo_proctab_describe(t, PID0 + 2, comm, sizeof(comm), cid, sizeof(cid));
+	assert_string_equal(comm, "worker");
+	assert_string_equal(cid, "");
+	/* targets: alive until exit, then pending until reclaimed */
+	assert_true(mo_proctab_targets_gone(t));
+	p = mo_proctab_add_target(t, PID0 + 20001, 0);
+	assert_false(mo_proctab_targets_gone(t));
+	mo_proctab_set_alive(t, p, false);
+	mo_proctab_set_exit_pending(t, p, true);
+	assert_false(mo_proctab_targets_gone(t));
+	mo_proctab_remove(t, PID0 + 20001);
+	assert_true(mo_proctab_targets_gone(t));
+	mo_proctab_free(t);
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+static void test_exit_reports_and_forgets(void **state)
+{
+	struct rig *r = *state;
+	uint32_t pid = PID0 + 1;
+	uint64_t ips[2] = { 0x401000, 0x402000 };
+	struct mo_record x = rec(MO_REC_EXIT, pid, 7, 1000000, "leaker");
+	struct mo_event *ev = NULL;
+	struct mo_lifecycle_stats ls;
+
+	mo_proctab_add_target(r->pt, pid, 0);
+	fk_add_proc(r->fk, pid, 7, 3, 1);
+	fk_add_stack(r->fk, 11, 2, ips);
+	fk_add_stack_stats(r->fk, pid, 11, 3, 1);
+	fk_add_alloc(r->fk, pid, 7, 0x1000, 100, 10, 11);
+	fk_add_alloc(r->fk, pid, 7, 0x2000, 200, 20, 11);
+	fk_add_alloc(r->fk, pid + 1, 7, 0x3000, 300, 20, 11);	/* another process */
+	mo_lifecycle_exit(r->lc, &x);
+	assert_int_equal(mo_lifecycle_pending(r->lc), 1);
+	assert_false(mo_proctab_targets_gone(r->pt));
+	mo_lifecycle_reclaim(r->lc, UINT64_MAX);
+	assert_int_equal(mo_lifecycle_pending(r->lc), 0);
+	assert_int_equal(take_events(r, "leak", &ev), 1);
+	assert_true(ev->final);
+	assert_int_equal(ev->unfreed_bytes, 300);
+	assert_int_equal(ev->count, 2);
+	assert_string_equal(ev->command, "leaker");
+	mo_event_free(ev);
+	/* its blocks, totals, statistics and entry are gone; the other's stay */
+	assert_int_equal(r->fk->nallocs, 1);
+	assert_int_equal(r->fk->nsstats, 0);
+	assert_int_equal(r->fk->nprocs, 0);
+	assert_null(mo_proctab_find(r->pt, pid));
+	assert_true(mo_proctab_targets_gone(r->pt));
+	/* the stack is still the other process's */
+	assert_int_equal(r->fk->nstacks, 1);
+	mo_lifecycle_stats(r->lc, &ls);
+	assert_int_equal(ls.short_lived_exits, 0);
+	{
+		const struct mo_leak *l;
+		size_t n;
+
+		mo_lifecycle_exit_leaks(r->lc, &l, &n);
+		assert_int_equal(n, 1);
+		assert_int_equal(l[0].unfreed_bytes, 300);
+	}
+}
+
+static void test_exit_releases_own_stacks(void **state)
+{
+	struct rig *r = *state;
+	uint32_t pid = PID0 + 2;
+	uint64_t ips[1] = { 0x401000 };
+	struct mo_record x = rec(MO_REC_EXIT, pid, 1, 1000000, "a");
+
+	fk_add_proc(r->fk, pid, 1, 1, 1);
+	fk_add_stack(r->fk, 21, 1, ips);	/* only its own totals refer to it */
+	fk_add_stack(r->fk, 22, 1, ips);	/* also another process's totals */
+	fk_add_stack_stats(r->fk, pid, 21, 1, 1);
+	fk_add_stack_stats(r->fk, pid, 22, 1, 1);
+	fk_add_stack_stats(r->fk, pid + 1, 22, 1, 0);
+	mo_lifecycle_exit(r->lc, &x);
+	mo_lifecycle_reclaim(r->lc, UINT64_MAX);
+	assert_int_equal(r->fk->nstacks, 1);
+	assert_int_equal(r->fk->stacks[0].id, 22);
+	assert_int_equal(r->fk->nsstats, 1);
+	assert_int_equal(mo_stacks_deleted(r->st), 1);
+	take_events(r, NULL, NULL);
+}
+
+static void test_exec_drops_old_image(void **state)
+{
+	struct rig *r = *state;
+	uint32_t pid = PID0 + 3;
+	struct mo_record e = rec(MO_REC_EXEC, pid, 1, 500, "new");
+
+	mo_proctab_add_target(r->pt, pid, 0);
+	fk_add_alloc(r->fk, pid, 1, 0x1000, 10, 100, 1);	/* before the exec */
+	fk_add_alloc(r->fk, pid, 1, 0x2000, 10, 900, 1);	/* after */
+	mo_lifecycle_exec(r->lc, &e);
+	assert_int_equal(take_events(r, "exec", NULL), 1);
+	mo_lifecycle_reclaim(r->lc, UINT64_MAX);
+	assert_int_equal(r->fk->nallocs, 1);
+	assert_int_equal(r->fk->allocs[0].addr, 0x2000);
+	assert_string_equal(mo_proctab_find(r->pt, pid)->comm, "new");
+}
+
+static void test_short_lived_system_wide(void **state)
+{
+	struct rig *r = *state;
+	uint32_t pid = PID0 + 4;
+	struct mo_record x = rec(MO_REC_EXIT, pid, 1, 2000, "sh");
+	struct mo_lifecycle_stats ls;
+
+	r->env.system_wide = true;
+	r->env.cfg.min_unfreed_age_ns = 30 * MO_NSEC;
+	fk_add_proc(r->fk, pid, 1, 1, 0);
+	r->fk->procs[r->fk->nprocs - 1].st.exec_ts_ns = 1000;
+	fk_add_alloc(r->fk, pid, 1, 0x1000, 10, 1500, 5);
+	mo_lifecycle_exit(r->lc, &x);
+	mo_lifecycle_reclaim(r->lc, UINT64_MAX);
+	mo_lifecycle_stats(r->lc, &ls);
+	assert_int_equal(ls.short_lived_exits, 1);
+	assert_int_equal(take_events(r, "leak", NULL), 0);
+	assert_int_equal(take_events(r, "exit", NULL), 0);
+	assert_int_equal(r->fk->nallocs, 0);	/* reclaimed all the same */
+}
+
+static void test_pid_reuse_keeps_new_state(void **state)
+{
+	struct rig *r = *state;
+	uint32_t pid = PID0 + 5;
+	struct mo_record x = rec(MO_REC_EXIT, pid, 1, 2000, "old");
+	struct mo_lifecycle_stats ls;
+
+	fk_add_proc(r->fk, pid, 2, 0, 0);	/* the new process's statistics */
+	fk_add_alloc(r->fk, pid, 1, 0x1000, 10, 100, 5);	/* the old one's block */
+	fk_add_alloc(r->fk, pid, 2, 0x1000, 10, 100, 5);	/* the new one's */
+	mo_lifecycle_exit(r->lc, &x);
+	mo_lifecycle_reclaim(r->lc, UINT64_MAX);
+	mo_lifecycle_stats(r->lc, &ls);
+	assert_int_equal(ls.pids_reused, 1);
+	assert_int_equal(r->fk->nallocs, 1);
+	assert_int_equal(r->fk->allocs[0].gen, 2);
+	assert_int_equal(r->fk->nprocs, 1);
+	assert_false(mo_proctab_find(r->pt, pid)->exit_pending);
+	take_events(r, NULL, NULL);
+}
+
+static void test_exit_findings_bounded(void **state)
+{
+	struct rig *r = *state;
+	struct mo_lifecycle_stats ls;
+	const struct mo_leak *l;
+	size_t n;
+
+	for (uint32_t i = 0; i < 1100; i++) {
+		struct mo_record x = rec(MO_REC_EXIT, PID0 + 100 + i, 1, 1000000, "many");
+
+		fk_add_alloc(r->fk, PID0 + 100 + i, 1, 0x1000, 1000 + i, 10, 5);
+		mo_lifecycle_exit(r->lc, &x);
+		mo_lifecycle_reclaim(r->lc, UINT64_MAX);
+		take_events(r, NULL, NULL);
+	}
+	mo_lifecycle_exit_leaks(r->lc, &l, &n);
+	mo_lifecycle_stats(r->lc, &ls);
+	assert_int_equal(n, 1024);
+	assert_int_equal(ls.exit_leaks_dropped, 1100 - 1024);
+	/* the largest are kept */
+	for (size_t i = 0; i < n; i++)
+		assert_true(l[i].unfreed_bytes >= 1000 + 1100 - 1024);
+	assert_int_equal(mo_proctab_size(r->pt), 0);
+}
+
+/* ---------------------------------------------------------------- leaks */
+
+static void test_periodic_growing_and_dedup(void **state)
+{
+	struct rig *r = *state;
+	uint32_t pid = PID0 + 6;
+	struct mo_event *ev = NULL;
+	size_t leaks = 0;
+
+	r->env.cfg.stack_dedup_window_ns = 3600 * MO_NSEC;
+	mo_proctab_add_target(r->pt, pid, 0);
+	for (int pass = 0; pass < 16; pass++) {
+		/* one more 64 KiB block per pass, never freed */
+		fk_add_alloc(r->fk, pid, 1, 0x100000 + pass * 0x10000, 65536, 1, 9);
+		mo_leaks_periodic(r->lk);
+		leaks += take_events(r, "leak", ev ? NULL : &ev);
+		usleep(2000);
+	}
+	/* reported once its history was long enough, then held back */
+	assert_int_equal(leaks, 1);
+	assert_non_null(ev);
+	assert_string_equal(ev->pattern, "growing");
+	assert_string_equal(ev->severity, "warning");
+	assert_false(ev->final);
+	mo_event_free(ev);
+	assert_true(mo_leaks_suppressed(r->lk) > 0);
+}
+
+static void test_periodic_plateau(void **state)
+{
+	struct rig *r = *state;
+	uint32_t pid = PID0 + 7;
+	struct mo_event *ev = NULL;
+
+	mo_proctab_add_target(r->pt, pid, 0);
+	for (int i = 0; i < 8; i++)
+		fk_add_alloc(r->fk, pid, 1, 0x100000 + i * 0x10000, 65536, 1, 9);
+	for (int pass = 0; pass < 16; pass++) {
+		mo_leaks_periodic(r->lk);
+		take_events(r, NULL, ev ? NULL : &ev);
+		usleep(2000);
+	}
+	assert_non_null(ev);
+	assert_string_equal(ev->kind, "plateau");
+	assert_string_equal(ev->severity, "info");
+	mo_event_free(ev);
+}
+
+/* ------------------------------------------------------------- resident */
+
+static void test_rss_growth_finding(void **state)
+{
+	struct rig *r = *state;
+	uint32_t pid = PID0 + 8;
+	struct mo_event *ev = NULL;
+	uint64_t t = MO_NSEC;
+
+	r->fk->rss[0].pid = pid;
+	r->fk->rss[0].rss.seen = MO_RSS_RESIDENT;
+	r->fk->nrss = 1;
+	for (int s = 0; s < 9; s++, t += MO_NSEC) {
+		r->fk->rss[0].rss.anon = (uint64_t)s * 20 * (1 << 20);
+		mo_resident_tick(r->rs, t);
+		/* a second tick within the same second is not a sample */
+		mo_resident_tick(r->rs, t + 1000);
+	}
+	/* 160 MB of growth, 100 MB (balanced) within the window: one finding */
+	assert_int_equal(take_events(r, "rss_growth", &ev), 1);
+	assert_int_equal(ev->growth_bytes, 100ULL * 1024 * 1024);
+	mo_event_free(ev);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_records_dispatch),
+		cmocka_unit_test(test_proctab),
+		cmocka_unit_test_setup_teardown(test_exit_reports_and_forgets, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_exit_releases_own_stacks, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_exec_drops_old_image, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_short_lived_system_wide, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_pid_reuse_keeps_new_state, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_exit_findings_bounded, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_periodic_growing_and_dedup, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_periodic_plateau, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_rss_growth_finding, rig_setup, rig_teardown),
+	};
+
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
