@@ -73,3 +73,44 @@ int privs_limit(uint64_t bounding, uint64_t keep)
 	}
 	return syscall(SYS_capset, &h, d) ? -errno : 0;
 }
+
+/*
+ * Capabilities memobserver may use after its programs are loaded: the worker
+ * attaches uprobes to processes that appear later and mounts nothing; the
+ * report reads other users' /proc entries and files (docs/privileges.md).
+ */
+#define CAPS_LATER                                                                     \
+	(PRIV_BIT(CAP_BPF) | PRIV_BIT(CAP_PERFMON) | PRIV_BIT(CAP_SYS_ADMIN) |          \
+	 PRIV_BIT(CAP_SYS_PTRACE) | PRIV_BIT(CAP_DAC_READ_SEARCH) |                     \
+	 PRIV_BIT(CAP_CHECKPOINT_RESTORE))
+
+const char *privs_missing(void)
+{
+	uint64_t eff = 0, perm = 0;
+	bool bpf, perfmon;
+
+	if (privs_get(&eff, &perm))
+		return "CAP_BPF and CAP_PERFMON";
+	/* CAP_SYS_ADMIN covers both on older kernels */
+	bpf = (eff & (PRIV_BIT(CAP_BPF) | PRIV_BIT(CAP_SYS_ADMIN))) != 0;
+	perfmon = (eff & (PRIV_BIT(CAP_PERFMON) | PRIV_BIT(CAP_SYS_ADMIN))) != 0;
+	if (!bpf && !perfmon)
+		return "CAP_BPF and CAP_PERFMON";
+	if (!bpf)
+		return "CAP_BPF";
+	return perfmon ? NULL : "CAP_PERFMON";
+}
+
+int privs_drop(bool writes_files, bool started)
+{
+	uint64_t bounding = CAPS_LATER, keep;
+
+	if (writes_files)
+		bounding |= PRIV_BIT(CAP_DAC_OVERRIDE);
+	keep = bounding;
+	/* for start only: libbpf raises RLIMIT_MEMLOCK on kernels before 5.11,
+	 * and the metrics port may be below 1024 */
+	if (!started)
+		keep |= PRIV_BIT(CAP_SYS_RESOURCE) | PRIV_BIT(CAP_NET_BIND_SERVICE);
+	return privs_limit(bounding, keep);
+}

@@ -8,6 +8,7 @@
 #define MO_PRIVS_H
 
 #include <linux/capability.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PRIV_BIT(cap) (1ULL << (cap))
@@ -24,5 +25,18 @@ int privs_limit(uint64_t bounding, uint64_t keep);
 
 /* The calling thread's capability sets as masks. 0 or -errno. */
 int privs_get(uint64_t *effective, uint64_t *permitted);
+
+/* The command's policy (docs/privileges.md). */
+
+/* What is missing to load BPF programs ("CAP_BPF", ...), or NULL. */
+const char *privs_missing(void);
+
+/*
+ * Drop what memobserver will not need: before start (started false) all
+ * but what loading, attaching and binding need; after start, those too.
+ * writes_files: files are written at the end (pprof, folded, flame graph)
+ * and may lie where only CAP_DAC_OVERRIDE writes. 0 or -errno.
+ */
+int privs_drop(bool writes_files, bool started);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "outfile.h"
 
 #define TEMP_ATTEMPTS 100
 
@@ -28,18 +29,18 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-static int create_temp(const char *path, char *tmp, size_t tmplen)
+static int create_temp(int dirfd, const char *leaf, char *tmp, size_t tmplen)
 {
 	static unsigned int seq;
 
 	for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
 		unsigned int n = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
-		int len = snprintf(tmp, tmplen, "%s.tmp.%d.%u", path, (int)getpid(), n);
+		int len = snprintf(tmp, tmplen, "%s.tmp.%d.%u", leaf, (int)getpid(), n);
 		int fd;
 
 		if (len < 0 || (size_t)len >= tmplen)
 			return -ENAMETOOLONG;
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 		if (fd >= 0)
 			return fd;
 		if (errno != EEXIST)
@@ -50,12 +51,21 @@ static int create_temp(const char *path, char *tmp, size_t tmplen)
 
 int mo_write_file_atomic(const char *path, const void *data, size_t len, const char **what)
 {
-	char tmp[PATH_MAX];
-	const char *step = "create a temporary file for";
-	int fd, ret;
+	char tmp[PATH_MAX], leaf[NAME_MAX + 1];
+	const char *step = "create a temporary file for", *why;
+	int fd, dirfd, ret;
 
-	fd = create_temp(path, tmp, sizeof(tmp));
+	/* the directory reached through trusted links only; the name itself
+	 * is replaced by the rename, never followed */
+	dirfd = mo_outfile_parent(path, leaf, sizeof(leaf), &why);
+	if (dirfd < 0) {
+		if (what)
+			*what = "reach the directory of";
+		return dirfd;
+	}
+	fd = create_temp(dirfd, leaf, tmp, sizeof(tmp));
 	if (fd < 0) {
+		close(dirfd);
 		if (what)
 			*what = step;
 		return fd;
@@ -71,12 +81,13 @@ int mo_write_file_atomic(const char *path, const void *data, size_t len, const c
 		step = "write";
 		ret = -errno;
 	}
-	if (!ret && rename(tmp, path) < 0) {
+	if (!ret && renameat(dirfd, tmp, dirfd, leaf) < 0) {
 		step = "rename a temporary file to";
 		ret = -errno;
 	}
 	if (ret)
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
+	close(dirfd);
 	if (what)
 		*what = step;
 	return ret;
