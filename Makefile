@@ -52,7 +52,7 @@ FIX_CXX := $(wildcard tests/fixtures/*.cc)
 FIX_BINS := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIX_C)) \
 	    $(patsubst tests/fixtures/%.cc,$(OUT)/fixtures/%,$(FIX_CXX))
 
-.PHONY: all clean test unit asan fuzz fixtures vmlinux install
+.PHONY: all clean test unit asan tsan fuzz fixtures vmlinux install
 all: $(OUT)/memobserver fixtures
 
 $(OUT) $(OUT)/lib $(OUT)/cli $(OUT)/tests $(OUT)/asan $(OUT)/fixtures:
@@ -117,8 +117,25 @@ $(OUT)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/lib/*.h src/lib/*/*.h s
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(LIB_SRCS) -o $@ $(LDLIBS)
 fuzz: $(FUZZ_BINS)
 
+# The unit tests under ThreadSanitizer: the library's shared state read
+# from other threads (counters, metrics, names) while the stages run.
+TSAN := -fsanitize=thread -Wno-tsan -Wno-maybe-uninitialized
+TSAN_OBJS := $(patsubst src/lib/%.c,$(OUT)/tsan/lib/%.o,$(LIB_SRCS))
+TSAN_BINS := $(patsubst tests/unit/%.c,$(OUT)/tsan/%,$(UNIT_SRCS))
+$(OUT)/tsan/lib/%.o: src/lib/%.c $(SKELS)
+	@mkdir -p $(@D)
+	$(call msg,CC-TSAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(TSAN) -c $< -o $@
+$(OUT)/tsan/libmemobserver.a: $(TSAN_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(OUT)/tsan/%: tests/unit/%.c $(OUT)/tsan/libmemobserver.a
+	@mkdir -p $(@D)
+	$(call msg,CC-TSAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(TSAN) $< $(OUT)/tsan/libmemobserver.a -o $@ $(LDLIBS) -lcmocka
+
 unit: $(UNIT_BINS)
 asan: $(ASAN_BINS)
+tsan: $(TSAN_BINS)
 
 # Fixtures: programs with known ground truth. Built the way Debian builds
 # software (default -O2, no forced frame pointers) so stacks are realistic.
@@ -143,4 +160,5 @@ clean:
 # Fragments for optional parts (pprof code generation, install, bench...).
 -include $(wildcard mk/*.mk)
 
--include $(wildcard $(OUT)/*/*.d $(OUT)/*/*/*.d $(OUT)/*.d $(OUT)/asan/lib/*.d $(OUT)/asan/lib/*/*.d)
+-include $(wildcard $(OUT)/*/*.d $(OUT)/*/*/*.d $(OUT)/*.d $(OUT)/asan/lib/*.d $(OUT)/asan/lib/*/*.d \
+	$(OUT)/tsan/lib/*.d $(OUT)/tsan/lib/*/*.d)

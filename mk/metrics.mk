@@ -26,4 +26,15 @@ $(OUT)/asan/test_http: tests/unit/test_http.c $(OUT)/asan/cli/http.o $(OUT)/asan
 	$(Q)$(CC) $(CFLAGS) -O1 $(ASAN) $< $(OUT)/asan/cli/http.o $(OUT)/asan/libmemobserver.a \
 		-o $@ $(LDLIBS) $(MHD_LIBS) -lcmocka
 
--include $(wildcard $(OUT)/asan/cli/*.d)
+$(OUT)/tsan/cli/http.o: src/cli/http.c
+	@mkdir -p $(@D)
+	$(call msg,CC-TSAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(TSAN) -c $< -o $@
+
+$(OUT)/tsan/test_http: tests/unit/test_http.c $(OUT)/tsan/cli/http.o $(OUT)/tsan/libmemobserver.a
+	@mkdir -p $(@D)
+	$(call msg,CC-TSAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(TSAN) $< $(OUT)/tsan/cli/http.o $(OUT)/tsan/libmemobserver.a \
+		-o $@ $(LDLIBS) $(MHD_LIBS) -lcmocka
+
+-include $(wildcard $(OUT)/asan/cli/*.d $(OUT)/tsan/cli/*.d)

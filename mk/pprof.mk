@@ -9,6 +9,7 @@ PB_C := $(OUT)/profile.pb-c.c
 PB_H := $(OUT)/profile.pb-c.h
 PB_OBJ := $(OUT)/profile.pb-c.o
 PB_ASAN_OBJ := $(OUT)/asan/lib/profile.pb-c.o
+PB_TSAN_OBJ := $(OUT)/tsan/lib/profile.pb-c.o
 
 PROTOBUF_C_CFLAGS := $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
 PROTOBUF_C_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
@@ -30,15 +31,22 @@ $(PB_ASAN_OBJ): $(PB_C) $(PB_H)
 	$(call msg,CC-ASAN,$@)
 	$(Q)$(CC) $(CFLAGS) -O1 $(ASAN) -c $< -o $@
 
+$(PB_TSAN_OBJ): $(PB_C) $(PB_H)
+	@mkdir -p $(@D)
+	$(call msg,CC-TSAN,$@)
+	$(Q)$(CC) $(CFLAGS) -O1 $(TSAN) -c $< -o $@
+
 LIB_OBJS += $(PB_OBJ)
 ASAN_OBJS += $(PB_ASAN_OBJ)
+TSAN_OBJS += $(PB_TSAN_OBJ)
 $(OUT)/libmemobserver.a: $(PB_OBJ)
 $(OUT)/asan/libmemobserver.a: $(PB_ASAN_OBJ)
+$(OUT)/tsan/libmemobserver.a: $(PB_TSAN_OBJ)
 
 # Whoever includes the generated header needs it before the first compile;
 # -MMD tracks it afterwards.
-$(OUT)/lib/sinks/pprof.o $(OUT)/asan/lib/sinks/pprof.o: $(PB_H)
-$(OUT)/tests/test_pprof $(OUT)/asan/test_pprof: $(PB_H)
+$(OUT)/lib/sinks/pprof.o $(OUT)/asan/lib/sinks/pprof.o $(OUT)/tsan/lib/sinks/pprof.o: $(PB_H)
+$(OUT)/tests/test_pprof $(OUT)/asan/test_pprof $(OUT)/tsan/test_pprof: $(PB_H)
 
 # Fuzzers compile the library sources directly: give them the generated one.
 $(FUZZ_BINS): $(PB_C) $(PB_H)

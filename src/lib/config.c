@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * config.c - defaults, operation modes and validation of struct mo_config.
- * The mode thresholds are exactly the seed's.
+ * The mode thresholds are the ones docs/modes.md lists.
  */
 #include <errno.h>
 #include <string.h>

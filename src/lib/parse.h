@@ -26,14 +26,15 @@ int mo_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int mo_parse_percent(const char *s, uint64_t *bp);
 
 /*
- * Apply one configuration setting by name to cfg. Names follow the seed's
- * fields in snake_case: name, buffer_size, min_allocation_size (size),
+ * Apply one configuration setting by name to cfg. Names follow struct
+ * mo_config's fields in snake_case: name, buffer_size, min_allocation_size (size),
  * min_unfreed_age (duration), rss_growth_threshold (size), mode,
  * enable_ebpf (true/false/yes/no/1/0), stack_dedup_window (duration),
  * sampling_rate, max_allocations, max_stacks, max_stack_depth,
  * report_interval (duration), unwind_rows, large_allocation_threshold (size),
- * max_overhead (percent, 0 = no budget), ring_buffer_size (size, power of two). Returns 0, -ENOENT for an unknown
- * key, -EINVAL for a bad value.
+ * max_overhead (percent, 0 = no budget), ring_buffer_size (size, power of
+ * two), session_uprobes and rss_stat (booleans). Returns 0, -ENOENT for an
+ * unknown key, -EINVAL for a bad value.
  */
 int mo_config_set(struct mo_config *cfg, const char *key, const char *value);
 

@@ -8,6 +8,7 @@
 #define MO_FAKE_KERNEL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 
 struct fake_kernel {
 	struct mo_kernel k;
+	pthread_mutex_t lock;	/* the real maps may be read from any thread */
 	struct mo_alloc_rec allocs[FK_MAX];
 	size_t nallocs;
 	struct mo_kproc procs[FK_MAX];
@@ -273,25 +275,64 @@ static void fk_counters(void *impl, uint64_t v[MO_C__COUNT])
 	memcpy(v, f->counters, sizeof(f->counters));
 }
 
+/* Every map access under the lock, as the kernel serializes them. */
+#define FK_LOCKED(name, params, args)                                   \
+	static int fkl_##name params                                    \
+	{                                                               \
+		struct fake_kernel *f_ = impl;                          \
+		int r_;                                                 \
+		pthread_mutex_lock(&f_->lock);                          \
+		r_ = fk_##name args;                                    \
+		pthread_mutex_unlock(&f_->lock);                        \
+		return r_;                                              \
+	}
+FK_LOCKED(allocs, (void *impl, struct mo_alloc_rec **o, size_t *n), (impl, o, n))
+FK_LOCKED(alloc_delete, (void *impl, const struct mo_alloc_key *k), (impl, k))
+FK_LOCKED(proc, (void *impl, uint32_t pid, struct mo_proc_stats *o), (impl, pid, o))
+FK_LOCKED(procs, (void *impl, struct mo_kproc **o, size_t *n), (impl, o, n))
+FK_LOCKED(proc_delete, (void *impl, uint32_t pid), (impl, pid))
+FK_LOCKED(stack, (void *impl, uint64_t id, struct mo_stack *o), (impl, id, o))
+FK_LOCKED(stack_ids, (void *impl, uint64_t **o, size_t *n), (impl, o, n))
+FK_LOCKED(stack_delete, (void *impl, uint64_t id), (impl, id))
+FK_LOCKED(stack_stats, (void *impl, const struct mo_stack_key *k, struct mo_stack_stats *o),
+	  (impl, k, o))
+FK_LOCKED(stack_stats_keys, (void *impl, struct mo_stack_key **o, size_t *n), (impl, o, n))
+FK_LOCKED(stack_stats_delete, (void *impl, const struct mo_stack_key *k), (impl, k))
+FK_LOCKED(proc_maps, (void *impl, uint32_t pid, struct mo_proc_maps *o), (impl, pid, o))
+FK_LOCKED(proc_maps_delete, (void *impl, uint32_t pid), (impl, pid))
+FK_LOCKED(rss_all, (void *impl, struct mo_krss **o, size_t *n), (impl, o, n))
+FK_LOCKED(rss_delete, (void *impl, uint32_t pid), (impl, pid))
+FK_LOCKED(target_set, (void *impl, uint32_t pid, uint32_t flags), (impl, pid, flags))
+FK_LOCKED(target_delete, (void *impl, uint32_t pid), (impl, pid))
+
+static void fkl_counters(void *impl, uint64_t v[MO_C__COUNT])
+{
+	struct fake_kernel *f = impl;
+
+	pthread_mutex_lock(&f->lock);
+	fk_counters(impl, v);
+	pthread_mutex_unlock(&f->lock);
+}
+
 static const struct mo_kernel_ops fake_ops = {
-	.allocs = fk_allocs,
-	.alloc_delete = fk_alloc_delete,
-	.proc = fk_proc,
-	.procs = fk_procs,
-	.proc_delete = fk_proc_delete,
-	.stack = fk_stack,
-	.stack_ids = fk_stack_ids,
-	.stack_delete = fk_stack_delete,
-	.stack_stats = fk_stack_stats,
-	.stack_stats_keys = fk_stack_stats_keys,
-	.stack_stats_delete = fk_stack_stats_delete,
-	.proc_maps = fk_proc_maps,
-	.proc_maps_delete = fk_proc_maps_delete,
-	.rss_all = fk_rss_all,
-	.rss_delete = fk_rss_delete,
-	.target_set = fk_target_set,
-	.target_delete = fk_target_delete,
-	.counters = fk_counters,
+	.allocs = fkl_allocs,
+	.alloc_delete = fkl_alloc_delete,
+	.proc = fkl_proc,
+	.procs = fkl_procs,
+	.proc_delete = fkl_proc_delete,
+	.stack = fkl_stack,
+	.stack_ids = fkl_stack_ids,
+	.stack_delete = fkl_stack_delete,
+	.stack_stats = fkl_stack_stats,
+	.stack_stats_keys = fkl_stack_stats_keys,
+	.stack_stats_delete = fkl_stack_stats_delete,
+	.proc_maps = fkl_proc_maps,
+	.proc_maps_delete = fkl_proc_maps_delete,
+	.rss_all = fkl_rss_all,
+	.rss_delete = fkl_rss_delete,
+	.target_set = fkl_target_set,
+	.target_delete = fkl_target_delete,
+	.counters = fkl_counters,
 };
 
 /* A fresh fake kernel (calloc'ed: big). */
@@ -302,14 +343,17 @@ static inline struct fake_kernel *fake_kernel_new(void)
 	if (f) {
 		f->k.ops = &fake_ops;
 		f->k.impl = f;
+		pthread_mutex_init(&f->lock, NULL);
 	}
 	return f;
 }
 
 static inline void fake_kernel_free(struct fake_kernel *f)
 {
-	if (f)
+	if (f) {
 		free(f->maps);
+		pthread_mutex_destroy(&f->lock);
+	}
 	free(f);
 }
 

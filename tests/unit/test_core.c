@@ -18,8 +18,14 @@
 
 #include "fake_kernel.h"
 
+#include <pthread.h>
+
+#include "core/core.h"
 #include "core/env.h"
 #include "core/findings.h"
+#include "core/probes.h"
+#include "core/report.h"
+#include "sinks/metrics.h"
 #include "core/leaks.h"
 #include "core/lifecycle.h"
 #include "core/proctab.h"
@@ -443,6 +449,80 @@ static void test_rss_growth_finding(void **state)
 	mo_event_free(ev);
 }
 
+/* ------------------------------------------------------------- threads */
+
+struct reader {
+	struct mo_core *c;
+	bool stop;
+	size_t reads;
+};
+
+static void *read_loop(void *arg)
+{
+	struct reader *rd = arg;
+
+	while (!__atomic_load_n(&rd->stop, __ATOMIC_ACQUIRE)) {
+		struct mo_metrics_snapshot snap;
+		struct mo_counters k;
+		char comm[64], cid[80];
+
+		mo_core_counters(rd->c, &k);
+		assert_int_equal(mo_core_metrics(rd->c, &snap), 0);
+		mo_core_metrics_release(&snap);
+		mo_proctab_describe(rd->c->pt, PID0 + 1, comm, sizeof(comm), cid, sizeof(cid));
+		(void)mo_proctab_targets_gone(rd->c->pt);
+		rd->reads++;
+	}
+	return NULL;
+}
+
+/*
+ * What other threads read (counters, metrics, names) while the worker's
+ * stages run: run under ThreadSanitizer (make tsan), any unguarded shared
+ * access is a report.
+ */
+static void test_readers_while_working(void **state)
+{
+	struct rig *r = *state;
+	struct mo_core c = { 0 };
+	struct reader rd = { .c = &c };
+	pthread_t t;
+
+	c.env = r->env;
+	c.k = &r->fk->k;
+	c.q = r->q;
+	c.pt = r->pt;
+	c.st = r->st;
+	c.f = r->f;
+	c.rs = r->rs;
+	c.lk = r->lk;
+	c.lc = r->lc;
+	c.pr = mo_probes_new(&r->env, NULL, NULL, NULL);
+	assert_non_null(c.pr);
+	assert_int_equal(pthread_create(&t, NULL, read_loop, &rd), 0);
+	for (uint32_t i = 0; i < 300; i++) {
+		uint32_t pid = PID0 + 1 + i % 50;
+		struct mo_record f = rec(MO_REC_FORK, PID0, 1, i, "parent");
+		struct mo_record x = rec(MO_REC_EXIT, pid, 1, 1000000 + i, "child");
+		struct mo_record e = rec(MO_REC_EXEC, pid, 1, 500 + i, "exec");
+
+		f.other_pid = pid;
+		mo_lifecycle_fork(r->lc, &f);
+		mo_lifecycle_exec(r->lc, &e);
+		fk_add_alloc(r->fk, pid, 1, 0x1000 + i, 100, 600 + i, 5);
+		mo_lifecycle_exit(r->lc, &x);
+		if (i % 10 == 9)
+			mo_lifecycle_reclaim(r->lc, UINT64_MAX);
+		if (i % 30 == 29)
+			mo_leaks_periodic(r->lk);
+		take_events(r, NULL, NULL);
+	}
+	__atomic_store_n(&rd.stop, true, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	assert_true(rd.reads > 0);
+	mo_probes_free(c.pr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +537,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_periodic_growing_and_dedup, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_periodic_plateau, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_rss_growth_finding, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_readers_while_working, rig_setup, rig_teardown),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -53,7 +53,8 @@ struct mo_probes *mo_probes_new(const struct mo_env *env, struct mo_bpf *bpf, co
 		errno = ENOMEM;
 		return NULL;
 	}
-	mo_bpf_progs(bpf, &pr->progs);
+	if (bpf)
+		mo_bpf_progs(bpf, &pr->progs);
 	pr->progs.split = pr->progs.session && env->cfg.max_overhead_bp;
 	pr->progs.prefix = pr->prefix;
 	pr->shed_stats.duty = 1;

@@ -21,7 +21,8 @@ struct mo_env;
 struct mo_bpf;
 struct mo_probes;
 
-/* lib, prefix: forced allocator module and symbol prefix (NULL: none). */
+/* lib, prefix: forced allocator module and symbol prefix (NULL: none);
+ * bpf NULL: nothing can be attached (tests). */
 struct mo_probes *mo_probes_new(const struct mo_env *env, struct mo_bpf *bpf, const char *lib,
 				const char *prefix);
 void mo_probes_free(struct mo_probes *pr);	/* detaches everything */

@@ -274,7 +274,12 @@ int mo_proctab_targets(struct mo_proctab *t, pid_t **out, size_t *n)
 
 size_t mo_proctab_ntargets(struct mo_proctab *t)
 {
-	return t->ntargets;
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->ntargets;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 void mo_proctab_describe(struct mo_proctab *t, pid_t pid, char *comm, size_t comm_len,
@@ -303,5 +308,10 @@ bool mo_proctab_targets_gone(struct mo_proctab *t)
 
 size_t mo_proctab_size(struct mo_proctab *t)
 {
-	return t->live;
+	size_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->live;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
