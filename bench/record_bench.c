@@ -66,7 +66,7 @@ static double run(size_t nproc)
 		struct mo_modules *mods = mo_modules_new(rows_fd, 1024, -1);
 		struct mo_stacks *st = mo_stacks_new(&env, &fk->k, pt, sym, mods);
 		struct mo_findings *f = mo_findings_new(&env, &fk->k, pt, st, NULL, q);
-		struct mo_lifecycle *lc = mo_lifecycle_new(&env, &fk->k, pt, st, f, NULL, mods);
+		struct mo_lifecycle *lc = mo_lifecycle_new(&env, &fk->k, pt, st, f, NULL, mods, NULL);
 		struct mo_records *rd = mo_records_new();
 		bool stopping = false;
 		uint64_t t0, t1;

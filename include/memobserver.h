@@ -32,6 +32,19 @@ extern "C" {
 
 #define MO_VERSION "0.1.0"
 
+/*
+ * How allocations are seen. The watch tier places no allocator probe: it
+ * follows RSS, the mmap family and the stacks that fault anonymous memory
+ * in, and escalates a process that grows to the precise tier for a while.
+ * The precise tier probes the allocator of every process it observes.
+ */
+enum mo_tier {
+	MO_TIER_AUTO = 0,	/* watch system-wide, precise for pids, commands
+				   and a container or cgroup */
+	MO_TIER_WATCH,
+	MO_TIER_PRECISE,
+};
+
 enum mo_mode {
 	MO_MODE_BALANCED = 0,	/* default: > 10 KB, unfreed > 30 s, RSS > 100 MB, large 1 GiB */
 	MO_MODE_CONSERVATIVE,	/* > 100 KB, unfreed > 5 min, RSS > 500 MB, large 2 GiB */
@@ -72,6 +85,11 @@ struct mo_config {
 					   (default true) */
 	bool rss_stat;			/* kmem:rss_stat where the kernel has it; false:
 					   RSS from /proc only (default true) */
+	enum mo_tier tier;		/* default MO_TIER_AUTO */
+	bool escalate;			/* watch tier: a process found growing gets its
+					   allocator probed for a while (default true) */
+	uint64_t escalate_window_ns;	/* how long (default 60 s) */
+	uint32_t max_escalations;	/* processes escalated at once (default 2) */
 };
 
 /* Fill cfg with the documented defaults (balanced mode). */
@@ -84,6 +102,10 @@ void mo_config_init(struct mo_config *cfg);
  */
 int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		      const char **bad_field);
+
+/* "auto" | "watch" | "precise" -> tier; -EINVAL otherwise. */
+int mo_tier_parse(const char *s, enum mo_tier *tier);
+const char *mo_tier_name(enum mo_tier tier);
 
 /* "conservative" | "balanced" | "aggressive" -> mode; -EINVAL otherwise. */
 int mo_mode_parse(const char *s, enum mo_mode *mode);
@@ -151,6 +173,10 @@ struct mo_event {
 	uint64_t repeats;		/* findings suppressed by the dedup window since
 					   the previous report of this stack */
 
+	const char *tier;		/* leak findings: "watch" (found from RSS growth by
+					   stack) or "precise" (allocator probes); NULL else */
+	char detail[160];		/* escalation events: what happened and why */
+
 	/* rss_growth and oom_risk */
 	uint64_t rss_bytes;
 	uint64_t growth_bytes;		/* RSS growth over window_seconds */
@@ -175,6 +201,7 @@ struct mo_leak {
 	uint64_t count;
 	uint64_t oldest_age_ns;
 	uint64_t largest;
+	const char *tier;		/* "watch" or "precise", as in struct mo_event */
 	uint64_t alloc_count;	/* allocations this stack made while observed (0: unknown) */
 	uint64_t alloc_bytes;	/* their bytes */
 	bool estimate;
@@ -234,6 +261,10 @@ struct mo_leak {
 	  "unwind_maps_full", MO_DROP_HELP)                                                       \
 	X(drop_exit_leaks, MO_CK_DROP, MO_DROPPED, "reason=exit_findings_full", "exit_findings_full", \
 	  MO_DROP_HELP)                                                                           \
+	X(drop_growth_full, MO_CK_DROP, MO_DROPPED, "reason=growth_table_full", "growth_table_full", \
+	  MO_DROP_HELP)                                                                           \
+	X(drop_growth_no_stack, MO_CK_DROP, MO_DROPPED, "reason=growth_without_stack",            \
+	  "growth_without_stack", MO_DROP_HELP)                                                   \
 	X(drop_size_filtered, MO_CK_FILTER, MO_FILTERED, "reason=below_min_size", "below_min_size", \
 	  MO_FILTER_HELP)                                                                         \
 	X(drop_sampled, MO_CK_FILTER, MO_FILTERED, "reason=sampled_out", "sampled_out",           \
@@ -250,6 +281,26 @@ struct mo_leak {
 	  "overhead_budget", MO_FILTER_HELP)                                                      \
 	X(short_lived_exits, MO_CK_FILTER, MO_FILTERED, "reason=short_lived_exit",                \
 	  "short_lived_exit", MO_FILTER_HELP)                                                     \
+	X(growth_unbacked, MO_CK_FILTER, MO_FILTERED, "reason=growth_not_resident",               \
+	  "growth_not_resident", MO_FILTER_HELP)                                                  \
+	X(process_events_filtered, MO_CK_FILTER, MO_FILTERED, "reason=process_event",             \
+	  "process_event", MO_FILTER_HELP)                                                        \
+	X(growth_samples, MO_CK_COUNTER, "memobserver_growth_samples_total", NULL,                \
+	  "growth_samples",                                                                       \
+	  "Watch tier: anonymous memory growth samples attributed to a stack.")                   \
+	X(growth_findings, MO_CK_COUNTER, "memobserver_growth_findings_total", NULL,              \
+	  "growth_findings", "Watch tier: stacks reported as growing with their process's RSS.")  \
+	X(escalations_started, MO_CK_COUNTER, "memobserver_escalations_total", "result=started",  \
+	  "escalations_started",                                                                  \
+	  "Processes whose allocator the watch tier probed for a while, by result.")             \
+	X(escalations_failed, MO_CK_COUNTER, "memobserver_escalations_total", "result=failed",    \
+	  "escalations_failed",                                                                   \
+	  "Processes whose allocator the watch tier probed for a while, by result.")             \
+	X(escalations_skipped, MO_CK_COUNTER, "memobserver_escalations_total", "result=skipped",  \
+	  "escalations_skipped",                                                                  \
+	  "Processes whose allocator the watch tier probed for a while, by result.")             \
+	X(escalation_sites, MO_CK_COUNTER, "memobserver_escalation_sites_total", NULL,            \
+	  "escalation_sites", "Leak sites reported at the end of escalations.")                  \
 	X(rss_checks_agreed, MO_CK_COUNTER, "memobserver_rss_crosschecks_total", "result=agreed", \
 	  NULL, "Comparisons of rss_stat's resident memory with /proc, by result.")              \
 	X(rss_checks_disagreed, MO_CK_COUNTER, "memobserver_rss_crosschecks_total",               \

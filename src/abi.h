@@ -87,6 +87,8 @@ enum mo_sc {
 #define MO_STACK_TRUNCATED	(1u << 0) /* MO_MAX_FRAMES reached */
 #define MO_STACK_FP_FALLBACK	(1u << 1) /* some frame used the frame-pointer guess */
 #define MO_STACK_UNWIND_STOP	(1u << 2) /* walk stopped at a frame it could not unwind */
+#define MO_STACK_FAULT		(1u << 3) /* the first frame is a faulting instruction,
+					     stored + 1 like a return address */
 
 struct mo_stack {
 	__u32 nr;
@@ -233,6 +235,9 @@ enum mo_counter {
 	MO_C_STACK_STATS_FULL,
 	MO_C_OOM_KILLS,
 	MO_C_STALE_CALLS,	/* in-flight call whose return probe was detached */
+	MO_C_GROWTH_SAMPLES,	/* anonymous RSS growth attributed to a stack */
+	MO_C_DROP_GROWTH_FULL,	/* growth table full: the growth went unattributed */
+	MO_C_GROWTH_NO_STACK,	/* growth whose stack could not be stored */
 	MO_C__COUNT,
 };
 
@@ -265,6 +270,25 @@ struct mo_record {
 	__u32 gen;		/* process records: the process instance */
 	__u32 pad;
 	char comm[MO_COMM_LEN];
+};
+
+/*
+ * The watch tier: anonymous memory each stack of a process faulted in. The
+ * kernel batches a process's RSS counter per CPU; each time a batch reaches
+ * the process's total and makes its anonymous RSS grow, the growth is
+ * attributed to the stack of the thread whose fault completed the batch: a
+ * sample every ~32 pages per CPU, weighted by the pages it carries.
+ */
+struct mo_growth_key {
+	__u32 tgid;
+	__u32 gen;		/* the process instance */
+	__u64 stack_id;
+};
+
+struct mo_growth {
+	__u64 bytes;		/* anonymous RSS growth attributed to the stack */
+	__u64 samples;		/* batches attributed */
+	__u64 last_ns;		/* CLOCK_BOOTTIME of the last one */
 };
 
 /* Target flags (value of the targets map) */

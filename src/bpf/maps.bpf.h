@@ -19,6 +19,8 @@ const volatile __u64 target_cgroup = 0;		/* only this cgroup (and below), 0 = an
 const volatile __s32 target_v1_ssid = -1;	/* target_cgroup is on the cgroup v1
 						   hierarchy of this controller (-1: v2) */
 const volatile bool count_hits = false;		/* overhead budget: count probe hits */
+const volatile bool track_growth = false;	/* watch tier: attribute RSS growth */
+const volatile bool track_mmaps = true;		/* anonymous mmaps as tracked blocks */
 
 /* Bumped by user space whenever it detaches or re-attaches the probes of
  * allocating functions (overhead budget): an allocating call in flight
@@ -111,6 +113,15 @@ struct {
 	__type(key, struct mo_module_key);
 	__type(value, __u64);
 } unknown_modules SEC(".maps");
+
+/* Watch tier: anonymous RSS growth per (process, stack). Set at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, struct mo_growth_key);
+	__type(value, struct mo_growth);
+} growth SEC(".maps");
 
 /* Resident memory per process (kmem:rss_stat). */
 struct {

@@ -272,10 +272,11 @@ static __always_inline __u64 hash_stack(const struct mo_stack *st)
 
 /*
  * Walk the current thread's user stack from (ip, sp, bp) and store it in the
- * stacks map. Returns the stack id, or 0 when it could not be stored (the
- * reason is counted).
+ * stacks map, with the MO_STACK_* flags given. Returns the stack id, or 0
+ * when it could not be stored (the reason is counted).
  */
-static __always_inline __u64 capture_stack(__u32 tgid, __u64 ip, __u64 sp, __u64 bp)
+static __always_inline __u64 capture_stack_flags(__u32 tgid, __u64 ip, __u64 sp, __u64 bp,
+						 __u32 flags)
 {
 	__u32 zero = 0;
 	struct walk_scratch *w = bpf_map_lookup_elem(&walk_scratch, &zero);
@@ -287,7 +288,7 @@ static __always_inline __u64 capture_stack(__u32 tgid, __u64 ip, __u64 sp, __u64
 	if (!w)
 		return 0;
 	w->st.nr = 0;
-	w->st.flags = 0;
+	w->st.flags = flags;
 	w->pc = ip;
 	w->sp = sp;
 	w->bp = bp;
@@ -321,6 +322,11 @@ static __always_inline __u64 capture_stack(__u32 tgid, __u64 ip, __u64 sp, __u64
 	}
 	count(MO_C_STACKS_NEW);
 	return id;
+}
+
+static __always_inline __u64 capture_stack(__u32 tgid, __u64 ip, __u64 sp, __u64 bp)
+{
+	return capture_stack_flags(tgid, ip, sp, bp, 0);
 }
 
 #endif /* MO_UNWIND_BPF_H */

@@ -51,6 +51,8 @@ enum {
 	OPT_PREFIX,
 	OPT_LIST_ALLOC,
 	OPT_EXIT_EPIPE,
+	OPT_TIER,
+	OPT_ESCALATE_WINDOW,
 };
 
 static const struct argp_option options[] = {
@@ -66,6 +68,12 @@ static const struct argp_option options[] = {
 	  "print the allocators PID maps and which one is used", 2 },
 
 	{ NULL, 0, NULL, 0, "Detection:", 3 },
+	{ "tier", OPT_TIER, "TIER", 0,
+	  "watch: no allocator probes, growth by stack, precise tracking of a process on "
+	  "demand; precise: probe the allocator of every observed process; auto (default): "
+	  "watch system-wide, precise for pids, commands and containers", 3 },
+	{ "escalate-window", OPT_ESCALATE_WINDOW, "DUR", 0,
+	  "watch tier: how long a growing process is tracked precisely (60s)", 3 },
 	{ "mode", OPT_MODE, "MODE", 0, "conservative | balanced (default) | aggressive", 3 },
 	{ "min-size", OPT_MIN_SIZE, "SIZE", 0, "smallest allocation tracked (10K, 1M; mode default)", 3 },
 	{ "min-age", OPT_MIN_AGE, "DUR", 0, "age before an unfreed block counts (500ms, 30s, 5m)", 3 },
@@ -138,6 +146,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MODE:
 		set_or_die(c, "mode", "--mode (conservative, balanced, aggressive)", arg);
+		break;
+	case OPT_TIER:
+		set_or_die(c, "tier", "--tier (auto, watch, precise)", arg);
+		break;
+	case OPT_ESCALATE_WINDOW:
+		set_or_die(c, "escalate_window", "--escalate-window", arg);
 		break;
 	case OPT_MIN_SIZE:
 		set_or_die(c, "min_allocation_size", "--min-size", arg);

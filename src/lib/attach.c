@@ -98,6 +98,27 @@ void mo_links_release(struct mo_links *ls)
 	memset(ls, 0, sizeof(*ls));
 }
 
+size_t mo_links_release_pid(struct mo_links *ls, pid_t pid)
+{
+	size_t kept = 0, released = 0;
+
+	for (size_t i = 0; i < ls->nr; i++) {
+		if (ls->l[i].pid != pid) {
+			ls->l[kept++] = ls->l[i];
+			continue;
+		}
+		bpf_link__destroy(ls->l[i].link);
+		if (ls->l[i].fd >= 0)
+			close(ls->l[i].fd);
+		free(ls->l[i].path);
+		free(ls->l[i].offsets);
+		free(ls->l[i].cookies);
+		released++;
+	}
+	ls->nr = kept;
+	return released;
+}
+
 bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid)
 {
 	struct stat st;

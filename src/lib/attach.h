@@ -45,6 +45,9 @@ struct mo_links {
 
 void mo_links_init(struct mo_links *ls);
 void mo_links_release(struct mo_links *ls);	/* detaches everything */
+/* Detach the links of pid (its own, pid-filtered ones); how many. The
+ * caller keeps the count of functions probed. */
+size_t mo_links_release_pid(struct mo_links *ls, pid_t pid);
 
 /* Detach (shed = true) or re-attach the sheddable links of pid (0: the
  * links for every process). Returns how many links changed, or -errno

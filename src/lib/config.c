@@ -43,6 +43,33 @@ void mo_config_init(struct mo_config *cfg)
 	cfg->ring_buffer_size = 4 << 20;
 	cfg->session_uprobes = true;
 	cfg->rss_stat = true;
+	cfg->escalate = true;
+	cfg->escalate_window_ns = 60 * SEC;
+	cfg->max_escalations = 2;
+}
+
+static const char *const tiers[] = {
+	[MO_TIER_AUTO] = "auto",
+	[MO_TIER_WATCH] = "watch",
+	[MO_TIER_PRECISE] = "precise",
+};
+
+int mo_tier_parse(const char *s, enum mo_tier *tier)
+{
+	for (size_t i = 0; i < sizeof(tiers) / sizeof(tiers[0]); i++) {
+		if (strcmp(s, tiers[i]) == 0) {
+			*tier = (enum mo_tier)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *mo_tier_name(enum mo_tier tier)
+{
+	if ((unsigned)tier >= sizeof(tiers) / sizeof(tiers[0]))
+		return "unknown";
+	return tiers[tier];
 }
 
 int mo_mode_parse(const char *s, enum mo_mode *mode)
@@ -109,6 +136,12 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("unwind_rows");
 	if (r.max_overhead_bp > 10000)
 		BAD("max_overhead");
+	if ((unsigned)r.tier > MO_TIER_PRECISE)
+		BAD("tier");
+	if (r.escalate_window_ns < SEC || r.escalate_window_ns > 86400 * SEC)
+		BAD("escalate_window");
+	if (r.max_escalations > 64)
+		BAD("max_escalations");
 	if (r.ring_buffer_size < 4096 || r.ring_buffer_size > (1u << 30) ||
 	    (r.ring_buffer_size & (r.ring_buffer_size - 1)))
 		BAD("ring_buffer_size");

@@ -223,6 +223,7 @@ int mo_parse_percent(const char *s, uint64_t *bp)
 enum setting_kind {
 	SET_NAME,
 	SET_MODE,
+	SET_TIER,
 	SET_BOOL,
 	SET_U32,
 	SET_SIZE,
@@ -271,6 +272,10 @@ static const struct setting {
 	  1u << 30 },
 	{ "session_uprobes", SET_BOOL, offsetof(struct mo_config, session_uprobes), 0, 0 },
 	{ "rss_stat", SET_BOOL, offsetof(struct mo_config, rss_stat), 0, 0 },
+	{ "tier", SET_TIER, offsetof(struct mo_config, tier), 0, 0 },
+	{ "escalate", SET_BOOL, offsetof(struct mo_config, escalate), 0, 0 },
+	{ "escalate_window", SET_DURATION, offsetof(struct mo_config, escalate_window_ns), SEC, DAY },
+	{ "max_escalations", SET_U32, offsetof(struct mo_config, max_escalations), 0, 64 },
 };
 
 static int parse_bool(const char *s, bool *out)
@@ -308,6 +313,7 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 {
 	char *field = (char *)cfg + set->offset;
 	enum mo_mode mode;
+	enum mo_tier tier;
 	uint64_t v;
 	bool b;
 	int ret;
@@ -320,10 +326,15 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 			return -EINVAL;
 		cfg->mode = mode;
 		return 0;
+	case SET_TIER:
+		if (mo_tier_parse(value, &tier))
+			return -EINVAL;
+		cfg->tier = tier;
+		return 0;
 	case SET_BOOL:
 		if (parse_bool(value, &b))
 			return -EINVAL;
-		cfg->enable_ebpf = b;
+		*(bool *)field = b;
 		return 0;
 	case SET_U32:
 		if (mo_parse_uint(value, set->min, set->max, &v))

@@ -36,6 +36,8 @@ struct fake_kernel {
 	size_t nrss;
 	struct { uint32_t pid, flags; } targets[FK_MAX];
 	size_t ntargets;
+	struct mo_kgrowth growth[FK_MAX];
+	size_t ngrowth;
 	uint64_t counters[MO_C__COUNT];
 	size_t reads;		/* map reads made: what a stage costs */
 };
@@ -268,6 +270,31 @@ static int fk_target_delete(void *impl, uint32_t pid)
 	return -ENOENT;
 }
 
+static int fk_growth_all(void *impl, struct mo_kgrowth **out, size_t *n)
+{
+	struct fake_kernel *f = impl;
+
+	*out = malloc((f->ngrowth + 1) * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, f->growth, f->ngrowth * sizeof(**out));
+	*n = f->ngrowth;
+	return 0;
+}
+
+static int fk_growth_delete(void *impl, const struct mo_growth_key *k)
+{
+	struct fake_kernel *f = impl;
+
+	for (size_t i = 0; i < f->ngrowth; i++) {
+		if (!memcmp(&f->growth[i].k, k, sizeof(*k))) {
+			FK_DEL(f->growth, f->ngrowth, i);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 static void fk_counters(void *impl, uint64_t v[MO_C__COUNT])
 {
 	struct fake_kernel *f = impl;
@@ -304,6 +331,8 @@ FK_LOCKED(rss_all, (void *impl, struct mo_krss **o, size_t *n), (impl, o, n))
 FK_LOCKED(rss_delete, (void *impl, uint32_t pid), (impl, pid))
 FK_LOCKED(target_set, (void *impl, uint32_t pid, uint32_t flags), (impl, pid, flags))
 FK_LOCKED(target_delete, (void *impl, uint32_t pid), (impl, pid))
+FK_LOCKED(growth_all, (void *impl, struct mo_kgrowth **o, size_t *n), (impl, o, n))
+FK_LOCKED(growth_delete, (void *impl, const struct mo_growth_key *k), (impl, k))
 
 static void fkl_counters(void *impl, uint64_t v[MO_C__COUNT])
 {
@@ -332,6 +361,8 @@ static const struct mo_kernel_ops fake_ops = {
 	.rss_delete = fkl_rss_delete,
 	.target_set = fkl_target_set,
 	.target_delete = fkl_target_delete,
+	.growth_all = fkl_growth_all,
+	.growth_delete = fkl_growth_delete,
 	.counters = fkl_counters,
 };
 
@@ -393,6 +424,25 @@ static inline void fk_add_stack_stats(struct fake_kernel *f, uint32_t tgid, uint
 	f->sstats[f->nsstats].k = (struct mo_stack_key){ .tgid = tgid, .stack_id = id };
 	f->sstats[f->nsstats].v = (struct mo_stack_stats){ .allocs = allocs, .frees = frees };
 	f->nsstats++;
+}
+
+/* Set (or add) the growth of (tgid, gen, stack) to bytes. */
+static inline void fk_set_growth(struct fake_kernel *f, uint32_t tgid, uint32_t gen,
+				 uint64_t stack_id, uint64_t bytes)
+{
+	struct mo_growth_key k = { .tgid = tgid, .gen = gen, .stack_id = stack_id };
+	size_t i;
+
+	for (i = 0; i < f->ngrowth; i++)
+		if (!memcmp(&f->growth[i].k, &k, sizeof(k)))
+			break;
+	if (i == f->ngrowth) {
+		memset(&f->growth[i], 0, sizeof(f->growth[i]));
+		f->growth[i].k = k;
+		f->ngrowth++;
+	}
+	f->growth[i].g.bytes = bytes;
+	f->growth[i].g.samples = bytes >> 17;
 }
 
 #endif

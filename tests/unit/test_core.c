@@ -22,7 +22,9 @@
 
 #include "core/core.h"
 #include "core/env.h"
+#include "core/escalate.h"
 #include "core/findings.h"
+#include "core/growth.h"
 #include "core/probes.h"
 #include "core/report.h"
 #include "sinks/metrics.h"
@@ -76,7 +78,7 @@ static int rig_setup(void **state)
 	r->f = mo_findings_new(&r->env, &r->fk->k, r->pt, r->st, NULL, r->q);
 	r->rs = mo_resident_new(&r->env, &r->fk->k, r->pt, r->f, false);
 	r->lk = mo_leaks_new(&r->env, &r->fk->k, r->pt, r->st, r->f, r->rs);
-	r->lc = mo_lifecycle_new(&r->env, &r->fk->k, r->pt, r->st, r->f, NULL, r->mods);
+	r->lc = mo_lifecycle_new(&r->env, &r->fk->k, r->pt, r->st, r->f, NULL, r->mods, NULL);
 	assert_true(r->fk && r->q && r->pt && r->sym && r->st && r->f && r->rs && r->lk && r->lc);
 	*state = r;
 	return 0;
@@ -391,7 +393,7 @@ static void test_periodic_growing_and_dedup(void **state)
 	for (int pass = 0; pass < 16; pass++) {
 		/* one more 64 KiB block per pass, never freed */
 		fk_add_alloc(r->fk, pid, 1, 0x100000 + pass * 0x10000, 65536, 1, 9);
-		mo_leaks_periodic(r->lk);
+		mo_leaks_periodic(r->lk, mo_clock_ns(CLOCK_BOOTTIME));
 		leaks += take_events(r, "leak", ev ? NULL : &ev);
 		usleep(2000);
 	}
@@ -415,7 +417,7 @@ static void test_periodic_plateau(void **state)
 	for (int i = 0; i < 8; i++)
 		fk_add_alloc(r->fk, pid, 1, 0x100000 + i * 0x10000, 65536, 1, 9);
 	for (int pass = 0; pass < 16; pass++) {
-		mo_leaks_periodic(r->lk);
+		mo_leaks_periodic(r->lk, mo_clock_ns(CLOCK_BOOTTIME));
 		take_events(r, NULL, ev ? NULL : &ev);
 		usleep(2000);
 	}
@@ -447,6 +449,85 @@ static void test_rss_growth_finding(void **state)
 	assert_int_equal(take_events(r, "rss_growth", &ev), 1);
 	assert_int_equal(ev->growth_bytes, 100ULL * 1024 * 1024);
 	mo_event_free(ev);
+}
+
+/* --------------------------------------------------------------- growth */
+
+/*
+ * The watch tier: a stack whose faulted-in bytes grow with its process's
+ * resident memory is a finding, once its history is long enough; its
+ * process is escalated (here: no probes can be attached, which is an event
+ * with the reason). A stack that grows while RSS stays flat (memory given
+ * back and faulted in again) and one that plateaus are not findings.
+ */
+static void run_growth(struct rig *r, int passes, uint64_t leak_step, uint64_t churn_step,
+		       uint64_t cache_cap, uint64_t rss_step)
+{
+	struct mo_probes *pr = mo_probes_new(&r->env, NULL, NULL, NULL);
+	struct mo_escalate *es = mo_escalate_new(&r->env, &r->fk->k, r->pt, r->st, r->f, pr);
+	struct mo_growth_stage *gs = mo_growth_new(&r->env, &r->fk->k, r->pt, r->st, r->f, r->rs, es);
+	uint64_t t = mo_clock_ns(CLOCK_BOOTTIME);
+	uint32_t pid = PID0 + 9;
+
+	assert_true(pr && es && gs);
+	r->fk->rss[0].pid = pid;
+	r->fk->rss[0].rss.seen = MO_RSS_RESIDENT;
+	r->fk->nrss = 1;
+	for (int i = 1; i <= passes; i++, t += 10 * MO_NSEC) {
+		uint64_t cache = (uint64_t)i * (4ULL << 20);
+
+		fk_set_growth(r->fk, pid, 1, 101, (uint64_t)i * leak_step);
+		fk_set_growth(r->fk, pid, 1, 102, (uint64_t)i * churn_step);
+		fk_set_growth(r->fk, pid, 1, 103, cache < cache_cap ? cache : cache_cap);
+		for (int s = 0; s < 10; s++) {
+			r->fk->rss[0].rss.anon = (50ULL << 20) + ((uint64_t)i * 10 + s) * rss_step / 10;
+			mo_resident_tick(r->rs, t + (uint64_t)s * MO_NSEC);
+		}
+		mo_growth_periodic(gs, t + 10 * MO_NSEC);
+	}
+	mo_growth_free(gs);
+	mo_escalate_free(es);
+	mo_probes_free(pr);
+}
+
+static void test_growth_finding_and_escalation(void **state)
+{
+	struct rig *r = *state;
+	struct mo_event *leak = NULL;
+	uint64_t ips[1] = { 0x401000 };
+
+	fk_add_stack(r->fk, 101, 1, ips);
+	r->env.cfg.stack_dedup_window_ns = 3600 * MO_NSEC;
+	/* the leak grows 2 MiB a pass and RSS with it; the churn stack
+	 * faults 20 MiB a pass in memory given back; the cache stops at 16 MiB */
+	run_growth(r, 12, 2 << 20, 20 << 20, 16 << 20, 2 << 20);
+	assert_int_equal(take_events(r, "leak", &leak), 1);
+	assert_string_equal(leak->tier, "watch");
+	assert_string_equal(leak->pattern, "growing");
+	assert_true(leak->rss_validated);
+	assert_true(leak->stack.id == 101);
+	mo_event_free(leak);
+}
+
+static void test_growth_escalation_failure_is_an_event(void **state)
+{
+	struct rig *r = *state;
+	struct mo_event *esc = NULL;
+
+	run_growth(r, 12, 2 << 20, 0, 0, 2 << 20);
+	assert_int_equal(take_events(r, "escalate", &esc), 1);
+	assert_string_equal(esc->severity, "warning");
+	assert_non_null(strstr(esc->detail, "cannot escalate"));
+	mo_event_free(esc);
+}
+
+static void test_growth_without_rss_is_not_a_leak(void **state)
+{
+	struct rig *r = *state;
+
+	/* every stack faults in memory, RSS stays flat: churn everywhere */
+	run_growth(r, 12, 2 << 20, 20 << 20, 0, 0);
+	assert_int_equal(take_events(r, "leak", NULL), 0);
 }
 
 /* ------------------------------------------------------------- threads */
@@ -514,7 +595,7 @@ static void test_readers_while_working(void **state)
 		if (i % 10 == 9)
 			mo_lifecycle_reclaim(r->lc, UINT64_MAX);
 		if (i % 30 == 29)
-			mo_leaks_periodic(r->lk);
+			mo_leaks_periodic(r->lk, mo_clock_ns(CLOCK_BOOTTIME));
 		take_events(r, NULL, NULL);
 	}
 	__atomic_store_n(&rd.stop, true, __ATOMIC_RELEASE);
@@ -538,6 +619,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_periodic_plateau, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_rss_growth_finding, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_readers_while_working, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_growth_finding_and_escalation, rig_setup,
+						rig_teardown),
+		cmocka_unit_test_setup_teardown(test_growth_escalation_failure_is_an_event, rig_setup,
+						rig_teardown),
+		cmocka_unit_test_setup_teardown(test_growth_without_rss_is_not_a_leak, rig_setup,
+						rig_teardown),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -19,6 +19,8 @@ struct mo_core {
 	struct mo_resident *rs;
 	struct mo_leaks *lk;
 	struct mo_lifecycle *lc;
+	struct mo_escalate *es;		/* watch tier only */
+	struct mo_growth_stage *gs;	/* watch tier only */
 	struct mo_records *rd;
 	uint64_t start_realtime_s;
 	uint64_t output_write_errors;	/* the caller's, atomic: any thread adds */

@@ -19,7 +19,10 @@ struct mo_env {
 	int64_t boot_to_real_ns;	/* CLOCK_REALTIME - CLOCK_BOOTTIME */
 	bool system_wide;		/* no pid, no command: every process */
 	bool cgroup_filter;		/* --container/--cgroup */
-	bool heap_probes;		/* allocator probes (not conservative mode) */
+	bool watch;			/* the watch tier: no allocator probes but for
+					   escalated processes; growth by stack */
+	bool heap_probes;		/* allocator probes on every observed process:
+					   the precise tier, not conservative mode */
 	bool stopping;			/* atomic: leave long loops */
 };
 

@@ -124,6 +124,7 @@ void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 
 	memset(l, 0, sizeof(*l));
 	l->pid = (pid_t)g->tgid;
+	l->tier = "precise";	/* the allocation table: allocator probes saw it */
 	mo_findings_comm(f, l->pid, l->command, sizeof(l->command));
 	l->unfreed_bytes = g->unfreed_bytes;
 	l->count = g->count;
@@ -172,6 +173,7 @@ struct mo_event *mo_findings_leak_event(struct mo_findings *f, const struct mo_l
 	ev->pattern = l->pattern;
 	ev->growth_bytes_per_s = l->growth_bytes_per_s;
 	ev->confidence = l->confidence;
+	ev->tier = l->tier;
 	if (mo_trace_copy(&ev->stack, &l->stack)) {
 		mo_event_free(ev);
 		return NULL;

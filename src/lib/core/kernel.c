@@ -42,11 +42,12 @@ static int fd_of(void *impl, int which)
 	case 4: return bpf_map__fd(b->skel->maps.proc_maps);
 	case 5: return bpf_map__fd(b->skel->maps.rss);
 	case 6: return bpf_map__fd(b->skel->maps.targets);
+	case 7: return bpf_map__fd(b->skel->maps.growth);
 	default: return bpf_map__fd(b->skel->maps.counters);
 	}
 }
 
-enum { M_ALLOCS, M_PROCS, M_STACKS, M_STACK_STATS, M_PROC_MAPS, M_RSS, M_TARGETS };
+enum { M_ALLOCS, M_PROCS, M_STACKS, M_STACK_STATS, M_PROC_MAPS, M_RSS, M_TARGETS, M_GROWTH };
 
 static int lookup(void *impl, int map, const void *key, void *val)
 {
@@ -268,6 +269,17 @@ static int k_target_delete(void *impl, uint32_t pid)
 	return delete(impl, M_TARGETS, &pid);
 }
 
+static int k_growth_all(void *impl, struct mo_kgrowth **out, size_t *n)
+{
+	return dump(impl, M_GROWTH, sizeof(struct mo_growth_key), sizeof(struct mo_growth),
+		    sizeof(struct mo_kgrowth), offsetof(struct mo_kgrowth, g), (void **)out, n);
+}
+
+static int k_growth_delete(void *impl, const struct mo_growth_key *k)
+{
+	return delete(impl, M_GROWTH, k);
+}
+
 static void k_counters(void *impl, uint64_t v[MO_C__COUNT])
 {
 	struct mo_bpf *b = impl;
@@ -302,6 +314,8 @@ static const struct mo_kernel_ops bpf_ops = {
 	.rss_delete = k_rss_delete,
 	.target_set = k_target_set,
 	.target_delete = k_target_delete,
+	.growth_all = k_growth_all,
+	.growth_delete = k_growth_delete,
 	.counters = k_counters,
 };
 
@@ -344,9 +358,12 @@ static int open_and_load(struct mo_bpf *b, const struct mo_bpf_params *p)
 	s->rodata->target_cgroup = p->target_cgroup;
 	s->rodata->target_v1_ssid = p->target_v1_ssid;
 	s->rodata->count_hits = p->count_hits;
+	s->rodata->track_growth = p->track_growth;
+	s->rodata->track_mmaps = p->track_mmaps;
 	bpf_map__set_max_entries(s->maps.allocs, p->max_allocations);
 	bpf_map__set_max_entries(s->maps.stacks, p->max_stacks);
 	bpf_map__set_max_entries(s->maps.stack_stats, p->max_stacks);
+	bpf_map__set_max_entries(s->maps.growth, p->max_stacks);
 	bpf_map__set_max_entries(s->maps.rows, p->unwind_rows);
 	bpf_map__set_max_entries(s->maps.records, p->ring_buffer_size);
 	bpf_program__set_autoattach(s->progs.alloc_session, false);

@@ -32,6 +32,11 @@ struct mo_krss {
 	struct mo_rss rss;
 };
 
+struct mo_kgrowth {
+	struct mo_growth_key k;
+	struct mo_growth g;
+};
+
 struct mo_kernel_ops {
 	int (*allocs)(void *impl, struct mo_alloc_rec **out, size_t *n);
 	int (*alloc_delete)(void *impl, const struct mo_alloc_key *k);
@@ -50,6 +55,8 @@ struct mo_kernel_ops {
 	int (*rss_delete)(void *impl, uint32_t pid);
 	int (*target_set)(void *impl, uint32_t pid, uint32_t flags);
 	int (*target_delete)(void *impl, uint32_t pid);
+	int (*growth_all)(void *impl, struct mo_kgrowth **out, size_t *n);
+	int (*growth_delete)(void *impl, const struct mo_growth_key *k);
 	/* every counter of enum mo_counter, summed over the CPUs */
 	void (*counters)(void *impl, uint64_t v[MO_C__COUNT]);
 };
@@ -154,6 +161,17 @@ static inline int mo_kernel_target_delete(const struct mo_kernel *k, uint32_t pi
 	return k->ops->target_delete(k->impl, pid);
 }
 
+static inline int mo_kernel_growth_all(const struct mo_kernel *k, struct mo_kgrowth **out,
+				       size_t *n)
+{
+	return k->ops->growth_all(k->impl, out, n);
+}
+
+static inline int mo_kernel_growth_delete(const struct mo_kernel *k, const struct mo_growth_key *key)
+{
+	return k->ops->growth_delete(k->impl, key);
+}
+
 static inline void mo_kernel_counters(const struct mo_kernel *k, uint64_t v[MO_C__COUNT])
 {
 	k->ops->counters(k->impl, v);
@@ -180,6 +198,8 @@ struct mo_bpf_params {
 	bool count_hits;		/* per-process probe hits (overhead budget) */
 	bool calibrate;			/* load the calibration programs */
 	bool rss_stat;			/* kmem:rss_stat is there */
+	bool track_growth;		/* watch tier: RSS growth per stack */
+	bool track_mmaps;		/* anonymous mmaps as tracked blocks */
 	uint32_t self_tgid;
 	uint64_t min_size;
 	uint32_t sample_rate;

@@ -151,11 +151,10 @@ static void report_group(struct mo_leaks *lk, const struct mo_leak_group *gi, ui
  * reported. One report per stack per dedup window; the next one says how
  * many it stands for.
  */
-void mo_leaks_periodic(struct mo_leaks *lk)
+void mo_leaks_periodic(struct mo_leaks *lk, uint64_t now)
 {
 	struct mo_alloc_rec *recs = NULL;
 	struct mo_leak_groups g = { 0 };
-	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME);
 	size_t n = 0;
 
 	if (mo_kernel_allocs(lk->k, &recs, &n))

@@ -27,7 +27,7 @@ struct mo_leaks *mo_leaks_new(const struct mo_env *env, const struct mo_kernel *
 void mo_leaks_free(struct mo_leaks *lk);
 
 /* One analysis pass (every --interval). */
-void mo_leaks_periodic(struct mo_leaks *lk);
+void mo_leaks_periodic(struct mo_leaks *lk, uint64_t now);
 
 /* MO_REC_OOM_KILL: the victim with its biggest holder. */
 void mo_leaks_oom_kill(void *lk, const struct mo_record *r);

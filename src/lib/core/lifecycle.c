@@ -16,6 +16,7 @@
 #include "abi.h"
 #include "analysis.h"
 #include "core/env.h"
+#include "core/escalate.h"
 #include "core/findings.h"
 #include "core/kernel.h"
 #include "core/lifecycle.h"
@@ -53,6 +54,7 @@ struct mo_lifecycle {
 	struct mo_findings *f;
 	struct mo_probes *pr;
 	struct mo_modules *mods;
+	struct mo_escalate *es;		/* watch tier, or NULL */
 
 	struct reclaim *pending;	/* a ring: head is the next to reclaim */
 	size_t head, npending, cappending;
@@ -74,7 +76,7 @@ struct mo_lifecycle {
 struct mo_lifecycle *mo_lifecycle_new(const struct mo_env *env, const struct mo_kernel *k,
 				      struct mo_proctab *pt, struct mo_stacks *st,
 				      struct mo_findings *f, struct mo_probes *pr,
-				      struct mo_modules *mods)
+				      struct mo_modules *mods, struct mo_escalate *es)
 {
 	struct mo_lifecycle *lc = calloc(1, sizeof(*lc));
 
@@ -87,6 +89,7 @@ struct mo_lifecycle *mo_lifecycle_new(const struct mo_env *env, const struct mo_
 	lc->f = f;
 	lc->pr = pr;
 	lc->mods = mods;
+	lc->es = es;
 	pthread_mutex_init(&lc->lock, NULL);
 	return lc;
 }
@@ -142,6 +145,19 @@ size_t mo_lifecycle_pending(const struct mo_lifecycle *lc)
 
 /* -------------------------------------------------------------- records */
 
+/*
+ * The watch tier observes every process on the machine: a fork, exec or
+ * exit event of each would be a firehose. Only those of processes it is
+ * tracking precisely (escalated) become events; the others are counted.
+ */
+static bool process_event_wanted(struct mo_lifecycle *lc, pid_t pid)
+{
+	if (!lc->env->watch || (lc->es && mo_escalate_active(lc->es, pid)))
+		return true;
+	mo_stat_add(&lc->stats.process_events_filtered, 1);
+	return false;
+}
+
 void mo_lifecycle_exit(void *ctx, const struct mo_record *r)
 {
 	struct mo_lifecycle *lc = ctx;
@@ -176,6 +192,10 @@ void mo_lifecycle_exec(void *ctx, const struct mo_record *r)
 		mo_proctab_set_comm(lc->pt, p, r->comm, sizeof(r->comm));
 	queue_push(lc, &rc);
 	mo_stacks_forget(lc->st, (pid_t)r->pid);
+	if (!process_event_wanted(lc, (pid_t)r->pid))
+		return;
+	/* the new program's files and maps are read while it runs; the watch
+	 * tier reads them only when a stack of its needs them */
 	lr = mo_modules_load_pid(lc->mods, (pid_t)r->pid);
 	mo_env_log(lc->env, MO_LOG_DEBUG, "exec of pid %u: %d new modules (%s)", r->pid, lr,
 		   lr < 0 ? strerror(-lr) : "ok");
@@ -212,10 +232,12 @@ void mo_lifecycle_fork(void *ctx, const struct mo_record *r)
 			p->own_link = true;
 			mo_probes_attach_own(lc->pr, child);
 		}
-	} else {
+	} else if (!lc->env->watch) {
 		/* read while the child surely runs (see MO_REC_SEEN) */
 		mo_proctab_container(lc->pt, child);
 	}
+	if (!process_event_wanted(lc, (pid_t)r->pid))
+		return;
 	ev = mo_findings_event(lc->f, MO_EVENT_KERNEL_PROCESS, "fork", (pid_t)r->pid, r->ts_ns);
 	if (ev) {
 		ev->address = r->other_pid;
@@ -228,9 +250,11 @@ void mo_lifecycle_seen(void *ctx, const struct mo_record *r)
 	struct mo_lifecycle *lc = ctx;
 	struct mo_proc *p;
 
-	/* its container, while it runs; its name, for after */
-	mo_proctab_container(lc->pt, (pid_t)r->pid);
-	p = mo_proctab_find(lc->pt, (pid_t)r->pid);
+	/* its container, while it runs (the watch tier reads it when a
+	 * finding needs it: the process is alive then); its name, for after */
+	if (!lc->env->watch)
+		mo_proctab_container(lc->pt, (pid_t)r->pid);
+	p = mo_proctab_get(lc->pt, (pid_t)r->pid);
 	if (p && !p->comm[0])
 		mo_proctab_set_comm(lc->pt, p, r->comm, sizeof(r->comm));
 }
@@ -433,7 +457,7 @@ static void reclaim_exit(struct mo_lifecycle *lc, const struct reclaim *rc,
 		bytes += g.g[i].unfreed_bytes;
 		cnt += g.g[i].count;
 	}
-	if (reported) {
+	if (reported && (cnt || process_event_wanted(lc, (pid_t)rc->pid))) {
 		struct mo_event *ev = mo_findings_event(lc->f, MO_EVENT_KERNEL_PROCESS, "exit",
 							(pid_t)rc->pid, rc->ts_ns);
 
@@ -665,4 +689,5 @@ void mo_lifecycle_stats(const struct mo_lifecycle *lc, struct mo_lifecycle_stats
 	out->exits_recovered = mo_stat_get(&lc->stats.exits_recovered);
 	out->stale_recovered = mo_stat_get(&lc->stats.stale_recovered);
 	out->exit_leaks_dropped = mo_stat_get(&lc->stats.exit_leaks_dropped);
+	out->process_events_filtered = mo_stat_get(&lc->stats.process_events_filtered);
 }

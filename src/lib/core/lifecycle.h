@@ -28,12 +28,14 @@ struct mo_probes;
 struct mo_modules;
 struct mo_record;
 struct mo_proc_metrics;
+struct mo_escalate;
 struct mo_lifecycle;
 
+/* es: the watch tier's escalations (NULL in the precise tier). */
 struct mo_lifecycle *mo_lifecycle_new(const struct mo_env *env, const struct mo_kernel *k,
 				      struct mo_proctab *pt, struct mo_stacks *st,
 				      struct mo_findings *f, struct mo_probes *pr,
-				      struct mo_modules *mods);
+				      struct mo_modules *mods, struct mo_escalate *es);
 void mo_lifecycle_free(struct mo_lifecycle *lc);
 
 /* Record handlers (ctx: the lifecycle). */
@@ -69,6 +71,8 @@ struct mo_lifecycle_stats {
 	uint64_t exits_recovered;
 	uint64_t stale_recovered;
 	uint64_t exit_leaks_dropped;	/* final findings beyond the cap, smallest */
+	uint64_t process_events_filtered; /* watch tier: fork/exec/exit events of
+					   processes not tracked precisely */
 };
 void mo_lifecycle_stats(const struct mo_lifecycle *lc, struct mo_lifecycle_stats *out);
 

@@ -33,7 +33,9 @@
 
 #include "attach.h"
 #include "core/core.h"
+#include "core/escalate.h"
 #include "core/findings.h"
+#include "core/growth.h"
 #include "core/kernel.h"
 #include "core/leaks.h"
 #include "core/lifecycle.h"
@@ -151,8 +153,11 @@ static void work(struct mo_observer *o, bool stop, bool tick)
 		o->last_reclaim_ns = t1;
 		mo_lifecycle_reclaim(c->lc, t1 + RECLAIM_BUDGET_NS);
 	}
-	if (!stop)
+	if (!stop) {
 		mo_probes_tick(c->pr, t1);
+		if (c->es)
+			mo_escalate_tick(c->es, t1);
+	}
 	t2 = mo_clock_ns(CLOCK_BOOTTIME);
 	mo_resident_tick(c->rs, t2);
 	if (!stop) {
@@ -160,8 +165,11 @@ static void work(struct mo_observer *o, bool stop, bool tick)
 		mo_lifecycle_recover(c->lc, t2);
 	}
 	t3 = mo_clock_ns(CLOCK_BOOTTIME);
-	if (tick && !stop)
-		mo_leaks_periodic(c->lk);
+	if (tick && !stop) {
+		mo_leaks_periodic(c->lk, t3);
+		if (c->gs)
+			mo_growth_periodic(c->gs, t3);
+	}
 	t4 = mo_clock_ns(CLOCK_BOOTTIME);
 	if (t4 - t0 > 100000000ULL)
 		mo_env_log(&c->env, MO_LOG_DEBUG,
@@ -387,7 +395,9 @@ static int load(struct mo_observer *o)
 	const struct mo_config *cfg = &o->c.env.cfg;
 	struct mo_bpf_params p = {
 		.system_wide = o->c.env.system_wide,
-		.heap_probes = o->c.env.heap_probes,
+		.heap_probes = o->c.env.heap_probes || o->c.env.watch,
+		.track_growth = o->c.env.watch,
+		.track_mmaps = !o->c.env.watch,
 		.rss_stat = cfg->rss_stat &&
 			    !faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kmem/rss_stat", F_OK,
 				       AT_EACCESS),
@@ -449,7 +459,14 @@ static int wire(struct mo_observer *o, bool rss_from_proc)
 	c->f = c->st && c->pr ? mo_findings_new(&c->env, c->k, c->pt, c->st, c->pr, c->q) : NULL;
 	c->rs = c->f ? mo_resident_new(&c->env, c->k, c->pt, c->f, rss_from_proc) : NULL;
 	c->lk = c->rs ? mo_leaks_new(&c->env, c->k, c->pt, c->st, c->f, c->rs) : NULL;
-	c->lc = c->f ? mo_lifecycle_new(&c->env, c->k, c->pt, c->st, c->f, c->pr, o->mods) : NULL;
+	if (c->env.watch && c->lk) {
+		c->es = mo_escalate_new(&c->env, c->k, c->pt, c->st, c->f, c->pr);
+		c->gs = c->es ? mo_growth_new(&c->env, c->k, c->pt, c->st, c->f, c->rs, c->es) : NULL;
+		if (!c->gs)
+			return -ENOMEM;
+	}
+	c->lc = c->f ? mo_lifecycle_new(&c->env, c->k, c->pt, c->st, c->f, c->pr, o->mods, c->es)
+		     : NULL;
 	c->rd = mo_records_new();
 	if (!c->lk || !c->lc || !c->rd)
 		return -ENOMEM;
@@ -535,6 +552,8 @@ static void unwire(struct mo_observer *o)
 	c->pr = NULL;
 	mo_bpf_detach(o->bpf);
 	mo_records_free(c->rd);
+	mo_growth_free(c->gs);
+	mo_escalate_free(c->es);
 	mo_lifecycle_free(c->lc);
 	mo_leaks_free(c->lk);
 	mo_resident_free(c->rs);
@@ -543,6 +562,8 @@ static void unwire(struct mo_observer *o)
 	mo_modules_free(o->mods);
 	mo_bpf_free(o->bpf);
 	c->rd = NULL;
+	c->gs = NULL;
+	c->es = NULL;
 	c->lc = NULL;
 	c->lk = NULL;
 	c->rs = NULL;
@@ -580,10 +601,15 @@ int mo_observer_start(struct mo_observer *o)
 	}
 	c->env.system_wide = mo_proctab_ntargets(c->pt) == 0;
 	c->env.cgroup_filter = o->target_cgroup != 0;
+	/* asked for processes (pids, a command, a container): precise; the
+	 * whole machine: watch, and precise on demand */
+	c->env.watch = c->env.cfg.tier == MO_TIER_WATCH ||
+		       (c->env.cfg.tier == MO_TIER_AUTO && c->env.system_wide &&
+			!c->env.cgroup_filter);
 	/* Conservative mode only wants blocks of 100 KB and more, which the
 	 * allocator maps with mmap: the syscall tracepoints see them at no
 	 * cost on the malloc fast path, so no allocator probe is placed. */
-	c->env.heap_probes = c->env.cfg.mode != MO_MODE_CONSERVATIVE;
+	c->env.heap_probes = !c->env.watch && c->env.cfg.mode != MO_MODE_CONSERVATIVE;
 	loaded = load(o);
 	if (loaded < 0)
 		return loaded;
@@ -605,7 +631,10 @@ int mo_observer_start(struct mo_observer *o)
 		err = mo_probes_budget_start(c->pr);
 	if (err)
 		goto fail;
-	if (!c->env.heap_probes)
+	if (c->env.watch)
+		mo_env_log(&c->env, MO_LOG_INFO, "watch tier: no allocator probes; growth by stack, "
+						 "precise tracking on demand");
+	else if (!c->env.heap_probes)
 		mo_env_log(&c->env, MO_LOG_INFO, "conservative mode: no allocator probes; large blocks "
 						 "are seen through mmap/munmap/mremap");
 	err = mo_bpf_records_open(o->bpf, mo_records_take, c->rd);
@@ -681,6 +710,9 @@ int mo_observer_stop(struct mo_observer *o)
 	pthread_mutex_lock(&o->call_lock);
 	o->worker_running = false;
 	o->stopped = true;
+	/* escalations report what they found so far */
+	if (c->es)
+		mo_escalate_finish(c->es);
 	/* Detach first so nothing new arrives, then settle what is pending:
 	 * exits seen just before the stop still get their final findings. */
 	mo_probes_detach(c->pr);

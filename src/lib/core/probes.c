@@ -27,6 +27,12 @@ struct mo_probes {
 	struct mo_attach_progs progs;
 	struct mo_shedder *shed;
 
+	/* functions probed by each pid's own links, for the count when
+	 * they go (escalations) */
+	struct { pid_t pid; unsigned n; } *own;
+	size_t nown, capown;
+	uint64_t detached;	/* functions of links detached since */
+
 	/* published for other threads */
 	pthread_mutex_t lock;
 	struct mo_shed_stats shed_stats;
@@ -83,13 +89,14 @@ void mo_probes_free(struct mo_probes *pr)
 	mo_probes_detach(pr);
 	free(pr->lib);
 	free(pr->prefix);
+	free(pr->own);
 	pthread_mutex_destroy(&pr->lock);
 	free(pr);
 }
 
 static void publish_count(struct mo_probes *pr)
 {
-	__atomic_store_n(&pr->probes, (uint64_t)pr->links.probes, __ATOMIC_RELAXED);
+	__atomic_store_n(&pr->probes, (uint64_t)pr->links.probes - pr->detached, __ATOMIC_RELAXED);
 }
 
 /* The allocator module of pid (0: ours), unless the user forced one. */
@@ -199,6 +206,51 @@ int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bo
 		   r, path, pr->progs.session ? " (session uprobes)" : "");
 	publish_count(pr);
 	return 0;
+}
+
+int mo_probes_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whylen)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!pr->bpf) {
+		snprintf(why, whylen, "no allocator probes can be attached");
+		return -EOPNOTSUPP;
+	}
+	r = allocator_of(pr, pid, NULL, path, sizeof(path));
+	if (r) {
+		snprintf(why, whylen, "no allocator found: %s", strerror(-r));
+		return r;
+	}
+	if (mo_links_has(&pr->links, path, pid))
+		return 0;
+	if (MO_GROW(pr->own, pr->nown + 1, pr->capown)) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	r = mo_attach_allocator(&pr->links, &pr->progs, path, pid, why, whylen);
+	if (r < 0) {
+		mo_stat_add(&pr->failures, 1);
+		return r;
+	}
+	pr->own[pr->nown].pid = pid;
+	pr->own[pr->nown++].n = (unsigned)r;
+	snprintf(why, whylen, "%d allocator functions probed in %s for this process only", r,
+		 path);
+	publish_count(pr);
+	return r;
+}
+
+void mo_probes_detach_pid(struct mo_probes *pr, pid_t pid)
+{
+	mo_links_release_pid(&pr->links, pid);
+	for (size_t i = 0; i < pr->nown; i++) {
+		if (pr->own[i].pid == pid) {
+			pr->detached += pr->own[i].n;
+			pr->own[i--] = pr->own[--pr->nown];
+		}
+	}
+	publish_count(pr);
 }
 
 /* The budget's cost per probe hit, measured here (calib.h); the defaults

@@ -45,6 +45,14 @@ int mo_probes_attach_shared(struct mo_probes *pr, pid_t pid);
 /* A followed child's (or an exec'd target's) own per-pid link. */
 void mo_probes_attach_own(struct mo_probes *pr, pid_t pid);
 
+/*
+ * An escalation: pid's allocator, for pid only, whatever the tier. The
+ * number of functions probed (0: already), or -errno; why says what was
+ * done or why not, for an event.
+ */
+int mo_probes_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whylen);
+void mo_probes_detach_pid(struct mo_probes *pr, pid_t pid);
+
 /* The overhead budget: start it (measures the probe-hit cost), tick it. */
 int mo_probes_budget_start(struct mo_probes *pr);
 void mo_probes_tick(struct mo_probes *pr, uint64_t now);

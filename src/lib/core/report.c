@@ -10,7 +10,9 @@
 
 #include "analysis.h"
 #include "core/core.h"
+#include "core/escalate.h"
 #include "core/findings.h"
+#include "core/growth.h"
 #include "core/kernel.h"
 #include "core/leaks.h"
 #include "core/lifecycle.h"
@@ -29,11 +31,17 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	uint64_t v[MO_C__COUNT];
 	struct mo_lifecycle_stats ls;
 	struct mo_resident_stats rs;
+	struct mo_escalate_stats es = { 0 };
+	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
 
 	memset(out, 0, sizeof(*out));
 	if (!c->k)
 		return;
+	if (c->es)
+		mo_escalate_stats(c->es, &es);
+	if (c->gs)
+		mo_growth_stats(c->gs, &gs);
 	mo_kernel_counters(c->k, v);
 	mo_lifecycle_stats(c->lc, &ls);
 	mo_resident_stats(c->rs, &rs);
@@ -72,6 +80,17 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->pids_reused = ls.pids_reused;
 	out->exits_recovered = ls.exits_recovered;
 	out->stale_recovered = ls.stale_recovered;
+	out->drop_growth_full = v[MO_C_DROP_GROWTH_FULL];
+	out->drop_growth_no_stack = v[MO_C_GROWTH_NO_STACK];
+	out->growth_unbacked = gs.unbacked;
+	out->process_events_filtered = ls.process_events_filtered;
+	out->growth_samples = v[MO_C_GROWTH_SAMPLES];
+	out->growth_findings = gs.findings;
+	out->escalations_started = es.started;
+	out->escalations_failed = es.failed;
+	out->escalations_skipped = es.skipped;
+	out->escalation_sites = es.sites;
+	out->dedup_suppressed += gs.suppressed;
 
 	out->rss_from_proc = rs.from_proc;
 	out->overhead_budget = c->env.cfg.max_overhead_bp / 10000.0;

@@ -258,11 +258,23 @@ static int stack_refs(struct mo_stacks *st, uint32_t pid, const struct mo_alloc_
 		      size_t *nmine)
 {
 	struct mo_stack_key *keys = NULL;
-	size_t nkeys = 0, cap = 0, capmine = 0;
+	struct mo_kgrowth *gr = NULL;
+	size_t nkeys = 0, ngr = 0, cap = 0, capmine = 0;
 	int err = mo_kernel_stack_stats_keys(st->k, &keys, &nkeys);
 
-	if (err)
+	if (!err)
+		err = mo_kernel_growth_all(st->k, &gr, &ngr);
+	if (err) {
+		free(keys);
 		return err;
+	}
+	for (size_t i = 0; i < ngr; i++) {
+		if (MO_GROW(*ids, *nids + 1, cap)) {
+			err = -ENOMEM;
+			goto out;
+		}
+		(*ids)[(*nids)++] = gr[i].k.stack_id;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (recs[i].tgid == pid)
 			continue;
@@ -289,13 +301,17 @@ static int stack_refs(struct mo_stacks *st, uint32_t pid, const struct mo_alloc_
 	}
 out:
 	free(keys);
+	free(gr);
 	return err;
 }
 
 /* One reference to a stack: by a process's block or per-stack totals. */
+enum ref_kind { REF_BLOCK, REF_TOTALS, REF_GROWTH };
+
 struct ref {
 	uint32_t tgid;
-	bool totals;		/* a per-stack totals entry (else a block) */
+	uint32_t gen;		/* REF_GROWTH: the process instance */
+	uint8_t kind;		/* enum ref_kind */
 	bool released;		/* its process was released */
 	uint64_t id;
 };
@@ -340,20 +356,29 @@ struct mo_stack_refs *mo_stacks_refs(struct mo_stacks *st, const struct mo_alloc
 {
 	struct mo_stack_refs *r = calloc(1, sizeof(*r));
 	struct mo_stack_key *keys = NULL;
-	size_t nkeys = 0, k = 0;
+	struct mo_kgrowth *gr = NULL;
+	size_t nkeys = 0, ngr = 0, k = 0;
 
-	if (!r || mo_kernel_stack_stats_keys(st->k, &keys, &nkeys))
+	if (!r || mo_kernel_stack_stats_keys(st->k, &keys, &nkeys) ||
+	    mo_kernel_growth_all(st->k, &gr, &ngr))
 		goto fail;
-	r->refs = malloc((n + nkeys + 1) * sizeof(*r->refs));
-	r->counts = malloc((n + nkeys + 1) * sizeof(*r->counts));
+	r->refs = malloc((n + nkeys + ngr + 1) * sizeof(*r->refs));
+	r->counts = malloc((n + nkeys + ngr + 1) * sizeof(*r->counts));
 	if (!r->refs || !r->counts)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
-		r->refs[r->nrefs++] = (struct ref){ recs[i].tgid, false, false, recs[i].stack_id };
+		r->refs[r->nrefs++] = (struct ref){ .tgid = recs[i].tgid, .kind = REF_BLOCK,
+						    .id = recs[i].stack_id };
 	for (size_t i = 0; i < nkeys; i++)
-		r->refs[r->nrefs++] = (struct ref){ keys[i].tgid, true, false, keys[i].stack_id };
+		r->refs[r->nrefs++] = (struct ref){ .tgid = keys[i].tgid, .kind = REF_TOTALS,
+						    .id = keys[i].stack_id };
+	for (size_t i = 0; i < ngr; i++)
+		r->refs[r->nrefs++] = (struct ref){ .tgid = gr[i].k.tgid, .gen = gr[i].k.gen,
+						    .kind = REF_GROWTH, .id = gr[i].k.stack_id };
 	free(keys);
+	free(gr);
 	keys = NULL;
+	gr = NULL;
 	for (size_t i = 0; i < r->nrefs; i++)
 		r->counts[i] = (struct count){ r->refs[i].id, 1 };
 	qsort(r->counts, r->nrefs, sizeof(*r->counts), count_cmp);
@@ -368,6 +393,7 @@ struct mo_stack_refs *mo_stacks_refs(struct mo_stacks *st, const struct mo_alloc
 	return r;
 fail:
 	free(keys);
+	free(gr);
 	mo_stacks_refs_free(r);
 	return NULL;
 }
@@ -392,10 +418,15 @@ void mo_stacks_release(struct mo_stacks *st, struct mo_stack_refs *r, uint32_t p
 
 		if (r->refs[i].released)
 			continue;
-		if (r->refs[i].totals) {
+		if (r->refs[i].kind == REF_TOTALS) {
 			struct mo_stack_key key = { .tgid = pid, .stack_id = r->refs[i].id };
 
 			mo_kernel_stack_stats_delete(st->k, &key);
+		} else if (r->refs[i].kind == REF_GROWTH) {
+			struct mo_growth_key key = { .tgid = pid, .gen = r->refs[i].gen,
+						     .stack_id = r->refs[i].id };
+
+			mo_kernel_growth_delete(st->k, &key);
 		}
 		cp = bsearch(&c, r->counts, r->ncounts, sizeof(*r->counts), count_cmp);
 		if (cp && cp->n)
@@ -407,7 +438,7 @@ void mo_stacks_release(struct mo_stacks *st, struct mo_stack_refs *r, uint32_t p
 		if (r->refs[i].released)
 			continue;
 		cp = bsearch(&c, r->counts, r->ncounts, sizeof(*r->counts), count_cmp);
-		if (!r->refs[i].totals || !c.id || !cp || cp->n)
+		if (r->refs[i].kind == REF_BLOCK || !c.id || !cp || cp->n)
 			continue;
 		cp->n = UINT64_MAX;	/* deleted once */
 		if (mo_kernel_stack_delete(st->k, c.id) == 0)

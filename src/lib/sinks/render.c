@@ -179,6 +179,14 @@ static void json_event(struct mo_buf *b, const struct mo_event *ev)
 			mo_json_str(&j, a);
 		}
 	}
+	if (ev->tier) {
+		mo_json_key(&j, "tier");
+		mo_json_str(&j, ev->tier);
+	}
+	if (ev->detail[0]) {
+		mo_json_key(&j, "detail");
+		mo_json_str(&j, ev->detail);
+	}
 	if (ev->stack.id || ev->stack.nframes)
 		json_stack(&j, &ev->stack);
 	mo_json_obj_end(&j);
@@ -242,6 +250,12 @@ static void text_event(struct mo_buf *b, const struct mo_event *ev)
 		out_human_bytes(use, sizeof(use), ev->rss_bytes);
 		mo_buf_printf(b, ": out of memory in about %.0fs (%s of %s, growing %.0f B/s)\n",
 			      ev->predicted_oom_seconds, use, lim, ev->growth_bytes_per_s);
+	} else if (ev->type == MO_EVENT_MEMORY_PRESSURE && ev->tier && !strcmp(ev->tier, "watch")) {
+		mo_buf_printf(b, ": %s of resident memory faulted in by this stack (watch tier, "
+			      "sampled); %s %.0f B/s (confidence %.2f), RSS grew with it\n",
+			      unf, ev->pattern ? ev->pattern : "growing", ev->growth_bytes_per_s,
+			      ev->confidence);
+		text_frames(b, &ev->stack);
 	} else if (ev->type == MO_EVENT_MEMORY_PRESSURE) {
 		mo_buf_printf(b, ": %s unfreed in %" PRIu64 " allocation%s, oldest %.1fs%s%s",
 			      unf, ev->count, ev->count == 1 ? "" : "s", ev->age_seconds,
@@ -269,6 +283,10 @@ static void text_event(struct mo_buf *b, const struct mo_event *ev)
 		text_frames(b, &ev->stack);
 	} else if (!strcmp(ev->kind, "fork")) {
 		mo_buf_printf(b, ": forked child %" PRIu64 "\n", ev->address);
+	} else if (ev->detail[0]) {
+		mo_buf_puts(b, ": ");
+		mo_text_escape(b, ev->detail, strlen(ev->detail));
+		mo_buf_puts(b, "\n");
 	} else {
 		mo_buf_puts(b, "\n");
 	}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* growth.c - the watch tier's growth stacks (growth.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/env.h"
+#include "core/escalate.h"
+#include "core/findings.h"
+#include "core/growth.h"
+#include "core/kernel.h"
+#include "core/proctab.h"
+#include "core/resident.h"
+#include "core/stacks.h"
+#include "pattern.h"
+#include "traces.h"
+#include "util.h"
+
+/* A stack gets a history once it faulted this much in: below it nothing is
+ * worth a finding, and histories (a few KiB each) stay for the ones that are. */
+#define MIN_GROWTH_BYTES (1ULL << 20)
+/* As for allocation stacks: a cache filling up looks like a leak until it
+ * stops, so a finding needs this many samples of history. */
+#define MIN_FINDING_SAMPLES 8
+
+struct mo_growth_stage {
+	const struct mo_env *env;
+	const struct mo_kernel *k;
+	struct mo_proctab *pt;
+	struct mo_stacks *st;
+	struct mo_findings *f;
+	struct mo_resident *rs;
+	struct mo_escalate *es;
+	struct mo_growth_stats stats;	/* mo_stat_* */
+};
+
+struct mo_growth_stage *mo_growth_new(const struct mo_env *env, const struct mo_kernel *k,
+				      struct mo_proctab *pt, struct mo_stacks *st,
+				      struct mo_findings *f, struct mo_resident *rs,
+				      struct mo_escalate *es)
+{
+	struct mo_growth_stage *gs = calloc(1, sizeof(*gs));
+
+	if (!gs)
+		return NULL;
+	gs->env = env;
+	gs->k = k;
+	gs->pt = pt;
+	gs->st = st;
+	gs->f = f;
+	gs->rs = rs;
+	gs->es = es;
+	return gs;
+}
+
+void mo_growth_free(struct mo_growth_stage *gs)
+{
+	free(gs);
+}
+
+/* Did the process's resident memory grow at least half as much as the
+ * stack's faulted-in bytes over the stack's history? Otherwise the stack
+ * faults in memory its process gives back: churn, not growth. */
+static bool rss_backs(struct mo_growth_stage *gs, const struct mo_history *h, pid_t pid)
+{
+	const struct mo_sample *first = &h->s[(h->head + MO_HISTORY_LEN - h->n) % MO_HISTORY_LEN];
+	const struct mo_sample *last = &h->s[(h->head + MO_HISTORY_LEN - 1) % MO_HISTORY_LEN];
+	int64_t rss_growth;
+
+	if (last->unfreed_bytes <= first->unfreed_bytes ||
+	    !mo_resident_growth_since(gs->rs, pid, first->t_ns, &rss_growth))
+		return false;
+	return rss_growth >= (int64_t)(last->unfreed_bytes - first->unfreed_bytes) / 2;
+}
+
+/* The first frame of the stack that is named, for the escalation's reason. */
+static const char *site_name(const struct mo_stack_trace *tr)
+{
+	for (size_t i = 0; tr && i < tr->nframes; i++)
+		if (tr->frames[i].symbol)
+			return tr->frames[i].symbol;
+	return "an unnamed stack";
+}
+
+static void report(struct mo_growth_stage *gs, const struct mo_kgrowth *g,
+		   const struct mo_verdict *v, uint64_t now)
+{
+	pid_t pid = (pid_t)g->k.tgid;
+	const struct mo_stack_trace *tr = mo_stacks_trace(gs->st, g->k.tgid, g->k.stack_id);
+	struct mo_event *ev = mo_findings_event(gs->f, MO_EVENT_MEMORY_PRESSURE, "leak", pid, 0);
+	char why[256];
+
+	if (ev) {
+		ev->severity = "warning";
+		ev->tier = "watch";
+		ev->pattern = mo_pattern_name(v->pattern);
+		ev->growth_bytes_per_s = v->growth_bytes_per_s;
+		ev->confidence = v->confidence;
+		ev->rss_validated = true;
+		ev->estimate = true;	/* sampled: ~32 pages per CPU per sample */
+		ev->unfreed_bytes = g->g.bytes;
+		ev->count = g->g.samples;
+		if (tr && mo_trace_copy(&ev->stack, tr)) {
+			mo_event_free(ev);
+			ev = NULL;
+		}
+	}
+	mo_findings_emit(gs->f, ev);
+	mo_stat_add(&gs->stats.findings, 1);
+	snprintf(why, sizeof(why), "resident memory growing at %s", site_name(tr));
+	if (gs->es)
+		mo_escalate_request(gs->es, pid, why);
+	(void)now;
+}
+
+void mo_growth_periodic(struct mo_growth_stage *gs, uint64_t now)
+{
+	struct mo_kgrowth *all = NULL;
+	size_t n = 0;
+
+	if (mo_kernel_growth_all(gs->k, &all, &n))
+		return;
+	for (size_t i = 0; i < n && !mo_env_stopping(gs->env); i++) {
+		const struct mo_kgrowth *g = &all[i];
+		struct mo_proc *p = mo_proctab_find(gs->pt, (pid_t)g->k.tgid);
+		struct mo_trace_entry *e;
+		struct mo_history *h;
+		struct mo_sample smp;
+		struct mo_verdict v;
+
+		if ((p && p->exit_pending) || g->g.bytes < MIN_GROWTH_BYTES)
+			continue;
+		e = mo_stacks_entry(gs->st, g->k.tgid, g->k.stack_id);
+		if (!e || !(h = mo_stacks_history(gs->st, e)))
+			continue;
+		smp = (struct mo_sample){ .t_ns = now, .unfreed_bytes = g->g.bytes,
+					  .live_blocks = g->g.samples,
+					  .allocs_total = g->g.samples };
+		mo_history_add(h, &smp);
+		if (h->n < MIN_FINDING_SAMPLES)
+			continue;
+		mo_classify(h, &v);
+		if (v.pattern != MO_PATTERN_GROWING)
+			continue;
+		if (!rss_backs(gs, h, (pid_t)g->k.tgid)) {
+			mo_stat_add(&gs->stats.unbacked, 1);
+			continue;
+		}
+		if (e->last_emit_ns && now - e->last_emit_ns < gs->env->cfg.stack_dedup_window_ns) {
+			e->suppressed++;
+			mo_stat_add(&gs->stats.suppressed, 1);
+			continue;
+		}
+		report(gs, g, &v, now);
+		/* the entry may have moved: the table grows when stacks are named */
+		e = mo_stacks_entry(gs->st, g->k.tgid, g->k.stack_id);
+		if (e) {
+			e->last_emit_ns = now;
+			e->suppressed = 0;
+		}
+	}
+	free(all);
+}
+
+void mo_growth_stats(const struct mo_growth_stage *gs, struct mo_growth_stats *out)
+{
+	out->findings = mo_stat_get(&gs->stats.findings);
+	out->unbacked = mo_stat_get(&gs->stats.unbacked);
+	out->suppressed = mo_stat_get(&gs->stats.suppressed);
+}
