@@ -53,7 +53,7 @@ FIX_BINS := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIX_C)) \
 	    $(patsubst tests/fixtures/%.cc,$(OUT)/fixtures/%,$(FIX_CXX))
 
 .PHONY: all clean test unit asan tsan fuzz fixtures vmlinux install
-all: $(OUT)/memobserver fixtures
+all: $(OUT)/memobserver $(OUT)/memobserver-libc-malloc fixtures
 
 $(OUT) $(OUT)/lib $(OUT)/cli $(OUT)/tests $(OUT)/asan $(OUT)/fixtures:
 	$(Q)mkdir -p $@
@@ -85,7 +85,17 @@ $(OUT)/libmemobserver.a: $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# memobserver allocates with its own copy of jemalloc, linked in: its malloc
+# is the one every library it loads resolves (the executable comes first in
+# the lookup), so its own allocations never hit the allocator probes it
+# places in the C library. build/memobserver-libc-malloc, linked without
+# it, is the control of the test that checks this (test_selftrap.sh).
+SELF_ALLOC := -Wl,-Bstatic -ljemalloc -Wl,-Bdynamic -ldl
 $(OUT)/memobserver: $(CLI_OBJS) $(OUT)/libmemobserver.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(SELF_ALLOC) $(LDLIBS)
+
+$(OUT)/memobserver-libc-malloc: $(CLI_OBJS) $(OUT)/libmemobserver.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

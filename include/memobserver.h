@@ -285,6 +285,9 @@ struct mo_leak {
 	  "growth_not_resident", MO_FILTER_HELP)                                                  \
 	X(process_events_filtered, MO_CK_FILTER, MO_FILTERED, "reason=process_event",             \
 	  "process_event", MO_FILTER_HELP)                                                        \
+	X(self_probe_hits, MO_CK_COUNTER, "memobserver_self_probe_hits_total", NULL,              \
+	  "self_probe_hits",                                                                      \
+	  "Allocator probes hit by memobserver's own process (0: it never traps on itself).")     \
 	X(growth_samples, MO_CK_COUNTER, "memobserver_growth_samples_total", NULL,                \
 	  "growth_samples",                                                                       \
 	  "Watch tier: anonymous memory growth samples attributed to a stack.")                   \

@@ -7,7 +7,7 @@ MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 CFLAGS += $(MHD_CFLAGS)
 
-$(OUT)/memobserver: LDLIBS += $(MHD_LIBS)
+$(OUT)/memobserver $(OUT)/memobserver-libc-malloc: LDLIBS += $(MHD_LIBS)
 
 # test_http drives the CLI's http.o, which is not in the library. Explicit
 # rules win over the pattern rules for these two binaries.

@@ -9,7 +9,7 @@ PKGS=(make gcc g++ clang libclang-rt-14-dev llvm pkg-config libbpf-dev bpftool
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium
       libmicrohttpd-dev prometheus curl
       python3-yaml groff-base systemd
-      libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 musl-tools
+      libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libmimalloc2.0 musl-tools
       redis-server redis-tools python3-dev sqlite3 libcap-dev)
 
 missing=()

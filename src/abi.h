@@ -238,6 +238,7 @@ enum mo_counter {
 	MO_C_GROWTH_SAMPLES,	/* anonymous RSS growth attributed to a stack */
 	MO_C_DROP_GROWTH_FULL,	/* growth table full: the growth went unattributed */
 	MO_C_GROWTH_NO_STACK,	/* growth whose stack could not be stored */
+	MO_C_SELF_HITS,		/* allocator probes hit by memobserver itself */
 	MO_C__COUNT,
 };
 

@@ -265,6 +265,12 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	__u64 size = 0, arg = 0, a1, a2, a3;
 	bool track_new, need_return;
 
+	if (tgid == self_tgid) {
+		/* never expected: memobserver allocates with its own copy of an
+		 * allocator, not through the files it probes */
+		count(MO_C_SELF_HITS);
+		return SKIP_RETURN;
+	}
 	if (!is_target(tgid))
 		return SKIP_RETURN;
 

@@ -525,7 +525,9 @@ static int watch_system(struct mo_observer *o)
 
 	if (!c->env.heap_probes)
 		return 0;
-	attached = r = mo_probes_attach_ours(c->pr);
+	/* a forced allocator file, once for every process; else each
+	 * process's own (memobserver's is its own copy: never probed) */
+	attached = r = mo_probes_forced(c->pr) ? mo_probes_attach_forced(c->pr) : 0;
 	if (r < 0)
 		return r;
 	d = opendir("/proc");

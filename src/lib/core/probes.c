@@ -152,13 +152,14 @@ void mo_probes_attach_own(struct mo_probes *pr, pid_t pid)
 	publish_count(pr);
 }
 
-int mo_probes_attach_ours(struct mo_probes *pr)
+int mo_probes_attach_forced(struct mo_probes *pr)
 {
 	char path[PATH_MAX], err[512];
 	int r;
 
-	if (!pr->env->heap_probes || allocator_of(pr, 0, NULL, path, sizeof(path)))
+	if (!pr->env->heap_probes || !pr->lib)
 		return 0;
+	snprintf(path, sizeof(path), "%s", pr->lib);
 	r = mo_attach_allocator(&pr->links, &pr->progs, path, 0, err, sizeof(err));
 	if (r < 0) {
 		mo_env_log(pr->env, MO_LOG_ERROR, "%s", err);

@@ -31,9 +31,9 @@ void mo_probes_free(struct mo_probes *pr);	/* detaches everything */
  * yet exec'd; own: a per-pid link). 0 or -errno, with the reason logged. */
 int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bool own);
 
-/* Start, system-wide: our own allocator module for every process (most
- * processes use the same C library): 1 attached, 0 none, -errno. */
-int mo_probes_attach_ours(struct mo_probes *pr);
+/* Start, system-wide: the forced allocator file (--allocator-lib), for
+ * every process: 1 attached, 0 none forced, -errno. */
+int mo_probes_attach_forced(struct mo_probes *pr);
 
 /* The user forced the allocator module: no per-process discovery. */
 bool mo_probes_forced(const struct mo_probes *pr);

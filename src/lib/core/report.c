@@ -85,6 +85,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->growth_unbacked = gs.unbacked;
 	out->process_events_filtered = ls.process_events_filtered;
 	out->growth_samples = v[MO_C_GROWTH_SAMPLES];
+	out->self_probe_hits = v[MO_C_SELF_HITS];
 	out->growth_findings = gs.findings;
 	out->escalations_started = es.started;
 	out->escalations_failed = es.failed;
