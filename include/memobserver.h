@@ -328,6 +328,14 @@ struct mo_leak {
 	  "Exited processes whose pid a new process already had when they were reclaimed.")       \
 	X(exits_recovered, MO_CK_COUNTER, "memobserver_exits_recovered_total", NULL,              \
 	  "exits_recovered", "Process exits found by pid after their record was lost.")           \
+	X(jit_frames_named, MO_CK_COUNTER, "memobserver_jit_frames_total", "result=named",         \
+	  "jit_frames_named", "Frames in JIT code, named from the runtime's perf map or not.")    \
+	X(jit_frames_unnamed, MO_CK_COUNTER, "memobserver_jit_frames_total", "result=unnamed",     \
+	  "jit_frames_unnamed", "Frames in JIT code, named from the runtime's perf map or not.")  \
+	X(perfmaps_skipped, MO_CK_COUNTER, "memobserver_perf_maps_skipped_total", NULL,           \
+	  "perf_maps_skipped", "Perf maps not read: too big, or not a regular file.")            \
+	X(perfmap_lines_malformed, MO_CK_COUNTER, "memobserver_perf_map_lines_malformed_total",    \
+	  NULL, "perf_map_lines_malformed", "Lines of perf maps that did not parse (skipped).")  \
 	X(stale_recovered, MO_CK_COUNTER, "memobserver_stale_blocks_recovered_total", NULL,       \
 	  "stale_blocks_recovered",                                                               \
 	  "Blocks of an old program image dropped after its exec record was lost.")

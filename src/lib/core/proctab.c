@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/proctab.h"
+#include "perfmap.h"
 #include "traces.h"
 #include "util.h"
 
@@ -57,6 +58,9 @@ static void proc_free(struct mo_proc *p)
 	mo_rss_series_free(p->rss);
 	mo_rss_series_free(p->cgrss);
 	mo_traces_free(p->traces);
+	if (p->jit)
+		mo_perfmap_release(p->jit);
+	free(p->jit);
 	free(p);
 }
 

@@ -52,6 +52,9 @@ struct mo_proc {
 
 	/* symbolized stacks and their histories (stacks.c), NULL until used */
 	struct mo_traces *traces;
+	/* names of its JIT code (stacks.c), NULL until a frame needs them */
+	struct mo_perfmap *jit;
+	uint64_t jit_read_ns;	/* when the perf map was last read */
 };
 
 struct mo_proctab;

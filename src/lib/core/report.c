@@ -32,6 +32,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_lifecycle_stats ls;
 	struct mo_resident_stats rs;
 	struct mo_escalate_stats es = { 0 };
+	struct mo_stacks_stats ss;
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
 
@@ -46,6 +47,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_lifecycle_stats(c->lc, &ls);
 	mo_resident_stats(c->rs, &rs);
 	mo_probes_shed_stats(c->pr, &sh);
+	mo_stacks_stats(c->st, &ss);
 
 	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
@@ -86,6 +88,10 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->process_events_filtered = ls.process_events_filtered;
 	out->growth_samples = v[MO_C_GROWTH_SAMPLES];
 	out->self_probe_hits = v[MO_C_SELF_HITS];
+	out->jit_frames_named = ss.jit_named;
+	out->jit_frames_unnamed = ss.jit_unnamed;
+	out->perfmaps_skipped = ss.perfmaps_skipped;
+	out->perfmap_lines_malformed = ss.perfmap_lines_malformed;
 	out->growth_findings = gs.findings;
 	out->escalations_started = es.started;
 	out->escalations_failed = es.failed;

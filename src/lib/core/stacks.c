@@ -14,6 +14,7 @@
 #include "core/proctab.h"
 #include "core/stacks.h"
 #include "modules.h"
+#include "perfmap.h"
 #include "procmaps.h"
 #include "symbolize.h"
 #include "util.h"
@@ -21,6 +22,7 @@
 #define MAX_HISTORIES 4096		/* stacks with a pattern history */
 #define GC_PERIOD_NS (10 * MO_NSEC)	/* stack table collection, when half full; */
 #define GC_FULL_PERIOD_NS MO_NSEC	/* every second when 90 % full */
+#define JIT_REREAD_NS (10 * MO_NSEC)	/* a perf map is read again at most this often */
 
 struct mo_stacks {
 	const struct mo_env *env;
@@ -33,6 +35,7 @@ struct mo_stacks {
 	uint64_t last_gc_ns;
 	uint64_t *cand;		/* unreferenced at the last collection, sorted */
 	size_t ncand;
+	struct mo_stacks_stats stats;	/* mo_stat_* */
 };
 
 struct mo_stacks *mo_stacks_new(const struct mo_env *env, const struct mo_kernel *k,
@@ -162,6 +165,69 @@ static int view_from_parent(struct mo_stacks *st, uint32_t pid)
 	return -ESRCH;
 }
 
+/* The perf map of p, read when missing or stale; NULL when there is none. */
+static const struct mo_perfmap *jit_map(struct mo_stacks *st, struct mo_proc *p, uint64_t now)
+{
+	int err;
+
+	if (p->jit && now - p->jit_read_ns < JIT_REREAD_NS)
+		return p->jit;
+	if (p->jit_read_ns && now - p->jit_read_ns < JIT_REREAD_NS)
+		return NULL;	/* none a moment ago */
+	p->jit_read_ns = now;
+	if (!p->jit && !(p->jit = calloc(1, sizeof(*p->jit))))
+		return NULL;
+	mo_perfmap_release(p->jit);
+	err = mo_perfmap_read(p->pid, p->jit);
+	if (err) {
+		if (err != -ENOENT)
+			mo_stat_add(&st->stats.perfmaps_skipped, 1);
+		return NULL;
+	}
+	mo_stat_add(&st->stats.perfmap_lines_malformed, p->jit->malformed);
+	return p->jit;
+}
+
+/*
+ * Frames without a name in code no file backs: the runtime's JIT code, named
+ * from its perf map where it writes one, else "[jit]". Only a live process's
+ * (the map and the mappings are read from /proc).
+ */
+static void name_jit_frames(struct mo_stacks *st, uint32_t pid, struct mo_stack_trace *tr)
+{
+	struct mo_proc *p = mo_proctab_find(st->pt, (pid_t)pid);
+	const struct mo_perfmap *jm = NULL;
+	struct mo_maps maps = { 0 };
+	bool maps_read = false;
+
+	for (size_t i = 0; p && i < tr->nframes; i++) {
+		struct mo_frame *fr = &tr->frames[i];
+		const struct mo_perfmap_entry *je;
+		const struct mo_map *m;
+		char *name;
+
+		if (fr->symbol || fr->module)
+			continue;
+		if (!maps_read) {
+			maps_read = true;
+			if (mo_procmaps_read((pid_t)pid, &maps))
+				break;
+			jm = jit_map(st, p, mo_clock_ns(CLOCK_BOOTTIME));
+		}
+		m = mo_maps_find(&maps, fr->address);
+		if (!m || !m->x || m->path)
+			continue;	/* not anonymous code */
+		je = jm ? mo_perfmap_find(jm, fr->address) : NULL;
+		name = strdup(je ? je->name : "[jit]");
+		if (!name)
+			break;
+		fr->symbol = name;
+		fr->offset = je ? fr->address - je->start : 0;
+		mo_stat_add(je ? &st->stats.jit_named : &st->stats.jit_unnamed, 1);
+	}
+	mo_maps_release(&maps);
+}
+
 const struct mo_stack_trace *mo_stacks_trace(struct mo_stacks *st, uint32_t pid, uint64_t id)
 {
 	struct mo_trace_entry *e = mo_stacks_entry(st, pid, id);
@@ -190,6 +256,10 @@ const struct mo_stack_trace *mo_stacks_trace(struct mo_stacks *st, uint32_t pid,
 		e->tr.frames = NULL;
 		e->tr.nframes = 0;
 	}
+	/* a fault's first frame is the faulting instruction, stored + 1 */
+	if ((s.flags & MO_STACK_FAULT) && e->tr.nframes)
+		e->tr.frames[0].address -= 1;
+	name_jit_frames(st, pid, &e->tr);
 	e->runtime = e->tr.nframes && is_loader(e->tr.frames[e->tr.nframes > 1 ? 1 : 0].module) &&
 		     is_loader(e->tr.frames[0].module);
 	return &e->tr;
@@ -549,4 +619,12 @@ out:
 uint64_t mo_stacks_deleted(const struct mo_stacks *st)
 {
 	return mo_stat_get(&st->deleted);
+}
+
+void mo_stacks_stats(const struct mo_stacks *st, struct mo_stacks_stats *out)
+{
+	out->jit_named = mo_stat_get(&st->stats.jit_named);
+	out->jit_unnamed = mo_stat_get(&st->stats.jit_unnamed);
+	out->perfmaps_skipped = mo_stat_get(&st->stats.perfmaps_skipped);
+	out->perfmap_lines_malformed = mo_stat_get(&st->stats.perfmap_lines_malformed);
 }

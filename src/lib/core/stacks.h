@@ -90,4 +90,13 @@ void mo_stacks_gc(struct mo_stacks *st, uint64_t now);
 /* Stacks deleted from the kernel's table so far. */
 uint64_t mo_stacks_deleted(const struct mo_stacks *st);
 
+/* Any thread. */
+struct mo_stacks_stats {
+	uint64_t jit_named;		/* JIT frames named from a perf map */
+	uint64_t jit_unnamed;		/* JIT frames without one: "[jit]" */
+	uint64_t perfmaps_skipped;	/* perf maps not read: too big, not a file */
+	uint64_t perfmap_lines_malformed;
+};
+void mo_stacks_stats(const struct mo_stacks *st, struct mo_stacks_stats *out);
+
 #endif
