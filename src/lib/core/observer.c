@@ -54,6 +54,7 @@
 
 #define RECLAIM_PERIOD_NS (100 * 1000000ULL)	/* exits reclaimed in batches */
 #define RECLAIM_BUDGET_NS (50 * 1000000ULL)	/* at most this long per batch */
+#define ESCALATION_BUDGET_BP 500		/* 5 % of an escalated process's work */
 
 /* Work a caller hands to the worker, and waits for. */
 struct request {
@@ -402,7 +403,9 @@ static int load(struct mo_observer *o)
 			    !faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kmem/rss_stat", F_OK,
 				       AT_EACCESS),
 		.self_tgid = (uint32_t)getpid(),
-		.min_size = cfg->min_allocation_size,
+		/* the watch tier probes allocators only to find exact leak
+		 * sites of a process it saw grow: every size counts there */
+		.min_size = o->c.env.watch ? 1 : cfg->min_allocation_size,
 		.sample_rate = cfg->sampling_rate,
 		.max_depth = cfg->max_stack_depth,
 		.large_size = cfg->large_allocation_threshold,
@@ -612,6 +615,10 @@ int mo_observer_start(struct mo_observer *o)
 	 * allocator maps with mmap: the syscall tracepoints see them at no
 	 * cost on the malloc fast path, so no allocator probe is placed. */
 	c->env.heap_probes = !c->env.watch && c->env.cfg.mode != MO_MODE_CONSERVATIVE;
+	/* a process escalated by the watch tier is tracked precisely under an
+	 * overhead budget unless --max-overhead names one */
+	if (c->env.watch && c->env.cfg.escalate && !c->env.cfg.max_overhead_bp)
+		c->env.cfg.max_overhead_bp = ESCALATION_BUDGET_BP;
 	loaded = load(o);
 	if (loaded < 0)
 		return loaded;

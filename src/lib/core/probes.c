@@ -282,7 +282,7 @@ int mo_probes_budget_start(struct mo_probes *pr)
 {
 	const struct mo_config *cfg = &pr->env->cfg;
 
-	if (!cfg->max_overhead_bp || !pr->env->heap_probes)
+	if (!cfg->max_overhead_bp || !(pr->env->heap_probes || pr->env->watch) || !pr->bpf)
 		return 0;
 	if (!pr->progs.session) {
 		mo_env_log(pr->env, MO_LOG_WARN, "--max-overhead needs session uprobes (kernel 6.13+): "

@@ -256,9 +256,11 @@ const struct mo_stack_trace *mo_stacks_trace(struct mo_stacks *st, uint32_t pid,
 		e->tr.frames = NULL;
 		e->tr.nframes = 0;
 	}
-	/* a fault's first frame is the faulting instruction, stored + 1 */
+	/* a fault's first frame is the faulting instruction, stored + 1; the
+	 * flags handed out say only how complete the stack is */
 	if ((s.flags & MO_STACK_FAULT) && e->tr.nframes)
 		e->tr.frames[0].address -= 1;
+	e->tr.flags &= ~MO_STACK_FAULT;
 	name_jit_frames(st, pid, &e->tr);
 	e->runtime = e->tr.nframes && is_loader(e->tr.frames[e->tr.nframes > 1 ? 1 : 0].module) &&
 		     is_loader(e->tr.frames[0].module);
