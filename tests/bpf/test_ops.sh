@@ -98,19 +98,21 @@ free_port() {
 }
 port=$(free_port)
 # 60 MiB made resident in 3 s: RSS growth detections against the aggressive
-# mode's 10 MiB threshold, so every family the material uses has series.
+# mode's 10 MiB threshold, so every family the material uses has series. The
+# fixture holds its memory until memobserver is stopped at the end (memobserver
+# then ends it).
 "$MO" -v --mode aggressive --min-age 0 -i 500ms --metrics "127.0.0.1:$port" -o "$TMP/events.txt" \
-	-- "$FIX/leak_many" --count 60 --size 1048576 --touch --interval-ms 50 --hold-ms 30000 \
+	-- "$FIX/leak_many" --count 60 --size 1048576 --touch --interval-ms 50 --hold-ms 600000 \
 	> "$TMP/fixture.out" 2> "$TMP/mo.err" &
 m=$!
-# poll TRIES DELAY CMD...: run CMD until it succeeds, at most TRIES times
-# while memobserver lives
+# poll TRIES DELAY PID CMD...: run CMD until it succeeds, at most TRIES
+# times and while process PID lives
 poll() {
-	local tries=$1 delay=$2 i
-	shift 2
+	local tries=$1 delay=$2 pid=$3 i
+	shift 3
 	for i in $(seq 1 "$tries"); do
 		"$@" && return 0
-		kill -0 "$m" 2> /dev/null || return 1
+		kill -0 "$pid" 2> /dev/null || return 1
 		sleep "$delay"
 	done
 	return 1
@@ -122,7 +124,7 @@ scraped() {
 		grep -q '^memory_largest_allocation_bytes{process="leak_many"} 1048576$' "$TMP/metrics.txt"
 }
 got=0
-poll 300 0.1 scraped && got=1
+poll 600 0.1 "$m" scraped && got=1
 if [ "$got" = 1 ]; then
 	run ops_names_served "$PY" "$OPS" names "$RULES" "$DASH" "$TMP/metrics.txt"
 	run ops_names_mistakes_caught "$PY" "$OPS" names-negative "$RULES" "$DASH" "$TMP/metrics.txt"
@@ -151,7 +153,7 @@ YML
 	p=$!
 	# ready when it has scraped the RSS growth series and evaluated every rule
 	prom_ready() {
-		kill -0 "$p" 2> /dev/null &&
+		kill -0 "$m" 2> /dev/null &&
 			curl -sf "http://127.0.0.1:$pport/api/v1/query" \
 				--data-urlencode 'query=memory_rss_growth_detected_total{process="leak_many"}' \
 				2> /dev/null | grep -q leak_many &&
@@ -161,7 +163,7 @@ rules = [r for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]]
 sys.exit(not rules or any(r["lastEvaluation"].startswith("0001") for r in rules))'
 	}
 	ready=0
-	poll 300 0.2 prom_ready && ready=1
+	poll 600 0.2 "$p" prom_ready && ready=1
 	if [ "$ready" = 1 ]; then
 		run ops_prometheus_runs_all "$PY" "$OPS" query "http://127.0.0.1:$pport" "$RULES" "$DASH"
 	else
