@@ -28,6 +28,11 @@
 #define MIN_CHUNK (64 * 1024)
 #define DEFAULT_CHUNK (1024 * 1024)
 #define HASH_K 0x9E3779B97F4A7C15ULL
+/* Chain traversal (a list: each block known only once the previous one is
+ * read) reads aligned windows around the block, kept in a direct-mapped
+ * cache: neighbours allocated together are then read in one call. */
+#define WIN (32 * 1024ULL)
+#define NWIN 32
 
 enum state { S_NONE, S_REACHED, S_MAYBE, S_LEADER, S_INDIRECT };
 enum { F_UNREADABLE = 1, F_SEED = 2 };
@@ -64,6 +69,10 @@ struct core {
 	struct item items[MAX_IOV];
 	struct iovec liov[MAX_IOV];
 	struct iovec riov[MAX_IOV];
+
+	uint8_t *win;		/* NWIN windows of WIN bytes */
+	uint64_t win_base[NWIN];
+	uint64_t win_valid[NWIN];	/* bytes read from the base; 0: empty */
 
 	uint64_t deadline;
 	enum mo_reach_why deadline_why;
@@ -353,14 +362,56 @@ static void add_block(struct core *c, uint32_t b)
 	add(c, c->start[b], size, b, 0);
 }
 
+static void win_reset(struct core *c)
+{
+	memset(c->win_valid, 0, sizeof(c->win_valid));
+}
+
+/* Scan block b from the window cache; false if it is not in a readable
+ * window (the caller reads it the usual way). */
+static bool scan_in_window(struct core *c, uint32_t b)
+{
+	uint64_t addr = c->start[b], size = c->in->blocks[c->orig[b]].size;
+	uint64_t base = addr & ~(WIN - 1);
+	unsigned slot = (unsigned)((base / WIN) % NWIN);
+	uint8_t *w = c->win + (size_t)slot * WIN;
+	struct item it = { addr, size, b, 0 };
+
+	if (size == 0 || addr + size > base + WIN)
+		return false;
+	if (c->win_base[slot] != base || !c->win_valid[slot]) {
+		struct iovec l = { w, WIN }, r = { (void *)(uintptr_t)base, WIN };
+		ssize_t got = c->in->readv(c->in->ctx, &l, &r, 1);
+
+		c->stats->read_calls++;
+		if (got < 0 && got != -EFAULT) {
+			halt_on_error(c, got);
+			return true;
+		}
+		c->win_base[slot] = base;
+		c->win_valid[slot] = got > 0 ? (uint64_t)got : 0;
+	}
+	if (addr + size > base + c->win_valid[slot])
+		return false;
+	c->stats->blocks_scanned++;
+	process(c, &it, w + (addr - base), size);
+	return true;
+}
+
 static void propagate(struct core *c)
 {
 	while ((c->top || c->nit) && !c->halt) {
-		if (c->top)
-			add_block(c, c->stack[--c->top]);
-		else
+		if (c->top) {
+			uint32_t b = c->stack[--c->top];
+
+			/* nothing else to batch with: a chain */
+			if (c->top || c->nit || !scan_in_window(c, b))
+				add_block(c, b);
+		} else {
 			flush(c);
+		}
 	}
+	check_deadline(c);
 }
 
 /* A root range without the listed blocks inside it. */
@@ -406,6 +457,7 @@ static void core_free(struct core *c)
 	free(c->hash);
 	free(c->stack);
 	free(c->buf);
+	free(c->win);
 }
 
 void mo_reach_result_release(struct mo_reach_result *r)
@@ -507,6 +559,7 @@ static void confirm(struct core *c)
 	size_t b;
 
 	c->ph = PH_HASH;
+	win_reset(c);
 	for (b = 0; b < c->m && !c->halt; b++) {
 		const struct mo_reach_block *x = &bl[c->orig[b]];
 		const struct mo_reach_lost *p;
@@ -534,6 +587,7 @@ static void confirm(struct core *c)
 		}
 	}
 	c->ph = PH_MAYBE;
+	win_reset(c);
 	for (b = 0; b < c->m && !c->halt; b++) {
 		if (!(c->flag[b] & F_SEED))
 			continue;
@@ -552,6 +606,7 @@ static void cliques(struct core *c)
 	size_t b;
 
 	c->ph = PH_CLIQUE;
+	win_reset(c);
 	for (b = 0; b < c->m && !c->halt; b++) {
 		if (c->st[b] != S_NONE)
 			continue;
@@ -649,7 +704,8 @@ int mo_reach_classify(const struct mo_reach_input *in, struct mo_reach_result *o
 	c.hash = calloc(cap, sizeof(*c.hash));
 	c.stack = malloc(cap * sizeof(*c.stack));
 	c.buf = malloc(c.bufsz);
-	if (!out->cls || !out->why || !out->lost || !c.start || !c.end || !c.orig || !c.st ||
+	c.win = malloc(NWIN * WIN);
+	if (!c.win || !out->cls || !out->why || !out->lost || !c.start || !c.end || !c.orig || !c.st ||
 	    !c.flag || !c.bwhy || !c.hash || !c.stack || !c.buf || build_index(&c, out)) {
 		core_free(&c);
 		mo_reach_result_release(out);
