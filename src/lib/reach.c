@@ -26,7 +26,7 @@
 #define REDZONE 128ULL
 #define MAX_IOV 1024
 #define MIN_CHUNK (64 * 1024)
-#define DEFAULT_CHUNK (1024 * 1024)
+#define DEFAULT_CHUNK (256 * 1024)
 #define HASH_K 0x9E3779B97F4A7C15ULL
 /* Chain traversal (a list: each block known only once the previous one is
  * read) reads aligned windows around the block, kept in a direct-mapped

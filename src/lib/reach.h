@@ -94,7 +94,8 @@ struct mo_reach_opts {
 	enum mo_reach_mode mode;
 	uint64_t max_pause_ns;	/* stop mode: cap on the pause (default 200 ms) */
 	uint64_t max_scan_ns;	/* cap on the whole call, 0 = none (default 0) */
-	size_t chunk_bytes;	/* read buffer (default 1 MiB, at least 64 KiB) */
+	size_t chunk_bytes;	/* read buffer (default 256 KiB, at least 64 KiB): the
+				 * pause cap is checked once per buffer */
 	uint64_t max_map_bytes;	/* larger mappings are not scanned, and then no
 				 * block is called lost (default 64 GiB) */
 	/* Called while every thread is stopped, before the scan (tests). */
