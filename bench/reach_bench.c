@@ -36,6 +36,26 @@ static int die(const char *what)
 	return 1;
 }
 
+/* Wait (5 s at most) until the fixture's main thread blocks in read():
+ * scanned while it still runs, its whole stack is a root in live mode. */
+static void wait_blocked(pid_t pid)
+{
+	char path[64], buf[64];
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	for (i = 0; i < 5000; i++) {
+		FILE *f = fopen(path, "r");
+		int blocked = f && fgets(buf, sizeof(buf), f) && strncmp(buf, "running", 7);
+
+		if (f)
+			fclose(f);
+		if (blocked)
+			return;
+		usleep(1000);
+	}
+}
+
 static void print_scan(const char *mode, const struct mo_reach_result *r, uint64_t pause,
 		       uint64_t cpu, uint64_t wall, uint64_t bytes)
 {
@@ -137,6 +157,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		blocks[i] = fb[i].b;
 
+	wait_blocked(child);
 	for (rep = 0; rep < repeat; rep++) {
 		struct mo_reach_result r1 = { 0 }, r2 = { 0 }, *last = &r1;
 		uint64_t bytes, cpu, wall;
