@@ -589,7 +589,8 @@ static void confirm(struct core *c)
 	c->ph = PH_MAYBE;
 	win_reset(c);
 	for (b = 0; b < c->m && !c->halt; b++) {
-		if (!(c->flag[b] & F_SEED))
+		/* a seed another seed reached is scanned already */
+		if (!(c->flag[b] & F_SEED) || c->st[b] != S_NONE)
 			continue;
 		c->st[b] = S_MAYBE;
 		push(c, (uint32_t)b);

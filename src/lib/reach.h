@@ -148,8 +148,8 @@ void mo_reach_opts_init(struct mo_reach_opts *o);
  * filled (blocks that could not be decided are UNKNOWN, stats.why says why),
  * or -EINVAL / -ENOMEM with *out empty. In stop mode the process is never
  * left stopped: every path detaches, and if the caller dies while it is
- * stopped the kernel detaches and resumes it. Call it from one thread:
- * ptrace ties the tracee to the calling thread.
+ * stopped the kernel detaches and resumes it. Stop mode runs ptrace from a
+ * tracer thread it creates and joins; one call at a time per target.
  */
 int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 		  const struct mo_reach_opts *o, const struct mo_reach_result *prev,

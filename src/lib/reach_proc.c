@@ -570,7 +570,8 @@ int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 	int r, early_err = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (pid <= 0 || (n && !blocks))
+	if (pid <= 0 || (n && !blocks) ||
+	    (opts && opts->mode != MO_REACH_STOP && opts->mode != MO_REACH_LIVE))
 		return -EINVAL;
 	if (opts)
 		o = *opts;

@@ -969,6 +969,8 @@ static void test_gone_and_self(void **state)
 	assert_int_equal(r.why[0], MO_REACH_WHY_SELF);
 	mo_reach_result_release(&r);
 	assert_int_equal(mo_reach_scan(0, &b, 1, &o, NULL, &r), -EINVAL);
+	o.mode = (enum mo_reach_mode)7;
+	assert_int_equal(mo_reach_scan(getppid(), &b, 1, &o, NULL, &r), -EINVAL);
 }
 
 /* reach_cache's table: the blocks allocated now, read under its seqlocks. */
