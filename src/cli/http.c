@@ -88,7 +88,9 @@ union sockaddr_any {
  * connections at a time (handed - closed), and MHD's own limit is set
  * above that, never reached: libmicrohttpd 0.9.75 leaves a mutex locked
  * when a connection added by MHD_add_connection finds the daemon full, and
- * the daemon's thread then hangs for good.
+ * the daemon's thread then hangs for good. (A connection MHD drops before
+ * serving it, for want of memory for its pool, is never reported closed:
+ * it keeps its place, one place per such failure.)
  */
 struct endpoint {
 	struct http_server *s;

@@ -32,21 +32,10 @@ static struct mo_buf expected;
 static int render_calls;
 static int render_fail;	/* -errno to return instead of a body */
 
-/* While set, render announces itself on render_entered and waits for a
- * byte on render_release: a scrape stuck behind the observer's lock. */
-static bool render_block;
-static int render_entered[2], render_release[2];
-
 static int render(void *ctx, char **body, size_t *len)
 {
-	char c;
-
 	(void)ctx;
 	render_calls++;
-	if (render_block) {
-		if (write(render_entered[1], "e", 1) != 1 || read(render_release[0], &c, 1) != 1)
-			return -EIO;
-	}
 	if (render_fail)
 		return render_fail;
 	*body = malloc(expected.len ? expected.len : 1);
@@ -829,17 +818,31 @@ static void *scrape_main(void *arg)
 	return NULL;
 }
 
+/* A render that announces itself on render_entered, then waits for a
+ * byte on render_release: a scrape stuck behind the observer's lock. */
+static int render_entered[2], render_release[2];
+
+static int render_blocked(void *ctx, char **body, size_t *len)
+{
+	char c;
+
+	if (write(render_entered[1], "e", 1) != 1 || read(render_release[0], &c, 1) != 1)
+		return -EIO;
+	return render(ctx, body, len);
+}
+
 /*
  * A scrape stuck in the render (the observer's lock held elsewhere) and
  * the metrics slots all taken by scrapes queued behind it: /healthz is
- * answered within 1 s all the same. Released, the scrape completes.
+ * answered within 1 s all the same. Released, the scrapes complete.
  */
 static void test_healthz_during_render(void **state)
 {
-	struct http_server *s = start("127.0.0.1:0");
-	unsigned port = http_port(s);
+	struct http_server *s;
+	unsigned port;
+	char err[256];
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-	struct scrape sc = { .port = port };
+	struct scrape sc = { 0 };
 	int queued[80];
 	struct resp r;
 	double took;
@@ -847,7 +850,10 @@ static void test_healthz_during_render(void **state)
 
 	assert_int_equal(pipe(render_entered), 0);
 	assert_int_equal(pipe(render_release), 0);
-	render_block = true;
+	s = http_start("127.0.0.1:0", render_blocked, NULL, err, sizeof(err));
+	assert_non_null(s);
+	port = http_port(s);
+	sc.port = port;
 	assert_int_equal(pthread_create(&sc.t, NULL, scrape_main, &sc), 0);
 	assert_int_equal(read(render_entered[0], &c, 1), 1);	/* the render has begun */
 	/* 80 more scrapes from 8 addresses: more than the 64 metrics slots */
@@ -865,7 +871,7 @@ static void test_healthz_during_render(void **state)
 		assert_memory_equal(r.body, "ok\n", 3);
 		resp_free(&r);
 	}
-	render_block = false;
+	/* every render may go on: the first and each queued one */
 	for (int i = 0; i < 81; i++)
 		assert_int_equal(write(render_release[1], "r", 1), 1);
 	pthread_join(sc.t, NULL);
