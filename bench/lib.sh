@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/lib.sh - helpers shared by bench/run.sh and bench/node.sh (sourced).
 #
 # The caller sets: OUT (output folder, with OUT/logs), T0 (start, epoch s),

@@ -30,7 +30,7 @@
 #   REDIS_REQUESTS=200000   REDIS_PORT (default: a free one in 19100-19999)
 #   EXITS=10000  EXITS_WARMUP=1000  EXIT_CMD=/bin/true  EXITS_TRACERS="none default"
 #   TRAP_ROUNDS=3 (0: no probe-hit cost)   LOAD_MAX=1.0  LOAD_CALM=30  LOAD_WAIT=300
-#   READY_WAIT=120 (s for a tracer to come up)   QUIET_WAIT=60   SKIP_INSTALL=1
+#   READY_WAIT=180 (s for a tracer to come up)   QUIET_WAIT=60   SKIP_INSTALL=1
 #   MEMOBSERVER=build/memobserver (a copy of it is measured)   OUT   LOCK
 # Tracers: TRACER_<name> is its command line (words split on blanks; {MO} is
 # the measured copy of memobserver, {PID} the workload's target process) and
@@ -40,13 +40,13 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 : "${ROUNDS:=3}" "${WORKLOADS:=build redis idle exits}" "${TRACERS:=none default balanced memleak}"
 : "${IDLE_SECONDS:=60}" "${BUILD_TARGET:=build/memobserver}" "${BUILD_JOBS:=$(nproc)}"
 : "${REDIS_REQUESTS:=200000}" "${EXITS:=10000}" "${EXITS_WARMUP:=1000}" "${EXIT_CMD:=/bin/true}"
 : "${EXITS_TRACERS:=none default}" "${TRAP_ROUNDS:=3}"
-: "${LOAD_MAX:=1.0}" "${LOAD_CALM:=30}" "${LOAD_WAIT:=300}" "${READY_WAIT:=120}" "${QUIET_WAIT:=60}"
+: "${LOAD_MAX:=1.0}" "${LOAD_CALM:=30}" "${LOAD_WAIT:=300}" "${READY_WAIT:=180}" "${QUIET_WAIT:=60}"
 : "${MEMOBSERVER:=$ROOT/build/memobserver}" "${LOCK:=/tmp/memobserver-bpf.lock}"
 STAMP=$(date +%Y%m%d-%H%M%S)
 : "${OUT:=$ROOT/bench/out/node-$STAMP}"
@@ -56,7 +56,7 @@ REPORT="$OUT.txt"
 : "${TRACER_default:={MO\} --metrics off -q -v}" "${READY_default:=observing}"
 : "${TRACER_balanced:={MO\} --mode balanced --metrics off -q -v}" "${READY_balanced:=observing}"
 : "${TRACER_memleak:=memleak-bpfcc -p {PID\}}" "${READY_memleak:=Top }"
-: "${TRACER_memleak_build:=skip: memleak has no system-wide mode for user space: without -p or -c it traces kernel allocations, and -c probes the make process alone (uprobes attached for one pid do not follow fork)}"
+: "${TRACER_memleak_build:=skip: memleak has no system-wide mode for user space (without -p or -c it traces kernel allocations and -c probes the make process alone: uprobes attached for one pid do not follow fork)}"
 
 mkdir -p "$OUT/logs"
 TICK_MS=$((1000 / $(getconf CLK_TCK)))
@@ -185,8 +185,9 @@ REDIS_CSV_ARGS=()
 prepare_redis() {
 	: "${REDIS_PORT:=$(free_port)}"
 	[ -n "$REDIS_PORT" ] || die "no free port for redis-server"
-	command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
+	if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null; then
 		die "redis-server or redis-benchmark missing (run without SKIP_INSTALL=1)"
+	fi
 	redis_start {LOCKFD}>&- || die "redis-server did not start on port $REDIS_PORT"
 	REDIS_CSV_ARGS=(-h 127.0.0.1 -p "$REDIS_PORT" --csv -n "$REDIS_REQUESTS" -t set,get -P 1)
 	redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -q -n 10000 -t set,get -P 1 >/dev/null 2>&1
@@ -250,7 +251,7 @@ row() {
 
 run_one() { # round workload tracer
 	local r=$1 w=$2 t=$3 pre="$OUT/logs/$2-r$1-$3" cmd="" st=ok
-	local l0 l1 c0="" c1="" mem="" f0=0 f1=0 note="" ts ready=""
+	local l0 l1 c0="" c1="" cpu="" mem="" f0=0 f1=0 note="" ts ready=""
 
 	W=",,,,,"
 	TPID=""
@@ -281,18 +282,17 @@ run_one() { # round workload tracer
 	"work_$w" "$pre" || { st=fail; note="workload failed (see $pre.*)"; }
 	f1=$(foreign_probes "$TPID")
 	if [ -n "$TPID" ]; then
-		[ "$w" = exits ] && settle "$TPID"
 		c1=$(proc_cpu "$TPID")
+		[ "$w" = exits ] && settle "$TPID"
 		mem=$(proc_mem "$TPID")
 		kill -0 "$TPID" 2>/dev/null || { st=fail; note="tracer died during the run"; }
 		stop_proc "$TPID" 0
 	fi
 	l1=$(loadavg)
 	set -- $mem
-	row "$r" "$w" "$t" "$st" "$W,$ready,$c0,$(awk -v a="$c0" -v b="$c1" \
-		'BEGIN { if (a != "" && b != "") printf "%.2f", b - a }'),${1:-},${2:-},$l0,$l1,$((f0 > f1 ? f0 : f1))" \
-		"$note"
-	say "$w round $r $t: $st ${W%%,*} s${c1:+, tracer CPU $c1 s, HWM/RSS ${1:-?}/${2:-?} kB}, load $l0→$l1"
+	cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { if (a != "" && b != "") printf "%.2f", b - a }')
+	row "$r" "$w" "$t" "$st" "$W,$ready,$c0,$cpu,${1:-},${2:-},$l0,$l1,$((f0 > f1 ? f0 : f1))" "$note"
+	say "$w round $r $t: $st ${W%%,*} s${cpu:+, tracer CPU $cpu s after $c0 s to start, HWM/RSS ${1:-?}/${2:-?} kB}, load $l0→$l1"
 }
 
 cleanup() {

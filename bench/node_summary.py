@@ -151,7 +151,8 @@ def workload(w, rows, tracers):
         print(f"| {r['round']} | {r['tracer']} | {r['status']} | {fig} | {sds} | "
               f"{fmt(num(r['tracer_ready_s']), 1)} | {fmt(num(r['tracer_cpu_startup_s']), 2)} | {fmt(num(r['tracer_cpu_s']), 2)} | "
               f"{fmt(cpu_share(r), 2)} | {mb(num(r['tracer_hwm_kb']))} | "
-              f"{mb(num(r['tracer_rss_kb']))} | {r['load_start'] or '?'}→{r['load_end'] or '?'} | "
+              f"{mb(num(r['tracer_rss_kb']))} | "
+              f"{r['load_start'] + '→' + r['load_end'] if r['load_start'] else '—'} | "
               f"{r['foreign_progs'] or '—'} | {note} |")
     print()
     return res
