@@ -350,6 +350,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "memleak=$(dpkg-query -W -f '${Version}' bpfcc-tools 2>/dev/null) ok=$MEMLEAK_OK $MEMLEAK_WHY"
 	echo "redis=$(redis-server --version 2>/dev/null | awk '{ print $3, $6 }')"
 	echo "exits=$EXITS"
+	echo "tracers=$TRACERS"
 	echo "settings=ROUNDS=$ROUNDS WORKLOADS='$WORKLOADS' TRACERS='$TRACERS' IDLE_SECONDS=$IDLE_SECONDS BUILD_TARGET=$BUILD_TARGET BUILD_JOBS=$BUILD_JOBS REDIS_REQUESTS=$REDIS_REQUESTS EXITS=$EXITS EXITS_WARMUP=$EXITS_WARMUP EXIT_CMD=$EXIT_CMD EXITS_TRACERS='$EXITS_TRACERS' TRAP_ROUNDS=$TRAP_ROUNDS"
 	for t in $TRACERS; do
 		[ "$t" = none ] && continue

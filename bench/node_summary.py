@@ -243,7 +243,8 @@ def main():
             f"no clean run (see {os.path.join(tp, 'progress.log')})"
         print(f"Not measured: {why}.\n")
 
-    tracers = []
+    # the order of TRACERS, not of the runs (which rotates)
+    tracers = [t for t in m.get("tracers", "").split() if any(r["tracer"] == t for r in rows)]
     for r in rows:
         if r["tracer"] not in tracers:
             tracers.append(r["tracer"])
