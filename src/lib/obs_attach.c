@@ -21,55 +21,60 @@
 #include "modules.h"
 #include "symbolize.h"
 
-/* The allocator module of pid (0: ours), unless the user forced one. */
-static int allocator_of(struct mo_observer *o, pid_t pid, const char *exe, char *path,
-			size_t len)
+/* The allocator module of pid (0: ours), unless the user forced one,
+ * opened once: it is read and attached through a->fd. */
+static int allocator_of(struct mo_observer *o, pid_t pid, const char *exe,
+			struct mo_allocator *a)
 {
-	if (o->allocator_lib) {
-		snprintf(path, len, "%s", o->allocator_lib);
-		return 0;
-	}
+	if (o->allocator_lib)
+		return mo_allocator_open_path(o->allocator_lib, a);
 	if (exe)
-		return mo_allocator_find_exe(exe, o->symbol_prefix, path, len);
-	return mo_allocator_find(pid, o->symbol_prefix, path, len);
+		return mo_allocator_open_exe(exe, o->symbol_prefix, a);
+	return mo_allocator_open(pid, o->symbol_prefix, a);
 }
 
 /* Attach every process's allocator module not attached yet (pid 0 links). */
 int obs_attach_new_allocator(struct mo_observer *o, pid_t pid)
 {
-	char path[PATH_MAX], err[512];
+	struct mo_allocator a;
+	char err[512];
 	int r;
 
-	if (allocator_of(o, pid, NULL, path, sizeof(path)))
+	if (allocator_of(o, pid, NULL, &a))
 		return -ENOENT;
 	/* links are compared by file identity: the same library under two
 	 * /proc/PID/root paths is one probe target, a container's own libc
 	 * another */
-	if (mo_links_has(&o->links, path, 0))
+	if (mo_links_has(&o->links, &a, 0)) {
+		mo_allocator_close(&a);
 		return 0;
-	r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
+	}
+	r = mo_attach_allocator(&o->links, &o->progs, &a, 0, err, sizeof(err));
+	mo_allocator_close(&a);
 	if (r < 0) {
 		o->attach_failures++;
 		obs_log(o, MO_LOG_WARN, "pid %d: %s", (int)pid, err);
 		return r;
 	}
-	obs_log(o, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s", (int)pid, r, path);
+	obs_log(o, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s", (int)pid, r,
+		a.path);
 	o->probes = o->links.probes;
 	return 1;
 }
 
 void obs_attach_child(struct mo_observer *o, pid_t child)
 {
-	char path[PATH_MAX], err[512];
+	struct mo_allocator a;
+	char err[512];
 	int r;
 
 	if (!o->heap_probes)
 		return;
-	if (allocator_of(o, child, NULL, path, sizeof(path)))
+	if (allocator_of(o, child, NULL, &a))
 		return;
-	if (mo_links_has(&o->links, path, child))
-		return;
-	r = mo_attach_allocator(&o->links, &o->progs, path, child, err, sizeof(err));
+	r = mo_links_has(&o->links, &a, child) ? 0 :
+		mo_attach_allocator(&o->links, &o->progs, &a, child, err, sizeof(err));
+	mo_allocator_close(&a);
 	if (r < 0) {
 		o->attach_failures++;
 		obs_log(o, MO_LOG_WARN, "child %d: %s", (int)child, err);
@@ -82,7 +87,8 @@ int obs_attach_system_wide(struct mo_observer *o)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
-	char path[PATH_MAX], err[512];
+	struct mo_allocator a;
+	char err[512];
 	int attached = 0, r;
 
 	if (!o->heap_probes) {
@@ -90,8 +96,9 @@ int obs_attach_system_wide(struct mo_observer *o)
 			closedir(d);
 		return 0;
 	}
-	if (allocator_of(o, 0, NULL, path, sizeof(path)) == 0) {
-		r = mo_attach_allocator(&o->links, &o->progs, path, 0, err, sizeof(err));
+	if (allocator_of(o, 0, NULL, &a) == 0) {
+		r = mo_attach_allocator(&o->links, &o->progs, &a, 0, err, sizeof(err));
+		mo_allocator_close(&a);
 		if (r < 0) {
 			obs_log(o, MO_LOG_ERROR, "%s", err);
 			if (d)
@@ -121,7 +128,8 @@ int obs_attach_system_wide(struct mo_observer *o)
 
 int obs_attach_targets(struct mo_observer *o)
 {
-	char path[PATH_MAX], err[512];
+	struct mo_allocator a;
+	char err[512];
 	__u32 tflags = MO_TARGET_TRACE | MO_TARGET_FOLLOW;
 	int r;
 
@@ -143,7 +151,7 @@ int obs_attach_targets(struct mo_observer *o)
 			mo_modules_preload_command(o->mods, p->exe);
 		if (!o->heap_probes)
 			continue;
-		r = allocator_of(o, p->pid, p->exe, path, sizeof(path));
+		r = allocator_of(o, p->pid, p->exe, &a);
 		if (r == -EACCES || r == -EPERM) {
 			obs_log(o, MO_LOG_ERROR,
 				"cannot read the memory maps of pid %d: %s (needs CAP_SYS_PTRACE)",
@@ -157,15 +165,18 @@ int obs_attach_targets(struct mo_observer *o)
 				(int)p->pid);
 			return r;
 		}
-		if (mo_links_has(&o->links, path, link_pid))
+		if (mo_links_has(&o->links, &a, link_pid)) {
+			mo_allocator_close(&a);
 			continue;
-		r = mo_attach_allocator(&o->links, &o->progs, path, link_pid, err, sizeof(err));
+		}
+		r = mo_attach_allocator(&o->links, &o->progs, &a, link_pid, err, sizeof(err));
+		mo_allocator_close(&a);
 		if (r < 0) {
 			obs_log(o, MO_LOG_ERROR, "pid %d: %s", (int)p->pid, err);
 			return r;
 		}
 		obs_log(o, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s%s",
-			(int)p->pid, r, path, o->session ? " (session uprobes)" : "");
+			(int)p->pid, r, a.path, o->session ? " (session uprobes)" : "");
 	}
 	return 0;
 }
