@@ -19,6 +19,7 @@
 #include "attach.h"
 #include "observer_int.h"
 #include "modules.h"
+#include "safefile.h"
 #include "symbolize.h"
 
 /* The allocator module of pid (0: ours), unless the user forced one,
@@ -179,4 +180,19 @@ int obs_attach_targets(struct mo_observer *o)
 			(int)p->pid, r, a.path, o->session ? " (session uprobes)" : "");
 	}
 	return 0;
+}
+
+void obs_log_refused_files(struct mo_observer *o)
+{
+	struct mo_safefile_stats st;
+
+	mo_safefile_stats(&st);
+	if (!st.not_regular && !st.replaced && !st.too_large && !st.symlinks)
+		return;
+	obs_log(o, MO_LOG_WARN,
+		"files of traced processes not read: %llu not regular files (FIFO, device), "
+		"%llu no longer the file mapped, %llu larger than %llu bytes, %llu symlinks",
+		(unsigned long long)st.not_regular, (unsigned long long)st.replaced,
+		(unsigned long long)st.too_large, (unsigned long long)MO_SAFE_MAX_SIZE,
+		(unsigned long long)st.symlinks);
 }

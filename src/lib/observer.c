@@ -591,6 +591,7 @@ int mo_observer_stop(struct mo_observer *o)
 	obs_consume_records(o);
 	obs_maintenance(o);
 	pthread_mutex_unlock(&o->lock);
+	obs_log_refused_files(o);
 	mo_queue_close(o->q);
 	return 0;
 }

@@ -207,6 +207,9 @@ void obs_recover_lost_records(struct mo_observer *o, uint64_t now);
 int obs_attach_new_allocator(struct mo_observer *o, pid_t pid);
 void obs_attach_child(struct mo_observer *o, pid_t child);
 int obs_attach_system_wide(struct mo_observer *o);
+/* One warning naming the files of traced processes that were not read
+ * (src/lib/safefile.h), if any. */
+void obs_log_refused_files(struct mo_observer *o);
 int obs_attach_targets(struct mo_observer *o);
 
 #endif

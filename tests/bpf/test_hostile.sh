@@ -280,7 +280,9 @@ mo_term() {
 }
 
 # hf_run NAME LIB [fixture options] -- [memobserver options]: the fixture,
-# memobserver on it, the leaks, a SIGTERM, the exact leaks checked.
+# memobserver on it, the leaks, a SIGTERM, the exact leaks checked; with
+# hf_log set, memobserver's closing warning on the files it did not read
+# must match it.
 hf_run() {
 	local name=$1 lib=$2 fx_args=() mo_args=()
 	shift 2
@@ -319,6 +321,13 @@ hf_run() {
 	kill $f 2> /dev/null
 	wait $f 2> /dev/null
 	check "hostile_${name}_leaks" "$TMP/$name.json" "$TMP/$name.fx"
+	if [ -n "${hf_log:-}" ]; then
+		if grep -q "not read: .*$hf_log" "$TMP/$name.err"; then
+			pass "hostile_${name}_logged"
+		else
+			fail "hostile_${name}_logged" "no '$hf_log': $(grep 'not read' "$TMP/$name.err")"
+		fi
+	fi
 }
 
 # (a) dlopen'ed, unlinked, a FIFO in its place, then malloc through it: the
@@ -329,8 +338,8 @@ hf_lib libfifo.so && hf_run fifo "$hfdir/libfifo.so" --replace fifo
 # executable (refused: larger than MO_SAFE_MAX_SIZE, never read)
 truncate -s 64G "$hfdir/sparse.bin"
 head -c 64 "$FIX/hostile_files" | dd of="$hfdir/sparse.bin" conv=notrunc status=none
-hf_lib libzero.so && hf_run devzero "$hfdir/libzero.so" --replace devzero \
-	--map-exec "$hfdir/sparse.bin"
+hf_lib libzero.so && hf_log="[1-9][0-9]* larger than" hf_run devzero "$hfdir/libzero.so" \
+	--replace devzero --map-exec "$hfdir/sparse.bin"
 
 # (b) truncated to 0 bytes after memobserver read it: no SIGBUS, and the
 # frames read before still have their names
@@ -340,7 +349,7 @@ hf_lib libtrunc.so && hf_run truncate "$hfdir/libtrunc.so" --truncate
 if hf_lib libdl.so && objcopy --only-keep-debug "$hfdir/libdl.so" "$hfdir/libdl.dbg" &&
 	objcopy --strip-debug --add-gnu-debuglink="$hfdir/libdl.dbg" "$hfdir/libdl.so" &&
 	rm "$hfdir/libdl.dbg" && mkfifo "$hfdir/libdl.dbg"; then
-	hf_run debuglink "$hfdir/libdl.so"
+	hf_log="[1-9][0-9]* not regular files" hf_run debuglink "$hfdir/libdl.so"
 else
 	fail hostile_debuglink "cannot build the library with a .gnu_debuglink"
 fi
@@ -365,11 +374,6 @@ for mode in session fallback; do
 	if mo_start "swap_$mode" $f; then
 		kill -USR1 $f
 		wait_for "$TMP/swap_$mode.fx" '^DONE' 50
-		if grep -q "probed in /proc/$f/root$swapdir/prog" "$TMP/swap_$mode.err"; then
-			pass "hostile_swap_${mode}_probed_program"
-		else
-			fail "hostile_swap_${mode}_probed_program" "$(grep probed "$TMP/swap_$mode.err" | head -c 300)"
-		fi
 		mo_term "swap_$mode"
 		check "hostile_swap_${mode}_leaks" "$TMP/swap_$mode.json" "$TMP/swap_$mode.fx"
 	fi
