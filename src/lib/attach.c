@@ -386,7 +386,10 @@ int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candida
 		bool dup = false, first = n == 0;
 		int r, fd;
 
-		if (!m->x || !m->path || m->path[0] != '/' || is_loader(m->path))
+		/* a memfd has no path: a program run from one (a sealed copy
+		 * of itself, as container runtimes do) is not probed */
+		if (!m->x || !m->path || m->path[0] != '/' || is_loader(m->path) ||
+		    strncmp(m->path, "/memfd:", 7) == 0)
 			continue;
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = strcmp(c[j].map_path, m->path) == 0;
