@@ -336,6 +336,22 @@ struct mo_leak {
 	  "perf_maps_skipped", "Perf maps not read: too big, or not a regular file.")            \
 	X(perfmap_lines_malformed, MO_CK_COUNTER, "memobserver_perf_map_lines_malformed_total",    \
 	  NULL, "perf_map_lines_malformed", "Lines of perf maps that did not parse (skipped).")  \
+	X(files_not_regular, MO_CK_COUNTER, "memobserver_files_refused_total",                    \
+	  "reason=not_regular_file", "files_not_regular",                                         \
+	  "Files of traced processes not read, by reason (a FIFO or device in a library's "       \
+	  "place, a file no longer the one mapped, too large, a symlink).")                      \
+	X(files_replaced, MO_CK_COUNTER, "memobserver_files_refused_total", "reason=replaced",    \
+	  "files_replaced",                                                                       \
+	  "Files of traced processes not read, by reason (a FIFO or device in a library's "       \
+	  "place, a file no longer the one mapped, too large, a symlink).")                      \
+	X(files_too_large, MO_CK_COUNTER, "memobserver_files_refused_total", "reason=too_large",  \
+	  "files_too_large",                                                                      \
+	  "Files of traced processes not read, by reason (a FIFO or device in a library's "       \
+	  "place, a file no longer the one mapped, too large, a symlink).")                      \
+	X(files_symlinks, MO_CK_COUNTER, "memobserver_files_refused_total", "reason=symlink",     \
+	  "files_symlinks",                                                                       \
+	  "Files of traced processes not read, by reason (a FIFO or device in a library's "       \
+	  "place, a file no longer the one mapped, too large, a symlink).")                      \
 	X(stale_recovered, MO_CK_COUNTER, "memobserver_stale_blocks_recovered_total", NULL,       \
 	  "stale_blocks_recovered",                                                               \
 	  "Blocks of an old program image dropped after its exec record was lost.")

@@ -73,6 +73,13 @@ struct mo_thread_state {
 	__u32 sc_flags;		/* entry->return: track the new block */
 	__u32 sc_large_file;	/* the mmap in flight is a large file mapping */
 	__u32 gen;		/* shed_gen when depth became 1 */
+	__u32 pad;
+	/* the outermost call's entry: user sp and the return address there.
+	 * A later entry above that sp, or at it with the same return address
+	 * (a tail call from a hooked function finds the return probe's
+	 * trampoline there instead), means that call returned unseen */
+	__u64 entry_sp;
+	__u64 entry_ra;
 };
 
 enum mo_sc {

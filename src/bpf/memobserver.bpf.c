@@ -257,6 +257,16 @@ static __always_inline bool mul_overflows(__u64 n, __u64 m, __u64 *out)
 	return n && p / n != m;
 }
 
+static __always_inline bool stale_entry(struct mo_thread_state *ts, __u64 sp)
+{
+	__u64 ra = 0;
+
+	if (sp != ts->entry_sp)
+		return sp > ts->entry_sp;
+	bpf_probe_read_user(&ra, sizeof(ra), (void *)sp);
+	return ra == ts->entry_ra;
+}
+
 static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -293,6 +303,15 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	a3 = PT_REGS_PARM3(ctx);
 	asm volatile("" : "+r"(a1), "+r"(a2), "+r"(a3));
 	ts = bpf_map_lookup_elem(&threads, &tid);
+	/* A call nested in the one recorded runs deeper (abi.h, entry_sp):
+	 * if not, the recorded call returned without its return probe firing
+	 * (probes attached between its entry and its return, the kernel's
+	 * return-probe limit) and this call is the outermost one. */
+	if (ts && ts->depth && stale_entry(ts, PT_REGS_SP(ctx))) {
+		ts->depth = 0;
+		ts->fn = MO_FN_NONE;
+		count(MO_C_STALE_CALLS);
+	}
 	if (ts && in_allocator(ts)) {
 		/* A hooked call inside a hooked call: the outer one accounts. */
 		count(MO_C_NESTED_CALLS);
@@ -367,6 +386,9 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	ts->sc_flags = track_new;
 	ts->depth = 1;
 	ts->gen = shed_gen;
+	ts->entry_sp = PT_REGS_SP(ctx);
+	ts->entry_ra = 0;
+	bpf_probe_read_user(&ts->entry_ra, sizeof(ts->entry_ra), (void *)ts->entry_sp);
 	return RUN_RETURN;
 }
 

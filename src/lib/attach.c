@@ -3,6 +3,7 @@
  * attach.c - allocator discovery and uprobe attachment.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "elfsym.h"
 #include "probesite.h"
 #include "procmaps.h"
+#include "safefile.h"
 
 /*
  * Every entry point that allocates or frees, with the argument convention it
@@ -84,16 +86,22 @@ void mo_links_init(struct mo_links *ls)
 	memset(ls, 0, sizeof(*ls));
 }
 
+static void link_free(typeof(((struct mo_links *)0)->l[0]) *l)
+{
+	bpf_link__destroy(l->link);
+	if (l->fd >= 0)
+		close(l->fd);
+	if (l->file_fd >= 0)
+		close(l->file_fd);
+	free(l->path);
+	free(l->offsets);
+	free(l->cookies);
+}
+
 void mo_links_release(struct mo_links *ls)
 {
-	for (size_t i = 0; i < ls->nr; i++) {
-		bpf_link__destroy(ls->l[i].link);
-		if (ls->l[i].fd >= 0)
-			close(ls->l[i].fd);
-		free(ls->l[i].path);
-		free(ls->l[i].offsets);
-		free(ls->l[i].cookies);
-	}
+	for (size_t i = 0; i < ls->nr; i++)
+		link_free(&ls->l[i]);
 	free(ls->l);
 	memset(ls, 0, sizeof(*ls));
 }
@@ -119,23 +127,23 @@ size_t mo_links_release_pid(struct mo_links *ls, pid_t pid)
 	return released;
 }
 
-bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid)
+bool mo_links_has(const struct mo_links *ls, const struct mo_allocator *a, pid_t pid)
 {
-	struct stat st;
-	bool by_id = stat(path, &st) == 0;
-
-	for (size_t i = 0; i < ls->nr; i++) {
-		if (ls->l[i].pid != pid)
-			continue;
-		if (by_id ? ls->l[i].dev == st.st_dev && ls->l[i].ino == st.st_ino
-			  : strcmp(ls->l[i].path, path) == 0)
+	for (size_t i = 0; i < ls->nr; i++)
+		if (ls->l[i].pid == pid && ls->l[i].dev == a->dev && ls->l[i].ino == a->ino)
 			return true;
-	}
 	return false;
 }
 
-static int links_add(struct mo_links *ls, struct bpf_link *link, int fd, const char *path,
-		     pid_t pid)
+void mo_allocator_close(struct mo_allocator *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+}
+
+static int links_add(struct mo_links *ls, struct bpf_link *link, int fd,
+		     const struct mo_allocator *a, pid_t pid)
 {
 	if (ls->nr == ls->cap) {
 		size_t cap = ls->cap ? ls->cap * 2 : 16;
@@ -149,20 +157,13 @@ static int links_add(struct mo_links *ls, struct bpf_link *link, int fd, const c
 	memset(&ls->l[ls->nr], 0, sizeof(ls->l[0]));
 	ls->l[ls->nr].link = link;
 	ls->l[ls->nr].fd = fd;
+	ls->l[ls->nr].file_fd = -1;
 	ls->l[ls->nr].pid = pid;
-	ls->l[ls->nr].path = strdup(path);
+	ls->l[ls->nr].path = strdup(a->path);
 	if (!ls->l[ls->nr].path)
 		return -ENOMEM;
-	{
-		struct stat st;
-
-		ls->l[ls->nr].dev = 0;
-		ls->l[ls->nr].ino = 0;
-		if (stat(path, &st) == 0) {
-			ls->l[ls->nr].dev = st.st_dev;
-			ls->l[ls->nr].ino = st.st_ino;
-		}
-	}
+	ls->l[ls->nr].dev = a->dev;
+	ls->l[ls->nr].ino = a->ino;
 	ls->nr++;
 	return 0;
 }
@@ -214,8 +215,7 @@ static struct {
 	unsigned n, next;
 } probe_cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static int probe_module_uncached(const char *path, const char *prefix,
-				 struct mo_allocator_candidate *c);
+static int probe_module_uncached(int fd, const char *prefix, struct mo_allocator_candidate *c);
 
 static void copy_probe(struct mo_allocator_candidate *to, const struct mo_allocator_candidate *from)
 {
@@ -228,14 +228,14 @@ static void copy_probe(struct mo_allocator_candidate *to, const struct mo_alloca
 	to->prefixed_allocator = from->prefixed_allocator;
 }
 
-/* What an object offers: which allocator entry points it defines. */
-static int probe_module(const char *path, const char *prefix, struct mo_allocator_candidate *c)
+/* What the object open at fd offers: which allocator entry points it defines. */
+static int probe_module(int fd, const char *prefix, struct mo_allocator_candidate *c)
 {
 	struct probe_cache_entry *hit = NULL, *slot;
 	struct stat st;
 	int err;
 
-	if (stat(path, &st))
+	if (fstat(fd, &st))
 		return -errno;
 	pthread_mutex_lock(&probe_cache.lock);
 	for (unsigned i = 0; i < probe_cache.n && !hit; i++) {
@@ -253,7 +253,7 @@ static int probe_module(const char *path, const char *prefix, struct mo_allocato
 		return err;
 	}
 	pthread_mutex_unlock(&probe_cache.lock);
-	err = probe_module_uncached(path, prefix, c);
+	err = probe_module_uncached(fd, prefix, c);
 	pthread_mutex_lock(&probe_cache.lock);
 	slot = &probe_cache.e[probe_cache.next];
 	probe_cache.next = (probe_cache.next + 1) % 256;
@@ -274,8 +274,7 @@ static int probe_module(const char *path, const char *prefix, struct mo_allocato
 
 /* Without a prefix from the user, one pass looks up the plain names and
  * every auto prefix's names: block 0 plain, block 1 + k auto_prefixes[k]. */
-static int probe_module_uncached(const char *path, const char *prefix,
-				 struct mo_allocator_candidate *c)
+static int probe_module_uncached(int fd, const char *prefix, struct mo_allocator_candidate *c)
 {
 	size_t blocks = prefix ? 1 : 1 + NAUTO, b;
 	struct mo_elf_func f[(1 + NAUTO) * NFNS];
@@ -292,7 +291,7 @@ static int probe_module_uncached(const char *path, const char *prefix,
 			if (!alloc_fns[i].prefixed)
 				f[b * NFNS + i].name = NULL;
 	}
-	r = mo_elf_find_funcs(path, f, blocks * NFNS);
+	r = mo_elf_find_funcs_fd(fd, f, blocks * NFNS);
 	if (r < 0)
 		return r;
 	for (b = 0; b < blocks; b++)
@@ -406,9 +405,12 @@ int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candida
 	for (size_t i = 0; i < maps.nr; i++) {
 		const struct mo_map *m = &maps.maps[i];
 		bool dup = false, first = n == 0;
-		int r;
+		int r, fd;
 
-		if (!m->x || !m->path || m->path[0] != '/' || is_loader(m->path))
+		/* a memfd has no path: a program run from one (a sealed copy
+		 * of itself, as container runtimes do) is not probed */
+		if (!m->x || !m->path || m->path[0] != '/' || is_loader(m->path) ||
+		    strncmp(m->path, "/memfd:", 7) == 0)
 			continue;
 		for (size_t j = 0; j < n && !dup; j++)
 			dup = strcmp(c[j].map_path, m->path) == 0;
@@ -416,7 +418,18 @@ int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candida
 			continue;
 		snprintf(c[n].map_path, sizeof(c[n].map_path), "%s", m->path);
 		snprintf(c[n].path, sizeof(c[n].path), "%s%s", root, m->path);
-		if (probe_module(c[n].path, prefix, &c[n]))
+		c[n].map_start = m->start;
+		c[n].map_end = m->end;
+		c[n].dev_major = m->dev_major;
+		c[n].dev_minor = m->dev_minor;
+		c[n].ino = m->inode;
+		c[n].deleted = m->deleted;
+		fd = mo_safe_open_mapping(pid ? pid : getpid(), m, NULL, 0, NULL);
+		if (fd < 0)
+			continue;
+		r = probe_module(fd, prefix, &c[n]);
+		close(fd);
+		if (r)
 			continue;
 		/* the first executable mapping is the program itself */
 		c[n].role = first ? "executable" : is_libc(m->path) ? "C library" : "library";
@@ -440,42 +453,93 @@ int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candida
 	return chosen >= 0 ? 0 : -ENOENT;
 }
 
-int mo_allocator_find(pid_t pid, const char *prefix, char *path, size_t len)
+/* Takes fd over. */
+static int allocator_set(struct mo_allocator *a, int fd, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	a->fd = fd;
+	a->dev = st.st_dev;
+	a->ino = st.st_ino;
+	snprintf(a->path, sizeof(a->path), "%s", path);
+	return 0;
+}
+
+int mo_allocator_open(pid_t pid, const char *prefix, struct mo_allocator *a)
 {
 	struct mo_allocator_candidate *c;
 	size_t n;
-	int err = mo_allocator_list(pid, prefix, &c, &n);
+	int err, fd;
 
-	for (size_t i = 0; !err && i < n; i++)
-		if (c[i].chosen)
-			snprintf(path, len, "%s", c[i].path);
+	a->fd = -1;
+	err = mo_allocator_list(pid, prefix, &c, &n);
+	for (size_t i = 0; !err && i < n; i++) {
+		struct mo_map m = {
+			.start = c[i].map_start,
+			.end = c[i].map_end,
+			.dev_major = c[i].dev_major,
+			.dev_minor = c[i].dev_minor,
+			.inode = c[i].ino,
+			.deleted = c[i].deleted,
+			.path = c[i].map_path,
+		};
+
+		if (!c[i].chosen)
+			continue;
+		/* the mapping's inode again, not whatever its path names now */
+		fd = mo_safe_open_mapping(pid ? pid : getpid(), &m, NULL, 0, NULL);
+		err = fd < 0 ? fd : allocator_set(a, fd, c[i].path);
+	}
 	free(c);
 	return err;
 }
 
-int mo_allocator_find_exe(const char *exe, const char *prefix, char *path, size_t len)
+int mo_allocator_open_path(const char *path, struct mo_allocator *a)
+{
+	int fd = mo_safe_open(path, NULL, 0, NULL);
+
+	a->fd = -1;
+	return fd < 0 ? fd : allocator_set(a, fd, path);
+}
+
+int mo_allocator_open_exe(const char *exe, const char *prefix, struct mo_allocator *a)
 {
 	struct mo_deps d;
 	int err, best = NRANKS;
 
 	/* as mo_allocator_list; among equals the first object in the dynamic
 	 * linker's lookup order wins, as in the dynamic linker */
+	a->fd = -1;
 	err = mo_deps_resolve(exe, &d);
 	if (err)
 		return err;
 	err = -ENOENT;
 	for (size_t i = 0; i < d.nr; i++) {
 		struct mo_allocator_candidate c;
-		int r;
+		int r, fd;
 
-		if (is_loader(d.paths[i]) || probe_module(d.paths[i], prefix, &c))
+		if (is_loader(d.paths[i]))
 			continue;
-		r = allocator_rank(&c, strcmp(d.paths[i], d.exe) == 0, is_libc(d.paths[i]));
-		if (r < 0 || r >= best)
+		fd = mo_safe_open(d.paths[i], NULL, 0, NULL);
+		if (fd < 0)
 			continue;
+		if (probe_module(fd, prefix, &c) ||
+		    (r = allocator_rank(&c, strcmp(d.paths[i], d.exe) == 0,
+					is_libc(d.paths[i]))) < 0 ||
+		    r >= best) {
+			close(fd);
+			continue;
+		}
+		/* the file read is the file attached: keep it open */
 		best = r;
-		snprintf(path, len, "%s", d.paths[i]);
-		err = 0;
+		mo_allocator_close(a);
+		err = allocator_set(a, fd, d.paths[i]);
 	}
 	mo_deps_release(&d);
 	return err;
@@ -549,23 +613,20 @@ static bool frees_memory(__u64 fn)
 
 static void links_truncate(struct mo_links *ls, size_t nr)
 {
-	while (ls->nr > nr) {
-		ls->nr--;
-		bpf_link__destroy(ls->l[ls->nr].link);
-		if (ls->l[ls->nr].fd >= 0)
-			close(ls->l[ls->nr].fd);
-		free(ls->l[ls->nr].path);
-		free(ls->l[ls->nr].offsets);
-		free(ls->l[ls->nr].cookies);
-	}
+	while (ls->nr > nr)
+		link_free(&ls->l[--ls->nr]);
 }
 
-/* Keep what re-creating a shed link needs. */
+/* Keep what re-creating a shed link needs: the checked file stays open,
+ * so a re-attach names the same inode. */
 static int links_keep_args(struct mo_links *ls, int prog_fd, const unsigned long *offsets,
-			   const __u64 *cookies, size_t cnt)
+			   const __u64 *cookies, size_t cnt, int file_fd)
 {
 	typeof(ls->l[0]) *l = &ls->l[ls->nr - 1];
 
+	l->file_fd = fcntl(file_fd, F_DUPFD_CLOEXEC, 3);
+	if (l->file_fd < 0)
+		return -errno;
 	l->offsets = malloc(cnt * sizeof(*offsets));
 	l->cookies = malloc(cnt * sizeof(*cookies));
 	if (!l->offsets || !l->cookies)
@@ -582,14 +643,16 @@ static int links_keep_args(struct mo_links *ls, int prog_fd, const unsigned long
  * allocating functions (which the overhead budget may detach) and the
  * freeing ones (never detached, so no free is missed). */
 static int attach_session(struct mo_links *ls, const struct mo_attach_progs *progs,
-			  const char *path, pid_t pid, const unsigned long *offsets,
+			  const struct mo_allocator *a, pid_t pid, const unsigned long *offsets,
 			  const __u64 *cookies, size_t n, char *err, size_t errlen)
 {
+	char path[64];
 	int prog_fd = bpf_program__fd(progs->session_prog);
 	unsigned long off[2][NFNS];
 	__u64 ck[2][NFNS];
 	size_t cnt[2] = { 0, 0 }, first = ls->nr;
 
+	mo_fd_path(a->fd, path, sizeof(path));
 	for (size_t i = 0; i < n; i++) {
 		int g = progs->split && !frees_memory(cookies[i]) ? 0 : 1;
 
@@ -604,16 +667,16 @@ static int attach_session(struct mo_links *ls, const struct mo_attach_progs *pro
 		fd = link_create_multi(prog_fd, MO_BPF_TRACE_UPROBE_SESSION, path, off[g], ck[g],
 				       (__u32)cnt[g], pid);
 		if (fd < 0) {
-			snprintf(err, errlen, "cannot attach session uprobes to '%s': %s%s", path,
-				 strerror(-fd), fd == -EINVAL ? CONFLICT_HINT : "");
+			snprintf(err, errlen, "cannot attach session uprobes to '%s': %s%s",
+				 a->path, strerror(-fd), fd == -EINVAL ? CONFLICT_HINT : "");
 			links_truncate(ls, first);
 			return fd;
 		}
-		ret = links_add(ls, NULL, fd, path, pid);
+		ret = links_add(ls, NULL, fd, a, pid);
 		if (ret)
 			close(fd);	/* not in ls */
 		else if (g == 0)
-			ret = links_keep_args(ls, prog_fd, off[g], ck[g], cnt[g]);
+			ret = links_keep_args(ls, prog_fd, off[g], ck[g], cnt[g], a->fd);
 		if (ret) {
 			links_truncate(ls, first);
 			return ret;
@@ -629,6 +692,7 @@ int mo_links_shed(struct mo_links *ls, pid_t pid, bool shed)
 
 	for (size_t i = 0; i < ls->nr; i++) {
 		typeof(ls->l[0]) *l = &ls->l[i];
+		char path[64];
 		int fd;
 
 		if (!l->sheddable || l->pid != pid || l->shed == shed)
@@ -637,7 +701,8 @@ int mo_links_shed(struct mo_links *ls, pid_t pid, bool shed)
 			close(l->fd);
 			l->fd = -1;
 		} else {
-			fd = link_create_multi(l->prog_fd, MO_BPF_TRACE_UPROBE_SESSION, l->path,
+			mo_fd_path(l->file_fd, path, sizeof(path));
+			fd = link_create_multi(l->prog_fd, MO_BPF_TRACE_UPROBE_SESSION, path,
 					       l->offsets, (const __u64 *)l->cookies, l->cnt,
 					       l->pid);
 			if (fd < 0)
@@ -650,9 +715,28 @@ int mo_links_shed(struct mo_links *ls, pid_t pid, bool shed)
 	return changed;
 }
 
-int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs,
-			const char *path, pid_t pid, char *err, size_t errlen)
+/* One perf-event uprobe (ret: uretprobe) at offset of the file at path. */
+static int attach_one(struct mo_links *ls, struct bpf_program *prog, const char *path,
+		      unsigned long offset, __u64 cookie, bool ret, const struct mo_allocator *a,
+		      pid_t pid)
 {
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookie, .retprobe = ret);
+	struct bpf_link *l;
+	int err;
+
+	l = bpf_program__attach_uprobe_opts(prog, pid ? pid : -1, path, offset, &o);
+	if (!l)
+		return -errno ? -errno : -EINVAL;
+	err = links_add(ls, l, -1, a, pid);
+	if (err)
+		bpf_link__destroy(l);
+	return err;
+}
+
+int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs,
+			const struct mo_allocator *a, pid_t pid, char *err, size_t errlen)
+{
+	char path[64];
 	struct mo_elf_func f[NFNS];
 	char names[NFNS][96];
 	unsigned long offsets[NFNS];
@@ -664,13 +748,17 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 
 	/* without --symbol-prefix, a module with only prefixed names (je_malloc)
 	 * is probed under its prefix */
-	if (!prefix && probe_module(path, NULL, &c) == 0)
+	if (a->fd < 0) {
+		snprintf(err, errlen, "no allocator module open");
+		return -EBADF;
+	}
+	if (!prefix && probe_module(a->fd, NULL, &c) == 0)
 		prefix = c.prefix;
 	memset(f, 0, sizeof(f));
 	fn_names(prefix, f, names);
-	ret = mo_elf_find_funcs(path, f, NFNS);
+	ret = mo_elf_find_funcs_fd(a->fd, f, NFNS);
 	if (ret < 0) {
-		snprintf(err, errlen, "cannot read allocator module '%s': %s", path,
+		snprintf(err, errlen, "cannot read allocator module '%s': %s", a->path,
 			 strerror(-ret));
 		return ret;
 	}
@@ -679,7 +767,7 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 			 "allocator module '%s' exports no '%s' symbol: memobserver hooks "
 			 "allocators that export the malloc family (je_, mi_ and tc_ "
 			 "prefixes are found; for another prefix, give --symbol-prefix)",
-			 path, f[FN_MALLOC_IDX].found ? names[FN_FREE_IDX] : names[FN_MALLOC_IDX]);
+			 a->path, f[FN_MALLOC_IDX].found ? names[FN_FREE_IDX] : names[FN_MALLOC_IDX]);
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < NFNS; i++) {
@@ -701,40 +789,29 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 	}
 
 	if (progs->session)
-		return attach_session(ls, progs, path, pid, offsets, cookies, n, err, errlen);
+		return attach_session(ls, progs, a, pid, offsets, cookies, n, err, errlen);
 
+	/* the kernel resolves this to a->fd's file: the one just read */
+	mo_fd_path(a->fd, path, sizeof(path));
 	for (i = 0; i < n; i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = cookies[i]);
-		struct bpf_link *l;
-
-		l = bpf_program__attach_uprobe_opts(progs->enter, pid ? pid : -1, path,
-						    offsets[i], &o);
-		if (!l)
-			goto fail;
-		if (links_add(ls, l, -1, path, pid)) {
-			bpf_link__destroy(l);
-			goto fail;
+		/* the return probe first: a call whose entry the entry probe
+		 * sees then always returns through the return probe (the
+		 * other order leaves a call that entered in between counted
+		 * as in flight for the thread's life) */
+		if (cookies[i] != MO_FN_FREE) {
+			ret = attach_one(ls, progs->exit, path, offsets[i], cookies[i], true, a, pid);
+			if (ret)
+				goto fail;
 		}
-		if (cookies[i] == MO_FN_FREE)
-			continue;
-		o.retprobe = true;
-		/* the site keeps sp at the return address, so the return
-		 * probe may share it */
-		l = bpf_program__attach_uprobe_opts(progs->exit, pid ? pid : -1, path,
-						    offsets[i], &o);
-		if (!l)
+		ret = attach_one(ls, progs->enter, path, offsets[i], cookies[i], false, a, pid);
+		if (ret)
 			goto fail;
-		if (links_add(ls, l, -1, path, pid)) {
-			bpf_link__destroy(l);
-			goto fail;
-		}
 	}
 	ls->probes += n;
 	return (int)n;
 fail:
-	ret = -errno;
-	snprintf(err, errlen, "cannot attach uprobe to '%s' at offset %#lx: %s%s", path,
-		 offsets[i < n ? i : 0], strerror(errno), errno == EINVAL ? CONFLICT_HINT : "");
+	snprintf(err, errlen, "cannot attach uprobe to '%s' at offset %#lx: %s%s", a->path,
+		 offsets[i < n ? i : 0], strerror(-ret), ret == -EINVAL ? CONFLICT_HINT : "");
 	links_truncate(ls, first_link);
-	return ret ? ret : -EINVAL;
+	return ret;
 }

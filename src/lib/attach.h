@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct bpf_program;
@@ -29,9 +30,11 @@ struct mo_links {
 		struct bpf_link *link;	/* libbpf link, or NULL */
 		int fd;			/* raw link fd, or -1 */
 		pid_t pid;		/* 0: every process */
-		char *path;
+		char *path;		/* for messages only: never resolved again */
 		dev_t dev;		/* the file's identity: one file may have */
 		ino_t ino;		/* many paths (/lib, /usr/lib, /proc/PID/root) */
+		int file_fd;		/* sheddable links: the checked file, which a
+					   re-attach names as /proc/self/fd/N */
 		/* a session link of allocating functions only, which the
 		 * overhead budget may detach (fd -1, shed) and re-create */
 		bool sheddable, shed;
@@ -53,29 +56,55 @@ size_t mo_links_release_pid(struct mo_links *ls, pid_t pid);
  * links for every process). Returns how many links changed, or -errno
  * from a re-attach (the links not re-created stay shed). */
 int mo_links_shed(struct mo_links *ls, pid_t pid, bool shed);
-bool mo_links_has(const struct mo_links *ls, const char *path, pid_t pid);
 
 /*
- * Path of the object that provides malloc for pid: the executable when it
+ * An allocator file, opened once (src/lib/safefile.h) and checked against
+ * the mapping that made it the choice: its symbols and code bytes are read
+ * through fd and the kernel attaches to fd's file (/proc/self/fd/N), so
+ * the path a process controls is never resolved a second time.
+ */
+struct mo_allocator {
+	int fd;			/* -1: none */
+	dev_t dev;
+	ino_t ino;
+	char path[4160];	/* as found, for messages */
+};
+
+void mo_allocator_close(struct mo_allocator *a);	/* accepts a closed one */
+
+bool mo_links_has(const struct mo_links *ls, const struct mo_allocator *a, pid_t pid);
+
+/*
+ * Open the object that provides malloc for pid: the executable when it
  * defines malloc itself (static or custom) or, lacking it, a prefixed
  * malloc family (je_malloc, mi_malloc, tc_malloc: tried when prefix is
  * NULL), else the first other mapped library that defines malloc (a linked
  * or preloaded allocator), else the first that defines a prefixed family,
  * else the C library.
- * pid 0 means memobserver's own C library (for commands it starts).
+ * pid 0 means memobserver's own C library (for commands it starts). The
+ * file opened is the inode the process maps (mo_safe_open_mapping).
  * 0 or -errno (-ESRCH: no process; -ENOENT: no allocator found).
  */
-int mo_allocator_find(pid_t pid, const char *prefix, char *path, size_t len);
+int mo_allocator_open(pid_t pid, const char *prefix, struct mo_allocator *a);
 
 /* Same decision for an executable not yet running, over its library
  * closure in the dynamic linker's lookup order (src/lib/deps.h). */
-int mo_allocator_find_exe(const char *exe, const char *prefix, char *path, size_t len);
+int mo_allocator_open_exe(const char *exe, const char *prefix, struct mo_allocator *a);
+
+/* A file the operator named (--allocator-lib), opened with mo_safe_open. */
+int mo_allocator_open_path(const char *path, struct mo_allocator *a);
 
 /* Every executable object pid maps, what allocator entry points it defines,
  * and which one memobserver would probe and why (--list-allocators). */
 struct mo_allocator_candidate {
 	char path[4160];	/* through /proc/PID/root */
 	char map_path[4096];	/* as the process maps it */
+	uint64_t map_start;	/* its first executable mapping and the */
+	uint64_t map_end;	/* identity maps shows: the file opened is */
+	uint32_t dev_major;	/* that inode (mo_safe_open_mapping) */
+	uint32_t dev_minor;
+	uint64_t ino;
+	bool deleted;
 	const char *role;	/* "executable", "library", "C library" */
 	bool has_malloc;
 	bool has_free;
@@ -102,12 +131,15 @@ struct mo_attach_progs {
 };
 
 /*
- * Attach the allocator probes in path for pid (0 = every process using the
- * file). Without progs->prefix, a file with only prefixed names (je_malloc)
- * is probed under that prefix. On failure nothing from this call stays attached; err names the
- * module and symbol. Returns the number of functions probed or -errno.
+ * Attach the allocator probes in a's file for pid (0 = every process using
+ * the file). Without progs->prefix, a file with only prefixed names
+ * (je_malloc) is probed under that prefix. Without session uprobes each
+ * function's return probe is attached before its entry probe: an entry
+ * seen always has its return seen. On failure nothing from this call stays
+ * attached; err names the module and symbol. Returns the number of
+ * functions probed or -errno.
  */
 int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs,
-			const char *path, pid_t pid, char *err, size_t errlen);
+			const struct mo_allocator *a, pid_t pid, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "deps.h"
+#include "safefile.h"
 
 #define MAX_DEPS 512
 
@@ -87,7 +88,7 @@ static void read_interp(Elf *e, char *interp, size_t len)
 static void read_dynamic(const char *path, struct names *needed, struct names *dirs,
 			 char *interp, size_t interp_len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = mo_safe_open(path, NULL, 0, NULL);
 	Elf_Scn *scn = NULL;
 	Elf *e;
 
@@ -187,11 +188,15 @@ static void split_env(const char *var, const char *seps, struct names *out)
 static bool script_interpreter(const char *path, char *out, size_t len)
 {
 	char line[PATH_MAX + 3];
-	FILE *f = fopen(path, "re");
+	int fd = mo_safe_open(path, NULL, 0, NULL);
+	FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
 	bool ok = false;
 
-	if (!f)
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return false;
+	}
 	if (fgets(line, sizeof(line), f) && line[0] == '#' && line[1] == '!') {
 		const char *s = line + 2 + strspn(line + 2, " \t");
 		size_t n = strcspn(s, " \t\r\n");

@@ -6,7 +6,8 @@
  * executable's DT_RUNPATH/DT_RPATH and the standard library directories.
  * musl's "libc.so" is its dynamic linker (the PT_INTERP). For a "#!"
  * script the program is its interpreter. Used for a
- * command that has not been exec'd yet.
+ * command that has not been exec'd yet. Files are read through
+ * mo_safe_open (src/lib/safefile.h).
  */
 #ifndef MO_DEPS_H
 #define MO_DEPS_H

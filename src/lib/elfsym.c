@@ -9,12 +9,14 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "elfsym.h"
+#include "safefile.h"
 
 #ifndef NT_GNU_BUILD_ID
 #define NT_GNU_BUILD_ID 3
@@ -31,6 +33,7 @@
 
 struct elf_file {
 	int fd;
+	bool own_fd;
 	Elf *elf;
 	uint64_t size;
 	size_t phnum;
@@ -42,28 +45,25 @@ static void elf_file_close(struct elf_file *f)
 		return;
 	if (f->elf)
 		elf_end(f->elf);
-	if (f->fd >= 0)
+	if (f->fd >= 0 && f->own_fd)
 		close(f->fd);
 	f->elf = NULL;
 	f->fd = -1;
 }
 
-static int elf_file_open(struct elf_file *f, const char *path)
+/* fd: a descriptor from mo_safe_open (a regular file); closed by
+ * elf_file_close when own_fd. */
+static int elf_file_begin(struct elf_file *f, int fd, bool own_fd)
 {
 	struct stat st;
 	GElf_Ehdr ehdr;
 	int err;
 
-	f->fd = -1;
+	f->fd = fd;
+	f->own_fd = own_fd;
 	f->elf = NULL;
 	f->phnum = 0;
-	if (!path)
-		return -EINVAL;
-	/* O_NONBLOCK: a FIFO planted at the path must not hang us. */
-	f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (f->fd < 0)
-		return -errno;
-	if (fstat(f->fd, &st) < 0) {
+	if (fstat(fd, &st) < 0) {
 		err = -errno;
 		goto fail;
 	}
@@ -89,6 +89,20 @@ static int elf_file_open(struct elf_file *f, const char *path)
 fail:
 	elf_file_close(f);
 	return err;
+}
+
+static int elf_file_open(struct elf_file *f, const char *path)
+{
+	int fd;
+
+	f->fd = -1;
+	f->elf = NULL;
+	if (!path)
+		return -EINVAL;
+	fd = mo_safe_open(path, NULL, 0, NULL);
+	if (fd < 0)
+		return fd == -ENXIO ? -ENOEXEC : fd;
+	return elf_file_begin(f, fd, true);
 }
 
 /*
@@ -235,15 +249,10 @@ static int read_code(const struct elf_file *f, struct mo_elf_func *func)
 	return 0;
 }
 
-int mo_elf_find_funcs(const char *path, struct mo_elf_func *funcs, size_t n)
-{
-	static const GElf_Word tables[] = { SHT_DYNSYM, SHT_SYMTAB };
-	struct elf_file f;
-	int *ranks = NULL;
-	int err, found = 0;
+static int find_funcs(struct elf_file *fp, struct mo_elf_func *funcs, size_t n);
 
-	if (n && !funcs)
-		return -EINVAL;
+static void clear_funcs(struct mo_elf_func *funcs, size_t n)
+{
 	for (size_t j = 0; j < n; j++) {
 		funcs[j].vaddr = 0;
 		funcs[j].file_offset = 0;
@@ -251,9 +260,40 @@ int mo_elf_find_funcs(const char *path, struct mo_elf_func *funcs, size_t n)
 		funcs[j].code_len = 0;
 		funcs[j].found = 0;
 	}
+}
+
+int mo_elf_find_funcs(const char *path, struct mo_elf_func *funcs, size_t n)
+{
+	struct elf_file f;
+	int err;
+
+	if (n && !funcs)
+		return -EINVAL;
+	clear_funcs(funcs, n);
 	err = elf_file_open(&f, path);
-	if (err)
-		return err;
+	return err ? err : find_funcs(&f, funcs, n);
+}
+
+int mo_elf_find_funcs_fd(int fd, struct mo_elf_func *funcs, size_t n)
+{
+	struct elf_file f;
+	int err;
+
+	if ((n && !funcs) || fd < 0)
+		return -EINVAL;
+	clear_funcs(funcs, n);
+	err = elf_file_begin(&f, fd, false);
+	return err ? err : find_funcs(&f, funcs, n);
+}
+
+/* Takes f over (closes it). */
+static int find_funcs(struct elf_file *fp, struct mo_elf_func *funcs, size_t n)
+{
+	static const GElf_Word tables[] = { SHT_DYNSYM, SHT_SYMTAB };
+	struct elf_file f = *fp;
+	int *ranks = NULL;
+	int err = 0, found = 0;
+
 	if (!n)
 		goto out;
 	ranks = malloc(n * sizeof(*ranks));

@@ -28,11 +28,16 @@ struct mo_elf_func {
 	int found;
 };
 
-/* Resolve each funcs[i].name in the file. Returns the number found (>= 0) or
- * -errno (-ENOENT, -ENOEXEC not an ELF file). */
+/* Resolve each funcs[i].name in the file (opened with mo_safe_open).
+ * Returns the number found (>= 0) or -errno (-ENOENT, -ENOEXEC not an ELF
+ * file or not a regular file). */
 int mo_elf_find_funcs(const char *path, struct mo_elf_func *funcs, size_t n);
 
-/* Build id of the file as lowercase hex into out (at least 41 bytes);
+/* The same through an open descriptor (not closed; read with pread only,
+ * so its file position does not matter). */
+int mo_elf_find_funcs_fd(int fd, struct mo_elf_func *funcs, size_t n);
+
+/* Build id of the file (opened with mo_safe_open) as lowercase hex into out (at least 41 bytes);
  * 0, -ENODATA when it has none, -ENOSPC when out is too small for it. */
 int mo_elf_build_id(const char *path, char *out, size_t outlen);
 

@@ -22,6 +22,7 @@
 #include "deps.h"
 #include "modules.h"
 #include "procmaps.h"
+#include "safefile.h"
 #include "unwind_table.h"
 
 struct seen {
@@ -119,9 +120,9 @@ static int remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state,
 	return 0;
 }
 
-/* Compile path's rows and publish them under (dev, ino). */
-static int load_file(struct mo_modules *m, const char *path, const char *name, uint64_t dev,
-		     uint64_t ino)
+/* Compile the rows of the file open at fd (-errno: it could not be opened
+ * safely, remembered as refused) and publish them under (dev, ino). */
+static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t dev, uint64_t ino)
 {
 	struct mo_unwind_table t = { 0 };
 	struct mo_module_key key = { .dev = dev, .ino = ino };
@@ -130,7 +131,12 @@ static int load_file(struct mo_modules *m, const char *path, const char *name, u
 
 	if (find_seen(m, dev, ino))
 		return 0;
-	err = mo_unwind_table_build(path, &t);
+	if (fd < 0) {
+		m->st.refused++;
+		remember(m, dev, ino, -1, name);
+		return fd;
+	}
+	err = mo_unwind_table_build_fd(fd, &t);
 	if (err || t.nrows == 0) {
 		m->st.failed++;
 		mo_unwind_table_release(&t);
@@ -173,18 +179,24 @@ static uint64_t kdev(uint32_t major, uint32_t minor)
 	return ((uint64_t)major << 20) | minor;
 }
 
-static void proc_path(char *buf, size_t len, pid_t pid, const char *path)
+/* The mapped inode itself (safefile.h), whatever its path names now. */
+static int load_mapping(struct mo_modules *m, pid_t pid, const struct mo_map *mp)
 {
-	/* through the process's root, so files in other mount namespaces open */
-	snprintf(buf, len, "/proc/%d/root%s", (int)pid, path);
-	if (faccessat(AT_FDCWD, buf, R_OK, AT_EACCESS) != 0)
-		snprintf(buf, len, "%s", path);
+	uint64_t dev = kdev(mp->dev_major, mp->dev_minor);
+	int fd, r;
+
+	if (find_seen(m, dev, mp->inode))
+		return 0;
+	fd = mo_safe_open_mapping(pid, mp, NULL, 0, NULL);
+	r = load_file(m, fd, mp->path, dev, mp->inode);
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
 {
 	struct mo_maps maps = { 0 };
-	char buf[PATH_MAX + 64];
 	int err, n = 0;
 
 	err = mo_procmaps_read(pid, &maps);
@@ -195,8 +207,7 @@ int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
 
 		if (!mp->x || !mp->inode || !mp->path || mp->path[0] != '/')
 			continue;
-		proc_path(buf, sizeof(buf), pid, mp->path);
-		if (load_file(m, buf, mp->path, kdev(mp->dev_major, mp->dev_minor), mp->inode) == 1)
+		if (load_mapping(m, pid, mp) == 1)
 			n++;
 	}
 	mo_maps_release(&maps);
@@ -206,7 +217,6 @@ int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
 int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t ino)
 {
 	struct mo_maps maps = { 0 };
-	char buf[PATH_MAX + 64];
 	int err = -ENOENT;
 
 	if (find_seen(m, dev, ino))
@@ -218,8 +228,7 @@ int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t i
 
 		if (mp->inode != ino || kdev(mp->dev_major, mp->dev_minor) != dev || !mp->path)
 			continue;
-		proc_path(buf, sizeof(buf), pid, mp->path);
-		err = load_file(m, buf, mp->path, dev, ino);
+		err = load_mapping(m, pid, mp);
 		break;
 	}
 	mo_maps_release(&maps);
@@ -229,10 +238,13 @@ int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t i
 int mo_modules_load_path(struct mo_modules *m, const char *path)
 {
 	struct stat st;
+	int fd = mo_safe_open(path, NULL, 0, &st), r;
 
-	if (stat(path, &st))
-		return -errno;
-	return load_file(m, path, path, kdev(major(st.st_dev), minor(st.st_dev)), st.st_ino);
+	if (fd < 0)
+		return fd;
+	r = load_file(m, fd, path, kdev(major(st.st_dev), minor(st.st_dev)), st.st_ino);
+	close(fd);
+	return r;
 }
 
 int mo_modules_preload_command(struct mo_modules *m, const char *exe_path)

@@ -20,13 +20,17 @@ struct mo_modules_stats {
 	uint64_t rows_used;
 	uint64_t rows_capacity;
 	uint64_t full;		/* files skipped because the row array is full */
+	uint64_t refused;	/* files not opened: not a regular file, not the
+				   inode mapped, too large (safefile.h) */
 };
 
 /* rows_fd: the mmap-able array (capacity entries); modules_fd: the hash. */
 struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd);
 void mo_modules_free(struct mo_modules *m);
 
-/* Load every executable file mapped by pid. Returns how many new files were
+/* Load every executable file mapped by pid, each the inode mapped (read
+ * through /proc/PID/map_files, or its path while that is still the same
+ * inode). Returns how many new files were
  * loaded, or -errno when the maps cannot be read. */
 int mo_modules_load_pid(struct mo_modules *m, pid_t pid);
 

@@ -12,8 +12,13 @@
  * module_offset in a frame is the ELF virtual address (what addr2line -e
  * module takes); when the file cannot be read it is the file offset.
  *
+ * Files come from processes that may be hostile: every one is opened with
+ * src/lib/safefile.h, the module file is the inode the process maps, and
+ * libdw/libdwfl are handed descriptors and Elf handles, never a path to
+ * open (no debuginfod either).
+ *
  * Not thread-safe: a symbolizer belongs to one thread (the observer's
- * worker). libdwfl may consult debuginfod when DEBUGINFOD_URLS is set.
+ * worker).
  */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -31,8 +36,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "procmaps.h"
+#include "safefile.h"
 #include "symbolize.h"
 
 #define MAX_CACHED_LOOKUPS 16384
@@ -62,6 +69,9 @@ struct lookup {
 struct module {
 	Dwfl *dwfl;		/* NULL: no symbols (not ELF, or libdwfl refused it) */
 	Dwfl_Module *dmod;
+	bool no_dwarf;		/* symbols only: its DWARF would make libdw open
+				   files by paths it names (split units) */
+	Dwarf *alt_stand_in;	/* see stand_in_alt() */
 	GElf_Addr bias;		/* libdwfl address = ELF vaddr + bias */
 	size_t nsegs;
 	struct segment *segs;
@@ -101,9 +111,18 @@ struct frame_buf {
 	size_t n, cap;
 };
 
+static int find_elf(Dwfl_Module *dmod, void **userdata, const char *modname, Dwarf_Addr base,
+		    char **file_name, Elf **elfp);
+static int find_debuginfo(Dwfl_Module *dmod, void **userdata, const char *modname,
+			  Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name);
+
+/* libdwfl opens no file itself: find_elf hands it the Elf read from the
+ * descriptor checked in find_module, find_debuginfo the debug files it
+ * opened safely (no debuginfod, no paths of libdwfl's choosing). */
 static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = find_elf,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 };
 
@@ -164,6 +183,8 @@ static void free_module(struct module *mod)
 {
 	if (mod->dwfl)
 		dwfl_end(mod->dwfl);
+	if (mod->alt_stand_in)
+		dwarf_end(mod->alt_stand_in);
 	tdestroy(mod->lookups, free_lookup);
 	free(mod->segs);
 	free(mod);
@@ -243,53 +264,6 @@ static int key_add(struct mo_symbolizer *s, const char *key, struct module *mod)
 	return 0;
 }
 
-static bool regular_file(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/*
- * Open the file behind a mapping as the process sees it: through its root
- * (other mount namespaces), then map_files (deleted files), then the plain
- * path if it is the same inode. Only regular files are opened: opening a
- * device node could have side effects. Returns an fd or -1.
- */
-static int open_mapped_file(pid_t pid, const struct mo_map *m, char *name, size_t size)
-{
-	struct stat st;
-	int fd, len;
-
-	if (!m->deleted) {
-		len = snprintf(name, size, "/proc/%d/root%s", (int)pid, m->path);
-		if (len > 0 && (size_t)len < size && regular_file(name)) {
-			fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-			if (fd >= 0)
-				return fd;
-		}
-	}
-	len = snprintf(name, size, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid,
-		       m->start, m->end);
-	if (len > 0 && (size_t)len < size && regular_file(name)) {
-		fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd >= 0)
-			return fd;
-	}
-	if (m->deleted || strlen(m->path) >= size || !regular_file(m->path))
-		return -1;
-	strcpy(name, m->path);
-	fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) || st.st_ino != m->inode || major(st.st_dev) != m->dev_major ||
-	    minor(st.st_dev) != m->dev_minor) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static char *build_id_key(Elf *elf)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -336,43 +310,275 @@ static int read_segments(Elf *elf, struct module *mod)
 	return 0;
 }
 
-/* Takes ownership of fd. */
-static void open_dwfl(struct module *mod, const char *modname, const char *file, int fd)
-{
-	Dwarf_Addr bias;
+/* What the callbacks of one module's libdwfl session need, while open_dwfl
+ * runs (they are not called afterwards: libdwfl keeps what it found). */
+struct dwfl_ctx {
+	pid_t pid;
+	const char *map_path;	/* the module as the process names it */
+	Elf *elf;		/* handed to libdwfl by find_elf */
+	int fd;
+	const char *debuglink;	/* the module's .gnu_debuglink, or NULL */
+	GElf_Word debuglink_crc;
+	char build_id[2 * 64 + 1];
+	bool alt_found;
+};
 
-	mod->dwfl = dwfl_begin(&dwfl_callbacks);
-	if (!mod->dwfl) {
-		close(fd);
-		return;
+static int find_elf(Dwfl_Module *dmod, void **userdata, const char *modname, Dwarf_Addr base,
+		    char **file_name, Elf **elfp)
+{
+	struct dwfl_ctx *c = *userdata;
+	int fd;
+
+	if (!c || !c->elf)
+		return -1;
+	*elfp = c->elf;
+	*file_name = strdup(c->map_path);
+	fd = c->fd;
+	c->elf = NULL;
+	c->fd = -1;
+	return fd;	/* libdwfl owns both now */
+}
+
+/* Debug files are owned by root and not writable by others under the
+ * host's /usr/lib/debug: libdw may map those. Any other is handed over as
+ * a sealed copy, so a truncation by its owner cannot SIGBUS us. */
+static bool only_root_writes(const char *path, const struct stat *st)
+{
+	return strncmp(path, "/usr/lib/debug/", 15) == 0 && st->st_uid == 0 &&
+	       !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+static int crc_file(int fd, uint64_t size, uint32_t *crc)
+{
+	char buf[1 << 16];
+	uLong c = crc32(0L, Z_NULL, 0);
+
+	for (uint64_t off = 0; off < size;) {
+		ssize_t r = pread(fd, buf, size - off < sizeof(buf) ? size - off : sizeof(buf),
+				  (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EIO;
+		c = crc32(c, (const Bytef *)buf, (uInt)r);
+		off += (uint64_t)r;
 	}
-	dwfl_report_begin(mod->dwfl);
-	mod->dmod = dwfl_report_elf(mod->dwfl, modname, file, fd, 0, true);
-	dwfl_report_end(mod->dwfl, NULL, NULL);
-	if (!mod->dmod || !dwfl_module_getelf(mod->dmod, &mod->bias)) {
-		if (!mod->dmod)
+	*crc = (uint32_t)c;
+	return 0;
+}
+
+/*
+ * Open a candidate debug file: safely, checked by CRC when crc is given
+ * (.gnu_debuglink), by build id when id is (.build-id paths). Returns an
+ * fd libdw may map, or -1.
+ */
+static int open_debug(const char *path, const GElf_Word *crc, const char *id)
+{
+	struct stat st;
+	uint32_t got;
+	int fd = mo_safe_open(path, NULL, 0, &st), out;
+
+	if (fd < 0)
+		return -1;
+	if (id) {
+		Elf *e = elf_begin(fd, ELF_C_READ, NULL);
+		char *key = e ? build_id_key(e) : NULL;
+		bool same = key && strcmp(key + 2, id) == 0;
+
+		free(key);
+		if (e)
+			elf_end(e);
+		if (!same) {
 			close(fd);
-		dwfl_end(mod->dwfl);
-		mod->dwfl = NULL;
-		mod->dmod = NULL;
-		return;
+			return -1;
+		}
 	}
+	if (only_root_writes(path, &st)) {
+		if (crc && (crc_file(fd, (uint64_t)st.st_size, &got) || got != *crc)) {
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	out = mo_safe_copy(fd, (uint64_t)st.st_size, &got);
+	close(fd);
+	if (out >= 0 && crc && got != *crc) {
+		close(out);
+		return -1;
+	}
+	return out < 0 ? -1 : out;
+}
+
+/* A file name from a file we read: one path component. */
+static bool plain_name(const char *name)
+{
+	return name && *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
+static int find_debuginfo(Dwfl_Module *dmod, void **userdata, const char *modname,
+			  Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	struct dwfl_ctx *c = *userdata;
+	char path[PATH_MAX + 64], dir[PATH_MAX];
+	const char *slash;
+	int fd = -1;
+
+	if (!c)
+		return -1;
+	if (debuglink_file && !(c->debuglink && debuglink_crc == c->debuglink_crc &&
+				strcmp(debuglink_file, c->debuglink) == 0)) {
+		/* the .gnu_debugaltlink file (dwz): an absolute name in the
+		 * host's debug tree only */
+		if (strncmp(debuglink_file, "/usr/lib/debug/", 15) == 0 &&
+		    !strstr(debuglink_file, "/../"))
+			fd = open_debug(debuglink_file, NULL, NULL);
+		c->alt_found = fd >= 0;
+		goto out;
+	}
+	if (c->build_id[0]) {
+		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug",
+			 c->build_id, c->build_id + 2);
+		fd = open_debug(path, NULL, c->build_id);
+	}
+	if (fd < 0 && plain_name(c->debuglink)) {
+		slash = strrchr(c->map_path, '/');
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - c->map_path), c->map_path);
+		snprintf(path, sizeof(path), "/proc/%d/root%s/%s", (int)c->pid, dir, c->debuglink);
+		fd = open_debug(path, &c->debuglink_crc, NULL);
+		if (fd < 0) {
+			snprintf(path, sizeof(path), "/proc/%d/root%s/.debug/%s", (int)c->pid, dir,
+				 c->debuglink);
+			fd = open_debug(path, &c->debuglink_crc, NULL);
+		}
+		if (fd < 0) {
+			snprintf(path, sizeof(path), "/usr/lib/debug%s/%s", dir, c->debuglink);
+			fd = open_debug(path, &c->debuglink_crc, NULL);
+		}
+	}
+out:
+	/* a name without a descriptor would make libdwfl open it itself */
+	if (fd >= 0)
+		*debuginfo_file_name = strdup(debuglink_file ? debuglink_file : c->map_path);
+	return fd;
+}
+
+/*
+ * libdw opens, by itself and with a blocking open(2), the files a DWARF
+ * unit names: the .gnu_debugaltlink file when no alt was set, split units
+ * (.dwo) of skeleton units. An alt file not found gets a stand-in (the
+ * debug data itself: wrong strings at worst, never an open); a module with
+ * skeleton units keeps its symbol table only.
+ */
+static void confine_dwarf(struct module *mod, Dwarf *dw, bool alt_found)
+{
+	const char *altname;
+	const void *id;
+	Dwarf_CU *cu = NULL, *next;
+	Dwarf_Half version;
+	uint8_t type;
+
+	if (!alt_found && dwelf_dwarf_gnu_debugaltlink(dw, &altname, &id) > 0) {
+		mod->alt_stand_in = dwarf_begin_elf(dwarf_getelf(dw), DWARF_C_READ, NULL);
+		if (!mod->alt_stand_in) {
+			mod->no_dwarf = true;
+			return;
+		}
+		dwarf_setalt(dw, mod->alt_stand_in);
+	}
+	while (dwarf_get_units(dw, cu, &next, &version, &type, NULL, NULL) == 0) {
+		if (type == DW_UT_skeleton || type == DW_UT_split_compile ||
+		    type == DW_UT_split_type) {
+			mod->no_dwarf = true;
+			return;
+		}
+		cu = next;
+	}
+}
+
+/* The vaddr range of elf's PT_LOADs, as libdwfl lays a module out. */
+static bool load_range(Elf *elf, GElf_Addr *lo, GElf_Addr *hi)
+{
+	size_t nph;
+	bool any = false;
+
+	if (elf_getphdrnum(elf, &nph))
+		return false;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+		GElf_Addr start, end;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		start = ph.p_align > 1 ? ph.p_vaddr & -ph.p_align : ph.p_vaddr;
+		end = ph.p_vaddr + ph.p_memsz;
+		if (!any || start < *lo)
+			*lo = start;
+		if (!any || end > *hi)
+			*hi = end;
+		any = true;
+	}
+	return any && *hi > *lo;
+}
+
+/* Takes ownership of elf and fd (the descriptor find_module checked). */
+static void open_dwfl(struct module *mod, pid_t pid, const char *modname, Elf *elf, int fd)
+{
+	struct dwfl_ctx c = { .pid = pid, .map_path = modname, .elf = elf, .fd = fd };
+	char *key = build_id_key(elf);
+	GElf_Addr lo = 0, hi = 0;
+	Dwarf_Addr bias;
+	Dwarf *dw;
+	void **ud;
+
+	if (key)
+		snprintf(c.build_id, sizeof(c.build_id), "%s", key + 2);
+	free(key);
+	c.debuglink = dwelf_elf_gnu_debuglink(elf, &c.debuglink_crc);
+	mod->dwfl = load_range(elf, &lo, &hi) ? dwfl_begin(&dwfl_callbacks) : NULL;
+	if (!mod->dwfl)
+		goto drop;
+	dwfl_report_begin(mod->dwfl);
+	mod->dmod = dwfl_report_module(mod->dwfl, modname, lo, hi);
+	dwfl_report_end(mod->dwfl, NULL, NULL);
+	if (!mod->dmod)
+		goto drop;
+	dwfl_module_info(mod->dmod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+	*ud = &c;
+	if (!dwfl_module_getelf(mod->dmod, &mod->bias))
+		goto drop;
 	/*
 	 * Find separate debug info and the symbol table now, while the path
 	 * (through /proc/PID/root) still exists: the module outlives the pid.
 	 */
-	dwfl_module_getdwarf(mod->dmod, &bias);
+	dw = dwfl_module_getdwarf(mod->dmod, &bias);
+	if (dw)
+		confine_dwarf(mod, dw, c.alt_found);
 	dwfl_module_getsymtab(mod->dmod);
+	*ud = NULL;
+	return;
+drop:
+	if (c.elf)
+		elf_end(c.elf);
+	if (c.fd >= 0)
+		close(c.fd);
+	if (mod->dwfl)
+		dwfl_end(mod->dwfl);
+	mod->dwfl = NULL;
+	mod->dmod = NULL;
 }
 
 /*
- * The module behind a file mapping. *out stays NULL when the file cannot be
+ * The module behind a file mapping: the inode mapped, opened safely
+ * (mo_safe_open_mapping), read with ELF_C_READ (never a mapping the file's
+ * owner could truncate under us). *out stays NULL when the file cannot be
  * read; that is not an error. Returns 0 or -ENOMEM.
  */
 static int find_module(struct mo_symbolizer *s, pid_t pid, const struct mo_map *m,
 		       struct module **out)
 {
-	char name[PATH_MAX + 64], idkey[128];
+	char idkey[128];
 	char *bkey = NULL;
 	struct module *mod;
 	struct stat st;
@@ -380,13 +586,9 @@ static int find_module(struct mo_symbolizer *s, pid_t pid, const struct mo_map *
 	int fd, err = 0;
 
 	*out = NULL;
-	fd = open_mapped_file(pid, m, name, sizeof(name));
+	fd = mo_safe_open_mapping(pid, m, NULL, 0, &st);
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st)) {
-		close(fd);
-		return 0;
-	}
 	snprintf(idkey, sizeof(idkey), "i:%llx:%llx:%llx:%lld.%09ld",
 		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
 		 (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec,
@@ -398,7 +600,7 @@ static int find_module(struct mo_symbolizer *s, pid_t pid, const struct mo_map *
 		return 0;
 	}
 
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (elf && elf_kind(elf) == ELF_K_ELF) {
 		bkey = build_id_key(elf);
 		mod = bkey ? key_find(s, bkey) : NULL;
@@ -421,11 +623,13 @@ static int find_module(struct mo_symbolizer *s, pid_t pid, const struct mo_map *
 	s->modules = mod;
 	if (elf && elf_kind(elf) == ELF_K_ELF)
 		err = read_segments(elf, mod);
-	elf_end(elf);
-	if (!err && mod->nsegs)
-		open_dwfl(mod, m->path, name, fd);
-	else
+	if (!err && mod->nsegs) {
+		open_dwfl(mod, pid, m->path, elf, fd);
+	} else {
+		if (elf)
+			elf_end(elf);
 		close(fd);
+	}
 	if (!err)
 		err = key_add(s, idkey, mod);
 	if (!err && bkey)
@@ -544,7 +748,7 @@ static int resolve(struct module *mod, struct lookup *l)
 	int nscopes = 0, line = 0, err;
 
 	name = dwfl_module_addrinfo(mod->dmod, a, &symoff, &sym, NULL, NULL, NULL);
-	cu = dwfl_module_addrdie(mod->dmod, a, &cubias);
+	cu = mod->no_dwarf ? NULL : dwfl_module_addrdie(mod->dmod, a, &cubias);
 	if (cu)
 		nscopes = dwarf_getscopes(cu, a - cubias, &scopes);
 	for (int i = 0; i < nscopes; i++) {
@@ -566,7 +770,7 @@ static int resolve(struct module *mod, struct lookup *l)
 	}
 	l->n = ninl + 1;
 
-	dl = dwfl_module_getsrc(mod->dmod, a);
+	dl = mod->no_dwarf ? NULL : dwfl_module_getsrc(mod->dmod, a);
 	if (dl)
 		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
 	err = dup_str(&l->frames[0].file, file);

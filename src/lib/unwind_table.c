@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "safefile.h"
 #include "unwind_table.h"
 
 #define REG_RBP 6
@@ -706,19 +707,32 @@ static int build_debug_frame(Elf *elf, struct builder *b,
 
 int mo_unwind_table_build(const char *path, struct mo_unwind_table *out)
 {
+	int fd, err;
+
+	memset(out, 0, sizeof(*out));
+	fd = mo_safe_open(path, NULL, 0, NULL);
+	if (fd < 0)
+		return fd == -ENXIO ? -ENOEXEC : fd;
+	err = mo_unwind_table_build_fd(fd, out);
+	close(fd);
+	return err;
+}
+
+int mo_unwind_table_build_fd(int fd, struct mo_unwind_table *out)
+{
 	struct builder b = { 0 };
 	struct span_vec walked = { 0 };
 	struct mo_unwind_row *shrunk;
 	GElf_Ehdr eh;
 	Elf *elf = NULL;
-	int fd, err;
+	int err;
 
 	memset(out, 0, sizeof(*out));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* not ELF_C_READ_MMAP: the file's owner may truncate it while we read,
+	 * which would be a SIGBUS through a mapping; sections are read with
+	 * pread when asked for */
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_machine != EM_X86_64) {
@@ -755,7 +769,6 @@ cleanup:
 	free(b.rows);
 	free(walked.v);
 	elf_end(elf);
-	close(fd);
 	return err;
 }
 

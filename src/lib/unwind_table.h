@@ -26,9 +26,14 @@ struct mo_unwind_table {
 	size_t unsupported;	/* rows whose CFA rule could not be expressed */
 };
 
-/* Build the table for the ELF file at path. 0 or -errno (-ENOENT, -ENOEXEC
- * for a file that is not x86-64 ELF, -ENODATA when it has no CFI at all). */
+/* Build the table for the ELF file at path (opened with mo_safe_open). 0 or
+ * -errno (-ENOENT, -ENOEXEC for a file that is not x86-64 ELF, -ENODATA
+ * when it has no CFI at all). */
 int mo_unwind_table_build(const char *path, struct mo_unwind_table *out);
+
+/* The same from an open regular file (read with pread, never mapped; fd is
+ * not closed). */
+int mo_unwind_table_build_fd(int fd, struct mo_unwind_table *out);
 
 void mo_unwind_table_release(struct mo_unwind_table *t);
 

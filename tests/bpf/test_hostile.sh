@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Strings from the traced system are hostile: a process names itself
+# What a traced process controls is hostile: its strings and its files.
+#
+# Strings: a process names itself
 #   ho"st\ <newline> ESC[7m <byte 0xff> end          (15 bytes, its whole comm)
 # and leaks from a library in a directory named lib"dir <newline> x ESC.
 # JSON, text and the Prometheus scrape must carry them escaped, never raw,
@@ -10,6 +12,14 @@
 #               src/lib/json.c mo_text_escape
 #   Prometheus  \\ \" \n as the exposition format says; other controls and
 #               non-UTF-8 bytes as \\xNN (docs/metrics.md, "Escaping")
+#
+# Files (tests/fixtures/hostile_files.c, hostile_attach.c; src/lib/safefile.h):
+# a library replaced by a FIFO or a /dev/zero symlink after it was mapped, a
+# huge sparse file mapped executable, a library truncated after memobserver
+# read it, a .gnu_debuglink naming a FIFO, a static allocator whose path is
+# swapped for the host's libc, and threads inside malloc while the probes go
+# in without session uprobes. memobserver must start (the metrics port
+# answers), find the exact leaks, and stop on SIGTERM within 5 s.
 . "$(dirname "$0")/lib.sh"
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip hostile "$why"; exit 0; fi
 
@@ -214,4 +224,184 @@ PY
 		fail hostile_text_escaped "$(tail -c 400 "$TMP/text.why")"
 	fi
 fi
+
+# ---- hostile files ---------------------------------------------------------
+hf_src=$ROOT/tests/fixtures/hostile_files.c
+hfdir=$TMP/hf
+mkdir -p "$hfdir"
+# hf_lib NAME [gcc options]: the fixture's library at $hfdir/NAME
+hf_lib() {
+	local out=$hfdir/$1
+	shift
+	gcc -shared -fPIC -g -O2 -D_GNU_SOURCE -DHOSTILE_FILES_LIB "$@" "$hf_src" -o "$out" \
+		2> "$TMP/hf_gcc.err" || { cat "$TMP/hf_gcc.err" >&2; return 1; }
+}
+
+# mo_start NAME PID [options]: memobserver -p PID (environment: MO_ENV)
+# with metrics on a free port; 0 when it says it observes and the metrics
+# port answers.
+MO_ENV=()
+mo_start() {
+	local name=$1 pid=$2
+	shift 2
+	hport=$((19100 + RANDOM % 900))
+	while ss -ltn 2> /dev/null | grep -q ":$hport "; do hport=$((19100 + RANDOM % 900)); done
+	env "${MO_ENV[@]}" "$MO" -v --format json --min-age 0 --min-size 1 --large-size 20K -p "$pid" \
+		--metrics "127.0.0.1:$hport" "$@" -o "$TMP/$name.json" 2> "$TMP/$name.err" &
+	hmo=$!
+	if ! wait_for "$TMP/$name.err" observing 150; then
+		fail "hostile_$name" "did not start: $(tail -c 300 "$TMP/$name.err")"
+		return 1
+	fi
+	if ! curl -sf -m 5 "http://127.0.0.1:$hport/metrics" > "$TMP/$name.prom"; then
+		fail "hostile_$name" "metrics port $hport does not answer"
+		return 1
+	fi
+}
+
+# mo_term NAME: SIGTERM; 0 when memobserver ended by itself within 5 s.
+mo_term() {
+	local i=0
+	kill -TERM "$hmo" 2> /dev/null
+	while kill -0 "$hmo" 2> /dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	if kill -0 "$hmo" 2> /dev/null; then
+		kill -KILL "$hmo"
+		wait "$hmo" 2> /dev/null
+		fail "hostile_$1_sigterm" "still running 5 s after SIGTERM: $(tail -c 200 "$TMP/$1.err")"
+		return 1
+	fi
+	wait "$hmo"
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		fail "hostile_$1_sigterm" "exit status $rc: $(tail -c 300 "$TMP/$1.err")"
+		return 1
+	fi
+	pass "hostile_$1_sigterm"
+}
+
+# hf_run NAME LIB [fixture options] -- [memobserver options]: the fixture,
+# memobserver on it, the leaks, a SIGTERM, the exact leaks checked; with
+# hf_log set, memobserver's closing warning on the files it did not read
+# must match it.
+hf_run() {
+	local name=$1 lib=$2 fx_args=() mo_args=()
+	shift 2
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do fx_args+=("$1"); shift; done
+	[ $# -gt 0 ] && shift
+	mo_args=("$@")
+	"$FIX/hostile_files" --lib "$lib" --wait-signal --hold-ms 20000 "${fx_args[@]}" \
+		> "$TMP/$name.fx" 2>&1 &
+	local f=$!
+	if ! wait_for "$TMP/$name.fx" '^READY' 50; then
+		fail "hostile_$name" "fixture did not start: $(head -c 300 "$TMP/$name.fx")"
+		kill $f 2> /dev/null
+		return 1
+	fi
+	if ! mo_start "$name" $f "${mo_args[@]}"; then
+		kill -KILL $hmo 2> /dev/null
+		kill $f 2> /dev/null
+		wait $f $hmo 2> /dev/null
+		return 1
+	fi
+	kill -USR1 $f
+	wait_for "$TMP/$name.fx" '^EXPECT hostile_file_small' 50
+	if grep -q -- --truncate <<< "${fx_args[*]}"; then
+		# the large leaks were named (the library is open in memobserver),
+		# then the file shrinks to nothing; the small ones are named only
+		# in the final report, from what was read before
+		wait_for "$TMP/$name.json" large_allocation 100
+		kill -USR1 $f
+		wait_for "$TMP/$name.fx" '^TRUNCATED' 50 ||
+			fail "hostile_$name" "fixture did not truncate: $(tail -c 200 "$TMP/$name.fx")"
+	else
+		wait_for "$TMP/$name.fx" '^DONE' 50
+	fi
+	wait_for "$TMP/$name.json" large_allocation 100
+	mo_term "$name"
+	kill $f 2> /dev/null
+	wait $f 2> /dev/null
+	check "hostile_${name}_leaks" "$TMP/$name.json" "$TMP/$name.fx"
+	if [ -n "${hf_log:-}" ]; then
+		if grep -q "not read: .*$hf_log" "$TMP/$name.err"; then
+			pass "hostile_${name}_logged"
+		else
+			fail "hostile_${name}_logged" "no '$hf_log': $(grep 'not read' "$TMP/$name.err")"
+		fi
+	fi
+}
+
+# (a) dlopen'ed, unlinked, a FIFO in its place, then malloc through it: the
+# mapped inode is read through /proc/PID/map_files (symbols included).
+hf_lib libfifo.so && hf_run fifo "$hfdir/libfifo.so" --replace fifo
+
+# (d) the same with a symlink to /dev/zero, and a 64 GiB sparse file mapped
+# executable (refused: larger than MO_SAFE_MAX_SIZE, never read)
+truncate -s 64G "$hfdir/sparse.bin"
+head -c 64 "$FIX/hostile_files" | dd of="$hfdir/sparse.bin" conv=notrunc status=none
+hf_lib libzero.so && hf_log="[1-9][0-9]* larger than" hf_run devzero "$hfdir/libzero.so" \
+	--replace devzero --map-exec "$hfdir/sparse.bin"
+
+# (b) truncated to 0 bytes after memobserver read it: no SIGBUS, and the
+# frames read before still have their names
+hf_lib libtrunc.so && hf_run truncate "$hfdir/libtrunc.so" --truncate
+
+# (c) a stripped library whose .gnu_debuglink names a FIFO next to it
+if hf_lib libdl.so && objcopy --only-keep-debug "$hfdir/libdl.so" "$hfdir/libdl.dbg" &&
+	objcopy --strip-debug --add-gnu-debuglink="$hfdir/libdl.dbg" "$hfdir/libdl.so" &&
+	rm "$hfdir/libdl.dbg" && mkfifo "$hfdir/libdl.dbg"; then
+	hf_log="[1-9][0-9]* not regular files" hf_run debuglink "$hfdir/libdl.so"
+else
+	fail hostile_debuglink "cannot build the library with a .gnu_debuglink"
+fi
+
+# ---- a static allocator whose path is swapped for the host's libc ----------
+# The program is its own allocator. Once it runs, its file is unlinked and
+# the path made a symlink to the C library: /proc/PID/maps still names the
+# path, with the program's dev/ino. Probes must go into the program (the
+# inode mapped), read and attached through one descriptor; attaching by path
+# would probe libc at the offsets read, and see none of the leaks.
+swapdir=$TMP/swap
+mkdir -p "$swapdir"
+cp "$FIX/alloc/leak_alloc-static" "$swapdir/prog"
+libc=$(ldd /bin/true | awk '/libc\.so/ { print $3 }')
+for mode in session fallback; do
+	MO_ENV=()
+	[ $mode = fallback ] && MO_ENV=(MEMOBSERVER_NO_SESSION=1)
+	"$swapdir/prog" --wait-signal --hold-ms 20000 > "$TMP/swap_$mode.fx" 2>&1 &
+	f=$!
+	wait_for "$TMP/swap_$mode.fx" '^READY' 50
+	rm "$swapdir/prog" && ln -s "$libc" "$swapdir/prog"
+	if mo_start "swap_$mode" $f; then
+		kill -USR1 $f
+		wait_for "$TMP/swap_$mode.fx" '^DONE' 50
+		mo_term "swap_$mode"
+		check "hostile_swap_${mode}_leaks" "$TMP/swap_$mode.json" "$TMP/swap_$mode.fx"
+	fi
+	kill -KILL $hmo 2> /dev/null
+	kill $f 2> /dev/null
+	wait $f $hmo 2> /dev/null
+	rm -f "$swapdir/prog"
+	cp "$FIX/alloc/leak_alloc-static" "$swapdir/prog"
+done
+
+# ---- threads inside malloc while probes go in, without session uprobes -----
+# A call that entered between a function's entry probe and its return probe
+# never returned through the probe: the thread counted as inside the
+# allocator for life, and none of its allocations were tracked again.
+for round in 1 2 3; do
+	"$FIX/hostile_attach" --wait-signal --threads 3 --hold-ms 20000 > "$TMP/race$round.fx" 2>&1 &
+	f=$!
+	wait_for "$TMP/race$round.fx" '^CHURNING' 50
+	MO_ENV=(MEMOBSERVER_NO_SESSION=1)
+	if mo_start "race$round" $f; then
+		kill -USR1 $f
+		wait_for "$TMP/race$round.fx" '^DONE' 100
+		mo_term "race$round"
+		check "hostile_attach_race_${round}_leaks" "$TMP/race$round.json" "$TMP/race$round.fx"
+	fi
+	kill -KILL $hmo 2> /dev/null
+	kill $f 2> /dev/null
+	wait $f $hmo 2> /dev/null
+done
+MO_ENV=()
 exit 0

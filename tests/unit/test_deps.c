@@ -4,7 +4,8 @@
  * this system: /bin/sh's closure holds the C library after the program; a
  * "#!" script's program is its interpreter, through nested scripts; a
  * musl program's "libc.so" is its interpreter (when musl is installed: the
- * ELF is made here by musl-gcc, else that case is skipped).
+ * ELF is made here by musl-gcc, else that case is skipped); a program or
+ * library that is a FIFO is not waited on (under an alarm: a hang fails).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -119,6 +120,46 @@ static void test_musl(void **state)
 	unlink(exe);
 }
 
+static void test_fifos(void **state)
+{
+	char fifo[64], lib[80], prog[80], cmd[512];
+	const char *old = getenv("LD_LIBRARY_PATH");
+	struct mo_deps d;
+
+	(void)state;
+	alarm(20);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0755), 0);
+	assert_int_equal(mo_deps_resolve(fifo, &d), 0);
+	assert_int_equal(d.nr, 1);	/* itself, with nothing read from it */
+	mo_deps_release(&d);
+	unlink(fifo);
+
+	/* a program whose DT_NEEDED library is now a FIFO */
+	snprintf(lib, sizeof(lib), "%s/libfifo.so", dir);
+	snprintf(prog, sizeof(prog), "%s/prog", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "echo 'int f(void) { return 1; }' | gcc -shared -fPIC -x c - -o '%s' && "
+		 "echo 'int f(void); int main(void) { return f(); }' | "
+		 "gcc -x c - -o '%s' -L'%s' -lfifo",
+		 lib, prog, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(unlink(lib), 0);
+	assert_int_equal(mkfifo(lib, 0755), 0);
+	setenv("LD_LIBRARY_PATH", dir, 1);
+	assert_int_equal(mo_deps_resolve(prog, &d), 0);
+	assert_true(has_path(&d, lib));
+	assert_true(has_path(&d, LIBC));
+	mo_deps_release(&d);
+	if (old)
+		setenv("LD_LIBRARY_PATH", old, 1);
+	else
+		unsetenv("LD_LIBRARY_PATH");
+	unlink(lib);
+	unlink(prog);
+	alarm(0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -137,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_elf_program),
 		cmocka_unit_test(test_scripts),
 		cmocka_unit_test(test_musl),
+		cmocka_unit_test(test_fifos),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -2,7 +2,9 @@
 /*
  * test_symbolize.c - symbolize the test's own functions, libc, anonymous and
  * file mappings, a dlopen'ed library and a stripped child program whose
- * symbols and lines live only in a separate debug file (.gnu_debuglink).
+ * symbols and lines live only in a separate debug file (.gnu_debuglink);
+ * hostile files: a debuglink naming a FIFO, a library truncated after it
+ * was read, a program replaced by a FIFO.
  * Needs gcc and objcopy at run time; build this file with -g.
  */
 #include <dlfcn.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -550,6 +553,140 @@ static void test_separate_debuginfo(void **state)
 	mo_symbolizer_free(s);
 }
 
+/* A .gnu_debuglink naming a FIFO: refused without blocking (the symbols
+ * the stripped program lacks stay missing). */
+static void test_debuglink_fifo(void **state)
+{
+	struct tmpdir *d = *state;
+	char src[PATH_MAX], prog[PATH_MAX], dbg[PATH_MAX];
+	char cmd[4 * PATH_MAX];
+	struct mo_symbolizer *s = mo_symbolizer_new();
+	struct mo_frame *f;
+	size_t n;
+	uint64_t ip;
+	pid_t pid;
+
+	assert_non_null(s);
+	tmp_file(d, "prog.c", src);
+	tmp_file(d, "prog", prog);
+	tmp_file(d, "prog.debug", dbg);
+	write_file(src, prog_src);
+	snprintf(cmd, sizeof(cmd),
+		 "gcc -g -O1 -o '%s' '%s' && cd '%s' && "
+		 "objcopy --only-keep-debug prog prog.debug && "
+		 "objcopy --strip-all --add-gnu-debuglink=prog.debug prog && "
+		 "rm prog.debug && mkfifo prog.debug",
+		 prog, src, d->path);
+	run(cmd);
+	pid = spawn(d, prog, &ip);
+	alarm(20);	/* a blocking open of the FIFO fails the test here */
+	assert_int_equal(mo_symbolize(s, pid, &ip, 1, &f, &n), 0);
+	alarm(0);
+	assert_int_equal(n, 1);
+	assert_null(f[0].symbol);
+	assert_string_equal(f[0].module, prog);
+	mo_frames_free(f, n);
+	reap(d);
+	mo_symbolizer_free(s);
+}
+
+/* A library's file is truncated to nothing after the symbolizer read it:
+ * new lookups still work from what was read (no SIGBUS from a mapping of
+ * the file), and a fresh symbolizer simply finds no symbols. A child maps
+ * the library and is killed, never running it again. */
+static void test_truncated_after_read(void **state)
+{
+	struct tmpdir *d = *state;
+	char src[PATH_MAX], lib[PATH_MAX];
+	char cmd[4 * PATH_MAX];
+	struct mo_symbolizer *s = mo_symbolizer_new(), *s2 = mo_symbolizer_new();
+	struct mo_frame *f;
+	size_t n;
+	uint64_t ip, ip2;
+	int fds[2];
+	pid_t pid;
+
+	assert_non_null(s);
+	assert_non_null(s2);
+	tmp_file(d, "lib.c", src);
+	tmp_file(d, "libtrunc.so", lib);
+	write_file(src, lib_src);
+	snprintf(cmd, sizeof(cmd), "gcc -g -O1 -shared -fPIC -o '%s' '%s'", lib, src);
+	run(cmd);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		void *h = dlopen(lib, RTLD_NOW);
+		uint64_t a = h ? addr_of(dlsym(h, "dl_fn")) : 0;
+
+		if (write(fds[1], &a, sizeof(a)) != sizeof(a))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	d->child = pid;
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &ip, sizeof(ip)), sizeof(ip));
+	close(fds[0]);
+	assert_true(ip != 0);
+	assert_int_equal(mo_symbolize(s, pid, &ip, 1, &f, &n), 0);
+	assert_string_equal(f[0].symbol, "dl_fn");
+	mo_frames_free(f, n);
+
+	assert_int_equal(truncate(lib, 0), 0);
+	ip2 = ip + 1;	/* not looked up yet */
+	assert_int_equal(mo_symbolize(s, pid, &ip2, 1, &f, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].symbol, "dl_fn");
+	assert_int_equal(f[0].offset, 1);
+	assert_int_equal(f[0].line, 2);
+	mo_frames_free(f, n);
+
+	assert_int_equal(mo_symbolize(s2, pid, &ip, 1, &f, &n), 0);
+	assert_null(f[0].symbol);
+	assert_string_equal(f[0].module, lib);
+	mo_frames_free(f, n);
+	reap(d);
+	mo_symbolizer_free(s2);
+	mo_symbolizer_free(s);
+}
+
+/* The program's file is deleted and a FIFO put at its path while it runs:
+ * the mapped inode is read (as root, through map_files), never the FIFO. */
+static void test_replaced_by_fifo(void **state)
+{
+	struct tmpdir *d = *state;
+	char src[PATH_MAX], prog[PATH_MAX];
+	char cmd[4 * PATH_MAX];
+	struct mo_symbolizer *s = mo_symbolizer_new();
+	struct mo_frame *f;
+	size_t n;
+	uint64_t ip;
+	pid_t pid;
+
+	assert_non_null(s);
+	tmp_file(d, "prog.c", src);
+	tmp_file(d, "prog", prog);
+	write_file(src, prog_src);
+	snprintf(cmd, sizeof(cmd), "gcc -g -O1 -o '%s' '%s'", prog, src);
+	run(cmd);
+	pid = spawn(d, prog, &ip);
+	assert_int_equal(unlink(prog), 0);
+	assert_int_equal(mkfifo(prog, 0644), 0);
+	alarm(20);
+	assert_int_equal(mo_symbolize(s, pid, &ip, 1, &f, &n), 0);
+	alarm(0);
+	assert_string_equal(f[0].module, prog);
+	if (geteuid() == 0)
+		assert_string_equal(f[0].symbol, "leaf_work");
+	else
+		assert_null(f[0].symbol);
+	mo_frames_free(f, n);
+	reap(d);
+	mo_symbolizer_free(s);
+}
+
 /* A forked child gone before its maps were read takes its parent's view. */
 static void test_inherit(void **state)
 {
@@ -597,6 +734,10 @@ int main(void)
 		cmocka_unit_test(test_api_edges),
 		cmocka_unit_test(test_inherit),
 		cmocka_unit_test_setup_teardown(test_dlopen, setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_debuglink_fifo, setup_tmpdir, teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_truncated_after_read, setup_tmpdir,
+						teardown_tmpdir),
+		cmocka_unit_test_setup_teardown(test_replaced_by_fifo, setup_tmpdir, teardown_tmpdir),
 		cmocka_unit_test_setup_teardown(test_separate_debuginfo, setup_tmpdir,
 						teardown_tmpdir),
 	};

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <dwarf.h>
@@ -1075,6 +1076,14 @@ static void test_errors(void **state)
 			 -ENOENT);
 	assert_null(t.rows);
 	assert_int_equal(t.nrows, 0);
+
+	/* a FIFO: refused at once, not waited on for a writer */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	alarm(20);
+	assert_int_equal(mo_unwind_table_build(path, &t), -ENOEXEC);
+	alarm(0);
+	unlink(path);
 
 	snprintf(path, sizeof(path), "%s/text", dir);
 	write_file(path, "#!/bin/sh\necho not an ELF file\n", 31);

@@ -48,6 +48,7 @@
 #include "memobserver.h"
 #include "modules.h"
 #include "queue.h"
+#include "safefile.h"
 #include "sinks/metrics.h"
 #include "symbolize.h"
 #include "util.h"
@@ -700,6 +701,22 @@ bool mo_observer_targets_gone(struct mo_observer *o)
 	return mo_proctab_targets_gone(o->c.pt);
 }
 
+/* One warning naming the files of traced processes that were not read. */
+static void log_refused_files(struct mo_observer *o)
+{
+	struct mo_safefile_stats st;
+
+	mo_safefile_stats(&st);
+	if (!st.not_regular && !st.replaced && !st.too_large && !st.symlinks)
+		return;
+	mo_env_log(&o->c.env, MO_LOG_WARN,
+		   "files of traced processes not read: %llu not regular files (FIFO, device), "
+		   "%llu no longer the file mapped, %llu larger than %llu bytes, %llu symlinks",
+		   (unsigned long long)st.not_regular, (unsigned long long)st.replaced,
+		   (unsigned long long)st.too_large, (unsigned long long)MO_SAFE_MAX_SIZE,
+		   (unsigned long long)st.symlinks);
+}
+
 int mo_observer_stop(struct mo_observer *o)
 {
 	struct mo_core *c = &o->c;
@@ -728,6 +745,7 @@ int mo_observer_stop(struct mo_observer *o)
 	mo_bpf_detach(o->bpf);
 	mo_records_run(c->rd, drain, o->bpf, &c->env.stopping);
 	mo_lifecycle_reclaim(c->lc, UINT64_MAX);
+	log_refused_files(o);
 	mo_queue_close(c->q);
 	pthread_mutex_unlock(&o->call_lock);
 	return 0;

@@ -99,73 +99,86 @@ static void publish_count(struct mo_probes *pr)
 	__atomic_store_n(&pr->probes, (uint64_t)pr->links.probes - pr->detached, __ATOMIC_RELAXED);
 }
 
-/* The allocator module of pid (0: ours), unless the user forced one. */
-static int allocator_of(struct mo_probes *pr, pid_t pid, const char *exe, char *path, size_t len)
+/* The allocator module of pid, unless the user forced one, opened once: it
+ * is read and attached through a->fd (a path resolved twice could be
+ * swapped in between by the traced side). */
+static int allocator_of(struct mo_probes *pr, pid_t pid, const char *exe, struct mo_allocator *a)
 {
-	if (pr->lib) {
-		snprintf(path, len, "%s", pr->lib);
-		return 0;
-	}
+	if (pr->lib)
+		return mo_allocator_open_path(pr->lib, a);
 	if (exe)
-		return mo_allocator_find_exe(exe, pr->prefix, path, len);
-	return mo_allocator_find(pid, pr->prefix, path, len);
+		return mo_allocator_open_exe(exe, pr->prefix, a);
+	return mo_allocator_open(pid, pr->prefix, a);
+}
+
+/* Attach a (closed after) with a link for pid (0: every process): the
+ * number of functions probed, 0 when attached already, or -errno with
+ * err set. */
+static int attach(struct mo_probes *pr, struct mo_allocator *a, pid_t pid, char *err,
+		  size_t errlen)
+{
+	int r = mo_links_has(&pr->links, a, pid)
+			? 0
+			: mo_attach_allocator(&pr->links, &pr->progs, a, pid, err, errlen);
+
+	mo_allocator_close(a);
+	if (r < 0)
+		mo_stat_add(&pr->failures, 1);
+	else if (r > 0)
+		publish_count(pr);
+	return r;
 }
 
 int mo_probes_attach_shared(struct mo_probes *pr, pid_t pid)
 {
-	char path[PATH_MAX], err[512];
+	struct mo_allocator a;
+	char err[512];
 	int r;
 
-	if (allocator_of(pr, pid, NULL, path, sizeof(path)))
+	if (allocator_of(pr, pid, NULL, &a))
 		return -ENOENT;
 	/* links are compared by file identity: the same library under two
 	 * /proc/PID/root paths is one probe target, a container's own libc
 	 * another */
-	if (mo_links_has(&pr->links, path, 0))
-		return 0;
-	r = mo_attach_allocator(&pr->links, &pr->progs, path, 0, err, sizeof(err));
-	if (r < 0) {
-		mo_stat_add(&pr->failures, 1);
+	r = attach(pr, &a, 0, err, sizeof(err));
+	if (r < 0)
 		mo_env_log(pr->env, MO_LOG_WARN, "pid %d: %s", (int)pid, err);
-		return r;
-	}
-	mo_env_log(pr->env, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s", (int)pid,
-		   r, path);
-	publish_count(pr);
-	return 1;
+	else if (r > 0)
+		mo_env_log(pr->env, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s",
+			   (int)pid, r, a.path);
+	return r < 0 ? r : r > 0;
 }
 
 void mo_probes_attach_own(struct mo_probes *pr, pid_t pid)
 {
-	char path[PATH_MAX], err[512];
-	int r;
+	struct mo_allocator a;
+	char err[512];
 
-	if (!pr->env->heap_probes || allocator_of(pr, pid, NULL, path, sizeof(path)))
+	if (!pr->env->heap_probes || allocator_of(pr, pid, NULL, &a))
 		return;
-	if (mo_links_has(&pr->links, path, pid))
-		return;
-	r = mo_attach_allocator(&pr->links, &pr->progs, path, pid, err, sizeof(err));
-	if (r < 0) {
-		mo_stat_add(&pr->failures, 1);
+	if (attach(pr, &a, pid, err, sizeof(err)) < 0)
 		mo_env_log(pr->env, MO_LOG_WARN, "child %d: %s", (int)pid, err);
-	}
-	publish_count(pr);
 }
 
 int mo_probes_attach_forced(struct mo_probes *pr)
 {
-	char path[PATH_MAX], err[512];
+	struct mo_allocator a;
+	char err[512];
 	int r;
 
 	if (!pr->env->heap_probes || !pr->lib)
 		return 0;
-	snprintf(path, sizeof(path), "%s", pr->lib);
-	r = mo_attach_allocator(&pr->links, &pr->progs, path, 0, err, sizeof(err));
+	r = allocator_of(pr, 0, NULL, &a);
+	if (r) {
+		mo_env_log(pr->env, MO_LOG_ERROR, "cannot open allocator library '%s': %s", pr->lib,
+			   strerror(-r));
+		return r;
+	}
+	r = attach(pr, &a, 0, err, sizeof(err));
 	if (r < 0) {
 		mo_env_log(pr->env, MO_LOG_ERROR, "%s", err);
 		return r;
 	}
-	publish_count(pr);
 	return 1;
 }
 
@@ -176,13 +189,14 @@ bool mo_probes_forced(const struct mo_probes *pr)
 
 int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bool own)
 {
-	char path[PATH_MAX], err[512];
+	struct mo_allocator a;
+	char err[512];
 	pid_t link_pid = own ? pid : 0;
 	int r;
 
 	if (!pr->env->heap_probes)
 		return 0;
-	r = allocator_of(pr, pid, exe, path, sizeof(path));
+	r = allocator_of(pr, pid, exe, &a);
 	if (r == -EACCES || r == -EPERM) {
 		mo_env_log(pr->env, MO_LOG_ERROR,
 			   "cannot read the memory maps of pid %d: %s (needs CAP_SYS_PTRACE)",
@@ -196,48 +210,43 @@ int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bo
 			   (int)pid);
 		return r;
 	}
-	if (mo_links_has(&pr->links, path, link_pid))
-		return 0;
-	r = mo_attach_allocator(&pr->links, &pr->progs, path, link_pid, err, sizeof(err));
+	r = attach(pr, &a, link_pid, err, sizeof(err));
 	if (r < 0) {
 		mo_env_log(pr->env, MO_LOG_ERROR, "pid %d: %s", (int)pid, err);
 		return r;
 	}
-	mo_env_log(pr->env, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s%s", (int)pid,
-		   r, path, pr->progs.session ? " (session uprobes)" : "");
-	publish_count(pr);
+	if (r > 0)
+		mo_env_log(pr->env, MO_LOG_INFO, "pid %d: %d allocator functions probed in %s%s",
+			   (int)pid, r, a.path, pr->progs.session ? " (session uprobes)" : "");
 	return 0;
 }
 
 int mo_probes_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whylen)
 {
-	char path[PATH_MAX];
+	struct mo_allocator a;
 	int r;
 
 	if (!pr->bpf) {
 		snprintf(why, whylen, "no allocator probes can be attached");
 		return -EOPNOTSUPP;
 	}
-	r = allocator_of(pr, pid, NULL, path, sizeof(path));
+	r = allocator_of(pr, pid, NULL, &a);
 	if (r) {
 		snprintf(why, whylen, "no allocator found: %s", strerror(-r));
 		return r;
 	}
-	if (mo_links_has(&pr->links, path, pid))
-		return 0;
 	if (MO_GROW(pr->own, pr->nown + 1, pr->capown)) {
+		mo_allocator_close(&a);
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
 	}
-	r = mo_attach_allocator(&pr->links, &pr->progs, path, pid, why, whylen);
-	if (r < 0) {
-		mo_stat_add(&pr->failures, 1);
+	r = attach(pr, &a, pid, why, whylen);
+	if (r <= 0)
 		return r;
-	}
 	pr->own[pr->nown].pid = pid;
 	pr->own[pr->nown++].n = (unsigned)r;
 	snprintf(why, whylen, "%d allocator functions probed in %s for this process only", r,
-		 path);
+		 a.path);
 	publish_count(pr);
 	return r;
 }

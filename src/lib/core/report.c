@@ -22,6 +22,7 @@
 #include "core/resident.h"
 #include "core/stacks.h"
 #include "queue.h"
+#include "safefile.h"
 #include "sinks/metrics.h"
 #include "traces.h"
 #include "util.h"
@@ -33,6 +34,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_resident_stats rs;
 	struct mo_escalate_stats es = { 0 };
 	struct mo_stacks_stats ss;
+	struct mo_safefile_stats sf;
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
 
@@ -48,6 +50,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_resident_stats(c->rs, &rs);
 	mo_probes_shed_stats(c->pr, &sh);
 	mo_stacks_stats(c->st, &ss);
+	mo_safefile_stats(&sf);
 
 	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
@@ -88,6 +91,10 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->process_events_filtered = ls.process_events_filtered;
 	out->growth_samples = v[MO_C_GROWTH_SAMPLES];
 	out->self_probe_hits = v[MO_C_SELF_HITS];
+	out->files_not_regular = sf.not_regular;
+	out->files_replaced = sf.replaced;
+	out->files_too_large = sf.too_large;
+	out->files_symlinks = sf.symlinks;
 	out->jit_frames_named = ss.jit_named;
 	out->jit_frames_unnamed = ss.jit_unnamed;
 	out->perfmaps_skipped = ss.perfmaps_skipped;
