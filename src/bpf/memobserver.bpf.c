@@ -402,8 +402,9 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 		return SKIP_RETURN;
 	}
 
-	/* a zero-size block has an address and can leak like any other */
-	track_new = size >= min_size;
+	/* a zero-size block has an address and can leak like any other: it
+	 * counts as one byte against the size filter (it holds at least that) */
+	track_new = (size ? size : 1) >= min_size;
 	if (!track_new) {
 		count(MO_C_DROP_SIZE_FILTERED);
 	} else if (sampled_out()) {
