@@ -191,6 +191,14 @@ struct mo_counters {
 	uint64_t drop_stack_stats_full;	/* per-(process, stack) totals table full */
 	uint64_t drop_unwind_maps_full;	/* a process's mappings did not fit the walker's
 					   table: its frames fall back to frame pointers */
+	uint64_t drop_targets_full;	/* forked children not followed: targets table full */
+	uint64_t drop_proc_table_full;	/* processes whose statistics found no room */
+	uint64_t drop_proc_maps_full;	/* walker mapping caches not stored (table full) */
+	uint64_t drop_rss_table_full;	/* processes whose resident memory found no room */
+	uint64_t drop_mmap_ranges_full;	/* tracked mappings not indexed by range: only an
+					   munmap at their start finds them */
+	uint64_t drop_mremap_unhandled;	/* mremaps over several tracked mappings: those
+					   count as unmapped, the result is untracked */
 	uint64_t allocator_internal_mmaps;
 	uint64_t runtime_mmaps;
 	uint64_t nested_calls;

@@ -657,7 +657,9 @@ static void interval_summary(struct mo_buf *b, struct mo_observer *obs)
 
 	mo_observer_counters(obs, &k);
 	drops = k.drop_alloc_table_full + k.drop_stack_table_full + k.drop_ringbuf_full +
-		k.drop_thread_table_full + k.drop_event_buffer_full + k.drop_stack_stats_full;
+		k.drop_thread_table_full + k.drop_event_buffer_full + k.drop_stack_stats_full +
+		k.drop_targets_full + k.drop_proc_table_full + k.drop_proc_maps_full +
+		k.drop_rss_table_full + k.drop_mmap_ranges_full + k.drop_mremap_unhandled;
 	mo_buf_printf(b,
 		      "-- %" PRIu64 " allocations tracked, %" PRIu64 " freed, %" PRIu64
 		      " outstanding; %" PRIu64 " filtered (size), %" PRIu64

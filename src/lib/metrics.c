@@ -532,7 +532,9 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	static const char *const dropped[] = {
 		"allocation_table_full", "stack_table_full", "ring_buffer_full",
 		"thread_table_full", "event_buffer_full", "stack_totals_table_full",
-		"unwind_maps_full",
+		"unwind_maps_full", "targets_table_full", "process_table_full",
+		"process_maps_table_full", "rss_table_full", "mmap_ranges_full",
+		"mremap_unhandled",
 	};
 	static const char *const results[] = { "agreed", "disagreed" };
 	static const char *const sources[] = { "rss_stat", "proc" };
@@ -546,7 +548,9 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	const uint64_t dv[] = {
 		c->drop_alloc_table_full, c->drop_stack_table_full, c->drop_ringbuf_full,
 		c->drop_thread_table_full, c->drop_event_buffer_full, c->drop_stack_stats_full,
-		c->drop_unwind_maps_full,
+		c->drop_unwind_maps_full, c->drop_targets_full, c->drop_proc_table_full,
+		c->drop_proc_maps_full, c->drop_rss_table_full, c->drop_mmap_ranges_full,
+		c->drop_mremap_unhandled,
 	};
 
 	family(b, "memory_filtered_events_total", "counter",

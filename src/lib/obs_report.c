@@ -47,6 +47,12 @@ void mo_observer_counters(struct mo_observer *o, struct mo_counters *c)
 	c->drop_event_buffer_full = mo_queue_dropped(o->q);
 	c->drop_stack_stats_full = v[MO_C_STACK_STATS_FULL];
 	c->drop_unwind_maps_full = v[MO_C_UNWIND_PROC_MAPS_FULL];
+	c->drop_targets_full = v[MO_C_DROP_TARGETS_FULL];
+	c->drop_proc_table_full = v[MO_C_DROP_PROC_TABLE_FULL];
+	c->drop_proc_maps_full = v[MO_C_DROP_PROC_MAPS_FULL];
+	c->drop_rss_table_full = v[MO_C_DROP_RSS_TABLE_FULL];
+	c->drop_mmap_ranges_full = v[MO_C_DROP_MMAP_RANGES_FULL];
+	c->drop_mremap_unhandled = v[MO_C_MREMAP_UNHANDLED];
 	c->allocator_internal_mmaps = v[MO_C_ALLOCATOR_MMAPS];
 	c->runtime_mmaps = v[MO_C_RUNTIME_MMAPS] + o->runtime_skipped;
 	c->nested_calls = v[MO_C_NESTED_CALLS];

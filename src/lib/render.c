@@ -310,6 +310,18 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 	mo_json_u64(j, c->drop_stack_stats_full);
 	mo_json_key(j, "unwind_maps_full");
 	mo_json_u64(j, c->drop_unwind_maps_full);
+	mo_json_key(j, "targets_table_full");
+	mo_json_u64(j, c->drop_targets_full);
+	mo_json_key(j, "process_table_full");
+	mo_json_u64(j, c->drop_proc_table_full);
+	mo_json_key(j, "process_maps_table_full");
+	mo_json_u64(j, c->drop_proc_maps_full);
+	mo_json_key(j, "rss_table_full");
+	mo_json_u64(j, c->drop_rss_table_full);
+	mo_json_key(j, "mmap_ranges_full");
+	mo_json_u64(j, c->drop_mmap_ranges_full);
+	mo_json_key(j, "mremap_unhandled");
+	mo_json_u64(j, c->drop_mremap_unhandled);
 	mo_json_obj_end(j);
 	mo_json_key(j, "filtered");
 	mo_json_obj_begin(j);

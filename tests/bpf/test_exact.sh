@@ -68,13 +68,15 @@ ino_loaded() { # file: its unwind rows are in some observer's modules map
 	bpftool -j map dump name modules 2> /dev/null | grep -q "\"ino\":$ino[,}]"
 }
 
-dl() { # name [fixture args]: answer each WAIT once the module's rows are loaded
-	local name=$1
-	shift
+# name fixture "TAGS" [fixture args]: answer each "WAIT <tag>" of the fixture
+# once the observer has loaded that module's unwind rows
+waited() {
+	local name=$1 fx=$2 tags=$3
+	shift 3
 	timeout 120 "$MO" --format json --min-age 0 --min-size 1 -o "$TMP/$name.json" \
-		-- "$FIX/exact_dl" "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
+		-- "$FIX/$fx" "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
 	local mpid=$! tag pid path i
-	for tag in A B; do
+	for tag in $tags; do
 		if ! wait_for "$TMP/$name.out" "^WAIT $tag " 300; then
 			grep -q '^NOREUSE' "$TMP/$name.out" && break
 			fail "$name" "no WAIT $tag: $(head -c 300 "$TMP/$name.err")"
@@ -94,14 +96,14 @@ same_base() { # fixture output: both modules were mapped at one address
 	[ "$(awk '$1 == "BASE" { print $3 }' "$1" | sort -u | wc -l)" = 1 ]
 }
 
-if dl dl; then
+if waited dl exact_dl "A B"; then
 	if same_base "$TMP/dl.out"; then
 		check exact_dlclose_dlopen "$TMP/dl.json" "$TMP/dl.out"
 	else
 		skip exact_dlclose_dlopen "module B was not mapped where A was"
 	fi
 fi
-if dl reuse --reuse-pid; then
+if waited reuse exact_dl "A B" --reuse-pid; then
 	if grep -q '^NOREUSE' "$TMP/reuse.out"; then
 		skip exact_pid_reuse_maps "the pid could not be had again (busy machine)"
 	elif same_base "$TMP/reuse.out"; then
@@ -113,7 +115,7 @@ fi
 
 # ---- dynamic TLS of a dlopen'ed module is the program's; the loader's own
 # blocks (link map, DTV) are not reported
-if run tls exact_tls; then
+if waited tls exact_tls T; then
 	check exact_dynamic_tls "$TMP/tls.json" "$TMP/tls.out"
 	xcheck exact_loader_not_reported total "$TMP/tls.json" 1048576
 fi

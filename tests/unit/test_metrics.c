@@ -152,6 +152,12 @@ static const char expected_small[] =
 	"memobserver_dropped_events_total{reason=\"event_buffer_full\"} 25\n"
 	"memobserver_dropped_events_total{reason=\"stack_totals_table_full\"} 26\n"
 	"memobserver_dropped_events_total{reason=\"unwind_maps_full\"} 27\n"
+	"memobserver_dropped_events_total{reason=\"targets_table_full\"} 28\n"
+	"memobserver_dropped_events_total{reason=\"process_table_full\"} 29\n"
+	"memobserver_dropped_events_total{reason=\"process_maps_table_full\"} 30\n"
+	"memobserver_dropped_events_total{reason=\"rss_table_full\"} 31\n"
+	"memobserver_dropped_events_total{reason=\"mmap_ranges_full\"} 32\n"
+	"memobserver_dropped_events_total{reason=\"mremap_unhandled\"} 33\n"
 	"# HELP memobserver_events_emitted_total Events delivered to the output.\n"
 	"# TYPE memobserver_events_emitted_total counter\n"
 	"memobserver_events_emitted_total 31\n"
@@ -230,7 +236,9 @@ static void test_small_snapshot_exact(void **state)
 			.drop_event_buffer_full = 25, .allocator_internal_mmaps = 13,
 			.runtime_mmaps = 14, .nested_calls = 15, .unwind_fallbacks = 34,
 			.events_emitted = 31, .probes_attached = 32, .processes_tracked = 2,
-			.drop_stack_stats_full = 26, .drop_unwind_maps_full = 27, .rss_checks_agreed = 41,
+			.drop_stack_stats_full = 26, .drop_unwind_maps_full = 27,
+			.drop_targets_full = 28, .drop_proc_table_full = 29, .drop_proc_maps_full = 30,
+			.drop_rss_table_full = 31, .drop_mmap_ranges_full = 32, .drop_mremap_unhandled = 33, .rss_checks_agreed = 41,
 			.rss_checks_disagreed = 42, .rss_proc_reads = 43,
 			.overhead_budget = 0.05, .overhead_estimated = 0.5,
 			.overhead_expected = 0.25, .overhead_duty = 0.5, .shed_ns = 1500000000,
