@@ -119,4 +119,39 @@ if waited tls exact_tls T; then
 	check exact_dynamic_tls "$TMP/tls.json" "$TMP/tls.out"
 	xcheck exact_loader_not_reported total "$TMP/tls.json" 1048576
 fi
+
+# ---- full tables: every drop counted (the tables filled with keys no
+# process has once the fixture runs; it then forks, allocates and maps)
+drops() { # summary JSON: the drop counters this test fills
+	python3 -c 'import json, sys
+s = [json.loads(l) for l in open(sys.argv[1]) if "\"summary\"" in l][-1]["drops"]
+print(" ".join("%s=%s" % (k, s.get(k)) for k in sys.argv[2:]))' "$1" \
+		targets_table_full process_table_full process_maps_table_full rss_table_full \
+		mmap_ranges_full
+}
+timeout 120 "$MO" --format json --min-age 0 --min-size 1 -o "$TMP/drops.json" \
+	-- "$FIX/exact_drops" --wait-signal > "$TMP/drops.out" 2> "$TMP/drops.err" &
+mpid=$!
+if wait_for "$TMP/drops.out" '^READY' 300; then
+	fpid=$(awk '$1 == "READY" { print $2 }' "$TMP/drops.out")
+	opid=$(ps -o ppid= -p "$fpid" | tr -d ' ')	# memobserver, under timeout
+	python3 "$ROOT/tests/bpf/fill_map.py" "$opid" procs rss proc_maps mmaps > "$TMP/fill1" 2>&1
+	kill -USR1 "$fpid"
+	wait_for "$TMP/drops.out" '^PHASE2' 300
+	python3 "$ROOT/tests/bpf/fill_map.py" "$opid" targets > "$TMP/fill2" 2>&1
+	kill -USR1 "$fpid"
+	if wait "$mpid"; then
+		got=$(drops "$TMP/drops.json" 2>&1)
+		if [ -n "$got" ] && ! grep -qE '=(0|None)( |$)' <<< "$got"; then
+			pass exact_drops_counted
+		else
+			fail exact_drops_counted "$got; filled: $(tr '\n' ' ' < "$TMP/fill1") $(tr '\n' ' ' < "$TMP/fill2")"
+		fi
+	else
+		fail exact_drops_counted "memobserver failed: $(head -c 300 "$TMP/drops.err")"
+	fi
+else
+	fail exact_drops_counted "fixture did not start"
+	kill "$mpid"
+fi
 exit 0
