@@ -31,7 +31,7 @@ CFLAGS += -std=gnu11 $(WARN) -fno-omit-frame-pointer -D_GNU_SOURCE \
 	  -Iinclude -Isrc -Isrc/lib -I$(OUT) $(PKG_CFLAGS) -MMD -MP
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Isrc -Isrc/bpf -I$(OUT)
 
 BPF_SRCS := $(wildcard src/bpf/*.bpf.c)

@@ -261,6 +261,18 @@ struct mo_leak {
 	  "unwind_maps_full", MO_DROP_HELP)                                                       \
 	X(drop_exit_leaks, MO_CK_DROP, MO_DROPPED, "reason=exit_findings_full", "exit_findings_full", \
 	  MO_DROP_HELP)                                                                           \
+	X(drop_targets_full, MO_CK_DROP, MO_DROPPED, "reason=targets_table_full",                 \
+	  "targets_table_full", MO_DROP_HELP)                                                     \
+	X(drop_proc_table_full, MO_CK_DROP, MO_DROPPED, "reason=process_table_full",              \
+	  "process_table_full", MO_DROP_HELP)                                                     \
+	X(drop_proc_maps_full, MO_CK_DROP, MO_DROPPED, "reason=process_maps_table_full",          \
+	  "process_maps_table_full", MO_DROP_HELP)                                                \
+	X(drop_rss_table_full, MO_CK_DROP, MO_DROPPED, "reason=rss_table_full", "rss_table_full", \
+	  MO_DROP_HELP)                                                                           \
+	X(drop_mmap_ranges_full, MO_CK_DROP, MO_DROPPED, "reason=mmap_ranges_full",               \
+	  "mmap_ranges_full", MO_DROP_HELP)                                                       \
+	X(drop_mremap_unhandled, MO_CK_DROP, MO_DROPPED, "reason=mremap_unhandled",               \
+	  "mremap_unhandled", MO_DROP_HELP)                                                       \
 	X(drop_growth_full, MO_CK_DROP, MO_DROPPED, "reason=growth_table_full", "growth_table_full", \
 	  MO_DROP_HELP)                                                                           \
 	X(drop_growth_no_stack, MO_CK_DROP, MO_DROPPED, "reason=growth_without_stack",            \

@@ -11,6 +11,7 @@
 
 #define MO_MAX_FRAMES 32	/* user frames captured per stack */
 #define MO_MAX_MAPS 64		/* executable mappings cached per process */
+#define MO_MAX_MMAPS 64		/* tracked anonymous mappings indexed by range per process */
 #define MO_COMM_LEN 16
 
 /* Which allocator entry point a probe belongs to: the probe's BPF cookie. */
@@ -70,10 +71,25 @@ struct mo_thread_state {
 	__u64 sc_addr;
 	__u64 sc_new_len;
 	__u32 sc_nr;		/* enum mo_sc */
-	__u32 sc_flags;		/* entry->return: track the new block */
-	__u32 sc_large_file;	/* the mmap in flight is a large file mapping */
+	__u32 sc_flags;		/* allocator entry->return: track the new block */
+	__u32 sc_mode;		/* MO_SCM_* of the mmap/mremap in flight */
 	__u32 gen;		/* shed_gen when depth became 1 */
+	__u32 saved;		/* saved holds a record taken out at entry */
+	/* realloc: the old block's record, taken out of the table at entry (so
+	 * an address the allocator frees before our return probe can be
+	 * reused by another thread without us deleting its new record), put
+	 * back if realloc fails; mremap: the moved piece of a mapping */
+	struct mo_alloc_info saved_info;
+	__u64 saved_addr;
+	__u32 saved_split;	/* mremap: part of the mapping stayed where it was */
 	__u32 pad;
+	/* Session uprobes: a sampled-out call runs no return probe, so nested
+	 * hooked calls (operator new -> malloc) recognise it by its frame:
+	 * the stack pointer and return address at its entry, and its entry ip.
+	 * so_sp == 0: none. */
+	__u64 so_sp;
+	__u64 so_ra;
+	__u64 so_ip;
 	/* the outermost call's entry: user sp and the return address there.
 	 * A later entry above that sp, or at it with the same return address
 	 * (a tail call from a hooked function finds the return probe's
@@ -81,6 +97,11 @@ struct mo_thread_state {
 	__u64 entry_sp;
 	__u64 entry_ra;
 };
+
+/* sc_mode bits */
+#define MO_SCM_TRACK	(1u << 0)	/* track the new anonymous mapping */
+#define MO_SCM_LARGE	(1u << 1)	/* report a large file mapping */
+#define MO_SCM_FIXED	(1u << 2)	/* MAP_FIXED / MREMAP_FIXED: the target range is replaced */
 
 enum mo_sc {
 	MO_SC_NONE = 0,
@@ -149,8 +170,12 @@ struct mo_map_entry {
 	__u64 ino;		/* symbolize after the process is gone */
 };
 
+/* Valid only for the process instance gen, and only while epoch equals
+ * its statistics' maps_epoch (bumped when an executable mapping goes). */
 struct mo_proc_maps {
 	__u32 nr;
+	__u32 gen;
+	__u32 epoch;
 	__u32 pad;
 	struct mo_map_entry m[MO_MAX_MAPS];
 };
@@ -190,6 +215,9 @@ struct mo_proc_stats {
 	__u64 forks;		/* children whose fork was seen */
 	__u32 gen;		/* the process instance these statistics belong to */
 	__u32 ppid;		/* the parent, when its fork was seen (else 0) */
+	__u32 maps_epoch;	/* bumped when an executable mapping is unmapped
+				   or replaced: the walker's cache is stale */
+	__u32 pad;
 };
 
 /* Resident memory of a process, from the kmem:rss_stat tracepoint (bytes;
@@ -242,6 +270,15 @@ enum mo_counter {
 	MO_C_STACK_STATS_FULL,
 	MO_C_OOM_KILLS,
 	MO_C_STALE_CALLS,	/* in-flight call whose return probe was detached */
+	MO_C_DROP_TARGETS_FULL,	/* forked child of a followed process not followed */
+	MO_C_DROP_PROC_TABLE_FULL, /* a process's statistics could not be stored */
+	MO_C_DROP_PROC_MAPS_FULL, /* walker's mapping cache of a process not stored */
+	MO_C_DROP_RSS_TABLE_FULL, /* a process's resident memory not tracked */
+	MO_C_DROP_MMAP_RANGES_FULL, /* a tracked mapping not indexed by range: only
+				     an munmap starting at it matches it */
+	MO_C_MREMAP_UNHANDLED,	/* mremap over several tracked mappings: they count
+				   as unmapped, the result is untracked */
+	MO_C_MAPS_INVALIDATED,	/* walker's mapping cache dropped (code unmapped) */
 	MO_C_GROWTH_SAMPLES,	/* anonymous RSS growth attributed to a stack */
 	MO_C_DROP_GROWTH_FULL,	/* growth table full: the growth went unattributed */
 	MO_C_GROWTH_NO_STACK,	/* growth whose stack could not be stored */

@@ -27,23 +27,27 @@ static __always_inline void attribute_growth(struct mm_struct *mm, __u32 tgid, _
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct mo_growth_key key = {};
 	struct mo_growth *g, zero = {};
+	struct mo_proc_stats *ps;
 	struct pt_regs *regs;
+	__u32 gen;
 	__u64 ts;
 
 	if (!track_growth || !seen_before || now <= old || t->mm != mm)
 		return;
 	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	gen = (__u32)BPF_CORE_READ(t, group_leader, start_time);
+	ps = bpf_map_lookup_elem(&procs, &tgid);
 	/* the faulting instruction itself, stored + 1 as the walker and the
 	 * symbolizer take every first frame for a return address */
-	key.stack_id = capture_stack_flags(tgid, BPF_CORE_READ(regs, ip) + 1,
-					   BPF_CORE_READ(regs, sp), BPF_CORE_READ(regs, bp),
-					   MO_STACK_FAULT);
+	key.stack_id = capture_stack_flags(tgid, gen, ps && ps->gen == gen ? ps->maps_epoch : 0,
+					   BPF_CORE_READ(regs, ip) + 1, BPF_CORE_READ(regs, sp),
+					   BPF_CORE_READ(regs, bp), MO_STACK_FAULT);
 	if (!key.stack_id) {
 		count(MO_C_GROWTH_NO_STACK);
 		return;
 	}
 	key.tgid = tgid;
-	key.gen = (__u32)BPF_CORE_READ(t, group_leader, start_time);
+	key.gen = gen;
 	ts = bpf_ktime_get_boot_ns();
 	g = bpf_map_lookup_elem(&growth, &key);
 	if (!g) {

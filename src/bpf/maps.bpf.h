@@ -106,6 +106,70 @@ struct {
 	__type(value, struct mo_proc_maps);
 } proc_maps SEC(".maps");
 
+/*
+ * Tracked anonymous mappings of a process by address range, so that an
+ * munmap, mremap or MAP_FIXED mmap of any range finds every tracked mapping
+ * it overlaps (the allocs table is keyed by start address only). Tracing
+ * programs cannot take a bpf_spin_lock: a slot is owned by whoever swaps
+ * its start from 0 (free) to the mapping's start, or back to 0 to take the
+ * mapping out, so two threads mapping at once never share a slot.
+ */
+struct mmap_range {
+	__u64 start;		/* 0: free slot */
+	__u64 end;		/* page-rounded */
+};
+
+struct mmap_ranges {
+	__u32 gen;		/* the process instance (proc_gen) */
+	__u32 overflow;		/* some mapping did not fit: exact-start fallback */
+	struct mmap_range r[MO_MAX_MMAPS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct mmap_ranges);
+} mmaps SEC(".maps");
+
+/* Never written: the initial value of a process's mmaps entry (too large
+ * for the BPF stack). */
+struct mmap_ranges_zero {
+	__u8 b[sizeof(struct mmap_ranges)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mmap_ranges_zero);
+} mmaps_zero SEC(".maps");
+
+/* What one range operation did to one tracked mapping, filled under the
+ * lock and applied to the allocs table after it. */
+struct range_cut {
+	__u64 start;		/* the mapping's start (its allocs key) */
+	__u64 end;
+	__u64 lo_end;		/* a low piece [start, lo_end) stays; 0: none */
+	__u64 hi_start;		/* a high piece [hi_start, end) stays; 0: none */
+	__u32 hi_lost;		/* the high piece found no slot in the index */
+	__u32 pad;
+};
+
+struct cut_scratch {
+	__u32 n;
+	__u32 pad;
+	struct range_cut c[MO_MAX_MMAPS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cut_scratch);
+} cut_scratch SEC(".maps");
+
 /* Files the walker met without rows, already reported to user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -275,8 +275,8 @@ static __always_inline __u64 hash_stack(const struct mo_stack *st)
  * stacks map, with the MO_STACK_* flags given. Returns the stack id, or 0
  * when it could not be stored (the reason is counted).
  */
-static __always_inline __u64 capture_stack_flags(__u32 tgid, __u64 ip, __u64 sp, __u64 bp,
-						 __u32 flags)
+static __always_inline __u64 capture_stack_flags(__u32 tgid, __u32 gen, __u32 epoch, __u64 ip,
+						 __u64 sp, __u64 bp, __u32 flags)
 {
 	__u32 zero = 0;
 	struct walk_scratch *w = bpf_map_lookup_elem(&walk_scratch, &zero);
@@ -296,16 +296,20 @@ static __always_inline __u64 capture_stack_flags(__u32 tgid, __u64 ip, __u64 sp,
 	w->stop = 0;
 	w->pm_dirty = 0;
 	pm = bpf_map_lookup_elem(&proc_maps, &tgid);
-	if (pm)
+	/* a cache of another process instance (reused pid), or one made
+	 * before code was unmapped, is not used */
+	if (pm && pm->gen == gen && pm->epoch == epoch)
 		bpf_probe_read_kernel(&w->pm, sizeof(w->pm), pm);
 	else
 		w->pm.nr = 0;
+	w->pm.gen = gen;
+	w->pm.epoch = epoch;
 
 	/* one pass more than frames: it notices a stack that was cut short */
 	bpf_loop(MO_MAX_FRAMES + 1, walk_step, NULL, 0);
 
-	if (w->pm_dirty)
-		bpf_map_update_elem(&proc_maps, &tgid, &w->pm, BPF_ANY);
+	if (w->pm_dirty && bpf_map_update_elem(&proc_maps, &tgid, &w->pm, BPF_ANY))
+		count(MO_C_DROP_PROC_MAPS_FULL);
 	if (w->st.nr == 0)
 		return 0;
 	id = hash_stack(&w->st);
@@ -324,9 +328,10 @@ static __always_inline __u64 capture_stack_flags(__u32 tgid, __u64 ip, __u64 sp,
 	return id;
 }
 
-static __always_inline __u64 capture_stack(__u32 tgid, __u64 ip, __u64 sp, __u64 bp)
+static __always_inline __u64 capture_stack(__u32 tgid, __u32 gen, __u32 epoch, __u64 ip,
+					   __u64 sp, __u64 bp)
 {
-	return capture_stack_flags(tgid, ip, sp, bp, 0);
+	return capture_stack_flags(tgid, gen, epoch, ip, sp, bp, 0);
 }
 
 #endif /* MO_UNWIND_BPF_H */

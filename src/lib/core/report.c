@@ -66,6 +66,12 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->drop_stack_stats_full = v[MO_C_STACK_STATS_FULL];
 	out->drop_unwind_maps_full = v[MO_C_UNWIND_PROC_MAPS_FULL];
 	out->drop_exit_leaks = ls.exit_leaks_dropped;
+	out->drop_targets_full = v[MO_C_DROP_TARGETS_FULL];
+	out->drop_proc_table_full = v[MO_C_DROP_PROC_TABLE_FULL];
+	out->drop_proc_maps_full = v[MO_C_DROP_PROC_MAPS_FULL];
+	out->drop_rss_table_full = v[MO_C_DROP_RSS_TABLE_FULL];
+	out->drop_mmap_ranges_full = v[MO_C_DROP_MMAP_RANGES_FULL];
+	out->drop_mremap_unhandled = v[MO_C_MREMAP_UNHANDLED];
 	out->drop_size_filtered = v[MO_C_DROP_SIZE_FILTERED];
 	out->drop_sampled = v[MO_C_DROP_SAMPLED];
 	out->allocator_internal_mmaps = v[MO_C_ALLOCATOR_MMAPS];

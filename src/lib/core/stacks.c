@@ -93,6 +93,29 @@ static bool is_loader(const char *module)
 }
 
 /*
+ * Memory the dynamic loader allocates for itself (link maps, DTVs, segments
+ * while loading) is the runtime's: its two innermost frames are in the
+ * loader. Not so a thread's block of a module's dynamic TLS: the loader
+ * allocates it when the program's code first asks for it, through
+ * __tls_get_addr, which is then among the loader frames.
+ */
+static bool loader_bookkeeping(const struct mo_stack_trace *tr)
+{
+	size_t i;
+
+	if (!tr->nframes || !is_loader(tr->frames[0].module) ||
+	    !is_loader(tr->frames[tr->nframes > 1 ? 1 : 0].module))
+		return false;
+	for (i = 0; i < tr->nframes && is_loader(tr->frames[i].module); i++) {
+		const char *sym = tr->frames[i].symbol;
+
+		if (sym && strncmp(sym, "__tls_get_addr", 14) == 0)
+			return false;
+	}
+	return true;
+}
+
+/*
  * A process that exited before its maps were read: its executable mappings
  * rebuilt from what the kernel walker resolved and the paths the module
  * loader saw.
@@ -262,8 +285,7 @@ const struct mo_stack_trace *mo_stacks_trace(struct mo_stacks *st, uint32_t pid,
 		e->tr.frames[0].address -= 1;
 	e->tr.flags &= ~MO_STACK_FAULT;
 	name_jit_frames(st, pid, &e->tr);
-	e->runtime = e->tr.nframes && is_loader(e->tr.frames[e->tr.nframes > 1 ? 1 : 0].module) &&
-		     is_loader(e->tr.frames[0].module);
+	e->runtime = loader_bookkeeping(&e->tr);
 	return &e->tr;
 }
 
