@@ -63,6 +63,17 @@ static void oom_kill(struct mo_observer *o, const struct mo_record *r)
 	obs_emit(o, ev);
 }
 
+/*
+ * Once a stop has begun no stack will be walked and no probe attached any
+ * more: an exec's unwind rows and allocator probes would be wasted work,
+ * and under a stream of execs (a parallel build, system-wide) that work
+ * kept the worker inside ring_buffer__consume, so a stop never ended.
+ */
+static bool ending(const struct mo_observer *o)
+{
+	return obs_stopping(o) || __atomic_load_n(&o->stopped, __ATOMIC_RELAXED);
+}
+
 static void process_record(struct mo_observer *o, const struct mo_record *r)
 {
 	struct procextra *x;
@@ -88,7 +99,7 @@ static void process_record(struct mo_observer *o, const struct mo_record *r)
 		obs_add_pending(o, r, true);
 		mo_symbolizer_forget(o->sym, (pid_t)r->pid);
 		mo_traces_forget_pid(o->traces, r->pid);
-		{
+		if (!ending(o)) {
 			int lr = mo_modules_load_pid(o->mods, (pid_t)r->pid);
 
 			obs_log(o, MO_LOG_DEBUG, "exec of pid %u: %d new modules (%s)", r->pid, lr, lr < 0 ? strerror(-lr) : "ok");
@@ -96,7 +107,7 @@ static void process_record(struct mo_observer *o, const struct mo_record *r)
 		mo_symbolizer_prime(o->sym, (pid_t)r->pid);
 		/* the new program may bring its own allocator (statically
 		 * linked, jemalloc...): attach there too */
-		if (o->heap_probes) {
+		if (o->heap_probes && !ending(o)) {
 			p = obs_pid_find(o, (pid_t)r->pid);
 			if (o->system_wide || (p && !p->own_link))
 				obs_attach_new_allocator(o, (pid_t)r->pid);
@@ -118,7 +129,7 @@ static void process_record(struct mo_observer *o, const struct mo_record *r)
 			obs_container_of(o, (pid_t)r->other_pid);
 			if (p && !p->comm[0])
 				snprintf(p->comm, sizeof(p->comm), "%.16s", r->comm);
-			if (p && plink) {
+			if (p && plink && !ending(o)) {
 				p->own_link = true;
 				obs_attach_child(o, (pid_t)r->other_pid);
 			}

@@ -567,7 +567,7 @@ int mo_observer_stop(struct mo_observer *o)
 
 	if (!o->started || o->stopped)
 		return 0;
-	o->stopped = true;
+	__atomic_store_n(&o->stopped, true, __ATOMIC_RELAXED);	/* the worker reads it */
 	if (o->worker_running) {
 		/* the worker leaves its long loops (records of new programs
 		 * keep coming while probes are attached) and stops */
