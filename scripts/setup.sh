@@ -10,7 +10,7 @@ PKGS=(make gcc g++ clang libclang-rt-14-dev llvm pkg-config libbpf-dev bpftool
       libmicrohttpd-dev prometheus curl
       python3-yaml groff-base systemd
       libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 musl-tools
-      redis-server redis-tools python3-dev sqlite3 libcap-dev)
+      redis-server redis-tools python3-dev sqlite3 libcap-dev node-typescript valgrind)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -30,6 +30,17 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
 	[ -z "$policy" ] || rm -f "$policy"
+fi
+
+# Grafana's dashboard schema (its generated TypeScript types), which
+# tests/bpf/test_ops.sh type-checks the dashboard against with tsc; the test
+# skips that check when it is missing, so a failed download does not stop setup.
+GRAFANA_SCHEMA=/var/cache/memobserver/grafana-schema-10.4.0
+if [ ! -f "$GRAFANA_SCHEMA/package/package.json" ] && command -v npm > /dev/null; then
+	mkdir -p "$GRAFANA_SCHEMA"
+	(cd "$GRAFANA_SCHEMA" && npm pack --silent @grafana/schema@10.4.0 > /dev/null &&
+		tar xzf grafana-schema-10.4.0.tgz && rm grafana-schema-10.4.0.tgz) ||
+		echo "setup: could not fetch @grafana/schema; test_ops skips its Grafana schema check"
 fi
 
 # uprobes and tracepoints need tracefs; the bpf filesystem is handy for bpftool

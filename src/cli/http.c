@@ -1,10 +1,28 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * http.c - the metrics endpoint on libmicrohttpd. One internal polling
- * thread serves every connection, so the render callback never runs
- * concurrently with itself; limits on connections, idle time and
- * per-connection memory keep a misbehaving client from costing more than a
- * scrape does. That thread holds no capability at all: it is created by a
+ * http.c - the metrics endpoint on libmicrohttpd (MHD), built to stay up
+ * while a client on the node misbehaves. Three threads serve it:
+ *
+ *   gate     owns the listening socket. It accepts every connection and
+ *            holds it, only peeking at its bytes, until the request headers
+ *            are in, but never longer than HEADER_DEADLINE_MS after accept,
+ *            however slowly the client trickles them. It then hands the
+ *            connection to one of the two servers below by its request
+ *            line. Waiting connections are bounded per client address and
+ *            in total; a new one displaces the oldest of its own address,
+ *            or else the oldest of all, so a slow client holds a place only
+ *            until somebody else needs it.
+ *   metrics  an MHD daemon without a listening socket: every request but a
+ *            health probe. Renders /metrics on its thread (the render takes
+ *            the observer's lock).
+ *   health   a second MHD daemon: answers /healthz and renders nothing, so
+ *            a liveness probe is answered while a scrape is being rendered
+ *            and while the metrics slots are all taken.
+ *
+ * Every reply closes its connection, so every request passes the gate and
+ * its deadline: a kept-alive connection cannot trickle its next request.
+ *
+ * None of these threads holds a capability: they are created by a
  * short-lived thread that first drops its own (capabilities are per thread
  * and a new thread inherits its creator's), so a flaw reachable from the
  * network does not reach root's powers along with it.
@@ -14,41 +32,105 @@
 #include <linux/capability.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
 
 #include "http.h"
 
-/* Prometheus, a health checker and a curious human fit with room to spare. */
-#define MAX_CONNECTIONS 64u
-/* A scrape sends its request at once; a client idle this long is gone or hostile. */
+/* Requests being answered: Prometheus, a health checker and a curious
+ * human fit with room to spare. */
+#define METRICS_CONNECTIONS 64u
+/* A probe is answered from bytes already received, in microseconds. */
+#define HEALTH_CONNECTIONS 32u
+/* Connections whose request headers are not in yet, in total and from one
+ * client address. */
+#define PENDING_MAX 256u
+#define PENDING_PER_ADDR 32u
+/* From accept to the end of the request headers, trickled bytes or not: a
+ * scrape or a probe sends its request at once. */
+#define HEADER_DEADLINE_MS 5000u
+/* Once a request is being answered: a client that reads nothing this long
+ * is gone or hostile. */
 #define IDLE_TIMEOUT_S 5u
 /*
  * Per connection: request line, headers and I/O buffers. A scrape request
  * is a few hundred bytes; anything near this is answered 431 and closed.
+ * The gate peeks as much: a head that does not end within that many bytes
+ * cannot end within MHD's read buffer either, so MHD answers rather than
+ * waits for more.
  */
 #define CONNECTION_MEMORY (16u * 1024)
+/* accept(2) ran out of descriptors with nothing to displace: retry after. */
+#define ACCEPT_PAUSE_MS 100u
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define TEXT_TYPE "text/plain; charset=utf-8"
-
-struct http_server {
-	struct MHD_Daemon *d;
-	http_render_fn render;
-	void *ctx;
-	unsigned port;
-};
 
 union sockaddr_any {
 	struct sockaddr sa;
 	struct sockaddr_in in;
 	struct sockaddr_in6 in6;
+};
+
+/*
+ * One MHD daemon and what it serves. The gate hands it at most `cap`
+ * connections at a time (handed - closed), and MHD's own limit is set
+ * above that, never reached: libmicrohttpd 0.9.75 leaves a mutex locked
+ * when a connection added by MHD_add_connection finds the daemon full, and
+ * the daemon's thread then hangs for good. (A connection MHD drops before
+ * serving it, for want of memory for its pool, is never reported closed:
+ * it keeps its place, one place per such failure.)
+ */
+struct endpoint {
+	struct http_server *s;
+	struct MHD_Daemon *d;
+	bool metrics;		/* /metrics too, not only /healthz */
+	unsigned cap;
+	unsigned handed;	/* by the gate, which alone writes it */
+	atomic_uint closed;	/* by MHD's thread, as it closes them */
+};
+
+/* A connection at the gate; fd -1 marks a free place. */
+struct pending {
+	int fd;
+	uint64_t accepted_ms;	/* CLOCK_MONOTONIC: the header deadline runs from here */
+	uint64_t seq;		/* accept order: the lowest is the oldest */
+	struct endpoint *to;	/* request in, waiting for a place there; NULL: not in yet */
+	union sockaddr_any peer;
+	socklen_t peer_len;
+};
+
+/* epoll tags: a pending place's index, or one of these. */
+#define TAG_LISTEN PENDING_MAX
+#define TAG_STOP (PENDING_MAX + 1)
+#define TAG_FREED (PENDING_MAX + 2)
+
+struct http_server {
+	struct endpoint metrics, health;
+	http_render_fn render;
+	void *ctx;
+	unsigned port;
+	/* the gate's own; the gate thread alone touches them once started */
+	int listen_fd, epoll_fd;
+	int stop_fd;		/* eventfd: the gate returns */
+	int freed_fd;		/* eventfd: a daemon closed a connection */
+	pthread_t gate;
+	bool gate_running;
+	uint64_t accept_paused_until;	/* 0: accepting */
+	uint64_t seq;
+	struct pending pend[PENDING_MAX];
+	char peek[CONNECTION_MEMORY];
 };
 
 static int parse_port(const char *s, unsigned *port)
@@ -126,7 +208,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 
 	if (!r)
 		return MHD_NO;	/* out of memory: MHD closes the connection */
+	/* "close": the next request on this socket would skip the gate. */
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES ||
 	    (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
 	     MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)) {
 		MHD_destroy_response(r);
@@ -166,12 +250,12 @@ static enum MHD_Result reply_metrics(struct http_server *s, struct MHD_Connectio
 	return reply(conn, MHD_HTTP_OK, METRICS_TYPE, r);
 }
 
-static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *conn,
+static enum MHD_Result dispatch(const struct endpoint *ep, struct MHD_Connection *conn,
 			       const char *url)
 {
 	/* MHD answers HEAD with the headers of the GET reply and no body. */
-	if (!strcmp(url, "/metrics"))
-		return reply_metrics(s, conn);
+	if (ep->metrics && !strcmp(url, "/metrics"))
+		return reply_metrics(ep->s, conn);
 	if (!strcmp(url, "/healthz"))
 		return reply_text(conn, MHD_HTTP_OK, "ok\n");
 	return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
@@ -192,15 +276,14 @@ static bool has_body(struct MHD_Connection *conn)
  * then once more with no data. A reply queued on the first call makes MHD
  * close the connection afterwards instead of reading the body: that is how
  * other methods and requests with a body are answered. A plain GET or HEAD
- * is answered on the second call, which keeps the connection alive for the
- * next scrape.
+ * is answered on the second call.
  */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_ctx)
 {
 	static int seen, answered;
-	struct http_server *s = cls;
+	const struct endpoint *ep = cls;
 
 	if (*req_ctx == &answered) {
 		*upload_data_size = 0;	/* a body after the reply: dropped */
@@ -208,13 +291,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (*req_ctx == &seen) {
 		*req_ctx = &answered;
-		return dispatch(s, conn, url);
+		return dispatch(ep, conn, url);
 	}
 	*req_ctx = &answered;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (has_body(conn))
-		return dispatch(s, conn, url);
+		return dispatch(ep, conn, url);
 	*req_ctx = &seen;
 	return MHD_YES;
 }
@@ -234,7 +317,7 @@ static int listen_on(const union sockaddr_any *addr, socklen_t len, bool dual)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (addr->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
-	if (bind(fd, &addr->sa, len) || listen(fd, MAX_CONNECTIONS)) {
+	if (bind(fd, &addr->sa, len) || listen(fd, (int)PENDING_MAX)) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -242,12 +325,304 @@ static int listen_on(const union sockaddr_any *addr, socklen_t len, bool dual)
 	return fd;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static bool same_addr(const union sockaddr_any *a, const union sockaddr_any *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return a->sa.sa_family == AF_INET6 &&
+	       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+}
+
+/* Closing the socket also takes it out of the epoll set. */
+static void drop(struct http_server *s, unsigned i)
+{
+	close(s->pend[i].fd);
+	s->pend[i].fd = -1;
+}
+
+enum route { ROUTE_WAIT, ROUTE_HEALTH, ROUTE_METRICS };
+
+static bool is_health(const char *b, size_t n)
+{
+	static const char *const lines[] = { "GET /healthz", "HEAD /healthz" };
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		size_t len = strlen(lines[i]);
+
+		if (n > len && !memcmp(b, lines[i], len) && (b[len] == ' ' || b[len] == '?'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Do the first n bytes hold a whole request head, as MHD reads one? MHD
+ * ends a line at LF (CRLF or bare), skips empty lines before the request
+ * line, and ends the head at the first empty line after it. Skipping every
+ * leading CR and LF here may skip a line MHD would not (a lone CR), but
+ * MHD then rejects that line at once: handing over early never leaves MHD
+ * waiting for more, which is the point.
+ */
+static bool head_complete(const char *b, size_t n, size_t *start)
+{
+	size_t i = 0;
+
+	while (i < n && (b[i] == '\r' || b[i] == '\n'))
+		i++;
+	*start = i;
+	for (; i + 1 < n; i++) {
+		if (b[i] == '\n' &&
+		    (b[i + 1] == '\n' || (i + 2 < n && b[i + 1] == '\r' && b[i + 2] == '\n')))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Where the request in the first n bytes goes. Handed over only when the
+ * server will not wait for more: the head is complete, or the buffer is
+ * full (MHD answers 431), or the client has shut its side (MHD answers
+ * what it got). The route is only a choice of thread: MHD parses the
+ * request again and answers anything odd with an error.
+ */
+static enum route route_of(const char *b, size_t n, bool full, bool eof)
+{
+	size_t start;
+
+	if (!head_complete(b, n, &start))
+		return full || eof ? ROUTE_METRICS : ROUTE_WAIT;
+	return is_health(b + start, n - start) ? ROUTE_HEALTH : ROUTE_METRICS;
+}
+
+/* Hand pending connection i to its daemon if it has a place; else it
+ * waits at the gate, its deadline running. */
+static void hand_over(struct http_server *s, unsigned i)
+{
+	struct pending *p = &s->pend[i];
+	struct endpoint *ep = p->to;
+	int fd = p->fd;
+
+	if (ep->handed - atomic_load(&ep->closed) >= ep->cap)
+		return;
+	p->fd = -1;
+	p->to = NULL;
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+	/* MHD owns the socket now: it closes it itself on failure, and then
+	 * never reports it closed. */
+	if (MHD_add_connection(ep->d, fd, &p->peer.sa, p->peer_len) == MHD_YES)
+		ep->handed++;
+}
+
+/* Connections waiting for a place, oldest first, while places are free. */
+static void hand_over_waiting(struct http_server *s)
+{
+	for (;;) {
+		unsigned next = PENDING_MAX;
+
+		for (unsigned i = 0; i < PENDING_MAX; i++) {
+			const struct pending *p = &s->pend[i];
+
+			if (p->fd >= 0 && p->to &&
+			    p->to->handed - atomic_load(&p->to->closed) < p->to->cap &&
+			    (next == PENDING_MAX || p->seq < s->pend[next].seq))
+				next = i;
+		}
+		if (next == PENDING_MAX)
+			return;
+		hand_over(s, next);
+	}
+}
+
+/* Look at what pending connection i has sent; route it once its request
+ * is in. */
+static void examine(struct http_server *s, unsigned i, bool eof)
+{
+	struct pending *p = &s->pend[i];
+	enum route r;
+	ssize_t n;
+
+	if (p->fd < 0)
+		return;
+	n = recv(p->fd, s->peek, sizeof(s->peek), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		drop(s, i);	/* gone, or reset, before it was served */
+		return;
+	}
+	if (p->to)
+		return;	/* already waiting for a place */
+	r = route_of(s->peek, (size_t)n, (size_t)n == sizeof(s->peek), eof);
+	if (r == ROUTE_WAIT)
+		return;
+	p->to = r == ROUTE_HEALTH ? &s->health : &s->metrics;
+	hand_over(s, i);
+}
+
+/* The oldest pending connection (from peer only, unless NULL) and how
+ * many there are; PENDING_MAX if none. */
+static unsigned oldest_pending(const struct http_server *s, const union sockaddr_any *peer,
+			       unsigned *count)
+{
+	unsigned oldest = PENDING_MAX;
+
+	*count = 0;
+	for (unsigned i = 0; i < PENDING_MAX; i++) {
+		const struct pending *p = &s->pend[i];
+
+		if (p->fd < 0 || (peer && !same_addr(&p->peer, peer)))
+			continue;
+		(*count)++;
+		if (oldest == PENDING_MAX || p->seq < s->pend[oldest].seq)
+			oldest = i;
+	}
+	return oldest;
+}
+
+/*
+ * A place for a new connection from peer: a client address at its limit
+ * gives up its own oldest; otherwise a free place, or the oldest of all
+ * (a request that arrives at once is long gone by then: the oldest are the
+ * slow ones).
+ */
+static unsigned place_for(struct http_server *s, const union sockaddr_any *peer)
+{
+	unsigned i, same, total;
+
+	i = oldest_pending(s, peer, &same);
+	if (same < PENDING_PER_ADDR) {
+		i = oldest_pending(s, NULL, &total);
+		if (total < PENDING_MAX) {
+			for (i = 0; s->pend[i].fd >= 0; i++)
+				;
+			return i;
+		}
+	}
+	drop(s, i);
+	return i;
+}
+
+static void pause_accept(struct http_server *s, bool pause)
+{
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.u32 = TAG_LISTEN };
+
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listen_fd, &ev);
+	s->accept_paused_until = pause ? now_ms() + ACCEPT_PAUSE_MS : 0;
+}
+
+/* Accept what is queued (a bounded batch, so pending connections are not
+ * starved by a flood) and look at each at once: a request is often in. */
+static void accept_batch(struct http_server *s)
+{
+	for (unsigned k = 0; k < PENDING_MAX; k++) {
+		union sockaddr_any peer;
+		socklen_t len = sizeof(peer);
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
+		unsigned i, count;
+		int fd;
+
+		fd = accept4(s->listen_fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS &&
+			    errno != ENOMEM)
+				return;	/* EAGAIN: all taken */
+			/* Out of descriptors: give up the oldest waiting one. */
+			i = oldest_pending(s, NULL, &count);
+			if (i == PENDING_MAX) {
+				pause_accept(s, true);
+				return;
+			}
+			drop(s, i);
+			continue;
+		}
+		i = place_for(s, &peer);
+		s->pend[i] = (struct pending){ .fd = fd, .accepted_ms = now_ms(), .seq = ++s->seq,
+					       .peer = peer, .peer_len = len };
+		ev.data.u32 = i;
+		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
+			drop(s, i);
+			continue;
+		}
+		examine(s, i, false);
+	}
+}
+
+/* Drop connections past their header deadline; the time to the next
+ * deadline (ms, -1 for none) is the gate's wait. */
+static int expire(struct http_server *s)
+{
+	uint64_t now = now_ms(), next = UINT64_MAX;
+
+	for (unsigned i = 0; i < PENDING_MAX; i++) {
+		uint64_t due = s->pend[i].accepted_ms + HEADER_DEADLINE_MS;
+
+		if (s->pend[i].fd < 0)
+			continue;
+		if (due <= now)
+			drop(s, i);
+		else if (due < next)
+			next = due;
+	}
+	if (s->accept_paused_until) {
+		if (s->accept_paused_until <= now)
+			pause_accept(s, false);
+		else if (s->accept_paused_until < next)
+			next = s->accept_paused_until;
+	}
+	return next == UINT64_MAX ? -1 : (int)(next - now);
+}
+
+static void *gate_main(void *arg)
+{
+	struct http_server *s = arg;
+	struct epoll_event ev[64];
+	int timeout = -1;
+
+	for (;;) {
+		bool incoming = false, freed = false;
+		int n = epoll_wait(s->epoll_fd, ev, sizeof(ev) / sizeof(ev[0]), timeout);
+
+		for (int k = 0; k < n; k++) {
+			unsigned tag = ev[k].data.u32;
+
+			if (tag == TAG_STOP)
+				return NULL;
+			if (tag == TAG_LISTEN)
+				incoming = true;
+			else if (tag == TAG_FREED)
+				freed = true;
+			else
+				examine(s, tag, ev[k].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+		}
+		if (freed) {
+			uint64_t count;
+
+			if (read(s->freed_fd, &count, sizeof(count)) < 0)
+				count = 0;	/* EAGAIN: read already */
+			hand_over_waiting(s);
+		}
+		if (incoming)
+			accept_batch(s);
+		timeout = expire(s);
+	}
+}
+
 struct starter {
 	struct http_server *s;
-	unsigned flags;
-	int fd;		/* bound and listening; MHD owns it once started */
-	int drop_err;	/* capset failed: no server was started */
-	int mhd_err;	/* MHD failed: its errno */
+	int drop_err;	/* capset failed: nothing was started */
+	int err;	/* starting a server failed: its errno */
 };
 
 /* Empty effective, permitted and inheritable sets for the calling thread
@@ -261,37 +636,117 @@ static int drop_capabilities(void)
 	return syscall(SYS_capset, &hdr, data) ? errno : 0;
 }
 
+/* MHD closed a connection (on its own thread): a place is free, and the
+ * gate may have requests waiting for it. */
+static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			     enum MHD_ConnectionNotificationCode what)
+{
+	struct endpoint *ep = cls;
+	uint64_t one = 1;
+
+	if (what != MHD_CONNECTION_NOTIFY_CLOSED)
+		return;
+	atomic_fetch_add(&ep->closed, 1);
+	if (write(ep->s->freed_fd, &one, sizeof(one)) < 0)
+		return;	/* EAGAIN: the counter is full of wake-ups already */
+}
+
+static struct MHD_Daemon *start_daemon(struct endpoint *ep)
+{
+	/* No MHD_USE_ERROR_LOG: failures reach the caller through errno only. */
+	return MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET, 0, NULL,
+				NULL, handle, ep,
+				/* above ep->cap: see struct endpoint */
+				MHD_OPTION_CONNECTION_LIMIT, ep->cap + 8,
+				MHD_OPTION_NOTIFY_CONNECTION, connection_event, ep,
+				MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+				MHD_OPTION_STRICT_FOR_CLIENT, 1,
+				MHD_OPTION_END);
+}
+
 /*
- * Runs on a thread of its own: drops every capability, then starts MHD on
- * the socket already bound, and MHD's server thread ("MHD-single")
- * inherits the empty sets.
+ * Runs on a thread of its own: drops every capability, then starts the two
+ * MHD daemons (their threads are "MHD-single") and the gate thread
+ * ("http-gate"), which all inherit the empty sets.
  */
 static void *start_unprivileged(void *arg)
 {
 	struct starter *st = arg;
+	struct http_server *s = st->s;
 
 	st->drop_err = drop_capabilities();
 	if (st->drop_err)
 		return NULL;
-	/* No MHD_USE_ERROR_LOG: failures reach the caller through err only. */
 	errno = 0;
-	st->s->d = MHD_start_daemon(st->flags, 0, NULL, NULL, handle, st->s,
-				    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)st->fd,
-				    MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-				    MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
-				    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-				    MHD_OPTION_STRICT_FOR_CLIENT, 1,
-				    MHD_OPTION_END);
-	if (!st->s->d)
-		st->mhd_err = errno ? errno : EIO;
+	s->metrics.d = start_daemon(&s->metrics);
+	if (s->metrics.d)
+		s->health.d = start_daemon(&s->health);
+	if (!s->health.d) {
+		st->err = errno ? errno : EIO;
+		return NULL;
+	}
+	st->err = pthread_create(&s->gate, NULL, gate_main, s);
+	if (!st->err) {
+		s->gate_running = true;
+		pthread_setname_np(s->gate, "http-gate");
+	}
 	return NULL;
+}
+
+/* Everything but the listening socket and the struct; safe on a partly
+ * started server. Stops the gate first: nothing is handed over after. */
+static void shut_down(struct http_server *s)
+{
+	uint64_t one = 1;
+
+	if (s->gate_running) {
+		if (write(s->stop_fd, &one, sizeof(one)) != sizeof(one))
+			abort();	/* the first write of 1 to an eventfd cannot fail */
+		pthread_join(s->gate, NULL);
+		s->gate_running = false;
+	}
+	for (unsigned i = 0; i < PENDING_MAX; i++) {
+		if (s->pend[i].fd >= 0)
+			drop(s, i);
+	}
+	/* Joins the server threads: no render call is running after this. */
+	if (s->metrics.d)
+		MHD_stop_daemon(s->metrics.d);
+	if (s->health.d)
+		MHD_stop_daemon(s->health.d);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
+	if (s->stop_fd >= 0)
+		close(s->stop_fd);
+	if (s->freed_fd >= 0)
+		close(s->freed_fd);
+}
+
+/* The gate's epoll set and wake-ups; 0 or -errno. */
+static int gate_init(struct http_server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = TAG_LISTEN };
+
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->freed_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->epoll_fd < 0 || s->stop_fd < 0 || s->freed_fd < 0 ||
+	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev))
+		return -errno;
+	ev.data.u32 = TAG_STOP;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->stop_fd, &ev))
+		return -errno;
+	ev.data.u32 = TAG_FREED;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->freed_fd, &ev))
+		return -errno;
+	return 0;
 }
 
 struct http_server *http_start(const char *spec, http_render_fn render, void *ctx, char *err,
 			       size_t errlen)
 {
 	union sockaddr_any addr;
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
 	struct http_server *s;
 	struct starter st = { 0 };
 	char host[INET6_ADDRSTRLEN], where[INET6_ADDRSTRLEN + 10], ebuf[64];
@@ -344,23 +799,26 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 	}
 	s->render = render;
 	s->ctx = ctx;
+	s->metrics.s = s;
+	s->metrics.metrics = true;
+	s->metrics.cap = METRICS_CONNECTIONS;
+	s->health.s = s;
+	s->health.cap = HEALTH_CONNECTIONS;
+	s->listen_fd = fd;
+	for (unsigned i = 0; i < PENDING_MAX; i++)
+		s->pend[i].fd = -1;
+	e = -gate_init(s);
 	st.s = s;
-	st.flags = flags;
-	st.fd = fd;
-	e = pthread_create(&t, NULL, start_unprivileged, &st);
-	if (e) {
-		close(fd);
-		free(s);
-		snprintf(err, errlen, "cannot serve metrics on %s: %s", where,
-			 strerror_r(e, ebuf, sizeof(ebuf)));
-		errno = e;
-		return NULL;
+	if (!e)
+		e = pthread_create(&t, NULL, start_unprivileged, &st);
+	if (!e) {
+		pthread_join(t, NULL);
+		e = st.drop_err ? st.drop_err : st.err;
 	}
-	pthread_join(t, NULL);
-	if (!s->d) {
+	if (e) {
+		shut_down(s);
 		close(fd);
 		free(s);
-		e = st.drop_err ? st.drop_err : st.mhd_err;
 		if (st.drop_err)
 			snprintf(err, errlen, "cannot drop capabilities for the metrics server: %s",
 				 strerror_r(e, ebuf, sizeof(ebuf)));
@@ -383,7 +841,7 @@ void http_stop(struct http_server *s)
 {
 	if (!s)
 		return;
-	/* Joins the server thread: no render call is running after this. */
-	MHD_stop_daemon(s->d);
+	shut_down(s);
+	close(s->listen_fd);
 	free(s);
 }

@@ -2,8 +2,9 @@
 /*
  * http.h - the metrics endpoint (libmicrohttpd): GET /metrics and GET
  * /healthz only; other paths 404, other methods 405, oversized or malformed
- * requests rejected; bounded connections. Binds 127.0.0.1 unless told
- * otherwise.
+ * requests rejected. Slow clients are bounded per address, in total and in
+ * time, and /healthz is served apart from the render (see http.c). Binds
+ * 127.0.0.1 unless told otherwise.
  */
 #ifndef MO_CLI_HTTP_H
 #define MO_CLI_HTTP_H

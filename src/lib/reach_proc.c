@@ -1,0 +1,714 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * reach_proc.c - mo_reach_scan(): the reachability core run on a live pid.
+ *
+ * Memory is read with process_vm_readv. Stop mode stops every thread from a
+ * dedicated tracer thread: it seizes and interrupts each thread of
+ * /proc/PID/task, re-lists until a listing made with every known thread
+ * stopped shows no new one, reads the registers, then waits for the scanner
+ * to ask for the resume - or for the pause cap, whichever comes first - and
+ * detaches everything. So the pause is capped even when the scanning thread
+ * stalls (a read that blocks on the stopped target's memory), and a thread
+ * that never reached its stop is released when the tracer thread exits (the
+ * kernel detaches a dead tracer's tracees and clears their pending traps;
+ * the same happens when the whole caller crashes or is killed).
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reach.h"
+
+#define DEFAULT_MAX_PAUSE_NS (200ULL * 1000000)
+#define DEFAULT_MAX_MAP (64ULL << 30)
+#define DEFAULT_CHUNK (256 * 1024)
+
+void mo_reach_opts_init(struct mo_reach_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->mode = MO_REACH_STOP;
+	o->max_pause_ns = DEFAULT_MAX_PAUSE_NS;
+	o->chunk_bytes = DEFAULT_CHUNK;
+	o->max_map_bytes = DEFAULT_MAX_MAP;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static ssize_t pvm_readv(void *ctx, const struct iovec *local, const struct iovec *remote,
+			 unsigned long n)
+{
+	ssize_t r = process_vm_readv(*(pid_t *)ctx, local, n, remote, n, 0);
+
+	return r < 0 ? -errno : r;
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t nc;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 16;
+	if (nc < need)
+		nc = need;
+	p = reallocarray(*arr, nc, elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = nc;
+	return 0;
+}
+
+/* Thread ids of pid, malloc'd. 0, -ESRCH (gone) or -ENOMEM. */
+static int list_tasks(pid_t pid, pid_t **out, size_t *nr)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 0, n = 0;
+	pid_t *t = NULL;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long v = strtol(de->d_name, &end, 10);
+
+		if (*end || v <= 0)
+			continue;
+		if (grow((void **)&t, &cap, n + 1, sizeof(*t))) {
+			closedir(d);
+			free(t);
+			return -ENOMEM;
+		}
+		t[n++] = (pid_t)v;
+	}
+	closedir(d);
+	*out = t;
+	*nr = n;
+	return 0;
+}
+
+/* State letter of a task from /proc/PID/task/TID/stat, 0 if unreadable. */
+static char task_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static bool traced_by_other(pid_t pid, pid_t tid)
+{
+	char path[64], *text = NULL, *p;
+	size_t len;
+	bool traced = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	if (mo_read_text(path, &text, &len))
+		return false;
+	p = strstr(text, "\nTracerPid:");
+	if (p)
+		traced = strtol(p + 11, NULL, 10) != 0;
+	free(text);
+	return traced;
+}
+
+struct tracee {
+	pid_t tid;
+	bool stopped;
+	bool gone;
+	int inject;		/* signal caught in its signal-delivery-stop */
+};
+
+struct stopper {
+	pid_t pid;
+	uint64_t max_pause;
+	uint64_t give_up;	/* if not all stopped by then: pause cap */
+	struct tracee *t;
+	size_t nr, cap;
+	uint64_t *words;	/* register words */
+	size_t nwords, wcap;
+	struct mo_reach_thread *th;
+	size_t nth, thcap;
+	uint64_t pause_start, pause_end;
+	bool paused;
+	int err;
+	enum mo_reach_why why;
+	int ready_fd;		/* tracer -> scanner: stopped, or failed */
+	int resume_fd;		/* scanner -> tracer: resume now */
+	bool timed_out;		/* the tracer resumed at the cap by itself */
+	uint64_t tracer_cpu;	/* CPU time of the tracer thread */
+	pthread_t thread;
+};
+
+static struct tracee *find_tracee(struct stopper *s, pid_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr; i++)
+		if (s->t[i].tid == tid)
+			return &s->t[i];
+	return NULL;
+}
+
+static void fail(struct stopper *s, int err, enum mo_reach_why why)
+{
+	if (!s->err) {
+		s->err = err;
+		s->why = why;
+	}
+}
+
+/* Seize and interrupt every listed thread not yet held. Returns how many
+ * were new, or -1 (s->err set). */
+static int seize_new(struct stopper *s)
+{
+	pid_t *tids = NULL;
+	size_t n = 0, i;
+	int r, added = 0;
+
+	r = list_tasks(s->pid, &tids, &n);
+	if (r) {
+		fail(s, r, r == -ESRCH ? MO_REACH_WHY_GONE : MO_REACH_WHY_ERROR);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct tracee *t;
+		char state;
+
+		if (find_tracee(s, tids[i]))
+			continue;
+		state = task_state(s->pid, tids[i]);
+		if (state == 'Z' || state == 'X' || state == 0)
+			continue;	/* exited (a zombie leader stays listed) */
+		if (ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0) {
+			int e = errno;
+
+			if (e == ESRCH)
+				continue;
+			if (e == EPERM && traced_by_other(s->pid, tids[i]))
+				fail(s, -e, MO_REACH_WHY_TRACED);
+			else
+				fail(s, -e, e == EPERM || e == EACCES ? MO_REACH_WHY_PERM
+								      : MO_REACH_WHY_ERROR);
+			free(tids);
+			return -1;
+		}
+		if (grow((void **)&s->t, &s->cap, s->nr + 1, sizeof(*s->t))) {
+			/* held but not recorded: released when this thread exits */
+			fail(s, -ENOMEM, MO_REACH_WHY_ERROR);
+			free(tids);
+			return -1;
+		}
+		t = &s->t[s->nr++];
+		*t = (struct tracee){ .tid = tids[i] };
+		if (!s->paused) {
+			s->paused = true;
+			s->pause_start = now_ns();
+			s->give_up = s->pause_start + s->max_pause;
+		}
+		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+			t->gone = true;
+		added++;
+	}
+	free(tids);
+	return added;
+}
+
+/* Wait until every held thread is in a ptrace-stop or gone. */
+static int wait_stopped(struct stopper *s)
+{
+	unsigned sleep_us = 20;
+	size_t i;
+
+	for (;;) {
+		bool all = true;
+
+		for (i = 0; i < s->nr; i++) {
+			struct tracee *t = &s->t[i];
+			int st;
+			pid_t r;
+
+			if (t->stopped || t->gone)
+				continue;
+			r = waitpid(t->tid, &st, __WALL | WNOHANG);
+			if (r < 0) {
+				t->gone = true;
+				continue;
+			}
+			if (r == 0) {
+				all = false;
+				continue;
+			}
+			if (WIFEXITED(st) || WIFSIGNALED(st)) {
+				t->gone = true;
+			} else if (WIFSTOPPED(st)) {
+				t->stopped = true;
+				/* a signal-delivery-stop: the signal goes back on detach */
+				if ((st >> 16) == 0)
+					t->inject = WSTOPSIG(st);
+			}
+		}
+		if (all)
+			return 0;
+		if (now_ns() > s->give_up) {
+			fail(s, -ETIME, MO_REACH_WHY_PAUSE_CAP);
+			return -1;
+		}
+		usleep(sleep_us);
+		if (sleep_us < 200)
+			sleep_us *= 2;
+	}
+}
+
+static int add_words(struct stopper *s, const void *p, size_t bytes)
+{
+	size_t n = bytes / 8;
+
+	if (grow((void **)&s->words, &s->wcap, s->nwords + n, sizeof(*s->words)))
+		return -ENOMEM;
+	memcpy(s->words + s->nwords, p, n * 8);
+	s->nwords += n;
+	return 0;
+}
+
+/* General registers (and, on x86-64, the SSE registers: compilers move
+ * structures through them) of a stopped thread; its sp and thread pointer. */
+static int read_regs(struct stopper *s, pid_t tid)
+{
+	struct mo_reach_thread th = { 0, 0 };
+	struct iovec iov;
+#if defined(__x86_64__)
+	struct user_regs_struct regs;
+	struct user_fpregs_struct fp;
+#elif defined(__aarch64__)
+	struct user_pt_regs regs;
+	uint64_t tls = 0;
+#else
+	uint64_t regs[64];
+#endif
+
+	iov.iov_base = &regs;
+	iov.iov_len = sizeof(regs);
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
+		return errno == ESRCH ? 0 : -errno;
+	if (add_words(s, &regs, iov.iov_len))
+		return -ENOMEM;
+#if defined(__x86_64__)
+	th.sp = regs.rsp;
+	th.tls = regs.fs_base;
+	iov.iov_base = &fp;
+	iov.iov_len = sizeof(fp);
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRFPREG, &iov) == 0 &&
+	    add_words(s, fp.xmm_space, sizeof(fp.xmm_space)))
+		return -ENOMEM;
+#elif defined(__aarch64__)
+	th.sp = regs.sp;
+	iov.iov_base = &tls;
+	iov.iov_len = sizeof(tls);
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_ARM_TLS, &iov) == 0) {
+		th.tls = tls;
+		if (add_words(s, &tls, sizeof(tls)))
+			return -ENOMEM;
+	}
+#endif
+	if (grow((void **)&s->th, &s->thcap, s->nth + 1, sizeof(*s->th)))
+		return -ENOMEM;
+	s->th[s->nth++] = th;
+	return 0;
+}
+
+static void detach_all(struct stopper *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nr; i++) {
+		struct tracee *t = &s->t[i];
+
+		/* a thread not in a stop cannot be detached here: the kernel
+		 * releases it when this tracer thread exits */
+		if (t->stopped && !t->gone)
+			ptrace(PTRACE_DETACH, t->tid, 0, (void *)(long)t->inject);
+	}
+	if (s->paused)
+		s->pause_end = now_ns();
+}
+
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+
+	while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+static void *tracer(void *arg)
+{
+	struct stopper *s = arg;
+	size_t i;
+
+	/* The release at the cap must not wait for a CPU on a loaded machine:
+	 * this thread only sleeps, seizes and detaches, so a real-time
+	 * priority (when allowed) costs the machine nothing; fine timers. */
+	{
+		struct sched_param sp = { .sched_priority = 1 };
+
+		pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	}
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	/* Stop until a listing taken with every held thread stopped shows no
+	 * new thread: a stopped thread cannot create one. */
+	for (;;) {
+		int added = seize_new(s);
+
+		if (added < 0 || wait_stopped(s) < 0)
+			goto out;
+		if (added == 0)
+			break;
+	}
+	for (i = 0; i < s->nr; i++) {
+		int r;
+
+		if (!s->t[i].stopped || s->t[i].gone)
+			continue;
+		r = read_regs(s, s->t[i].tid);
+		if (r) {
+			fail(s, r, MO_REACH_WHY_ERROR);
+			goto out;
+		}
+	}
+	if (s->nth == 0) {
+		fail(s, -ESRCH, MO_REACH_WHY_GONE);
+		goto out;
+	}
+	signal_fd(s->ready_fd);
+	for (;;) {
+		uint64_t now = now_ns();
+		struct pollfd p = { .fd = s->resume_fd, .events = POLLIN };
+		struct timespec ts = { 0, 0 };
+
+		if (s->give_up > now) {
+			ts.tv_sec = (time_t)((s->give_up - now) / 1000000000ULL);
+			ts.tv_nsec = (long)((s->give_up - now) % 1000000000ULL);
+		}
+		if (ppoll(&p, 1, &ts, NULL) > 0)
+			break;
+		if (now_ns() >= s->give_up) {
+			__atomic_store_n(&s->timed_out, true, __ATOMIC_SEQ_CST);
+			break;
+		}
+	}
+	detach_all(s);
+	s->tracer_cpu = cpu_ns();
+	return NULL;
+out:
+	detach_all(s);
+	s->tracer_cpu = cpu_ns();
+	signal_fd(s->ready_fd);
+	return NULL;
+}
+
+struct resume_ctx {
+	struct stopper *s;
+	bool joined;
+};
+
+static void resume(void *arg)
+{
+	struct resume_ctx *rc = arg;
+
+	if (rc->joined)
+		return;
+	signal_fd(rc->s->resume_fd);
+	pthread_join(rc->s->thread, NULL);
+	rc->joined = true;
+}
+
+static void stopper_release(struct stopper *s)
+{
+	free(s->t);
+	free(s->words);
+	free(s->th);
+	if (s->ready_fd >= 0)
+		close(s->ready_fd);
+	if (s->resume_fd >= 0)
+		close(s->resume_fd);
+}
+
+/* Every block UNKNOWN for one reason. */
+static int all_unknown(const struct mo_reach_block *blocks, size_t n, enum mo_reach_why why,
+		       int err, struct mo_reach_result *out)
+{
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	out->nr = n;
+	out->cls = calloc(n ? n : 1, 1);
+	out->why = calloc(n ? n : 1, 1);
+	if (!out->cls || !out->why) {
+		mo_reach_result_release(out);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		out->why[i] = why;
+		out->stats.bytes[MO_REACH_UNKNOWN] += blocks[i].size;
+	}
+	out->stats.count[MO_REACH_UNKNOWN] = n;
+	out->stats.why = why;
+	out->stats.error = err;
+	return 0;
+}
+
+static enum mo_reach_why why_of(int err)
+{
+	if (err == -ESRCH || err == -ENOENT)
+		return MO_REACH_WHY_GONE;
+	if (err == -EPERM || err == -EACCES)
+		return MO_REACH_WHY_PERM;
+	return MO_REACH_WHY_ERROR;
+}
+
+/* Live mode: stack pointers of threads blocked in the kernel, from
+ * /proc/PID/task/TID/syscall (running threads have none). */
+static int blocked_sps(pid_t pid, struct mo_reach_thread **out, size_t *nr)
+{
+	pid_t *tids = NULL;
+	size_t n = 0, i, k = 0;
+	struct mo_reach_thread *th;
+	int r = list_tasks(pid, &tids, &n);
+
+	*out = NULL;
+	*nr = 0;
+	if (r)
+		return r;
+	th = calloc(n ? n : 1, sizeof(*th));
+	if (!th) {
+		free(tids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		char path[80], buf[256];
+		ssize_t len;
+		uint64_t sp;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tids[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len > 0 && mo_reach_parse_syscall(buf, (size_t)len, &sp) == 0)
+			th[k++] = (struct mo_reach_thread){ sp, 0 };
+	}
+	free(tids);
+	*out = th;
+	*nr = k;
+	return 0;
+}
+
+int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
+		  const struct mo_reach_opts *opts, const struct mo_reach_result *prev,
+		  struct mo_reach_result *out)
+{
+	struct mo_reach_opts o;
+	struct mo_reach_input in = { 0 };
+	struct stopper s = { .ready_fd = -1, .resume_fd = -1 };
+	struct resume_ctx rc = { .s = &s, .joined = true };
+	struct mo_maps maps = { 0 };
+	struct mo_reach_range *roots = NULL;
+	struct mo_reach_thread *live_th = NULL;
+	size_t nr_roots = 0, nr_live = 0;
+	uint64_t t0 = now_ns(), c0 = cpu_ns();
+	bool incomplete = false;
+	enum mo_reach_why early = MO_REACH_WHY_NONE;
+	int r, early_err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (pid <= 0 || (n && !blocks) ||
+	    (opts && opts->mode != MO_REACH_STOP && opts->mode != MO_REACH_LIVE))
+		return -EINVAL;
+	if (opts)
+		o = *opts;
+	else
+		mo_reach_opts_init(&o);
+	if (!o.max_pause_ns)
+		o.max_pause_ns = DEFAULT_MAX_PAUSE_NS;
+	if (!o.max_map_bytes)
+		o.max_map_bytes = DEFAULT_MAX_MAP;
+
+	in.readv = pvm_readv;
+	in.ctx = &pid;
+	in.blocks = blocks;
+	in.nr = n;
+	in.chunk_bytes = o.chunk_bytes;
+	in.deadline_ns = o.max_scan_ns ? t0 + o.max_scan_ns : 0;
+
+	if (o.mode == MO_REACH_STOP) {
+		pthread_attr_t attr;
+		uint64_t v, margin;
+
+		if (pid == getpid()) {
+			early = MO_REACH_WHY_SELF;
+			goto early_out;
+		}
+		s.pid = pid;
+		s.max_pause = o.max_pause_ns;
+		s.ready_fd = eventfd(0, EFD_CLOEXEC);
+		s.resume_fd = eventfd(0, EFD_CLOEXEC);
+		if (s.ready_fd < 0 || s.resume_fd < 0) {
+			early_err = -errno;
+			early = MO_REACH_WHY_ERROR;
+			goto early_out;
+		}
+		pthread_attr_init(&attr);
+		r = pthread_create(&s.thread, &attr, tracer, &s);
+		pthread_attr_destroy(&attr);
+		if (r) {
+			early_err = -r;
+			early = MO_REACH_WHY_ERROR;
+			goto early_out;
+		}
+		rc.joined = false;
+		while (read(s.ready_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+			;
+		if (s.err) {
+			resume(&rc);
+			early = s.why;
+			early_err = s.err;
+			goto early_out;
+		}
+		if (o.on_paused)
+			o.on_paused(o.on_paused_arg, pid);
+		r = mo_procmaps_read(pid, &maps);
+		if (r) {
+			resume(&rc);
+			early = why_of(r);
+			early_err = r;
+			goto early_out;
+		}
+		r = mo_reach_roots(&maps, s.th, s.nth, o.max_map_bytes, &roots, &nr_roots,
+				   &incomplete);
+		if (r) {
+			resume(&rc);
+			goto fail;
+		}
+		/* stop scanning a little before the tracer's own release */
+		margin = o.max_pause_ns / 20 > 1000000 ? o.max_pause_ns / 20 : 1000000;
+		if (margin > o.max_pause_ns / 2)
+			margin = o.max_pause_ns / 2;
+		in.mark_deadline_ns = s.pause_start + o.max_pause_ns - margin;
+		in.regs = s.words;
+		in.nr_regs = s.nwords;
+		in.marked = resume;
+		in.marked_arg = &rc;
+	} else {
+		r = mo_procmaps_read(pid, &maps);
+		if (r) {
+			early = why_of(r);
+			early_err = r;
+			goto early_out;
+		}
+		r = blocked_sps(pid, &live_th, &nr_live);
+		if (r == -ENOMEM)
+			goto fail;
+		r = mo_reach_roots(&maps, live_th, nr_live, o.max_map_bytes, &roots, &nr_roots,
+				   &incomplete);
+		if (r)
+			goto fail;
+		in.confirm = true;
+		in.prev = prev;
+	}
+	in.roots = roots;
+	in.nr_roots = nr_roots;
+	in.roots_incomplete = incomplete;
+	r = mo_reach_classify(&in, out);
+	resume(&rc);
+	if (r)
+		goto fail;
+	if (__atomic_load_n(&s.timed_out, __ATOMIC_SEQ_CST) && !out->stats.why) {
+		/* resumed at the cap before the marking ended: only pointers
+		 * seen prove anything */
+		size_t i;
+
+		memset(out->stats.count, 0, sizeof(out->stats.count));
+		memset(out->stats.bytes, 0, sizeof(out->stats.bytes));
+		for (i = 0; i < n; i++) {
+			if (out->cls[i] != MO_REACH_REACHABLE && out->cls[i] != MO_REACH_UNKNOWN) {
+				out->cls[i] = MO_REACH_UNKNOWN;
+				out->why[i] = MO_REACH_WHY_PAUSE_CAP;
+			}
+			out->stats.count[out->cls[i]]++;
+			out->stats.bytes[out->cls[i]] += blocks[i].size;
+		}
+		out->nr_lost = 0;
+		out->stats.why = MO_REACH_WHY_PAUSE_CAP;
+	}
+	goto done;
+
+early_out:
+	resume(&rc);
+	r = all_unknown(blocks, n, early, early_err, out);
+	if (r)
+		goto fail;
+done:
+	out->stats.threads_stopped = (uint32_t)s.nth;
+	out->stats.pause_ns = s.paused ? s.pause_end - s.pause_start : 0;
+	out->stats.duration_ns = now_ns() - t0;
+	out->stats.cpu_ns = cpu_ns() - c0 + s.tracer_cpu;
+	r = 0;
+	goto cleanup;
+fail:
+	mo_reach_result_release(out);
+cleanup:
+	mo_maps_release(&maps);
+	free(roots);
+	free(live_th);
+	stopper_release(&s);
+	return r;
+}
