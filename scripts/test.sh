@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-make -j"$(nproc)" unit asan fuzz
+make -j"$(nproc)" all unit asan fuzz
 exec bash tests/run.sh
