@@ -204,6 +204,10 @@ void mo_lifecycle_exec(void *ctx, const struct mo_record *r)
 	mo_stacks_forget(lc->st, (pid_t)r->pid);
 	if (!process_event_wanted(lc, (pid_t)r->pid))
 		return;
+	if (mo_env_ending(lc->env)) {
+		mo_stacks_prime(lc->st, (pid_t)r->pid);
+		goto event;
+	}
 	/* the new program's files and maps are read while it runs; the watch
 	 * tier reads them only when a stack of its needs them */
 	lr = mo_modules_load_pid(lc->mods, (pid_t)r->pid);
@@ -218,6 +222,7 @@ void mo_lifecycle_exec(void *ctx, const struct mo_record *r)
 		else if (p)
 			mo_probes_attach_own(lc->pr, (pid_t)r->pid);
 	}
+event:
 	ev = mo_findings_event(lc->f, MO_EVENT_KERNEL_PROCESS, "exec", (pid_t)r->pid, r->ts_ns);
 	mo_findings_emit(lc->f, ev);
 }
@@ -238,7 +243,7 @@ void mo_lifecycle_fork(void *ctx, const struct mo_record *r)
 		mo_proctab_container(lc->pt, child);
 		if (p && !p->comm[0])
 			mo_proctab_set_comm(lc->pt, p, r->comm, sizeof(r->comm));
-		if (p && plink) {
+		if (p && plink && !mo_env_ending(lc->env)) {
 			p->own_link = true;
 			mo_probes_attach_own(lc->pr, child);
 		}

@@ -728,6 +728,7 @@ int mo_observer_stop(struct mo_observer *o)
 
 	if (!o->started || o->stopped)
 		return 0;
+	__atomic_store_n(&c->env.ending, true, __ATOMIC_RELAXED);
 	if (o->worker_running) {
 		/* the worker leaves its long loops (records of new programs
 		 * keep coming while probes are attached) and stops */
