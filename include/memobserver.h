@@ -216,11 +216,14 @@ struct mo_leak {
  *            MO_CK_FILTER: memory_filtered_events_total{reason=label},
  *            left out on purpose (a filter, sampling, dedup).
  *   family   the Prometheus family (rows of one family are adjacent)
- *   label    its label pair "key=value", or NULL for a scalar family
+ *   label    its label pairs "key=value[,key=value]", or NULL for a
+ *            scalar family (trusted literals: rendered as they are)
  *   json_key the key in the JSON summary ("drops" and "filtered" objects
  *            for drops and filters), or NULL when not there
  *   help     the family's help text
- * Rows are in output order. struct mo_counters has one uint64_t per row.
+ * Rows are in output order. struct mo_counters has one uint64_t per row;
+ * enum mo_counter_id numbers them (MO_CTR_<field>). The OTLP metrics
+ * (docs/otlp.md) are made from the same rows.
  */
 #define MO_CK_COUNTER 0
 #define MO_CK_GAUGE 1
@@ -231,6 +234,15 @@ struct mo_leak {
 #define MO_FILTER_HELP "Allocator events deliberately not tracked or not reported, by filter reason."
 #define MO_DROPPED "memobserver_dropped_events_total"
 #define MO_FILTERED "memory_filtered_events_total"
+#define MO_OTLP_SENT "memobserver_otlp_requests_sent_total"
+#define MO_OTLP_SENT_HELP "OTLP requests the collector accepted, by signal."
+#define MO_OTLP_FAILURES "memobserver_otlp_request_failures_total"
+#define MO_OTLP_FAILURES_HELP \
+	"OTLP send attempts that failed (connection error, timeout, error status), by signal."
+#define MO_OTLP_RETRIES "memobserver_otlp_retries_total"
+#define MO_OTLP_RETRIES_HELP "OTLP send attempts after the first, by signal."
+#define MO_OTLP_DROPPED "memobserver_otlp_requests_dropped_total"
+#define MO_OTLP_DROPPED_HELP "OTLP requests given up, by signal and reason."
 
 #define MO_COUNTERS(X)                                                                           \
 	X(allocs_tracked, MO_CK_COUNTER, "memobserver_allocations_tracked_total", NULL,           \
@@ -366,7 +378,36 @@ struct mo_leak {
 	  "place, a file no longer the one mapped, too large, a symlink).")                      \
 	X(stale_recovered, MO_CK_COUNTER, "memobserver_stale_blocks_recovered_total", NULL,       \
 	  "stale_blocks_recovered",                                                               \
-	  "Blocks of an old program image dropped after its exec record was lost.")
+	  "Blocks of an old program image dropped after its exec record was lost.")              \
+	/* counted by the caller (mo_observer_note) */                                            \
+	X(output_write_errors, MO_CK_COUNTER, "memobserver_output_write_errors_total", NULL, NULL, \
+	  "Writes of events or reports to the output that failed (full disk, closed pipe).")     \
+	X(otlp_metrics_sent, MO_CK_COUNTER, MO_OTLP_SENT, "signal=metrics", NULL, MO_OTLP_SENT_HELP) \
+	X(otlp_logs_sent, MO_CK_COUNTER, MO_OTLP_SENT, "signal=logs", NULL, MO_OTLP_SENT_HELP)     \
+	X(otlp_metrics_failures, MO_CK_COUNTER, MO_OTLP_FAILURES, "signal=metrics", NULL,          \
+	  MO_OTLP_FAILURES_HELP)                                                                  \
+	X(otlp_logs_failures, MO_CK_COUNTER, MO_OTLP_FAILURES, "signal=logs", NULL,                \
+	  MO_OTLP_FAILURES_HELP)                                                                  \
+	X(otlp_metrics_retries, MO_CK_COUNTER, MO_OTLP_RETRIES, "signal=metrics", NULL,            \
+	  MO_OTLP_RETRIES_HELP)                                                                   \
+	X(otlp_logs_retries, MO_CK_COUNTER, MO_OTLP_RETRIES, "signal=logs", NULL,                  \
+	  MO_OTLP_RETRIES_HELP)                                                                   \
+	X(otlp_metrics_queue_full, MO_CK_COUNTER, MO_OTLP_DROPPED,                                 \
+	  "signal=metrics,reason=queue_full", NULL, MO_OTLP_DROPPED_HELP)                         \
+	X(otlp_metrics_send_failed, MO_CK_COUNTER, MO_OTLP_DROPPED,                                \
+	  "signal=metrics,reason=send_failed", NULL, MO_OTLP_DROPPED_HELP)                        \
+	X(otlp_metrics_rejected, MO_CK_COUNTER, MO_OTLP_DROPPED,                                   \
+	  "signal=metrics,reason=rejected", NULL, MO_OTLP_DROPPED_HELP)                           \
+	X(otlp_metrics_shutdown, MO_CK_COUNTER, MO_OTLP_DROPPED,                                   \
+	  "signal=metrics,reason=shutdown", NULL, MO_OTLP_DROPPED_HELP)                           \
+	X(otlp_logs_queue_full, MO_CK_COUNTER, MO_OTLP_DROPPED, "signal=logs,reason=queue_full",   \
+	  NULL, MO_OTLP_DROPPED_HELP)                                                             \
+	X(otlp_logs_send_failed, MO_CK_COUNTER, MO_OTLP_DROPPED, "signal=logs,reason=send_failed", \
+	  NULL, MO_OTLP_DROPPED_HELP)                                                             \
+	X(otlp_logs_rejected, MO_CK_COUNTER, MO_OTLP_DROPPED, "signal=logs,reason=rejected", NULL, \
+	  MO_OTLP_DROPPED_HELP)                                                                   \
+	X(otlp_logs_shutdown, MO_CK_COUNTER, MO_OTLP_DROPPED, "signal=logs,reason=shutdown", NULL, \
+	  MO_OTLP_DROPPED_HELP)
 
 /* Counters of what was seen and what was dropped, by reason. */
 struct mo_counters {
@@ -380,6 +421,13 @@ struct mo_counters {
 	double overhead_expected;	/* the same at the duty cycle in force */
 	double overhead_duty;		/* share of time allocating probes are attached */
 	uint64_t shed_ns;		/* time allocating probes were detached */
+};
+
+enum mo_counter_id {
+#define MO_COUNTER_ID(field, kind, family, label, json_key, help) MO_CTR_##field,
+	MO_COUNTERS(MO_COUNTER_ID)
+#undef MO_COUNTER_ID
+	MO_CTR__COUNT
 };
 
 /* The sum of the MO_CK_DROP counters: everything observed and lost. */
@@ -470,11 +518,22 @@ void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);
 int mo_observer_metrics(struct mo_observer *obs, char **text, size_t *len);
 
 /*
- * The caller failed to write n more pieces of its output (a full disk, a
- * closed pipe). Only counted, and exported by mo_observer_metrics as
- * memobserver_output_write_errors_total; safe from any thread.
+ * The OTLP encoding of the same state (an ExportMetricsServiceRequest,
+ * binary protobuf, the body of POST /v1/metrics; docs/otlp.md), stamped
+ * now_ns (CLOCK_REALTIME), resources named with host_name. *body is
+ * malloc'ed. 0 or -errno (-ENODEV before start).
  */
-void mo_observer_note_output_errors(struct mo_observer *obs, uint64_t n);
+int mo_observer_metrics_otlp(struct mo_observer *obs, const char *host_name, uint64_t now_ns,
+			     uint8_t **body, size_t *len);
+
+/*
+ * Add n to a counter of the caller's own work: output_write_errors (writes
+ * of its output that failed) and the otlp_* rows (its OTLP exporter). The
+ * library counts the other rows itself; for them this adds to its count.
+ * Exported by every rendering of the counters; safe from any thread, before
+ * start too.
+ */
+void mo_observer_note(struct mo_observer *obs, enum mo_counter_id id, uint64_t n);
 
 /* True once every observed pid has exited (never for system-wide). */
 bool mo_observer_targets_gone(struct mo_observer *obs);

@@ -209,7 +209,7 @@ static void test_proctab(void **state)
 	p = mo_proctab_find(t, PID0 + 2);
 	assert_non_null(p);
 	mo_proctab_set_comm(t, p, "worker", 16);
-	mo_proctab_describe(t, PID0 + 2, comm, sizeof(comm), cid, sizeof(cid));
+	mo_proctab_describe(t, PID0 + 2, comm, sizeof(comm), cid, sizeof(cid), NULL, 0);
 	assert_string_equal(comm, "worker");
 	assert_string_equal(cid, "");
 	/* targets: alive until exit, then pending until reclaimed */
@@ -550,7 +550,7 @@ static void *read_loop(void *arg)
 		mo_core_counters(rd->c, &k);
 		assert_int_equal(mo_core_metrics(rd->c, &snap), 0);
 		mo_core_metrics_release(&snap);
-		mo_proctab_describe(rd->c->pt, PID0 + 1, comm, sizeof(comm), cid, sizeof(cid));
+		mo_proctab_describe(rd->c->pt, PID0 + 1, comm, sizeof(comm), cid, sizeof(cid), NULL, 0);
 		(void)mo_proctab_targets_gone(rd->c->pt);
 		rd->reads++;
 	}

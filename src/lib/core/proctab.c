@@ -287,7 +287,7 @@ size_t mo_proctab_ntargets(struct mo_proctab *t)
 }
 
 void mo_proctab_describe(struct mo_proctab *t, pid_t pid, char *comm, size_t comm_len,
-			 char *container_id, size_t id_len)
+			 char *container_id, size_t id_len, char *pod_uid, size_t pod_len)
 {
 	struct mo_proc *p;
 
@@ -297,6 +297,8 @@ void mo_proctab_describe(struct mo_proctab *t, pid_t pid, char *comm, size_t com
 		snprintf(comm, comm_len, "%s", p ? p->comm : "");
 	if (id_len)
 		snprintf(container_id, id_len, "%s", p && p->container_known ? p->c.id : "");
+	if (pod_len)
+		snprintf(pod_uid, pod_len, "%s", p && p->container_known ? p->c.pod_uid : "");
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -92,9 +92,9 @@ void mo_read_comm(pid_t pid, char *buf, size_t len);
 int mo_proctab_targets(struct mo_proctab *t, pid_t **out, size_t *n);
 size_t mo_proctab_ntargets(struct mo_proctab *t);
 
-/* Any thread: pid's name and container id as known ("" when not). */
+/* Any thread: pid's name, container id and pod UID as known ("" when not). */
 void mo_proctab_describe(struct mo_proctab *t, pid_t pid, char *comm, size_t comm_len,
-			 char *container_id, size_t id_len);
+			 char *container_id, size_t id_len, char *pod_uid, size_t pod_len);
 
 /* Any thread: no target is alive and none waits for its exit's reclaim. */
 bool mo_proctab_targets_gone(struct mo_proctab *t);

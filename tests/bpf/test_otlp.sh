@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# OTLP/HTTP export, decoded by a receiver memobserver did not write
+# (tests/otlp/receiver.js: the OpenTelemetry JavaScript project's protobuf
+# code): a traced command's metrics and its leak findings arrive with their
+# resource attributes and stacks; a collector that is unreachable, slow,
+# failing or rejecting never holds memobserver up (it stops within 2 s of
+# SIGTERM) and the local output stays complete; retries and drops are
+# counted on the Prometheus endpoint.
+. "$(dirname "$0")/lib.sh"
+why=$(bpf_unavailable); if [ -n "$why" ]; then skip otlp "$why"; exit 0; fi
+command -v node > /dev/null || { skip otlp "node not installed (scripts/setup.sh installs nodejs)"; exit 0; }
+
+# The receiver's packages, exactly as package-lock.json pins them.
+RECV=$ROOT/tests/otlp
+if ! cmp -s "$RECV/package-lock.json" "$RECV/node_modules/.memobserver-lock" 2> /dev/null; then
+	command -v npm > /dev/null || { skip otlp "npm not installed (scripts/setup.sh installs it)"; exit 0; }
+	if ! timeout 300 npm ci --prefix "$RECV" --no-audit --no-fund > "$TMP/npm.log" 2>&1; then
+		skip otlp "npm ci failed (is the npm registry reachable?): $(tail -3 "$TMP/npm.log" | tr '\n' ' ' | cut -c1-200)"
+		exit 0
+	fi
+	cp "$RECV/package-lock.json" "$RECV/node_modules/.memobserver-lock"
+fi
+
+rpid=
+# start_receiver NAME [MODE]: RPORT and rpid set, requests go to $TMP/NAME.otlp
+start_receiver() {
+	: > "$TMP/$1.otlp"
+	node "$RECV/receiver.js" --out "$TMP/$1.otlp" --mode "${2:-ok}" > "$TMP/$1.recv" 2>&1 &
+	rpid=$!
+	wait_for "$TMP/$1.recv" '^READY' 100 || { fail "$1" "receiver did not start: $(head -c 300 "$TMP/$1.recv")"; return 1; }
+	RPORT=$(awk '/^READY/ { print $2 }' "$TMP/$1.recv")
+}
+stop_receiver() {
+	[ -n "$rpid" ] && kill "$rpid" 2> /dev/null && wait "$rpid" 2> /dev/null
+	rpid=
+}
+# A free port below the ephemeral range: nothing connecting out takes it,
+# and a connection to it cannot meet itself (a TCP self-connect).
+free_port() {
+	python3 -c '
+import random, socket
+while True:
+    p = random.randint(19100, 19999)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        print(p)
+        break
+    except OSError:
+        pass
+    finally:
+        s.close()'
+}
+# py NAME CODE ARGS...: run a Python check, PASS or FAIL with its last line
+py() {
+	local name=$1 code=$2
+	shift 2
+	if python3 -c "$code" "$@" > "$TMP/py.$name" 2>&1; then
+		pass "$name"
+	else
+		fail "$name" "$(tail -3 "$TMP/py.$name" | tr '\n' ';' | cut -c1-500)"
+	fi
+}
+
+# Helpers shared by the Python checks: the receiver's lines and attributes.
+PYLIB='
+import json, sys
+def reqs(path, sig=None):
+    out = [json.loads(l) for l in open(path) if l.strip()]
+    return [r for r in out if sig is None or r["path"] == "/v1/" + sig]
+def attrs(kvs):
+    d = {}
+    for kv in kvs or []:
+        v = kv.get("value", {})
+        k = v.get("value")
+        d[kv["key"]] = v.get(k) if k else None
+    return d
+'
+
+# 1. A collector that works: metrics and findings arrive whole.
+if start_receiver ok; then
+	timeout 60 "$MO" --format json --min-age 0 --metrics off -o "$TMP/ok.json" \
+		--otlp-endpoint "http://127.0.0.1:$RPORT" --otlp-interval 1s \
+		--otlp-header "Authorization=Bearer t0ken" \
+		-- "$FIX/leak_basic" --hold-ms 2500 > "$TMP/ok.out" 2> "$TMP/ok.err"
+	rc=$?
+	stop_receiver
+	if [ $rc -ne 0 ]; then
+		fail otlp_run "memobserver exited $rc: $(head -c 300 "$TMP/ok.err")"
+	else
+		fpid=$(awk '$1 == "READY" { print $2; exit }' "$TMP/ok.out")
+		py otlp_requests_decode "$PYLIB"'
+rs = reqs(sys.argv[1])
+assert rs, "no request arrived"
+for r in rs:
+    assert r["method"] == "POST", r["method"]
+    assert r["content_type"] == "application/x-protobuf", r["content_type"]
+    assert r["headers"].get("authorization") == "Bearer t0ken", r["headers"]
+    assert r["decoded"], (r["path"], r.get("error"))
+    assert r["only_known_fields"], (r["path"], r["bytes"], r["reencoded_bytes"])
+assert reqs(sys.argv[1], "metrics") and reqs(sys.argv[1], "logs"), [r["path"] for r in rs]
+print(len(rs), "requests")' "$TMP/ok.otlp"
+		py otlp_metrics_resources "$PYLIB"'
+import socket
+rs = reqs(sys.argv[1], "metrics")
+pid, host = sys.argv[2], socket.gethostname()
+found = {}
+for r in rs:
+    for rm in r["request"]["resourceMetrics"]:
+        ra = attrs(rm["resource"]["attributes"])
+        assert ra.get("host.name") == host, ra
+        sm = rm["scopeMetrics"][0]
+        assert sm["scope"]["name"] == "memobserver", sm["scope"]
+        ms = {m["name"]: m for m in sm["metrics"]}
+        if ra.get("service.name") == "memobserver":
+            for n in ("memobserver_allocator_calls", "memobserver_probes_attached",
+                      "memory_filtered_events", "memobserver_otlp_requests_sent"):
+                assert n in ms, (n, sorted(ms))
+            found["host"] = True
+        elif ra.get("process.pid") == pid:
+            assert ra["process.executable.name"] == "leak_basic", ra
+            m = ms["memory_allocations_tracked"]["sum"]
+            assert m["isMonotonic"] and m["aggregationTemporality"] == "AGGREGATION_TEMPORALITY_CUMULATIVE", m
+            p = m["dataPoints"][0]
+            assert int(p["startTimeUnixNano"]) > 0 and int(p["timeUnixNano"]) >= int(p["startTimeUnixNano"]), p
+            found["allocs"] = max(found.get("allocs", 0), int(p["asInt"]))
+            g = ms["memory_unfreed_memory_bytes"]["gauge"]["dataPoints"][0]
+            found["unfreed"] = max(found.get("unfreed", 0), int(g["asInt"]))
+assert found.get("host"), "no host resource"
+# leak_basic: 11 leaking functions x 3 calls, plus the freed ones
+assert found.get("allocs", 0) >= 33, found
+assert found.get("unfreed", 0) >= 17000 * 3, found
+print(found)' "$TMP/ok.otlp" "$fpid"
+		py otlp_leak_log_with_stack "$PYLIB"'
+pid = sys.argv[2]
+leaks = []
+for r in reqs(sys.argv[1], "logs"):
+    for rl in r["request"]["resourceLogs"]:
+        ra = attrs(rl["resource"]["attributes"])
+        for rec in rl["scopeLogs"][0]["logRecords"]:
+            a = attrs(rec["attributes"])
+            if rec.get("eventName") == "memobserver.memory_pressure.leak":
+                leaks.append((ra, rec, a))
+assert leaks, "no leak log record"
+hit = None
+for ra, rec, a in leaks:
+    syms = [attrs(f["kvlistValue"]["values"]).get("symbol") for f in a["memobserver.stack"]["values"]]
+    if "leak_malloc" in syms:
+        hit = (ra, rec, a)
+assert hit, "no leak record names leak_malloc: %r" % [l[2].get("code.stacktrace", "")[:80] for l in leaks]
+ra, rec, a = hit
+assert ra.get("process.pid") == pid and ra.get("process.executable.name") == "leak_basic", ra
+assert rec["severityNumber"] in ("SEVERITY_NUMBER_INFO", "SEVERITY_NUMBER_WARN"), rec["severityNumber"]
+assert int(rec["timeUnixNano"]) > 0 and int(rec["observedTimeUnixNano"]) >= int(rec["timeUnixNano"]) - 10**9
+assert rec["body"]["stringValue"].startswith("memory_pressure/leak pid " + pid + " (leak_basic)"), rec["body"]
+assert "leak_malloc" in a["code.stacktrace"], a["code.stacktrace"]
+assert a["memobserver.unfreed_bytes"] == str(17000 * 3) and a["memobserver.count"] == "3", a
+assert a["memobserver.kind"] == "leak" and a["memobserver.type"] == "memory_pressure", a
+print(len(leaks), "leak records")' "$TMP/ok.otlp" "$fpid"
+		check otlp_local_output "$TMP/ok.json" "$TMP/ok.out"
+	fi
+fi
+
+# run_faulty NAME MODE_OR_PORT: memobserver on a fixture that keeps running,
+# exporting to a receiver in MODE (or to the closed port given), scraped on
+# MPORT; returns once the collector had its chance, leaves MO_PID running.
+run_faulty() {
+	local name=$1 mode=$2 ep
+	if [ "${mode#port:}" != "$mode" ]; then
+		ep="http://127.0.0.1:${mode#port:}"
+		: > "$TMP/$name.otlp"
+	else
+		start_receiver "$name" "$mode" || return 1
+		ep="http://127.0.0.1:$RPORT"
+	fi
+	MPORT=$(free_port)
+	"$MO" --format json --min-age 0 -v --metrics "127.0.0.1:$MPORT" -o "$TMP/$name.json" \
+		--otlp-endpoint "$ep" --otlp-interval 1s \
+		-- "$FIX/leak_basic" --hold-ms 60000 > "$TMP/$name.out" 2> "$TMP/$name.err" &
+	MO_PID=$!
+	wait_for "$TMP/$name.err" observing 100 || { fail "$name" "memobserver did not attach: $(head -c 300 "$TMP/$name.err")"; return 1; }
+	wait_for "$TMP/$name.out" '^DONE' 100
+}
+# scrape_until NAME PROMQL-LINE-REGEX: wait (20 s at most) for the scrape to match
+scrape_until() {
+	local i
+	for i in $(seq 1 200); do
+		curl -sf "http://127.0.0.1:$MPORT/metrics" > "$TMP/$1.prom" 2> /dev/null
+		grep -Eq "$2" "$TMP/$1.prom" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# stop_within NAME RUN: SIGTERM, PASS if memobserver is gone within 2 s and
+# the output of run_faulty RUN is whole
+stop_within() {
+	local name=$1 run=$2 t0 t1 ms
+	t0=$(date +%s%N)
+	kill -TERM "$MO_PID" 2> /dev/null || t0=gone
+	for _ in $(seq 1 50); do
+		kill -0 "$MO_PID" 2> /dev/null || break
+		sleep 0.05
+	done
+	t1=$(date +%s%N)
+	[ "$t0" = gone ] || ms=$(((t1 - t0) / 1000000))
+	if [ "$t0" = gone ]; then
+		wait "$MO_PID" 2> /dev/null
+		fail "${name}_stops" "memobserver had exited ($?) before SIGTERM: $(tail -c 200 "$TMP/$run.err" | tr '\n' ';') fixture: $(tail -c 100 "$TMP/$run.out" | tr '\n' ';') exit events: $(grep '"kind":"exit"' "$TMP/$run.json" | cut -c1-300)"
+	elif kill -0 "$MO_PID" 2> /dev/null; then
+		fail "${name}_stops" "still running ${ms} ms after SIGTERM"
+		kill -KILL "$MO_PID"
+		wait "$MO_PID" 2> /dev/null
+	elif [ $ms -gt 2000 ]; then
+		wait "$MO_PID" 2> /dev/null
+		fail "${name}_stops" "stopped ${ms} ms after SIGTERM"
+	else
+		wait "$MO_PID" 2> /dev/null
+		pass "${name}_stops (${ms} ms)"
+	fi
+	stop_receiver
+	if tail -1 "$TMP/$run.json" | grep -q '"type":"summary"' &&
+		grep -q '"kind":"leak"' "$TMP/$run.json"; then
+		pass "${name}_local_output"
+	else
+		fail "${name}_local_output" "no leak lines or no final summary in $run.json: $(tail -c 200 "$TMP/$run.json")"
+	fi
+}
+
+# 2. Nobody listens: attempts fail and are retried; nothing waits for them.
+# The port stays bound (not listening) meanwhile, so it refuses every
+# connection and nothing else can start listening on it.
+python3 -c '
+import random, socket, sys, time
+s = socket.socket()
+while True:
+    try:
+        s.bind(("127.0.0.1", random.randint(19100, 19999)))
+        break
+    except OSError:
+        pass
+print(s.getsockname()[1], flush=True)
+time.sleep(300)' > "$TMP/closed.port" &
+holder=$!
+wait_for "$TMP/closed.port" '[0-9]' 50
+port=$(cat "$TMP/closed.port")
+# the queue is sent in order: whichever signal went first is retried first
+if run_faulty unreachable "port:$port"; then
+	if scrape_until unreachable '^memobserver_otlp_request_failures_total\{signal="(metrics|logs)"\} [1-9]'; then
+		pass otlp_unreachable_counted
+	else
+		fail otlp_unreachable_counted "scrape of $MPORT: $(curl -sS -o /dev/null "http://127.0.0.1:$MPORT/metrics" 2>&1 | head -c 200) $(grep otlp "$TMP/unreachable.prom" | tr '\n' ';' | cut -c1-300) err: $(tail -c 300 "$TMP/unreachable.err" | tr '\n' ';')"
+	fi
+	stop_within otlp_unreachable unreachable
+fi
+kill "$holder" 2> /dev/null
+
+# 3. A collector that takes 10 s to answer: stop interrupts the request.
+if run_faulty slow slow:10000; then
+	if wait_for "$TMP/slow.otlp" '"path"' 100; then pass otlp_slow_reached; else fail otlp_slow_reached "no request"; fi
+	stop_within otlp_slow slow
+fi
+
+# 4. 503 then 200: the same request is sent again and accepted.
+if run_faulty retry status:503:1; then
+	if scrape_until retry '^memobserver_otlp_retries_total\{signal="(metrics|logs)"\} [1-9]' &&
+		scrape_until retry '^memobserver_otlp_requests_sent_total\{signal="metrics"\} [1-9]'; then
+		py otlp_retry_same_request "$PYLIB"'
+rs = reqs(sys.argv[1])
+first = rs[0]
+assert first["status"] == 503, first["status"]
+again = [r for r in rs[1:] if r["path"] == first["path"] and r["request"] == first["request"]]
+assert again and again[0]["status"] == 200, [(r["path"], r["status"]) for r in rs[:5]]
+print("retried after", again[0]["time_ms"] - first["time_ms"], "ms")' "$TMP/retry.otlp"
+	else
+		fail otlp_retry_same_request "$(grep otlp "$TMP/retry.prom" | grep -v '^#' | tr '\n' ';' | cut -c1-400)"
+	fi
+	stop_within otlp_retry retry
+fi
+
+# 5. 500 then 200: OTLP says a 500 is not retried; dropped and counted.
+if run_faulty fail500 status:500:1; then
+	if scrape_until fail500 '^memobserver_otlp_requests_dropped_total\{signal="(metrics|logs)",reason="send_failed"\} 1$' &&
+		scrape_until fail500 '^memobserver_otlp_requests_sent_total\{signal="metrics"\} [1-9]'; then
+		py otlp_500_not_retried "$PYLIB"'
+rs = reqs(sys.argv[1])
+first = rs[0]
+assert first["status"] == 500, first["status"]
+assert not [r for r in rs[1:] if r["request"] == first["request"]], "the 500 was sent again"
+print(len(rs), "requests")' "$TMP/fail500.otlp"
+		if grep -Eq '^memobserver_otlp_retries_total\{signal="metrics"\} 0$' "$TMP/fail500.prom"; then
+			pass otlp_500_no_retry_counted
+		else
+			fail otlp_500_no_retry_counted "$(grep retries_total "$TMP/fail500.prom" | tr '\n' ';')"
+		fi
+	else
+		fail otlp_500_not_retried "$(grep otlp "$TMP/fail500.prom" | grep -v '^#' | tr '\n' ';' | cut -c1-400)"
+	fi
+	stop_within otlp_500 fail500
+fi
+
+# 6. 400 every time: rejected, dropped at once, counted, never retried.
+if run_faulty reject status:400:1000000; then
+	if scrape_until reject '^memobserver_otlp_requests_dropped_total\{signal="metrics",reason="rejected"\} [2-9]'; then
+		if grep -Eq '^memobserver_otlp_retries_total\{signal="metrics"\} 0$' "$TMP/reject.prom"; then
+			pass otlp_400_dropped_counted
+		else
+			fail otlp_400_dropped_counted "retried: $(grep retries_total "$TMP/reject.prom" | tr '\n' ';')"
+		fi
+	else
+		fail otlp_400_dropped_counted "$(grep otlp "$TMP/reject.prom" | grep -v '^#' | tr '\n' ';' | cut -c1-400)"
+	fi
+	stop_within otlp_400 reject
+fi
+exit 0
