@@ -234,15 +234,35 @@ struct mo_leak {
 #define MO_FILTER_HELP "Allocator events deliberately not tracked or not reported, by filter reason."
 #define MO_DROPPED "memobserver_dropped_events_total"
 #define MO_FILTERED "memory_filtered_events_total"
-#define MO_OTLP_SENT "memobserver_otlp_requests_sent_total"
-#define MO_OTLP_SENT_HELP "OTLP requests the collector accepted, by signal."
-#define MO_OTLP_FAILURES "memobserver_otlp_request_failures_total"
-#define MO_OTLP_FAILURES_HELP \
-	"OTLP send attempts that failed (connection error, timeout, error status), by signal."
-#define MO_OTLP_RETRIES "memobserver_otlp_retries_total"
-#define MO_OTLP_RETRIES_HELP "OTLP send attempts after the first, by signal."
-#define MO_OTLP_DROPPED "memobserver_otlp_requests_dropped_total"
-#define MO_OTLP_DROPPED_HELP "OTLP requests given up, by signal and reason."
+/*
+ * The OTLP exporter's rows (src/cli/otlp_export.c), made from two lists:
+ * the signals it sends, and why it gives a request up:
+ *   queue_full   the send queue was full when the request was handed over
+ *   send_failed  retries exhausted, a 5xx that must not be retried, or the
+ *                request could not be encoded
+ *   rejected     a 4xx other than 429: the request itself is refused
+ *   shutdown     still queued or in flight at the stop deadline
+ * S(X, signal) and R(X, signal, reason) are called once per item.
+ */
+#define MO_OTLP_SIGNALS(S, X) S(X, metrics) S(X, logs)
+#define MO_OTLP_DROP_REASONS(R, X, sig)                                                         \
+	R(X, sig, queue_full) R(X, sig, send_failed) R(X, sig, rejected) R(X, sig, shutdown)
+
+#define MO_OTLP_ROW_SENT(X, sig)                                                                \
+	X(otlp_##sig##_sent, MO_CK_COUNTER, "memobserver_otlp_requests_sent_total",             \
+	  "signal=" #sig, NULL, "OTLP requests the collector accepted, by signal.")
+#define MO_OTLP_ROW_FAILURES(X, sig)                                                            \
+	X(otlp_##sig##_failures, MO_CK_COUNTER, "memobserver_otlp_request_failures_total",      \
+	  "signal=" #sig, NULL,                                                                 \
+	  "OTLP send attempts that failed (connection error, timeout, error status), by "       \
+	  "signal.")
+#define MO_OTLP_ROW_RETRIES(X, sig)                                                             \
+	X(otlp_##sig##_retries, MO_CK_COUNTER, "memobserver_otlp_retries_total", "signal=" #sig, \
+	  NULL, "OTLP send attempts after the first, by signal.")
+#define MO_OTLP_ROW_DROP(X, sig, reason)                                                        \
+	X(otlp_##sig##_##reason, MO_CK_COUNTER, "memobserver_otlp_requests_dropped_total",      \
+	  "signal=" #sig ",reason=" #reason, NULL, "OTLP requests given up, by signal and reason.")
+#define MO_OTLP_ROWS_DROP(X, sig) MO_OTLP_DROP_REASONS(MO_OTLP_ROW_DROP, X, sig)
 
 #define MO_COUNTERS(X)                                                                           \
 	X(allocs_tracked, MO_CK_COUNTER, "memobserver_allocations_tracked_total", NULL,           \
@@ -382,32 +402,10 @@ struct mo_leak {
 	/* counted by the caller (mo_observer_note) */                                            \
 	X(output_write_errors, MO_CK_COUNTER, "memobserver_output_write_errors_total", NULL, NULL, \
 	  "Writes of events or reports to the output that failed (full disk, closed pipe).")     \
-	X(otlp_metrics_sent, MO_CK_COUNTER, MO_OTLP_SENT, "signal=metrics", NULL, MO_OTLP_SENT_HELP) \
-	X(otlp_logs_sent, MO_CK_COUNTER, MO_OTLP_SENT, "signal=logs", NULL, MO_OTLP_SENT_HELP)     \
-	X(otlp_metrics_failures, MO_CK_COUNTER, MO_OTLP_FAILURES, "signal=metrics", NULL,          \
-	  MO_OTLP_FAILURES_HELP)                                                                  \
-	X(otlp_logs_failures, MO_CK_COUNTER, MO_OTLP_FAILURES, "signal=logs", NULL,                \
-	  MO_OTLP_FAILURES_HELP)                                                                  \
-	X(otlp_metrics_retries, MO_CK_COUNTER, MO_OTLP_RETRIES, "signal=metrics", NULL,            \
-	  MO_OTLP_RETRIES_HELP)                                                                   \
-	X(otlp_logs_retries, MO_CK_COUNTER, MO_OTLP_RETRIES, "signal=logs", NULL,                  \
-	  MO_OTLP_RETRIES_HELP)                                                                   \
-	X(otlp_metrics_queue_full, MO_CK_COUNTER, MO_OTLP_DROPPED,                                 \
-	  "signal=metrics,reason=queue_full", NULL, MO_OTLP_DROPPED_HELP)                         \
-	X(otlp_metrics_send_failed, MO_CK_COUNTER, MO_OTLP_DROPPED,                                \
-	  "signal=metrics,reason=send_failed", NULL, MO_OTLP_DROPPED_HELP)                        \
-	X(otlp_metrics_rejected, MO_CK_COUNTER, MO_OTLP_DROPPED,                                   \
-	  "signal=metrics,reason=rejected", NULL, MO_OTLP_DROPPED_HELP)                           \
-	X(otlp_metrics_shutdown, MO_CK_COUNTER, MO_OTLP_DROPPED,                                   \
-	  "signal=metrics,reason=shutdown", NULL, MO_OTLP_DROPPED_HELP)                           \
-	X(otlp_logs_queue_full, MO_CK_COUNTER, MO_OTLP_DROPPED, "signal=logs,reason=queue_full",   \
-	  NULL, MO_OTLP_DROPPED_HELP)                                                             \
-	X(otlp_logs_send_failed, MO_CK_COUNTER, MO_OTLP_DROPPED, "signal=logs,reason=send_failed", \
-	  NULL, MO_OTLP_DROPPED_HELP)                                                             \
-	X(otlp_logs_rejected, MO_CK_COUNTER, MO_OTLP_DROPPED, "signal=logs,reason=rejected", NULL, \
-	  MO_OTLP_DROPPED_HELP)                                                                   \
-	X(otlp_logs_shutdown, MO_CK_COUNTER, MO_OTLP_DROPPED, "signal=logs,reason=shutdown", NULL, \
-	  MO_OTLP_DROPPED_HELP)
+	MO_OTLP_SIGNALS(MO_OTLP_ROW_SENT, X)                                                      \
+	MO_OTLP_SIGNALS(MO_OTLP_ROW_FAILURES, X)                                                  \
+	MO_OTLP_SIGNALS(MO_OTLP_ROW_RETRIES, X)                                                   \
+	MO_OTLP_SIGNALS(MO_OTLP_ROWS_DROP, X)
 
 /* Counters of what was seen and what was dropped, by reason. */
 struct mo_counters {

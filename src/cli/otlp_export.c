@@ -39,30 +39,26 @@
 #define BATCH_EVENTS 512
 #define BATCH_WAIT_NS 1000000000ULL
 
-/* Why a request was given up; each request is counted once. */
+/* Why a request was given up (the reasons of MO_OTLP_DROP_REASONS); each
+ * request is counted once. */
 enum otlp_drop {
-	DROP_QUEUE_FULL = 0,	/* the send queue was full when it was handed over */
-	DROP_SEND_FAILED,	/* retries exhausted, an answer that must not be retried
-				   (5xx other than 502/503/504), or not encoded */
-	DROP_REJECTED,		/* 4xx other than 429: the request itself is bad */
-	DROP_SHUTDOWN,		/* still queued or in flight at the stop deadline */
-	DROP__COUNT,
+#define DROP_ENUM(X, sig, reason) DROP_##reason,
+	MO_OTLP_DROP_REASONS(DROP_ENUM, , )
+#undef DROP_ENUM
+	DROP__COUNT
 };
 
 /* Each signal's rows of the counter table. */
 static const struct {
 	enum mo_counter_id sent, failures, retries, dropped[DROP__COUNT];
 } rows[OTLP__SIGNALS] = {
-	[OTLP_METRICS] = {
-		MO_CTR_otlp_metrics_sent, MO_CTR_otlp_metrics_failures, MO_CTR_otlp_metrics_retries,
-		{ MO_CTR_otlp_metrics_queue_full, MO_CTR_otlp_metrics_send_failed,
-		  MO_CTR_otlp_metrics_rejected, MO_CTR_otlp_metrics_shutdown },
-	},
-	[OTLP_LOGS] = {
-		MO_CTR_otlp_logs_sent, MO_CTR_otlp_logs_failures, MO_CTR_otlp_logs_retries,
-		{ MO_CTR_otlp_logs_queue_full, MO_CTR_otlp_logs_send_failed,
-		  MO_CTR_otlp_logs_rejected, MO_CTR_otlp_logs_shutdown },
-	},
+#define DROP_ID(X, sig, reason) MO_CTR_otlp_##sig##_##reason,
+#define SIGNAL_ROWS(X, sig)                                                                      \
+	[OTLP_##sig] = { MO_CTR_otlp_##sig##_sent, MO_CTR_otlp_##sig##_failures,                 \
+			 MO_CTR_otlp_##sig##_retries, { MO_OTLP_DROP_REASONS(DROP_ID, , sig) } },
+	MO_OTLP_SIGNALS(SIGNAL_ROWS, )
+#undef SIGNAL_ROWS
+#undef DROP_ID
 };
 
 struct request {
@@ -339,22 +335,22 @@ static void *sender(void *arg)
 			continue;
 		}
 		if (out == ABORTED) {
-			drop(ex, r, DROP_SHUTDOWN);
+			drop(ex, r, DROP_shutdown);
 			continue;
 		}
 		count(ex, rows[r->sig].failures);
 		if (out == REJECTED) {
-			drop(ex, r, DROP_REJECTED);
+			drop(ex, r, DROP_rejected);
 		} else if (out == FAILED) {
-			drop(ex, r, DROP_SEND_FAILED);
+			drop(ex, r, DROP_send_failed);
 		} else {
 			uint64_t wait = at.has_retry_after ? at.retry_after_ms
 							   : backoff_ms(ex, r->attempts, &seed);
 
 			if (now + wait - r->first_ms > ex->cfg.retry_max_elapsed_ms) {
-				drop(ex, r, DROP_SEND_FAILED);
+				drop(ex, r, DROP_send_failed);
 			} else if (ex->stopping && now + wait >= ex->deadline_ms) {
-				drop(ex, r, DROP_SHUTDOWN);
+				drop(ex, r, DROP_shutdown);
 			} else {
 				/* in order: the rest waits behind it */
 				push_front(ex, r);
@@ -363,7 +359,7 @@ static void *sender(void *arg)
 		}
 	}
 	while (ex->head)
-		drop(ex, pop(ex), DROP_SHUTDOWN);
+		drop(ex, pop(ex), DROP_shutdown);
 	pthread_mutex_unlock(&ex->lock);
 	return NULL;
 }
@@ -504,9 +500,10 @@ struct otlp_exporter *otlp_exporter_start(const struct otlp_config *cfg, char *e
 	n = strlen(cfg->endpoint);
 	while (n && cfg->endpoint[n - 1] == '/')
 		n--;
-	snprintf(ex->url[OTLP_METRICS], sizeof(ex->url[0]), "%.*s/v1/metrics", (int)n,
-		 cfg->endpoint);
-	snprintf(ex->url[OTLP_LOGS], sizeof(ex->url[0]), "%.*s/v1/logs", (int)n, cfg->endpoint);
+#define SIGNAL_URL(X, sig)                                                                       \
+	snprintf(ex->url[OTLP_##sig], sizeof(ex->url[0]), "%.*s/v1/" #sig, (int)n, cfg->endpoint);
+	MO_OTLP_SIGNALS(SIGNAL_URL, )
+#undef SIGNAL_URL
 	if (gethostname(ex->host, sizeof(ex->host)))
 		ex->host[0] = '\0';
 	pthread_mutex_init(&ex->lock, NULL);
@@ -538,11 +535,11 @@ int otlp_exporter_submit(struct otlp_exporter *ex, enum otlp_signal sig, uint8_t
 	pthread_mutex_lock(&ex->lock);
 	if (ex->stopping) {
 		err = -ESHUTDOWN;
-		count(ex, rows[sig].dropped[DROP_SHUTDOWN]);
+		count(ex, rows[sig].dropped[DROP_shutdown]);
 	} else if (!r || ex->queued >= ex->cfg.queue_requests ||
 		   ex->queued_bytes + len > ex->cfg.queue_bytes) {
 		err = -ENOBUFS;
-		count(ex, rows[sig].dropped[DROP_QUEUE_FULL]);
+		count(ex, rows[sig].dropped[DROP_queue_full]);
 	} else {
 		r->sig = sig;
 		r->body = body;
@@ -575,9 +572,9 @@ static void flush_events(struct otlp_exporter *ex)
 		return;
 	if (mo_otlp_logs_encode((const struct mo_event *const *)ex->batch, ex->nbatch, ex->host,
 				real_ns(), &body, &len) == 0)
-		otlp_exporter_submit(ex, OTLP_LOGS, body, len);
+		otlp_exporter_submit(ex, OTLP_logs, body, len);
 	else
-		count(ex, rows[OTLP_LOGS].dropped[DROP_SEND_FAILED]);
+		count(ex, rows[OTLP_logs].dropped[DROP_send_failed]);
 	for (size_t i = 0; i < ex->nbatch; i++)
 		mo_event_free(ex->batch[i]);
 	ex->nbatch = 0;
@@ -599,9 +596,9 @@ static void push_metrics(struct otlp_exporter *ex)
 	int err = mo_observer_metrics_otlp(ex->cfg.obs, ex->host, real_ns(), &body, &len);
 
 	if (!err)
-		otlp_exporter_submit(ex, OTLP_METRICS, body, len);
+		otlp_exporter_submit(ex, OTLP_metrics, body, len);
 	else if (err != -ENODEV)
-		count(ex, rows[OTLP_METRICS].dropped[DROP_SEND_FAILED]);
+		count(ex, rows[OTLP_metrics].dropped[DROP_send_failed]);
 }
 
 void otlp_exporter_tick(struct otlp_exporter *ex, bool final)

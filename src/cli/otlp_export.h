@@ -24,7 +24,13 @@
 
 struct otlp_exporter;
 
-enum otlp_signal { OTLP_METRICS = 0, OTLP_LOGS, OTLP__SIGNALS };
+/* OTLP_metrics, OTLP_logs: the signals of MO_OTLP_SIGNALS */
+enum otlp_signal {
+#define OTLP_SIGNAL_ENUM(X, sig) OTLP_##sig,
+	MO_OTLP_SIGNALS(OTLP_SIGNAL_ENUM, )
+#undef OTLP_SIGNAL_ENUM
+	OTLP__SIGNALS
+};
 
 struct otlp_config {
 	struct mo_observer *obs;	/* counts the outcomes; its metrics are sent */

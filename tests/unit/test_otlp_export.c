@@ -192,7 +192,7 @@ static void test_retry_after_is_waited_for(void **state)
 	(void)state;
 	server_start(&s);
 	ex = start(&s, &cfg, url);
-	submit(ex, OTLP_LOGS, 0);
+	submit(ex, OTLP_logs, 0);
 	st = wait_stat(MO_CTR_otlp_logs_sent, 1);
 	assert_int_equal(st.otlp_logs_retries, 1);
 	assert_int_equal(st.otlp_logs_failures, 1);
@@ -218,8 +218,8 @@ static void test_rejected_is_not_retried(void **state)
 	(void)state;
 	server_start(&s);
 	ex = start(&s, &cfg, url);
-	submit(ex, OTLP_METRICS, 0);
-	submit(ex, OTLP_METRICS, 0);
+	submit(ex, OTLP_metrics, 0);
+	submit(ex, OTLP_metrics, 0);
 	st = wait_stat(MO_CTR_otlp_metrics_send_failed, 1);
 	assert_int_equal(st.otlp_metrics_rejected, 1);
 	assert_int_equal(st.otlp_metrics_retries, 0);
@@ -244,10 +244,10 @@ static void test_full_queue_refuses_at_once(void **state)
 	(void)state;
 	server_start(&s);
 	ex = start(&s, &cfg, url);
-	submit(ex, OTLP_LOGS, 0);
+	submit(ex, OTLP_logs, 0);
 	wait_stat(MO_CTR_otlp_logs_failures, 1);
 	t0 = now_ms();
-	submit(ex, OTLP_LOGS, -ENOBUFS);
+	submit(ex, OTLP_logs, -ENOBUFS);
 	assert_true(now_ms() - t0 < 100);
 	st = counted();
 	assert_int_equal(st.otlp_logs_queue_full, 1);
@@ -273,7 +273,7 @@ static void test_stop_abandons_a_slow_request(void **state)
 	(void)state;
 	server_start(&s);
 	ex = start(&s, &cfg, url);
-	submit(ex, OTLP_METRICS, 0);
+	submit(ex, OTLP_metrics, 0);
 	for (int i = 0; i < 500 && !__atomic_load_n(&s.requests, __ATOMIC_SEQ_CST); i++)
 		usleep(10000);
 	assert_int_equal(s.requests, 1);
