@@ -524,6 +524,104 @@ static void test_metrics_resource_cap(void **state)
 	free_mreq(req);
 }
 
+/* The value of the Prometheus line that starts with prefix (one space then
+ * the value), in the rendering of s. */
+static uint64_t prom_value(const struct mo_metrics_snapshot *s, const char *prefix)
+{
+	struct mo_buf b;
+	char *at;
+	uint64_t v;
+
+	mo_buf_init(&b);
+	mo_metrics_render(&b, s, MO_METRICS_MAX_SERIES);
+	assert_false(b.oom);
+	at = strstr(b.data, prefix);
+	if (!at)
+		fail_msg("no line %s", prefix);
+	v = strtoull(at + strlen(prefix), NULL, 10);
+	mo_buf_release(&b);
+	return v;
+}
+
+/*
+ * With the snapshot's series decision, the folded keys' processes are in
+ * __other__ (every pid of a key, exited ones too) with the offsets it
+ * keeps, exactly the values of the Prometheus __other__ series; kept keys
+ * keep one resource per process, however many.
+ */
+static void test_metrics_series_decided(void **state)
+{
+	struct mo_proc_metrics p[] = {
+		{ .pid = 10, .command = "kept", .allocations = 5, .deallocations = 1,
+		  .unfreed_bytes = 900 },
+		{ .pid = 11, .command = "kept", .allocations = 6, .deallocations = 2,
+		  .unfreed_bytes = 800 },
+		{ .pid = 20, .command = "folded", .allocations = 7, .deallocations = 3,
+		  .unfreed_bytes = 100, .largest_allocation = 64, .other = true },
+		{ .pid = 0, .command = "folded", .allocations = 8, .deallocations = 4,
+		  .largest_allocation = 32, .other = true },
+		{ .pid = 30, .command = "alsofolded", .container_id = "c1", .allocations = 9,
+		  .deallocations = 5, .unfreed_bytes = 50, .other = true },
+	};
+	struct mo_rss_growth_metric r[] = {
+		{ .command = "kept", .severity = "warning", .count = 2 },
+		{ .command = "folded", .severity = "warning", .count = 3, .other = true },
+	};
+	struct mo_metrics_snapshot s = snapshot(p, 5, r, 2);
+	const pb_rmetrics *rm;
+	const pb_metric *m;
+	pb_mreq *req;
+
+	(void)state;
+	s.series_decided = true;
+	s.other_allocations = 1000;
+	s.other_deallocations = 100;
+	s.other_rss_warning = 40;
+	s.other_rss_critical = 4;
+	/* the cap is not applied: the decision is the snapshot's */
+	req = encode_metrics(&s, 2);
+	/* host, kept 10 and 11, __other__ */
+	assert_int_equal(req->n_resource_metrics, 4);
+	one_int(resource_of(req, "kept", 10), "memory_allocations_tracked", DATA_SUM, "", 5);
+	one_int(resource_of(req, "kept", 11), "memory_allocations_tracked", DATA_SUM, "", 6);
+	assert_null(resource_of(req, "folded", 20));
+	assert_null(resource_of(req, "folded", 0));
+	rm = resource_of(req, "__other__", 0);
+	assert_non_null(rm);
+	one_int(rm, "memory_allocations_tracked", DATA_SUM, "", 1000 + 7 + 8 + 9);
+	one_int(rm, "memory_deallocations_tracked", DATA_SUM, "", 100 + 3 + 4 + 5);
+	one_int(rm, "memory_unfreed_memory_bytes", DATA_GAUGE, "By", 150);
+	one_int(rm, "memory_largest_allocation_bytes", DATA_GAUGE, "By", 64);
+	assert_int_equal(prom_value(&s, "memory_allocations_tracked_total{process=\"__other__\","
+					"container_id=\"\"} "),
+			 1000 + 7 + 8 + 9);
+	assert_int_equal(prom_value(&s, "memory_deallocations_tracked_total{process=\"__other__\","
+					"container_id=\"\"} "),
+			 100 + 3 + 4 + 5);
+
+	m = metric_of(resource_of(req, NULL, 0), "memory_rss_growth_detected");
+	assert_int_equal(m->sum->n_data_points, 3);
+	assert_int_equal(point_by(m, DATA_SUM, "process=kept,severity=warning")->as_int, 2);
+	assert_int_equal(point_by(m, DATA_SUM, "process=__other__,severity=warning")->as_int, 43);
+	assert_int_equal(point_by(m, DATA_SUM, "process=__other__,severity=critical")->as_int, 4);
+	assert_int_equal(prom_value(&s, "memory_rss_growth_detected_total{process=\"__other__\","
+					"severity=\"warning\"} "),
+			 43);
+	free_mreq(req);
+
+	/* nothing folded now, but __other__ keeps what keys that left it had */
+	for (size_t i = 0; i < 5; i++)
+		p[i].other = false;
+	r[1].other = false;
+	req = encode_metrics(&s, 0);
+	assert_int_equal(req->n_resource_metrics, 7);
+	rm = resource_of(req, "__other__", 0);
+	assert_non_null(rm);
+	one_int(rm, "memory_allocations_tracked", DATA_SUM, "", 1000);
+	one_int(rm, "memory_unfreed_memory_bytes", DATA_GAUGE, "By", 0);
+	free_mreq(req);
+}
+
 /* ---- logs ---- */
 
 static pb_lreq *encode_logs(const struct mo_event *const *ev, size_t n)
@@ -860,6 +958,7 @@ int main(void)
 		cmocka_unit_test(test_metrics_clamp),
 		cmocka_unit_test(test_metrics_escape_and_merge),
 		cmocka_unit_test(test_metrics_resource_cap),
+		cmocka_unit_test(test_metrics_series_decided),
 		cmocka_unit_test(test_logs_leak_every_field),
 		cmocka_unit_test(test_logs_kinds_and_grouping),
 		cmocka_unit_test(test_logs_watch_and_escalation),

@@ -35,7 +35,8 @@ struct mo_rss_growth_metric {
 	bool other;		/* series_decided: summed into __other__ */
 };
 
-/* Series per family: the rest are summed into one __other__ series. */
+/* Series per family: the rest are summed into one __other__ series (and,
+ * without the caller's decision, resources of an OTLP request). */
 #define MO_METRICS_MAX_SERIES 200
 
 struct mo_metrics_snapshot {
@@ -59,9 +60,6 @@ struct mo_metrics_snapshot {
 	uint64_t other_rss_warning;	/* memory_rss_growth_detected_total */
 	uint64_t other_rss_critical;
 };
-
-/* Series per family of the metrics endpoint, resources of an OTLP request. */
-#define MO_METRICS_MAX_SERIES 200
 
 /*
  * The snapshot's values beyond the counter table, once for every rendering:

@@ -440,7 +440,23 @@ static void proc_metrics(struct mlist *ml, const struct proc_row *r)
 		   "Largest single tracked allocation in bytes.", GAUGE, r->largest);
 }
 
-/* Rows per identity, merged, capped; NULL on OOM. */
+/* r's counts added to into's; the largest allocation is the larger. */
+static void fold(struct proc_row *into, const struct proc_row *r)
+{
+	into->allocs += r->allocs;
+	into->frees += r->frees;
+	into->unfreed += r->unfreed;
+	if (r->largest > into->largest)
+		into->largest = r->largest;
+}
+
+/*
+ * Rows per identity, merged; NULL on OOM. Which are summed into other is
+ * the snapshot's decision when it made one (the keys the metrics endpoint
+ * folds into __other__, with what __other__ keeps of keys that left it, so
+ * no cumulative sum goes backwards); else the max_res - 1 holding the most
+ * keep their own resource.
+ */
 static struct proc_row *proc_rows(struct arena *a, const struct mo_metrics_snapshot *s,
 				  size_t max_res, size_t *nrows, struct proc_row *other)
 {
@@ -465,6 +481,7 @@ static struct proc_row *proc_rows(struct arena *a, const struct mo_metrics_snaps
 			.frees = p->deallocations,
 			.unfreed = p->unfreed_bytes,
 			.largest = p->largest_allocation,
+			.other = s->series_decided && p->other,
 		};
 	}
 	if (a->oom)
@@ -474,16 +491,22 @@ static struct proc_row *proc_rows(struct arena *a, const struct mo_metrics_snaps
 		struct proc_row *r = m ? &rows[m - 1] : NULL;
 
 		if (r && !id_cmp(&r->id, &rows[i].id)) {
-			r->allocs += rows[i].allocs;
-			r->frees += rows[i].frees;
-			r->unfreed += rows[i].unfreed;
-			if (rows[i].largest > r->largest)
-				r->largest = rows[i].largest;
+			fold(r, &rows[i]);
+			r->other |= rows[i].other;
 			continue;
 		}
 		rows[m++] = rows[i];
 	}
 	*nrows = m;
+	if (s->series_decided) {
+		other->allocs = s->other_allocations;
+		other->frees = s->other_deallocations;
+		for (size_t i = 0; i < m; i++)
+			if (rows[i].other)
+				fold(other, &rows[i]);
+		other->other = other->other || other->allocs || other->frees;
+		return rows;
+	}
 	if (!max_res || m <= max_res)
 		return rows;
 	order = malloc(m * sizeof(*order));
@@ -494,14 +517,8 @@ static struct proc_row *proc_rows(struct arena *a, const struct mo_metrics_snaps
 	qsort(order, m, sizeof(*order), row_rank);
 	/* max_res - 1 kept, plus the one that sums the rest */
 	for (size_t i = max_res - 1; i < m; i++) {
-		struct proc_row *r = order[i];
-
-		r->other = true;
-		other->allocs += r->allocs;
-		other->frees += r->frees;
-		other->unfreed += r->unfreed;
-		if (r->largest > other->largest)
-			other->largest = r->largest;
+		order[i]->other = true;
+		fold(other, order[i]);
 	}
 	free(order);
 	other->other = true;
@@ -530,33 +547,43 @@ static int rss_rank(const void *p, const void *q)
 	return c ? c : rss_cmp(p, q);
 }
 
-/* memory_rss_growth_detected by (process, severity), at most max_series points. */
+/*
+ * memory_rss_growth_detected by (process, severity): the names the snapshot
+ * folds into __other__ there, with what __other__ keeps of names that left
+ * it; else at most max_series points.
+ */
 static void rss_metric(struct mlist *ml, const struct mo_metrics_snapshot *s, size_t max_series)
 {
 	struct arena *a = ml->a;
-	struct rss_row *rows = arena_alloc(a, (s->nrss ? s->nrss : 1) * sizeof(*rows));
+	struct rss_row *rows = arena_alloc(a, (s->nrss + 2) * sizeof(*rows));
 	struct attrs at = { .a = a };
-	size_t m = 0, keep, npts = 0;
+	size_t n = 0, m = 0, keep, npts = 0;
 	pb_point **p;
 
 	if (!rows)
 		return;
-	for (size_t i = 0; i < s->nrss; i++) {
-		rows[i].command = traced(a, s->rss[i].command, sizeof(s->rss[i].command));
-		rows[i].severity = traced(a, s->rss[i].severity ? s->rss[i].severity : "", 16);
-		rows[i].count = s->rss[i].count;
-		if (!rows[i].command || !rows[i].severity)
+	for (size_t i = 0; i < s->nrss; i++, n++) {
+		rows[n].command = s->series_decided && s->rss[i].other
+					  ? OTHER
+					  : traced(a, s->rss[i].command, sizeof(s->rss[i].command));
+		rows[n].severity = traced(a, s->rss[i].severity ? s->rss[i].severity : "", 16);
+		rows[n].count = s->rss[i].count;
+		if (!rows[n].command || !rows[n].severity)
 			return;
 	}
-	qsort(rows, s->nrss, sizeof(*rows), rss_cmp);
-	for (size_t i = 0; i < s->nrss; i++) {
+	if (s->series_decided && s->other_rss_warning)
+		rows[n++] = (struct rss_row){ OTHER, "warning", s->other_rss_warning };
+	if (s->series_decided && s->other_rss_critical)
+		rows[n++] = (struct rss_row){ OTHER, "critical", s->other_rss_critical };
+	qsort(rows, n, sizeof(*rows), rss_cmp);
+	for (size_t i = 0; i < n; i++) {
 		if (m && !rss_cmp(&rows[m - 1], &rows[i]))
 			rows[m - 1].count += rows[i].count;
 		else
 			rows[m++] = rows[i];
 	}
 	keep = m;
-	if (max_series && m > max_series) {
+	if (!s->series_decided && max_series && m > max_series) {
 		/* the rest summed per severity into process="__other__" rows */
 		qsort(rows, m, sizeof(*rows), rss_rank);
 		keep = max_series - 1;
