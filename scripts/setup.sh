@@ -47,6 +47,10 @@ if [ ! -f "$GRAFANA_SCHEMA/package/package.json" ] && command -v npm > /dev/null
 		echo "setup: could not fetch @grafana/schema; test_ops skips its Grafana schema check"
 fi
 
+# The OTLP test receiver's npm packages (tests/otlp), fetched now so the test
+# later installs them from npm's cache without the network.
+bash tests/otlp/install.sh || echo "setup: test_otlp will fetch its npm packages when it runs"
+
 # uprobes and tracepoints need tracefs; the bpf filesystem is handy for bpftool
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true

@@ -12,13 +12,9 @@ command -v node > /dev/null || { skip otlp "node not installed (scripts/setup.sh
 
 # The receiver's packages, exactly as package-lock.json pins them.
 RECV=$ROOT/tests/otlp
-if ! cmp -s "$RECV/package-lock.json" "$RECV/node_modules/.memobserver-lock" 2> /dev/null; then
-	command -v npm > /dev/null || { skip otlp "npm not installed (scripts/setup.sh installs it)"; exit 0; }
-	if ! timeout 300 npm ci --prefix "$RECV" --no-audit --no-fund > "$TMP/npm.log" 2>&1; then
-		skip otlp "npm ci failed (is the npm registry reachable?): $(tail -3 "$TMP/npm.log" | tr '\n' ' ' | cut -c1-200)"
-		exit 0
-	fi
-	cp "$RECV/package-lock.json" "$RECV/node_modules/.memobserver-lock"
+if ! why=$(bash "$RECV/install.sh" 2>&1); then
+	skip otlp "$why"
+	exit 0
 fi
 
 rpid=
@@ -161,6 +157,9 @@ print(len(leaks), "leak records")' "$TMP/ok.otlp" "$fpid"
 	fi
 fi
 
+# started ERRFILE: memobserver ($MO_PID) is observing, or has given up
+started() { grep -q observing "$1" || ! kill -0 "$MO_PID" 2> /dev/null; }
+
 # run_faulty NAME MODE_OR_PORT: memobserver on a fixture that keeps running,
 # exporting to a receiver in MODE (or to the closed port given), scraped on
 # MPORT; returns once the collector had its chance, leaves MO_PID running.
@@ -173,20 +172,25 @@ run_faulty() {
 		start_receiver "$name" "$mode" || return 1
 		ep="http://127.0.0.1:$RPORT"
 	fi
-	MPORT=$(free_port)
-	"$MO" --format json --min-age 0 -v --metrics "127.0.0.1:$MPORT" -o "$TMP/$name.json" \
-		--otlp-endpoint "$ep" --otlp-interval 1s \
-		-- "$FIX/leak_basic" --hold-ms 60000 > "$TMP/$name.out" 2> "$TMP/$name.err" &
-	MO_PID=$!
-	wait_for "$TMP/$name.err" observing 100 || { fail "$name" "memobserver did not attach: $(head -c 300 "$TMP/$name.err")"; return 1; }
-	wait_for "$TMP/$name.out" '^DONE' 100
+	# the port may be taken between its check and memobserver's bind
+	for _ in 1 2 3; do
+		MPORT=$(free_port)
+		"$MO" --format json --min-age 0 -v --metrics "127.0.0.1:$MPORT" -o "$TMP/$name.json" \
+			--otlp-endpoint "$ep" --otlp-interval 1s \
+			-- "$FIX/leak_basic" --hold-ms 60000 > "$TMP/$name.out" 2> "$TMP/$name.err" &
+		MO_PID=$!
+		wait_until 300 started "$TMP/$name.err"
+		grep -q 'cannot serve metrics' "$TMP/$name.err" || break
+		wait "$MO_PID" 2> /dev/null
+	done
+	grep -q observing "$TMP/$name.err" || { fail "$name" "memobserver did not attach: $(head -c 300 "$TMP/$name.err")"; return 1; }
+	wait_for "$TMP/$name.out" '^DONE' 300 || { fail "$name" "the fixture did not get through its allocations: $(head -c 300 "$TMP/$name.out")"; return 1; }
 }
-# scrape_until NAME PROMQL-LINE-REGEX: wait (20 s at most) for the scrape to match
+# scrape_until NAME LINE-REGEX: wait (30 s at most) for a scrape to match
 scrape_until() {
 	local i
-	for i in $(seq 1 200); do
-		curl -sf "http://127.0.0.1:$MPORT/metrics" > "$TMP/$1.prom" 2> /dev/null
-		grep -Eq "$2" "$TMP/$1.prom" && return 0
+	for i in $(seq 1 300); do
+		scrape_to "$MPORT" "$TMP/$1.prom" && grep -Eq "$2" "$TMP/$1.prom" && return 0
 		sleep 0.1
 	done
 	return 1
@@ -241,10 +245,10 @@ while True:
 print(s.getsockname()[1], flush=True)
 time.sleep(300)' > "$TMP/closed.port" &
 holder=$!
-wait_for "$TMP/closed.port" '[0-9]' 50
-port=$(cat "$TMP/closed.port")
+if ! wait_for "$TMP/closed.port" '[0-9]' 300; then
+	fail otlp_unreachable "no port held: $(head -c 200 "$TMP/closed.port")"
 # the queue is sent in order: whichever signal went first is retried first
-if run_faulty unreachable "port:$port"; then
+elif run_faulty unreachable "port:$(cat "$TMP/closed.port")"; then
 	if scrape_until unreachable '^memobserver_otlp_request_failures_total\{signal="(metrics|logs)"\} [1-9]'; then
 		pass otlp_unreachable_counted
 	else
