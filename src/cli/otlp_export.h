@@ -2,7 +2,7 @@
 /*
  * otlp_export.h - the OTLP/HTTP exporter: findings as log records to
  * ENDPOINT/v1/logs and the metrics snapshot every interval to
- * ENDPOINT/v1/metrics, binary protobuf (src/lib/otlp.c encodes). Sending
+ * ENDPOINT/v1/metrics, binary protobuf (src/lib/sinks/otlp.c encodes). Sending
  * happens on the exporter's own thread, which holds no capability, through
  * a bounded queue: the caller never waits for the network. Failures are
  * retried (429, 502, 503, 504, connection errors and timeouts) with

@@ -876,7 +876,7 @@ static pb_any *stack_frames(struct arena *a, const struct mo_stack_trace *st)
 /*
  * The event's fields as attributes, under the JSON output's names with the
  * prefix "memobserver."; the same fields are present for the same kinds
- * (src/lib/render.c). pid, command, container_id and pod_uid are the
+ * (src/lib/sinks/render.c). pid, command, container_id and pod_uid are the
  * resource's; timestamp and severity are the record's own fields.
  */
 static void event_attrs(struct attrs *at, const struct mo_event *ev)
