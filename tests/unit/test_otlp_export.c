@@ -8,6 +8,7 @@
  * them: the observer's counters (an observer not started).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +30,10 @@ struct server {
 	int status[8];
 	const char *retry_after;	/* sent with non-200 answers */
 	unsigned sleep_ms;		/* before answering */
-	/* what arrived */
+	/* what arrived, written by the server's threads under lock: the
+	 * exporter's counters tell the test when, but through a socket, which
+	 * a race detector cannot follow */
+	pthread_mutex_t lock;
 	unsigned requests;
 	uint64_t at_ms[8];
 	char path[64];
@@ -62,17 +66,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		*state = s;
 		return MHD_YES;
 	}
+	pthread_mutex_lock(&s->lock);
 	if (*size) {
 		s->bytes += *size;
 		*size = 0;
+		pthread_mutex_unlock(&s->lock);
 		return MHD_YES;
 	}
-	n = __atomic_fetch_add(&s->requests, 1, __ATOMIC_SEQ_CST);
+	n = s->requests++;
 	if (n < 8)
 		s->at_ms[n] = now_ms();
 	snprintf(s->path, sizeof(s->path), "%s", url);
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	snprintf(s->auth, sizeof(s->auth), "%s", auth ? auth : "");
+	pthread_mutex_unlock(&s->lock);
 	if (s->sleep_ms)
 		usleep(s->sleep_ms * 1000);
 	status = n < 8 && s->status[n] ? s->status[n] : 200;
@@ -85,15 +92,33 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return ret;
 }
 
+/* What arrived so far (the scripted part as given). */
+static struct server seen(struct server *s)
+{
+	struct server copy;
+
+	pthread_mutex_lock(&s->lock);
+	copy = *s;
+	pthread_mutex_unlock(&s->lock);
+	return copy;
+}
+
 static void server_start(struct server *s)
 {
 	const union MHD_DaemonInfo *info;
 
+	pthread_mutex_init(&s->lock, NULL);
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
 				0, NULL, NULL, handle, s, MHD_OPTION_END);
 	assert_non_null(s->d);
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info->port;
+}
+
+static void server_stop(struct server *s)
+{
+	MHD_stop_daemon(s->d);
+	pthread_mutex_destroy(&s->lock);
 }
 
 static struct mo_observer *obs;
@@ -182,7 +207,7 @@ static void submit(struct otlp_exporter *ex, enum otlp_signal sig, int expect)
 
 static void test_retry_after_is_waited_for(void **state)
 {
-	struct server s = { .status = { 503 }, .retry_after = "1" };
+	struct server s = { .status = { 503 }, .retry_after = "1" }, got;
 	struct otlp_config cfg = { .headers = (const char *const[]){ "Authorization: Bearer x" },
 				   .nheaders = 1 };
 	struct mo_counters st;
@@ -197,14 +222,15 @@ static void test_retry_after_is_waited_for(void **state)
 	assert_int_equal(st.otlp_logs_retries, 1);
 	assert_int_equal(st.otlp_logs_failures, 1);
 	assert_int_equal(st.otlp_metrics_sent, 0);
-	assert_int_equal(s.requests, 2);
+	got = seen(&s);
+	assert_int_equal(got.requests, 2);
 	/* Retry-After: 1 replaces the backoff (which would start at 0.5-1.5 s) */
-	assert_true(s.at_ms[1] - s.at_ms[0] >= 1000);
-	assert_string_equal(s.path, "/v1/logs");
-	assert_string_equal(s.auth, "Bearer x");
-	assert_int_equal(s.bytes, 32);
+	assert_true(got.at_ms[1] - got.at_ms[0] >= 1000);
+	assert_string_equal(got.path, "/v1/logs");
+	assert_string_equal(got.auth, "Bearer x");
+	assert_int_equal(got.bytes, 32);
 	otlp_exporter_stop(ex, 1000);
-	MHD_stop_daemon(s.d);
+	server_stop(&s);
 }
 
 static void test_rejected_is_not_retried(void **state)
@@ -225,10 +251,10 @@ static void test_rejected_is_not_retried(void **state)
 	assert_int_equal(st.otlp_metrics_retries, 0);
 	assert_int_equal(st.otlp_metrics_failures, 2);
 	assert_int_equal(st.otlp_metrics_sent, 0);
-	assert_string_equal(s.path, "/v1/metrics");
+	assert_string_equal(seen(&s).path, "/v1/metrics");
 	otlp_exporter_stop(ex, 1000);
-	assert_int_equal(s.requests, 2);
-	MHD_stop_daemon(s.d);
+	assert_int_equal(seen(&s).requests, 2);
+	server_stop(&s);
 }
 
 /* A request waiting for its retry holds the only place in the queue. */
@@ -258,7 +284,7 @@ static void test_full_queue_refuses_at_once(void **state)
 	st = counted();
 	assert_int_equal(st.otlp_logs_shutdown, 1);
 	assert_int_equal(st.otlp_logs_sent, 0);
-	MHD_stop_daemon(s.d);
+	server_stop(&s);
 }
 
 /* The server sits on the request; stop's deadline ends the transfer. */
@@ -274,14 +300,14 @@ static void test_stop_abandons_a_slow_request(void **state)
 	server_start(&s);
 	ex = start(&s, &cfg, url);
 	submit(ex, OTLP_metrics, 0);
-	for (int i = 0; i < 500 && !__atomic_load_n(&s.requests, __ATOMIC_SEQ_CST); i++)
+	for (int i = 0; i < 500 && !seen(&s).requests; i++)
 		usleep(10000);
-	assert_int_equal(s.requests, 1);
+	assert_int_equal(seen(&s).requests, 1);
 	t0 = now_ms();
 	otlp_exporter_stop(ex, 200);
 	assert_true(now_ms() - t0 < 700);
 	assert_int_equal(counted().otlp_metrics_shutdown, 1);
-	MHD_stop_daemon(s.d);
+	server_stop(&s);
 }
 
 static void test_header_syntax(void **state)
