@@ -315,4 +315,15 @@ if run_faulty reject status:400:1000000; then
 	fi
 	stop_within otlp_400 reject
 fi
+
+# Every request any receiver saw, in every run above: decoded by the
+# upstream schema, with nothing it does not know.
+py otlp_every_request_decodes "$PYLIB"'
+n = 0
+for path in sys.argv[1:]:
+    for r in reqs(path):
+        assert r["decoded"] and r["only_known_fields"], (path, r["path"], r.get("error"), r["bytes"], r.get("reencoded_bytes"))
+        n += 1
+assert n, "no request at all"
+print(n, "requests")' "$TMP"/*.otlp
 exit 0
