@@ -157,6 +157,53 @@ print(len(leaks), "leak records")' "$TMP/ok.otlp" "$fpid"
 	fi
 fi
 
+# 2. A process in a container of a Kubernetes pod (a cgroup named as the
+# kubelet and containerd name it; no runtime runs here): its logs and
+# metrics resources carry container.id and k8s.pod.uid.
+cg_root=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+kid=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+pod=$(python3 -c 'import uuid; print(uuid.uuid4())')
+pod_slice="$cg_root/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${pod//-/_}.slice"
+kube_cg="$pod_slice/cri-containerd-$kid.scope"
+cleanup_cg() {
+	[ -d "$kube_cg" ] || return 0
+	while read -r p; do echo "$p" > "$cg_root/cgroup.procs"; done < "$kube_cg/cgroup.procs"
+	rmdir "$kube_cg" "$pod_slice" 2> /dev/null
+	rmdir "$cg_root/kubepods.slice/kubepods-besteffort.slice" "$cg_root/kubepods.slice" 2> /dev/null
+}
+trap 'end_jobs; cleanup_cg; rm -rf "$TMP"' EXIT
+if [ -z "$cg_root" ] || ! mkdir -p "$kube_cg" 2> /dev/null; then
+	skip otlp_pod_resources "no writable cgroup v2 hierarchy"
+elif start_receiver pod; then
+	sh -c "echo \$\$ > '$kube_cg/cgroup.procs' && exec '$FIX/leak_many' --wait-signal --count 3 --size 20000 --hold-ms 1500" \
+		> "$TMP/pod.out" 2>&1 &
+	wait_for "$TMP/pod.out" '^READY' 100
+	fpid=$(awk '$1 == "READY" { print $2; exit }' "$TMP/pod.out")
+	"$MO" -v --metrics off --format json --min-age 0 --container "${kid:0:16}" -o "$TMP/pod.json" \
+		--otlp-endpoint "http://127.0.0.1:$RPORT" --otlp-interval 1s 2> "$TMP/pod.err" &
+	m=$!
+	if [ -z "$fpid" ] || ! wait_for "$TMP/pod.err" observing 300; then
+		fail otlp_pod_resources "fixture ${fpid:-not ready} or memobserver not started: $(head -c 300 "$TMP/pod.err")"
+		kill "$m" 2> /dev/null
+	else
+		kill -USR1 "$fpid"
+		wait_until 100 exit_seen "$TMP/pod.json" "$fpid" ||
+			fail otlp_pod_resources "pid $fpid's exit not reported within 10 s"
+		stop_proc "$m"
+		py otlp_pod_resources "$PYLIB"'
+pid, kid, pod = sys.argv[2:5]
+def ours(ra):
+    return ra.get("container.id") == kid and ra.get("k8s.pod.uid") == pod and ra.get("process.executable.name") == "leak_many"
+logs = [attrs(rl["resource"]["attributes"]) for r in reqs(sys.argv[1], "logs") for rl in r["request"]["resourceLogs"]]
+mets = [attrs(rm["resource"]["attributes"]) for r in reqs(sys.argv[1], "metrics") for rm in r["request"]["resourceMetrics"]]
+assert [ra for ra in logs if ours(ra) and ra.get("process.pid") == pid], logs
+# alive (with its pid) or exited (its totals kept by name and container)
+assert [ra for ra in mets if ours(ra) and ra.get("process.pid") in (pid, None)], mets
+print(len(logs), "log resources,", len(mets), "metrics resources")' "$TMP/pod.otlp" "$fpid" "$kid" "$pod"
+	fi
+	stop_receiver
+fi
+
 # started ERRFILE: memobserver ($MO_PID) is observing, or has given up
 started() { grep -q observing "$1" || ! kill -0 "$MO_PID" 2> /dev/null; }
 
@@ -230,7 +277,7 @@ stop_within() {
 	fi
 }
 
-# 2. Nobody listens: attempts fail and are retried; nothing waits for them.
+# 3. Nobody listens: attempts fail and are retried; nothing waits for them.
 # The port stays bound (not listening) meanwhile, so it refuses every
 # connection and nothing else can start listening on it.
 python3 -c '
@@ -258,13 +305,13 @@ elif run_faulty unreachable "port:$(cat "$TMP/closed.port")"; then
 fi
 kill "$holder" 2> /dev/null
 
-# 3. A collector that takes 10 s to answer: stop interrupts the request.
+# 4. A collector that takes 10 s to answer: stop interrupts the request.
 if run_faulty slow slow:10000; then
 	if wait_for "$TMP/slow.otlp" '"path"' 100; then pass otlp_slow_reached; else fail otlp_slow_reached "no request"; fi
 	stop_within otlp_slow slow
 fi
 
-# 4. 503 then 200: the same request is sent again and accepted.
+# 5. 503 then 200: the same request is sent again and accepted.
 if run_faulty retry status:503:1; then
 	if scrape_until retry '^memobserver_otlp_retries_total\{signal="(metrics|logs)"\} [1-9]' &&
 		scrape_until retry '^memobserver_otlp_requests_sent_total\{signal="metrics"\} [1-9]'; then
@@ -281,7 +328,7 @@ print("retried after", again[0]["time_ms"] - first["time_ms"], "ms")' "$TMP/retr
 	stop_within otlp_retry retry
 fi
 
-# 5. 500 then 200: OTLP says a 500 is not retried; dropped and counted.
+# 6. 500 then 200: OTLP says a 500 is not retried; dropped and counted.
 if run_faulty fail500 status:500:1; then
 	if scrape_until fail500 '^memobserver_otlp_requests_dropped_total\{signal="(metrics|logs)",reason="send_failed"\} 1$' &&
 		scrape_until fail500 '^memobserver_otlp_requests_sent_total\{signal="metrics"\} [1-9]'; then
@@ -302,7 +349,7 @@ print(len(rs), "requests")' "$TMP/fail500.otlp"
 	stop_within otlp_500 fail500
 fi
 
-# 6. 400 every time: rejected, dropped at once, counted, never retried.
+# 7. 400 every time: rejected, dropped at once, counted, never retried.
 if run_faulty reject status:400:1000000; then
 	if scrape_until reject '^memobserver_otlp_requests_dropped_total\{signal="metrics",reason="rejected"\} [2-9]'; then
 		if grep -Eq '^memobserver_otlp_retries_total\{signal="metrics"\} 0$' "$TMP/reject.prom"; then
