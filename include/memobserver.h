@@ -329,6 +329,8 @@ struct mo_leak {
 	  "growth_not_resident", MO_FILTER_HELP)                                                  \
 	X(process_events_filtered, MO_CK_FILTER, MO_FILTERED, "reason=process_event",             \
 	  "process_event", MO_FILTER_HELP)                                                        \
+	X(own_executable_skipped, MO_CK_FILTER, MO_FILTERED, "reason=own_executable",             \
+	  "own_executable", MO_FILTER_HELP)                                                       \
 	X(self_probe_hits, MO_CK_COUNTER, "memobserver_self_probe_hits_total", NULL,              \
 	  "self_probe_hits",                                                                      \
 	  "Allocator probes hit by memobserver's own process (0: it never traps on itself).")     \

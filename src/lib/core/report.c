@@ -107,6 +107,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->drop_growth_no_stack = v[MO_C_GROWTH_NO_STACK];
 	out->growth_unbacked = gs.unbacked;
 	out->process_events_filtered = ls.process_events_filtered;
+	out->own_executable_skipped = mo_probes_own_exe_skipped(c->pr);
 	out->growth_samples = v[MO_C_GROWTH_SAMPLES];
 	out->self_probe_hits = v[MO_C_SELF_HITS];
 	out->files_not_regular = sf.not_regular;
