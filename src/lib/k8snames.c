@@ -257,6 +257,8 @@ static uint64_t table_settle(struct table *t)
 	size_t m = 0;
 	uint64_t conflicts = 0;
 
+	if (!t->n)
+		return 0;
 	qsort(t->e, t->n, sizeof(*t->e), entry_cmp);
 	for (size_t i = 0; i < t->n;) {
 		size_t j = i + 1;
