@@ -366,6 +366,13 @@ static void retire(struct mo_lifecycle *lc, uint32_t pid, const struct mo_proc_s
 		snprintf(r->command, sizeof(r->command), "%s", comm);
 		snprintf(r->container_id, sizeof(r->container_id), "%s", cid);
 	}
+	/* a container's names, found after its first process retired */
+	if (r && c && cid[0] && !strcmp(r->container_id, c->id) && c->k8s.pod[0] &&
+	    !r->k8s_container[0]) {
+		snprintf(r->k8s_namespace, sizeof(r->k8s_namespace), "%s", c->k8s.ns);
+		snprintf(r->k8s_pod, sizeof(r->k8s_pod), "%s", c->k8s.pod);
+		snprintf(r->k8s_container, sizeof(r->k8s_container), "%s", c->k8s.container);
+	}
 	if (r) {
 		r->allocations += ps->allocs > base_allocs ? ps->allocs - base_allocs : 0;
 		r->deallocations += ps->frees > base_frees ? ps->frees - base_frees : 0;
