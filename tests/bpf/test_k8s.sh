@@ -60,18 +60,19 @@ start_in_pod() { # out fixture args...
 	awk '$1 == "READY" { print $2; exit }' "$out"
 }
 
-# leak_named FILE PID NS POD CTR: FILE has a leak event of PID with these
-# names (CTR "" for none: the field must be absent).
-leak_named() {
+# finding_named FILE KINDS PID NS POD CTR: FILE has a finding of a kind in
+# KINDS ("leak,plateau") about PID with these names (CTR "": the field must
+# be absent).
+finding_named() {
 	python3 - "$@" << 'PY'
 import json, sys
-path, pid, ns, pod, ctr = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+path, kinds, pid, ns, pod, ctr = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]), *sys.argv[4:7]
 for line in open(path, errors="replace"):
     try:
         e = json.loads(line)
     except ValueError:
         continue
-    if (e.get("kind") == "leak" and e.get("pid") == pid and e.get("k8s_namespace") == ns
+    if (e.get("kind") in kinds and e.get("pid") == pid and e.get("k8s_namespace") == ns
             and e.get("k8s_pod") == pod and e.get("k8s_container", "") == ctr):
         sys.exit(0)
 sys.exit(1)
@@ -85,7 +86,8 @@ series() { # the unfreed-bytes line of the fixture with these k8s labels
 scraped_with() { scrape_to "$port" "$TMP/metrics.txt" && grep -qxF "$(series "$1")" "$TMP/metrics.txt"; }
 
 # 1. JSON events and metrics: the pod's names at once, the container's name
-# once its link exists.
+# once its link exists. The fixture holds its blocks (a plateau finding at
+# each analysis) until it is stopped; what it held at its exit is a leak.
 k=$(start_in_pod "$TMP/k.out" "$FIX/leak_many" --wait-signal --count 5 --size 20000 --hold-ms 120000)
 "$MO" -v --min-age 0 --interval 1s --dedup-window 0 --metrics "127.0.0.1:$port" --format json \
 	--k8s-log-dir "$logs" -p "$k" -o "$TMP/k.json" 2> "$TMP/k.err" &
@@ -95,10 +97,10 @@ if ! wait_for "$TMP/k.err" observing 100; then
 	exit 0
 fi
 kill -USR1 "$k"
-if wait_until 150 leak_named "$TMP/k.json" "$k" "$ns" "$pod" ""; then
+if wait_until 150 finding_named "$TMP/k.json" leak,plateau "$k" "$ns" "$pod" ""; then
 	pass k8s_pod_names_before_link
 else
-	fail k8s_pod_names_before_link "no leak of pid $k named $ns/$pod: $(grep -m1 '"kind":"leak"' "$TMP/k.json" | head -c 400)"
+	fail k8s_pod_names_before_link "no finding of pid $k named $ns/$pod: $(grep -m1 '"kind":"\(leak\|plateau\)"' "$TMP/k.json" | head -c 400)"
 fi
 if wait_until 100 scraped_with ""; then
 	pass k8s_pod_names_metrics
@@ -107,10 +109,10 @@ else
 fi
 # the kubelet makes the link; the next rescan (10 s after the last) finds it
 ln -s "/var/log/pods/${ns}_${pod}_$uid/$ctr/0.log" "$logs/containers/${pod}_${ns}_${ctr}-$id.log"
-if wait_until 300 leak_named "$TMP/k.json" "$k" "$ns" "$pod" "$ctr"; then
+if wait_until 300 finding_named "$TMP/k.json" leak,plateau "$k" "$ns" "$pod" "$ctr"; then
 	pass k8s_names_events
 else
-	fail k8s_names_events "no leak of pid $k named $ns/$pod/$ctr within 30 s: $(grep '"kind":"leak"' "$TMP/k.json" | tail -1 | head -c 400)"
+	fail k8s_names_events "no finding of pid $k named $ns/$pod/$ctr within 30 s: $(grep '"kind":"\(leak\|plateau\)"' "$TMP/k.json" | tail -1 | head -c 400)"
 fi
 if wait_until 100 scraped_with "$ctr"; then
 	pass k8s_names_metrics
@@ -129,6 +131,12 @@ else
 	fail k8s_hostile_entries_counted "bad_name $(ign bad_name) bad_type $(ign bad_type) scans $scans"
 fi
 stop_proc "$k"
+if wait_until 100 exit_seen "$TMP/k.json" "$k" &&
+	finding_named "$TMP/k.json" leak "$k" "$ns" "$pod" "$ctr"; then
+	pass k8s_names_exit_leak
+else
+	fail k8s_names_exit_leak "no leak at the exit of pid $k named $ns/$pod/$ctr: $(grep '"kind":"leak"' "$TMP/k.json" | tail -1 | head -c 400)"
+fi
 kill -INT "$m"
 wait "$m"
 
