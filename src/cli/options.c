@@ -116,8 +116,16 @@ static const char doc[] =
 
 static void set_or_die(struct cli *c, const char *key, const char *opt, const char *val)
 {
-	if (mo_config_set(&c->cfg, key, val))
-		cli_die(c, "invalid value '%s' for %s", val, opt);
+	char shown[128];
+	size_t i;
+
+	if (!mo_config_set(&c->cfg, key, val))
+		return;
+	/* the error stays one line whatever the value holds */
+	for (i = 0; val[i] && i + 1 < sizeof(shown); i++)
+		shown[i] = (unsigned char)val[i] < 0x20 || val[i] == 0x7f ? '?' : val[i];
+	shown[i] = '\0';
+	cli_die(c, "invalid value '%s%s' for %s", shown, val[i] ? "..." : "", opt);
 }
 
 /* The command after "--": only there may a non-option start. */
