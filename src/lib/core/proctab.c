@@ -332,6 +332,7 @@ void mo_proctab_describe(struct mo_proctab *t, pid_t pid, struct mo_proc_view *o
 		if (p->container_known) {
 			snprintf(out->container_id, sizeof(out->container_id), "%s", p->c.id);
 			out->k8s = p->c.k8s;
+			snprintf(out->pod_uid, sizeof(out->pod_uid), "%s", p->c.pod_uid);
 		}
 		out->base_allocs = p->base_allocs;
 		out->base_frees = p->base_frees;
