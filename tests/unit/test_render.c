@@ -151,6 +151,11 @@ static void test_report_escaped(void **state)
 
 	(void)state;
 	snprintf(leak.command, sizeof(leak.command), "server");
+	r.counters.k8s_log_scans = 3;
+	r.counters.k8s_entries_bad_name = 5;
+	r.counters.k8s_entries_bad_type = 7;
+	r.counters.k8s_entries_mismatched = 11;
+	r.counters.drop_k8s_names_full = 13;
 	set_names(leak.k8s_namespace, sizeof(leak.k8s_namespace), leak.k8s_pod,
 		  sizeof(leak.k8s_pod), leak.k8s_container, sizeof(leak.k8s_container));
 	mo_buf_init(&b);
@@ -168,6 +173,12 @@ static void test_report_escaped(void **state)
 	assert_non_null(strstr(b.data, "\"k8s_namespace\":\"a\\\"b\\\\c\""));
 	assert_non_null(strstr(b.data, "\"k8s_pod\":\"p\\nq\\u001b[31m\\r\""));
 	assert_non_null(strstr(b.data, "\"k8s_container\":\"c\\\\xff\\u007f\""));
+	/* the resolver's counters in the summary, as docs/events.md lists them */
+	assert_non_null(strstr(b.data, "\"k8s_names_table_full\":13"));
+	assert_non_null(strstr(b.data, "\"k8s_log_scans\":3"));
+	assert_non_null(strstr(b.data, "\"k8s_entries_bad_name\":5"));
+	assert_non_null(strstr(b.data, "\"k8s_entries_bad_type\":7"));
+	assert_non_null(strstr(b.data, "\"k8s_entries_mismatched\":11"));
 	mo_buf_release(&b);
 }
 
