@@ -125,9 +125,13 @@ const char *mo_event_type_name(enum mo_event_type type);
 /* One symbolized frame. Strings are owned by the event/report. */
 struct mo_frame {
 	uint64_t address;	/* absolute address in the process */
-	const char *symbol;	/* NULL if unknown */
+	const char *symbol;	/* NULL if unknown; C++ and Rust names demangled */
+	const char *linkage_name; /* the name in the object file when symbol is its
+				     demangled form ("_Z3fooi"), else NULL */
 	uint64_t offset;	/* address - symbol start */
 	const char *module;	/* path of the mapped file, NULL if unknown */
+	const char *build_id;	/* the module's GNU build id (hex) as read when the
+				   frame was symbolized; NULL when it has none */
 	uint64_t module_offset;	/* address relative to the module's load base */
 	const char *file;	/* source file, NULL without debug info */
 	int line;		/* 0 if unknown */
