@@ -463,6 +463,37 @@ int mo_observer_fd(const struct mo_observer *obs);
 /* Current leak report (may be called while running or after stop). */
 struct mo_report *mo_observer_report(struct mo_observer *obs);
 
+/* What a report asked for while running covers (mo_observer_query). */
+enum mo_report_kind {
+	MO_REPORT_LEAKS = 0,	/* as mo_observer_report: unfreed for min_unfreed_age,
+				   exited processes' final leaks included */
+	MO_REPORT_HEAP,		/* every tracked allocation live processes still
+				   hold, any age (a heap profile's in-use memory);
+				   min_unfreed_age_ns is 0 in the report */
+	MO_REPORT_GROWTH,	/* the watch tier's growth stacks: per process and
+				   stack, unfreed_bytes is the anonymous memory it
+				   faulted in, count the samples (estimates) */
+};
+
+struct mo_report_query {
+	enum mo_report_kind kind;
+	pid_t pid;		/* only this process; 0: every one */
+	const char *container;	/* only processes of a container whose id starts
+				   with this (a whole id or a prefix); NULL: any */
+};
+
+/*
+ * A report for q, made by the worker, waiting at most timeout_ms for it (-1:
+ * as long as it takes; the worker takes requests between rounds of work).
+ * Returns 0 with *out set (free with mo_report_free); -ETIMEDOUT when the
+ * worker did not answer in time (a report it had started is dropped when
+ * done); -ESRCH when q->pid is a process memobserver knows nothing of;
+ * -EOPNOTSUPP for MO_REPORT_GROWTH when the watch tier is not running;
+ * -EINVAL, -ENOMEM.
+ */
+int mo_observer_query(struct mo_observer *obs, const struct mo_report_query *q, int timeout_ms,
+		      struct mo_report **out);
+
 /* Counters right now. */
 void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);
 

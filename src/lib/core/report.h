@@ -18,6 +18,10 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out);
 /* The leak report now. NULL on ENOMEM. */
 struct mo_report *mo_core_report(struct mo_core *c);
 
+/* The report q asks for now (worker); NULL with *err set (-ESRCH,
+ * -EOPNOTSUPP, -ENOMEM: see mo_observer_query). */
+struct mo_report *mo_core_query(struct mo_core *c, const struct mo_report_query *q, int *err);
+
 /* The metrics snapshot now; release with mo_core_metrics_release. */
 int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap);
 void mo_core_metrics_release(struct mo_metrics_snapshot *snap);
