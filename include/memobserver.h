@@ -494,6 +494,30 @@ struct mo_report_query {
 int mo_observer_query(struct mo_observer *obs, const struct mo_report_query *q, int timeout_ms,
 		      struct mo_report **out);
 
+/*
+ * Bounds of a profile: the stacks with the least unfreed bytes are left out
+ * beyond them. 0 takes the default.
+ */
+struct mo_profile_limits {
+	size_t max_stacks;	/* samples (default MO_PROFILE_MAX_STACKS) */
+	size_t max_bytes;	/* gzipped size (default MO_PROFILE_MAX_BYTES) */
+};
+#define MO_PROFILE_MAX_STACKS 20000u
+#define MO_PROFILE_MAX_BYTES (8u << 20)
+
+/*
+ * The report for q (made by the worker, as mo_observer_query, with its
+ * errors and wait) as a gzipped profile.proto in the layout of Go's heap
+ * profiles (sample types alloc_objects, alloc_space, inuse_objects,
+ * inuse_space; growth_samples, growth_space for MO_REPORT_GROWTH), encoded
+ * on the calling thread. What the limits (NULL: defaults) leave out is
+ * said in a comment of the profile and counted in
+ * memobserver_profile_stacks_cut_total. *gz is malloc'ed. 0 or -errno.
+ */
+int mo_observer_profile(struct mo_observer *obs, const struct mo_report_query *q,
+			const struct mo_profile_limits *limits, int timeout_ms, uint8_t **gz,
+			size_t *len);
+
 /* Counters right now. */
 void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);
 

@@ -68,6 +68,10 @@
 /* Once a request is being answered: a client that reads nothing this long
  * is gone or hostile. */
 #define IDLE_TIMEOUT_S 5u
+/* A profile is answered once the observer has made it: the handler's own
+ * wait (seconds, see http.h) must fit, or MHD would drop the connection
+ * before its answer. */
+#define PROFILE_IDLE_TIMEOUT_S 60u
 /*
  * Per connection: request line, headers and I/O buffers. A scrape request
  * is a few hundred bytes; anything near this is answered 431 and closed.
@@ -104,6 +108,7 @@ struct endpoint {
 	bool metrics;		/* /metrics too, not only /healthz */
 	bool profiles;		/* /debug/pprof/ too */
 	unsigned cap;
+	unsigned idle_s;	/* MHD's connection timeout */
 	unsigned handed;	/* by the gate, which alone writes it */
 	atomic_uint closed;	/* by MHD's thread, as it closes them */
 };
@@ -743,7 +748,7 @@ static struct MHD_Daemon *start_daemon(struct endpoint *ep)
 				/* above ep->cap: see struct endpoint */
 				MHD_OPTION_CONNECTION_LIMIT, ep->cap + 8,
 				MHD_OPTION_NOTIFY_CONNECTION, connection_event, ep,
-				MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_TIMEOUT, ep->idle_s,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 				MHD_OPTION_STRICT_FOR_CLIENT, 1,
 				MHD_OPTION_END);
@@ -899,11 +904,14 @@ struct http_server *http_start_with(const char *spec, const struct http_handlers
 	s->metrics.s = s;
 	s->metrics.metrics = true;
 	s->metrics.cap = METRICS_CONNECTIONS;
+	s->metrics.idle_s = IDLE_TIMEOUT_S;
 	s->health.s = s;
 	s->health.cap = HEALTH_CONNECTIONS;
+	s->health.idle_s = IDLE_TIMEOUT_S;
 	s->profiles.s = s;
 	s->profiles.profiles = true;
 	s->profiles.cap = PROFILE_CONNECTIONS;
+	s->profiles.idle_s = PROFILE_IDLE_TIMEOUT_S;
 	s->listen_fd = fd;
 	for (unsigned i = 0; i < PENDING_MAX; i++)
 		s->pend[i].fd = -1;

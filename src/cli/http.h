@@ -39,8 +39,9 @@ struct http_reply {
 	size_t len;
 };
 
-/* Called on the profile server's own thread; may take a while (bounded by
- * the handler), during which /metrics and /healthz are served. */
+/* Called on the profile server's own thread; may take a while (the
+ * handler bounds it, well under a minute), during which /metrics and
+ * /healthz are served. */
 typedef void (*http_profile_fn)(void *ctx, const struct http_profile_request *req,
 				struct http_reply *out);
 

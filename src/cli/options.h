@@ -37,6 +37,9 @@ struct cli {
 	const char *container;		/* --container ID */
 	const char *cgroup;		/* --cgroup PATH */
 	pid_t list_allocators;		/* --list-allocators PID, 0: not asked */
+	const char *profile_dir;	/* --profile-dir: heap snapshots, or NULL */
+	uint64_t profile_every_ns;	/* --profile-every */
+	unsigned profile_keep;		/* --profile-keep */
 
 	/* the run */
 	struct mo_outfile out;		/* -o, opened */

@@ -249,6 +249,9 @@ static const char expected_small[] =
 	"# HELP memobserver_output_write_errors_total Writes of events or reports to the output that failed (full disk, closed pipe).\n"
 	"# TYPE memobserver_output_write_errors_total counter\n"
 	"memobserver_output_write_errors_total 35\n"
+	"# HELP memobserver_profile_stacks_cut_total Stacks left out of served or written profiles to keep them within their bounds.\n"
+	"# TYPE memobserver_profile_stacks_cut_total counter\n"
+	"memobserver_profile_stacks_cut_total 7\n"
 	"# HELP memobserver_rss_source Where resident memory comes from: 1 for the source in use.\n"
 	"# TYPE memobserver_rss_source gauge\n"
 	"memobserver_rss_source{source=\"rss_stat\"} 1\n"
@@ -304,6 +307,7 @@ static void test_small_snapshot_exact(void **state)
 		.self_rss_bytes = 12345678,
 		.start_time_seconds = 1700000000,
 		.output_write_errors = 35,
+		.profile_stacks_cut = 7,
 	};
 	struct text t;
 
@@ -529,6 +533,7 @@ static void test_empty_snapshot(void **state)
 		{ "memory_largest_allocation_bytes", "gauge" },
 		{ "memory_rss_growth_detected_total", "counter" },
 		{ "memobserver_output_write_errors_total", "counter" },
+		{ "memobserver_profile_stacks_cut_total", "counter" },
 		{ "memobserver_rss_source", "gauge" },
 		{ "memobserver_overhead_budget_ratio", "gauge" },
 		{ "memobserver_overhead_estimated_ratio", "gauge" },

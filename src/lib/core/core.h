@@ -26,6 +26,7 @@ struct mo_core {
 	struct mo_series *rss_series;	/* metrics: rss_growth counters by process */
 	uint64_t start_realtime_s;
 	uint64_t output_write_errors;	/* the caller's, atomic: any thread adds */
+	uint64_t profile_stacks_cut;	/* atomic: profiles are encoded by callers */
 };
 
 #endif

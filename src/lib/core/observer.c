@@ -918,6 +918,26 @@ int mo_observer_query(struct mo_observer *o, const struct mo_report_query *q, in
 	return err;
 }
 
+int mo_observer_profile(struct mo_observer *o, const struct mo_report_query *q,
+			const struct mo_profile_limits *limits, int timeout_ms, uint8_t **gz,
+			size_t *len)
+{
+	struct mo_report *r;
+	int err;
+
+	if (!gz || !len)
+		return -EINVAL;
+	*gz = NULL;
+	*len = 0;
+	err = mo_observer_query(o, q, timeout_ms, &r);
+	if (err)
+		return err;
+	/* here and not in the worker: compression holds no stage's state */
+	err = mo_core_profile(&o->c, r, q->kind, limits, gz, len);
+	mo_report_free(r);
+	return err;
+}
+
 void mo_observer_counters(struct mo_observer *o, struct mo_counters *out)
 {
 	mo_core_counters(&o->c, out);

@@ -25,6 +25,7 @@
 #include "queue.h"
 #include "safefile.h"
 #include "sinks/metrics.h"
+#include "sinks/pprof.h"
 #include "traces.h"
 #include "util.h"
 
@@ -307,6 +308,22 @@ struct mo_report *mo_core_report(struct mo_core *c)
 	return mo_core_query(c, &all, &err);
 }
 
+int mo_core_profile(struct mo_core *c, const struct mo_report *r, enum mo_report_kind kind,
+		    const struct mo_profile_limits *limits, uint8_t **gz, size_t *len)
+{
+	size_t max_stacks = limits && limits->max_stacks ? limits->max_stacks
+							 : MO_PROFILE_MAX_STACKS;
+	size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : MO_PROFILE_MAX_BYTES;
+	struct mo_pprof_cut cut;
+	int err;
+
+	err = mo_pprof_encode_bounded(r, kind == MO_REPORT_GROWTH ? MO_PPROF_GROWTH : MO_PPROF_HEAP,
+				      max_stacks, max_bytes, gz, len, &cut);
+	if (!err)
+		mo_stat_add(&c->profile_stacks_cut, cut.samples);
+	return err;
+}
+
 static uint64_t self_rss(void)
 {
 	unsigned long size = 0, resident = 0;
@@ -483,6 +500,7 @@ int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap)
 	snap->self_rss_bytes = self_rss();
 	snap->start_time_seconds = c->start_realtime_s;
 	snap->output_write_errors = mo_stat_get(&c->output_write_errors);
+	snap->profile_stacks_cut = mo_stat_get(&c->profile_stacks_cut);
 	return 0;
 }
 

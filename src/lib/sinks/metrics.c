@@ -570,6 +570,9 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	scalar(b, "memobserver_output_write_errors_total", "counter",
 	       "Writes of events or reports to the output that failed (full disk, closed pipe).",
 	       s->output_write_errors);
+	scalar(b, "memobserver_profile_stacks_cut_total", "counter",
+	       "Stacks left out of served or written profiles to keep them within their bounds.",
+	       s->profile_stacks_cut);
 	family(b, "memobserver_rss_source", "gauge",
 	       "Where resident memory comes from: 1 for the source in use.");
 	for (int i = 0; i < 2; i++) {

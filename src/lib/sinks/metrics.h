@@ -46,6 +46,7 @@ struct mo_metrics_snapshot {
 	uint64_t self_rss_bytes;	/* memobserver's own resident memory */
 	uint64_t start_time_seconds;	/* unix time memobserver started */
 	uint64_t output_write_errors;	/* writes of the output that failed */
+	uint64_t profile_stacks_cut;	/* stacks left out of bounded profiles */
 	/*
 	 * The caller decided which (process, container_id) and (process,
 	 * severity) keys are summed into __other__ (the rows' other flags),

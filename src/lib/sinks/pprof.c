@@ -573,15 +573,24 @@ static void *pointers(void *arr, size_t n, size_t sz)
 	return p;
 }
 
-/* The profile's comments: what it holds. */
+/* The profile's comments: what it holds, and what was left out of it. */
 static int comments(struct builder *b, const struct mo_report *r, enum mo_pprof_kind kind,
-		    int64_t ids[2])
+		    const struct mo_pprof_cut *cut, int64_t ids[3], size_t *n)
 {
 	char text[160];
 	int err = intern(&b->strs, "memobserver " MO_VERSION, &ids[0]);
 
 	if (err)
 		return err;
+	*n = 2;
+	if (cut->samples) {
+		snprintf(text, sizeof(text),
+			 "%llu stacks holding %llu bytes left out (the profile is bounded)",
+			 (unsigned long long)cut->samples, (unsigned long long)cut->bytes);
+		err = intern(&b->strs, text, &ids[(*n)++]);
+		if (err)
+			return err;
+	}
 	if (kind == MO_PPROF_GROWTH)
 		snprintf(text, sizeof(text),
 			 "anonymous memory faulted in, by stack (watch tier, sampled)");
@@ -628,18 +637,22 @@ static int value_types(struct builder *b, enum mo_pprof_kind kind, ValueType *st
 	return err;
 }
 
-/* Encode the report as a serialized Profile (malloc'ed) into *out. */
-static int encode(const struct mo_report *r, enum mo_pprof_kind kind, uint8_t **out,
-		  size_t *outlen)
+/*
+ * Encode the leaks order[0..n) of the report (all of them in their order
+ * when order is NULL) as a serialized Profile (malloc'ed) into *out; cut
+ * says what the others hold.
+ */
+static int encode(const struct mo_report *r, enum mo_pprof_kind kind, const size_t *order,
+		  size_t n, const struct mo_pprof_cut *cut, uint8_t **out, size_t *outlen)
 {
 	struct builder b = { 0 };
 	Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
 	ValueType st[MAX_VALUES], period = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
 	ValueType *st_ptrs[MAX_VALUES];
-	int64_t empty, comment[2];
+	int64_t empty, comment[3];
 	struct keys k;
 	Mapping **map_ptrs = NULL;
-	size_t ntypes = 0;
+	size_t ntypes = 0, ncomments = 0;
 	int err;
 
 	*out = NULL;
@@ -659,21 +672,21 @@ static int encode(const struct mo_report *r, enum mo_pprof_kind kind, uint8_t **
 	if (!err)
 		err = intern(&b.strs, "container", &k.container);
 	if (!err)
-		err = comments(&b, r, kind, comment);
+		err = comments(&b, r, kind, cut, comment, &ncomments);
 	if (err)
 		goto out;
 
-	if (r->nleaks) {
-		b.samples = calloc(r->nleaks, sizeof(*b.samples));
-		b.labels = calloc(MAX_LABELS * r->nleaks, sizeof(*b.labels));
-		b.values = calloc(MAX_VALUES * r->nleaks, sizeof(*b.values));
+	if (n) {
+		b.samples = calloc(n, sizeof(*b.samples));
+		b.labels = calloc(MAX_LABELS * n, sizeof(*b.labels));
+		b.values = calloc(MAX_VALUES * n, sizeof(*b.values));
 		if (!b.samples || !b.labels || !b.values) {
 			err = -ENOMEM;
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < r->nleaks; i++) {
-		err = add_sample(&b, &r->leaks[i], kind, &k);
+	for (size_t i = 0; i < n; i++) {
+		err = add_sample(&b, &r->leaks[order ? order[i] : i], kind, &k);
 		if (err)
 			goto out;
 	}
@@ -685,7 +698,7 @@ static int encode(const struct mo_report *r, enum mo_pprof_kind kind, uint8_t **
 	p.period_type = &period;
 	p.period = 1;
 	p.time_nanos = clamp_i64(r->timestamp_ns);
-	p.n_comment = 2;
+	p.n_comment = ncomments;
 	p.comment = comment;
 	p.n_string_table = b.strs.n;
 	p.string_table = b.strs.strs;
@@ -772,23 +785,115 @@ static int write_atomic(const char *path, const uint8_t *data, size_t len, char 
 	return ret;
 }
 
-int mo_pprof_encode(const struct mo_report *r, enum mo_pprof_kind kind, uint8_t **gz,
-		    size_t *len)
+static int encode_gzip(const struct mo_report *r, enum mo_pprof_kind kind, const size_t *order,
+		       size_t n, const struct mo_pprof_cut *cut, uint8_t **gz, size_t *len)
 {
 	uint8_t *pb = NULL;
 	size_t pblen;
-	int ret;
+	int ret = encode(r, kind, order, n, cut, &pb, &pblen);
 
-	if (!gz || !len)
-		return -EINVAL;
-	*gz = NULL;
-	*len = 0;
-	if (!r || (r->nleaks && !r->leaks) || (kind != MO_PPROF_HEAP && kind != MO_PPROF_GROWTH))
-		return -EINVAL;
-	ret = encode(r, kind, &pb, &pblen);
 	if (!ret)
 		ret = gzip(pb, pblen, gz, len);
 	free(pb);
+	return ret;
+}
+
+int mo_pprof_encode(const struct mo_report *r, enum mo_pprof_kind kind, uint8_t **gz,
+		    size_t *len)
+{
+	struct mo_pprof_cut cut;
+
+	return mo_pprof_encode_bounded(r, kind, 0, 0, gz, len, &cut);
+}
+
+struct ranked {
+	uint64_t bytes;
+	size_t i;
+};
+
+/* Most unfreed bytes first, then the report's own order. */
+static int by_bytes(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The indices of the leaks by unfreed bytes, largest first. */
+static size_t *largest_first(const struct mo_report *r)
+{
+	struct ranked *rk = malloc(r->nleaks * sizeof(*rk));
+	size_t *order = malloc(r->nleaks * sizeof(*order));
+
+	if (!rk || !order) {
+		free(rk);
+		free(order);
+		return NULL;
+	}
+	for (size_t i = 0; i < r->nleaks; i++)
+		rk[i] = (struct ranked){ r->leaks[i].unfreed_bytes, i };
+	qsort(rk, r->nleaks, sizeof(*rk), by_bytes);
+	for (size_t i = 0; i < r->nleaks; i++)
+		order[i] = rk[i].i;
+	free(rk);
+	return order;
+}
+
+static void count_cut(const struct mo_report *r, const size_t *order, size_t kept,
+		      struct mo_pprof_cut *cut)
+{
+	cut->samples = r->nleaks - kept;
+	cut->bytes = 0;
+	for (size_t i = kept; i < r->nleaks; i++)
+		cut->bytes += r->leaks[order[i]].unfreed_bytes;
+}
+
+/*
+ * Fewer samples until the gzipped profile fits: each try keeps the share
+ * of samples that fit last time, less a tenth, since samples are about
+ * alike in size and the largest by bytes need not be the largest encoded.
+ */
+int mo_pprof_encode_bounded(const struct mo_report *r, enum mo_pprof_kind kind,
+			    size_t max_samples, size_t max_len, uint8_t **gz, size_t *len,
+			    struct mo_pprof_cut *cut)
+{
+	size_t *order = NULL, n;
+	int ret;
+
+	if (!gz || !len || !cut)
+		return -EINVAL;
+	*gz = NULL;
+	*len = 0;
+	memset(cut, 0, sizeof(*cut));
+	if (!r || (r->nleaks && !r->leaks) || (kind != MO_PPROF_HEAP && kind != MO_PPROF_GROWTH))
+		return -EINVAL;
+	n = max_samples && r->nleaks > max_samples ? max_samples : r->nleaks;
+	if (n < r->nleaks || max_len) {
+		order = r->nleaks ? largest_first(r) : NULL;
+		if (!order && r->nleaks)
+			return -ENOMEM;
+	}
+	for (;;) {
+		if (order)
+			count_cut(r, order, n, cut);
+		ret = encode_gzip(r, kind, order, n, cut, gz, len);
+		if (ret || !max_len || *len <= max_len)
+			break;
+		free(*gz);
+		*gz = NULL;
+		if (!n) {
+			*len = 0;
+			ret = -EFBIG;
+			break;
+		}
+		n = (size_t)((double)n * (double)max_len / (double)*len * 0.9);
+		*len = 0;
+	}
+	free(order);
+	if (ret)
+		memset(cut, 0, sizeof(*cut));
 	return ret;
 }
 

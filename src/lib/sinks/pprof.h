@@ -28,6 +28,22 @@ enum mo_pprof_kind {
 int mo_pprof_encode(const struct mo_report *r, enum mo_pprof_kind kind, uint8_t **gz,
 		    size_t *len);
 
+/* What a bounded profile left out. */
+struct mo_pprof_cut {
+	uint64_t samples;	/* stacks (the report's leaks) left out */
+	uint64_t bytes;		/* their unfreed bytes */
+};
+
+/*
+ * As mo_pprof_encode, with at most max_samples samples and max_len gzipped
+ * bytes (0: no limit): the leaks with the most unfreed bytes are kept, the
+ * others are counted in *cut and in a comment of the profile. 0 or -errno
+ * (-EFBIG: not even an empty profile fits).
+ */
+int mo_pprof_encode_bounded(const struct mo_report *r, enum mo_pprof_kind kind,
+			    size_t max_samples, size_t max_len, uint8_t **gz, size_t *len,
+			    struct mo_pprof_cut *cut);
+
 /* A heap profile written to path atomically (temp file + rename). 0 or
  * -errno; err gets a one-line reason. */
 int mo_pprof_write(const struct mo_report *r, const char *path, char *err, size_t errlen);
