@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diff.h"
 #include "http.h"
 #include "memobserver.h"
 #include "options.h"
@@ -157,6 +158,8 @@ int main(int argc, char **argv)
 	const char *missing;
 	sigset_t mask;
 
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return diff_main(argc - 1, argv + 1);
 	cli_parse(&c, argc, argv);
 	if (c.list_allocators)
 		return targets_list_allocators(&c, c.list_allocators);
