@@ -194,7 +194,7 @@ static void text(struct mo_buf *b, const struct diff_args *a, const struct mo_pp
 	mo_buf_puts(b, " -> ");
 	put_bytes(b, d->total_after, false);
 	mo_buf_puts(b, " (");
-	put_bytes(b, d->total_after - d->total_before, true);
+	put_bytes(b, d->total_growth, true);
 	mo_buf_puts(b, ") from ");
 	put_path(b, a->path[0]);
 	mo_buf_puts(b, " (");
@@ -212,14 +212,13 @@ static void text(struct mo_buf *b, const struct diff_args *a, const struct mo_pp
 		const struct mo_pprof_stack *st = c->stack;
 
 		mo_buf_puts(b, "\n  ");
-		put_bytes(b, c->after - c->before, true);
+		put_bytes(b, c->growth, true);
 		mo_buf_puts(b, " (");
 		put_bytes(b, c->before, false);
 		mo_buf_puts(b, " -> ");
 		put_bytes(b, c->after, false);
 		if (d->objects)
-			mo_buf_printf(b, ", %+" PRId64 " objects",
-				      c->objects_after - c->objects_before);
+			mo_buf_printf(b, ", %+" PRId64 " objects", c->objects_growth);
 		mo_buf_puts(b, ")");
 		if (st->command[0]) {
 			mo_buf_puts(b, " in ");
@@ -260,7 +259,7 @@ static void json(struct mo_buf *b, const struct diff_args *a, const struct mo_pp
 		mo_json_obj_end(&j);
 	}
 	mo_json_key(&j, "growth_bytes");
-	mo_json_i64(&j, d->total_after - d->total_before);
+	mo_json_i64(&j, d->total_growth);
 	mo_json_key(&j, "stacks");
 	mo_json_u64(&j, d->nstacks);
 	mo_json_key(&j, "stacks_grew");
@@ -272,14 +271,14 @@ static void json(struct mo_buf *b, const struct diff_args *a, const struct mo_pp
 
 		mo_json_obj_begin(&j);
 		mo_json_key(&j, "growth_bytes");
-		mo_json_i64(&j, c->after - c->before);
+		mo_json_i64(&j, c->growth);
 		mo_json_key(&j, "before_bytes");
 		mo_json_i64(&j, c->before);
 		mo_json_key(&j, "after_bytes");
 		mo_json_i64(&j, c->after);
 		if (d->objects) {
 			mo_json_key(&j, "growth_objects");
-			mo_json_i64(&j, c->objects_after - c->objects_before);
+			mo_json_i64(&j, c->objects_growth);
 		}
 		mo_json_key(&j, "command");
 		mo_json_str(&j, c->stack->command);

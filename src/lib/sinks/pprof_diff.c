@@ -116,11 +116,10 @@ static int add_profile(struct table *t, const struct mo_pprof_data *p, int vi, i
 static int by_growth(const void *x, const void *y)
 {
 	const struct mo_pprof_change *a = x, *b = y;
-	int64_t ga = sat_sub(a->after, a->before), gb = sat_sub(b->after, b->before);
 	size_t n;
 
-	if (ga != gb)
-		return ga < gb ? 1 : -1;
+	if (a->growth != b->growth)
+		return a->growth < b->growth ? 1 : -1;
 	/* a stable order for ties: by command, then frame names */
 	n = a->stack->nframes < b->stack->nframes ? a->stack->nframes : b->stack->nframes;
 	for (size_t i = 0; i < n; i++) {
@@ -162,9 +161,15 @@ int mo_pprof_diff(const struct mo_pprof_data *a, const struct mo_pprof_data *b, 
 		free(t.changes);
 		return err;
 	}
-	for (size_t i = 0; i < t.n; i++)
-		if (t.changes[i].after > t.changes[i].before)
-			t.changes[kept++] = t.changes[i];
+	for (size_t i = 0; i < t.n; i++) {
+		struct mo_pprof_change *c = &t.changes[i];
+
+		c->growth = sat_sub(c->after, c->before);
+		c->objects_growth = sat_sub(c->objects_after, c->objects_before);
+		if (c->growth > 0)
+			t.changes[kept++] = *c;
+	}
+	d->total_growth = sat_sub(d->total_after, d->total_before);
 	if (kept)
 		qsort(t.changes, kept, sizeof(*t.changes), by_growth);
 	d->grew = t.changes;

@@ -16,21 +16,23 @@
 struct mo_pprof_change {
 	const struct mo_pprof_stack *stack;	/* the later profile's, else the earlier's */
 	int64_t before, after;		/* the type's values, summed over the stack's samples */
+	int64_t growth;			/* after - before */
 	int64_t objects_before, objects_after;	/* the objects type's; 0 without it */
+	int64_t objects_growth;
 };
 
 struct mo_pprof_diff {
 	struct mo_pprof_change *grew;	/* the stacks that grew, most first */
 	size_t ngrew;
 	size_t nstacks;			/* distinct stacks in either profile */
-	int64_t total_before, total_after;
+	int64_t total_before, total_after, total_growth;
 	bool objects;			/* both profiles have the objects type */
 };
 
 /*
  * Compare a (earlier) with b (later) on sample type `type` (both must
- * have it) and, when both have it, `objects` (may be NULL). Sums
- * saturate. 0, -EINVAL with *why naming the profile ("the first profile
+ * have it) and, when both have it, `objects` (may be NULL). Sums and
+ * differences saturate. 0, -EINVAL with *why naming the profile ("the first profile
  * has no inuse_space values"), -ENOMEM. Release with
  * mo_pprof_diff_release, also after an error; d points into b and a.
  */
