@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -778,6 +779,47 @@ static void test_query_growth(void **state)
 	mo_probes_free(pr);
 }
 
+/*
+ * A profile of the heap report: what its bounds leave out is counted and
+ * shows in the metrics; the growth kind makes a growth profile.
+ */
+static void test_profile_counts_cut(void **state)
+{
+	struct rig *r = *state;
+	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME), ips[1] = { 0x401000 };
+	const struct mo_profile_limits one = { .max_stacks = 1 };
+	struct mo_metrics_snapshot snap;
+	struct mo_report *rep;
+	struct mo_core c;
+	uint8_t *gz;
+	size_t len;
+	int err;
+
+	rig_core(r, &c);
+	c.pr = mo_probes_new(&r->env, NULL, NULL, NULL);
+	assert_non_null(c.pr);
+	for (uint32_t s = 1; s <= 3; s++) {
+		fk_add_stack(r->fk, s, 1, ips);
+		fk_add_alloc(r->fk, PID0 + 1, 1, 0x1000 * s, 100 * s, now, s);
+	}
+	rep = query(&c, MO_REPORT_HEAP, 0, NULL, &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 3);
+	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_HEAP, NULL, &gz, &len), 0);
+	free(gz);
+	assert_int_equal(mo_stat_get(&c.profile_stacks_cut), 0);
+	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_HEAP, &one, &gz, &len), 0);
+	free(gz);
+	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_GROWTH, &one, &gz, &len), 0);
+	free(gz);
+	assert_int_equal(mo_stat_get(&c.profile_stacks_cut), 4);
+	assert_int_equal(mo_core_metrics(&c, &snap), 0);
+	assert_int_equal(snap.profile_stacks_cut, 4);
+	mo_core_metrics_release(&snap);
+	mo_report_free(rep);
+	mo_probes_free(c.pr);
+}
+
 /* ------------------------------------------------------------- threads */
 
 struct reader {
@@ -878,6 +920,7 @@ int main(void)
 						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_query_scopes, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_query_growth, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_profile_counts_cut, rig_setup, rig_teardown),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);

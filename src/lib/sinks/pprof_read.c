@@ -501,6 +501,10 @@ int mo_pprof_read(const void *data, size_t len, struct mo_pprof_data *out, const
 	memset(out, 0, sizeof(*out));
 	if (!data && len)
 		return -EINVAL;
+	if (!len) {
+		*why = "is empty";
+		return -EINVAL;
+	}
 	if (len > MO_PPROF_READ_MAX) {
 		*why = "is larger than 256 MiB";
 		return -EFBIG;
