@@ -31,6 +31,19 @@
 /* A container id is 64 hex digits; a filter may give a prefix. */
 #define CONTAINER_ID_MAX 64
 
+/* The default bounds, or fewer stacks when a test asks for them (as the
+ * MEMOBSERVER_NO_* variables force kernel fallbacks), to see them cut. */
+static struct mo_profile_limits limits(void)
+{
+	const char *s = getenv("MEMOBSERVER_PROFILE_MAX_STACKS");
+	struct mo_profile_limits l = { 0 };
+	uint64_t v;
+
+	if (s && !mo_parse_uint(s, 1, MO_PROFILE_MAX_STACKS, &v))
+		l.max_stacks = (size_t)v;
+	return l;
+}
+
 static void answer(struct http_reply *out, unsigned status, const char *msg)
 {
 	out->status = status;
@@ -55,6 +68,7 @@ static bool hex_prefix(const char *s)
 /* Request values are not echoed: they are the client's, not ours to print. */
 void profiles_serve(void *ctx, const struct http_profile_request *req, struct http_reply *out)
 {
+	const struct mo_profile_limits lim = limits();
 	struct mo_report_query q = { 0 };
 	struct mo_observer *obs = ctx;
 	uint8_t *gz = NULL;
@@ -76,7 +90,7 @@ void profiles_serve(void *ctx, const struct http_profile_request *req, struct ht
 				      "characters (1 to 64 lowercase hex digits)\n");
 		q.container = req->container;
 	}
-	err = mo_observer_profile(obs, &q, NULL, SERVE_WAIT_MS, &gz, &len);
+	err = mo_observer_profile(obs, &q, &lim, SERVE_WAIT_MS, &gz, &len);
 	switch (err) {
 	case 0:
 		out->status = 200;
@@ -223,6 +237,7 @@ static void snapshot_failed(struct cli *c, const char *what, const char *path, i
 void profiles_snapshot(struct cli *c)
 {
 	const struct mo_report_query all = { .kind = MO_REPORT_HEAP };
+	const struct mo_profile_limits lim = limits();
 	char path[PATH_MAX], stamp[32];
 	const char *what = "write";
 	struct timespec now;
@@ -238,7 +253,7 @@ void profiles_snapshot(struct cli *c)
 		     stamp, now.tv_nsec / 1000000);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return snapshot_failed(c, "name", c->profile_dir, -ENAMETOOLONG);
-	err = mo_observer_profile(c->obs, &all, NULL, SNAPSHOT_WAIT_MS, &gz, &len);
+	err = mo_observer_profile(c->obs, &all, &lim, SNAPSHOT_WAIT_MS, &gz, &len);
 	if (err)
 		return snapshot_failed(c, "make", path, err);
 	err = mo_write_file_atomic(path, gz, len, &what);
