@@ -17,6 +17,41 @@ fi
 export PPROF_TMPDIR=$TMP/pprof HOME=$TMP GOCACHE=$TMP/gocache
 mkdir -p "$TMP/snaps"
 
+# 0. bad values: one line, status 2, nothing written, nothing attached
+links0=$(links_now)
+ln -s "$TMP/snaps" "$TMP/planted"
+chown -h 65534 "$TMP/planted"
+touch "$TMP/plain"
+ok=1 why=""
+while IFS='|' read -r args want; do
+	# shellcheck disable=SC2086
+	"$MO" --metrics off $args -- /bin/true > "$TMP/o" 2> "$TMP/e"
+	rc=$?
+	if [ $rc != 2 ] || [ "$(wc -l < "$TMP/e")" != 1 ] || ! grep -q -- "$want" "$TMP/e" ||
+		[ -s "$TMP/o" ] || [ -n "$(ls -A "$TMP/snaps")" ]; then
+		ok=0
+		why="$why [$args: status $rc, $(head -c 120 "$TMP/e")]"
+	fi
+done << EOF
+--profile-dir $TMP/snaps --profile-every 0|--profile-every
+--profile-dir $TMP/snaps --profile-every 500ms|--profile-every
+--profile-dir $TMP/snaps --profile-every soon|--profile-every
+--profile-dir $TMP/snaps --profile-keep 0|--profile-keep
+--profile-dir $TMP/snaps --profile-keep 100001|--profile-keep
+--profile-dir $TMP/snaps --profile-keep -3|--profile-keep
+--profile-every 1s|need --profile-dir
+--profile-keep 3|need --profile-dir
+--profile-dir $TMP/missing|--profile-dir '$TMP/missing'
+--profile-dir $TMP/plain|--profile-dir '$TMP/plain'
+--profile-dir $TMP/planted|symlink owned by another user
+EOF
+wait_until 50 links_back "$links0"
+if [ $ok = 1 ] && [ "$(links_now)" = "$links0" ] && [ ! -e "$TMP/missing" ]; then
+	pass pprof_live_bad_options
+else
+	fail pprof_live_bad_options "$why links $links0 -> $(links_now)"
+fi
+
 free_port() {
 	local p=$((19100 + RANDOM % 900))
 	while ss -ltn 2> /dev/null | grep -q ":$p "; do p=$((19100 + RANDOM % 900)); done
