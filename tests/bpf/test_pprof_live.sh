@@ -88,8 +88,8 @@ else
 	fail pprof_live_top_names_leak "status $code: $(head -c 400 "$TMP/top.txt") $(tail -c 300 "$TMP/top.err")"
 fi
 go tool pprof -raw "$TMP/h1.pb.gz" > "$TMP/raw.txt" 2>&1
-if grep -q '^Sample types:' "$TMP/raw.txt" &&
-	grep -q 'alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes' "$TMP/raw.txt"; then
+if grep -q '^alloc_objects/count alloc_space/bytes inuse_objects/count inuse_space/bytes\[dflt\]$' \
+	"$TMP/raw.txt"; then
 	pass pprof_live_sample_types
 else
 	fail pprof_live_sample_types "$(head -c 300 "$TMP/raw.txt")"
