@@ -745,8 +745,10 @@ static int gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen)
 	*out = NULL;
 	if (len > UINT_MAX)
 		return -EFBIG;
-	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's. */
-	if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+	 * The fastest level, as Go's runtime/pprof: profiles are made while
+	 * serving, and level 9 took twice as long for 3 % less. */
+	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	bound = deflateBound(&zs, (uLong)len);
 	if (bound > UINT_MAX) {
