@@ -181,8 +181,8 @@ then
 else
 	fail pprof_live_diff_names_leak_first "$(head -c 400 "$TMP/d.json") $(head -c 300 "$TMP/d.err")"
 fi
-first_frame=$(sed -n '/^  +/{n;p;q}' "$TMP/d.txt")
-echo "FIGURES pprof_live: memobserver diff, first stack's leaf frame: ${first_frame# *}" >&2
+first_frame=$(sed -n '/^  +/{n;s/^ *//;p;q}' "$TMP/d.txt")
+echo "FIGURES pprof_live: memobserver diff, first stack's leaf frame: $first_frame" >&2
 
 # 7. the bound: one stack kept, the others counted as cut
 port=$(free_port)
