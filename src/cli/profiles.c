@@ -231,7 +231,7 @@ static void snapshot_failed(struct cli *c, const char *what, const char *path, i
 {
 	fprintf(stderr, "%s: warning: cannot %s profile snapshot '%s': %s\n", cli_prog, what, path,
 		strerror(-err));
-	mo_observer_note_output_errors(c->obs, 1);
+	mo_observer_note(c->obs, MO_CTR_output_write_errors, 1);
 }
 
 void profiles_snapshot(struct cli *c)

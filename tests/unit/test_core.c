@@ -807,14 +807,14 @@ static void test_profile_counts_cut(void **state)
 	assert_int_equal(rep->nleaks, 3);
 	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_HEAP, NULL, &gz, &len), 0);
 	free(gz);
-	assert_int_equal(mo_stat_get(&c.profile_stacks_cut), 0);
+	assert_int_equal(mo_stat_get(&c.noted[MO_CTR_profile_stacks_cut]), 0);
 	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_HEAP, &one, &gz, &len), 0);
 	free(gz);
 	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_GROWTH, &one, &gz, &len), 0);
 	free(gz);
-	assert_int_equal(mo_stat_get(&c.profile_stacks_cut), 4);
+	assert_int_equal(mo_stat_get(&c.noted[MO_CTR_profile_stacks_cut]), 4);
 	assert_int_equal(mo_core_metrics(&c, &snap), 0);
-	assert_int_equal(snap.profile_stacks_cut, 4);
+	assert_int_equal(snap.counters.profile_stacks_cut, 4);
 	mo_core_metrics_release(&snap);
 	mo_report_free(rep);
 	mo_probes_free(c.pr);
