@@ -128,9 +128,13 @@ const char *mo_event_type_name(enum mo_event_type type);
 /* One symbolized frame. Strings are owned by the event/report. */
 struct mo_frame {
 	uint64_t address;	/* absolute address in the process */
-	const char *symbol;	/* NULL if unknown */
+	const char *symbol;	/* NULL if unknown; C++ and Rust names demangled */
+	const char *linkage_name; /* the name in the object file when symbol is its
+				     demangled form ("_Z3fooi"), else NULL */
 	uint64_t offset;	/* address - symbol start */
 	const char *module;	/* path of the mapped file, NULL if unknown */
+	const char *build_id;	/* the module's GNU build id (hex) as read when the
+				   frame was symbolized; NULL when it has none */
 	uint64_t module_offset;	/* address relative to the module's load base */
 	const char *file;	/* source file, NULL without debug info */
 	int line;		/* 0 if unknown */
@@ -431,6 +435,8 @@ struct mo_leak {
 	/* counted by the caller (mo_observer_note) */                                            \
 	X(output_write_errors, MO_CK_COUNTER, "memobserver_output_write_errors_total", NULL, NULL, \
 	  "Writes of events or reports to the output that failed (full disk, closed pipe).")     \
+	X(profile_stacks_cut, MO_CK_COUNTER, "memobserver_profile_stacks_cut_total", NULL, NULL,  \
+	  "Stacks left out of served or written profiles to keep them within their bounds.")     \
 	MO_OTLP_SIGNALS(MO_OTLP_ROW_SENT, X)                                                      \
 	MO_OTLP_SIGNALS(MO_OTLP_ROW_FAILURES, X)                                                  \
 	MO_OTLP_SIGNALS(MO_OTLP_ROW_RETRIES, X)                                                   \
@@ -533,6 +539,61 @@ int mo_observer_fd(const struct mo_observer *obs);
 
 /* Current leak report (may be called while running or after stop). */
 struct mo_report *mo_observer_report(struct mo_observer *obs);
+
+/* What a report asked for while running covers (mo_observer_query). */
+enum mo_report_kind {
+	MO_REPORT_LEAKS = 0,	/* as mo_observer_report: unfreed for min_unfreed_age,
+				   exited processes' final leaks included */
+	MO_REPORT_HEAP,		/* every tracked allocation live processes still
+				   hold, any age (a heap profile's in-use memory);
+				   min_unfreed_age_ns is 0 in the report */
+	MO_REPORT_GROWTH,	/* the watch tier's growth stacks: per process and
+				   stack, unfreed_bytes is the anonymous memory it
+				   faulted in, count the samples (estimates) */
+};
+
+struct mo_report_query {
+	enum mo_report_kind kind;
+	pid_t pid;		/* only this process; 0: every one */
+	const char *container;	/* only processes of a container whose id starts
+				   with this (a whole id or a prefix); NULL: any */
+};
+
+/*
+ * A report for q, made by the worker, waiting at most timeout_ms for it (-1:
+ * as long as it takes; the worker takes requests between rounds of work).
+ * Returns 0 with *out set (free with mo_report_free); -ETIMEDOUT when the
+ * worker did not answer in time (a report it had started is dropped when
+ * done); -ESRCH when q->pid is a process memobserver knows nothing of;
+ * -EOPNOTSUPP for MO_REPORT_GROWTH when the watch tier is not running;
+ * -EINVAL, -ENOMEM.
+ */
+int mo_observer_query(struct mo_observer *obs, const struct mo_report_query *q, int timeout_ms,
+		      struct mo_report **out);
+
+/*
+ * Bounds of a profile: the stacks with the least unfreed bytes are left out
+ * beyond them. 0 takes the default.
+ */
+struct mo_profile_limits {
+	size_t max_stacks;	/* samples (default MO_PROFILE_MAX_STACKS) */
+	size_t max_bytes;	/* gzipped size (default MO_PROFILE_MAX_BYTES) */
+};
+#define MO_PROFILE_MAX_STACKS 20000u
+#define MO_PROFILE_MAX_BYTES (8u << 20)
+
+/*
+ * The report for q (made by the worker, as mo_observer_query, with its
+ * errors and wait) as a gzipped profile.proto in the layout of Go's heap
+ * profiles (sample types alloc_objects, alloc_space, inuse_objects,
+ * inuse_space; growth_samples, growth_space for MO_REPORT_GROWTH), encoded
+ * on the calling thread. What the limits (NULL: defaults) leave out is
+ * said in a comment of the profile and counted in
+ * memobserver_profile_stacks_cut_total. *gz is malloc'ed. 0 or -errno.
+ */
+int mo_observer_profile(struct mo_observer *obs, const struct mo_report_query *q,
+			const struct mo_profile_limits *limits, int timeout_ms, uint8_t **gz,
+			size_t *len);
 
 /* Counters right now. */
 void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);

@@ -18,12 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diff.h"
 #include "http.h"
 #include "memobserver.h"
 #include "options.h"
 #include "otlp_export.h"
 #include "output.h"
 #include "privs.h"
+#include "profiles.h"
 #include "targets.h"
 
 /* --exit-on-broken-pipe: the status of a process killed by SIGPIPE, so a
@@ -94,7 +96,7 @@ static void loop(struct cli *c, int sfd, pid_t *child)
 {
 	struct mo_buf b;
 	struct timespec t0;
-	uint64_t next_summary = c->cfg.report_interval_ns;
+	uint64_t next_summary = c->cfg.report_interval_ns, next_profile = c->profile_every_ns;
 
 	mo_buf_init(&b);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -120,6 +122,13 @@ static void loop(struct cli *c, int sfd, pid_t *child)
 			next_summary += c->cfg.report_interval_ns;
 			output_interval_summary(&b, c->obs);
 			output_write(c, &b);
+		}
+		if (c->profile_dir && elapsed_ns(&t0) >= next_profile) {
+			profiles_snapshot(c);
+			/* one at a time, however long a snapshot took */
+			next_profile += c->profile_every_ns;
+			if (next_profile <= elapsed_ns(&t0))
+				next_profile = elapsed_ns(&t0) + c->profile_every_ns;
 		}
 		if (c->duration_ns && elapsed_ns(&t0) >= c->duration_ns)
 			stop = true;
@@ -176,6 +185,8 @@ int main(int argc, char **argv)
 	const char *missing;
 	sigset_t mask;
 
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return diff_main(argc - 1, argv + 1);
 	cli_parse(&c, argc, argv);
 	if (c.list_allocators)
 		return targets_list_allocators(&c, c.list_allocators);
@@ -183,6 +194,7 @@ int main(int argc, char **argv)
 	if (c.cmd)
 		targets_resolve_command(&c, exe, sizeof(exe));
 	output_check_files(&c);
+	profiles_check_dir(&c);
 	if ((missing = privs_missing()))
 		cli_die(&c, "insufficient privileges: run as root, or grant %s", missing);
 	output_open(&c);
@@ -220,16 +232,17 @@ int main(int argc, char **argv)
 
 	targets_mount_tracefs();
 	/* after the fork: the command keeps the privileges it was given */
-	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph, false)))
+	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph || c.profile_dir, false)))
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	err = mo_observer_start(obs);
 	if (err)
 		return give_up(&c, obs, child, go, 1);	/* the library said why */
 	if (c.metrics) {
+		const struct http_handlers h = { render_metrics, profiles_serve, obs };
 		char herr[256];
 
-		http = http_start(c.metrics, render_metrics, obs, herr, sizeof(herr));
+		http = http_start_with(c.metrics, &h, herr, sizeof(herr));
 		if (!http && c.metrics_explicit) {
 			fprintf(stderr, "%s: %s\n", cli_prog, herr);
 			return give_up(&c, obs, child, go, 2);
@@ -239,7 +252,7 @@ int main(int argc, char **argv)
 		else if (c.verbose)
 			fprintf(stderr, "%s: metrics on http://%s/metrics\n", cli_prog, c.metrics);
 	}
-	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph, true)))
+	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph || c.profile_dir, true)))
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	c.obs = obs;

@@ -54,10 +54,19 @@ enum {
 	OPT_TIER,
 	OPT_ESCALATE_WINDOW,
 	OPT_K8S_LOG_DIR,
+	OPT_PROFILE_DIR,
+	OPT_PROFILE_EVERY,
+	OPT_PROFILE_KEEP,
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP_INTERVAL,
 	OPT_OTLP_HEADER,
 };
+
+/* --profile-*: a snapshot a minute for an hour, by default. */
+#define PROFILE_EVERY_DEFAULT_NS (60 * 1000000000ULL)
+#define PROFILE_EVERY_MIN_NS 1000000000ULL
+#define PROFILE_KEEP_DEFAULT 60
+#define PROFILE_KEEP_MAX 100000
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Targets (system-wide when none is given):", 1 },
@@ -102,6 +111,10 @@ static const struct argp_option options[] = {
 	{ "pprof", OPT_PPROF, "FILE", 0, "write unfreed memory as a gzipped pprof profile", 4 },
 	{ "folded", OPT_FOLDED, "FILE", 0, "write unfreed memory as folded stacks", 4 },
 	{ "flamegraph", OPT_FLAME, "FILE", 0, "write an SVG flame graph of unfreed memory", 4 },
+	{ "profile-dir", OPT_PROFILE_DIR, "DIR", 0,
+	  "write heap profile snapshots (pprof) into DIR while running", 4 },
+	{ "profile-every", OPT_PROFILE_EVERY, "DUR", 0, "one snapshot every DUR (1m; at least 1s)", 4 },
+	{ "profile-keep", OPT_PROFILE_KEEP, "N", 0, "keep the N newest snapshots (60)", 4 },
 	{ "otlp-endpoint", OPT_OTLP_ENDPOINT, "URL", 0,
 	  "send findings as OTLP logs and the metrics as OTLP metrics to URL/v1/logs and "
 	  "URL/v1/metrics (OTLP/HTTP, protobuf; http://collector:4318)", 4 },
@@ -224,6 +237,23 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FLAME:
 		c->flamegraph = arg;
+		break;
+	case OPT_PROFILE_DIR:
+		if (!arg[0])
+			cli_die(c, "invalid value '' for --profile-dir (a directory)");
+		c->profile_dir = arg;
+		break;
+	case OPT_PROFILE_EVERY:
+		if (mo_parse_duration(arg, &v) || v < PROFILE_EVERY_MIN_NS)
+			cli_die(c, "invalid value '%s' for --profile-every (a duration of 1s or more)",
+				arg);
+		c->profile_every_ns = v;
+		break;
+	case OPT_PROFILE_KEEP:
+		if (mo_parse_uint(arg, 1, PROFILE_KEEP_MAX, &v))
+			cli_die(c, "invalid value '%s' for --profile-keep (1 to %d)", arg,
+				PROFILE_KEEP_MAX);
+		c->profile_keep = (unsigned)v;
 		break;
 	case OPT_OTLP_ENDPOINT:
 		if (!otlp_endpoint_check(arg, err, sizeof(err)))
@@ -349,6 +379,12 @@ void cli_parse(struct cli *c, int argc, char **argv)
 			   "command");
 	if (c->container && c->cgroup)
 		cli_die(c, "give either --container or --cgroup, not both");
+	if ((c->profile_every_ns || c->profile_keep) && !c->profile_dir)
+		cli_die(c, "--profile-every and --profile-keep need --profile-dir");
+	if (!c->profile_every_ns)
+		c->profile_every_ns = PROFILE_EVERY_DEFAULT_NS;
+	if (!c->profile_keep)
+		c->profile_keep = PROFILE_KEEP_DEFAULT;
 	if ((c->otlp.nheaders || c->otlp.metrics_interval_ns) && !c->otlp.endpoint)
 		cli_die(c, "--otlp-interval and --otlp-header need --otlp-endpoint");
 	c->otlp.headers = c->otlp_hdrs;

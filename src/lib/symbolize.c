@@ -37,6 +37,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <libiberty/demangle.h>
 
 #include "procmaps.h"
 #include "safefile.h"
@@ -54,7 +55,8 @@ struct segment {		/* one PT_LOAD */
 
 /* A resolved frame as cached; the strings belong to the cache. */
 struct sym_frame {
-	char *symbol;
+	char *symbol;		/* demangled when it was mangled */
+	char *linkage;		/* the name in the file when it was mangled, else NULL */
 	uint64_t offset;	/* looked-up vaddr - symbol start; 0 when inlined */
 	char *file;
 	int line;
@@ -78,6 +80,7 @@ struct module {
 	struct segment *segs;
 	void *lookups;		/* tsearch tree of struct lookup, by vaddr */
 	size_t nlookups;
+	char *build_id;		/* GNU build id, hex; NULL when the file has none */
 	struct module *next;
 };
 
@@ -157,6 +160,7 @@ static void free_lookup(void *p)
 		return;
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->frames[i].symbol);
+		free(l->frames[i].linkage);
 		free(l->frames[i].file);
 	}
 	free(l->frames);
@@ -188,6 +192,7 @@ static void free_module(struct module *mod)
 		dwarf_end(mod->alt_stand_in);
 	tdestroy(mod->lookups, free_lookup);
 	free(mod->segs);
+	free(mod->build_id);
 	free(mod);
 }
 
@@ -226,7 +231,9 @@ void mo_frames_free(struct mo_frame *frames, size_t n)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		free((char *)frames[i].symbol);
+		free((char *)frames[i].linkage_name);
 		free((char *)frames[i].module);
+		free((char *)frames[i].build_id);
 		free((char *)frames[i].file);
 	}
 	free(frames);
@@ -622,7 +629,9 @@ static int find_module(struct mo_symbolizer *s, pid_t pid, const struct mo_map *
 	}
 	mod->next = s->modules;
 	s->modules = mod;
-	if (elf && elf_kind(elf) == ELF_K_ELF)
+	if (bkey && !(mod->build_id = strdup(bkey + 2)))
+		err = -ENOMEM;
+	if (!err && elf && elf_kind(elf) == ELF_K_ELF)
 		err = read_segments(elf, mod);
 	if (!err && mod->nsegs) {
 		open_dwfl(mod, pid, m->path, elf, fd);
@@ -713,6 +722,36 @@ static int dup_str(char **dst, const char *src)
 		return 0;
 	*dst = strdup(src);
 	return *dst ? 0 : -ENOMEM;
+}
+
+char *mo_demangle(const char *name)
+{
+	char *d;
+
+	/* Itanium C++ (_Z), Rust legacy (_ZN...17h<hash>E) and v0 (_R). */
+	if (!name || name[0] != '_' || (name[1] != 'Z' && name[1] != 'R') ||
+	    strnlen(name, MO_DEMANGLE_MAX + 1) > MO_DEMANGLE_MAX)
+		return NULL;
+	/* libiberty bounds its recursion, so a hostile name cannot
+	 * exhaust the stack; DMGL_PARAMS: argument types, as c++filt */
+	d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	if (d && strlen(d) > MO_DEMANGLE_MAX) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* f's name: demangled, with the name in the file beside it, when mangled. */
+static int set_name(struct sym_frame *f, const char *raw)
+{
+	char *d = mo_demangle(raw);
+
+	f->linkage = NULL;
+	if (!d)
+		return dup_str(&f->symbol, raw);
+	f->symbol = d;
+	return dup_str(&f->linkage, raw);
 }
 
 /* The inlined call site of scope: file and line in the caller. */
@@ -835,7 +874,7 @@ static int resolve(struct module *mod, struct lookup *l)
 		if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
 			continue;
 		l->frames[k].inlined = true;
-		err = dup_str(&l->frames[k].symbol, die_name(&scopes[i]));
+		err = set_name(&l->frames[k], die_name(&scopes[i]));
 		if (!err)
 			err = call_site(cu, &scopes[i], &l->frames[k + 1]);
 		k++;
@@ -852,7 +891,7 @@ static int resolve(struct module *mod, struct lookup *l)
 		if (dwarf_lowpc(sub, &low) == 0 && a - cubias >= low)
 			l->frames[ninl].offset = a - cubias - low;
 	}
-	return dup_str(&l->frames[ninl].symbol, name);
+	return set_name(&l->frames[ninl], name);
 }
 
 static int module_lookup(struct module *mod, uint64_t vaddr, const struct lookup **out)
@@ -997,11 +1036,16 @@ static int push_frame(struct frame_buf *b, const struct mo_frame *f)
 	dst = &b->f[b->n];
 	*dst = *f;
 	dst->symbol = f->symbol ? strdup(f->symbol) : NULL;
+	dst->linkage_name = f->linkage_name ? strdup(f->linkage_name) : NULL;
 	dst->module = f->module ? strdup(f->module) : NULL;
+	dst->build_id = f->build_id ? strdup(f->build_id) : NULL;
 	dst->file = f->file ? strdup(f->file) : NULL;
-	if ((f->symbol && !dst->symbol) || (f->module && !dst->module) ||
+	if ((f->symbol && !dst->symbol) || (f->linkage_name && !dst->linkage_name) ||
+	    (f->module && !dst->module) || (f->build_id && !dst->build_id) ||
 	    (f->file && !dst->file)) {
 		free((char *)dst->symbol);
+		free((char *)dst->linkage_name);
+		free((char *)dst->build_id);
 		free((char *)dst->module);
 		free((char *)dst->file);
 		return -ENOMEM;
@@ -1028,6 +1072,7 @@ static int emit(struct mo_symbolizer *s, struct pid_view *v, const struct mo_map
 	if (!anonymous_name(m->path)) {
 		f.module = m->path;
 		f.module_offset = e->has_delta ? ip + e->delta : ip - m->start + m->offset;
+		f.build_id = e->mod ? e->mod->build_id : NULL;
 	}
 	if (!e->mod || !e->mod->dwfl || !e->has_delta)
 		return push_frame(b, &f);
@@ -1039,6 +1084,7 @@ static int emit(struct mo_symbolizer *s, struct pid_view *v, const struct mo_map
 		const struct sym_frame *sf = &l->frames[i];
 
 		f.symbol = sf->symbol;
+		f.linkage_name = sf->linkage;
 		f.offset = sf->symbol && !sf->inlined ? sf->offset + (ip - at) : 0;
 		f.file = sf->file;
 		f.line = sf->line;

@@ -259,6 +259,9 @@ static const char expected_small[] =
 	"# HELP memobserver_output_write_errors_total Writes of events or reports to the output that failed (full disk, closed pipe).\n"
 	"# TYPE memobserver_output_write_errors_total counter\n"
 	"memobserver_output_write_errors_total 35\n"
+	"# HELP memobserver_profile_stacks_cut_total Stacks left out of served or written profiles to keep them within their bounds.\n"
+	"# TYPE memobserver_profile_stacks_cut_total counter\n"
+	"memobserver_profile_stacks_cut_total 7\n"
 	"# HELP memobserver_otlp_requests_sent_total OTLP requests the collector accepted, by signal.\n"
 	"# TYPE memobserver_otlp_requests_sent_total counter\n"
 	"memobserver_otlp_requests_sent_total{signal=\"metrics\"} 0\n"
@@ -331,7 +334,7 @@ static void test_small_snapshot_exact(void **state)
 			.overhead_expected = 0.25, .overhead_duty = 0.5, .shed_ns = 1500000000,
 			.shed_allocs_estimated = 17, .shed_unattainable = 44, .stale_calls = 45,
 			.unattributed_blocks = 46, .dedup_suppressed = 16,
-			.output_write_errors = 35, .otlp_logs_sent = 51,
+			.output_write_errors = 35, .profile_stacks_cut = 7, .otlp_logs_sent = 51,
 			.otlp_metrics_retries = 52, .otlp_logs_rejected = 53,
 		},
 		.self_cpu_seconds = 1.25,

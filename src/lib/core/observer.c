@@ -64,6 +64,10 @@
 struct request {
 	void (*fn)(struct mo_observer *o, void *arg);
 	void *arg;
+	/* the caller stopped waiting (under req_lock): the worker frees the
+	 * request and, through drop, arg and what fn made */
+	void (*drop)(void *arg);
+	bool abandoned;
 	bool done;
 };
 
@@ -120,10 +124,83 @@ static void call(struct mo_observer *o, void (*fn)(struct mo_observer *, void *)
 	pthread_mutex_unlock(&o->call_lock);
 }
 
+static struct timespec deadline_after(int timeout_ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += timeout_ms / 1000;
+	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/*
+ * As call(), waiting at most timeout_ms: 0 once fn has run. Otherwise
+ * (-ETIMEDOUT, -ENOMEM) arg is dropped: here when fn was not started, by
+ * the worker once fn is done when it had been.
+ */
+static int call_timed(struct mo_observer *o, void (*fn)(struct mo_observer *, void *), void *arg,
+		      void (*drop)(void *), int timeout_ms)
+{
+	struct timespec deadline = deadline_after(timeout_ms);
+	struct request *r;
+	uint64_t one = 1;
+	int err = 0;
+
+	/* another caller's request ahead of ours counts against our time */
+	if (pthread_mutex_clocklock(&o->call_lock, CLOCK_MONOTONIC, &deadline)) {
+		drop(arg);
+		return -ETIMEDOUT;
+	}
+	pthread_mutex_lock(&o->req_lock);
+	if (!o->worker_running || o->worker_exiting) {
+		pthread_mutex_unlock(&o->req_lock);
+		fn(o, arg);
+		pthread_mutex_unlock(&o->call_lock);
+		return 0;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		pthread_mutex_unlock(&o->req_lock);
+		pthread_mutex_unlock(&o->call_lock);
+		drop(arg);
+		return -ENOMEM;
+	}
+	*r = (struct request){ .fn = fn, .arg = arg, .drop = drop };
+	o->req = r;
+	pthread_mutex_unlock(&o->req_lock);
+	if (write(o->req_efd, &one, sizeof(one)) != sizeof(one)) {
+		/* an eventfd write fails only on overflow: the worker wakes anyway */
+	}
+	pthread_mutex_lock(&o->req_lock);
+	while (!r->done && err != ETIMEDOUT)
+		err = pthread_cond_clockwait(&o->req_done, &o->req_lock, CLOCK_MONOTONIC, &deadline);
+	if (r->done) {
+		free(r);
+		err = 0;
+	} else if (o->req == r) {
+		o->req = NULL;	/* not taken yet: withdrawn */
+		free(r);
+		drop(arg);
+		err = -ETIMEDOUT;
+	} else {
+		r->abandoned = true;
+		err = -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&o->req_lock);
+	pthread_mutex_unlock(&o->call_lock);
+	return err;
+}
+
 /* A request waiting, if any, done; exiting: no later one is taken. */
 static void serve(struct mo_observer *o, bool exiting)
 {
 	struct request *r;
+	bool abandoned;
 
 	pthread_mutex_lock(&o->req_lock);
 	o->worker_exiting = exiting;
@@ -134,9 +211,14 @@ static void serve(struct mo_observer *o, bool exiting)
 		return;
 	r->fn(o, r->arg);
 	pthread_mutex_lock(&o->req_lock);
+	abandoned = r->abandoned;
 	r->done = true;
 	pthread_cond_broadcast(&o->req_done);
 	pthread_mutex_unlock(&o->req_lock);
+	if (abandoned) {
+		r->drop(r->arg);
+		free(r);
+	}
 }
 
 /* -------------------------------------------------------------- worker */
@@ -681,6 +763,8 @@ int mo_observer_start(struct mo_observer *o)
 		o->started = false;
 		goto fail;
 	}
+	/* told apart from the caller's threads (ps -L, perf, a debugger) */
+	pthread_setname_np(o->worker, "mo-worker");
 	pthread_mutex_lock(&o->call_lock);
 	o->worker_running = true;
 	pthread_mutex_unlock(&o->call_lock);
@@ -788,6 +872,83 @@ struct mo_report *mo_observer_report(struct mo_observer *o)
 	}
 	call(o, make_report, &r);
 	return r;
+}
+
+struct query {
+	struct mo_report_query q;
+	char container[72];	/* q.container points here */
+	struct mo_report *r;
+	int err;
+};
+
+static void run_query(struct mo_observer *o, void *arg)
+{
+	struct query *qa = arg;
+
+	qa->r = mo_core_query(&o->c, &qa->q, &qa->err);
+}
+
+static void drop_query(void *arg)
+{
+	struct query *qa = arg;
+
+	mo_report_free(qa->r);
+	free(qa);
+}
+
+int mo_observer_query(struct mo_observer *o, const struct mo_report_query *q, int timeout_ms,
+		      struct mo_report **out)
+{
+	struct query *qa;
+	int err;
+
+	if (!o || !q || !out || q->pid < 0 || (unsigned)q->kind > MO_REPORT_GROWTH)
+		return -EINVAL;
+	*out = NULL;
+	/* the worker may outlive our wait: it gets its own copy */
+	qa = calloc(1, sizeof(*qa));
+	if (!qa)
+		return -ENOMEM;
+	qa->q = *q;
+	if (q->container) {
+		if (strlen(q->container) >= sizeof(qa->container)) {
+			free(qa);
+			return -EINVAL;
+		}
+		strcpy(qa->container, q->container);
+		qa->q.container = qa->container;
+	}
+	if (timeout_ms < 0) {
+		call(o, run_query, qa);
+	} else {
+		err = call_timed(o, run_query, qa, drop_query, timeout_ms);
+		if (err)
+			return err;	/* qa is dropped */
+	}
+	err = qa->err;
+	*out = qa->r;
+	free(qa);
+	return err;
+}
+
+int mo_observer_profile(struct mo_observer *o, const struct mo_report_query *q,
+			const struct mo_profile_limits *limits, int timeout_ms, uint8_t **gz,
+			size_t *len)
+{
+	struct mo_report *r;
+	int err;
+
+	if (!gz || !len)
+		return -EINVAL;
+	*gz = NULL;
+	*len = 0;
+	err = mo_observer_query(o, q, timeout_ms, &r);
+	if (err)
+		return err;
+	/* here and not in the worker: compression holds no stage's state */
+	err = mo_core_profile(&o->c, r, q->kind, limits, gz, len);
+	mo_report_free(r);
+	return err;
 }
 
 void mo_observer_counters(struct mo_observer *o, struct mo_counters *out)

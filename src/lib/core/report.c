@@ -25,6 +25,7 @@
 #include "queue.h"
 #include "safefile.h"
 #include "sinks/metrics.h"
+#include "sinks/pprof.h"
 #include "traces.h"
 #include "util.h"
 
@@ -152,35 +153,54 @@ static int leak_cmp(const void *a, const void *b)
 	return x->pid - y->pid;
 }
 
-struct mo_report *mo_core_report(struct mo_core *c)
+/* Is pid's (worker side) in q's scope? */
+static bool wanted(struct mo_core *c, const struct mo_report_query *q, pid_t pid)
 {
-	struct mo_report *r = calloc(1, sizeof(*r));
+	const struct mo_container *ct;
+
+	if (q->pid && pid != q->pid)
+		return false;
+	if (!q->container)
+		return true;
+	ct = mo_proctab_container(c->pt, pid);
+	return ct && !strncmp(ct->id, q->container, strlen(q->container));
+}
+
+/* An exited process's final leak: it holds its own container id. */
+static bool exit_wanted(const struct mo_report_query *q, const struct mo_leak *l)
+{
+	return (!q->pid || l->pid == q->pid) &&
+	       (!q->container || !strncmp(l->container_id, q->container, strlen(q->container)));
+}
+
+/* The allocation table grouped by stack: leaks, or the whole heap. */
+static void table_leaks(struct mo_core *c, const struct mo_report_query *q, struct mo_report *r,
+			uint64_t *live_unattributed)
+{
 	struct mo_alloc_rec *recs = NULL;
 	struct mo_leak_groups g = { 0 };
-	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME), live_unattributed = 0;
-	const struct mo_leak *exits;
-	size_t n = 0, nexit, cap;
+	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME);
+	const struct mo_leak *exits = NULL;
+	size_t n = 0, nexit = 0, cap;
 
-	if (!r)
-		return NULL;
-	r->timestamp_ns = mo_clock_ns(CLOCK_REALTIME);
-	r->min_unfreed_age_ns = c->env.cfg.min_unfreed_age_ns;
-	if (!c->k)
-		return r;
-	mo_lifecycle_exit_leaks(c->lc, &exits, &nexit);
+	if (q->kind == MO_REPORT_LEAKS)
+		mo_lifecycle_exit_leaks(c->lc, &exits, &nexit);
 	if (mo_kernel_allocs(c->k, &recs, &n) == 0 &&
-	    mo_analyze(recs, n, now, c->env.cfg.min_unfreed_age_ns, &g) == 0) {
+	    mo_analyze(recs, n, now, r->min_unfreed_age_ns, &g) == 0) {
 		cap = g.nr + nexit;
 		r->leaks = calloc(cap ? cap : 1, sizeof(*r->leaks));
 		if (r->leaks) {
 			for (size_t i = 0; i < g.nr; i++) {
 				if (g.g[i].stack_id == 0)
-					live_unattributed += g.g[i].count;
-				else if (!mo_stacks_runtime(c->st, &g.g[i]))
+					*live_unattributed += g.g[i].count;
+				else if (wanted(c, q, (pid_t)g.g[i].tgid) &&
+					 !mo_stacks_runtime(c->st, &g.g[i]))
 					mo_findings_fill_leak(c->f, &r->leaks[r->nleaks++], &g.g[i],
 							      now);
 			}
 			for (size_t i = 0; i < nexit; i++) {
+				if (!exit_wanted(q, &exits[i]))
+					continue;
 				r->leaks[r->nleaks] = exits[i];
 				mo_trace_copy(&r->leaks[r->nleaks].stack, &exits[i].stack);
 				r->nleaks++;
@@ -191,6 +211,95 @@ struct mo_report *mo_core_report(struct mo_core *c)
 	}
 	mo_leak_groups_release(&g);
 	free(recs);
+}
+
+/* The watch tier's growth stacks, one leak per (process, stack). */
+static int growth_leaks(struct mo_core *c, const struct mo_report_query *q, struct mo_report *r)
+{
+	struct mo_kgrowth *all = NULL;
+	size_t n = 0;
+	int err;
+
+	if (!c->gs)
+		return -EOPNOTSUPP;
+	err = mo_kernel_growth_all(c->k, &all, &n);
+	if (err)
+		return err;
+	r->leaks = calloc(n ? n : 1, sizeof(*r->leaks));
+	if (!r->leaks) {
+		free(all);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mo_kgrowth *g = &all[i];
+		pid_t pid = (pid_t)g->k.tgid;
+		struct mo_proc *p = mo_proctab_find(c->pt, pid);
+		const struct mo_container *ct;
+		const struct mo_stack_trace *tr;
+		struct mo_leak *l;
+
+		if (!g->g.bytes || (p && p->exit_pending) || !wanted(c, q, pid))
+			continue;
+		l = &r->leaks[r->nleaks++];
+		l->pid = pid;
+		l->tier = "watch";
+		l->severity = "info";
+		l->estimate = true;	/* sampled, as the growth findings */
+		l->unfreed_bytes = g->g.bytes;
+		l->count = g->g.samples;
+		mo_findings_comm(c->f, pid, l->command, sizeof(l->command));
+		ct = mo_proctab_container(c->pt, pid);
+		if (ct) {
+			snprintf(l->container_id, sizeof(l->container_id), "%s", ct->id);
+			snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", ct->pod_uid);
+		}
+		tr = mo_stacks_trace(c->st, g->k.tgid, g->k.stack_id);
+		if (tr)
+			mo_trace_copy(&l->stack, tr);
+		l->stack.id = g->k.stack_id;
+	}
+	free(all);
+	return 0;
+}
+
+/* Does memobserver know anything of pid (worker side)? */
+static bool pid_known(struct mo_core *c, pid_t pid)
+{
+	struct mo_proc_stats ps;
+
+	return mo_proctab_find(c->pt, pid) || mo_kernel_proc(c->k, (uint32_t)pid, &ps) == 0;
+}
+
+struct mo_report *mo_core_query(struct mo_core *c, const struct mo_report_query *q, int *errp)
+{
+	struct mo_report *r = calloc(1, sizeof(*r));
+	uint64_t live_unattributed = 0;
+	int err = 0;
+
+	*errp = 0;
+	if (!r) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	r->timestamp_ns = mo_clock_ns(CLOCK_REALTIME);
+	r->min_unfreed_age_ns = q->kind == MO_REPORT_LEAKS ? c->env.cfg.min_unfreed_age_ns : 0;
+	if (!c->k) {
+		if (q->kind == MO_REPORT_GROWTH)
+			err = -EOPNOTSUPP;
+		else if (q->pid)
+			err = -ESRCH;
+		goto out;
+	}
+	if (q->kind == MO_REPORT_GROWTH)
+		err = growth_leaks(c, q, r);
+	else
+		table_leaks(c, q, r, &live_unattributed);
+	if (err)
+		goto out;
+	if (q->pid && !r->nleaks && !pid_known(c, q->pid)) {
+		err = -ESRCH;
+		goto out;
+	}
 	if (r->nleaks)
 		qsort(r->leaks, r->nleaks, sizeof(*r->leaks), leak_cmp);
 	for (size_t i = 0; i < r->nleaks; i++) {
@@ -202,7 +311,37 @@ struct mo_report *mo_core_report(struct mo_core *c)
 	r->counters.unattributed_blocks += live_unattributed;
 	/* with probes shed part of the time, counts cover the attached time */
 	r->estimate |= r->counters.shed_ns > 0;
+out:
+	if (err) {
+		mo_report_free(r);
+		*errp = err;
+		return NULL;
+	}
 	return r;
+}
+
+struct mo_report *mo_core_report(struct mo_core *c)
+{
+	const struct mo_report_query all = { .kind = MO_REPORT_LEAKS };
+	int err;
+
+	return mo_core_query(c, &all, &err);
+}
+
+int mo_core_profile(struct mo_core *c, const struct mo_report *r, enum mo_report_kind kind,
+		    const struct mo_profile_limits *limits, uint8_t **gz, size_t *len)
+{
+	size_t max_stacks = limits && limits->max_stacks ? limits->max_stacks
+							 : MO_PROFILE_MAX_STACKS;
+	size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : MO_PROFILE_MAX_BYTES;
+	struct mo_pprof_cut cut;
+	int err;
+
+	err = mo_pprof_encode_bounded(r, kind == MO_REPORT_GROWTH ? MO_PPROF_GROWTH : MO_PPROF_HEAP,
+				      max_stacks, max_bytes, gz, len, &cut);
+	if (!err)
+		mo_stat_add(&c->noted[MO_CTR_profile_stacks_cut], cut.samples);
+	return err;
 }
 
 static uint64_t self_rss(void)

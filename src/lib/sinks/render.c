@@ -59,6 +59,10 @@ static void json_stack(struct mo_json *j, const struct mo_stack_trace *st)
 		if (f->symbol) {
 			mo_json_key(j, "symbol");
 			mo_json_str(j, f->symbol);
+			if (f->linkage_name) {
+				mo_json_key(j, "linkage_name");
+				mo_json_str(j, f->linkage_name);
+			}
 			mo_json_key(j, "offset");
 			mo_json_u64(j, f->offset);
 		}
