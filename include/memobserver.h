@@ -52,6 +52,21 @@ enum mo_mode {
 };
 
 /*
+ * Reachability scans (docs/reachability.md): whether a tracked block is still
+ * pointed to. stop: the process is stopped while its memory is read (capped
+ * pause, registers seen); live: two passes, nothing stopped.
+ */
+enum mo_scan_mode {
+	MO_SCAN_OFF = 0,
+	MO_SCAN_STOP,
+	MO_SCAN_LIVE,
+};
+
+/* "off" | "stop" | "live" -> mode; -EINVAL otherwise. */
+int mo_scan_mode_parse(const char *s, enum mo_scan_mode *mode);
+const char *mo_scan_mode_name(enum mo_scan_mode mode);
+
+/*
  * The seed's Config, mapped to C. Thresholds left at 0 take the mode's value
  * (see mo_config_resolve); a non-zero value set by the caller overrides the
  * mode. To track every allocation regardless of mode set min_allocation_size
@@ -90,6 +105,11 @@ struct mo_config {
 					   allocator probed for a while (default true) */
 	uint64_t escalate_window_ns;	/* how long (default 60 s) */
 	uint32_t max_escalations;	/* processes escalated at once (default 2) */
+	enum mo_scan_mode scan;		/* reachability scans of the tracked heap
+					   blocks at the end of the run and of
+					   plateaus (default off; docs/reachability.md) */
+	uint64_t scan_max_pause_ns;	/* stop mode: cap on a process's pause
+					   (default 200 ms) */
 };
 
 /* Fill cfg with the documented defaults (balanced mode). */
@@ -141,6 +161,28 @@ struct mo_stack_trace {
 	uint32_t flags;		/* MO_STACK_* from abi: truncated, fp fallback */
 };
 
+/*
+ * A stack's blocks as the last reachability scan of its process found them
+ * (docs/reachability.md). verdict NULL: never scanned.
+ */
+struct mo_reachability {
+	const char *verdict;		/* "definitely_lost" (some block lost, no other
+					   points to it), "indirectly_lost" (lost, only
+					   lost blocks point to it), "reachable" (every
+					   block), "unknown" */
+	const char *reason;		/* unknown: why ("no_permission", "already_traced",
+					   "process_gone", "pause_cap", ...); else NULL */
+	const char *mode;		/* "stop" or "live" */
+	uint64_t definitely_lost_bytes;
+	uint64_t indirectly_lost_bytes;
+	uint64_t reachable_bytes;
+	uint64_t unknown_bytes;
+	uint64_t blocks;		/* blocks of the stack the scan classified */
+	double age_seconds;		/* since the scan */
+	uint64_t scan_pause_ns;		/* scan events: the process's pause */
+	uint64_t scan_cpu_ns;		/* scan events: memobserver's CPU for the scan */
+};
+
 /* Leak pattern classification (analysis). */
 struct mo_event {
 	enum mo_event_type type;
@@ -175,7 +217,8 @@ struct mo_event {
 
 	const char *tier;		/* leak findings: "watch" (found from RSS growth by
 					   stack) or "precise" (allocator probes); NULL else */
-	char detail[160];		/* escalation events: what happened and why */
+	char detail[160];		/* escalation and scan events: what happened */
+	struct mo_reachability reach;	/* leak findings and scan events */
 
 	/* rss_growth and oom_risk */
 	uint64_t rss_bytes;
@@ -193,8 +236,11 @@ struct mo_leak {
 	char command[64];
 	char container_id[65];
 	char pod_uid[37];
+	const char *kind;		/* "leak", or "plateau" for a plateau every block
+					   of which a scan found reachable */
 	const char *pattern;		/* as in struct mo_event */
-	const char *severity;		/* "warning" (growing), "info" otherwise */
+	const char *severity;		/* "warning" (growing, or a block lost), "info"
+					   otherwise */
 	double growth_bytes_per_s;
 	double confidence;
 	uint64_t unfreed_bytes;
@@ -206,6 +252,7 @@ struct mo_leak {
 	uint64_t alloc_bytes;	/* their bytes */
 	bool estimate;
 	struct mo_stack_trace stack;
+	struct mo_reachability reach;	/* as in struct mo_event */
 };
 
 /*
@@ -366,7 +413,45 @@ struct mo_leak {
 	  "place, a file no longer the one mapped, too large, a symlink).")                      \
 	X(stale_recovered, MO_CK_COUNTER, "memobserver_stale_blocks_recovered_total", NULL,       \
 	  "stale_blocks_recovered",                                                               \
-	  "Blocks of an old program image dropped after its exec record was lost.")
+	  "Blocks of an old program image dropped after its exec record was lost.")               \
+	X(scans_run, MO_CK_COUNTER, "memobserver_reachability_scans_total", NULL, "scans_run",    \
+	  "Reachability scans of a process's tracked heap blocks that ran (docs/reachability.md).") \
+	X(scans_no_permission, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",    \
+	  "reason=no_permission", "scans_no_permission",                                          \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_already_traced, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",   \
+	  "reason=already_traced", "scans_already_traced",                                        \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_process_gone, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",     \
+	  "reason=process_gone", "scans_process_gone",                                            \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_pause_cap, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",        \
+	  "reason=pause_cap", "scans_pause_cap",                                                  \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_over_budget, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",      \
+	  "reason=over_budget", "scans_over_budget",                                              \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_failed, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",           \
+	  "reason=error", "scans_failed",                                                         \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scan_blocks_definitely_lost, MO_CK_COUNTER, "memobserver_reachability_blocks_total",   \
+	  "class=definitely_lost", "scan_blocks_definitely_lost",                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_indirectly_lost, MO_CK_COUNTER, "memobserver_reachability_blocks_total",   \
+	  "class=indirectly_lost", "scan_blocks_indirectly_lost",                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_reachable, MO_CK_COUNTER, "memobserver_reachability_blocks_total",         \
+	  "class=reachable", "scan_blocks_reachable",                                             \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_unknown, MO_CK_COUNTER, "memobserver_reachability_blocks_total",           \
+	  "class=unknown", "scan_blocks_unknown",                                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_pauses, MO_CK_COUNTER, "memobserver_reachability_pauses_total", NULL, "scan_pauses", \
+	  "Stop-the-world pauses of observed processes made by reachability scans.")             \
+	X(scan_pause_us, MO_CK_COUNTER, "memobserver_reachability_pause_microseconds_total", NULL, \
+	  "scan_pause_us", "Time observed processes spent stopped by reachability scans.")       \
+	X(scan_cpu_us, MO_CK_COUNTER, "memobserver_reachability_cpu_microseconds_total", NULL,   \
+	  "scan_cpu_us", "CPU time memobserver spent in reachability scans.")
 
 /* Counters of what was seen and what was dropped, by reason. */
 struct mo_counters {
@@ -475,6 +560,15 @@ int mo_observer_metrics(struct mo_observer *obs, char **text, size_t *len);
  * memobserver_output_write_errors_total; safe from any thread.
  */
 void mo_observer_note_output_errors(struct mo_observer *obs, uint64_t n);
+
+/*
+ * Scan every observed process with tracked heap blocks for reachability now,
+ * in the configured scan mode (stop when scans are off). Asynchronous: the
+ * worker scans; each process gets a "reachability_scan" event, and later
+ * findings carry the verdicts. Safe from any thread (an atomic flag and
+ * an eventfd write). 0, or -EAGAIN when the observer is not running.
+ */
+int mo_observer_scan(struct mo_observer *obs);
 
 /* True once every observed pid has exited (never for system-wide). */
 bool mo_observer_targets_gone(struct mo_observer *obs);

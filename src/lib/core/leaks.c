@@ -100,6 +100,9 @@ static bool exit_pending(struct mo_leaks *lk, uint32_t pid)
 /* The finding a group's history makes: "leak", "plateau", or none. */
 static const char *finding_kind(const struct mo_trace_entry *e, const struct mo_leak *l)
 {
+	/* a block nobody points to is a leak, however short its history */
+	if (mo_reach_lost(&l->reach))
+		return "leak";
 	if (!e || !e->hist || e->hist->n < MIN_FINDING_SAMPLES)
 		return NULL;
 	if (!strcmp(l->pattern, "growing") || !strcmp(l->pattern, "fragmentation"))

@@ -10,6 +10,7 @@
  *   lifecycle.c  fork/exec/exit, reclaim, lost records    -> findings
  *   leaks.c      periodic analysis of the allocation table -> findings
  *   resident.c   RSS, growth, OOM risk                     -> findings
+ *   reachability.c  scans of tracked heap blocks: verdicts read by findings
  *   findings.c   events into the queue the caller reads
  *   report.c     counters, the leak report, metrics data
  *
@@ -41,6 +42,7 @@
 #include "core/lifecycle.h"
 #include "core/probes.h"
 #include "core/proctab.h"
+#include "core/reachability.h"
 #include "core/records.h"
 #include "core/report.h"
 #include "core/resident.h"
@@ -80,6 +82,7 @@ struct mo_observer {
 	bool started, stopped;
 	int stop_efd, timer_fd, req_efd;
 	uint64_t last_reclaim_ns;
+	bool scan_asked;	/* atomic: mo_observer_scan, served by the worker */
 
 	pthread_mutex_t call_lock;	/* one request at a time */
 	pthread_mutex_t req_lock;
@@ -168,6 +171,9 @@ static void work(struct mo_observer *o, bool stop, bool tick)
 	}
 	t3 = mo_clock_ns(CLOCK_BOOTTIME);
 	if (tick && !stop) {
+		/* plateaus scanned first: their findings carry the verdict */
+		if (c->env.cfg.scan)
+			mo_reachability_periodic(c->rc, t3, mo_findings_scan_event, c->f);
 		mo_leaks_periodic(c->lk, t3);
 		if (c->gs)
 			mo_growth_periodic(c->gs, t3);
@@ -178,6 +184,12 @@ static void work(struct mo_observer *o, bool stop, bool tick)
 			   "worker busy %.0f ms: records %.0f, exits %.0f, rss %.0f, analysis %.0f",
 			   (t4 - t0) / 1e6, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6,
 			   (t4 - t3) / 1e6);
+}
+
+/* Scans asked for with scans off are stop scans. */
+static enum mo_scan_mode scan_mode(const struct mo_observer *o)
+{
+	return o->c.env.cfg.scan ? o->c.env.cfg.scan : MO_SCAN_STOP;
 }
 
 enum { EV_RECORDS = 1, EV_STOP, EV_TIMER, EV_REQUEST };
@@ -223,6 +235,9 @@ static void *worker_main(void *arg)
 			}
 		}
 		work(o, stop, tick);
+		if (!stop && __atomic_exchange_n(&o->scan_asked, false, __ATOMIC_SEQ_CST))
+			mo_reachability_scan_all(o->c.rc, scan_mode(o), "request",
+						 mo_findings_scan_event, o->c.f);
 		if (req || stop)
 			serve(o, stop);
 		if (stop)
@@ -463,6 +478,10 @@ static int wire(struct mo_observer *o, bool rss_from_proc)
 	c->f = c->st && c->pr ? mo_findings_new(&c->env, c->k, c->pt, c->st, c->pr, c->q) : NULL;
 	c->rs = c->f ? mo_resident_new(&c->env, c->k, c->pt, c->f, rss_from_proc) : NULL;
 	c->lk = c->rs ? mo_leaks_new(&c->env, c->k, c->pt, c->st, c->f, c->rs) : NULL;
+	c->rc = c->f ? mo_reachability_new(&c->env, c->k, c->pt, c->st, NULL) : NULL;
+	if (!c->rc)
+		return -ENOMEM;
+	mo_findings_set_reach(c->f, c->rc);
 	if (c->env.watch && c->lk) {
 		c->es = mo_escalate_new(&c->env, c->k, c->pt, c->st, c->f, c->pr);
 		c->gs = c->es ? mo_growth_new(&c->env, c->k, c->pt, c->st, c->f, c->rs, c->es) : NULL;
@@ -564,6 +583,7 @@ static void unwire(struct mo_observer *o)
 	mo_leaks_free(c->lk);
 	mo_resident_free(c->rs);
 	mo_findings_free(c->f);
+	mo_reachability_free(c->rc);
 	mo_stacks_free(c->st);
 	mo_modules_free(o->mods);
 	mo_bpf_free(o->bpf);
@@ -574,6 +594,7 @@ static void unwire(struct mo_observer *o)
 	c->lk = NULL;
 	c->rs = NULL;
 	c->f = NULL;
+	c->rc = NULL;
 	c->st = NULL;
 	o->mods = NULL;
 	o->bpf = NULL;
@@ -694,6 +715,19 @@ void mo_observer_note_output_errors(struct mo_observer *o, uint64_t n)
 	mo_stat_add(&o->c.output_write_errors, n);
 }
 
+int mo_observer_scan(struct mo_observer *o)
+{
+	uint64_t one = 1;
+
+	if (!o->started || o->stopped)
+		return -EAGAIN;
+	__atomic_store_n(&o->scan_asked, true, __ATOMIC_SEQ_CST);
+	if (write(o->req_efd, &one, sizeof(one)) != sizeof(one)) {
+		/* an eventfd write fails only on overflow: the worker wakes anyway */
+	}
+	return 0;
+}
+
 bool mo_observer_targets_gone(struct mo_observer *o)
 {
 	if (o->c.env.system_wide || !o->started)
@@ -739,6 +773,10 @@ int mo_observer_stop(struct mo_observer *o)
 	/* escalations report what they found so far */
 	if (c->es)
 		mo_escalate_finish(c->es);
+	/* the processes still running, scanned while their blocks are tracked:
+	 * the report made after the stop carries the verdicts */
+	if (c->env.cfg.scan)
+		mo_reachability_scan_all(c->rc, c->env.cfg.scan, "end", mo_findings_scan_event, c->f);
 	/* Detach first so nothing new arrives, then settle what is pending:
 	 * exits seen just before the stop still get their final findings. */
 	mo_probes_detach(c->pr);

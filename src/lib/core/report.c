@@ -18,6 +18,7 @@
 #include "core/lifecycle.h"
 #include "core/probes.h"
 #include "core/proctab.h"
+#include "core/reachability.h"
 #include "core/report.h"
 #include "core/resident.h"
 #include "core/stacks.h"
@@ -37,6 +38,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_safefile_stats sf;
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
+	struct mo_reach_counts rch;
 
 	memset(out, 0, sizeof(*out));
 	if (!c->k)
@@ -51,6 +53,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_probes_shed_stats(c->pr, &sh);
 	mo_stacks_stats(c->st, &ss);
 	mo_safefile_stats(&sf);
+	mo_reachability_stats(c->rc, &rch);
 
 	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
@@ -111,6 +114,20 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->escalations_skipped = es.skipped;
 	out->escalation_sites = es.sites;
 	out->dedup_suppressed += gs.suppressed;
+	out->scans_run = rch.run;
+	out->scans_no_permission = rch.no_permission;
+	out->scans_already_traced = rch.already_traced;
+	out->scans_process_gone = rch.process_gone;
+	out->scans_pause_cap = rch.pause_cap;
+	out->scans_over_budget = rch.over_budget;
+	out->scans_failed = rch.failed;
+	out->scan_blocks_definitely_lost = rch.blocks[MO_REACH_DEFINITELY_LOST];
+	out->scan_blocks_indirectly_lost = rch.blocks[MO_REACH_INDIRECTLY_LOST];
+	out->scan_blocks_reachable = rch.blocks[MO_REACH_REACHABLE];
+	out->scan_blocks_unknown = rch.blocks[MO_REACH_UNKNOWN];
+	out->scan_pauses = rch.pauses;
+	out->scan_pause_us = rch.pause_us;
+	out->scan_cpu_us = rch.cpu_us;
 
 	out->rss_from_proc = rs.from_proc;
 	out->overhead_budget = c->env.cfg.max_overhead_bp / 10000.0;

@@ -86,6 +86,59 @@ static void json_stack(struct mo_json *j, const struct mo_stack_trace *st)
 	mo_json_arr_end(j);
 }
 
+static void json_reach(struct mo_json *j, const struct mo_event *ev)
+{
+	const struct mo_reachability *r = &ev->reach;
+
+	mo_json_key(j, "reachability");
+	mo_json_str(j, r->verdict);
+	if (r->reason) {
+		mo_json_key(j, "reachability_reason");
+		mo_json_str(j, r->reason);
+	}
+	mo_json_key(j, "reachability_bytes");
+	mo_json_obj_begin(j);
+	mo_json_key(j, "definitely_lost");
+	mo_json_u64(j, r->definitely_lost_bytes);
+	mo_json_key(j, "indirectly_lost");
+	mo_json_u64(j, r->indirectly_lost_bytes);
+	mo_json_key(j, "reachable");
+	mo_json_u64(j, r->reachable_bytes);
+	mo_json_key(j, "unknown");
+	mo_json_u64(j, r->unknown_bytes);
+	mo_json_obj_end(j);
+	mo_json_key(j, "reachability_blocks");
+	mo_json_u64(j, r->blocks);
+	mo_json_key(j, "reachability_mode");
+	mo_json_str(j, r->mode);
+	if (!strcmp(ev->kind, "reachability_scan")) {
+		mo_json_key(j, "pause_seconds");
+		mo_json_double(j, (double)r->scan_pause_ns / 1e9);
+		mo_json_key(j, "cpu_seconds");
+		mo_json_double(j, (double)r->scan_cpu_ns / 1e9);
+	} else {
+		mo_json_key(j, "reachability_age_seconds");
+		mo_json_double(j, r->age_seconds);
+	}
+}
+
+/* "; definitely_lost (64.0 MiB definitely lost, 0 B indirectly, stop scan 1.2s ago)" */
+static void text_reach(struct mo_buf *b, const struct mo_reachability *r)
+{
+	char dl[32], il[32], re[32], un[32];
+
+	if (!r->verdict)
+		return;
+	out_human_bytes(dl, sizeof(dl), r->definitely_lost_bytes);
+	out_human_bytes(il, sizeof(il), r->indirectly_lost_bytes);
+	out_human_bytes(re, sizeof(re), r->reachable_bytes);
+	out_human_bytes(un, sizeof(un), r->unknown_bytes);
+	mo_buf_printf(b, "; %s%s%s (definitely lost %s, indirectly %s, reachable %s, unknown %s; "
+			 "%s scan %.1fs ago)",
+		      r->verdict, r->reason ? ": " : "", r->reason ? r->reason : "", dl, il, re, un,
+		      r->mode, r->age_seconds);
+}
+
 static void json_event(struct mo_buf *b, const struct mo_event *ev)
 {
 	struct mo_json j;
@@ -187,6 +240,8 @@ static void json_event(struct mo_buf *b, const struct mo_event *ev)
 		mo_json_key(&j, "detail");
 		mo_json_str(&j, ev->detail);
 	}
+	if (ev->reach.verdict)
+		json_reach(&j, ev);
 	if (ev->stack.id || ev->stack.nframes)
 		json_stack(&j, &ev->stack);
 	mo_json_obj_end(&j);
@@ -265,6 +320,7 @@ static void text_event(struct mo_buf *b, const struct mo_event *ev)
 			mo_buf_printf(b, "; %s %.0f B/s (confidence %.2f)%s", ev->pattern,
 				      ev->growth_bytes_per_s, ev->confidence,
 				      ev->rss_validated ? ", RSS grew with it" : "");
+		text_reach(b, &ev->reach);
 		mo_buf_puts(b, "\n");
 		text_frames(b, &ev->stack);
 	} else if (!strcmp(ev->kind, "rss_growth")) {
@@ -281,6 +337,12 @@ static void text_event(struct mo_buf *b, const struct mo_event *ev)
 		mo_buf_printf(b, ": killed by the OOM killer holding %s in %" PRIu64
 			      " tracked allocations; biggest holder:\n", unf, ev->count);
 		text_frames(b, &ev->stack);
+	} else if (!strcmp(ev->kind, "reachability_scan")) {
+		mo_buf_puts(b, ": ");
+		mo_text_escape(b, ev->detail, strlen(ev->detail));
+		mo_buf_printf(b, "; paused %.1f ms, CPU %.1f ms [%s]\n",
+			      (double)ev->reach.scan_pause_ns / 1e6, (double)ev->reach.scan_cpu_ns / 1e6,
+			      ev->severity ? ev->severity : "");
 	} else if (!strcmp(ev->kind, "fork")) {
 		mo_buf_printf(b, ": forked child %" PRIu64 "\n", ev->address);
 	} else if (ev->detail[0]) {
@@ -377,7 +439,7 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 			const struct mo_leak *l = &r->leaks[i];
 			struct mo_event ev = {
 				.type = MO_EVENT_MEMORY_PRESSURE,
-				.kind = "leak",
+				.kind = l->kind ? l->kind : "leak",
 				.severity = "warning",
 				.timestamp_ns = r->timestamp_ns,
 				.pid = l->pid,
@@ -391,6 +453,7 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 				.pattern = l->pattern,
 				.growth_bytes_per_s = l->growth_bytes_per_s,
 				.confidence = l->confidence,
+				.reach = l->reach,
 			};
 
 			if (l->severity)
@@ -457,7 +520,11 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 			      l->estimate ? ", estimate" : "", l->pattern ? l->pattern : "unknown",
 			      (int)l->pid);
 		mo_text_escape(b, l->command, strlen(l->command));
-		mo_buf_puts(b, "]\n");
+		mo_buf_puts(b, "]");
+		if (l->kind && strcmp(l->kind, "leak"))
+			mo_buf_printf(b, " %s", l->kind);
+		text_reach(b, &l->reach);
+		mo_buf_puts(b, "\n");
 		text_frames(b, &l->stack);
 	}
 	mo_buf_printf(b,
