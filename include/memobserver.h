@@ -57,12 +57,11 @@ enum mo_mode {
  * pause, registers seen); live: two passes, nothing stopped.
  */
 enum mo_scan_mode {
-	MO_SCAN_OFF = 0,
-	MO_SCAN_STOP,
+	MO_SCAN_STOP = 0,
 	MO_SCAN_LIVE,
 };
 
-/* "off" | "stop" | "live" -> mode; -EINVAL otherwise. */
+/* "stop" | "live" -> mode; -EINVAL otherwise. */
 int mo_scan_mode_parse(const char *s, enum mo_scan_mode *mode);
 const char *mo_scan_mode_name(enum mo_scan_mode mode);
 
@@ -105,9 +104,11 @@ struct mo_config {
 					   allocator probed for a while (default true) */
 	uint64_t escalate_window_ns;	/* how long (default 60 s) */
 	uint32_t max_escalations;	/* processes escalated at once (default 2) */
-	enum mo_scan_mode scan;		/* reachability scans of the tracked heap
-					   blocks at the end of the run and of
-					   plateaus (default off; docs/reachability.md) */
+	bool scan;			/* reachability scans of the tracked heap
+					   blocks at the end of the run, at exit
+					   and of stacks that stopped growing
+					   (default false; docs/reachability.md) */
+	enum mo_scan_mode scan_mode;	/* of every scan, asked ones too (stop) */
 	uint64_t scan_max_pause_ns;	/* stop mode: cap on a process's pause
 					   (default 200 ms) */
 };
@@ -563,7 +564,7 @@ void mo_observer_note_output_errors(struct mo_observer *obs, uint64_t n);
 
 /*
  * Scan every observed process with tracked heap blocks for reachability now,
- * in the configured scan mode (stop when scans are off). Asynchronous: the
+ * in the configured scan mode (scans need not be on). Asynchronous: the
  * worker scans; each process gets a "reachability_scan" event, and later
  * findings carry the verdicts. Safe from any thread (an atomic flag and
  * an eventfd write). 0, or -EAGAIN when the observer is not running.

@@ -54,6 +54,7 @@ enum {
 	OPT_TIER,
 	OPT_ESCALATE_WINDOW,
 	OPT_SCAN,
+	OPT_SCAN_MODE,
 	OPT_SCAN_MAX_PAUSE,
 };
 
@@ -86,11 +87,13 @@ static const struct argp_option options[] = {
 	  "allocating probes part of the time (counts become estimates)", 3 },
 	{ "large-size", OPT_LARGE, "SIZE", 0, "report single allocations this big (mode default)", 3 },
 	{ "max-stack-depth", OPT_DEPTH, "N", 0, "frames per stack, 1-32 (32)", 3 },
-	{ "scan", OPT_SCAN, "MODE", OPTION_ARG_OPTIONAL,
-	  "scan the processes' tracked heap blocks for pointers to them at the end of the run "
-	  "and when a stack plateaus: a block nobody points to is a leak (docs/reachability.md); "
-	  "MODE stop (default: each process stopped, at most --scan-max-pause) or live "
-	  "(two passes, nothing stopped). SIGUSR1 scans every observed process at once", 3 },
+	{ "scan", OPT_SCAN, NULL, 0,
+	  "scan the tracked heap blocks for pointers to them at the end of the run, at the "
+	  "command's exit and for stacks that stopped growing: a block nobody points to is a "
+	  "leak (docs/reachability.md). SIGUSR1 scans every observed process at once", 3 },
+	{ "scan-mode", OPT_SCAN_MODE, "MODE", 0,
+	  "stop (default: each process stopped, at most --scan-max-pause) or live (two "
+	  "passes, nothing stopped, registers not seen)", 3 },
 	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "DUR", 0,
 	  "stop scans: the longest a process stays stopped (200ms)", 3 },
 	{ "config", OPT_CONFIG, "FILE", 0, "read settings from FILE (key = value)", 3 },
@@ -186,9 +189,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		set_or_die(c, "max_stack_depth", "--max-stack-depth", arg);
 		break;
 	case OPT_SCAN:
-		if (arg && !strcmp(arg, "off"))
-			cli_die(c, "invalid value 'off' for --scan (stop or live; leave --scan out for no scans)");
-		set_or_die(c, "scan", "--scan (stop or live)", arg ? arg : "stop");
+		c->cfg.scan = true;
+		break;
+	case OPT_SCAN_MODE:
+		set_or_die(c, "scan_mode", "--scan-mode (stop or live)", arg);
 		break;
 	case OPT_SCAN_MAX_PAUSE:
 		set_or_die(c, "scan_max_pause", "--scan-max-pause (1ms to 60s)", arg);

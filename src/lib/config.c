@@ -46,12 +46,12 @@ void mo_config_init(struct mo_config *cfg)
 	cfg->escalate = true;
 	cfg->escalate_window_ns = 60 * SEC;
 	cfg->max_escalations = 2;
-	cfg->scan = MO_SCAN_OFF;
+	cfg->scan = false;
+	cfg->scan_mode = MO_SCAN_STOP;
 	cfg->scan_max_pause_ns = 200 * (SEC / 1000);
 }
 
 static const char *const scan_modes[] = {
-	[MO_SCAN_OFF] = "off",
 	[MO_SCAN_STOP] = "stop",
 	[MO_SCAN_LIVE] = "live",
 };
@@ -168,8 +168,8 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("escalate_window");
 	if (r.max_escalations > 64)
 		BAD("max_escalations");
-	if ((unsigned)r.scan > MO_SCAN_LIVE)
-		BAD("scan");
+	if ((unsigned)r.scan_mode > MO_SCAN_LIVE)
+		BAD("scan_mode");
 	if (r.scan_max_pause_ns < SEC / 1000 || r.scan_max_pause_ns > 60 * SEC)
 		BAD("scan_max_pause");
 	if (r.ring_buffer_size < 4096 || r.ring_buffer_size > (1u << 30) ||

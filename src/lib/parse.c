@@ -277,7 +277,8 @@ static const struct setting {
 	{ "escalate", SET_BOOL, offsetof(struct mo_config, escalate), 0, 0 },
 	{ "escalate_window", SET_DURATION, offsetof(struct mo_config, escalate_window_ns), SEC, DAY },
 	{ "max_escalations", SET_U32, offsetof(struct mo_config, max_escalations), 0, 64 },
-	{ "scan", SET_SCAN, offsetof(struct mo_config, scan), 0, 0 },
+	{ "scan", SET_BOOL, offsetof(struct mo_config, scan), 0, 0 },
+	{ "scan_mode", SET_SCAN, offsetof(struct mo_config, scan_mode), 0, 0 },
 	{ "scan_max_pause", SET_DURATION, offsetof(struct mo_config, scan_max_pause_ns),
 	  SEC / 1000, 60 * SEC },
 };
@@ -339,7 +340,7 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 	case SET_SCAN:
 		if (mo_scan_mode_parse(value, &scan))
 			return -EINVAL;
-		cfg->scan = scan;
+		cfg->scan_mode = scan;
 		return 0;
 	case SET_BOOL:
 		if (parse_bool(value, &b))

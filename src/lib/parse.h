@@ -33,8 +33,8 @@ int mo_parse_percent(const char *s, uint64_t *bp);
  * sampling_rate, max_allocations, max_stacks, max_stack_depth,
  * report_interval (duration), unwind_rows, large_allocation_threshold (size),
  * max_overhead (percent, 0 = no budget), ring_buffer_size (size, power of
- * two), session_uprobes and rss_stat (booleans), scan (off, stop, live),
- * scan_max_pause (duration). Returns 0, -ENOENT for an
+ * two), session_uprobes and rss_stat (booleans), scan (boolean),
+ * scan_mode (stop, live), scan_max_pause (duration). Returns 0, -ENOENT for an
  * unknown key, -EINVAL for a bad value.
  */
 int mo_config_set(struct mo_config *cfg, const char *key, const char *value);

@@ -187,12 +187,6 @@ static void work(struct mo_observer *o, bool stop, bool tick)
 			   (t4 - t3) / 1e6);
 }
 
-/* Scans asked for with scans off are stop scans. */
-static enum mo_scan_mode scan_mode(const struct mo_observer *o)
-{
-	return o->c.env.cfg.scan ? o->c.env.cfg.scan : MO_SCAN_STOP;
-}
-
 enum { EV_RECORDS = 1, EV_STOP, EV_TIMER, EV_REQUEST };
 
 static void *worker_main(void *arg)
@@ -237,7 +231,7 @@ static void *worker_main(void *arg)
 		}
 		work(o, stop, tick);
 		if (!stop && __atomic_exchange_n(&o->scan_asked, false, __ATOMIC_SEQ_CST))
-			mo_reachability_scan_all(o->c.rc, scan_mode(o), "request",
+			mo_reachability_scan_all(o->c.rc, o->c.env.cfg.scan_mode, "request",
 						 mo_findings_scan_event, o->c.f);
 		if (req || stop)
 			serve(o, stop);
@@ -781,7 +775,8 @@ int mo_observer_stop(struct mo_observer *o)
 	/* the processes still running, scanned while their blocks are tracked:
 	 * the report made after the stop carries the verdicts */
 	if (c->env.cfg.scan)
-		mo_reachability_scan_all(c->rc, c->env.cfg.scan, "end", mo_findings_scan_event, c->f);
+		mo_reachability_scan_all(c->rc, c->env.cfg.scan_mode, "end", mo_findings_scan_event,
+					 c->f);
 	/* Detach first so nothing new arrives, then settle what is pending:
 	 * exits seen just before the stop still get their final findings. */
 	mo_probes_detach(c->pr);

@@ -490,7 +490,7 @@ void mo_reachability_periodic(struct mo_reach_stage *rc, uint64_t now, mo_reach_
 			mo_stat_add(&rc->stats.over_budget, 1);
 			continue;
 		}
-		if (mo_reachability_scan_pid(rc, (pid_t)pid, cfg->scan, "plateau", &s) == 0 && done)
+		if (mo_reachability_scan_pid(rc, (pid_t)pid, cfg->scan_mode, "plateau", &s) == 0 && done)
 			done(ctx, &s);
 		/* one scan per process per pass: its other stacks were in it */
 		for (size_t j = i + 1; j < g.nr; j++)
