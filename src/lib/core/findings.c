@@ -172,6 +172,11 @@ void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 	}
 }
 
+bool mo_findings_reach_news(struct mo_findings *f, uint32_t pid, uint64_t stack_id)
+{
+	return mo_reachability_announce(f->rc, pid, stack_id);
+}
+
 bool mo_reach_lost(const struct mo_reachability *r)
 {
 	return r->verdict && (!strcmp(r->verdict, "definitely_lost") ||

@@ -39,6 +39,10 @@ void mo_findings_set_reach(struct mo_findings *f, struct mo_reach_stage *rc);
 /* Some block of the verdict is lost (definitely or indirectly). */
 bool mo_reach_lost(const struct mo_reachability *r);
 
+/* The stack's blocks were just found lost: true once per loss (its first
+ * finding is not held back by the dedup window). */
+bool mo_findings_reach_news(struct mo_findings *f, uint32_t pid, uint64_t stack_id);
+
 /* A process scanned (mo_reach_done_fn, ctx: the findings): its event. */
 void mo_findings_scan_event(void *f, const struct mo_reach_summary *s);
 

@@ -35,6 +35,7 @@ struct verdict {
 	uint64_t bytes[MO_REACH_NR_CLASSES];
 	uint8_t why;		/* enum mo_reach_why of its first unknown block */
 	uint8_t mode;		/* enum mo_scan_mode */
+	bool announced;		/* lost, and a finding said so already */
 	uint64_t scanned_ns;	/* CLOCK_BOOTTIME */
 };
 
@@ -110,12 +111,12 @@ static const struct verdict *verdict_find(const struct mo_reach_stage *rc, uint3
 
 static void verdicts_drop(struct mo_reach_stage *rc, uint32_t pid)
 {
-	size_t j = 0;
+	size_t k = 0;
 
 	for (size_t i = 0; i < rc->nv; i++)
 		if (rc->v[i].pid != pid)
-			rc->v[j++] = rc->v[i];
-	rc->nv = j;
+			rc->v[k++] = rc->v[i];
+	rc->nv = k;
 }
 
 static struct scanned *scanned_find(struct mo_reach_stage *rc, uint32_t pid)
@@ -240,47 +241,82 @@ static void count_outcome(struct mo_reach_stage *rc, const struct mo_reach_summa
 		mo_stat_add(&rc->stats.blocks[c], s->blocks[c]);
 }
 
-/* Sum the verdicts of l's blocks per stack into the table. */
+/* Indexes into a block list, by stack id. */
+static int stack_order_cmp(const void *a, const void *b, void *stacks)
+{
+	const uint64_t *st = stacks;
+	uint64_t x = st[*(const size_t *)a], y = st[*(const size_t *)b];
+
+	return x < y ? -1 : x > y;
+}
+
+static bool lost(const struct verdict *v)
+{
+	return v->blocks[MO_REACH_DEFINITELY_LOST] || v->blocks[MO_REACH_INDIRECTLY_LOST];
+}
+
+/* Sum the verdicts of l's blocks per stack into the table. A stack found
+ * lost again keeps its announcement: only a new loss is news. */
 static int keep_verdicts(struct mo_reach_stage *rc, uint32_t pid, const struct block_list *l,
 			 const struct mo_reach_result *r, enum mo_scan_mode mode, uint64_t now)
 {
-	size_t first;
+	size_t first = rc->nv, k = 0;
+	size_t *order = malloc((l->n ? l->n : 1) * sizeof(*order));
 
-	verdicts_drop(rc, pid);
-	first = rc->nv;
-	for (size_t i = 0; i < l->n; i++) {
-		struct verdict *v = NULL;
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->n; i++)
+		order[i] = i;
+	qsort_r(order, l->n, sizeof(*order), stack_order_cmp, l->stack);
+	/* the new verdicts go after the table (still sorted and searchable),
+	 * then replace pid's old ones */
+	for (size_t o = 0; o < l->n; o++) {
+		size_t i = order[o];
 		uint8_t cls = r->cls[i];
+		struct verdict *v;
 
-		/* a process has few stacks against many blocks: the last few
-		 * entries added are the likely ones */
-		for (size_t j = rc->nv; j-- > first && !v;)
-			if (rc->v[j].stack_id == l->stack[i])
-				v = &rc->v[j];
-		if (!v) {
-			if (MO_GROW(rc->v, rc->nv + 1, rc->capv))
+		if (rc->nv == first || rc->v[rc->nv - 1].stack_id != l->stack[i]) {
+			if (MO_GROW(rc->v, rc->nv + 1, rc->capv)) {
+				rc->nv = first;
+				free(order);
 				return -ENOMEM;
+			}
 			v = &rc->v[rc->nv++];
 			memset(v, 0, sizeof(*v));
 			v->pid = pid;
 			v->stack_id = l->stack[i];
 			v->mode = (uint8_t)mode;
 			v->scanned_ns = now;
-		} else if (v != &rc->v[rc->nv - 1]) {
-			/* keep the one just used last: blocks of a stack cluster */
-			struct verdict t = *v;
-
-			*v = rc->v[rc->nv - 1];
-			rc->v[rc->nv - 1] = t;
-			v = &rc->v[rc->nv - 1];
 		}
+		v = &rc->v[rc->nv - 1];
 		v->blocks[cls]++;
 		v->bytes[cls] += l->b[i].size;
 		if (cls == MO_REACH_UNKNOWN && !v->why)
 			v->why = r->why[i];
 	}
+	free(order);
+	for (size_t i = first; i < rc->nv; i++) {
+		const struct verdict *old = first ? bsearch(&rc->v[i], rc->v, first,
+							    sizeof(*rc->v), verdict_cmp) : NULL;
+
+		rc->v[i].announced = old && old->announced && lost(old) && lost(&rc->v[i]);
+	}
+	for (size_t i = 0; i < rc->nv; i++)
+		if (i >= first || rc->v[i].pid != pid)
+			rc->v[k++] = rc->v[i];
+	rc->nv = k;
 	qsort(rc->v, rc->nv, sizeof(*rc->v), verdict_cmp);
 	return 0;
+}
+
+bool mo_reachability_announce(struct mo_reach_stage *rc, uint32_t pid, uint64_t stack_id)
+{
+	struct verdict *v = rc ? (struct verdict *)verdict_find(rc, pid, stack_id) : NULL;
+
+	if (!v || !lost(v) || v->announced)
+		return false;
+	v->announced = true;
+	return true;
 }
 
 static void opts_for(const struct mo_reach_stage *rc, enum mo_scan_mode mode,
@@ -441,13 +477,15 @@ void mo_reachability_scan_all(struct mo_reach_stage *rc, enum mo_scan_mode mode,
 	free(pids);
 }
 
-static bool is_plateau(struct mo_reach_stage *rc, const struct mo_leak_group *g)
+/* The stack's history says it stopped growing: a plateau, or churn that
+ * holds blocks. Growing stacks are leaks already; unknown ones too young. */
+static bool settled(struct mo_reach_stage *rc, const struct mo_leak_group *g)
 {
 	struct mo_trace_entry *e = mo_stacks_entry(rc->st, g->tgid, g->stack_id);
 	struct mo_verdict v;
 
 	mo_stacks_classify(e, &v);
-	return v.pattern == MO_PATTERN_PLATEAU;
+	return v.pattern == MO_PATTERN_PLATEAU || v.pattern == MO_PATTERN_CHURN;
 }
 
 void mo_reachability_periodic(struct mo_reach_stage *rc, uint64_t now, mo_reach_done_fn done,
@@ -476,7 +514,7 @@ void mo_reachability_periodic(struct mo_reach_stage *rc, uint64_t now, mo_reach_
 		struct mo_reach_summary s;
 		struct scanned *sc;
 
-		if (!pid || !g.g[i].stack_id || !is_plateau(rc, &g.g[i]))
+		if (!pid || !g.g[i].stack_id || !settled(rc, &g.g[i]))
 			continue;
 		sc = scanned_find(rc, pid);
 		if (sc && verdict_find(rc, pid, g.g[i].stack_id) && now - sc->last_ns < rescan)

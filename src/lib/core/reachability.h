@@ -72,7 +72,7 @@ void mo_reachability_scan_all(struct mo_reach_stage *rc, enum mo_scan_mode mode,
 
 /*
  * Every --interval: processes holding a stack whose blocks are older than
- * the age rule and whose history is a plateau get scanned when that stack
+ * the age rule and whose history is a plateau or churn get scanned when that stack
  * has no verdict yet or their last scan is old; a scan whose process's last
  * one cost more than the overhead budget over the time since is skipped
  * (counted). Verdicts of processes gone or exec'd are dropped here.
@@ -83,6 +83,12 @@ void mo_reachability_periodic(struct mo_reach_stage *rc, uint64_t now, mo_reach_
 /* The verdict of (pid, stack_id) as of now_boot; false when never scanned. */
 bool mo_reachability_get(const struct mo_reach_stage *rc, uint32_t pid, uint64_t stack_id,
 			 uint64_t now_boot, struct mo_reachability *out);
+
+/*
+ * True once per loss: (pid, stack_id)'s verdict has a lost block and no
+ * finding carried it yet (a finding that does bypasses the dedup window).
+ */
+bool mo_reachability_announce(struct mo_reach_stage *rc, uint32_t pid, uint64_t stack_id);
 
 /* A summary's totals as a verdict (scan events). */
 void mo_reachability_of_summary(const struct mo_reach_summary *s, struct mo_reachability *out);
