@@ -84,6 +84,7 @@ struct mo_observer {
 	int stop_efd, timer_fd, req_efd;
 	uint64_t last_reclaim_ns;
 	bool scan_asked;	/* atomic: mo_observer_scan, served by the worker */
+	pid_t command;		/* mo_observer_add_command's, or 0 */
 
 	pthread_mutex_t call_lock;	/* one request at a time */
 	pthread_mutex_t req_lock;
@@ -187,7 +188,7 @@ static void work(struct mo_observer *o, bool stop, bool tick)
 			   (t4 - t3) / 1e6);
 }
 
-enum { EV_RECORDS = 1, EV_STOP, EV_TIMER, EV_REQUEST };
+enum { EV_RECORDS = 1, EV_STOP, EV_TIMER, EV_REQUEST, EV_HELD };
 
 static void *worker_main(void *arg)
 {
@@ -207,13 +208,17 @@ static void *worker_main(void *arg)
 	epoll_ctl(ep, EPOLL_CTL_ADD, o->timer_fd, &e);
 	e.data.u32 = EV_REQUEST;
 	epoll_ctl(ep, EPOLL_CTL_ADD, o->req_efd, &e);
+	if (mo_reachability_hold_fd(o->c.rc) >= 0) {
+		e.data.u32 = EV_HELD;
+		epoll_ctl(ep, EPOLL_CTL_ADD, mo_reachability_hold_fd(o->c.rc), &e);
+	}
 
 	for (;;) {
-		struct epoll_event evs[4];
+		struct epoll_event evs[5];
 		/* exits waiting for their reclaim: come back soon */
 		int timeout = mo_lifecycle_pending(o->c.lc) ? (int)(RECLAIM_PERIOD_NS / 1000000) : 100;
-		int n = epoll_wait(ep, evs, 4, timeout);
-		bool stop = false, tick = false, req = false;
+		int n = epoll_wait(ep, evs, 5, timeout);
+		bool stop = false, tick = false, req = false, held = false;
 		uint64_t x;
 
 		for (int i = 0; i < n; i++) {
@@ -227,8 +232,14 @@ static void *worker_main(void *arg)
 			case EV_REQUEST:
 				req = read(o->req_efd, &x, sizeof(x)) == sizeof(x);
 				break;
+			case EV_HELD:
+				held = true;
+				break;
 			}
 		}
+		/* the command waits at its exit: its records are all in */
+		if (held)
+			mo_reachability_exits(o->c.rc, mo_findings_scan_event, o->c.f);
 		work(o, stop, tick);
 		if (!stop && __atomic_exchange_n(&o->scan_asked, false, __ATOMIC_SEQ_CST))
 			mo_reachability_scan_all(o->c.rc, o->c.env.cfg.scan_mode, "request",
@@ -314,6 +325,7 @@ int mo_observer_add_command(struct mo_observer *o, pid_t pid, const char *exe)
 	err = mo_observer_add_pid(o, pid, MO_PID_FOLLOW_CHILDREN);
 	if (err)
 		return err;
+	o->command = pid;
 	p = mo_proctab_find(o->c.pt, pid);
 	free(p->exe);
 	p->exe = strdup(exe);
@@ -677,6 +689,16 @@ int mo_observer_start(struct mo_observer *o)
 	its.it_value.tv_nsec = (long)(c->env.cfg.report_interval_ns % MO_NSEC);
 	its.it_interval = its.it_value;
 	timerfd_settime(o->timer_fd, 0, &its, NULL);
+	/* what the command holds at its exit is scanned there, before its
+	 * memory goes: it is traced from now on (docs/reachability.md) */
+	if (c->env.cfg.scan && o->command) {
+		err = mo_reachability_hold(c->rc, o->command);
+		if (err)
+			mo_env_log(&c->env, MO_LOG_WARN,
+				   "cannot hold the command at its exit (%s): what it holds "
+				   "then is not scanned",
+				   strerror(-err));
+	}
 	o->started = true;
 	o->last_reclaim_ns = mo_clock_ns(CLOCK_BOOTTIME);
 	err = -pthread_create(&o->worker, NULL, worker_main, o);
@@ -773,10 +795,13 @@ int mo_observer_stop(struct mo_observer *o)
 	if (c->es)
 		mo_escalate_finish(c->es);
 	/* the processes still running, scanned while their blocks are tracked:
-	 * the report made after the stop carries the verdicts */
+	 * the report made after the stop carries the verdicts; the command,
+	 * if it waits at its exit, first, then it goes */
+	mo_reachability_exits(c->rc, mo_findings_scan_event, c->f);
 	if (c->env.cfg.scan)
 		mo_reachability_scan_all(c->rc, c->env.cfg.scan_mode, "end", mo_findings_scan_event,
 					 c->f);
+	mo_reachability_unhold(c->rc);
 	/* Detach first so nothing new arrives, then settle what is pending:
 	 * exits seen just before the stop still get their final findings. */
 	mo_probes_detach(c->pr);

@@ -55,6 +55,8 @@ struct mo_reach_stage {
 	struct mo_stacks *st;
 	mo_reach_scan_fn scan;
 
+	struct mo_reach_hold *hold;	/* the command, held at its exit */
+
 	struct verdict *v;	/* sorted by (pid, stack_id) */
 	size_t nv, capv;
 	struct scanned *procs;
@@ -83,6 +85,7 @@ void mo_reachability_free(struct mo_reach_stage *rc)
 {
 	if (!rc)
 		return;
+	mo_reach_hold_free(rc->hold);
 	free(rc->v);
 	free(rc->procs);
 	free(rc);
@@ -326,6 +329,8 @@ static void opts_for(const struct mo_reach_stage *rc, enum mo_scan_mode mode,
 	o->mode = mode == MO_SCAN_LIVE ? MO_REACH_LIVE : MO_REACH_STOP;
 	o->max_pause_ns = rc->env->cfg.scan_max_pause_ns;
 	o->max_scan_ns = MAX_SCAN_NS;
+	/* a held process is stopped by its holder, the one tracer it may have */
+	o->hold = rc->hold;
 }
 
 int mo_reachability_scan_pid(struct mo_reach_stage *rc, pid_t pid, enum mo_scan_mode mode,
@@ -455,6 +460,43 @@ static int heap_pids(struct mo_reach_stage *rc, uint32_t **out, size_t *n)
 			pids[(*n)++] = pids[i];
 	*out = pids;
 	return 0;
+}
+
+int mo_reachability_hold(struct mo_reach_stage *rc, pid_t pid)
+{
+	if (rc->hold)
+		return -EBUSY;
+	rc->hold = mo_reach_hold_new(pid);
+	return rc->hold ? 0 : -errno;
+}
+
+int mo_reachability_hold_fd(const struct mo_reach_stage *rc)
+{
+	return rc->hold ? mo_reach_hold_fd(rc->hold) : -1;
+}
+
+void mo_reachability_exits(struct mo_reach_stage *rc, mo_reach_done_fn done, void *ctx)
+{
+	struct mo_reach_summary s;
+	uint64_t v;
+
+	if (!rc->hold)
+		return;
+	while (read(mo_reach_hold_fd(rc->hold), &v, sizeof(v)) == sizeof(v))
+		;
+	if (mo_reach_hold_exiting(rc->hold)) {
+		if (mo_reachability_scan_pid(rc, mo_reach_hold_pid(rc->hold), MO_SCAN_STOP, "exit",
+					     &s) == 0 &&
+		    done)
+			done(ctx, &s);
+		mo_reach_hold_release(rc->hold);
+	}
+}
+
+void mo_reachability_unhold(struct mo_reach_stage *rc)
+{
+	mo_reach_hold_free(rc->hold);
+	rc->hold = NULL;
 }
 
 void mo_reachability_scan_all(struct mo_reach_stage *rc, enum mo_scan_mode mode,

@@ -66,6 +66,24 @@ void mo_reachability_free(struct mo_reach_stage *rc);
 int mo_reachability_scan_pid(struct mo_reach_stage *rc, pid_t pid, enum mo_scan_mode mode,
 			     const char *trigger, struct mo_reach_summary *s);
 
+/*
+ * Hold pid at its exit (mo_reach_hold, reach.h): its last scan is made
+ * there, its memory still whole. One process (the command). 0 or -errno
+ * (-EPERM: may not trace it, or traced already).
+ */
+int mo_reachability_hold(struct mo_reach_stage *rc, pid_t pid);
+
+/* Readable when the held process stopped at its exit, or ended; -1 when
+ * nothing is held. */
+int mo_reachability_hold_fd(const struct mo_reach_stage *rc);
+
+/* The held process stopped at its exit: scanned (stop mode: it is stopped
+ * anyway; trigger "exit"), then released. Clears the fd. */
+void mo_reachability_exits(struct mo_reach_stage *rc, mo_reach_done_fn done, void *ctx);
+
+/* Stop holding (the process goes on untraced). */
+void mo_reachability_unhold(struct mo_reach_stage *rc);
+
 /* Every live process with tracked heap blocks but memobserver itself. */
 void mo_reachability_scan_all(struct mo_reach_stage *rc, enum mo_scan_mode mode,
 			      const char *trigger, mo_reach_done_fn done, void *ctx);
