@@ -182,6 +182,7 @@ struct mo_reachability {
 	double age_seconds;		/* since the scan */
 	uint64_t scan_pause_ns;		/* scan events: the process's pause */
 	uint64_t scan_cpu_ns;		/* scan events: memobserver's CPU for the scan */
+	uint64_t scan_bytes;		/* scan events: memory read and scanned */
 };
 
 /* Leak pattern classification (analysis). */

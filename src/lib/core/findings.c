@@ -262,6 +262,7 @@ void mo_findings_scan_event(void *ctx, const struct mo_reach_summary *s)
 	mo_reachability_of_summary(s, &ev->reach);
 	ev->reach.scan_pause_ns = s->pause_ns;
 	ev->reach.scan_cpu_ns = s->cpu_ns;
+	ev->reach.scan_bytes = s->bytes_scanned;
 	ev->severity = mo_reach_lost(&ev->reach) ? "warning" : "info";
 	ev->count = blocks;
 	ev->size_bytes = bytes;

@@ -197,23 +197,38 @@ static int list_blocks(struct mo_reach_stage *rc, uint32_t pid, uint32_t gen,
 	return err;
 }
 
-static void count_result(struct mo_reach_stage *rc, const struct mo_reach_result *r,
-			 struct mo_reach_summary *s)
+static uint64_t thread_cpu_ns(void)
 {
-	const struct mo_reach_stats *x = &r->stats;
+	return mo_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
 
+/* One pass of the scanner over l, its cost added to s: the pause, and the
+ * CPU of the scanner's own threads (the tracer's; this thread's is taken
+ * over the whole scan by the caller). */
+static int run_scan(struct mo_reach_stage *rc, pid_t pid, const struct block_list *l,
+		    const struct mo_reach_opts *o, const struct mo_reach_result *prev,
+		    struct mo_reach_result *out, struct mo_reach_summary *s)
+{
+	uint64_t c0 = thread_cpu_ns(), mine;
+	const struct mo_reach_stats *x = &out->stats;
+	int err = rc->scan(pid, l->b, l->n, o, prev, out);
+
+	if (err)
+		return err;
+	mine = thread_cpu_ns() - c0;
 	memcpy(s->blocks, x->count, sizeof(s->blocks));
 	memcpy(s->bytes, x->bytes, sizeof(s->bytes));
 	s->why = x->why;
 	s->error = x->error;
 	s->pause_ns += x->pause_ns;
-	s->cpu_ns += x->cpu_ns;
+	s->cpu_ns += x->cpu_ns > mine ? x->cpu_ns - mine : 0;
 	s->duration_ns += x->duration_ns;
+	s->bytes_scanned += x->bytes_scanned;
 	if (x->pause_ns) {
 		mo_stat_add(&rc->stats.pauses, 1);
 		mo_stat_add(&rc->stats.pause_us, x->pause_ns / 1000);
 	}
-	mo_stat_add(&rc->stats.cpu_us, x->cpu_ns / 1000);
+	return 0;
 }
 
 /* The scan's outcome in the counters: ran (perhaps capped), or refused. */
@@ -341,7 +356,7 @@ int mo_reachability_scan_pid(struct mo_reach_stage *rc, pid_t pid, enum mo_scan_
 	struct mo_reach_opts o;
 	struct mo_proc_stats ps;
 	struct scanned *sc;
-	uint64_t t;
+	uint64_t t, c0 = thread_cpu_ns();
 	int err;
 
 	memset(s, 0, sizeof(*s));
@@ -359,27 +374,23 @@ int mo_reachability_scan_pid(struct mo_reach_stage *rc, pid_t pid, enum mo_scan_
 	if (s->mode == MO_SCAN_LIVE) {
 		/* a pass only proposes; the next one, over the list read
 		 * again, confirms what is lost in both with the same contents */
-		err = rc->scan(pid, l.b, l.n, &o, NULL, &prev);
+		err = run_scan(rc, pid, &l, &o, NULL, &prev, s);
 		if (err)
 			goto out;
-		count_result(rc, &prev, s);
 		if (prev.stats.why == MO_REACH_WHY_NONE) {
 			err = list_blocks(rc, (uint32_t)pid, ps.gen, &l);
+			if (!err)
+				err = run_scan(rc, pid, &l, &o, &prev, &r, s);
 			if (err)
 				goto out;
-			err = rc->scan(pid, l.b, l.n, &o, &prev, &r);
-			if (err)
-				goto out;
-			count_result(rc, &r, s);
 		} else {
 			r = prev;
 			memset(&prev, 0, sizeof(prev));
 		}
 	} else {
-		err = rc->scan(pid, l.b, l.n, &o, NULL, &r);
+		err = run_scan(rc, pid, &l, &o, NULL, &r, s);
 		if (err)
 			goto out;
-		count_result(rc, &r, s);
 	}
 	/* a block freed while the scan ran is nobody's to point to: lost
 	 * only if it is still listed, the same block, after the scan */
@@ -394,6 +405,9 @@ int mo_reachability_scan_pid(struct mo_reach_stage *rc, pid_t pid, enum mo_scan_
 	err = keep_verdicts(rc, (uint32_t)pid, &l, &r, s->mode, t);
 	if (err)
 		goto out;
+	/* the worker's CPU for all of it: listing, scanning, summing */
+	s->cpu_ns += thread_cpu_ns() - c0;
+	mo_stat_add(&rc->stats.cpu_us, s->cpu_ns / 1000);
 	sc = scanned_find(rc, (uint32_t)pid);
 	if (!sc && !MO_GROW(rc->procs, rc->nprocs + 1, rc->capprocs)) {
 		sc = &rc->procs[rc->nprocs++];

@@ -35,7 +35,8 @@ struct mo_reach_summary {
 	uint64_t blocks[MO_REACH_NR_CLASSES];
 	uint64_t bytes[MO_REACH_NR_CLASSES];
 	uint64_t pause_ns;		/* stop mode: how long the process was stopped */
-	uint64_t cpu_ns;		/* memobserver's CPU for the scan */
+	uint64_t cpu_ns;		/* memobserver's CPU for the scan, all threads */
+	uint64_t bytes_scanned;		/* read and scanned: roots and blocks */
 	uint64_t duration_ns;
 	enum mo_reach_why why;		/* scan-wide reason, MO_REACH_WHY_NONE if none */
 	int error;

@@ -116,6 +116,8 @@ static void json_reach(struct mo_json *j, const struct mo_event *ev)
 		mo_json_double(j, (double)r->scan_pause_ns / 1e9);
 		mo_json_key(j, "cpu_seconds");
 		mo_json_double(j, (double)r->scan_cpu_ns / 1e9);
+		mo_json_key(j, "scanned_bytes");
+		mo_json_u64(j, r->scan_bytes);
 	} else {
 		mo_json_key(j, "reachability_age_seconds");
 		mo_json_double(j, r->age_seconds);
