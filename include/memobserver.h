@@ -450,10 +450,12 @@ struct mo_leak {
 	  "Tracked heap blocks classified by reachability scans, by class.")                      \
 	X(scan_pauses, MO_CK_COUNTER, "memobserver_reachability_pauses_total", NULL, "scan_pauses", \
 	  "Stop-the-world pauses of observed processes made by reachability scans.")             \
-	X(scan_pause_us, MO_CK_COUNTER, "memobserver_reachability_pause_microseconds_total", NULL, \
-	  "scan_pause_us", "Time observed processes spent stopped by reachability scans.")       \
-	X(scan_cpu_us, MO_CK_COUNTER, "memobserver_reachability_cpu_microseconds_total", NULL,   \
-	  "scan_cpu_us", "CPU time memobserver spent in reachability scans.")
+	X(lost_definitely_bytes, MO_CK_GAUGE, "memobserver_reachability_lost_bytes",              \
+	  "class=definitely_lost", "lost_definitely_bytes",                                       \
+	  "Tracked heap bytes that the last scan of each live process found lost, by class.")    \
+	X(lost_indirectly_bytes, MO_CK_GAUGE, "memobserver_reachability_lost_bytes",              \
+	  "class=indirectly_lost", "lost_indirectly_bytes",                                       \
+	  "Tracked heap bytes that the last scan of each live process found lost, by class.")
 
 /* Counters of what was seen and what was dropped, by reason. */
 struct mo_counters {
@@ -467,6 +469,8 @@ struct mo_counters {
 	double overhead_expected;	/* the same at the duty cycle in force */
 	double overhead_duty;		/* share of time allocating probes are attached */
 	uint64_t shed_ns;		/* time allocating probes were detached */
+	uint64_t scan_pause_ns;		/* observed processes stopped by scans */
+	uint64_t scan_cpu_ns;		/* memobserver's CPU in scans */
 };
 
 /* The sum of the MO_CK_DROP counters: everything observed and lost. */

@@ -112,6 +112,19 @@ static const struct verdict *verdict_find(const struct mo_reach_stage *rc, uint3
 	return bsearch(&key, rc->v, rc->nv, sizeof(*rc->v), verdict_cmp);
 }
 
+/* The lost-bytes gauges, from the verdicts held now. */
+static void publish_lost(struct mo_reach_stage *rc)
+{
+	uint64_t dl = 0, il = 0;
+
+	for (size_t i = 0; i < rc->nv; i++) {
+		dl += rc->v[i].bytes[MO_REACH_DEFINITELY_LOST];
+		il += rc->v[i].bytes[MO_REACH_INDIRECTLY_LOST];
+	}
+	__atomic_store_n(&rc->stats.lost_definitely_bytes, dl, __ATOMIC_RELAXED);
+	__atomic_store_n(&rc->stats.lost_indirectly_bytes, il, __ATOMIC_RELAXED);
+}
+
 static void verdicts_drop(struct mo_reach_stage *rc, uint32_t pid)
 {
 	size_t k = 0;
@@ -120,6 +133,7 @@ static void verdicts_drop(struct mo_reach_stage *rc, uint32_t pid)
 		if (rc->v[i].pid != pid)
 			rc->v[k++] = rc->v[i];
 	rc->nv = k;
+	publish_lost(rc);
 }
 
 static struct scanned *scanned_find(struct mo_reach_stage *rc, uint32_t pid)
@@ -226,7 +240,7 @@ static int run_scan(struct mo_reach_stage *rc, pid_t pid, const struct block_lis
 	s->bytes_scanned += x->bytes_scanned;
 	if (x->pause_ns) {
 		mo_stat_add(&rc->stats.pauses, 1);
-		mo_stat_add(&rc->stats.pause_us, x->pause_ns / 1000);
+		mo_stat_add(&rc->stats.pause_ns, x->pause_ns);
 	}
 	return 0;
 }
@@ -324,6 +338,7 @@ static int keep_verdicts(struct mo_reach_stage *rc, uint32_t pid, const struct b
 			rc->v[k++] = rc->v[i];
 	rc->nv = k;
 	qsort(rc->v, rc->nv, sizeof(*rc->v), verdict_cmp);
+	publish_lost(rc);
 	return 0;
 }
 
@@ -407,7 +422,7 @@ int mo_reachability_scan_pid(struct mo_reach_stage *rc, pid_t pid, enum mo_scan_
 		goto out;
 	/* the worker's CPU for all of it: listing, scanning, summing */
 	s->cpu_ns += thread_cpu_ns() - c0;
-	mo_stat_add(&rc->stats.cpu_us, s->cpu_ns / 1000);
+	mo_stat_add(&rc->stats.cpu_ns, s->cpu_ns);
 	sc = scanned_find(rc, (uint32_t)pid);
 	if (!sc && !MO_GROW(rc->procs, rc->nprocs + 1, rc->capprocs)) {
 		sc = &rc->procs[rc->nprocs++];
@@ -658,6 +673,8 @@ void mo_reachability_stats(const struct mo_reach_stage *rc, struct mo_reach_coun
 	for (int c = 0; c < MO_REACH_NR_CLASSES; c++)
 		out->blocks[c] = mo_stat_get(&rc->stats.blocks[c]);
 	out->pauses = mo_stat_get(&rc->stats.pauses);
-	out->pause_us = mo_stat_get(&rc->stats.pause_us);
-	out->cpu_us = mo_stat_get(&rc->stats.cpu_us);
+	out->pause_ns = mo_stat_get(&rc->stats.pause_ns);
+	out->cpu_ns = mo_stat_get(&rc->stats.cpu_ns);
+	out->lost_definitely_bytes = mo_stat_get(&rc->stats.lost_definitely_bytes);
+	out->lost_indirectly_bytes = mo_stat_get(&rc->stats.lost_indirectly_bytes);
 }

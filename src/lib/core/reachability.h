@@ -123,8 +123,11 @@ struct mo_reach_counts {
 	uint64_t failed;		/* other errors */
 	uint64_t blocks[MO_REACH_NR_CLASSES];
 	uint64_t pauses;
-	uint64_t pause_us;
-	uint64_t cpu_us;
+	uint64_t pause_ns;
+	uint64_t cpu_ns;
+	/* gauges: lost bytes in the verdicts held now (live processes) */
+	uint64_t lost_definitely_bytes;
+	uint64_t lost_indirectly_bytes;
 };
 void mo_reachability_stats(const struct mo_reach_stage *rc, struct mo_reach_counts *out);
 

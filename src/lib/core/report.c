@@ -127,8 +127,10 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->scan_blocks_reachable = rch.blocks[MO_REACH_REACHABLE];
 	out->scan_blocks_unknown = rch.blocks[MO_REACH_UNKNOWN];
 	out->scan_pauses = rch.pauses;
-	out->scan_pause_us = rch.pause_us;
-	out->scan_cpu_us = rch.cpu_us;
+	out->scan_pause_ns = rch.pause_ns;
+	out->scan_cpu_ns = rch.cpu_ns;
+	out->lost_definitely_bytes = rch.lost_definitely_bytes;
+	out->lost_indirectly_bytes = rch.lost_indirectly_bytes;
 
 	out->rss_from_proc = rs.from_proc;
 	out->overhead_budget = c->env.cfg.max_overhead_bp / 10000.0;

@@ -591,6 +591,11 @@ static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot 
 	gauge_double(b, "memobserver_probes_shed_seconds_total", "counter",
 		     "Time the allocating functions' probes were detached by the overhead budget.",
 		     (double)c->shed_ns / 1e9);
+	gauge_double(b, "memobserver_reachability_pause_seconds_total", "counter",
+		     "Time observed processes spent stopped by reachability scans.",
+		     (double)c->scan_pause_ns / 1e9);
+	gauge_double(b, "memobserver_reachability_cpu_seconds_total", "counter",
+		     "CPU time memobserver spent in reachability scans.", (double)c->scan_cpu_ns / 1e9);
 	gauge_double(b, "memobserver_cpu_seconds_total", "counter",
 		     "CPU time memobserver itself used, user plus system, in seconds.",
 		     s->self_cpu_seconds);

@@ -380,6 +380,10 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 {
 	counters_kind_json(j, c, MO_CK_COUNTER);
 	counters_kind_json(j, c, MO_CK_GAUGE);
+	mo_json_key(j, "scan_pause_seconds");
+	mo_json_double(j, (double)c->scan_pause_ns / 1e9);
+	mo_json_key(j, "scan_cpu_seconds");
+	mo_json_double(j, (double)c->scan_cpu_ns / 1e9);
 	mo_json_key(j, "drops");
 	mo_json_obj_begin(j);
 	counters_kind_json(j, c, MO_CK_DROP);
