@@ -910,6 +910,21 @@ static int hold_submit(struct mo_reach_hold *h, struct stopper *s)
 	return err;
 }
 
+/* Everything but the thread, joined before. */
+static void hold_release(struct mo_reach_hold *h)
+{
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+	if (h->event_fd >= 0)
+		close(h->event_fd);
+	if (h->sig_fd >= 0)
+		close(h->sig_fd);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
+	free(h->t);
+	free(h);
+}
+
 struct mo_reach_hold *mo_reach_hold_new(pid_t pid)
 {
 	struct mo_reach_hold *h;
@@ -944,16 +959,7 @@ struct mo_reach_hold *mo_reach_hold_new(pid_t pid)
 		return h;
 	pthread_join(h->thread, NULL);
 fail:
-	if (h->wake_fd >= 0)
-		close(h->wake_fd);
-	if (h->event_fd >= 0)
-		close(h->event_fd);
-	if (h->sig_fd >= 0)
-		close(h->sig_fd);
-	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->cond);
-	free(h->t);
-	free(h);
+	hold_release(h);
 	errno = -err;
 	return NULL;
 }
@@ -967,14 +973,7 @@ void mo_reach_hold_free(struct mo_reach_hold *h)
 	pthread_mutex_unlock(&h->lock);
 	signal_fd(h->wake_fd);
 	pthread_join(h->thread, NULL);
-	close(h->wake_fd);
-	close(h->event_fd);
-	if (h->sig_fd >= 0)
-		close(h->sig_fd);
-	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->cond);
-	free(h->t);
-	free(h);
+	hold_release(h);
 }
 
 pid_t mo_reach_hold_pid(const struct mo_reach_hold *h)

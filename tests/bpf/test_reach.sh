@@ -249,7 +249,8 @@ MOPID=$!
 exec {W}> "$TMP/in.live"
 if wait_for "$TMP/live.out" '^DONE' 300 && kill -USR1 "$MOPID" && wait_until 300 scans_done "$OUT" 1; then
 	python3 "$PY" scans "$OUT" > "$TMP/live.scans"
-	if grep -q "^request live definitely_lost - 0 0 128 0" "$TMP/live.scans"; then
+	if awk '$1 == "request" && $2 == "live" && $3 == "definitely_lost" && $7 == 128 { ok = 1 }
+		END { exit !ok }' "$TMP/live.scans"; then
 		pass reach_live_register
 	else
 		fail reach_live_register "$(tr '\n' ';' < "$TMP/live.scans")"

@@ -1233,6 +1233,22 @@ static void test_hold_threads(void **state)
 	hold_case("register");
 }
 
+/* The state letter of pid's main thread. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(buf, sizeof(buf), fp));
+	fclose(fp);
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	return p[2];
+}
+
 /* Signals reach the held process as they would: a job-control stop stays
  * a stop until SIGCONT, and a fatal signal is held at the exit it causes. */
 static void test_hold_signals(void **state)
@@ -1247,38 +1263,12 @@ static void test_hold_signals(void **state)
 	h = mo_reach_hold_new(f.pid);
 	assert_non_null(h);
 	assert_int_equal(kill(f.pid, SIGSTOP), 0);
-	for (i = 0; i < 10000; i++) {
-		char path[64], buf[512], *p;
-		FILE *fp;
-
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)f.pid);
-		fp = fopen(path, "r");
-		assert_non_null(fp);
-		assert_non_null(fgets(buf, sizeof(buf), fp));
-		fclose(fp);
-		p = strrchr(buf, ')');
-		c = p[2];
-		if (c == 't' || c == 'T')
-			break;
+	for (i = 0; i < 10000 && (c = proc_state(f.pid)) != 't' && c != 'T'; i++)
 		usleep(1000);
-	}
 	assert_true(c == 't' || c == 'T');
 	assert_int_equal(kill(f.pid, SIGCONT), 0);
-	for (i = 0; i < 10000; i++) {
-		char path[64], buf[512], *p;
-		FILE *fp;
-
-		snprintf(path, sizeof(path), "/proc/%d/stat", (int)f.pid);
-		fp = fopen(path, "r");
-		assert_non_null(fp);
-		assert_non_null(fgets(buf, sizeof(buf), fp));
-		fclose(fp);
-		p = strrchr(buf, ')');
-		c = p[2];
-		if (c != 't' && c != 'T')
-			break;
+	for (i = 0; i < 10000 && ((c = proc_state(f.pid)) == 't' || c == 'T'); i++)
 		usleep(1000);
-	}
 	assert_true(c != 't' && c != 'T');
 	assert_int_equal(kill(f.pid, SIGTERM), 0);
 	assert_true(fd_readable(mo_reach_hold_fd(h), 30000));
