@@ -125,6 +125,22 @@ static void publish_lost(struct mo_reach_stage *rc)
 	__atomic_store_n(&rc->stats.lost_indirectly_bytes, il, __ATOMIC_RELAXED);
 }
 
+/* Has pid any verdict? */
+static bool verdict_pid(const struct mo_reach_stage *rc, uint32_t pid)
+{
+	size_t lo = 0, hi = rc->nv;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rc->v[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < rc->nv && rc->v[lo].pid == pid;
+}
+
 static void verdicts_drop(struct mo_reach_stage *rc, uint32_t pid)
 {
 	size_t k = 0;
@@ -417,7 +433,10 @@ int mo_reachability_scan_pid(struct mo_reach_stage *rc, pid_t pid, enum mo_scan_
 	memcpy(s->blocks, r.stats.count, sizeof(s->blocks));
 	memcpy(s->bytes, r.stats.bytes, sizeof(s->bytes));
 	t = mo_clock_ns(CLOCK_BOOTTIME);
-	err = keep_verdicts(rc, (uint32_t)pid, &l, &r, s->mode, t);
+	/* a process gone meanwhile keeps what its last scan found (its exit
+	 * findings are made from it) */
+	if (r.stats.why != MO_REACH_WHY_GONE || !verdict_pid(rc, (uint32_t)pid))
+		err = keep_verdicts(rc, (uint32_t)pid, &l, &r, s->mode, t);
 	if (err)
 		goto out;
 	/* the worker's CPU for all of it: listing, scanning, summing */
