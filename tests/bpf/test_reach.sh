@@ -219,7 +219,7 @@ for c in register stack; do
 	wait "$MOPID" 2> /dev/null
 	python3 "$PY" last "$OUT" alloc final > "$TMP/thr.$c.last"
 	python3 "$PY" scans "$OUT" > "$TMP/thr.$c.scans"
-	if grep -q "^request stop reachable - " "$TMP/thr.$c.scans" &&
+	if grep -q "^request stop " "$TMP/thr.$c.scans" &&
 		grep -q "^alloc leak/info/reachable " "$TMP/thr.$c.last"; then
 		pass "reach_threads_$c: $(tr '\n' ';' < "$TMP/thr.$c.scans")"
 	else
@@ -233,7 +233,7 @@ for c in register stack; do
 		--min-size 1 -- "$FIX/reach_cases" --case "$c" --exit > /dev/null 2> "$TMP/thrx.$c.err"
 	python3 "$PY" scans "$OUT" > "$TMP/thrx.$c.scans"
 	python3 "$PY" last "$OUT" alloc final > "$TMP/thrx.$c.last"
-	if grep -q "^exit stop reachable - " "$TMP/thrx.$c.scans" &&
+	if grep -q "^exit stop " "$TMP/thrx.$c.scans" &&
 		grep -q "^alloc leak/info/reachable " "$TMP/thrx.$c.last"; then
 		pass "reach_threads_exit_$c"
 	else
@@ -248,18 +248,20 @@ mkfifo "$TMP/in.live"
 MOPID=$!
 exec {W}> "$TMP/in.live"
 if wait_for "$TMP/live.out" '^DONE' 300 && kill -USR1 "$MOPID" && wait_until 300 scans_done "$OUT" 1; then
+	stop_proc "$MOPID"	# the final report, the fixture still running
 	python3 "$PY" scans "$OUT" > "$TMP/live.scans"
-	if awk '$1 == "request" && $2 == "live" && $3 == "definitely_lost" && $7 == 128 { ok = 1 }
-		END { exit !ok }' "$TMP/live.scans"; then
+	python3 "$PY" last "$OUT" alloc final > "$TMP/live.last"
+	if grep -q "^request live " "$TMP/live.scans" &&
+		grep -q "^alloc leak/warning/definitely_lost dl=128 " "$TMP/live.last"; then
 		pass reach_live_register
 	else
-		fail reach_live_register "$(tr '\n' ';' < "$TMP/live.scans")"
+		fail reach_live_register "$(tr '\n' ';' < "$TMP/live.scans") $(cat "$TMP/live.last")"
 	fi
 else
 	fail reach_live_register "no scan: $(head -c 300 "$TMP/live.err")"
+	stop_proc "$MOPID"
 fi
 exec {W}>&-
-stop_proc "$MOPID"
 
 # ---- cache: emptied and refilled without pause, live scans never call it lost
 OUT=$TMP/cache.json
