@@ -291,12 +291,23 @@ else
 fi
 
 # ---- traced: another tracer holds the process: unknown, already_traced
-mkfifo "$TMP/in.traced"
-"$FIX/reach_cases" --case list < "$TMP/in.traced" > "$TMP/traced.out" 2>&1 &
+# The fixture allocates once memobserver observes it (blocks from before
+# are unknown to it), then a tracer of ours seizes it.
+"$FIX/reach_flat" --size 1048576 --wait-signal > "$TMP/traced.out" 2>&1 &
 FPID=$!
-exec {W}> "$TMP/in.traced"
-wait_for "$TMP/traced.out" '^DONE' 300
-python3 -c '
+OUT=$TMP/traced.json
+mkfifo "$TMP/in.traced"
+res=""
+if wait_for "$TMP/traced.out" '^READY' 300; then
+	"$MO" --metrics off -f json -o "$OUT" --scan --min-age 0 --min-size 1 -v -p "$FPID" \
+		> /dev/null 2> "$TMP/traced.err" &
+	MOPID=$!
+	# signals once they are handled (SIGUSR1 would end memobserver before)
+	wait_for "$TMP/traced.err" 'observing' 300 || res="memobserver did not start"
+	[ -z "$res" ] && kill -USR1 "$FPID"
+	[ -z "$res" ] && { wait_for "$TMP/traced.out" '^DONE' 300 || res="fixture not done"; }
+	if [ -z "$res" ]; then
+		python3 -c '
 import ctypes, sys
 libc = ctypes.CDLL(None, use_errno=True)
 if libc.ptrace(0x4206, int(sys.argv[1]), 0, 0) != 0:   # PTRACE_SEIZE
@@ -304,27 +315,29 @@ if libc.ptrace(0x4206, int(sys.argv[1]), 0, 0) != 0:   # PTRACE_SEIZE
 print("HELD", flush=True)
 sys.stdin.read()
 ' "$FPID" < "$TMP/in.traced" > "$TMP/tracer.out" 2>&1 &
-TRPID=$!
-OUT=$TMP/traced.json
-if wait_for "$TMP/tracer.out" '^HELD' 300; then
-	"$MO" --metrics off -f json -o "$OUT" --scan --min-age 0 --min-size 1 -v -p "$FPID" \
-		> /dev/null 2> "$TMP/traced.err" &
-	MOPID=$!
-	# SIGUSR1 once the signal is ours (before, it would end memobserver)
-	wait_for "$TMP/traced.err" 'observing' 300 && kill -USR1 "$MOPID" &&
-		wait_until 300 scans_done "$OUT" 1
-	stop_proc "$MOPID"
-	python3 "$PY" scans "$OUT" > "$TMP/traced.scans"
-	if [ -s "$TMP/traced.scans" ] && awk '$3 != "unknown" || $4 != "already_traced" { bad++ } END { exit bad > 0 }' "$TMP/traced.scans"; then
-		pass "reach_traced_unknown: $(head -1 "$TMP/traced.scans")"
-	else
-		fail reach_traced_unknown "$(tr '\n' ';' < "$TMP/traced.scans") $(head -c 300 "$TMP/traced.err")"
+		TRPID=$!
+		exec {W}> "$TMP/in.traced"
+		wait_for "$TMP/tracer.out" '^HELD' 300 || res="cannot trace: $(cat "$TMP/tracer.out")"
 	fi
+	if [ -z "$res" ]; then
+		kill -USR1 "$MOPID"
+		wait_until 300 scans_done "$OUT" 1 || res="no scan"
+	fi
+	stop_proc "$MOPID"	# the end scan too
+	python3 "$PY" scans "$OUT" > "$TMP/traced.scans"
+	if [ -z "$res" ] && [ "$(grep -c . "$TMP/traced.scans")" -ge 2 ] &&
+		awk '$2 != "stop" || $3 != "unknown" || $4 != "already_traced" { bad++ } END { exit bad > 0 }' \
+			"$TMP/traced.scans"; then
+		pass "reach_traced_unknown: $(tr '\n' ';' < "$TMP/traced.scans")"
+	else
+		fail reach_traced_unknown "$res $(tr '\n' ';' < "$TMP/traced.scans") $(head -c 300 "$TMP/traced.err")"
+	fi
+	[ -n "${W:-}" ] && exec {W}>&-
+	[ -n "${TRPID:-}" ] && wait "$TRPID" 2> /dev/null
 else
-	fail reach_traced_unknown "cannot trace the fixture: $(cat "$TMP/tracer.out")"
+	fail reach_traced_unknown "fixture not ready"
 fi
-exec {W}>&-
-wait "$TRPID" "$FPID" 2> /dev/null
+stop_proc "$FPID"
 
 # ---- options: one line naming the problem, non-zero exit
 bad=""

@@ -432,6 +432,10 @@ int mo_reachability_scan_pid(struct mo_reach_stage *rc, pid_t pid, enum mo_scan_
 		goto out;
 	memcpy(s->blocks, r.stats.count, sizeof(s->blocks));
 	memcpy(s->bytes, r.stats.bytes, sizeof(s->bytes));
+	/* a scan that ran names why its undecided blocks are: the first one's */
+	for (size_t i = 0; !s->why && i < l.n; i++)
+		if (r.cls[i] == MO_REACH_UNKNOWN)
+			s->why = r.why[i];
 	t = mo_clock_ns(CLOCK_BOOTTIME);
 	/* a process gone meanwhile keeps what its last scan found (its exit
 	 * findings are made from it) */
