@@ -316,7 +316,7 @@ print("HELD", flush=True)
 sys.stdin.read()
 ' "$FPID" < "$TMP/in.traced" > "$TMP/tracer.out" 2>&1 &
 		TRPID=$!
-		exec {W}> "$TMP/in.traced"
+		exec {TW}> "$TMP/in.traced"
 		wait_for "$TMP/tracer.out" '^HELD' 300 || res="cannot trace: $(cat "$TMP/tracer.out")"
 	fi
 	if [ -z "$res" ]; then
@@ -332,7 +332,7 @@ sys.stdin.read()
 	else
 		fail reach_traced_unknown "$res $(tr '\n' ';' < "$TMP/traced.scans") $(head -c 300 "$TMP/traced.err")"
 	fi
-	[ -n "${W:-}" ] && exec {W}>&-
+	[ -n "${TW:-}" ] && exec {TW}>&-
 	[ -n "${TRPID:-}" ] && wait "$TRPID" 2> /dev/null
 else
 	fail reach_traced_unknown "fixture not ready"
