@@ -240,6 +240,12 @@ struct mo_reach_input {
 	 * whole classification (MO_REACH_WHY_TIME_CAP). */
 	uint64_t mark_deadline_ns;
 	uint64_t deadline_ns;
+	/* Called once the blocks are indexed, before any read: the driver
+	 * stops the process there and fills roots, nr_roots, regs, nr_regs,
+	 * roots_incomplete and mark_deadline_ns, so that the pause holds the
+	 * marking only. Nonzero: classify returns it, *out empty. NULL: none. */
+	int (*ready)(void *arg);
+	void *ready_arg;
 	/* Called once the reachable set is known (the driver resumes the
 	 * process there); also called on every early return. */
 	void (*marked)(void *arg);

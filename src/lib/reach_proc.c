@@ -1048,6 +1048,93 @@ static void stopper_release(struct stopper *s)
 		close(s->resume_fd);
 }
 
+static enum mo_reach_why why_of(int err)
+{
+	if (err == -ESRCH || err == -ENOENT)
+		return MO_REACH_WHY_GONE;
+	if (err == -EPERM || err == -EACCES)
+		return MO_REACH_WHY_PERM;
+	return MO_REACH_WHY_ERROR;
+}
+
+/* Stop mode: the process is stopped from mo_reach_classify's ready hook,
+ * once the blocks are indexed (sorting a large list is no work for the
+ * pause). */
+struct stop_scan {
+	pid_t pid;
+	const struct mo_reach_opts *o;
+	struct stopper *s;
+	struct resume_ctx *rc;
+	struct mo_reach_input *in;
+	struct mo_maps *maps;
+	struct mo_reach_range **roots;
+	enum mo_reach_why early;	/* NOT_STOPPED: why */
+	int early_err;
+};
+
+/* stop_ready's answer when the process could not be stopped and scanned:
+ * every block is then unknown for ss.early (not an -errno). */
+#define NOT_STOPPED 1
+
+static int stop_ready(void *arg)
+{
+	struct stop_scan *x = arg;
+	struct stopper *s = x->s;
+	const struct mo_reach_opts *o = x->o;
+	bool incomplete = false;
+	size_t nr_roots = 0;
+	uint64_t v, margin;
+	int r;
+
+	if (o->hold && mo_reach_hold_pid(o->hold) == x->pid && hold_submit(o->hold, s) == 0) {
+		x->rc->held = true;
+	} else {
+		pthread_attr_t attr;
+
+		pthread_attr_init(&attr);
+		r = pthread_create(&s->thread, &attr, tracer, s);
+		pthread_attr_destroy(&attr);
+		if (r) {
+			x->early_err = -r;
+			x->early = MO_REACH_WHY_ERROR;
+			return NOT_STOPPED;
+		}
+	}
+	x->rc->joined = false;
+	while (read(s->ready_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	if (s->err && x->rc->held)
+		x->rc->joined = true;	/* the holder let everything go already */
+	if (s->err) {
+		x->early = s->why;
+		x->early_err = s->err;
+		return NOT_STOPPED;
+	}
+	if (o->on_paused)
+		o->on_paused(o->on_paused_arg, x->pid);
+	r = mo_procmaps_read(x->pid, x->maps);
+	if (r) {
+		x->early = why_of(r);
+		x->early_err = r;
+		return NOT_STOPPED;
+	}
+	r = mo_reach_roots(x->maps, s->th, s->nth, o->max_map_bytes, x->roots, &nr_roots,
+			   &incomplete);
+	if (r)
+		return r;
+	/* stop scanning a little before the tracer's own release */
+	margin = o->max_pause_ns / 20 > 1000000 ? o->max_pause_ns / 20 : 1000000;
+	if (margin > o->max_pause_ns / 2)
+		margin = o->max_pause_ns / 2;
+	x->in->mark_deadline_ns = s->pause_start + o->max_pause_ns - margin;
+	x->in->regs = s->words;
+	x->in->nr_regs = s->nwords;
+	x->in->roots = *x->roots;
+	x->in->nr_roots = nr_roots;
+	x->in->roots_incomplete = incomplete;
+	return 0;
+}
+
 /* Every block UNKNOWN for one reason. */
 static int all_unknown(const struct mo_reach_block *blocks, size_t n, enum mo_reach_why why,
 		       int err, struct mo_reach_result *out)
@@ -1070,15 +1157,6 @@ static int all_unknown(const struct mo_reach_block *blocks, size_t n, enum mo_re
 	out->stats.why = why;
 	out->stats.error = err;
 	return 0;
-}
-
-static enum mo_reach_why why_of(int err)
-{
-	if (err == -ESRCH || err == -ENOENT)
-		return MO_REACH_WHY_GONE;
-	if (err == -EPERM || err == -EACCES)
-		return MO_REACH_WHY_PERM;
-	return MO_REACH_WHY_ERROR;
 }
 
 /* Live mode: stack pointers of threads blocked in the kernel, from
@@ -1126,6 +1204,7 @@ int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 {
 	struct mo_reach_opts o;
 	struct mo_reach_input in = { 0 };
+	struct stop_scan ss = { 0 };
 	struct stopper s = { .ready_fd = -1, .resume_fd = -1 };
 	struct resume_ctx rc = { .s = &s, .joined = true };
 	struct mo_maps maps = { 0 };
@@ -1158,9 +1237,6 @@ int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 	in.deadline_ns = o.max_scan_ns ? t0 + o.max_scan_ns : 0;
 
 	if (o.mode == MO_REACH_STOP) {
-		pthread_attr_t attr;
-		uint64_t v, margin;
-
 		if (pid == getpid()) {
 			early = MO_REACH_WHY_SELF;
 			goto early_out;
@@ -1175,51 +1251,11 @@ int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 			early = MO_REACH_WHY_ERROR;
 			goto early_out;
 		}
-		if (o.hold && mo_reach_hold_pid(o.hold) == pid && hold_submit(o.hold, &s) == 0) {
-			rc.held = true;
-		} else {
-			pthread_attr_init(&attr);
-			r = pthread_create(&s.thread, &attr, tracer, &s);
-			pthread_attr_destroy(&attr);
-			if (r) {
-				early_err = -r;
-				early = MO_REACH_WHY_ERROR;
-				goto early_out;
-			}
-		}
-		rc.joined = false;
-		while (read(s.ready_fd, &v, sizeof(v)) < 0 && errno == EINTR)
-			;
-		if (s.err && rc.held)
-			rc.joined = true;	/* the holder let everything go already */
-		if (s.err) {
-			resume(&rc);
-			early = s.why;
-			early_err = s.err;
-			goto early_out;
-		}
-		if (o.on_paused)
-			o.on_paused(o.on_paused_arg, pid);
-		r = mo_procmaps_read(pid, &maps);
-		if (r) {
-			resume(&rc);
-			early = why_of(r);
-			early_err = r;
-			goto early_out;
-		}
-		r = mo_reach_roots(&maps, s.th, s.nth, o.max_map_bytes, &roots, &nr_roots,
-				   &incomplete);
-		if (r) {
-			resume(&rc);
-			goto fail;
-		}
-		/* stop scanning a little before the tracer's own release */
-		margin = o.max_pause_ns / 20 > 1000000 ? o.max_pause_ns / 20 : 1000000;
-		if (margin > o.max_pause_ns / 2)
-			margin = o.max_pause_ns / 2;
-		in.mark_deadline_ns = s.pause_start + o.max_pause_ns - margin;
-		in.regs = s.words;
-		in.nr_regs = s.nwords;
+		/* the process is stopped once the blocks are indexed */
+		ss = (struct stop_scan){ .pid = pid, .o = &o, .s = &s, .rc = &rc, .in = &in,
+					 .maps = &maps, .roots = &roots };
+		in.ready = stop_ready;
+		in.ready_arg = &ss;
 		in.marked = resume;
 		in.marked_arg = &rc;
 	} else {
@@ -1238,12 +1274,17 @@ int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 			goto fail;
 		in.confirm = true;
 		in.prev = prev;
+		in.roots = roots;
+		in.nr_roots = nr_roots;
+		in.roots_incomplete = incomplete;
 	}
-	in.roots = roots;
-	in.nr_roots = nr_roots;
-	in.roots_incomplete = incomplete;
 	r = mo_reach_classify(&in, out);
 	resume(&rc);
+	if (r == NOT_STOPPED) {
+		early = ss.early;
+		early_err = ss.early_err;
+		goto early_out;
+	}
 	if (r)
 		goto fail;
 	if (__atomic_load_n(&s.timed_out, __ATOMIC_SEQ_CST) && !out->stats.why) {
