@@ -537,10 +537,16 @@ void mo_reachability_exits(struct mo_reach_stage *rc, mo_reach_done_fn done, voi
 	while (read(mo_reach_hold_fd(rc->hold), &v, sizeof(v)) == sizeof(v))
 		;
 	if (mo_reach_hold_exiting(rc->hold)) {
-		if (mo_reachability_scan_pid(rc, mo_reach_hold_pid(rc->hold), MO_SCAN_STOP, "exit",
-					     &s) == 0 &&
-		    done)
+		pid_t pid = mo_reach_hold_pid(rc->hold);
+
+		if (mo_reachability_scan_pid(rc, pid, MO_SCAN_STOP, "exit", &s) == 0 && done)
 			done(ctx, &s);
+		/* its stacks are named while its mappings can still be read: a
+		 * short-lived command may be gone before its exec was handled */
+		mo_stacks_prime(rc->st, pid);
+		for (size_t i = 0; i < rc->nv; i++)
+			if (rc->v[i].pid == (uint32_t)pid)
+				mo_stacks_trace(rc->st, (uint32_t)pid, rc->v[i].stack_id);
 		mo_reach_hold_release(rc->hold);
 	}
 }

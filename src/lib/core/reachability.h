@@ -79,7 +79,8 @@ int mo_reachability_hold(struct mo_reach_stage *rc, pid_t pid);
 int mo_reachability_hold_fd(const struct mo_reach_stage *rc);
 
 /* The held process stopped at its exit: scanned (stop mode: it is stopped
- * anyway; trigger "exit"), then released. Clears the fd. */
+ * anyway; trigger "exit"), its stacks symbolized while its mappings are
+ * there, then released. Clears the fd. */
 void mo_reachability_exits(struct mo_reach_stage *rc, mo_reach_done_fn done, void *ctx);
 
 /* Stop holding (the process goes on untraced). */
