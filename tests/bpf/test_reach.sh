@@ -16,6 +16,9 @@
 #   cache      a cache emptied and refilled without pause, scanned live
 #              again and again: never lost
 #   traced     a process another tracer holds: unknown, already_traced
+#   resumed    memobserver killed (SIGKILL) or ended (SIGTERM) while a stop
+#              scan holds a 1 GiB heap stopped, and killed while its command
+#              is held at its exit: the process runs on, untraced, to its end
 #   options    bad --scan-mode / --scan-max-pause: one line, non-zero exit
 . "$(dirname "$0")/lib.sh"
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip reach "$why"; exit 0; fi
@@ -338,6 +341,94 @@ else
 	fail reach_traced_unknown "fixture not ready"
 fi
 stop_proc "$FPID"
+
+# ---- resumed: whatever ends memobserver, the process it stopped runs on
+# in_stop PID: a thread of PID is in a ptrace stop (a scan's pause or the
+# exit hold)
+in_stop() { grep -qs '^State:.*t (tracing stop)' /proc/"$1"/task/*/status; }
+# wait_stop PID: in_stop within 60 s, polled every 10 ms (a pause is ~1 s)
+wait_stop() {
+	local i=0
+	while [ $i -lt 6000 ]; do
+		in_stop "$1" && return 0
+		sleep 0.01
+		i=$((i + 1))
+	done
+	return 1
+}
+# at_exit PID: PID is inside exit_group/exit (the exit hold's stop)
+at_exit() {
+	local nr=""
+	read -r nr _ < /proc/"$1"/syscall 2> /dev/null
+	[ "$nr" = 231 ] || [ "$nr" = 60 ]
+}
+# free_running PID: no thread stopped (t or T) and nobody tracing it
+free_running() {
+	[ -e /proc/"$1" ] &&
+		! grep -qs '^State:.*\(t (tracing stop)\|T (stopped)\)' /proc/"$1"/task/*/status &&
+		grep -qs '^TracerPid:[[:space:]]*0$' /proc/"$1"/status
+}
+# ended PID: PID has exited (a zombie of whoever reaps orphans, or gone)
+ended() { [ ! -e /proc/"$1" ] || grep -qs '^State:.*Z (zombie)' /proc/"$1"/status; }
+GIB=1073741824
+# A stop scan asked with SIGUSR1 of a process observed with -p (nothing
+# memobserver does to its own command at its end touches it): one 1 GiB
+# buffer kept, read whole by the scan (about a second stopped).
+for how in KILL TERM; do
+	name=reach_resumed_$(tr 'A-Z' 'a-z' <<< "$how")
+	OUT=$TMP/res.$name.json
+	"$FIX/reach_flat" --size "$GIB" --wait-signal > "$TMP/res.$name.fix" 2>&1 &
+	FPID=$!
+	res=""
+	wait_for "$TMP/res.$name.fix" '^READY' 300 || res="fixture not ready"
+	if [ -z "$res" ]; then
+		"$MO" --metrics off -f json -o "$OUT" --min-age 0 --min-size 1 --interval 60s \
+			--scan-max-pause 60s -v -p "$FPID" > /dev/null 2> "$TMP/res.$name.err" &
+		MOPID=$!
+		wait_for "$TMP/res.$name.err" 'observing' 300 || res="memobserver did not start"
+		[ -z "$res" ] && kill -USR1 "$FPID"
+		[ -z "$res" ] && { wait_for "$TMP/res.$name.fix" '^DONE' 600 || res="fixture not done"; }
+		[ -z "$res" ] && kill -USR1 "$MOPID"
+		[ -z "$res" ] && { wait_stop "$FPID" || res="never stopped"; }
+		[ -z "$res" ] && kill -"$how" "$MOPID"
+		[ -z "$res" ] && { wait_until 600 pid_gone "$MOPID" || res="memobserver did not end"; }
+		stop_proc "$MOPID" 2> /dev/null
+		[ -z "$res" ] && { wait_until 100 free_running "$FPID" ||
+			res="left stopped: $(grep -h '^State\|^TracerPid' /proc/"$FPID"/status | tr '\n' ' ')"; }
+	fi
+	stop_proc "$FPID"
+	if [ -z "$res" ]; then
+		pass "$name: memobserver ended by SIG$how during a stop scan, the process runs on untraced"
+	else
+		fail "$name" "$res $(head -c 300 "$TMP/res.$name.err")"
+	fi
+done
+# The exit hold (--scan): the command, one 1 GiB block, exits when its stdin
+# closes, is held at its exit and scanned there; memobserver is killed then.
+name=reach_resumed_exit_kill
+OUT=$TMP/res.$name.json
+mkfifo "$TMP/in.$name"
+"$MO" --metrics off -f json -o "$OUT" --min-age 0 --min-size 1 --interval 60s --scan \
+	--scan-max-pause 60s -- "$FIX/reach_big" --blocks 1 --size "$GIB" --lost 0 \
+	< "$TMP/in.$name" > "$TMP/res.$name.out" 2> "$TMP/res.$name.err" &
+MOPID=$!
+exec {W}> "$TMP/in.$name"
+res=""
+wait_for "$TMP/res.$name.out" '^DONE' 600 || res="fixture not done"
+FPID=$(awk '$1 == "READY" { print $2; exit }' "$TMP/res.$name.out")
+exec {W}>&-
+[ -z "$res" ] && { wait_stop "$FPID" || res="never stopped"; }
+[ -z "$res" ] && ! at_exit "$FPID" && res="stopped, not at its exit: $(cat /proc/"$FPID"/syscall)"
+[ -z "$res" ] && kill -KILL "$MOPID"
+[ -z "$res" ] && { wait_until 600 pid_gone "$MOPID" || res="memobserver did not end"; }
+stop_proc "$MOPID" 2> /dev/null
+[ -z "$res" ] && { wait_until 600 ended "$FPID" || res="left held: $(grep -h '^State\|^TracerPid' /proc/"$FPID"/status | tr '\n' ' ')"; }
+if [ -z "$res" ]; then
+	pass "$name: memobserver killed during the exit hold's scan, the command finished its exit"
+else
+	fail "$name" "$res $(head -c 300 "$TMP/res.$name.err")"
+fi
+[ -n "$FPID" ] && ! ended "$FPID" && kill -KILL "$FPID" 2> /dev/null
 
 # ---- options: one line naming the problem, non-zero exit
 bad=""
