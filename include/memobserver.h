@@ -52,6 +52,20 @@ enum mo_mode {
 };
 
 /*
+ * Reachability scans (docs/reachability.md): whether a tracked block is still
+ * pointed to. stop: the process is stopped while its memory is read (capped
+ * pause, registers seen); live: two passes, nothing stopped.
+ */
+enum mo_scan_mode {
+	MO_SCAN_STOP = 0,
+	MO_SCAN_LIVE,
+};
+
+/* "stop" | "live" -> mode; -EINVAL otherwise. */
+int mo_scan_mode_parse(const char *s, enum mo_scan_mode *mode);
+const char *mo_scan_mode_name(enum mo_scan_mode mode);
+
+/*
  * The seed's Config, mapped to C. Thresholds left at 0 take the mode's value
  * (see mo_config_resolve); a non-zero value set by the caller overrides the
  * mode. To track every allocation regardless of mode set min_allocation_size
@@ -93,6 +107,13 @@ struct mo_config {
 	char k8s_log_dir[256];		/* the kubelet's log directory, where Kubernetes
 					   names are read from the names of its entries
 					   (default "/var/log"; "" = off) */
+	bool scan;			/* reachability scans of the tracked heap
+					   blocks at the end of the run, at exit
+					   and of stacks that stopped growing
+					   (default false; docs/reachability.md) */
+	enum mo_scan_mode scan_mode;	/* of every scan, asked ones too (stop) */
+	uint64_t scan_max_pause_ns;	/* stop mode: cap on a process's pause
+					   (default 200 ms) */
 };
 
 /* Fill cfg with the documented defaults (balanced mode). */
@@ -148,6 +169,29 @@ struct mo_stack_trace {
 	uint32_t flags;		/* MO_STACK_* from abi: truncated, fp fallback */
 };
 
+/*
+ * A stack's blocks as the last reachability scan of its process found them
+ * (docs/reachability.md). verdict NULL: never scanned.
+ */
+struct mo_reachability {
+	const char *verdict;		/* "definitely_lost" (some block lost, no other
+					   points to it), "indirectly_lost" (lost, only
+					   lost blocks point to it), "reachable" (every
+					   block), "unknown" */
+	const char *reason;		/* unknown: why ("no_permission", "already_traced",
+					   "process_gone", "pause_cap", ...); else NULL */
+	const char *mode;		/* "stop" or "live" */
+	uint64_t definitely_lost_bytes;
+	uint64_t indirectly_lost_bytes;
+	uint64_t reachable_bytes;
+	uint64_t unknown_bytes;
+	uint64_t blocks;		/* blocks of the stack the scan classified */
+	double age_seconds;		/* since the scan */
+	uint64_t scan_pause_ns;		/* scan events: the process's pause */
+	uint64_t scan_cpu_ns;		/* scan events: memobserver's CPU for the scan */
+	uint64_t scan_bytes;		/* scan events: memory read and scanned */
+};
+
 /* Leak pattern classification (analysis). */
 struct mo_event {
 	enum mo_event_type type;
@@ -186,7 +230,8 @@ struct mo_event {
 
 	const char *tier;		/* leak findings: "watch" (found from RSS growth by
 					   stack) or "precise" (allocator probes); NULL else */
-	char detail[160];		/* escalation events: what happened and why */
+	char detail[160];		/* escalation and scan events: what happened */
+	struct mo_reachability reach;	/* leak findings and scan events */
 
 	/* rss_growth and oom_risk */
 	uint64_t rss_bytes;
@@ -207,8 +252,11 @@ struct mo_leak {
 	char k8s_namespace[64];		/* as in struct mo_event */
 	char k8s_pod[254];
 	char k8s_container[64];
+	const char *kind;		/* "leak", or "plateau" for a plateau every block
+					   of which a scan found reachable */
 	const char *pattern;		/* as in struct mo_event */
-	const char *severity;		/* "warning" (growing), "info" otherwise */
+	const char *severity;		/* "warning" (growing, or a block lost), "info"
+					   otherwise */
 	double growth_bytes_per_s;
 	double confidence;
 	uint64_t unfreed_bytes;
@@ -220,6 +268,7 @@ struct mo_leak {
 	uint64_t alloc_bytes;	/* their bytes */
 	bool estimate;
 	struct mo_stack_trace stack;
+	struct mo_reachability reach;	/* as in struct mo_event */
 };
 
 /*
@@ -431,7 +480,47 @@ struct mo_leak {
 	  "each scan.")                                                                           \
 	X(stale_recovered, MO_CK_COUNTER, "memobserver_stale_blocks_recovered_total", NULL,       \
 	  "stale_blocks_recovered",                                                               \
-	  "Blocks of an old program image dropped after its exec record was lost.")              \
+	  "Blocks of an old program image dropped after its exec record was lost.")               \
+	X(scans_run, MO_CK_COUNTER, "memobserver_reachability_scans_total", NULL, "scans_run",    \
+	  "Reachability scans of a process's tracked heap blocks that ran (docs/reachability.md).") \
+	X(scans_no_permission, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",    \
+	  "reason=no_permission", "scans_no_permission",                                          \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_already_traced, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",   \
+	  "reason=already_traced", "scans_already_traced",                                        \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_process_gone, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",     \
+	  "reason=process_gone", "scans_process_gone",                                            \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_pause_cap, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",        \
+	  "reason=pause_cap", "scans_pause_cap",                                                  \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_over_budget, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",      \
+	  "reason=over_budget", "scans_over_budget",                                              \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_failed, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",           \
+	  "reason=error", "scans_failed",                                                         \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scan_blocks_definitely_lost, MO_CK_COUNTER, "memobserver_reachability_blocks_total",   \
+	  "class=definitely_lost", "scan_blocks_definitely_lost",                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_indirectly_lost, MO_CK_COUNTER, "memobserver_reachability_blocks_total",   \
+	  "class=indirectly_lost", "scan_blocks_indirectly_lost",                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_reachable, MO_CK_COUNTER, "memobserver_reachability_blocks_total",         \
+	  "class=reachable", "scan_blocks_reachable",                                             \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_unknown, MO_CK_COUNTER, "memobserver_reachability_blocks_total",           \
+	  "class=unknown", "scan_blocks_unknown",                                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_pauses, MO_CK_COUNTER, "memobserver_reachability_pauses_total", NULL, "scan_pauses", \
+	  "Stop-the-world pauses of observed processes made by reachability scans.")             \
+	X(lost_definitely_bytes, MO_CK_GAUGE, "memobserver_reachability_lost_bytes",              \
+	  "class=definitely_lost", "lost_definitely_bytes",                                       \
+	  "Tracked heap bytes that the last scan of each live process found lost, by class.")    \
+	X(lost_indirectly_bytes, MO_CK_GAUGE, "memobserver_reachability_lost_bytes",              \
+	  "class=indirectly_lost", "lost_indirectly_bytes",                                       \
+	  "Tracked heap bytes that the last scan of each live process found lost, by class.")      \
 	/* counted by the caller (mo_observer_note) */                                            \
 	X(output_write_errors, MO_CK_COUNTER, "memobserver_output_write_errors_total", NULL, NULL, \
 	  "Writes of events or reports to the output that failed (full disk, closed pipe).")     \
@@ -454,6 +543,8 @@ struct mo_counters {
 	double overhead_expected;	/* the same at the duty cycle in force */
 	double overhead_duty;		/* share of time allocating probes are attached */
 	uint64_t shed_ns;		/* time allocating probes were detached */
+	uint64_t scan_pause_ns;		/* observed processes stopped by scans */
+	uint64_t scan_cpu_ns;		/* memobserver's CPU in scans */
 };
 
 enum mo_counter_id {
@@ -622,6 +713,15 @@ int mo_observer_metrics_otlp(struct mo_observer *obs, const char *host_name, uin
  * start too.
  */
 void mo_observer_note(struct mo_observer *obs, enum mo_counter_id id, uint64_t n);
+
+/*
+ * Scan every observed process with tracked heap blocks for reachability now,
+ * in the configured scan mode (scans need not be on). Asynchronous: the
+ * worker scans; each process gets a "reachability_scan" event, and later
+ * findings carry the verdicts. Safe from any thread (an atomic flag and
+ * an eventfd write). 0, or -EAGAIN when the observer is not running.
+ */
+int mo_observer_scan(struct mo_observer *obs);
 
 /* True once every observed pid has exited (never for system-wide). */
 bool mo_observer_targets_gone(struct mo_observer *obs);

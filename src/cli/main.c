@@ -92,6 +92,23 @@ static void drain_events(struct cli *c, struct mo_buf *b)
 	output_write(c, b);
 }
 
+/*
+ * Has the command exited (then it is reaped)? A stop scan seizes it from a
+ * thread of ours, and a wait in the tracer's process sees its ptrace stops
+ * too: they are only looked at (WNOWAIT), never taken from the scanner.
+ */
+static bool child_exited(pid_t child)
+{
+	siginfo_t si = { 0 };
+
+	if (waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT) || si.si_pid != child)
+		return false;
+	if (si.si_code != CLD_EXITED && si.si_code != CLD_KILLED && si.si_code != CLD_DUMPED)
+		return false;
+	waitpid(child, NULL, 0);
+	return true;
+}
+
 static void loop(struct cli *c, int sfd, pid_t *child)
 {
 	struct mo_buf b;
@@ -107,14 +124,16 @@ static void loop(struct cli *c, int sfd, pid_t *child)
 		};
 		struct signalfd_siginfo si;
 		bool stop = false;
-		int status;
 
 		poll(pfd, 2, 200);
-		while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
 				stop = true;
+			else if (si.ssi_signo == SIGUSR1)
+				mo_observer_scan(c->obs);
+		}
 		/* only our direct child is waited for here */
-		if (*child > 0 && waitpid(*child, &status, WNOHANG) == *child)
+		if (*child > 0 && child_exited(*child))
 			*child = -1;
 		drain_events(c, &b);
 		otlp_exporter_tick(c->otlp_ex, false);
@@ -227,6 +246,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);	/* a reachability scan now */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 

@@ -57,6 +57,9 @@ enum {
 	OPT_PROFILE_DIR,
 	OPT_PROFILE_EVERY,
 	OPT_PROFILE_KEEP,
+	OPT_SCAN,
+	OPT_SCAN_MODE,
+	OPT_SCAN_MAX_PAUSE,
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP_INTERVAL,
 	OPT_OTLP_HEADER,
@@ -100,6 +103,15 @@ static const struct argp_option options[] = {
 	  "allocating probes part of the time (counts become estimates)", 3 },
 	{ "large-size", OPT_LARGE, "SIZE", 0, "report single allocations this big (mode default)", 3 },
 	{ "max-stack-depth", OPT_DEPTH, "N", 0, "frames per stack, 1-32 (32)", 3 },
+	{ "scan", OPT_SCAN, NULL, 0,
+	  "scan the tracked heap blocks for pointers to them at the end of the run, at the "
+	  "command's exit and for stacks that stopped growing: a block nobody points to is a "
+	  "leak (docs/reachability.md). SIGUSR1 scans every observed process at once", 3 },
+	{ "scan-mode", OPT_SCAN_MODE, "MODE", 0,
+	  "stop (default: each process stopped, at most --scan-max-pause) or live (two "
+	  "passes, nothing stopped, registers not seen)", 3 },
+	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "DUR", 0,
+	  "stop scans: the longest a process stays stopped (200ms)", 3 },
 	{ "config", OPT_CONFIG, "FILE", 0, "read settings from FILE (key = value)", 3 },
 
 	{ NULL, 0, NULL, 0, "Output:", 4 },
@@ -210,6 +222,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DEPTH:
 		set_or_die(c, "max_stack_depth", "--max-stack-depth", arg);
+		break;
+	case OPT_SCAN:
+		c->cfg.scan = true;
+		break;
+	case OPT_SCAN_MODE:
+		set_or_die(c, "scan_mode", "--scan-mode (stop or live)", arg);
+		break;
+	case OPT_SCAN_MAX_PAUSE:
+		set_or_die(c, "scan_max_pause", "--scan-max-pause (1ms to 60s)", arg);
 		break;
 	case OPT_CONFIG:
 		break;	/* read before the options */

@@ -47,6 +47,32 @@ void mo_config_init(struct mo_config *cfg)
 	cfg->escalate_window_ns = 60 * SEC;
 	cfg->max_escalations = 2;
 	strcpy(cfg->k8s_log_dir, "/var/log");
+	cfg->scan = false;
+	cfg->scan_mode = MO_SCAN_STOP;
+	cfg->scan_max_pause_ns = 200 * (SEC / 1000);
+}
+
+static const char *const scan_modes[] = {
+	[MO_SCAN_STOP] = "stop",
+	[MO_SCAN_LIVE] = "live",
+};
+
+int mo_scan_mode_parse(const char *s, enum mo_scan_mode *mode)
+{
+	for (size_t i = 0; i < sizeof(scan_modes) / sizeof(scan_modes[0]); i++) {
+		if (strcmp(s, scan_modes[i]) == 0) {
+			*mode = (enum mo_scan_mode)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *mo_scan_mode_name(enum mo_scan_mode mode)
+{
+	if ((unsigned)mode >= sizeof(scan_modes) / sizeof(scan_modes[0]))
+		return "unknown";
+	return scan_modes[mode];
 }
 
 static const char *const tiers[] = {
@@ -143,6 +169,10 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("escalate_window");
 	if (r.max_escalations > 64)
 		BAD("max_escalations");
+	if ((unsigned)r.scan_mode > MO_SCAN_LIVE)
+		BAD("scan_mode");
+	if (r.scan_max_pause_ns < SEC / 1000 || r.scan_max_pause_ns > 60 * SEC)
+		BAD("scan_max_pause");
 	if (r.ring_buffer_size < 4096 || r.ring_buffer_size > (1u << 30) ||
 	    (r.ring_buffer_size & (r.ring_buffer_size - 1)))
 		BAD("ring_buffer_size");

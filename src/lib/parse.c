@@ -231,6 +231,7 @@ enum setting_kind {
 	SET_PERCENT,	/* uint32_t field, basis points */
 	SET_POW2_SIZE,	/* uint32_t field, a size that is a power of two */
 	SET_DIR,	/* char[256] field: a directory path, or "off" for "" */
+	SET_SCAN,	/* enum mo_scan_mode */
 };
 
 /*
@@ -278,6 +279,10 @@ static const struct setting {
 	{ "escalate_window", SET_DURATION, offsetof(struct mo_config, escalate_window_ns), SEC, DAY },
 	{ "max_escalations", SET_U32, offsetof(struct mo_config, max_escalations), 0, 64 },
 	{ "k8s_log_dir", SET_DIR, offsetof(struct mo_config, k8s_log_dir), 0, 0 },
+	{ "scan", SET_BOOL, offsetof(struct mo_config, scan), 0, 0 },
+	{ "scan_mode", SET_SCAN, offsetof(struct mo_config, scan_mode), 0, 0 },
+	{ "scan_max_pause", SET_DURATION, offsetof(struct mo_config, scan_max_pause_ns),
+	  SEC / 1000, 60 * SEC },
 };
 
 static int parse_bool(const char *s, bool *out)
@@ -316,6 +321,7 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 	char *field = (char *)cfg + set->offset;
 	enum mo_mode mode;
 	enum mo_tier tier;
+	enum mo_scan_mode scan;
 	uint64_t v;
 	bool b;
 	int ret;
@@ -338,6 +344,11 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 		if (mo_tier_parse(value, &tier))
 			return -EINVAL;
 		cfg->tier = tier;
+		return 0;
+	case SET_SCAN:
+		if (mo_scan_mode_parse(value, &scan))
+			return -EINVAL;
+		cfg->scan_mode = scan;
 		return 0;
 	case SET_BOOL:
 		if (parse_bool(value, &b))

@@ -18,6 +18,7 @@
 #include "core/lifecycle.h"
 #include "core/probes.h"
 #include "core/proctab.h"
+#include "core/reachability.h"
 #include "core/report.h"
 #include "core/resident.h"
 #include "core/series.h"
@@ -49,6 +50,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
 	struct mo_k8snames_stats ks;
+	struct mo_reach_counts rch;
 
 	memset(out, 0, sizeof(*out));
 	if (!c->k) {
@@ -66,6 +68,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_stacks_stats(c->st, &ss);
 	mo_safefile_stats(&sf);
 	mo_proctab_k8snames_stats(c->pt, &ks);
+	mo_reachability_stats(c->rc, &rch);
 
 	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
@@ -132,6 +135,22 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->k8s_entries_bad_type = ks.bad_type;
 	out->k8s_entries_mismatched = ks.mismatched;
 	out->drop_k8s_names_full = ks.table_full;
+	out->scans_run = rch.run;
+	out->scans_no_permission = rch.no_permission;
+	out->scans_already_traced = rch.already_traced;
+	out->scans_process_gone = rch.process_gone;
+	out->scans_pause_cap = rch.pause_cap;
+	out->scans_over_budget = rch.over_budget;
+	out->scans_failed = rch.failed;
+	out->scan_blocks_definitely_lost = rch.blocks[MO_REACH_DEFINITELY_LOST];
+	out->scan_blocks_indirectly_lost = rch.blocks[MO_REACH_INDIRECTLY_LOST];
+	out->scan_blocks_reachable = rch.blocks[MO_REACH_REACHABLE];
+	out->scan_blocks_unknown = rch.blocks[MO_REACH_UNKNOWN];
+	out->scan_pauses = rch.pauses;
+	out->scan_pause_ns = rch.pause_ns;
+	out->scan_cpu_ns = rch.cpu_ns;
+	out->lost_definitely_bytes = rch.lost_definitely_bytes;
+	out->lost_indirectly_bytes = rch.lost_indirectly_bytes;
 	add_noted(c, out);
 
 	out->rss_from_proc = rs.from_proc;
