@@ -14,6 +14,12 @@
 #define MO_MAX_MMAPS 64		/* tracked anonymous mappings indexed by range per process */
 #define MO_COMM_LEN 16
 
+/* Sample weights are fixed point: the blocks a record stands for, times
+ * MO_WEIGHT_ONE (1-in-N sampling: N; byte sampling: 1 / (1 - exp(-s/R)),
+ * src/sample.h; not sampled: 1). */
+#define MO_WEIGHT_SHIFT 16
+#define MO_WEIGHT_ONE (1ULL << MO_WEIGHT_SHIFT)
+
 /* Which allocator entry point a probe belongs to: the probe's BPF cookie. */
 enum mo_fn {
 	MO_FN_NONE = 0,
@@ -55,7 +61,8 @@ struct mo_alloc_info {
 	__u64 stack_id;		/* key into the stacks map, 0 = none */
 	__u64 cgroup_id;
 	__u32 kind;		/* enum mo_alloc_kind */
-	__u32 sample_weight;	/* how many allocations this record stands for */
+	__u32 pad;
+	__u64 sample_weight;	/* allocations this record stands for * MO_WEIGHT_ONE */
 };
 
 /* Per-thread state between an allocator call's entry and its return. Nested
@@ -96,6 +103,9 @@ struct mo_thread_state {
 	 * trampoline there instead), means that call returned unseen */
 	__u64 entry_sp;
 	__u64 entry_ra;
+	/* --sample-bytes: bytes this thread may still allocate before the
+	 * next sampled call (src/sample.h); 0: not drawn yet */
+	__u64 sample_left;
 };
 
 /* sc_mode bits */
@@ -189,10 +199,12 @@ struct mo_stack_key {
 };
 
 struct mo_stack_stats {
-	__u64 allocs;
+	__u64 allocs;		/* records made (sampled ones once each) */
 	__u64 frees;
 	__u64 alloc_bytes;
 	__u64 free_bytes;
+	__u64 est_allocs;	/* allocations they stand for * MO_WEIGHT_ONE */
+	__u64 est_alloc_bytes;	/* bytes they stand for */
 };
 
 /* Per-process statistics kept by the kernel side (atomic adds). */

@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "abi.h"
+#include "sample.h"
 #include "maps.bpf.h"
 #include "unwind.bpf.h"
 #include "growth.bpf.h"
@@ -133,19 +134,44 @@ static __always_inline struct mo_thread_state *thread_state(__u32 tid, bool crea
 	return ts;
 }
 
-static __always_inline bool sampled_out(void)
+/*
+ * Skip this call? --sample N: one call in N, at random. --sample-bytes R:
+ * the thread's countdown of bytes (ts, not NULL) reaches the call that
+ * holds the next sample point, which then draws the next countdown
+ * (src/sample.h); a zero-size block counts as one byte, as for the size
+ * filter.
+ */
+static __always_inline bool sampled_out(struct mo_thread_state *ts, __u64 size)
 {
-	if (sample_rate <= 1)
+	if (sample_bytes) {
+		if (!ts->sample_left)
+			ts->sample_left = mo_sample_draw(sample_log2tab, bpf_get_prandom_u32(),
+							 sample_bytes);
+		if (mo_sample_hit(&ts->sample_left, size)) {
+			ts->sample_left = mo_sample_draw(sample_log2tab, bpf_get_prandom_u32(),
+							 sample_bytes);
+			return false;
+		}
+	} else if (sample_rate <= 1 || bpf_get_prandom_u32() % sample_rate == 0) {
 		return false;
-	if (bpf_get_prandom_u32() % sample_rate == 0)
-		return false;
+	}
 	count(MO_C_DROP_SAMPLED);
 	return true;
 }
 
-/* Per-stack totals: n_allocs/n_frees records made/gone, bytes allocated/freed. */
+/* The blocks a tracked heap block of size bytes stands for * MO_WEIGHT_ONE. */
+static __always_inline __u64 heap_weight(__u64 size)
+{
+	if (sample_bytes)
+		return mo_sample_weight(sample_gtab, size, sample_bytes);
+	return sample_rate > 1 ? (__u64)sample_rate << MO_WEIGHT_SHIFT : MO_WEIGHT_ONE;
+}
+
+/* Per-stack totals: n_allocs/n_frees records made/gone, bytes allocated/freed;
+ * weight: what each record made stands for (MO_WEIGHT_ONE: itself). */
 static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 n_allocs,
-					  __u64 n_frees, __u64 alloc_bytes, __u64 free_bytes)
+					  __u64 n_frees, __u64 alloc_bytes, __u64 free_bytes,
+					  __u64 weight)
 {
 	struct mo_stack_key k = { .tgid = tgid, .stack_id = stack_id };
 	struct mo_stack_stats *st = bpf_map_lookup_elem(&stack_stats, &k);
@@ -164,10 +190,14 @@ static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 n_al
 		if (!st)
 			return;
 	}
-	if (n_allocs)
+	if (n_allocs) {
 		__sync_fetch_and_add(&st->allocs, n_allocs);
-	if (alloc_bytes)
+		__sync_fetch_and_add(&st->est_allocs, n_allocs * weight);
+	}
+	if (alloc_bytes) {
 		__sync_fetch_and_add(&st->alloc_bytes, alloc_bytes);
+		__sync_fetch_and_add(&st->est_alloc_bytes, mo_sample_bytes(alloc_bytes, weight));
+	}
 	if (n_frees)
 		__sync_fetch_and_add(&st->frees, n_frees);
 	if (free_bytes)
@@ -214,7 +244,7 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	info.size = size;
 	info.ts_ns = bpf_ktime_get_boot_ns();
 	info.kind = kind;
-	info.sample_weight = sample_rate > 1 && kind == MO_KIND_HEAP ? sample_rate : 1;
+	info.sample_weight = kind == MO_KIND_HEAP ? heap_weight(size) : MO_WEIGHT_ONE;
 	info.cgroup_id = bpf_get_current_cgroup_id();
 	info.stack_id = stack_here(tgid, gen, ps, ip, sp, bp);
 	err = bpf_map_update_elem(&allocs, &key, &info, BPF_ANY);
@@ -224,7 +254,7 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	}
 	*stored = true;
 	count(kind == MO_KIND_HEAP ? MO_C_ALLOCS_TRACKED : MO_C_MMAPS_TRACKED);
-	stack_account(tgid, info.stack_id, 1, 0, size, 0);
+	stack_account(tgid, info.stack_id, 1, 0, size, 0, info.sample_weight);
 	if (ps) {
 		__sync_fetch_and_add(&ps->allocs, 1);
 		__sync_fetch_and_add(&ps->alloc_bytes, size);
@@ -251,7 +281,7 @@ static __always_inline bool take(__u32 tgid, __u32 gen, __u64 addr, __u32 kind,
 /* A taken block is gone for good: account its free. */
 static __always_inline void account_free(__u32 tgid, const struct mo_alloc_info *info)
 {
-	stack_account(tgid, info->stack_id, 0, 1, 0, info->size);
+	stack_account(tgid, info->stack_id, 0, 1, 0, info->size, info->sample_weight);
 	proc_account(tgid, 0, 1, 0, info->size);
 }
 
@@ -433,9 +463,16 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	track_new = (size ? size : 1) >= min_size;
 	if (!track_new) {
 		count(MO_C_DROP_SIZE_FILTERED);
-	} else if (sampled_out()) {
-		track_new = false;
-		sampled = true;
+	} else {
+		/* byte sampling keeps its countdown in the thread's state */
+		if (sample_bytes && !ts)
+			ts = thread_state(tid, true);
+		if (sample_bytes && !ts)
+			return SKIP_RETURN;
+		if (sampled_out(ts, size)) {
+			track_new = false;
+			sampled = true;
+		}
 	}
 
 	/* A large block that sampling skipped still needs its return: the
@@ -881,7 +918,7 @@ static __always_inline __u64 apply_cut(__u32 tgid, __u32 gen, const struct range
 			__sync_fetch_and_add(&ps->munmap_bytes, gone);
 		emit_map_record(MO_REC_MUNMAP, tgid, at, gone, 0);
 	}
-	stack_account(tgid, rec.stack_id, n_allocs, n_frees, 0, gone);
+	stack_account(tgid, rec.stack_id, n_allocs, n_frees, 0, gone, rec.sample_weight);
 	proc_account(tgid, n_allocs, n_frees, 0, gone);
 	return gone;
 }
@@ -1098,7 +1135,8 @@ static __always_inline void put_back(__u32 tgid, __u32 gen, struct mo_thread_sta
 	if (bpf_map_update_elem(&allocs, &key, &rec, BPF_ANY)) {
 		count(MO_C_DROP_ALLOC_TABLE_FULL);
 		/* lost: what was there is gone */
-		stack_account(tgid, rec.stack_id, 0, !n_allocs, 0, n_allocs ? 0 : old);
+		stack_account(tgid, rec.stack_id, 0, !n_allocs, 0, n_allocs ? 0 : old,
+			      rec.sample_weight);
 		proc_account(tgid, 0, !n_allocs, 0, n_allocs ? 0 : old);
 		return;
 	}
@@ -1112,7 +1150,7 @@ static __always_inline void put_back(__u32 tgid, __u32 gen, struct mo_thread_sta
 			more = size;
 			less = 0;
 		}
-		stack_account(tgid, rec.stack_id, n_allocs, 0, more, less);
+		stack_account(tgid, rec.stack_id, n_allocs, 0, more, less, rec.sample_weight);
 		proc_account(tgid, n_allocs, 0, more, less);
 		if (ps) {
 			if (more)

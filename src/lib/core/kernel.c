@@ -16,6 +16,7 @@
 #include "attach.h"
 #include "core/kernel.h"
 #include "memobserver.skel.h"
+#include "sampling.h"
 #include "util.h"
 
 #define BATCH 4096
@@ -177,7 +178,7 @@ static int k_allocs(void *impl, struct mo_alloc_rec **out, size_t *n)
 			.ts_ns = kv[i].v.ts_ns,
 			.stack_id = kv[i].v.stack_id,
 			.kind = kv[i].v.kind,
-			.weight = kv[i].v.sample_weight ? kv[i].v.sample_weight : 1,
+			.weight = kv[i].v.sample_weight ? kv[i].v.sample_weight : MO_WEIGHT_ONE,
 		};
 	}
 	free(kv);
@@ -352,6 +353,9 @@ static int open_and_load(struct mo_bpf *b, const struct mo_bpf_params *p)
 	s->rodata->trace_all = p->system_wide;
 	s->rodata->min_size = p->min_size;
 	s->rodata->sample_rate = p->sample_rate;
+	s->rodata->sample_bytes = p->sample_bytes;
+	if (p->sample_bytes)
+		mo_sample_tables_init(s->rodata->sample_log2tab, s->rodata->sample_gtab);
 	s->rodata->max_depth = p->max_depth;
 	s->rodata->session_mode = p->session;
 	s->rodata->large_size = p->large_size;
