@@ -34,8 +34,8 @@
 /* ln 2 * 2^32, rounded (tests/unit/test_sampling.c checks it against libm) */
 #define MO_LN2_Q32 2977044472ULL
 
-/* gtab[i] = g(i / 16) * 2^31 with g(x) = x / (e^x - 1), i = 0..512: x < 32 */
-#define MO_GTAB_BITS 4
+/* gtab[i] = g(i / 64) * 2^31 with g(x) = x / (e^x - 1), i = 0..2048: x < 32 */
+#define MO_GTAB_BITS 6
 #define MO_GTAB_N (32u << MO_GTAB_BITS)
 #define MO_GTAB_FRAC 31
 
@@ -46,7 +46,8 @@
  * of the concave log2(1 + f) is below it by at most h^2/8 * 1/ln 2 =
  * 4.4e-5 (h = 1/64), so a draw is at most 3.1e-5 * mean too long and the
  * mean of the draws is within 2e-5 of mean: far below the sampling error of
- * any estimate. U has 32 bits: draws stop at 22.2 * mean, which the
+ * any estimate. The fixed point's truncations make a draw at most
+ * 2 + mean * 2^-25 bytes too short. U has 32 bits: draws stop at 22.2 * mean, which the
  * exponential exceeds with probability 2^-32. The + 1 makes "sampled when
  * the size reaches the countdown" happen exactly when the exponential draw
  * is below the size: probability 1 - exp(-s / mean) for an integer size.
@@ -101,10 +102,10 @@ static __always_inline __u64 mo_sample_draw(const volatile __u32 *log2tab, __u32
  * stands for, 1 / (1 - exp(-x)) with x = size / mean, times MO_WEIGHT_ONE.
  * Written 1 + g(x) / x: g is smooth from 1 at 0 to nearly 0 at 32, where
  * the weight is 1 within 2^-40. Accuracy: linear interpolation of the
- * convex g (|g''| <= 1/6) overestimates it by at most h^2/48 = 8.1e-6
- * (h = 1/16) and x is known to 2^-16 (|g'| <= 1/2): g/x is within
- * 1.2e-5 * g/x of the truth and the weight within 1.2e-5 relative, plus
- * the 2^-16 of the fixed point.
+ * convex g (|g''| <= 1/6) overestimates it by at most h^2/48 = 5.1e-6
+ * (h = 1/64) and x is known to 2^-16 (|g'| <= 1/2, 7.6e-6): the weight
+ * (x + g) / x is off by at most 1.3e-5 / x, which is 1.3e-5 of it as
+ * x + g >= 1, plus the 2^-16 of the fixed point.
  */
 static __always_inline __u64 mo_sample_weight(const volatile __u32 *gtab, __u64 size, __u64 mean)
 {
