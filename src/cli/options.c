@@ -82,7 +82,7 @@ static const struct argp_option options[] = {
 	{ "sample-bytes", OPT_SAMPLE_BYTES, "SIZE", 0,
 	  "sample by bytes: one allocation per SIZE bytes allocated on average (e.g. 512K), "
 	  "large blocks more often, each weighted by what it stands for (totals become "
-	  "estimates)", 3 },
+	  "estimates); every size unless --min-size is given", 3 },
 	{ "dedup-window", OPT_DEDUP, "DUR", 0, "report one stack at most once per window (5s)", 3 },
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0,
 	  "keep the probes' estimated cost under PCT % of each process's CPU work by detaching the "

@@ -107,8 +107,10 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("mode");
 	if (memchr(r.name, '\0', sizeof(r.name)) == NULL || r.name[0] == '\0')
 		BAD("name");
+	/* byte sampling bounds the cost of small blocks by itself: by default
+	 * it sees every size, or it could not estimate small leaks at all */
 	if (r.min_allocation_size == 0)
-		r.min_allocation_size = modes[r.mode].min_allocation_size;
+		r.min_allocation_size = r.sample_bytes ? 1 : modes[r.mode].min_allocation_size;
 	if (r.min_unfreed_age_ns == 0)
 		r.min_unfreed_age_ns = modes[r.mode].min_unfreed_age_ns;
 	if (r.rss_growth_threshold == 0)
