@@ -16,7 +16,7 @@
 
 /* Sample weights are fixed point: the blocks a record stands for, times
  * MO_WEIGHT_ONE (1-in-N sampling: N; byte sampling: 1 / (1 - exp(-s/R)),
- * src/sample.h; not sampled: 1). */
+ * src/bpf/sampling_math.h; not sampled: 1). */
 #define MO_WEIGHT_SHIFT 16
 #define MO_WEIGHT_ONE (1ULL << MO_WEIGHT_SHIFT)
 
@@ -104,7 +104,7 @@ struct mo_thread_state {
 	__u64 entry_sp;
 	__u64 entry_ra;
 	/* --sample-bytes: bytes this thread may still allocate before the
-	 * next sampled call (src/sample.h); 0: not drawn yet */
+	 * next sampled call (src/bpf/sampling_math.h); 0: not drawn yet */
 	__u64 sample_left;
 };
 

@@ -13,8 +13,8 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "abi.h"
-#include "sample.h"
 #include "maps.bpf.h"
+#include "sampling.bpf.h"
 #include "unwind.bpf.h"
 #include "growth.bpf.h"
 
@@ -132,39 +132,6 @@ static __always_inline struct mo_thread_state *thread_state(__u32 tid, bool crea
 		ts = bpf_map_lookup_elem(&threads, &tid);
 	}
 	return ts;
-}
-
-/*
- * Skip this call? --sample N: one call in N, at random. --sample-bytes R:
- * the thread's countdown of bytes (ts, not NULL) reaches the call that
- * holds the next sample point, which then draws the next countdown
- * (src/sample.h); a zero-size block counts as one byte, as for the size
- * filter.
- */
-static __always_inline bool sampled_out(struct mo_thread_state *ts, __u64 size)
-{
-	if (sample_bytes) {
-		if (!ts->sample_left)
-			ts->sample_left = mo_sample_draw(sample_log2tab, bpf_get_prandom_u32(),
-							 sample_bytes);
-		if (mo_sample_hit(&ts->sample_left, size)) {
-			ts->sample_left = mo_sample_draw(sample_log2tab, bpf_get_prandom_u32(),
-							 sample_bytes);
-			return false;
-		}
-	} else if (sample_rate <= 1 || bpf_get_prandom_u32() % sample_rate == 0) {
-		return false;
-	}
-	count(MO_C_DROP_SAMPLED);
-	return true;
-}
-
-/* The blocks a tracked heap block of size bytes stands for * MO_WEIGHT_ONE. */
-static __always_inline __u64 heap_weight(__u64 size)
-{
-	if (sample_bytes)
-		return mo_sample_weight(sample_gtab, size, sample_bytes);
-	return sample_rate > 1 ? (__u64)sample_rate << MO_WEIGHT_SHIFT : MO_WEIGHT_ONE;
 }
 
 /* Per-stack totals: n_allocs/n_frees records made/gone, bytes allocated/freed;

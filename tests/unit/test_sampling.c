@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * test_sampling.c - byte sampling's integer math (src/sample.h, the code
+ * test_sampling.c - byte sampling's integer math (src/bpf/sampling_math.h, the code
  * the BPF program runs) against libm: the tables, the exponential draw
  * (accuracy of each draw, then the distribution of a million), the chance
- * of a block of a given size to be sampled, the weights, and the whole
- * estimator on a stream of mixed sizes. Random numbers come from a fixed
- * seed: every run checks the same draws.
+ * of a block of a given size to be sampled by the thread's countdown, the
+ * weights, the estimator on a stream of mixed sizes, and the estimates the
+ * analysis makes of a simulated kernel's allocation table where blocks are
+ * freed too. Random numbers come from fixed seeds: every run checks the
+ * same draws.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -17,6 +19,12 @@
 #include <string.h>
 #include <cmocka.h>
 
+static uint32_t rnd(uint64_t *s);
+/* the countdown's random numbers, as bpf_get_prandom_u32 gives them */
+static uint64_t countdown_seed = 1;
+#define MO_SAMPLE_RANDOM() rnd(&countdown_seed)
+
+#include "analysis.h"
 #include "sampling.h"
 
 static uint32_t log2tab[MO_LOG2_N + 1], gtab[MO_GTAB_N + 1];
@@ -153,19 +161,13 @@ static void test_draw_distribution(void **state)
 
 /* Calls of s bytes, counted down as the kernel does: the share sampled is
  * 1 - exp(-s / mean), for sizes far below and above the mean. */
-static unsigned long count_hits(uint64_t mean, uint64_t size, unsigned long calls, uint64_t *seed)
+static unsigned long count_hits(uint64_t mean, uint64_t size, unsigned long calls)
 {
 	__u64 left = 0;
 	unsigned long hits = 0;
 
-	for (unsigned long i = 0; i < calls; i++) {
-		if (!left)
-			left = mo_sample_draw(log2tab, rnd(seed), mean);
-		if (mo_sample_hit(&left, size)) {
-			hits++;
-			left = mo_sample_draw(log2tab, rnd(seed), mean);
-		}
-	}
+	for (unsigned long i = 0; i < calls; i++)
+		hits += mo_sample_countdown(log2tab, &left, size, mean);
 	return hits;
 }
 
@@ -179,12 +181,11 @@ static void test_hit_probability(void **state)
 		{ 65536, 65536 },	{ 65536, 262144 }, { 524288, 40000 }, { 1, 1 },
 		{ 1, 3 },
 	};
-	uint64_t seed = 42;
-
+	countdown_seed = 42;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		double p = -expm1(-(double)(cases[c].size ? cases[c].size : 1) / cases[c].mean);
 		unsigned long calls = (unsigned long)fmin(20000 / p, 2e7);
-		unsigned long hits = count_hits(cases[c].mean, cases[c].size, calls, &seed);
+		unsigned long hits = count_hits(cases[c].mean, cases[c].size, calls);
 		double want = calls * p, sd = sqrt(calls * p * (1 - p));
 
 		if (fabs(hits - want) > 4 * sd + 1)
@@ -260,6 +261,7 @@ static void test_unbiased(void **state)
 	long double est_bytes[NSIZES] = { 0 }, est_count[NSIZES] = { 0 };
 	uint64_t seed = 2024;
 
+	countdown_seed = 2025;
 	for (int run = 0; run < RUNS; run++) {
 		unsigned left_n[NSIZES], total = 0;
 		__u64 left = 0;
@@ -275,14 +277,11 @@ static void test_unbiased(void **state)
 				pick -= left_n[k++];
 			left_n[k]--;
 			total--;
-			if (!left)
-				left = mo_sample_draw(log2tab, rnd(&seed), mean);
-			if (mo_sample_hit(&left, size[k])) {
+			if (mo_sample_countdown(log2tab, &left, size[k], mean)) {
 				uint64_t w = mo_sample_weight(gtab, size[k], mean);
 
 				est_bytes[k] += mo_sample_bytes(size[k], w);
 				est_count[k] += (long double)w / MO_WEIGHT_ONE;
-				left = mo_sample_draw(log2tab, rnd(&seed), mean);
 			}
 		}
 	}
@@ -302,6 +301,127 @@ static void test_unbiased(void **state)
 	}
 }
 
+/*
+ * The kernel side simulated on one thread: three stacks allocate mixed
+ * sizes in random order, the countdown decides which calls are tracked,
+ * tracked blocks enter a table with their weight and leave it when freed,
+ * and the analysis groups what is left. Stack 1 leaks everything, stack 2
+ * frees everything (nothing may remain of its weights), stack 3 frees
+ * every other block. Over the runs, each stack's estimated unfreed bytes
+ * and blocks average to the truth (4 standard errors) and spread as the
+ * theory says (the sample standard deviation within 25 % of
+ * sqrt(sum n s^2 (1 - p) / p)): right on average and for the right reason.
+ */
+struct sim_kind {
+	uint64_t stack_id, size;
+	unsigned n;
+	bool freed;		/* every block, or every other one with half */
+	bool half;
+};
+
+static void test_live_estimate(void **state)
+{
+	enum { RUNS = 300, NK = 6, MAXB = 50000 };
+	static const struct sim_kind kinds[NK] = {
+		{ 1, 32, 20000, false, false },	 { 1, 1 << 20, 4, false, false },
+		{ 2, 32, 20000, true, false },	 { 2, 1 << 20, 4, true, false },
+		{ 3, 200, 8000, true, true },	 { 3, 64 << 10, 10, true, true },
+	};
+	const uint64_t mean = 16384;
+	struct mo_alloc_rec *table = calloc(MAXB, sizeof(*table));
+	long *slot = malloc(MAXB * sizeof(*slot));	/* block -> table index, -1 */
+	unsigned *order = malloc(MAXB * sizeof(*order));
+	long double sum_b[4] = { 0 }, sq_b[4] = { 0 }, sum_c[4] = { 0 };
+	long double truth_b[4] = { 0 }, truth_c[4] = { 0 }, var_b[4] = { 0 }, var_c[4] = { 0 };
+	unsigned nblocks = 0, kind_of[MAXB];
+	uint64_t seed = 77;
+
+	assert_true(table && slot && order);
+	for (int k = 0; k < NK; k++) {
+		double p = -expm1(-(double)kinds[k].size / mean);
+		unsigned live = kinds[k].freed ? (kinds[k].half ? kinds[k].n / 2 : 0) : kinds[k].n;
+		uint64_t id = kinds[k].stack_id;
+
+		assert_true(nblocks + kinds[k].n <= MAXB);
+		for (unsigned i = 0; i < kinds[k].n; i++)
+			kind_of[nblocks++] = k;
+		truth_b[id] += (long double)live * kinds[k].size;
+		truth_c[id] += live;
+		var_b[id] += live * (long double)kinds[k].size * kinds[k].size * (1 - p) / p;
+		var_c[id] += live * (1 - p) / p;
+	}
+	countdown_seed = 99;
+	for (int run = 0; run < RUNS; run++) {
+		struct mo_leak_groups out;
+		size_t nrec = 0;
+		__u64 left = 0;
+
+		/* allocation order: a random permutation */
+		for (unsigned i = 0; i < nblocks; i++)
+			order[i] = i;
+		for (unsigned i = nblocks - 1; i > 0; i--) {
+			unsigned j = rnd(&seed) % (i + 1), t = order[i];
+
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (unsigned i = 0; i < nblocks; i++) {
+			unsigned b = order[i];
+			const struct sim_kind *k = &kinds[kind_of[b]];
+
+			slot[b] = -1;
+			if (!mo_sample_countdown(log2tab, &left, k->size, mean))
+				continue;
+			slot[b] = (long)nrec;
+			table[nrec++] = (struct mo_alloc_rec){
+				.tgid = 1, .addr = b, .size = k->size, .stack_id = k->stack_id,
+				.weight = mo_sample_weight(gtab, k->size, mean),
+			};
+		}
+		/* frees, in allocation order: a tracked block leaves the table */
+		for (unsigned i = 0; i < nblocks; i++) {
+			unsigned b = order[i];
+			const struct sim_kind *k = &kinds[kind_of[b]];
+			long at = slot[b];
+
+			if (!k->freed || (k->half && (b & 1)) || at < 0)
+				continue;
+			table[at] = table[--nrec];
+			slot[table[at].addr] = at;
+		}
+		assert_int_equal(mo_analyze(table, nrec, 1, 0, &out), 0);
+		for (size_t g = 0; g < out.nr; g++) {
+			uint64_t id = out.g[g].stack_id;
+
+			assert_true(id == 1 || id == 3);
+			assert_true(out.g[g].estimate);
+			sum_b[id] += out.g[g].unfreed_bytes;
+			sq_b[id] += (long double)out.g[g].unfreed_bytes * out.g[g].unfreed_bytes;
+			sum_c[id] += out.g[g].count;
+		}
+		mo_leak_groups_release(&out);
+	}
+	for (int id = 1; id <= 3; id += 2) {
+		long double m = sum_b[id] / RUNS, sd = sqrtl(var_b[id]);
+		long double sample_sd = sqrtl((sq_b[id] - RUNS * m * m) / (RUNS - 1));
+
+		print_message("stack %d: %.4Lf of the bytes, %.4Lf of the blocks; sd %.4Lf, "
+			      "theory %.4Lf\n", id, m / truth_b[id], sum_c[id] / RUNS / truth_c[id],
+			      sample_sd / truth_b[id], sd / truth_b[id]);
+		if (fabsl(m - truth_b[id]) > 4 * sd / sqrtl(RUNS))
+			fail_msg("stack %d: %Lg bytes on average, truth %Lg", id, m, truth_b[id]);
+		/* counts round to whole blocks once per group: +-0.5 */
+		if (fabsl(sum_c[id] / RUNS - truth_c[id]) > 4 * sqrtl(var_c[id] / RUNS) + 0.5)
+			fail_msg("stack %d: %Lg blocks on average, truth %Lg", id, sum_c[id] / RUNS,
+				 truth_c[id]);
+		if (fabsl(sample_sd / sd - 1) > 0.25)
+			fail_msg("stack %d: estimates spread by %Lg, theory %Lg", id, sample_sd, sd);
+	}
+	free(order);
+	free(slot);
+	free(table);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +432,7 @@ int main(void)
 		cmocka_unit_test(test_weight_accuracy),
 		cmocka_unit_test(test_weighted_bytes),
 		cmocka_unit_test(test_unbiased),
+		cmocka_unit_test(test_live_estimate),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * sample.h - the integer math of byte sampling (--sample-bytes R), shared by
- * the BPF program and user space so that the unit tests run the very code
- * the kernel runs. Include abi.h first (MO_WEIGHT_*, __u32/__u64).
+ * sampling_math.h - the integer math of byte sampling (--sample-bytes R),
+ * shared by the BPF program (sampling.bpf.h) and user space so that the unit
+ * tests run the very code the kernel runs. Include abi.h first (MO_WEIGHT_*,
+ * __u32/__u64). mo_sample_countdown exists where MO_SAMPLE_RANDOM() is
+ * defined: a uniform 32-bit random number.
  *
  * Poisson sampling of bytes, as heap profilers do it (jemalloc's
  * prof_sample, tcmalloc, Go's MemProfileRate): sample points fall on the
@@ -18,8 +20,8 @@
  * No floating point in BPF: both functions interpolate linearly in tables
  * that user space computes with libm before load (src/lib/sampling.c).
  */
-#ifndef MO_SAMPLE_H
-#define MO_SAMPLE_H
+#ifndef MO_SAMPLING_MATH_H
+#define MO_SAMPLING_MATH_H
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
@@ -143,6 +145,25 @@ static __always_inline bool mo_sample_hit(__u64 *left, __u64 size)
 	return false;
 }
 
+#ifdef MO_SAMPLE_RANDOM
+/*
+ * A thread's countdown *left (0: not drawn yet) meets a call of size bytes:
+ * true when the call is sampled. Random numbers are drawn only at a sample
+ * point (and at the thread's first call), so an unsampled call costs a
+ * compare and a subtraction.
+ */
+static __always_inline bool mo_sample_countdown(const volatile __u32 *log2tab, __u64 *left,
+						__u64 size, __u64 mean)
+{
+	if (!*left)
+		*left = mo_sample_draw(log2tab, MO_SAMPLE_RANDOM(), mean);
+	if (!mo_sample_hit(left, size))
+		return false;
+	*left = mo_sample_draw(log2tab, MO_SAMPLE_RANDOM(), mean);
+	return true;
+}
+#endif
+
 /* size * weight / MO_WEIGHT_ONE, rounded down, without a 128-bit product:
  * the bytes a record stands for (exact split: (a*2^16 + b)*w / 2^16). */
 static __always_inline __u64 mo_sample_bytes(__u64 size, __u64 weight)
@@ -151,4 +172,4 @@ static __always_inline __u64 mo_sample_bytes(__u64 size, __u64 weight)
 	       (((size & (MO_WEIGHT_ONE - 1)) * weight) >> MO_WEIGHT_SHIFT);
 }
 
-#endif /* MO_SAMPLE_H */
+#endif /* MO_SAMPLING_MATH_H */
