@@ -180,8 +180,10 @@ struct mo_report *mo_core_report(struct mo_core *c)
 	}
 	mo_core_counters(c, &r->counters);
 	r->counters.unattributed_blocks += live_unattributed;
-	/* with probes shed part of the time, counts cover the attached time */
-	r->estimate |= r->counters.shed_ns > 0;
+	/* with probes shed part of the time, counts cover the attached time;
+	 * sampled, the totals are estimates even where no stack was sampled */
+	r->estimate |= r->counters.shed_ns > 0 || c->env.cfg.sampling_rate > 1 ||
+		       c->env.cfg.sample_bytes;
 	return r;
 }
 
