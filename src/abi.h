@@ -211,8 +211,9 @@ struct mo_stack_stats {
 struct mo_proc_stats {
 	__u64 allocs;		/* tracked allocations (after filters) */
 	__u64 frees;		/* frees that matched a tracked allocation */
-	__u64 alloc_bytes;
-	__u64 free_bytes;
+	__u64 alloc_bytes;	/* these two: what the tracked blocks stand for */
+	__u64 free_bytes;	/* (sampled: weighted alike, so their difference
+				   estimates the unfreed bytes) */
 	__u64 largest;		/* largest single tracked allocation */
 	__u64 mmap_bytes;	/* anonymous mmap bytes made by the program itself */
 	__u64 munmap_bytes;

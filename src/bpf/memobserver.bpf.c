@@ -224,7 +224,7 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	stack_account(tgid, info.stack_id, 1, 0, size, 0, info.sample_weight);
 	if (ps) {
 		__sync_fetch_and_add(&ps->allocs, 1);
-		__sync_fetch_and_add(&ps->alloc_bytes, size);
+		__sync_fetch_and_add(&ps->alloc_bytes, mo_sample_bytes(size, info.sample_weight));
 		if (size > ps->largest)
 			ps->largest = size;
 	}
@@ -249,7 +249,7 @@ static __always_inline bool take(__u32 tgid, __u32 gen, __u64 addr, __u32 kind,
 static __always_inline void account_free(__u32 tgid, const struct mo_alloc_info *info)
 {
 	stack_account(tgid, info->stack_id, 0, 1, 0, info->size, info->sample_weight);
-	proc_account(tgid, 0, 1, 0, info->size);
+	proc_account(tgid, 0, 1, 0, mo_sample_bytes(info->size, info->sample_weight));
 }
 
 static __always_inline void emit_map_record(__u32 type, __u32 tgid, __u64 addr, __u64 len,
