@@ -8,15 +8,32 @@
 #ifndef MO_SAMPLING_BPF_H
 #define MO_SAMPLING_BPF_H
 
-/* bpf_get_prandom_u32 is called at sample points only: a per-thread
- * generator would save nothing measurable there */
-#define MO_SAMPLE_RANDOM() bpf_get_prandom_u32()
+__u64 sample_next(void);
+#define MO_SAMPLE_NEXT() sample_next()
 #include "sampling_math.h"
 
 const volatile __u64 sample_bytes = 0;			/* mean bytes between sample
 							   points, 0 = off */
 const volatile __u32 sample_log2tab[MO_LOG2_N + 1] = {};	/* its tables, */
 const volatile __u32 sample_gtab[MO_GTAB_N + 1] = {};		/* filled at load */
+
+/*
+ * The next countdown, and the weight of a tracked block of size bytes. Global
+ * functions, which the verifier checks once on their own: inlined, each of
+ * the draw's branches (its bit scan) would multiply the states of the
+ * allocator programs past the verifier's limit. bpf_get_prandom_u32 is
+ * called at sample points only: a generator of our own per thread would
+ * save nothing measurable.
+ */
+__noinline __u64 sample_next(void)
+{
+	return mo_sample_draw(sample_log2tab, bpf_get_prandom_u32(), sample_bytes);
+}
+
+__noinline __u64 sample_weight(__u64 size)
+{
+	return mo_sample_weight(sample_gtab, size, sample_bytes);
+}
 
 /*
  * Skip this call? --sample N: one call in N, at random. --sample-bytes R:
@@ -26,7 +43,7 @@ const volatile __u32 sample_gtab[MO_GTAB_N + 1] = {};		/* filled at load */
 static __always_inline bool sampled_out(struct mo_thread_state *ts, __u64 size)
 {
 	if (sample_bytes) {
-		if (mo_sample_countdown(sample_log2tab, &ts->sample_left, size, sample_bytes))
+		if (mo_sample_countdown(&ts->sample_left, size))
 			return false;
 	} else if (sample_rate <= 1 || bpf_get_prandom_u32() % sample_rate == 0) {
 		return false;
@@ -39,7 +56,7 @@ static __always_inline bool sampled_out(struct mo_thread_state *ts, __u64 size)
 static __always_inline __u64 heap_weight(__u64 size)
 {
 	if (sample_bytes)
-		return mo_sample_weight(sample_gtab, size, sample_bytes);
+		return sample_weight(size);
 	return sample_rate > 1 ? (__u64)sample_rate << MO_WEIGHT_SHIFT : MO_WEIGHT_ONE;
 }
 

@@ -3,8 +3,8 @@
  * sampling_math.h - the integer math of byte sampling (--sample-bytes R),
  * shared by the BPF program (sampling.bpf.h) and user space so that the unit
  * tests run the very code the kernel runs. Include abi.h first (MO_WEIGHT_*,
- * __u32/__u64). mo_sample_countdown exists where MO_SAMPLE_RANDOM() is
- * defined: a uniform 32-bit random number.
+ * __u32/__u64). mo_sample_countdown exists where MO_SAMPLE_NEXT() is
+ * defined: a fresh countdown, mo_sample_draw of a new random number.
  *
  * Poisson sampling of bytes, as heap profilers do it (jemalloc's
  * prof_sample, tcmalloc, Go's MemProfileRate): sample points fall on the
@@ -145,21 +145,20 @@ static __always_inline bool mo_sample_hit(__u64 *left, __u64 size)
 	return false;
 }
 
-#ifdef MO_SAMPLE_RANDOM
+#ifdef MO_SAMPLE_NEXT
 /*
  * A thread's countdown *left (0: not drawn yet) meets a call of size bytes:
- * true when the call is sampled. Random numbers are drawn only at a sample
+ * true when the call is sampled. Countdowns are drawn only at a sample
  * point (and at the thread's first call), so an unsampled call costs a
  * compare and a subtraction.
  */
-static __always_inline bool mo_sample_countdown(const volatile __u32 *log2tab, __u64 *left,
-						__u64 size, __u64 mean)
+static __always_inline bool mo_sample_countdown(__u64 *left, __u64 size)
 {
 	if (!*left)
-		*left = mo_sample_draw(log2tab, MO_SAMPLE_RANDOM(), mean);
+		*left = MO_SAMPLE_NEXT();
 	if (!mo_sample_hit(left, size))
 		return false;
-	*left = mo_sample_draw(log2tab, MO_SAMPLE_RANDOM(), mean);
+	*left = MO_SAMPLE_NEXT();
 	return true;
 }
 #endif

@@ -19,15 +19,24 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <linux/types.h>
+
 static uint32_t rnd(uint64_t *s);
-/* the countdown's random numbers, as bpf_get_prandom_u32 gives them */
-static uint64_t countdown_seed = 1;
-#define MO_SAMPLE_RANDOM() rnd(&countdown_seed)
+static __u64 next_countdown(void);
+#define MO_SAMPLE_NEXT() next_countdown()
 
 #include "analysis.h"
 #include "sampling.h"
 
 static uint32_t log2tab[MO_LOG2_N + 1], gtab[MO_GTAB_N + 1];
+/* the countdowns' random numbers, as bpf_get_prandom_u32 gives them, and
+ * their mean (the kernel side's sample_bytes) */
+static uint64_t countdown_seed = 1, countdown_mean;
+
+static __u64 next_countdown(void)
+{
+	return mo_sample_draw(log2tab, rnd(&countdown_seed), countdown_mean);
+}
 
 static int setup(void **state)
 {
@@ -166,8 +175,9 @@ static unsigned long count_hits(uint64_t mean, uint64_t size, unsigned long call
 	__u64 left = 0;
 	unsigned long hits = 0;
 
+	countdown_mean = mean;
 	for (unsigned long i = 0; i < calls; i++)
-		hits += mo_sample_countdown(log2tab, &left, size, mean);
+		hits += mo_sample_countdown(&left, size);
 	return hits;
 }
 
@@ -262,6 +272,7 @@ static void test_unbiased(void **state)
 	uint64_t seed = 2024;
 
 	countdown_seed = 2025;
+	countdown_mean = mean;
 	for (int run = 0; run < RUNS; run++) {
 		unsigned left_n[NSIZES], total = 0;
 		__u64 left = 0;
@@ -277,7 +288,7 @@ static void test_unbiased(void **state)
 				pick -= left_n[k++];
 			left_n[k]--;
 			total--;
-			if (mo_sample_countdown(log2tab, &left, size[k], mean)) {
+			if (mo_sample_countdown(&left, size[k])) {
 				uint64_t w = mo_sample_weight(gtab, size[k], mean);
 
 				est_bytes[k] += mo_sample_bytes(size[k], w);
@@ -351,6 +362,7 @@ static void test_live_estimate(void **state)
 		var_c[id] += live * (1 - p) / p;
 	}
 	countdown_seed = 99;
+	countdown_mean = mean;
 	for (int run = 0; run < RUNS; run++) {
 		struct mo_leak_groups out;
 		size_t nrec = 0;
@@ -370,7 +382,7 @@ static void test_live_estimate(void **state)
 			const struct sim_kind *k = &kinds[kind_of[b]];
 
 			slot[b] = -1;
-			if (!mo_sample_countdown(log2tab, &left, k->size, mean))
+			if (!mo_sample_countdown(&left, k->size))
 				continue;
 			slot[b] = (long)nrec;
 			table[nrec++] = (struct mo_alloc_rec){
