@@ -30,40 +30,47 @@ fi
 
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip sampling "$why"; exit 0; fi
 
-# ---- the estimates, and what the kernel side did for each call. The fixture
-# holds its blocks until its stdin closes: the probe hits of the process are
-# read from the procs map meanwhile (counted under an overhead budget that
-# never sheds: 100 % of the process's own work).
+# ---- the estimates
 R=8192
-mkfifo "$TMP/stdin"
-timeout 300 "$MO" --format json --min-age 0 --sample-bytes $R --max-overhead 100 \
-	-o "$TMP/mixed.json" -- "$FIX/sample_mixed" --hold-stdin < "$TMP/stdin" \
-	> "$TMP/mixed.out" 2> "$TMP/mixed.err" &
-mpid=$!
-exec {hold}> "$TMP/stdin"
-hits=""
-if wait_for "$TMP/mixed.out" '^DONE' 1200; then
-	fpid=$(awk '$1 == "READY" { print $2; exit }' "$TMP/mixed.out")
-	hits=$(bpftool -j map dump name procs 2> /dev/null | python3 -c '
-import json, sys
-pid = int(sys.argv[1])
-for e in json.load(sys.stdin):
-    v, k = e.get("formatted", e)["value"], e.get("formatted", e)["key"]
-    if k == pid:
-        print(v["hits_alloc"], v["hits_return"])' "$fpid")
-fi
-exec {hold}>&-
-if wait "$mpid"; then
+if timeout 300 "$MO" --format json --min-age 0 --sample-bytes $R -o "$TMP/mixed.json" \
+	-- "$FIX/sample_mixed" > "$TMP/mixed.out" 2> "$TMP/mixed.err"; then
 	if python3 "$SC" check "$TMP/mixed.json" "$TMP/mixed.out" $R > "$TMP/check.mixed" 2>&1; then
 		pass sampling_estimate
 	else
 		fail sampling_estimate "$(tr '\n' ';' < "$TMP/check.mixed" | cut -c1-900)"
 	fi
-	# every call sampled out returns unseen: the return probes are the
-	# tracked calls (and the few large ones kept for the allocator's mmap)
+else
+	fail sampling_estimate "memobserver exited $?: $(head -c 300 "$TMP/mixed.err")"
+fi
+
+# ---- every call sampled out returns unseen: the return probes are the
+# tracked calls (and the few large ones kept for the allocator's mmap).
+# Probe hits are counted per process under an overhead budget (100 % of the
+# process's own work; if it sheds, entries and returns stop alike). The
+# fixture holds its blocks until its stdin closes: its hits are read from
+# the procs map meanwhile.
+mkfifo "$TMP/stdin"
+timeout 300 "$MO" --format json --min-age 0 --sample-bytes $R --max-overhead 100 \
+	-o "$TMP/hits.json" -- "$FIX/sample_mixed" --hold-stdin < "$TMP/stdin" \
+	> "$TMP/hits.out" 2> "$TMP/hits.err" &
+mpid=$!
+exec {hold}> "$TMP/stdin"
+hits=""
+if wait_for "$TMP/hits.out" '^DONE' 1200; then
+	fpid=$(awk '$1 == "READY" { print $2; exit }' "$TMP/hits.out")
+	hits=$(bpftool -j map dump name procs 2> /dev/null | python3 -c '
+import json, sys
+pid = int(sys.argv[1])
+for e in json.load(sys.stdin):
+    e = e.get("formatted", e)
+    if e["key"] == pid:
+        print(e["value"]["hits_alloc"], e["value"]["hits_return"])' "$fpid")
+fi
+exec {hold}>&-
+if wait "$mpid"; then
 	tracked=$(python3 -c 'import json, sys
 s = [json.loads(l) for l in open(sys.argv[1]) if "\"summary\"" in l][-1]
-print(s["allocations_tracked"])' "$TMP/mixed.json")
+print(s["allocations_tracked"])' "$TMP/hits.json")
 	read -r h_alloc h_return <<< "$hits"
 	if [ -z "$hits" ]; then
 		fail sampling_no_return_work "no probe hits of the fixture in the procs map"
@@ -73,7 +80,7 @@ print(s["allocations_tracked"])' "$TMP/mixed.json")
 		fail sampling_no_return_work "alloc entries $h_alloc, returns $h_return, tracked $tracked"
 	fi
 else
-	fail sampling_estimate "memobserver exited $?: $(head -c 300 "$TMP/mixed.err")"
+	fail sampling_no_return_work "memobserver exited $?: $(head -c 300 "$TMP/hits.err")"
 fi
 
 # ---- a call nested in a sampled-out call is skipped with it: with a second
