@@ -14,7 +14,7 @@
 #define MO_MAX_MMAPS 64		/* tracked anonymous mappings indexed by range per process */
 #define MO_COMM_LEN 16
 
-/* Sample weights are fixed point: the blocks a record stands for, times
+/* Sample weights in fixed point: the blocks a record stands for, times
  * MO_WEIGHT_ONE (1-in-N sampling: N; byte sampling: 1 / (1 - exp(-s/R)),
  * src/bpf/sampling_math.h; not sampled: 1). */
 #define MO_WEIGHT_SHIFT 16
@@ -61,8 +61,10 @@ struct mo_alloc_info {
 	__u64 stack_id;		/* key into the stacks map, 0 = none */
 	__u64 cgroup_id;
 	__u32 kind;		/* enum mo_alloc_kind */
-	__u32 pad;
-	__u64 sample_weight;	/* allocations this record stands for * MO_WEIGHT_ONE */
+	__u32 sample_weight;	/* allocations this record stands for: N under
+				   --sample N, else 1; under --sample-bytes a heap
+				   block's weight follows from its size alone
+				   (mo_sample_weight) and is not stored */
 };
 
 /* Per-thread state between an allocator call's entry and its return. Nested
@@ -89,7 +91,9 @@ struct mo_thread_state {
 	struct mo_alloc_info saved_info;
 	__u64 saved_addr;
 	__u32 saved_split;	/* mremap: part of the mapping stayed where it was */
-	__u32 pad;
+	__u32 sample_left;	/* --sample-bytes: bytes this thread may still
+				   allocate before its next sampled call
+				   (src/bpf/sampling_math.h); 0: not drawn yet */
 	/* Session uprobes: a sampled-out call runs no return probe, so nested
 	 * hooked calls (operator new -> malloc) recognise it by its frame:
 	 * the stack pointer and return address at its entry, and its entry ip.
@@ -103,9 +107,6 @@ struct mo_thread_state {
 	 * trampoline there instead), means that call returned unseen */
 	__u64 entry_sp;
 	__u64 entry_ra;
-	/* --sample-bytes: bytes this thread may still allocate before the
-	 * next sampled call (src/bpf/sampling_math.h); 0: not drawn yet */
-	__u64 sample_left;
 };
 
 /* sc_mode bits */

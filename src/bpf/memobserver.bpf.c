@@ -134,6 +134,10 @@ static __always_inline struct mo_thread_state *thread_state(__u32 tid, bool crea
 	return ts;
 }
 
+/* A new per-stack entry's first value: read-only data, not a stack copy
+ * (the mapping programs' frames and the walker's share 512 bytes). */
+const struct mo_stack_stats stack_stats_zero = {};
+
 /* Per-stack totals: n_allocs/n_frees records made/gone, bytes allocated/freed;
  * weight: what each record made stands for (MO_WEIGHT_ONE: itself). */
 static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 n_allocs,
@@ -144,11 +148,9 @@ static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 n_al
 	struct mo_stack_stats *st = bpf_map_lookup_elem(&stack_stats, &k);
 
 	if (!st) {
-		struct mo_stack_stats zero = {};
-
 		if (!n_allocs && !alloc_bytes)
 			return;	/* its allocation was counted before a reset */
-		if (bpf_map_update_elem(&stack_stats, &k, &zero, BPF_NOEXIST) &&
+		if (bpf_map_update_elem(&stack_stats, &k, &stack_stats_zero, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&stack_stats, &k)) {
 			count(MO_C_STACK_STATS_FULL);
 			return;
@@ -205,13 +207,14 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	struct mo_alloc_key key = { .tgid = tgid, .gen = gen, .addr = addr };
 	struct mo_alloc_info info = {};
 	struct mo_proc_stats *ps = proc_stats(tgid, gen);
+	__u64 w;
 	long err;
 
 	*stored = false;
 	info.size = size;
 	info.ts_ns = bpf_ktime_get_boot_ns();
 	info.kind = kind;
-	info.sample_weight = kind == MO_KIND_HEAP ? heap_weight(size) : MO_WEIGHT_ONE;
+	info.sample_weight = sample_rate > 1 && kind == MO_KIND_HEAP ? sample_rate : 1;
 	info.cgroup_id = bpf_get_current_cgroup_id();
 	info.stack_id = stack_here(tgid, gen, ps, ip, sp, bp);
 	err = bpf_map_update_elem(&allocs, &key, &info, BPF_ANY);
@@ -221,10 +224,11 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	}
 	*stored = true;
 	count(kind == MO_KIND_HEAP ? MO_C_ALLOCS_TRACKED : MO_C_MMAPS_TRACKED);
-	stack_account(tgid, info.stack_id, 1, 0, size, 0, info.sample_weight);
+	w = record_weight(&info);
+	stack_account(tgid, info.stack_id, 1, 0, size, 0, w);
 	if (ps) {
 		__sync_fetch_and_add(&ps->allocs, 1);
-		__sync_fetch_and_add(&ps->alloc_bytes, mo_sample_bytes(size, info.sample_weight));
+		__sync_fetch_and_add(&ps->alloc_bytes, mo_sample_bytes(size, w));
 		if (size > ps->largest)
 			ps->largest = size;
 	}
@@ -245,11 +249,14 @@ static __always_inline bool take(__u32 tgid, __u32 gen, __u64 addr, __u32 kind,
 	return bpf_map_delete_elem(&allocs, &key) == 0;
 }
 
-/* A taken block is gone for good: account its free. */
+/* A taken heap block is gone for good: account its free, taking back the
+ * weight its allocation added. */
 static __always_inline void account_free(__u32 tgid, const struct mo_alloc_info *info)
 {
-	stack_account(tgid, info->stack_id, 0, 1, 0, info->size, info->sample_weight);
-	proc_account(tgid, 0, 1, 0, mo_sample_bytes(info->size, info->sample_weight));
+	__u64 w = record_weight(info);
+
+	stack_account(tgid, info->stack_id, 0, 1, 0, info->size, w);
+	proc_account(tgid, 0, 1, 0, mo_sample_bytes(info->size, w));
 }
 
 static __always_inline void emit_map_record(__u32 type, __u32 tgid, __u64 addr, __u64 len,
@@ -885,7 +892,8 @@ static __always_inline __u64 apply_cut(__u32 tgid, __u32 gen, const struct range
 			__sync_fetch_and_add(&ps->munmap_bytes, gone);
 		emit_map_record(MO_REC_MUNMAP, tgid, at, gone, 0);
 	}
-	stack_account(tgid, rec.stack_id, n_allocs, n_frees, 0, gone, rec.sample_weight);
+	/* a mapping is never sampled: it stands for itself */
+	stack_account(tgid, rec.stack_id, n_allocs, n_frees, 0, gone, MO_WEIGHT_ONE);
 	proc_account(tgid, n_allocs, n_frees, 0, gone);
 	return gone;
 }
@@ -1101,9 +1109,9 @@ static __always_inline void put_back(__u32 tgid, __u32 gen, struct mo_thread_sta
 	rec.size = size;
 	if (bpf_map_update_elem(&allocs, &key, &rec, BPF_ANY)) {
 		count(MO_C_DROP_ALLOC_TABLE_FULL);
-		/* lost: what was there is gone */
+		/* lost: what was there is gone (a mapping: never sampled) */
 		stack_account(tgid, rec.stack_id, 0, !n_allocs, 0, n_allocs ? 0 : old,
-			      rec.sample_weight);
+			      MO_WEIGHT_ONE);
 		proc_account(tgid, 0, !n_allocs, 0, n_allocs ? 0 : old);
 		return;
 	}
@@ -1117,7 +1125,7 @@ static __always_inline void put_back(__u32 tgid, __u32 gen, struct mo_thread_sta
 			more = size;
 			less = 0;
 		}
-		stack_account(tgid, rec.stack_id, n_allocs, 0, more, less, rec.sample_weight);
+		stack_account(tgid, rec.stack_id, n_allocs, 0, more, less, MO_WEIGHT_ONE);
 		proc_account(tgid, n_allocs, 0, more, less);
 		if (ps) {
 			if (more)

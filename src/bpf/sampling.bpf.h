@@ -52,12 +52,14 @@ static __always_inline bool sampled_out(struct mo_thread_state *ts, __u64 size)
 	return true;
 }
 
-/* The blocks a tracked heap block of size bytes stands for * MO_WEIGHT_ONE. */
-static __always_inline __u64 heap_weight(__u64 size)
+/* What a tracked block stands for * MO_WEIGHT_ONE (abi.h's sample_weight).
+ * Call it where the block may be a heap block only: the programs of
+ * mappings keep their stack for the walker's frames (a call adds one). */
+static __always_inline __u64 record_weight(const struct mo_alloc_info *info)
 {
-	if (sample_bytes)
-		return sample_weight(size);
-	return sample_rate > 1 ? (__u64)sample_rate << MO_WEIGHT_SHIFT : MO_WEIGHT_ONE;
+	if (sample_bytes && info->kind == MO_KIND_HEAP)
+		return sample_weight(info->size);
+	return (__u64)info->sample_weight << MO_WEIGHT_SHIFT;
 }
 
 #endif

@@ -27,7 +27,9 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
-#define MO_SAMPLE_BYTES_MAX (1ULL << 40)	/* largest mean (keeps the math in 64 bits) */
+/* largest mean: the longest countdown (22.2 means, below) fits the 32 bits
+ * of the thread's state */
+#define MO_SAMPLE_BYTES_MAX (1ULL << 27)
 
 /* log2tab[i] = log2(1 + i / 64) * 2^26, i = 0..64 */
 #define MO_LOG2_BITS 6
@@ -49,8 +51,9 @@
  * 4.4e-5 (h = 1/64), so a draw is at most 3.1e-5 * mean too long and the
  * mean of the draws is within 2e-5 of mean: far below the sampling error of
  * any estimate. The fixed point's truncations make a draw at most
- * 2 + mean * 2^-25 bytes too short. U has 32 bits: draws stop at 22.2 * mean, which the
- * exponential exceeds with probability 2^-32. The + 1 makes "sampled when
+ * 2 + mean * 2^-25 bytes too short. U has 32 bits: draws stop at 22.2 *
+ * mean, which the exponential exceeds with probability 2^-32. The + 1 makes
+ * "sampled when
  * the size reaches the countdown" happen exactly when the exponential draw
  * is below the size: probability 1 - exp(-s / mean) for an integer size.
  */
@@ -135,7 +138,7 @@ static __always_inline __u64 mo_sample_weight(const volatile __u32 *gtab, __u64 
  * drawn by mo_sample_draw. True when the call reaches the sample point: it
  * is sampled, and the caller draws the next countdown into *left.
  */
-static __always_inline bool mo_sample_hit(__u64 *left, __u64 size)
+static __always_inline bool mo_sample_hit(__u32 *left, __u64 size)
 {
 	__u64 s = size ? size : 1;
 
@@ -152,7 +155,7 @@ static __always_inline bool mo_sample_hit(__u64 *left, __u64 size)
  * point (and at the thread's first call), so an unsampled call costs a
  * compare and a subtraction.
  */
-static __always_inline bool mo_sample_countdown(__u64 *left, __u64 size)
+static __always_inline bool mo_sample_countdown(__u32 *left, __u64 size)
 {
 	if (!*left)
 		*left = MO_SAMPLE_NEXT();

@@ -25,7 +25,7 @@ if [ -x "$MO" ]; then
 	printf 'sampling_rate = 10\nsample_bytes = 64K\n' > "$TMP/both.conf"
 	bad sampling_exclusive_config "sample_bytes" --config "$TMP/both.conf" -- true
 	bad sampling_bad_size "--sample-bytes" --sample-bytes 64Q -- true
-	bad sampling_too_large "--sample-bytes" --sample-bytes 2T -- true
+	bad sampling_too_large "--sample-bytes" --sample-bytes 1G -- true
 fi
 
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip sampling "$why"; exit 0; fi

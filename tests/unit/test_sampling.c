@@ -121,6 +121,8 @@ static void test_draw_accuracy(void **state)
 			assert_true(fabsl(draw_error((uint32_t)((1ULL << b) - 1), mean)) <=
 				    2 + 1e-7L * mean);
 	}
+	/* the longest countdown fits the thread state's 32 bits */
+	assert_true(mo_sample_draw(log2tab, 0, MO_SAMPLE_BYTES_MAX) <= UINT32_MAX);
 	print_message("largest error of a draw: %.2Le of the mean\n", worst);
 	assert_true(worst > 1e-6);	/* the sweep did reach interpolated points */
 }
@@ -133,7 +135,7 @@ static void test_draw_accuracy(void **state)
 static void test_draw_distribution(void **state)
 {
 	enum { N = 1000000 };
-	static const uint64_t means[] = { 4096, 524288, 1ULL << 36 };
+	static const uint64_t means[] = { 4096, 524288, MO_SAMPLE_BYTES_MAX };
 	uint64_t *d = malloc(N * sizeof(*d)), seed = 0x9e3779b97f4a7c15ULL;
 
 	assert_non_null(d);
@@ -172,7 +174,7 @@ static void test_draw_distribution(void **state)
  * 1 - exp(-s / mean), for sizes far below and above the mean. */
 static unsigned long count_hits(uint64_t mean, uint64_t size, unsigned long calls)
 {
-	__u64 left = 0;
+	__u32 left = 0;
 	unsigned long hits = 0;
 
 	countdown_mean = mean;
@@ -275,7 +277,7 @@ static void test_unbiased(void **state)
 	countdown_mean = mean;
 	for (int run = 0; run < RUNS; run++) {
 		unsigned left_n[NSIZES], total = 0;
-		__u64 left = 0;
+		__u32 left = 0;
 
 		for (int k = 0; k < NSIZES; k++)
 			total += left_n[k] = n[k];
@@ -366,7 +368,7 @@ static void test_live_estimate(void **state)
 	for (int run = 0; run < RUNS; run++) {
 		struct mo_leak_groups out;
 		size_t nrec = 0;
-		__u64 left = 0;
+		__u32 left = 0;
 
 		/* allocation order: a random permutation */
 		for (unsigned i = 0; i < nblocks; i++)
