@@ -224,7 +224,7 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	}
 	*stored = true;
 	count(kind == MO_KIND_HEAP ? MO_C_ALLOCS_TRACKED : MO_C_MMAPS_TRACKED);
-	w = record_weight(&info);
+	w = record_weight(kind, size, info.sample_weight);
 	stack_account(tgid, info.stack_id, 1, 0, size, 0, w);
 	if (ps) {
 		__sync_fetch_and_add(&ps->allocs, 1);
@@ -253,7 +253,7 @@ static __always_inline bool take(__u32 tgid, __u32 gen, __u64 addr, __u32 kind,
  * weight its allocation added. */
 static __always_inline void account_free(__u32 tgid, const struct mo_alloc_info *info)
 {
-	__u64 w = record_weight(info);
+	__u64 w = record_weight(info->kind, info->size, info->sample_weight);
 
 	stack_account(tgid, info->stack_id, 0, 1, 0, info->size, w);
 	proc_account(tgid, 0, 1, 0, mo_sample_bytes(info->size, w));

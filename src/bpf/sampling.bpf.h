@@ -53,13 +53,15 @@ static __always_inline bool sampled_out(struct mo_thread_state *ts, __u64 size)
 }
 
 /* What a tracked block stands for * MO_WEIGHT_ONE (abi.h's sample_weight).
- * Call it where the block may be a heap block only: the programs of
- * mappings keep their stack for the walker's frames (a call adds one). */
-static __always_inline __u64 record_weight(const struct mo_alloc_info *info)
+ * Pass kind as the caller knows it (a constant where it is one): the
+ * programs of mappings then make no call here and keep their stack for the
+ * walker's frames (a call's saved registers can cross the verifier's
+ * 512 bytes). */
+static __always_inline __u64 record_weight(__u32 kind, __u64 size, __u32 stored_weight)
 {
-	if (sample_bytes && info->kind == MO_KIND_HEAP)
-		return sample_weight(info->size);
-	return (__u64)info->sample_weight << MO_WEIGHT_SHIFT;
+	if (sample_bytes && kind == MO_KIND_HEAP)
+		return sample_weight(size);
+	return (__u64)stored_weight << MO_WEIGHT_SHIFT;
 }
 
 #endif

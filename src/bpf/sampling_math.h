@@ -167,9 +167,13 @@ static __always_inline bool mo_sample_countdown(__u32 *left, __u64 size)
 #endif
 
 /* size * weight / MO_WEIGHT_ONE, rounded down, without a 128-bit product:
- * the bytes a record stands for (exact split: (a*2^16 + b)*w / 2^16). */
+ * the bytes a record stands for (exact split: (a*2^16 + b)*w / 2^16). A
+ * constant MO_WEIGHT_ONE folds to size: the mapping programs' frames, near
+ * the verifier's 512 bytes with the walker's, get no extra spill. */
 static __always_inline __u64 mo_sample_bytes(__u64 size, __u64 weight)
 {
+	if (weight == MO_WEIGHT_ONE)
+		return size;
 	return (size >> MO_WEIGHT_SHIFT) * weight +
 	       (((size & (MO_WEIGHT_ONE - 1)) * weight) >> MO_WEIGHT_SHIFT);
 }
