@@ -104,6 +104,10 @@ struct mo_config {
 					   allocator probed for a while (default true) */
 	uint64_t escalate_window_ns;	/* how long (default 60 s) */
 	uint32_t max_escalations;	/* processes escalated at once (default 2) */
+	uint64_t sample_bytes;		/* byte sampling: one sample point per this many
+					   bytes allocated on average (Poisson), each
+					   sampled block weighted by what it stands for;
+					   0 = off (default). Excludes sampling_rate > 1. */
 	char k8s_log_dir[256];		/* the kubelet's log directory, where Kubernetes
 					   names are read from the names of its entries
 					   (default "/var/log"; "" = off) */

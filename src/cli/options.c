@@ -37,6 +37,7 @@ enum {
 	OPT_MIN_SIZE,
 	OPT_MIN_AGE,
 	OPT_SAMPLE,
+	OPT_SAMPLE_BYTES,
 	OPT_CONFIG,
 	OPT_DEDUP,
 	OPT_MAX_OVERHEAD,
@@ -97,6 +98,10 @@ static const struct argp_option options[] = {
 	{ "min-size", OPT_MIN_SIZE, "SIZE", 0, "smallest allocation tracked (10K, 1M; mode default)", 3 },
 	{ "min-age", OPT_MIN_AGE, "DUR", 0, "age before an unfreed block counts (500ms, 30s, 5m)", 3 },
 	{ "sample", OPT_SAMPLE, "N", 0, "track 1 allocation in N (totals become estimates)", 3 },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "SIZE", 0,
+	  "sample by bytes: one allocation per SIZE bytes allocated on average (e.g. 512K), "
+	  "large blocks more often, each weighted by what it stands for (totals become "
+	  "estimates); every size unless --min-size is given", 3 },
 	{ "dedup-window", OPT_DEDUP, "DUR", 0, "report one stack at most once per window (5s)", 3 },
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0,
 	  "keep the probes' estimated cost under PCT % of each process's CPU work by detaching the "
@@ -213,6 +218,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_SAMPLE:
 		set_or_die(c, "sampling_rate", "--sample", arg);
+		break;
+	case OPT_SAMPLE_BYTES:
+		set_or_die(c, "sample_bytes", "--sample-bytes", arg);
 		break;
 	case OPT_DEDUP:
 		set_or_die(c, "stack_dedup_window", "--dedup-window", arg);
@@ -406,6 +414,9 @@ void cli_parse(struct cli *c, int argc, char **argv)
 		c->profile_every_ns = PROFILE_EVERY_DEFAULT_NS;
 	if (!c->profile_keep)
 		c->profile_keep = PROFILE_KEEP_DEFAULT;
+	if (c->cfg.sample_bytes && c->cfg.sampling_rate > 1)
+		cli_die(c, "give either --sample or --sample-bytes (sampling_rate or sample_bytes), "
+			   "not both");
 	if ((c->otlp.nheaders || c->otlp.metrics_interval_ns) && !c->otlp.endpoint)
 		cli_die(c, "--otlp-interval and --otlp-header need --otlp-endpoint");
 	c->otlp.headers = c->otlp_hdrs;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "memobserver.h"
+#include "sampling.h"
 
 #define KB 1024ULL
 #define MB (1024ULL * KB)
@@ -133,8 +134,10 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("mode");
 	if (memchr(r.name, '\0', sizeof(r.name)) == NULL || r.name[0] == '\0')
 		BAD("name");
+	/* byte sampling bounds the cost of small blocks by itself: by default
+	 * it sees every size, or it could not estimate small leaks at all */
 	if (r.min_allocation_size == 0)
-		r.min_allocation_size = modes[r.mode].min_allocation_size;
+		r.min_allocation_size = r.sample_bytes ? 1 : modes[r.mode].min_allocation_size;
 	if (r.min_unfreed_age_ns == 0)
 		r.min_unfreed_age_ns = modes[r.mode].min_unfreed_age_ns;
 	if (r.rss_growth_threshold == 0)
@@ -145,6 +148,9 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("buffer_size");
 	if (r.sampling_rate == 0 || r.sampling_rate > 1000000)
 		BAD("sampling_rate");
+	/* one way of sampling at a time: their weights do not combine */
+	if (r.sample_bytes > MO_SAMPLE_BYTES_MAX || (r.sample_bytes && r.sampling_rate > 1))
+		BAD("sample_bytes");
 	if (r.stack_dedup_window_ns > 86400 * SEC)
 		BAD("stack_dedup_window");
 	if (r.min_unfreed_age_ns > 30 * 86400 * SEC)

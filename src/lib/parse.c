@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "parse.h"
+#include "sampling.h"
 
 #define SEC 1000000000ULL
 #define DAY (86400 * SEC)
@@ -260,6 +261,8 @@ static const struct setting {
 	{ "stack_dedup_window", SET_DURATION,
 	  offsetof(struct mo_config, stack_dedup_window_ns), 0, DAY },
 	{ "sampling_rate", SET_U32, offsetof(struct mo_config, sampling_rate), 1, 1000000 },
+	{ "sample_bytes", SET_SIZE, offsetof(struct mo_config, sample_bytes), 0,
+	  MO_SAMPLE_BYTES_MAX },
 	{ "max_allocations", SET_U32, offsetof(struct mo_config, max_allocations),
 	  1024, 100000000 },
 	{ "max_stacks", SET_U32, offsetof(struct mo_config, max_stacks), 64, 10000000 },

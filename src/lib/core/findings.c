@@ -160,9 +160,11 @@ void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 		k8s_copy(&c->k8s, l->k8s_namespace, l->k8s_pod, l->k8s_container);
 	}
 	if (g->stack_id && !mo_kernel_stack_stats(f->k, g->tgid, g->stack_id, &ss)) {
-		/* tracked allocations; scaled like the in-use totals */
-		l->alloc_count = ss.allocs * f->env->cfg.sampling_rate;
-		l->alloc_bytes = ss.alloc_bytes * f->env->cfg.sampling_rate;
+		/* what the tracked allocations stand for, weighted by the
+		 * kernel as the in-use totals are (sampling) */
+		l->alloc_count = ss.est_allocs / MO_WEIGHT_ONE +
+				 (ss.est_allocs % MO_WEIGHT_ONE >= MO_WEIGHT_ONE / 2);
+		l->alloc_bytes = ss.est_alloc_bytes;
 	}
 	e = mo_stacks_entry(f->st, g->tgid, g->stack_id);
 	mo_stacks_classify(e, &v);

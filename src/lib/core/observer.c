@@ -527,6 +527,7 @@ static int load(struct mo_observer *o)
 		 * sites of a process it saw grow: every size counts there */
 		.min_size = o->c.env.watch ? 1 : cfg->min_allocation_size,
 		.sample_rate = cfg->sampling_rate,
+		.sample_bytes = cfg->sample_bytes,
 		.max_depth = cfg->max_stack_depth,
 		.large_size = cfg->large_allocation_threshold,
 		.target_cgroup = o->target_cgroup,

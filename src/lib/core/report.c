@@ -328,8 +328,10 @@ struct mo_report *mo_core_query(struct mo_core *c, const struct mo_report_query 
 	}
 	mo_core_counters(c, &r->counters);
 	r->counters.unattributed_blocks += live_unattributed;
-	/* with probes shed part of the time, counts cover the attached time */
-	r->estimate |= r->counters.shed_ns > 0;
+	/* with probes shed part of the time, counts cover the attached time;
+	 * sampled, the totals are estimates even where no stack was sampled */
+	r->estimate |= r->counters.shed_ns > 0 || c->env.cfg.sampling_rate > 1 ||
+		       c->env.cfg.sample_bytes;
 out:
 	if (err) {
 		mo_report_free(r);
