@@ -10,7 +10,8 @@ PKGS=(make gcc g++ clang libclang-rt-14-dev llvm pkg-config libbpf-dev bpftool
       libmicrohttpd-dev prometheus curl
       python3-yaml groff-base systemd
       libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libmimalloc2.0 musl-tools
-      redis-server redis-tools python3-dev sqlite3 libcap-dev node-typescript valgrind)
+      redis-server redis-tools python3-dev sqlite3 libcap-dev node-typescript valgrind
+      golang-go)
 
 missing=()
 for p in "${PKGS[@]}"; do
