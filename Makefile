@@ -52,7 +52,7 @@ FIX_CXX := $(wildcard tests/fixtures/*.cc)
 FIX_BINS := $(patsubst tests/fixtures/%.c,$(OUT)/fixtures/%,$(FIX_C)) \
 	    $(patsubst tests/fixtures/%.cc,$(OUT)/fixtures/%,$(FIX_CXX))
 
-.PHONY: all clean test unit asan tsan fuzz fixtures vmlinux install
+.PHONY: all clean test unit asan tsan fuzz fuzz-replay fuzz-explore fixtures vmlinux install
 all: $(OUT)/memobserver $(OUT)/memobserver-libc-malloc fixtures
 
 $(OUT) $(OUT)/lib $(OUT)/cli $(OUT)/tests $(OUT)/asan $(OUT)/fixtures:
@@ -117,6 +117,12 @@ $(OUT)/asan/%: tests/unit/%.c $(OUT)/asan/libmemobserver.a | $(OUT)/asan
 	$(Q)$(CC) $(CFLAGS) -O1 $(ASAN) $< $(OUT)/asan/libmemobserver.a -o $@ $(LDLIBS) -lcmocka
 
 # Fuzzers: libFuzzer (clang), the library with ASan+UBSan.
+#   make fuzz-replay    every corpus file once through its fuzzer, nothing
+#                       random (what tests/run.sh runs)
+#   make fuzz-explore   random exploration, FUZZ_SECONDS (60) per fuzzer,
+#                       FUZZERS="dwarf http" to pick some; new inputs go to
+#                       build/fuzz/new/fuzz_NAME/, crashes and leaks to
+#                       build/fuzz/artifacts/ (tests/fuzz/README)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -126,6 +132,11 @@ $(OUT)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/lib/*.h src/lib/*/*.h s
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(LIB_SRCS) -o $@ $(LDLIBS)
 fuzz: $(FUZZ_BINS)
+FUZZERS ?=
+fuzz-replay: $(FUZZ_BINS)
+	$(Q)bash tests/fuzz/replay.sh $(FUZZERS)
+fuzz-explore: $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) bash tests/fuzz/explore.sh $(FUZZERS)
 
 # The unit tests under ThreadSanitizer: the library's shared state read
 # from other threads (counters, metrics, names) while the stages run.

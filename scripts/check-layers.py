@@ -6,7 +6,9 @@ when A's files include B's header, or when A's object uses a symbol B's
 object defines (nm on the built objects: calls and data). Any cycle among
 modules is printed with the names that tie it, and the exit status is 1.
 
-    python3 scripts/check-layers.py [--build build]
+    python3 scripts/check-layers.py [--build build] [--pass-line]
+
+With --pass-line the verdict is one PASS:/FAIL: line for tests/run.sh.
 """
 import argparse
 import os
@@ -112,15 +114,22 @@ def cycles(nodes, edges):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--pass-line", action="store_true")
     args = ap.parse_args()
+    if not os.path.isdir(os.path.join(args.build, "lib")):
+        print(("FAIL: layers: " if args.pass_line else "") + "no objects under %s/lib (build first)" % args.build)
+        return 1
     mods = modules()
     edges = include_edges(mods)
     for k, v in symbol_edges(mods, args.build).items():
         edges.setdefault(k, set()).update(v)
     found = cycles(sorted(mods), edges)
     if not found:
-        print("layers: %d modules, %d dependencies, no cycle" % (len(mods), len(edges)))
+        print(("PASS: " if args.pass_line else "") +
+              "layers: %d modules, %d dependencies, no cycle" % (len(mods), len(edges)))
         return 0
+    if args.pass_line:
+        print("FAIL: layers: %d cycle(s) among the library's modules" % len(found))
     for comp in found:
         print("cycle among: " + ", ".join(comp))
         for (a, b), why in sorted(edges.items()):

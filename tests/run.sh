@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole suite: unit tests (cmocka), their sanitizer build, a short run of
-# every fuzzer over its corpus, and the BPF integration tests (root).
+# The whole suite: unit tests (cmocka), their sanitizer build, every fuzzer
+# over its corpus (a replay, tests/fuzz/replay.sh; the fuzz_dwarf seed is
+# checked to be the same at any checkout path), and the BPF integration
+# tests (root).
 # Ends with one summary line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -38,26 +40,15 @@ for t in build/asan/test_*; do
 	ASAN_OPTIONS=detect_leaks=1 count_cmocka "asan/$(basename "$t")" "$t"
 done
 
-echo "== fuzzers (short runs over the corpora)"
-for f in build/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
-	name=$(basename "$f")
-	corpus=tests/fuzz/corpus/${name#fuzz_}
-	work=$(mktemp -d)
-	if "$f" -max_total_time=20 -max_len=4096 "$work" "$corpus" > "build/fuzz/$name.log" 2>&1; then
-		pass=$((pass + 1))
-		echo "PASS: fuzz/$name ($(grep -o 'Done [0-9]* runs' "build/fuzz/$name.log"))"
-	else
-		fail=$((fail + 1))
-		failed+=("fuzz/$name")
-		echo "FAIL: fuzz/$name"
-		tail -20 "build/fuzz/$name.log"
-	fi
-	rm -rf "$work"
+echo "== unit tests under ThreadSanitizer"
+for t in build/tsan/test_*; do
+	[[ $t == *.d ]] && continue
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/unit/tsan.supp" count_cmocka "tsan/$(basename "$t")" "$t"
 done
 
-echo "== BPF integration tests"
-for t in tests/bpf/test_*.sh; do
+# count_lines CMD...: run CMD, echo its output, count its PASS/FAIL/SKIP lines.
+count_lines() {
+	local line
 	while IFS= read -r line; do
 		echo "$line"
 		case "$line" in
@@ -65,7 +56,19 @@ for t in tests/bpf/test_*.sh; do
 		FAIL:*) fail=$((fail + 1)); failed+=("${line#FAIL: }") ;;
 		SKIP:*) skipped=$((skipped + 1)) ;;
 		esac
-	done < <(bash "$t" 2>&1)
+	done < <("$@" 2>&1)
+}
+
+echo "== layering (dependencies point down; no include cycle)"
+count_lines python3 scripts/check-layers.py --pass-line
+
+echo "== fuzzers (every corpus input replayed once; nothing random)"
+count_lines bash tests/fuzz/replay.sh
+count_lines bash tests/fuzz/seed_paths.sh
+
+echo "== BPF integration tests"
+for t in tests/bpf/test_*.sh; do
+	count_lines bash "$t"
 done
 
 if [ ${#failed[@]} -gt 0 ]; then

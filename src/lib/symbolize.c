@@ -43,6 +43,7 @@
 #include "symbolize.h"
 
 #define MAX_CACHED_LOOKUPS 16384
+#define MAX_SCOPES 64		/* nesting levels of code kept for one address */
 
 struct segment {		/* one PT_LOAD */
 	uint64_t offset;
@@ -732,6 +733,62 @@ static int call_site(Dwarf_Die *cu, Dwarf_Die *scope, struct sym_frame *caller)
 	return dup_str(&caller->file, file);
 }
 
+/* DIEs whose pc ranges nest code: a chain of them leads to an address. */
+static bool code_scope(int tag)
+{
+	switch (tag) {
+	case DW_TAG_subprogram:
+	case DW_TAG_inlined_subroutine:
+	case DW_TAG_lexical_block:
+	case DW_TAG_try_block:
+	case DW_TAG_catch_block:
+	case DW_TAG_with_stmt:
+	case DW_TAG_entry_point:
+	case DW_TAG_module:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * The DIEs of cu that contain pc, innermost first, at most max: the concrete
+ * tree as compiled, so each level of nested inlining is its own
+ * DW_TAG_inlined_subroutine and the outermost subprogram is the function
+ * the code is in. (dwarf_getscopes stops at the innermost inlined instance
+ * and continues with its abstract definition's parents; on corrupt DWARF it
+ * also loses its own allocation.) A chain deeper than max keeps its outer
+ * levels. DIE offsets only grow along the walk, so corrupt sibling links
+ * cannot make it loop.
+ */
+static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *scopes, int max)
+{
+	Dwarf_Die die, next;
+	int n = 0;
+
+	if (dwarf_child(cu, &die) != 0)
+		return 0;
+	for (;;) {
+		if (code_scope(dwarf_tag(&die)) && dwarf_haspc(&die, pc) > 0) {
+			scopes[n++] = die;
+			if (n == max || dwarf_child(&die, &next) != 0)
+				break;
+		} else if (dwarf_siblingof(&die, &next) != 0) {
+			break;
+		}
+		if (dwarf_dieoffset(&next) <= dwarf_dieoffset(&die))
+			break;
+		die = next;
+	}
+	for (int i = 0; i < n / 2; i++) {
+		Dwarf_Die t = scopes[i];
+
+		scopes[i] = scopes[n - 1 - i];
+		scopes[n - 1 - i] = t;
+	}
+	return n;
+}
+
 /*
  * Resolve one ELF vaddr: frames for the inlined subroutines that contain it
  * (innermost first), then the function they were inlined into.
@@ -739,7 +796,7 @@ static int call_site(Dwarf_Die *cu, Dwarf_Die *scope, struct sym_frame *caller)
 static int resolve(struct module *mod, struct lookup *l)
 {
 	Dwarf_Addr a = l->vaddr + mod->bias, cubias = 0;
-	Dwarf_Die *cu, *scopes = NULL, *sub = NULL;
+	Dwarf_Die *cu, scopes[MAX_SCOPES], *sub = NULL;
 	GElf_Off symoff = 0;
 	GElf_Sym sym;
 	Dwfl_Line *dl;
@@ -750,7 +807,7 @@ static int resolve(struct module *mod, struct lookup *l)
 	name = dwfl_module_addrinfo(mod->dmod, a, &symoff, &sym, NULL, NULL, NULL);
 	cu = mod->no_dwarf ? NULL : dwfl_module_addrdie(mod->dmod, a, &cubias);
 	if (cu)
-		nscopes = dwarf_getscopes(cu, a - cubias, &scopes);
+		nscopes = scopes_at(cu, a - cubias, scopes, MAX_SCOPES);
 	for (int i = 0; i < nscopes; i++) {
 		int tag = dwarf_tag(&scopes[i]);
 
@@ -764,10 +821,8 @@ static int resolve(struct module *mod, struct lookup *l)
 	}
 
 	l->frames = calloc(ninl + 1, sizeof(*l->frames));
-	if (!l->frames) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!l->frames)
+		return -ENOMEM;
 	l->n = ninl + 1;
 
 	dl = mod->no_dwarf ? NULL : dwfl_module_getsrc(mod->dmod, a);
@@ -786,7 +841,7 @@ static int resolve(struct module *mod, struct lookup *l)
 		k++;
 	}
 	if (err)
-		goto out;
+		return err;
 
 	if (name) {
 		l->frames[ninl].offset = symoff;
@@ -797,10 +852,7 @@ static int resolve(struct module *mod, struct lookup *l)
 		if (dwarf_lowpc(sub, &low) == 0 && a - cubias >= low)
 			l->frames[ninl].offset = a - cubias - low;
 	}
-	err = dup_str(&l->frames[ninl].symbol, name);
-out:
-	free(scopes);
-	return err;
+	return dup_str(&l->frames[ninl].symbol, name);
 }
 
 static int module_lookup(struct module *mod, uint64_t vaddr, const struct lookup **out)

@@ -367,17 +367,129 @@ static int cie_fde_encoding(const Dwarf_CIE *cie, bool eh, uint8_t *enc)
 	return 0;
 }
 
+/*
+ * The highest DWARF register number an x86-64 CFA program may name (the
+ * AVX-512 mask registers end at 125). libdw sizes every frame it computes
+ * by the highest register its program names: one corrupt instruction
+ * naming register 10^8 cost 1.5 GB and 8 s for a 19 KB file.
+ */
+#define MAX_CFI_REG 127
+
+static int skip_bytes(const uint8_t **p, const uint8_t *end, uint64_t n)
+{
+	if ((uint64_t)(end - *p) < n)
+		return -EINVAL;
+	*p += n;
+	return 0;
+}
+
+/*
+ * 0 when every register the CFA instructions [p, end) name is at most
+ * MAX_CFI_REG, -ERANGE when one is not. Decoding ends at an opcode it does
+ * not know or at a truncated operand, as libdw's does (and what follows is
+ * never executed). enc is the FDE pointer encoding (DW_CFA_set_loc).
+ */
+static int cfa_regs_check(const uint8_t *p, const uint8_t *end, uint8_t enc)
+{
+	while (p < end) {
+		uint8_t op = *p++;
+		uint64_t reg = 0, v;
+		int64_t sv;
+		int err = 0;
+
+		if ((op & 0xc0) == DW_CFA_advance_loc || (op & 0xc0) == DW_CFA_restore)
+			continue;	/* a 6-bit register at most */
+		if ((op & 0xc0) == DW_CFA_offset) {
+			if (read_uleb(&p, end, &v))
+				return 0;
+			continue;
+		}
+		switch (op) {
+		case DW_CFA_nop:
+		case DW_CFA_remember_state:
+		case DW_CFA_restore_state:
+		case DW_CFA_GNU_window_save:
+			break;
+		case DW_CFA_set_loc:
+			err = (enc & PE_FORMAT) == PE_ULEB128 ? read_uleb(&p, end, &v) :
+			      (enc & PE_FORMAT) == PE_SLEB128 ? read_sleb(&p, end, &sv) :
+			      skip_bytes(&p, end, encoded_size(enc));
+			break;
+		case DW_CFA_advance_loc1:
+			err = skip_bytes(&p, end, 1);
+			break;
+		case DW_CFA_advance_loc2:
+			err = skip_bytes(&p, end, 2);
+			break;
+		case DW_CFA_advance_loc4:
+			err = skip_bytes(&p, end, 4);
+			break;
+		case DW_CFA_MIPS_advance_loc8:
+			err = skip_bytes(&p, end, 8);
+			break;
+		case DW_CFA_def_cfa_offset:
+		case DW_CFA_GNU_args_size:
+			err = read_uleb(&p, end, &v);
+			break;
+		case DW_CFA_def_cfa_offset_sf:
+			err = read_sleb(&p, end, &sv);
+			break;
+		case DW_CFA_def_cfa_expression:
+			err = read_uleb(&p, end, &v) || skip_bytes(&p, end, v);
+			break;
+		case DW_CFA_restore_extended:
+		case DW_CFA_undefined:
+		case DW_CFA_same_value:
+		case DW_CFA_def_cfa_register:
+			err = read_uleb(&p, end, &reg);
+			break;
+		case DW_CFA_offset_extended:
+		case DW_CFA_val_offset:
+		case DW_CFA_def_cfa:
+		case DW_CFA_GNU_negative_offset_extended:
+			err = read_uleb(&p, end, &reg) || read_uleb(&p, end, &v);
+			break;
+		case DW_CFA_offset_extended_sf:
+		case DW_CFA_val_offset_sf:
+		case DW_CFA_def_cfa_sf:
+			err = read_uleb(&p, end, &reg) || read_sleb(&p, end, &sv);
+			break;
+		case DW_CFA_register:
+			err = read_uleb(&p, end, &reg) || read_uleb(&p, end, &v);
+			if (!err && v > reg)
+				reg = v;
+			break;
+		case DW_CFA_expression:
+		case DW_CFA_val_expression:
+			err = read_uleb(&p, end, &reg) || read_uleb(&p, end, &v) ||
+			      skip_bytes(&p, end, v);
+			break;
+		default:
+			return 0;
+		}
+		if (err)
+			return 0;
+		if (reg > MAX_CFI_REG)
+			return -ERANGE;
+	}
+	return 0;
+}
+
 struct cie_enc {
 	Dwarf_Off off;
 	int enc;	/* -1: a CIE whose FDEs cannot be decoded */
+	bool z;		/* its FDEs carry augmentation data */
+	bool refused;	/* its initial instructions fail cfa_regs_check */
 };
 
 /*
- * Walk a CFI section entry by entry for the FDE ranges: .debug_frame, and
- * .eh_frame of files without .eh_frame_hdr.
+ * Walk a CFI section entry by entry for the FDE ranges: into spans (when
+ * not NULL) for .debug_frame and .eh_frame without .eh_frame_hdr, and into
+ * refused those of the FDEs whose instructions, or their CIE's, fail
+ * cfa_regs_check: libdw is never asked about their rows.
  */
 static int scan_fde_spans(Elf *elf, Elf_Data *data, uint64_t sec_vaddr, bool eh,
-			  struct span_vec *spans)
+			  struct span_vec *spans, struct span_vec *refused)
 {
 	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
 	struct cie_enc *cies = NULL;
@@ -397,28 +509,38 @@ static int scan_fde_spans(Elf *elf, Elf_Data *data, uint64_t sec_vaddr, bool eh,
 			}
 			cies = v;
 			cies[ncies].off = off;
-			cies[ncies++].enc =
-				cie_fde_encoding(&e.cie, eh, &enc) ? -1 : enc;
+			cies[ncies].enc = cie_fde_encoding(&e.cie, eh, &enc) ? -1 : enc;
+			cies[ncies].z = eh && e.cie.augmentation && e.cie.augmentation[0] == 'z';
+			cies[ncies++].refused =
+				cfa_regs_check(e.cie.initial_instructions,
+					       e.cie.initial_instructions_end, enc) != 0;
 		} else {
 			const uint8_t *p = e.fde.start, *end = e.fde.end;
 			uint64_t field = sec_vaddr +
 				(uint64_t)(p - (const uint8_t *)data->d_buf);
-			uint64_t start, range;
-			int enc = -1;
+			uint64_t start, range, aug = 0;
+			const struct cie_enc *c = NULL;
 
 			/* an FDE's CIE is nearly always the latest one seen */
 			for (size_t i = ncies; i-- > 0;) {
 				if (cies[i].off == e.fde.CIE_pointer) {
-					enc = cies[i].enc;
+					c = &cies[i];
 					break;
 				}
 			}
-			if (enc >= 0 &&
-			    !read_encoded(&p, end, (uint8_t)enc, field, 0, &start) &&
-			    !read_encoded(&p, end, (uint8_t)enc & PE_FORMAT, 0, 0,
+			if (c && c->enc >= 0 &&
+			    !read_encoded(&p, end, (uint8_t)c->enc, field, 0, &start) &&
+			    !read_encoded(&p, end, (uint8_t)c->enc & PE_FORMAT, 0, 0,
 					  &range) &&
-			    range > 0)
-				err = span_push(spans, start, start + range);
+			    range > 0) {
+				if (c->refused ||
+				    (c->z && (read_uleb(&p, end, &aug) ||
+					      skip_bytes(&p, end, aug))) ||
+				    cfa_regs_check(p, end, (uint8_t)c->enc))
+					err = span_push(refused, start, start + range);
+				else if (spans)
+					err = span_push(spans, start, start + range);
+			}
 		}
 		if (next == (Dwarf_Off)-1)
 			break;
@@ -581,11 +703,49 @@ static int cmp_span(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Walk every span of one CFI source in start order. Spans overlapping
- * covered (the ranges an earlier source already described) are skipped;
- * the ranges walked are appended to walked. */
+/* Sort v and merge the spans that overlap or touch. */
+static void coalesce(struct span_vec *v)
+{
+	size_t out = 0;
+
+	if (!v->n)
+		return;
+	qsort(v->v, v->n, sizeof(*v->v), cmp_span);
+	for (size_t i = 1; i < v->n; i++) {
+		if (v->v[i].start <= v->v[out].end) {
+			if (v->v[i].end > v->v[out].end)
+				v->v[out].end = v->v[i].end;
+		} else {
+			v->v[++out] = v->v[i];
+		}
+	}
+	v->n = out + 1;
+}
+
+/* Whether [start, bound) meets a span of v (sorted, not overlapping). */
+static bool meets(const struct span_vec *v, uint64_t start, uint64_t bound)
+{
+	size_t lo = 0, hi = v ? v->n : 0;
+
+	/* first span ending after start */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->v[mid].end <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return v && lo < v->n && v->v[lo].start < bound;
+}
+
+/* Walk every span of one CFI source in start order. Spans meeting covered
+ * (the ranges an earlier source already described) or refused (FDEs
+ * libdw must not evaluate, sorted) are skipped; the ranges walked are
+ * appended to walked. */
 static int walk_spans(struct builder *b, Dwarf_CFI *cfi, struct span_vec *spans,
-		      const struct span_vec *covered, struct span_vec *walked)
+		      const struct span_vec *covered, const struct span_vec *refused,
+		      struct span_vec *walked)
 {
 	if (spans->n)
 		qsort(spans->v, spans->n, sizeof(*spans->v), cmp_span);
@@ -598,21 +758,10 @@ static int walk_spans(struct builder *b, Dwarf_CFI *cfi, struct span_vec *spans,
 			bound = spans->v[i + 1].start;
 		if (!in_module(b, s.start) || bound <= s.start)
 			continue;
-		if (covered && covered->n) {
-			size_t lo = 0, hi = covered->n;
-
-			/* first covered span ending after s.start */
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-
-				if (covered->v[mid].end <= s.start)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (lo < covered->n && covered->v[lo].start < bound)
-				continue;
-		}
+		if (meets(covered, s.start, bound))
+			continue;
+		if (meets(refused, s.start, bound))
+			continue;
 		err = walk_fde(b, cfi, s.start, bound, &stop);
 		if (!err && walked && stop > s.start)
 			err = span_push(walked, s.start, stop);
@@ -655,24 +804,33 @@ static void sort_and_merge(struct builder *b)
 
 static int build_eh_frame(Elf *elf, struct builder *b, struct span_vec *walked)
 {
-	struct span_vec spans = { 0 };
+	struct span_vec spans = { 0 }, refused = { 0 };
 	Dwarf_CFI *cfi = dwarf_getcfi_elf(elf);
+	GElf_Shdr sh;
+	Elf_Scn *scn;
+	Elf_Data *d;
 	int err;
 
 	if (!cfi)
 		return 0;
+	/* the section is read for the FDEs to refuse even when the header's
+	 * table gives the starts; without section headers libdw finds
+	 * .eh_frame through the header alone, and nothing is refused */
+	scn = find_section(elf, ".eh_frame", &sh);
+	d = scn ? elf_getdata(scn, NULL) : NULL;
 	err = hdr_fde_starts(elf, &spans);
 	if (err == -ENOENT) {
-		GElf_Shdr sh;
-		Elf_Scn *scn = find_section(elf, ".eh_frame", &sh);
-		Elf_Data *d = scn ? elf_getdata(scn, NULL) : NULL;
-
 		spans.n = 0;
-		err = d ? scan_fde_spans(elf, d, sh.sh_addr, true, &spans) : 0;
+		err = d ? scan_fde_spans(elf, d, sh.sh_addr, true, &spans, &refused) : 0;
+	} else if (!err && d) {
+		err = scan_fde_spans(elf, d, sh.sh_addr, true, NULL, &refused);
 	}
-	if (!err)
-		err = walk_spans(b, cfi, &spans, NULL, walked);
+	if (!err) {
+		coalesce(&refused);
+		err = walk_spans(b, cfi, &spans, NULL, &refused, walked);
+	}
 	free(spans.v);
+	free(refused.v);
 	dwarf_cfi_end(cfi);
 	return err;
 }
@@ -680,7 +838,7 @@ static int build_eh_frame(Elf *elf, struct builder *b, struct span_vec *walked)
 static int build_debug_frame(Elf *elf, struct builder *b,
 			     const struct span_vec *covered)
 {
-	struct span_vec spans = { 0 };
+	struct span_vec spans = { 0 }, refused = { 0 };
 	GElf_Shdr sh;
 	Elf_Scn *scn = find_section(elf, ".debug_frame", &sh);
 	Elf_Data *d;
@@ -697,10 +855,13 @@ static int build_debug_frame(Elf *elf, struct builder *b,
 	cfi = dwarf_getcfi(dw);
 	d = elf_getdata(scn, NULL);
 	if (cfi && d)
-		err = scan_fde_spans(elf, d, 0, false, &spans);
-	if (!err && cfi)
-		err = walk_spans(b, cfi, &spans, covered, NULL);
+		err = scan_fde_spans(elf, d, 0, false, &spans, &refused);
+	if (!err && cfi) {
+		coalesce(&refused);
+		err = walk_spans(b, cfi, &spans, covered, &refused, NULL);
+	}
 	free(spans.v);
+	free(refused.v);
 	dwarf_end(dw);
 	return err;
 }

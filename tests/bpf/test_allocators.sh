@@ -32,9 +32,10 @@ list_check() {
 	local name=$1 bin=$2 j out
 	shift 2
 	[ -x "$bin" ] || return 0
-	"$bin" --wait-ms 5000 > /dev/null &
+	"$bin" --wait-ms 5000 > "$TMP/$name.list" &
 	j=$!
-	sleep 0.3
+	# READY: its libraries are loaded
+	wait_for "$TMP/$name.list" '^READY' 50
 	out=$("$MO" --list-allocators "$j" 2>&1)
 	kill "$j"
 	wait "$j" 2> /dev/null

@@ -40,7 +40,7 @@ cleanup_mem() {
 	while read -r p; do echo "$p" > "$mem/cgroup.procs"; done < "$mem_cg/cgroup.procs"
 	rmdir "$mem_cg" "$mem/docker" 2> /dev/null
 }
-trap 'cleanup_cg; cleanup_v1; cleanup_mem; rm -rf "$TMP"' EXIT
+trap 'end_jobs; cleanup_cg; cleanup_v1; cleanup_mem; rm -rf "$TMP"' EXIT
 
 # start FIXTURE in cgroup DIR (empty: stay here), waiting for SIGUSR1
 start_in() { # out dir fixture args...
@@ -70,8 +70,18 @@ filter_check() {
 		return
 	fi
 	kill -USR1 "$a" "$b"
-	wait "$a" "$b" 2> /dev/null
-	sleep 1
+	# (not our children: started in a command substitution)
+	if ! wait_until 100 pid_gone "$a" || ! wait_until 100 pid_gone "$b"; then
+		fail "$name" "the fixtures did not end within 10 s"
+		kill "$m" "$a" "$b" 2> /dev/null
+		return
+	fi
+	if ! wait_until 100 exit_seen "$TMP/$name.json" "$a"; then
+		fail "$name" "pid $a's exit not reported within 10 s"
+		kill -INT "$m"
+		wait "$m"
+		return
+	fi
 	kill -INT "$m"
 	wait "$m"
 	res=$(python3 -c '

@@ -75,6 +75,7 @@ else
 	skip error_no_allocator "cannot build a static program: $(head -c 100 "$TMP/noalloc.cc")"
 fi
 
+wait_until 50 links_back "$links0"
 links1=$(links_now)
 if [ "$links0" = "$links1" ]; then
 	pass error_no_links_left
@@ -92,7 +93,7 @@ wait_for "$TMP/k.err" observing 100
 during=$(links_now)
 kill -KILL "$m"
 wait "$m" 2> /dev/null
-sleep 0.5
+wait_until 50 links_back "$links0"
 after=$(links_now)
 kill "$f"
 wait "$f" 2> /dev/null

@@ -6,7 +6,7 @@
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip faults "$why"; exit 0; fi
 BYPID="python3 $ROOT/tests/bpf/leaks_by_pid.py"
 FULL=$TMP/full
-trap 'mountpoint -q "$FULL" && umount "$FULL"; rm -rf "$TMP"; jobs -p | xargs -r kill 2>/dev/null' EXIT
+trap 'end_jobs; mountpoint -q "$FULL" && umount "$FULL"; rm -rf "$TMP"' EXIT
 
 # IDs of the BPF links process $1 holds (its bpf_link fds), one line.
 links_of() {
@@ -27,11 +27,16 @@ links_alive() {
 	echo "$alive"
 }
 
+none_alive() { [ -z "$(links_alive "$@")" ]; }
+
 # no_links_left NAME IDS: PASS when memobserver's links (taken while it ran)
-# are all gone.
+# are all gone, at most 5 s after it ended (a link goes with its last
+# reference, which can be a moment after the process is reaped).
 no_links_left() {
 	local name=$1 ids=$2 alive
 	if [ -z "$ids" ]; then fail "$name" "no links seen while memobserver ran"; return; fi
+	# shellcheck disable=SC2086
+	wait_until 50 none_alive $ids
 	# shellcheck disable=SC2086
 	alive=$(links_alive $ids)
 	if [ -z "$alive" ]; then pass "$name"; else fail "$name" "links still attached:$alive"; fi
@@ -52,9 +57,10 @@ observe() {
 	"$MO" -v --format json --min-age 0 --metrics off -d 60s -o "$TMP/$name.json" "$@" \
 		2> "$TMP/$name.err" &
 	mpid=$!
-	if ! wait_for "$TMP/$name.err" 'observing' 150; then
+	# 30 s: a system-wide start reads every running program's unwind rows
+	if ! wait_for "$TMP/$name.err" 'observing' 300; then
 		fail "$name" "memobserver did not start: $(head -c 300 "$TMP/$name.err")"
-		kill "$mpid" 2> /dev/null
+		stop_proc "$mpid"
 		return 1
 	fi
 }
@@ -99,7 +105,6 @@ leaking() {
 	ids=$(links_of "$mpid")
 	kill -USR1 "$fpid"
 	wait_for "$TMP/$name.out" '^DONE' 100
-	sleep 0.3
 }
 
 # ---- 1. the target is killed while observed (SIGKILL, holding its leaks)
@@ -233,7 +238,9 @@ if observe sys; then
 		wait "$fpid"
 		ended faults_pid_beside_system_wide "$mp" "$TMP/spid.err" &&
 			check faults_pid_beside_system_wide "$TMP/spid.json" "$TMP/sp.out"
-		sleep 1
+		# the system-wide observer has processed the exit (at most 10 s)
+		wait_until 100 exit_seen "$TMP/sys.json" "$fpid" ||
+			echo "note: the system-wide observer had not reported the exit of $fpid after 10 s" >&2
 		# system-wide, stopping waits for the worker's backlog: allow 30 s
 		kill -TERM "$ms"
 		if ended faults_system_wide_stops "$ms" "$TMP/sys.err" 30; then
@@ -258,7 +265,7 @@ print(b, c)' "$TMP/sys.json" "$fpid")
 		fi
 		no_links_left faults_both_observers_no_links "$ids $idp"
 	fi
-	kill "$ms" 2> /dev/null
+	stop_proc "$ms"
 fi
 
 # ---- 7. the output file's disk fills up
@@ -271,8 +278,13 @@ if mount -t tmpfs -o size=64k memobserver-test "$FULL"; then
 		-- "$FIX/leak_basic" --hold-ms 3000 > "$TMP/full.out" 2> "$TMP/full.err" &
 	mpid=$!
 	wait_for "$TMP/full.out" '^DONE' 100
-	sleep 1.5
-	curl -sf "http://127.0.0.1:$port/metrics" > "$TMP/full.prom"
+	# the scrape judged below: the first that counts a failed write (the
+	# fixture holds 3 s, memobserver ends with it)
+	write_failed() {
+		scrape_to "$port" "$TMP/full.prom" || return 1
+		awk '$1 == "memobserver_output_write_errors_total" && $2 > 0 { ok = 1 } END { exit !ok }' "$TMP/full.prom"
+	}
+	wait_until 25 write_failed
 	wait "$mpid"
 	rc=$?
 	scraped=$(awk '/^memobserver_output_write_errors_total / { print $2 }' "$TMP/full.prom")
@@ -315,12 +327,16 @@ else
 	fail faults_broken_pipe_keeps_observing "exit $rc after ${secs}s, ${n:-no} failed writes: $(tail -c 200 "$TMP/bp.err")"
 fi
 
-head -1 < "$TMP/pipe" > "$TMP/head2.txt" &
+# The reader holds the pipe open from the start but reads (and so goes
+# away) only once memobserver's links are taken: memobserver ends at the
+# first write after that, so its links must be listed before.
+{ wait_file "$TMP/links_taken" 300 && head -1; } < "$TMP/pipe" > "$TMP/head2.txt" &
 hpid=$!
 "$MO" -v --exit-on-broken-pipe --min-age 0 -i 200ms --metrics off -d 60s \
 	-- "$FIX/leak_basic" --hold-ms 30000 > "$TMP/pipe" 2> "$TMP/bq.err" &
 mpid=$!
 wait_for "$TMP/bq.err" 'observing' 150 && ids=$(links_of "$mpid")
+touch "$TMP/links_taken"
 wait "$hpid"
 if wait_gone "$mpid" 50; then
 	wait "$mpid"

@@ -58,7 +58,9 @@ observe() {
 	fi
 	kill -USR1 "$f"
 	wait_for "$TMP/$name.fx" '^DONE' 50
-	sleep 1.5	# one analysis interval with the leaks held
+	# its COUNT large allocations written out (each event's text, JSON or
+	# not, names its kind): the leaks are seen while still held
+	wait_for_count "$TMP/$name.out" large_allocation $COUNT 100
 	[ "$(type -t scrape)" = function ] && scrape
 	kill -INT "$m"
 	wait "$m"

@@ -26,7 +26,12 @@ fi
 
 kill -USR1 "$f"
 wait_for "$TMP/f.out" '^DONE' 50
-sleep 1
+# the reference scrape: the first with the fixture's series (5 s at most)
+scraped() {
+	scrape_to "$port" "$TMP/ref.txt" &&
+		grep -q '^memory_allocations_tracked_total' "$TMP/ref.txt"
+}
+wait_until 50 scraped
 
 # CapEff of each HTTP thread of process $1 (MHD-* and http-gate), one line.
 http_thread_caps() {
@@ -54,8 +59,7 @@ else
 	pass http_thread_caps
 fi
 
-# 2. Load: one scrape for reference, then the burst with slow clients held.
-curl -sf "http://127.0.0.1:$port/metrics" > "$TMP/ref.txt"
+# 2. Load: the scrape above for reference, then the burst with slow clients held.
 python3 - "$port" > "$TMP/load.out" 2>&1 <<'PY'
 import socket, sys, threading, time
 port = int(sys.argv[1])

@@ -38,7 +38,9 @@ fi
 "$FIX/leak_basic" --hold-ms 200 > "$TMP/a.out" 2>&1 &
 a=$!
 wait $a
-sleep 1
+# its exit processed (its leaks reported) before the stop, at most 10 s
+wait_until 100 exit_seen "$root/tmp/sys.json" "$a" ||
+	echo "note: memobserver had not reported the exit of $a after 10 s" >&2
 # SIGINT to memobserver itself (unshare exec'd sh, which exec'd chroot, which
 # exec'd memobserver: the same pid)
 kill -INT "$mpid"

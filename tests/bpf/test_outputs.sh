@@ -20,10 +20,15 @@ if ! wait_for "$TMP/o.err" observing 100; then
 fi
 kill -USR1 "$f"
 wait_for "$TMP/f.out" '^DONE' 50
-sleep 1
+# the scrape judged below: the first that has the fixture's series (5 s at most)
+scraped() {
+	scrape_to "$port" "$TMP/metrics.txt" &&
+		grep -q '^memory_allocations_tracked_total{process="leak_many"' "$TMP/metrics.txt"
+}
+wait_until 50 scraped
 
 # 1. The scrape: the seed's families, valid exposition format.
-if curl -sf "http://127.0.0.1:$port/metrics" > "$TMP/metrics.txt"; then
+if [ -s "$TMP/metrics.txt" ]; then
 	if command -v promtool > /dev/null; then
 		if promtool check metrics < "$TMP/metrics.txt" > "$TMP/promtool.out" 2>&1; then
 			pass outputs_promtool_check

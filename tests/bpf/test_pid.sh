@@ -53,6 +53,7 @@ fi
 kill "$fpid" 2>/dev/null
 wait "$fpid" 2>/dev/null
 
+wait_until 50 links_back "$links0"
 links1=$(links_now)
 if [ "$links0" = "$links1" ]; then
 	pass pid_no_links_left

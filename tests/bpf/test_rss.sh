@@ -20,8 +20,9 @@ print(eval(sys.argv[2]))' "$1" "$2"
 
 # run NAME [env...]: observe the fixture by pid; leaves $TMP/NAME.{json,out,err,prom}
 run() {
-	local name=$1 port=$((20000 + RANDOM % 20000)) f m
+	local name=$1 port=$((20000 + RANDOM % 20000)) f m reads=1
 	shift
+	[[ " $* " == *" MEMOBSERVER_NO_RSS_STAT=1 "* ]] && reads=3
 	"$FIX/leak_many" --shmem-mb $SHMEM_MB --count 40 --size 1048576 --touch \
 		--interval-ms 50 --wait-signal --hold-ms 4000 > "$TMP/$name.out" 2>&1 &
 	f=$!
@@ -33,11 +34,19 @@ run() {
 		kill "$f" "$m" 2>/dev/null
 		return 1
 	fi
-	sleep 1.5	# a first sample before the growth
+	# a first sample (a /proc read) before the growth
+	sampled() {
+		scrape_to "$port" "$TMP/$name.prom" &&
+			[ "$(metric "$TMP/$name.prom" memobserver_rss_proc_reads_total)" -ge "$1" ] 2> /dev/null
+	}
+	wait_until 50 sampled 1
 	kill -USR1 "$f"
 	wait_for "$TMP/$name.out" '^DONE' 100
-	sleep 2
-	curl -sf "http://127.0.0.1:$port/metrics" > "$TMP/$name.prom"
+	# the growth reported while the fixture holds it (4 s), then the scrape
+	# once three samples were read from /proc (the fallback reads one a
+	# second; with rss_stat the first one already cross-checks)
+	wait_for "$TMP/$name.json" '"kind":"rss_growth"' 40
+	wait_until 30 sampled "$reads"
 	wait "$f"
 	wait "$m"
 }

@@ -135,10 +135,17 @@ soak() {
 		t=$((t + 1))
 		[ $t -gt $((RUN_S + 120)) ] && break
 	done
-	# the fixture freed everything and idles: the counters are final
-	sleep 1.5
+	# the fixture freed everything and idles (4 s, memobserver ends with
+	# it): the counters are final once the scrape counts at least the
+	# allocator calls the fixture made (at most 5 s)
+	local made
+	made=$(awk '$1 == "SOAK" && $2 == "allocs" { print $3 }' "$d/fx.out")
+	calls_counted() {
+		scrape_to "$port" "$d/m.final" &&
+			[ "$(metric "$d/m.final" memobserver_allocator_calls_total)" -ge "${made:-1}" ]
+	}
+	wait_until 50 calls_counted
 	map_ids "$mp" > "$d/maps"
-	curl -s --max-time 5 "http://127.0.0.1:$port/metrics" > "$d/m.final" 2> /dev/null
 	kernel_counters "$(map_id "$d/maps" counters)" > "$d/kc"
 	local ticks0 ticks1
 	ticks1=$(awk '{ print $14 + $15 }' /proc/"$mp"/stat 2> /dev/null)
@@ -340,27 +347,38 @@ longrun() {
 	local d=$TMP/long n=30 mp script
 	mkdir -p "$d"
 	printf 'max_allocations = 4096\nmax_stacks = 1024\n' > "$d/conf"
+	# after the children the command waits (up to 120 s) for the test to
+	# have read the maps, so memobserver is still there to read them
 	script='for i in $(seq '$n'); do "$0" --threads 1 --run-ms 100 --slots 256 --leaks 8 > "$1/child.$i"; done
-echo phase1 > "$1/phase"; sleep 5
+echo phase1 > "$1/phase"
+i=0; while [ ! -e "$1/go" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 "$0" --threads 1 --run-ms 100 --slots 256 --leaks 8 > "$1/last.out"; sleep 1'
 	"$MO" --config "$d/conf" --format json -m off -o "$d/ev.json" \
 		-- sh -c "$script" "$FIX/soak" "$d" > "$d/sh.out" 2> "$d/mo.err" &
 	mp=$!
 	if ! wait_for "$d/phase" phase1 1800; then
 		fail longrun_exited_reclaimed "the children did not finish in 180 s"
+		touch "$d/go"
 		kill "$mp" 2> /dev/null
 		wait "$mp"
 		return
 	fi
-	# the last exits are reclaimed within a maintenance period (100 ms)
-	sleep 2.5
+	# The exited children's entries leave the maps once the worker has
+	# processed their exits (a backlog under load): read the counts until
+	# they are down to a few, for at most 30 s; the verdict below judges
+	# the last counts read.
 	map_ids "$mp" > "$d/maps"
 	local allocs stacks sstats procs
-	allocs=$(map_count "$(map_id "$d/maps" allocs)")
+	reclaimed() {
+		allocs=$(map_count "$(map_id "$d/maps" allocs)")
+		sstats=$(map_count "$(map_id "$d/maps" stack_stats)")
+		procs=$(map_count "$(map_id "$d/maps" procs)")
+		[ "${allocs:-999}" -le 16 ] && [ "${sstats:-999}" -le 16 ] && [ "${procs:-999}" -le 4 ]
+	}
+	wait_until 300 reclaimed
 	stacks=$(map_count "$(map_id "$d/maps" stacks)")
-	sstats=$(map_count "$(map_id "$d/maps" stack_stats)")
-	procs=$(map_count "$(map_id "$d/maps" procs)")
 	kernel_counters "$(map_id "$d/maps" counters)" > "$d/kc"
+	touch "$d/go"
 	wait "$mp"
 	echo "FIGURES longrun: after $n exited children: allocs $allocs stacks $stacks" \
 		"stack_stats $sstats procs $procs entries;" \

@@ -17,7 +17,9 @@ a=$!
 "$FIX/leak_threads" --hold-ms 200 > "$TMP/b.out" 2>&1 &
 b=$!
 wait $a $b
-sleep 1
+# both exits processed (their leaks reported) before the stop, at most 10 s each
+wait_until 100 exit_seen "$TMP/sys.json" "$a" && wait_until 100 exit_seen "$TMP/sys.json" "$b" ||
+	echo "note: memobserver had not reported the exits of $a and $b after 10 s" >&2
 kill -INT "$mpid"
 if ! wait "$mpid"; then
 	fail system_wide "memobserver failed: $(tail -c 300 "$TMP/sys.err")"

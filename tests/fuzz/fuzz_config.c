@@ -6,10 +6,8 @@
  * as "line N: ...", a successful one always passes mo_config_resolve, and
  * the number parsers agree with each other.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *	-Iinclude -Isrc -Isrc/lib tests/fuzz/fuzz_config.c src/lib/parse.c \
- *	src/lib/config.c -o fuzz_config
- *   ./fuzz_config tests/fuzz/corpus/config
+ *   make fuzz-replay FUZZERS=config     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=config    random exploration (tests/fuzz/README)
  */
 #include <errno.h>
 #include <stdint.h>

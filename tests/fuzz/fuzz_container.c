@@ -8,10 +8,8 @@
  * inside its field, an id must be 64 lowercase hex digits or empty, a pod
  * UID 32 hex digits or a dashed UUID, and the runtime must agree with them.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
- *	-Isrc -Isrc/lib tests/fuzz/fuzz_container.c src/lib/container.c \
- *	-o fuzz_container
- *   ./fuzz_container -max_total_time=60 NEW_CORPUS_DIR tests/fuzz/corpus/container
+ *   make fuzz-replay FUZZERS=container     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=container    random exploration (tests/fuzz/README)
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -16,8 +16,8 @@
  * bytes, nothing may crash, leak or read out of bounds; the table's rows
  * must be sorted and every frame must come back with the address asked.
  *
- *   make build/fuzz/fuzz_dwarf
- *   build/fuzz/fuzz_dwarf -max_total_time=60 -max_len=4096 NEW_DIR tests/fuzz/corpus/dwarf
+ *   make fuzz-replay FUZZERS=dwarf     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=dwarf    random exploration (tests/fuzz/README)
  */
 #include <errno.h>
 #include <stdio.h>

@@ -4,10 +4,8 @@
  * disk (the API takes paths), is searched for functions and a build id,
  * and every function found goes through the probe-site decoder.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *	-Isrc/lib tests/fuzz/fuzz_elfsym.c src/lib/elfsym.c \
- *	src/lib/probesite.c -o fuzz_elfsym -lelf
- *   ./fuzz_elfsym -max_total_time=60 tests/fuzz/corpus/elfsym
+ *   make fuzz-replay FUZZERS=elfsym     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=elfsym    random exploration (tests/fuzz/README)
  */
 #include <errno.h>
 #include <stddef.h>

@@ -10,8 +10,8 @@
  * bodies, and must answer a plain scrape (checked every 64 inputs) at
  * once, whatever the inputs before left behind.
  *
- *   make build/fuzz/fuzz_http
- *   build/fuzz/fuzz_http -max_total_time=60 -max_len=4096 NEW_DIR tests/fuzz/corpus/http
+ *   make fuzz-replay FUZZERS=http     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=http    random exploration (tests/fuzz/README)
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -5,9 +5,8 @@
  * UTF-8, a well-formed JSON string (resp. control-free text), and must map
  * back to the input. The first 8 bytes also go through mo_json_double.
  *
- *   clang -fsanitize=fuzzer,address,undefined -Iinclude -Isrc -Isrc/lib \
- *	tests/fuzz/fuzz_json.c src/lib/json.c -lm -o fuzz_json
- *   ./fuzz_json -max_total_time=60 NEW_CORPUS_DIR tests/fuzz/corpus/json
+ *   make fuzz-replay FUZZERS=json     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=json    random exploration (tests/fuzz/README)
  */
 #include <math.h>
 #include <stdbool.h>

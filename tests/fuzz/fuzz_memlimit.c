@@ -6,8 +6,8 @@
  * against a plain reference: a limit is "max" or digits up to the first
  * newline, and reads back as the same text when printed.
  *
- *   make build/fuzz/fuzz_memlimit
- *   build/fuzz/fuzz_memlimit -max_total_time=60 NEW_DIR tests/fuzz/corpus/memlimit
+ *   make fuzz-replay FUZZERS=memlimit     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=memlimit    random exploration (tests/fuzz/README)
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -8,8 +8,8 @@
  * mo_maps_find must return, for every map's first and last byte, a map
  * that contains it; a failed one must leave the result empty.
  *
- *   make build/fuzz/fuzz_procmaps
- *   build/fuzz/fuzz_procmaps -max_total_time=60 NEW_DIR tests/fuzz/corpus/procmaps
+ *   make fuzz-replay FUZZERS=procmaps     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=procmaps    random exploration (tests/fuzz/README)
  */
 #include <errno.h>
 #include <stdint.h>

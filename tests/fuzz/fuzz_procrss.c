@@ -5,8 +5,8 @@
  * any read past it). A success must have every field a multiple of 1 KiB
  * (the file counts in kB) and no sum that overflowed.
  *
- *   make build/fuzz/fuzz_procrss
- *   build/fuzz/fuzz_procrss -max_total_time=60 NEW_CORPUS_DIR tests/fuzz/corpus/procrss
+ *   make fuzz-replay FUZZERS=procrss     its corpus, as the test suite runs it
+ *   make fuzz-explore FUZZERS=procrss    random exploration (tests/fuzz/README)
  */
 #include <stddef.h>
 #include <stdint.h>

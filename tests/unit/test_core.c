@@ -27,6 +27,7 @@
 #include "core/growth.h"
 #include "core/probes.h"
 #include "core/report.h"
+#include "core/series.h"
 #include "sinks/metrics.h"
 #include "core/leaks.h"
 #include "core/lifecycle.h"
@@ -191,12 +192,51 @@ static void test_records_dispatch(void **state)
 	mo_records_free(rd);
 }
 
+/* -------------------------------------------------------------- series */
+
+/*
+ * Keys move in and out of __other__ as their rank changes (one own series
+ * allowed): __other__ (folded sum + offset) and every own series seen must
+ * never go backwards.
+ */
+static void test_series_never_go_backwards(void **state)
+{
+	struct mo_series *s = mo_series_new(1);
+	uint64_t v[3] = { 0, 0, 0 }, prev_other = 0, off[MO_SERIES_VALUES];
+	uint64_t ranks[][3] = { { 3, 2, 1 }, { 1, 3, 2 }, { 1, 2, 3 }, { 3, 1, 2 }, { 2, 3, 1 } };
+	const char *keys[3] = { "a", "b", "c" };
+
+	for (int round = 0; round < 5; round++) {
+		struct mo_series_row rows[3];
+		uint64_t other;
+		int own = 0;
+
+		for (int i = 0; i < 3; i++) {
+			v[i] += 10 + (uint64_t)i;
+			rows[i] = (struct mo_series_row){ .key = keys[i], .rank = ranks[round][i] };
+			rows[i].v[0] = v[i];
+		}
+		assert_int_equal(mo_series_decide(s, rows, 3, off), 0);
+		other = off[0];
+		for (int i = 0; i < 3; i++) {
+			if (rows[i].other)
+				other += rows[i].v[0];
+			else
+				own++;
+		}
+		assert_int_equal(own, 1);
+		assert_true(other >= prev_other);
+		prev_other = other;
+	}
+	mo_series_free(s);
+}
+
 /* ------------------------------------------------------------ proctab */
 
 static void test_proctab(void **state)
 {
 	struct mo_proctab *t = mo_proctab_new();
-	char comm[64], cid[80];
+	struct mo_proc_view v;
 	struct mo_proc *p;
 
 	for (pid_t pid = 1; pid <= 10000; pid++)
@@ -209,9 +249,9 @@ static void test_proctab(void **state)
 	p = mo_proctab_find(t, PID0 + 2);
 	assert_non_null(p);
 	mo_proctab_set_comm(t, p, "worker", 16);
-	mo_proctab_describe(t, PID0 + 2, comm, sizeof(comm), cid, sizeof(cid));
-	assert_string_equal(comm, "worker");
-	assert_string_equal(cid, "");
+	mo_proctab_describe(t, PID0 + 2, &v);
+	assert_string_equal(v.comm, "worker");
+	assert_string_equal(v.container_id, "");
 	/* targets: alive until exit, then pending until reclaimed */
 	assert_true(mo_proctab_targets_gone(t));
 	p = mo_proctab_add_target(t, PID0 + 20001, 0);
@@ -451,6 +491,58 @@ static void test_rss_growth_finding(void **state)
 	mo_event_free(ev);
 }
 
+/* ------------------------------------------------------------- metrics */
+
+static uint64_t allocs_of(const struct mo_metrics_snapshot *snap, const char *name)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < snap->nprocs; i++)
+		if (!strcmp(snap->procs[i].command, name))
+			sum += snap->procs[i].allocations;
+	return sum;
+}
+
+/* A process that execs takes a new name: what it did before stays its
+ * former name's, so neither name's counter goes backwards. */
+static void test_exec_keeps_counters_monotonic(void **state)
+{
+	struct rig *r = *state;
+	struct mo_core c = { 0 };
+	struct mo_metrics_snapshot snap;
+	uint32_t pid = PID0 + 30;
+	struct mo_record e = rec(MO_REC_EXEC, pid, 1, 100, "new");
+
+	c.env = r->env;
+	c.k = &r->fk->k;
+	c.q = r->q;
+	c.pt = r->pt;
+	c.st = r->st;
+	c.f = r->f;
+	c.rs = r->rs;
+	c.lk = r->lk;
+	c.lc = r->lc;
+	c.pr = mo_probes_new(&r->env, NULL, NULL, NULL);
+	c.proc_series = mo_series_new(MO_METRICS_MAX_SERIES - 1);
+	c.rss_series = mo_series_new(MO_METRICS_MAX_SERIES - 1);
+	mo_proctab_set_comm(r->pt, mo_proctab_add_target(r->pt, pid, 0), "old", 4);
+	fk_add_proc(r->fk, pid, 1, 10, 0);
+	assert_int_equal(mo_core_metrics(&c, &snap), 0);
+	assert_int_equal(allocs_of(&snap, "old"), 10);
+	mo_core_metrics_release(&snap);
+	mo_lifecycle_exec(r->lc, &e);
+	take_events(r, NULL, NULL);
+	r->fk->procs[r->fk->nprocs - 1].st.allocs = 15;
+	assert_int_equal(mo_core_metrics(&c, &snap), 0);
+	assert_int_equal(allocs_of(&snap, "old"), 10);
+	assert_int_equal(allocs_of(&snap, "new"), 5);
+	assert_true(snap.series_decided);
+	mo_core_metrics_release(&snap);
+	mo_series_free(c.proc_series);
+	mo_series_free(c.rss_series);
+	mo_probes_free(c.pr);
+}
+
 /* --------------------------------------------------------------- growth */
 
 /*
@@ -545,12 +637,12 @@ static void *read_loop(void *arg)
 	while (!__atomic_load_n(&rd->stop, __ATOMIC_ACQUIRE)) {
 		struct mo_metrics_snapshot snap;
 		struct mo_counters k;
-		char comm[64], cid[80];
+		struct mo_proc_view v;
 
 		mo_core_counters(rd->c, &k);
 		assert_int_equal(mo_core_metrics(rd->c, &snap), 0);
 		mo_core_metrics_release(&snap);
-		mo_proctab_describe(rd->c->pt, PID0 + 1, comm, sizeof(comm), cid, sizeof(cid));
+		mo_proctab_describe(rd->c->pt, PID0 + 1, &v);
 		(void)mo_proctab_targets_gone(rd->c->pt);
 		rd->reads++;
 	}
@@ -609,6 +701,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_records_dispatch),
 		cmocka_unit_test(test_proctab),
+		cmocka_unit_test(test_series_never_go_backwards),
 		cmocka_unit_test_setup_teardown(test_exit_reports_and_forgets, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_exit_releases_own_stacks, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_exec_drops_old_image, rig_setup, rig_teardown),
@@ -619,6 +712,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_periodic_plateau, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_rss_growth_finding, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_readers_while_working, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_exec_keeps_counters_monotonic, rig_setup,
+						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_growth_finding_and_escalation, rig_setup,
 						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_growth_escalation_failure_is_an_event, rig_setup,

@@ -555,7 +555,7 @@ struct slowloris {
 	int nsrc, n;
 	int *fd;
 	size_t *sent;
-	volatile int stop, rounds, reopened;
+	int stop, rounds, reopened;	/* stop and rounds: atomic, shared with the thread */
 	pthread_t t;
 };
 
@@ -577,7 +577,7 @@ static void *slowloris_main(void *arg)
 {
 	struct slowloris *a = arg;
 
-	while (!a->stop) {
+	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
 		for (int i = 0; i < a->n; i++) {
 			char c;
 
@@ -594,9 +594,9 @@ static void *slowloris_main(void *arg)
 			if (send(a->fd[i], &c, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
 				a->sent[i]++;
 		}
-		a->rounds++;
+		__atomic_add_fetch(&a->rounds, 1, __ATOMIC_RELEASE);
 		/* One byte a second: the pace of the attack, not a wait for an event. */
-		for (int k = 0; k < 20 && !a->stop; k++)
+		for (int k = 0; k < 20 && !__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE); k++)
 			usleep(50 * 1000);
 	}
 	return NULL;
@@ -620,7 +620,7 @@ static void slowloris_start(struct slowloris *a, unsigned port, const char *src_
 
 static void slowloris_stop(struct slowloris *a)
 {
-	a->stop = 1;
+	__atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
 	pthread_join(a->t, NULL);
 	for (int i = 0; i < a->n; i++) {
 		if (a->fd[i] >= 0)
@@ -635,7 +635,7 @@ static void slowloris_wait(struct slowloris *a, int rounds)
 {
 	double deadline = now_s() + rounds * 3.0 + 10;
 
-	while (a->rounds < rounds)
+	while (__atomic_load_n(&a->rounds, __ATOMIC_ACQUIRE) < rounds)
 		assert_true(now_s() < deadline), usleep(20 * 1000);
 }
 

@@ -47,6 +47,14 @@ static inline __attribute__((always_inline)) void *inl_fn(void) { void *ra = ra_
 static const int inl_call_line = __LINE__ + 1;
 NOINL void *inl_outer(void) { void *ra = inl_fn(); KEEP(ra); return ra; }
 
+/* Two levels of inlining: each level is a frame at its own call line. */
+static const int nest_inner_line = __LINE__ + 1;
+static inline __attribute__((always_inline)) void *nest_inner(void) { void *ra = ra_callee(); KEEP(ra); return ra; }
+static const int nest_middle_line = __LINE__ + 1;
+static inline __attribute__((always_inline)) void *nest_middle(void) { void *ra = nest_inner(); KEEP(ra); return ra; }
+static const int nest_outer_line = __LINE__ + 1;
+NOINL void *nest_outer(void) { void *ra = nest_middle(); KEEP(ra); return ra; }
+
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -147,6 +155,37 @@ static void test_return_address(void **state)
 	assert_int_equal(mo_symbolize(s, getpid(), &ips[1], 1, &f, &n), 0);
 	assert_true(f[0].address == ips[1]);
 	assert_true(f[0].offset == ips[1] - addr_of(ra_caller));
+	mo_frames_free(f, n);
+	mo_symbolizer_free(s);
+}
+
+static void test_inlined_nested(void **state)
+{
+	struct mo_symbolizer *s = mo_symbolizer_new();
+	uint64_t ips[2] = { addr_of(target_fn), addr_of(nest_outer()) };
+	struct mo_frame *f;
+	size_t n;
+
+	assert_non_null(s);
+	assert_int_equal(mo_symbolize(s, getpid(), ips, 2, &f, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(f[0].symbol, "target_fn");
+
+	assert_string_equal(f[1].symbol, "nest_inner");
+	assert_true(f[1].inlined);
+	assert_int_equal(f[1].line, nest_inner_line);
+
+	assert_string_equal(f[2].symbol, "nest_middle");
+	assert_true(f[2].inlined);
+	assert_true(ends_with(f[2].file, "/test_symbolize.c"));
+	assert_int_equal(f[2].line, nest_middle_line);
+
+	assert_string_equal(f[3].symbol, "nest_outer");
+	assert_false(f[3].inlined);
+	assert_true(f[3].offset == ips[1] - addr_of(nest_outer));
+	assert_int_equal(f[3].line, nest_outer_line);
+	for (size_t i = 1; i < n; i++)
+		assert_true(f[i].address == ips[1]);
 	mo_frames_free(f, n);
 	mo_symbolizer_free(s);
 }
@@ -729,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_data_symbol),
 		cmocka_unit_test(test_return_address),
 		cmocka_unit_test(test_inlined),
+		cmocka_unit_test(test_inlined_nested),
 		cmocka_unit_test(test_libc),
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_api_edges),

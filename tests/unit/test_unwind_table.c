@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -906,8 +907,10 @@ static void entry_end(struct img *m, size_t at)
 	memcpy(m->b + at, &len, 4);
 }
 
-static void build_image(struct img *m, bool with_hdr)
+static void build_image(struct img *m, bool with_hdr, bool huge_reg)
 {
+	/* DW_CFA_val_offset of register 200000000 (uleb 0x80 0x84 0xaf 0x5f) */
+	static const uint8_t huge_insn[] = { DW_CFA_val_offset, 0x80, 0x84, 0xaf, 0x5f, 1 };
 	static const uint8_t cie_insns[] = { DW_CFA_def_cfa, 7, 8,
 					     DW_CFA_offset | 16, 1 };
 	/* push %rbp; mov %rsp,%rbp; 8 bytes of body; leave at 0x10c */
@@ -951,6 +954,8 @@ static void build_image(struct img *m, bool with_hdr)
 	put_pcrel(m, IMG_VADDR + 0x100);
 	put32(m, 0x10);
 	put8(m, 0);
+	if (huge_reg)
+		put(m, huge_insn, sizeof(huge_insn));
 	put(m, f1_insns, sizeof(f1_insns));
 	entry_end(m, f1);
 
@@ -1020,10 +1025,41 @@ static void build_image(struct img *m, bool with_hdr)
 }
 
 /*
- * The same CFI found through the .eh_frame_hdr table and by scanning
- * .eh_frame: rows relative to 0x400000, the adjacent FDE's first row kept,
- * the PLT expression, and the outermost frame merged with the end gap.
+ * The crafted image (with or without an absurd register in its first FDE)
+ * through the .eh_frame_hdr table and by scanning .eh_frame: exactly the
+ * rows want, without a jump in peak memory.
  */
+static void check_crafted(bool huge_reg, const struct mo_unwind_row *want, size_t nwant)
+{
+	char dir[] = "/tmp/mo_unwind_XXXXXX", path[64];
+	struct img *m = malloc(sizeof(*m));
+	struct mo_unwind_table t;
+	struct rusage before, after;
+
+	assert_non_null(m);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/crafted", dir);
+	for (int with_hdr = 1; with_hdr >= 0; with_hdr--) {
+		build_image(m, with_hdr, huge_reg);
+		write_file(path, m->b, sizeof(m->b));
+		getrusage(RUSAGE_SELF, &before);
+		assert_int_equal(mo_unwind_table_build(path, &t), 0);
+		getrusage(RUSAGE_SELF, &after);
+		assert_true(after.ru_maxrss - before.ru_maxrss < 64 * 1024);	/* KiB */
+		assert_int_equal(t.vaddr_min, IMG_VADDR);
+		assert_int_equal(t.off_to_vaddr, IMG_VADDR);
+		assert_int_equal(t.unsupported, 0);
+		assert_int_equal(t.nrows, nwant);
+		assert_memory_equal(t.rows, want, nwant * sizeof(*want));
+		mo_unwind_table_release(&t);
+	}
+	unlink(path);
+	rmdir(dir);
+	free(m);
+}
+
+/* Rows relative to 0x400000, the adjacent FDE's first row kept, the PLT
+ * expression, and the outermost frame merged with the end gap. */
 static void test_crafted_file(void **state)
 {
 	static const struct mo_unwind_row want[] = {
@@ -1035,27 +1071,21 @@ static void test_crafted_file(void **state)
 		{ .pc = 0x114, .cfa = MO_CFA_PLT, .cfa_off = 8 },
 		{ .pc = 0x116, .cfa = MO_CFA_NONE },
 	};
-	char dir[] = "/tmp/mo_unwind_XXXXXX", path[64];
-	struct img *m = malloc(sizeof(*m));
-	struct mo_unwind_table t;
 
-	assert_non_null(m);
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/crafted", dir);
-	for (int with_hdr = 1; with_hdr >= 0; with_hdr--) {
-		build_image(m, with_hdr);
-		write_file(path, m->b, sizeof(m->b));
-		assert_int_equal(mo_unwind_table_build(path, &t), 0);
-		assert_int_equal(t.vaddr_min, IMG_VADDR);
-		assert_int_equal(t.off_to_vaddr, IMG_VADDR);
-		assert_int_equal(t.unsupported, 0);
-		assert_int_equal(t.nrows, sizeof(want) / sizeof(want[0]));
-		assert_memory_equal(t.rows, want, sizeof(want));
-		mo_unwind_table_release(&t);
-	}
-	unlink(path);
-	rmdir(dir);
-	free(m);
+	check_crafted(false, want, sizeof(want) / sizeof(want[0]));
+}
+
+/* An FDE whose program names an absurd register (libdw would size each of
+ * its frames by it: gigabytes) gets no rows; its neighbour keeps its own. */
+static void test_crafted_huge_register(void **state)
+{
+	static const struct mo_unwind_row want[] = {
+		{ .pc = 0x110, .cfa = MO_CFA_RSP, .cfa_off = 8 },
+		{ .pc = 0x114, .cfa = MO_CFA_PLT, .cfa_off = 8 },
+		{ .pc = 0x116, .cfa = MO_CFA_NONE },
+	};
+
+	check_crafted(true, want, sizeof(want) / sizeof(want[0]));
 }
 
 /* ---- errors ----------------------------------------------------------- */
@@ -1140,6 +1170,7 @@ int main(void)
 		cmocka_unit_test(test_libstdcxx),
 		cmocka_unit_test(test_walk_live_vs_backtrace),
 		cmocka_unit_test(test_crafted_file),
+		cmocka_unit_test(test_crafted_huge_register),
 		cmocka_unit_test(test_errors),
 	};
 

@@ -22,6 +22,8 @@ struct mo_core {
 	struct mo_escalate *es;		/* watch tier only */
 	struct mo_growth_stage *gs;	/* watch tier only */
 	struct mo_records *rd;
+	struct mo_series *proc_series;	/* metrics: (process, container) counters */
+	struct mo_series *rss_series;	/* metrics: rss_growth counters by process */
 	uint64_t start_realtime_s;
 	uint64_t output_write_errors;	/* the caller's, atomic: any thread adds */
 };

@@ -24,6 +24,7 @@ struct mo_env {
 	bool heap_probes;		/* allocator probes on every observed process:
 					   the precise tier, not conservative mode */
 	bool stopping;			/* atomic: leave long loops */
+	bool ending;			/* atomic: a stop began; never cleared */
 };
 
 void mo_env_log(const struct mo_env *e, enum mo_log_level lvl, const char *fmt, ...)
@@ -32,6 +33,17 @@ void mo_env_log(const struct mo_env *e, enum mo_log_level lvl, const char *fmt, 
 static inline bool mo_env_stopping(const struct mo_env *e)
 {
 	return __atomic_load_n(&e->stopping, __ATOMIC_RELAXED);
+}
+
+/*
+ * Once a stop has begun no stack is walked and no probe attached any more:
+ * an exec's unwind rows and allocator probes would be wasted work, and under
+ * a stream of execs (a parallel build, system-wide) that work kept the
+ * worker inside the ring buffer's consume, so a stop never ended.
+ */
+static inline bool mo_env_ending(const struct mo_env *e)
+{
+	return __atomic_load_n(&e->ending, __ATOMIC_RELAXED);
 }
 
 /* CLOCK_BOOTTIME nanoseconds as CLOCK_REALTIME. */

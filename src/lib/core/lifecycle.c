@@ -145,6 +145,9 @@ size_t mo_lifecycle_pending(const struct mo_lifecycle *lc)
 
 /* -------------------------------------------------------------- records */
 
+static void retire(struct mo_lifecycle *lc, uint32_t pid, const struct mo_proc_stats *ps,
+		   const char *name);
+
 /*
  * The watch tier observes every process on the machine: a fork, exec or
  * exit event of each would be a firehose. Only those of processes it is
@@ -185,15 +188,26 @@ void mo_lifecycle_exec(void *ctx, const struct mo_record *r)
 	struct mo_lifecycle *lc = ctx;
 	struct mo_proc *p = mo_proctab_find(lc->pt, (pid_t)r->pid);
 	struct reclaim rc = { r->pid, r->gen, r->ts_ns, true };
+	struct mo_proc_stats ps;
 	struct mo_event *ev;
 	int lr;
 
-	if (p)
+	if (p) {
+		/* what it did so far stays its former name's */
+		if (p->comm[0] && !mo_kernel_proc(lc->k, r->pid, &ps)) {
+			retire(lc, r->pid, &ps, p->comm);
+			mo_proctab_set_base(lc->pt, p, ps.allocs, ps.frees);
+		}
 		mo_proctab_set_comm(lc->pt, p, r->comm, sizeof(r->comm));
+	}
 	queue_push(lc, &rc);
 	mo_stacks_forget(lc->st, (pid_t)r->pid);
 	if (!process_event_wanted(lc, (pid_t)r->pid))
 		return;
+	if (mo_env_ending(lc->env)) {
+		mo_stacks_prime(lc->st, (pid_t)r->pid);
+		goto event;
+	}
 	/* the new program's files and maps are read while it runs; the watch
 	 * tier reads them only when a stack of its needs them */
 	lr = mo_modules_load_pid(lc->mods, (pid_t)r->pid);
@@ -208,6 +222,7 @@ void mo_lifecycle_exec(void *ctx, const struct mo_record *r)
 		else if (p)
 			mo_probes_attach_own(lc->pr, (pid_t)r->pid);
 	}
+event:
 	ev = mo_findings_event(lc->f, MO_EVENT_KERNEL_PROCESS, "exec", (pid_t)r->pid, r->ts_ns);
 	mo_findings_emit(lc->f, ev);
 }
@@ -228,7 +243,7 @@ void mo_lifecycle_fork(void *ctx, const struct mo_record *r)
 		mo_proctab_container(lc->pt, child);
 		if (p && !p->comm[0])
 			mo_proctab_set_comm(lc->pt, p, r->comm, sizeof(r->comm));
-		if (p && plink) {
+		if (p && plink && !mo_env_ending(lc->env)) {
 			p->own_link = true;
 			mo_probes_attach_own(lc->pr, child);
 		}
@@ -316,21 +331,24 @@ void mo_lifecycle_exit_leaks(const struct mo_lifecycle *lc, const struct mo_leak
 	*n = lc->nexit;
 }
 
-/* An exited process's totals, kept under its name: the per-name counters
- * of the metrics never go backwards. */
-static void retire(struct mo_lifecycle *lc, uint32_t pid)
+/*
+ * A process's totals under its name (it exited, or took a new name at
+ * exec), kept: the per-name counters of the metrics never go backwards.
+ * ps: its statistics now; what it did before its name counts elsewhere.
+ */
+static void retire(struct mo_lifecycle *lc, uint32_t pid, const struct mo_proc_stats *ps,
+		   const char *name)
 {
 	const struct mo_container *c;
 	struct mo_proc_metrics *r = NULL;
-	struct mo_proc_stats ps;
+	struct mo_proc *p = mo_proctab_find(lc->pt, (pid_t)pid);
+	uint64_t base_allocs = p ? p->base_allocs : 0, base_frees = p ? p->base_frees : 0;
 	char comm[64];
 	const char *cid;
 
-	if (mo_kernel_proc(lc->k, pid, &ps))
-		return;
 	c = mo_proctab_container(lc->pt, (pid_t)pid);
 	cid = c ? c->id : "";
-	mo_findings_comm(lc->f, (pid_t)pid, comm, sizeof(comm));
+	snprintf(comm, sizeof(comm), "%s", name);
 	pthread_mutex_lock(&lc->lock);
 	for (size_t i = 0; i < lc->nretired && !r; i++)
 		if (!strcmp(lc->retired[i].command, comm) && !strcmp(lc->retired[i].container_id, cid))
@@ -349,10 +367,10 @@ static void retire(struct mo_lifecycle *lc, uint32_t pid)
 		snprintf(r->container_id, sizeof(r->container_id), "%s", cid);
 	}
 	if (r) {
-		r->allocations += ps.allocs;
-		r->deallocations += ps.frees;
-		if (ps.largest > r->largest_allocation)
-			r->largest_allocation = ps.largest;
+		r->allocations += ps->allocs > base_allocs ? ps->allocs - base_allocs : 0;
+		r->deallocations += ps->frees > base_frees ? ps->frees - base_frees : 0;
+		if (ps->largest > r->largest_allocation)
+			r->largest_allocation = ps->largest;
 	}
 	pthread_mutex_unlock(&lc->lock);
 }
@@ -364,7 +382,8 @@ int mo_lifecycle_retired(struct mo_lifecycle *lc, struct mo_proc_metrics **out, 
 	pthread_mutex_lock(&lc->lock);
 	*out = malloc((lc->nretired ? lc->nretired : 1) * sizeof(**out));
 	if (*out) {
-		memcpy(*out, lc->retired, lc->nretired * sizeof(**out));
+		if (lc->nretired)
+			memcpy(*out, lc->retired, lc->nretired * sizeof(**out));
 		*n = lc->nretired;
 	} else {
 		err = -ENOMEM;
@@ -478,7 +497,14 @@ static void reclaim_exit(struct mo_lifecycle *lc, const struct reclaim *rc,
 			mo_proctab_set_exit_pending(lc->pt, p, false);
 		return;
 	}
-	retire(lc, rc->pid);
+	{
+		struct mo_proc_stats ps;
+		char comm[64];
+
+		mo_findings_comm(lc->f, (pid_t)rc->pid, comm, sizeof(comm));
+		if (!mo_kernel_proc(lc->k, rc->pid, &ps))
+			retire(lc, rc->pid, &ps, comm);
+	}
 	if (lc->last_loss_ns &&
 	    mo_clock_ns(CLOCK_BOOTTIME) - lc->last_loss_ns <= HAND_OVER_WINDOW_NS) {
 		char comm[64];

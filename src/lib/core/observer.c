@@ -44,6 +44,7 @@
 #include "core/records.h"
 #include "core/report.h"
 #include "core/resident.h"
+#include "core/series.h"
 #include "core/stacks.h"
 #include "memobserver.h"
 #include "modules.h"
@@ -277,10 +278,13 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 	pthread_cond_init(&o->req_done, NULL);
 	o->c.q = mo_queue_new(c.buffer_size);
 	o->c.pt = mo_proctab_new();
+	o->c.proc_series = mo_series_new(MO_METRICS_MAX_SERIES - 1);
+	o->c.rss_series = mo_series_new(MO_METRICS_MAX_SERIES - 1);
 	o->sym = mo_symbolizer_new();
 	o->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	o->req_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!o->c.q || !o->c.pt || !o->sym || o->stop_efd < 0 || o->req_efd < 0) {
+	if (!o->c.q || !o->c.pt || !o->sym || !o->c.proc_series || !o->c.rss_series ||
+	    o->stop_efd < 0 || o->req_efd < 0) {
 		mo_observer_free(o);
 		errno = ENOMEM;
 		return NULL;
@@ -724,6 +728,7 @@ int mo_observer_stop(struct mo_observer *o)
 
 	if (!o->started || o->stopped)
 		return 0;
+	__atomic_store_n(&c->env.ending, true, __ATOMIC_RELAXED);
 	if (o->worker_running) {
 		/* the worker leaves its long loops (records of new programs
 		 * keep coming while probes are attached) and stops */
@@ -786,7 +791,7 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 	if (err)
 		return err;
 	mo_buf_init(&b);
-	mo_metrics_render(&b, &snap, 200);
+	mo_metrics_render(&b, &snap, MO_METRICS_MAX_SERIES);
 	mo_core_metrics_release(&snap);
 	if (b.oom) {
 		mo_buf_release(&b);
@@ -810,6 +815,8 @@ void mo_observer_free(struct mo_observer *o)
 	unwire(o);
 	mo_queue_free(o->c.q, free_event_item);
 	mo_proctab_free(o->c.pt);
+	mo_series_free(o->c.proc_series);
+	mo_series_free(o->c.rss_series);
 	mo_symbolizer_free(o->sym);
 	free(o->allocator_lib);
 	free(o->symbol_prefix);

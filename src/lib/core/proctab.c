@@ -286,17 +286,29 @@ size_t mo_proctab_ntargets(struct mo_proctab *t)
 	return n;
 }
 
-void mo_proctab_describe(struct mo_proctab *t, pid_t pid, char *comm, size_t comm_len,
-			 char *container_id, size_t id_len)
+void mo_proctab_describe(struct mo_proctab *t, pid_t pid, struct mo_proc_view *out)
 {
 	struct mo_proc *p;
 
+	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&t->lock);
 	p = mo_proctab_find(t, pid);
-	if (comm_len)
-		snprintf(comm, comm_len, "%s", p ? p->comm : "");
-	if (id_len)
-		snprintf(container_id, id_len, "%s", p && p->container_known ? p->c.id : "");
+	if (p) {
+		snprintf(out->comm, sizeof(out->comm), "%s", p->comm);
+		if (p->container_known)
+			snprintf(out->container_id, sizeof(out->container_id), "%s", p->c.id);
+		out->base_allocs = p->base_allocs;
+		out->base_frees = p->base_frees;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void mo_proctab_set_base(struct mo_proctab *t, struct mo_proc *p, uint64_t allocs,
+			 uint64_t frees)
+{
+	pthread_mutex_lock(&t->lock);
+	p->base_allocs = allocs;
+	p->base_frees = frees;
 	pthread_mutex_unlock(&t->lock);
 }
 

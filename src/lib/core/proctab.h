@@ -33,6 +33,10 @@ struct mo_proc {
 	char *exe;		/* a command not yet exec'd: its program */
 
 	char comm[64];		/* "" until known */
+	/* its statistics when it got its name (exec): the counts before are
+	 * its former name's, so per-name counters never go backwards */
+	uint64_t base_allocs;
+	uint64_t base_frees;
 	bool exit_pending;	/* exit seen, its reclaim not done yet */
 
 	bool container_known;
@@ -92,9 +96,19 @@ void mo_read_comm(pid_t pid, char *buf, size_t len);
 int mo_proctab_targets(struct mo_proctab *t, pid_t **out, size_t *n);
 size_t mo_proctab_ntargets(struct mo_proctab *t);
 
-/* Any thread: pid's name and container id as known ("" when not). */
-void mo_proctab_describe(struct mo_proctab *t, pid_t pid, char *comm, size_t comm_len,
-			 char *container_id, size_t id_len);
+/* Any thread: pid's name, container id ("" when not known) and the
+ * counts its name starts from. */
+struct mo_proc_view {
+	char comm[64];
+	char container_id[80];
+	uint64_t base_allocs;
+	uint64_t base_frees;
+};
+void mo_proctab_describe(struct mo_proctab *t, pid_t pid, struct mo_proc_view *out);
+
+/* pid took a new name (exec): its counts from now on are the new name's. */
+void mo_proctab_set_base(struct mo_proctab *t, struct mo_proc *p, uint64_t allocs,
+			 uint64_t frees);
 
 /* Any thread: no target is alive and none waits for its exit's reclaim. */
 bool mo_proctab_targets_gone(struct mo_proctab *t);

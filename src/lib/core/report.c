@@ -20,6 +20,7 @@
 #include "core/proctab.h"
 #include "core/report.h"
 #include "core/resident.h"
+#include "core/series.h"
 #include "core/stacks.h"
 #include "queue.h"
 #include "safefile.h"
@@ -197,6 +198,104 @@ static uint64_t self_rss(void)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* One key per distinct label set: "a\x1fb". */
+static void series_key(char *out, size_t len, const char *a, const char *b)
+{
+	snprintf(out, len, "%s\x1f%s", a, b);
+}
+
+static int key_cmp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/*
+ * Which keys of the per-process counter families are summed into __other__
+ * (series.h), set on the rows; the offsets __other__ keeps. Rows of one key
+ * get one decision.
+ */
+static void decide_proc_series(struct mo_core *c, struct mo_metrics_snapshot *snap,
+			       struct mo_proc_metrics *pm, size_t n)
+{
+	char (*keys)[160] = calloc(n ? n : 1, sizeof(*keys));
+	char **sorted = calloc(n ? n : 1, sizeof(*sorted));
+	struct mo_series_row *rows = calloc(n ? n : 1, sizeof(*rows));
+	uint64_t off[MO_SERIES_VALUES];
+	size_t m = 0;
+
+	if (!keys || !sorted || !rows || !c->proc_series)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		series_key(keys[i], sizeof(keys[i]), pm[i].command, pm[i].container_id);
+		sorted[i] = keys[i];
+	}
+	qsort(sorted, n, sizeof(*sorted), key_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!m || strcmp(rows[m - 1].key, sorted[i]))
+			rows[m++].key = sorted[i];
+	for (size_t i = 0; i < n; i++) {
+		struct mo_series_row want = { .key = keys[i] }, *r;
+
+		r = bsearch(&want, rows, m, sizeof(*rows), key_cmp);
+		r->v[0] += pm[i].allocations;
+		r->v[1] += pm[i].deallocations;
+		r->rank += pm[i].unfreed_bytes;
+	}
+	if (mo_series_decide(c->proc_series, rows, m, off))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct mo_series_row want = { .key = keys[i] };
+
+		pm[i].other = ((struct mo_series_row *)bsearch(&want, rows, m, sizeof(*rows),
+							       key_cmp))->other;
+	}
+	snap->other_allocations = off[0];
+	snap->other_deallocations = off[1];
+	snap->series_decided = true;
+out:
+	free(keys);
+	free(sorted);
+	free(rows);
+}
+
+/* The same for rss_growth counts, by process name (both severities). */
+static void decide_rss_series(struct mo_core *c, struct mo_metrics_snapshot *snap,
+			      struct mo_rss_growth_metric *g, size_t n)
+{
+	struct mo_series_row *rows = calloc(n ? n : 1, sizeof(*rows));
+	uint64_t off[MO_SERIES_VALUES];
+	size_t m = 0;
+
+	if (!rows || !c->rss_series) {
+		free(rows);
+		snap->series_decided = false;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		int sev = g[i].severity && !strcmp(g[i].severity, "critical");
+
+		for (j = 0; j < m && strcmp(rows[j].key, g[i].command); j++)
+			;
+		if (j == m)
+			rows[m++].key = g[i].command;
+		rows[j].v[sev] += g[i].count;
+		rows[j].rank += g[i].count;
+	}
+	if (mo_series_decide(c->rss_series, rows, m, off)) {
+		snap->series_decided = false;
+		free(rows);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < m; j++)
+			if (!strcmp(rows[j].key, g[i].command))
+				g[i].other = rows[j].other;
+	snap->other_rss_warning = off[0];
+	snap->other_rss_critical = off[1];
+	free(rows);
+}
+
 int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap)
 {
 	struct mo_proc_metrics *pm = NULL, *retired = NULL;
@@ -226,22 +325,30 @@ int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap)
 		const struct mo_proc_stats *ps = &procs[i].st;
 		struct mo_proc_metrics *m = &pm[i];
 
+		struct mo_proc_view v;
+
 		m->pid = (pid_t)procs[i].pid;
-		mo_proctab_describe(c->pt, m->pid, m->command, sizeof(m->command),
-				    m->container_id, sizeof(m->container_id));
+		mo_proctab_describe(c->pt, m->pid, &v);
+		snprintf(m->command, sizeof(m->command), "%s", v.comm);
+		snprintf(m->container_id, sizeof(m->container_id), "%s", v.container_id);
 		if (!m->command[0])
 			mo_read_comm(m->pid, m->command, sizeof(m->command));
-		m->allocations = ps->allocs;
-		m->deallocations = ps->frees;
+		/* what it did under this name; before, under its former one */
+		m->allocations = ps->allocs >= v.base_allocs ? ps->allocs - v.base_allocs : 0;
+		m->deallocations = ps->frees >= v.base_frees ? ps->frees - v.base_frees : 0;
 		m->unfreed_bytes = ps->alloc_bytes > ps->free_bytes ? ps->alloc_bytes - ps->free_bytes
 								    : 0;
 		m->largest_allocation = ps->largest;
 	}
 	/* exited processes keep their totals under their name */
-	memcpy(pm + nprocs, retired, nretired * sizeof(*pm));
+	if (nretired)
+		memcpy(pm + nprocs, retired, nretired * sizeof(*pm));
 	free(retired);
 	free(procs);
 
+	decide_proc_series(c, snap, pm, nprocs + nretired);
+	if (snap->series_decided)
+		decide_rss_series(c, snap, growth, ngrowth);
 	snap->procs = pm;
 	snap->nprocs = nprocs + nretired;
 	snap->rss = growth;

@@ -109,7 +109,8 @@ int mo_resident_growth_counts(struct mo_resident *rs, struct mo_rss_growth_metri
 	pthread_mutex_lock(&rs->lock);
 	*out = malloc((rs->ngrowth ? rs->ngrowth : 1) * sizeof(**out));
 	if (*out) {
-		memcpy(*out, rs->growth, rs->ngrowth * sizeof(**out));
+		if (rs->ngrowth)
+			memcpy(*out, rs->growth, rs->ngrowth * sizeof(**out));
 		*n = rs->ngrowth;
 	} else {
 		err = -ENOMEM;

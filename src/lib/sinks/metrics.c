@@ -287,6 +287,7 @@ static struct row *proc_rows(const struct mo_metrics_snapshot *s, struct mo_buf 
 		rows[i].v[V_FREES] = p->deallocations;
 		rows[i].v[V_UNFREED] = p->unfreed_bytes;
 		rows[i].v[V_LARGEST] = p->largest_allocation;
+		rows[i].other = s->series_decided && p->other;
 	}
 	free(off);
 	qsort(rows, n, sizeof(*rows), row_cmp);
@@ -299,6 +300,7 @@ static struct row *proc_rows(const struct mo_metrics_snapshot *s, struct mo_buf 
 			r->v[V_UNFREED] += rows[i].v[V_UNFREED];
 			if (rows[i].v[V_LARGEST] > r->v[V_LARGEST])
 				r->v[V_LARGEST] = rows[i].v[V_LARGEST];
+			r->other |= rows[i].other;
 			continue;
 		}
 		rows[m++] = rows[i];
@@ -335,11 +337,12 @@ static struct row *name_rows(const struct row *rows, size_t n, size_t *nnames)
 	return names;
 }
 
+/* offset: what __other__ keeps of keys that left it (counters only). */
 static void proc_family(struct mo_buf *b, const char *name, const char *type, const char *help,
-			const struct row *rows, size_t n, int v)
+			const struct row *rows, size_t n, int v, uint64_t offset)
 {
-	uint64_t other = 0;
-	bool any = false;
+	uint64_t other = offset;
+	bool any = offset > 0;
 
 	family(b, name, type, help);
 	for (size_t i = 0; i < n; i++) {
@@ -382,6 +385,14 @@ static void largest_family(struct mo_buf *b, const struct row *names, size_t n)
 	}
 }
 
+static bool folded_has(struct row **f, size_t nf, const char *b)
+{
+	for (size_t i = 0; i < nf; i++)
+		if (!strcmp(f[i]->b, b))
+			return true;
+	return false;
+}
+
 static int rss_family(struct mo_buf *b, const struct mo_metrics_snapshot *s, size_t max_series)
 {
 	static const char name[] = "memory_rss_growth_detected_total";
@@ -417,15 +428,18 @@ static int rss_family(struct mo_buf *b, const struct mo_metrics_snapshot *s, siz
 		rows[i].a = arena.data + off[2 * i];
 		rows[i].b = arena.data + off[2 * i + 1];
 		rows[i].v[0] = s->rss[i].count;
+		rows[i].other = s->series_decided && s->rss[i].other;
 	}
 	qsort(rows, n, sizeof(*rows), row_cmp);
 	for (size_t i = 0; i < n; i++) {
-		if (m && !label_cmp(&rows[m - 1], &rows[i]))
+		if (m && !label_cmp(&rows[m - 1], &rows[i])) {
 			rows[m - 1].v[0] += rows[i].v[0];
-		else
+			rows[m - 1].other |= rows[i].other;
+		} else {
 			rows[m++] = rows[i];
+		}
 	}
-	err = cap_rows(rows, m, max_series, rank_count, true);
+	err = s->series_decided ? 0 : cap_rows(rows, m, max_series, rank_count, true);
 	if (err)
 		goto out;
 	for (size_t i = 0; i < m; i++) {
@@ -444,9 +458,20 @@ static int rss_family(struct mo_buf *b, const struct mo_metrics_snapshot *s, siz
 
 		for (; j < nf && !strcmp(f[j]->b, f[i]->b); j++)
 			sum += f[j]->v[0];
+		sum += !strcmp(f[i]->b, "warning") ? s->other_rss_warning
+		       : !strcmp(f[i]->b, "critical") ? s->other_rss_critical : 0;
 		labels2(b, name, "process", OTHER, "severity", f[i]->b);
 		put_u64(b, sum);
 		i = j;
+	}
+	/* keys that left __other__: what they had there stays there */
+	if (s->other_rss_warning && !folded_has(f, nf, "warning")) {
+		labels2(b, name, "process", OTHER, "severity", "warning");
+		put_u64(b, s->other_rss_warning);
+	}
+	if (s->other_rss_critical && !folded_has(f, nf, "critical")) {
+		labels2(b, name, "process", OTHER, "severity", "critical");
+		put_u64(b, s->other_rss_critical);
 	}
 	err = 0;
 out:
@@ -476,20 +501,23 @@ static int process_families(struct mo_buf *b, const struct mo_metrics_snapshot *
 	 * One choice for the three families keyed by (process, container_id),
 	 * so that ratios between them join on the same series.
 	 */
-	err = cap_rows(rows, n, max_series, rank_proc, false);
+	if (!s->series_decided)
+		err = cap_rows(rows, n, max_series, rank_proc, false);
+	else
+		err = 0;
 	if (!err)
 		err = cap_rows(names, nn, max_series, rank_largest, false);
 	if (err)
 		goto out;
 	proc_family(b, "memory_allocations_tracked_total", "counter",
 		    "Allocations tracked by the observer, by process name and container.",
-		    rows, n, V_ALLOCS);
+		    rows, n, V_ALLOCS, s->other_allocations);
 	proc_family(b, "memory_deallocations_tracked_total", "counter",
 		    "Frees that matched a tracked allocation, by process name and container.",
-		    rows, n, V_FREES);
+		    rows, n, V_FREES, s->other_deallocations);
 	proc_family(b, "memory_unfreed_memory_bytes", "gauge",
 		    "Bytes of tracked allocations not freed yet, by process name and container.",
-		    rows, n, V_UNFREED);
+		    rows, n, V_UNFREED, 0);
 	largest_family(b, names, nn);
 out:
 	free(names);

@@ -23,13 +23,18 @@ struct mo_proc_metrics {
 	uint64_t deallocations;	/* frees that matched a tracked allocation */
 	uint64_t unfreed_bytes;	/* outstanding tracked bytes right now */
 	uint64_t largest_allocation;
+	bool other;		/* series_decided: summed into __other__ */
 };
 
 struct mo_rss_growth_metric {
 	char command[64];
 	const char *severity;	/* "info", "warning", "critical" */
 	uint64_t count;
+	bool other;		/* series_decided: summed into __other__ */
 };
+
+/* Series per family: the rest are summed into one __other__ series. */
+#define MO_METRICS_MAX_SERIES 200
 
 struct mo_metrics_snapshot {
 	size_t nprocs;
@@ -41,6 +46,17 @@ struct mo_metrics_snapshot {
 	uint64_t self_rss_bytes;	/* memobserver's own resident memory */
 	uint64_t start_time_seconds;	/* unix time memobserver started */
 	uint64_t output_write_errors;	/* writes of the output that failed */
+	/*
+	 * The caller decided which (process, container_id) and (process,
+	 * severity) keys are summed into __other__ (the rows' other flags),
+	 * scrape after scrape so counters never go backwards, and gives what
+	 * __other__ keeps of keys that left it; else the renderer ranks.
+	 */
+	bool series_decided;
+	uint64_t other_allocations;
+	uint64_t other_deallocations;
+	uint64_t other_rss_warning;	/* memory_rss_growth_detected_total */
+	uint64_t other_rss_critical;
 };
 
 /* Append the exposition text to b. */
