@@ -249,7 +249,8 @@ fx nofp "$FIX/watch_nofp_bare"
 NOFP=$FXPID
 NODE=
 if command -v node > /dev/null; then
-	fx node node --perf-basic-prof "$ROOT/tests/fixtures/watch_grow.js"
+	# in $TMP: V8's code log (isolate-*.log) goes to the working directory
+	fx node env -C "$TMP" node --perf-basic-prof "$ROOT/tests/fixtures/watch_grow.js"
 	NODE=$FXPID
 fi
 
