@@ -71,6 +71,14 @@ if cmd == "leak":       # TIER REGEX TOP: a TIER leak naming REGEX in its TOP fr
     hit = [e for e in ls if any(rx.search(s) for s in syms(e, top))]
     print(f"{len(ls)} {tier} leak findings" + (f", e.g. {syms((hit or ls)[0], 8)}" if ls else ""))
     sys.exit(0 if hit else 1)
+if cmd == "site":       # REGEX TOP: a precise site (leak or held) naming REGEX in its TOP frames
+    rx, top = re.compile(sys.argv[4]), int(sys.argv[5])
+    ls = [e for e in mine if e.get("tier") == "precise" and e.get("kind") in ("leak", "held")]
+    hit = [e for e in ls if any(rx.search(s) for s in syms(e, top))]
+    print("; ".join(f"{e['kind']} {e.get('pattern')} {e.get('unfreed_bytes')} bytes"
+                    f" in {e.get('count')} blocks, estimate {e.get('estimate')}, {syms(e, 3)}"
+                    for e in (hit or ls)[:3]) or "no precise site")
+    sys.exit(0 if hit else 1)
 if cmd == "event":      # KIND REGEX: an event KIND whose detail matches REGEX
     kind, rx = sys.argv[4], re.compile(sys.argv[5])
     es = [e for e in mine if e.get("kind") == kind]
@@ -194,7 +202,11 @@ if wait_q 1200 leak "$LEAK" watch '^leak_small_blocks$' 5; then
 		if wait_q 600 event "$LEAK" escalate_end 'probes detached'; then
 			pass watch_escalation_ended
 			hot_at_end=$(grep -c '^HOT' "$TMP/hot.out")
-			check_q watch_escalation_exact_site leak "$LEAK" precise '^leak_small_blocks$' 5
+			# the site the allocator probes saw, as a leak (its window's
+			# history grew) or held (the budget shed the probes, so the
+			# history did not show a trend); either names the function
+			check_q watch_escalation_exact_site site "$LEAK" '^leak_small_blocks$' 5
+			echo "FIGURES watch: escalation site: $(q site "$LEAK" '^leak_small_blocks$' 5)" >&2
 			# the same C library, probed for the leaking process only: the
 			# bystander's malloc/free pairs cost what they cost before (a
 			# probe hit would make each ~100 times dearer)
@@ -269,7 +281,7 @@ wait_q 600 jit "${JIT[huge]}" '[jit]'
 check_q watch_jit_huge_map_skipped jit "${JIT[huge]}" '[jit]'
 wait_q 600 leak "$NOFP" watch . 99
 check_q watch_nofp_marked_never_wrong prefix "$NOFP" \
-	_int_malloc,malloc|__libc_malloc,nofp_leak,nofp_middle,nofp_outer,main,__libc_start_call_main,__libc_start_main,_start 1
+	'_int_malloc,malloc|__libc_malloc,nofp_leak,nofp_middle,nofp_outer,main,__libc_start_call_main,__libc_start_main,_start' 1
 if [ -n "$NODE" ]; then
 	wait_q 600 perfmap "$NODE" "/tmp/perf-$NODE.map"
 	check_q watch_node_perf_map perfmap "$NODE" "/tmp/perf-$NODE.map"
