@@ -259,6 +259,8 @@ for k in good none malformed huge; do
 done
 fx nofp "$FIX/watch_nofp_bare"
 NOFP=$FXPID
+fx nofp_gap "$FIX/watch_nofp"
+NOFP_GAP=$FXPID
 NODE=
 if command -v node > /dev/null; then
 	# in $TMP: V8's code log (isolate-*.log) goes to the working directory
@@ -280,8 +282,12 @@ check_q watch_jit_malformed_lines_skipped jit "${JIT[malformed]}" jit_touch_page
 wait_q 600 jit "${JIT[huge]}" '[jit]'
 check_q watch_jit_huge_map_skipped jit "${JIT[huge]}" '[jit]'
 wait_q 600 leak "$NOFP" watch . 99
-check_q watch_nofp_marked_never_wrong prefix "$NOFP" \
-	'_int_malloc,malloc|__libc_malloc,nofp_leak,nofp_middle,nofp_outer,main,__libc_start_call_main,__libc_start_main,_start' 1
+# code without frame pointers or CFI: in a file without any CFI (_bare), and
+# in one whose only CFI is the C runtime's (the code is a gap in it)
+NOFP_CHAIN='_int_malloc,malloc|__libc_malloc,nofp_leak,nofp_middle,nofp_outer,main,__libc_start_call_main,__libc_start_main,_start'
+check_q watch_nofp_marked_never_wrong prefix "$NOFP" "$NOFP_CHAIN" 1
+wait_q 600 leak "$NOFP_GAP" watch . 99
+check_q watch_nofp_cfi_gap_marked_never_wrong prefix "$NOFP_GAP" "$NOFP_CHAIN" 1
 if [ -n "$NODE" ]; then
 	wait_q 600 perfmap "$NODE" "/tmp/perf-$NODE.map"
 	check_q watch_node_perf_map perfmap "$NODE" "/tmp/perf-$NODE.map"
