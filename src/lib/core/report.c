@@ -47,6 +47,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_safefile_stats sf;
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
+	struct mo_k8snames_stats ks;
 
 	memset(out, 0, sizeof(*out));
 	if (!c->k) {
@@ -63,6 +64,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_probes_shed_stats(c->pr, &sh);
 	mo_stacks_stats(c->st, &ss);
 	mo_safefile_stats(&sf);
+	mo_proctab_k8snames_stats(c->pt, &ks);
 
 	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
@@ -107,6 +109,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->drop_growth_no_stack = v[MO_C_GROWTH_NO_STACK];
 	out->growth_unbacked = gs.unbacked;
 	out->process_events_filtered = ls.process_events_filtered;
+	out->own_executable_skipped = mo_probes_own_exe_skipped(c->pr);
 	out->growth_samples = v[MO_C_GROWTH_SAMPLES];
 	out->self_probe_hits = v[MO_C_SELF_HITS];
 	out->files_not_regular = sf.not_regular;
@@ -123,6 +126,11 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->escalations_skipped = es.skipped;
 	out->escalation_sites = es.sites;
 	out->dedup_suppressed += gs.suppressed;
+	out->k8s_log_scans = ks.scans;
+	out->k8s_entries_bad_name = ks.bad_name;
+	out->k8s_entries_bad_type = ks.bad_type;
+	out->k8s_entries_mismatched = ks.mismatched;
+	out->drop_k8s_names_full = ks.table_full;
 	add_noted(c, out);
 
 	out->rss_from_proc = rs.from_proc;
@@ -210,10 +218,11 @@ static uint64_t self_rss(void)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* One key per distinct label set: "a\x1fb". */
-static void series_key(char *out, size_t len, const char *a, const char *b)
+/* One key per distinct label set: "process\x1fcontainer_id\x1fnamespace..." */
+static void series_key(char *out, size_t len, const struct mo_proc_metrics *m)
 {
-	snprintf(out, len, "%s\x1f%s", a, b);
+	snprintf(out, len, "%s\x1f%s\x1f%s\x1f%s\x1f%s", m->command, m->container_id,
+		 m->k8s_namespace, m->k8s_pod, m->k8s_container);
 }
 
 static int key_cmp(const void *x, const void *y)
@@ -229,7 +238,9 @@ static int key_cmp(const void *x, const void *y)
 static void decide_proc_series(struct mo_core *c, struct mo_metrics_snapshot *snap,
 			       struct mo_proc_metrics *pm, size_t n)
 {
-	char (*keys)[160] = calloc(n ? n : 1, sizeof(*keys));
+	char (*keys)[sizeof(pm->command) + sizeof(pm->container_id) + sizeof(pm->k8s_namespace) +
+		     sizeof(pm->k8s_pod) + sizeof(pm->k8s_container)] =
+		calloc(n ? n : 1, sizeof(*keys));
 	char **sorted = calloc(n ? n : 1, sizeof(*sorted));
 	struct mo_series_row *rows = calloc(n ? n : 1, sizeof(*rows));
 	uint64_t off[MO_SERIES_VALUES];
@@ -238,7 +249,7 @@ static void decide_proc_series(struct mo_core *c, struct mo_metrics_snapshot *sn
 	if (!keys || !sorted || !rows || !c->proc_series)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		series_key(keys[i], sizeof(keys[i]), pm[i].command, pm[i].container_id);
+		series_key(keys[i], sizeof(keys[i]), &pm[i]);
 		sorted[i] = keys[i];
 	}
 	qsort(sorted, n, sizeof(*sorted), key_cmp);
@@ -343,6 +354,9 @@ int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap)
 		mo_proctab_describe(c->pt, m->pid, &v);
 		snprintf(m->command, sizeof(m->command), "%s", v.comm);
 		snprintf(m->container_id, sizeof(m->container_id), "%s", v.container_id);
+		snprintf(m->k8s_namespace, sizeof(m->k8s_namespace), "%s", v.k8s.ns);
+		snprintf(m->k8s_pod, sizeof(m->k8s_pod), "%s", v.k8s.pod);
+		snprintf(m->k8s_container, sizeof(m->k8s_container), "%s", v.k8s.container);
 		snprintf(m->pod_uid, sizeof(m->pod_uid), "%s", v.pod_uid);
 		if (!m->command[0])
 			mo_read_comm(m->pid, m->command, sizeof(m->command));
