@@ -21,6 +21,7 @@
 #include "memobserver.h"
 #include "options.h"
 #include "output.h"
+#include "privsep.h"
 #include "privs.h"
 #include "targets.h"
 
@@ -149,6 +150,9 @@ int main(int argc, char **argv)
 	const char *missing;
 	sigset_t mask;
 
+	/* the parser process (src/lib/privsep.h), started by memobserver */
+	if (argc == 2 && !strcmp(argv[1], MO_PRIVSEP_CHILD_ARG))
+		return privs_parser_main(MO_PRIVSEP_CHILD_FD);
 	cli_parse(&c, argc, argv);
 	if (c.list_allocators)
 		return targets_list_allocators(&c, c.list_allocators);
@@ -193,7 +197,7 @@ int main(int argc, char **argv)
 
 	targets_mount_tracefs();
 	/* after the fork: the command keeps the privileges it was given */
-	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph, false)))
+	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph, c.cfg.privsep, false)))
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	err = mo_observer_start(obs);
@@ -212,7 +216,7 @@ int main(int argc, char **argv)
 		else if (c.verbose)
 			fprintf(stderr, "%s: metrics on http://%s/metrics\n", cli_prog, c.metrics);
 	}
-	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph, true)))
+	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph, c.cfg.privsep, true)))
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	c.obs = obs;

@@ -4,12 +4,19 @@
  * libcap): the sets are 64-bit masks split over two 32-bit words.
  */
 #include <errno.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "privs.h"
+#include "privsep.h"
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -101,16 +108,85 @@ const char *privs_missing(void)
 	return perfmon ? NULL : "CAP_PERFMON";
 }
 
-int privs_drop(bool writes_files, bool started)
+int privs_drop(bool writes_files, bool parser, bool started)
 {
 	uint64_t bounding = CAPS_LATER, keep;
 
 	if (writes_files)
 		bounding |= PRIV_BIT(CAP_DAC_OVERRIDE);
 	keep = bounding;
+	/* bounding only: what the parser's program gets at exec, as root */
+	if (parser)
+		bounding |= PRIV_BIT(CAP_SETUID) | PRIV_BIT(CAP_SETGID);
 	/* for start only: libbpf raises RLIMIT_MEMLOCK on kernels before 5.11,
 	 * and the metrics port may be below 1024 */
 	if (!started)
 		keep |= PRIV_BIT(CAP_SYS_RESOURCE) | PRIV_BIT(CAP_NET_BIND_SERVICE);
 	return privs_limit(bounding, keep);
+}
+
+/* The parser's address space: the largest file it reads, twice, and room
+ * for libdw's tables; a hostile file that makes it grow past this ends it
+ * (counted) instead of the node's memory. */
+#define PARSER_MAX_AS (8ULL << 30)
+
+/* Who the parser runs as: nobody, or the traditional 65534. */
+static void parser_ids(uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam("nobody");
+
+	*uid = pw ? pw->pw_uid : 65534;
+	*gid = pw ? pw->pw_gid : 65534;
+	endpwent();
+}
+
+int privs_parser_main(int sock)
+{
+	struct rlimit none = { 0, 0 }, as = { PARSER_MAX_AS, PARSER_MAX_AS };
+	uint64_t eff = ~0ULL, prm = ~0ULL;
+	struct stat st;
+	uid_t uid, ruid, euid, suid;
+	gid_t gid;
+	int err;
+
+	if (fstat(sock, &st) || !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "memobserver: %s is for memobserver's own use\n",
+			MO_PRIVSEP_CHILD_ARG);
+		return 2;
+	}
+	prctl(PR_SET_NAME, "mo-parser", 0, 0, 0);
+	parser_ids(&uid, &gid);
+	if (chdir("/") || setrlimit(RLIMIT_CORE, &none) || setrlimit(RLIMIT_AS, &as)) {
+		perror("memobserver: parser: limits");
+		return 2;
+	}
+	/* groups, then the group, then the user: each needs the capability
+	 * the next step takes away. Without CAP_SETUID (a bounding set
+	 * that lacks it) the parser stays user 0, with no capability. */
+	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid)) {
+		if (errno != EPERM) {
+			perror("memobserver: parser: cannot change user");
+			return 2;
+		}
+		if (getresuid(&ruid, &euid, &suid) || euid != 0) {
+			perror("memobserver: parser: cannot change user");
+			return 2;
+		}
+	}
+	/* a new user has no capability left; user 0 drops them here */
+	err = privs_limit(0, 0);
+	if (!err)
+		err = privs_get(&eff, &prm);
+	if (err || eff || prm || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		fprintf(stderr, "memobserver: parser: cannot drop capabilities: %s\n",
+			strerror(err ? -err : errno));
+		return 2;
+	}
+	err = mo_privsep_confine();
+	if (err) {
+		fprintf(stderr, "memobserver: parser: cannot install its seccomp filter: %s\n",
+			strerror(-err));
+		return 2;
+	}
+	return mo_privsep_serve(sock) ? 1 : 0;
 }

@@ -276,6 +276,7 @@ static const struct setting {
 	{ "escalate", SET_BOOL, offsetof(struct mo_config, escalate), 0, 0 },
 	{ "escalate_window", SET_DURATION, offsetof(struct mo_config, escalate_window_ns), SEC, DAY },
 	{ "max_escalations", SET_U32, offsetof(struct mo_config, max_escalations), 0, 64 },
+	{ "privsep", SET_BOOL, offsetof(struct mo_config, privsep), 0, 0 },
 };
 
 static int parse_bool(const char *s, bool *out)

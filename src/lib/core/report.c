@@ -22,6 +22,7 @@
 #include "core/resident.h"
 #include "core/series.h"
 #include "core/stacks.h"
+#include "privsep.h"
 #include "queue.h"
 #include "safefile.h"
 #include "sinks/metrics.h"
@@ -38,6 +39,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_safefile_stats sf;
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
+	struct mo_privsep_stats ps = { 0 };
 
 	memset(out, 0, sizeof(*out));
 	if (!c->k)
@@ -52,6 +54,8 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_probes_shed_stats(c->pr, &sh);
 	mo_stacks_stats(c->st, &ss);
 	mo_safefile_stats(&sf);
+	if (c->ps)
+		mo_privsep_stats(c->ps, &ps);
 
 	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
@@ -111,6 +115,11 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->escalations_failed = es.failed;
 	out->escalations_skipped = es.skipped;
 	out->escalation_sites = es.sites;
+	out->parser_starts = ps.starts;
+	out->parser_died = ps.died;
+	out->parser_timeouts = ps.timeouts;
+	out->parser_protocol = ps.protocol;
+	out->parser_files_lost = ps.files_lost;
 	out->dedup_suppressed += gs.suppressed;
 
 	out->rss_from_proc = rs.from_proc;
