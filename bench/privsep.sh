@@ -17,9 +17,11 @@ LOOKUPS=${LOOKUPS:-300}
 ROUNDS=${ROUNDS:-3}
 
 if [ -z "${MODULES:-}" ]; then
+	# the newest libLLVM and cc1 there are, and libc
+	llvm=$(ls /usr/lib/x86_64-linux-gnu/libLLVM-1[0-9].so.1 2> /dev/null | sort -V | tail -1)
+	cc1=$(ls /usr/lib/gcc/x86_64-linux-gnu/*/cc1 2> /dev/null | sort -V | tail -1)
 	MODULES=""
-	for m in /usr/lib/x86_64-linux-gnu/libLLVM-1[0-9].so.1 /usr/lib/gcc/x86_64-linux-gnu/*/cc1 \
-		/lib/x86_64-linux-gnu/libc.so.6; do
+	for m in $llvm $cc1 /lib/x86_64-linux-gnu/libc.so.6; do
 		[ -f "$m" ] && MODULES="$MODULES $(readlink -f "$m")"
 	done
 fi
@@ -52,7 +54,7 @@ for m in $MODULES; do
 		label["open"] = "open for symbols"
 		label["lookups"] = "lookups, first time"
 		label["again"] = "the same lookups again"
-		printf "| %s | %.1f | %.1f | %.2f |\n", label[$1], $2, $3, $2 > 0 ? $3 / $2 : 0
+		printf "| %s | %.1f | %.1f | %.2f |\n", label[$1], $2, $3, ($2 > 0 ? $3 / $2 : 0)
 	}' <<< "$out"
 	awk '$1 == "lookups" { printf "\nper lookup: %.0f us in process, %.0f us through the child\n",
 		$2 * 1000 / '"$LOOKUPS"', $3 * 1000 / '"$LOOKUPS"' }' <<< "$out"

@@ -20,6 +20,7 @@
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
@@ -108,21 +109,59 @@ const char *privs_missing(void)
 	return perfmon ? NULL : "CAP_PERFMON";
 }
 
+/* What the parser's program needs to give up its user. */
+#define PARSER_CAPS (PRIV_BIT(CAP_SETUID) | PRIV_BIT(CAP_SETGID))
+
+/*
+ * caps (those still permitted) out of the effective set, into the
+ * inheritable and ambient sets: no thread of ours can use them without a
+ * capset of its own, and a program we run gets them, as user 0 or not,
+ * under no_new_privs (its permitted set never grows past ours) and
+ * SECBIT_NOROOT (no root magic at exec) alike.
+ */
+static int dormant(uint64_t caps)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	uint64_t prm;
+	int err = get_sets(d);
+
+	if (err)
+		return err;
+	for (int i = 0; i < 2; i++) {
+		uint32_t c = (uint32_t)(caps >> (32 * i));
+
+		d[i].effective &= ~c;
+		d[i].inheritable |= d[i].permitted & c;
+	}
+	if (syscall(SYS_capset, &h, d))
+		return -errno;
+	prm = d[0].permitted | (uint64_t)d[1].permitted << 32;
+	for (int cap = 0; cap < 64; cap++) {
+		if (!(caps & prm & PRIV_BIT(cap)))
+			continue;
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0))
+			return -errno;
+	}
+	return 0;
+}
+
 int privs_drop(bool writes_files, bool parser, bool started)
 {
 	uint64_t bounding = CAPS_LATER, keep;
+	int err;
 
 	if (writes_files)
 		bounding |= PRIV_BIT(CAP_DAC_OVERRIDE);
 	keep = bounding;
-	/* bounding only: what the parser's program gets at exec, as root */
 	if (parser)
-		bounding |= PRIV_BIT(CAP_SETUID) | PRIV_BIT(CAP_SETGID);
+		bounding |= PARSER_CAPS;
 	/* for start only: libbpf raises RLIMIT_MEMLOCK on kernels before 5.11,
 	 * and the metrics port may be below 1024 */
 	if (!started)
 		keep |= PRIV_BIT(CAP_SYS_RESOURCE) | PRIV_BIT(CAP_NET_BIND_SERVICE);
-	return privs_limit(bounding, keep);
+	err = privs_limit(bounding, parser ? keep | PARSER_CAPS : keep);
+	return err ? err : parser ? dormant(PARSER_CAPS) : 0;
 }
 
 /* The parser's address space: the largest file it reads, twice, and room

@@ -36,9 +36,10 @@ const char *privs_missing(void);
  * but what loading, attaching and binding need; after start, those too.
  * writes_files: files are written at the end (pprof, folded, flame graph)
  * and may lie where only CAP_DAC_OVERRIDE writes. parser: the parser
- * process is started later (privsep.h): CAP_SETUID and CAP_SETGID stay in
- * the bounding set (not in the effective or permitted set), so that the
- * program it runs as root may give up its user. 0 or -errno.
+ * process is started later (privsep.h): CAP_SETUID and CAP_SETGID, when
+ * held, stay permitted, inheritable and ambient but not effective, so that
+ * the program it runs may give up its user and no thread here can use
+ * them. 0 or -errno.
  */
 int privs_drop(bool writes_files, bool parser, bool started);
 

@@ -266,7 +266,7 @@ static const int allowed[] = {
 	__NR_recvmsg, __NR_sendmsg, __NR_poll, __NR_ppoll,
 	__NR_futex, __NR_sched_yield, __NR_clock_gettime, __NR_gettimeofday,
 	__NR_nanosleep, __NR_clock_nanosleep, __NR_getpid, __NR_gettid,
-	__NR_rt_sigreturn, __NR_rt_sigprocmask, __NR_rt_sigaction, __NR_tgkill,
+	__NR_rt_sigreturn, __NR_rt_sigprocmask, __NR_rt_sigaction,
 	__NR_exit, __NR_exit_group, __NR_getrandom, __NR_sysinfo,
 };
 
@@ -284,7 +284,7 @@ int mo_privsep_confine(void)
 {
 	enum { NA = sizeof(allowed) / sizeof(allowed[0]) };
 	enum { NR = sizeof(refused) / sizeof(refused[0]) };
-	struct sock_filter f[11 + NA + NR + 3];
+	struct sock_filter f[16 + NA + NR + 3];
 	struct sock_fprog prog = { .filter = f };
 	size_t n = 0;
 
@@ -299,6 +299,13 @@ int mo_privsep_confine(void)
 	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]));
 	f[n++] = JEQ(F_GETFD, 2, 0);
 	f[n++] = JEQ(F_GETFL, 1, 0);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	/* signals to itself only (abort): the parser may share its user with
+	 * other processes, memobserver's included when it stays user 0 */
+	f[n++] = JEQ(__NR_tgkill, 0, 4);
+	f[n++] = STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0]));
+	f[n++] = JEQ((unsigned)getpid(), 1, 0);
 	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
 	f[n++] = STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	/* each allowed number jumps to the ALLOW at the end, each refused

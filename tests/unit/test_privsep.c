@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,9 +46,9 @@
 #define NOINL __attribute__((noinline, noclone, used))
 #define KEEP(v) __asm__ volatile("" : : "r"(v) : "memory")
 
-void __lsan_do_leak_check(void) __attribute__((weak));
-
 NOINL int privsep_probe_fn(int x) { KEEP(x); return x * 7 + (int)(getpid() % 5); }
+
+void __lsan_do_leak_check(void) __attribute__((weak));
 
 /* ------------------------------------------------------ hostile parsers */
 
@@ -186,6 +187,38 @@ static int hostile(const char *mode)
 		}
 	}
 	return 0;
+}
+
+/* Confined, try one thing the filter forbids (or allows): exits 0 when an
+ * open failed with EACCES, else whatever the kernel does to it. */
+static int escape(const char *what)
+{
+	struct flock lk = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	pid_t parent = getppid();
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	if (__lsan_do_leak_check)	/* see main */
+		__lsan_do_leak_check();
+	if (fd < 0 || mo_privsep_confine())
+		return 3;
+	if (!strcmp(what, "open"))
+		return open("/etc/passwd", O_RDONLY) < 0 && errno == EACCES ? 0 : 1;
+	if (!strcmp(what, "kill"))
+		kill(parent, SIGCONT);
+	if (!strcmp(what, "tgkill"))
+		syscall(SYS_tgkill, parent, parent, SIGCONT);
+	if (!strcmp(what, "socket"))
+		socket(AF_INET, SOCK_STREAM, 0);
+	if (!strcmp(what, "lock"))
+		fcntl(fd, F_SETLK, &lk);
+	if (!strcmp(what, "exec"))
+		execl("/bin/true", "true", (char *)NULL);
+	if (!strcmp(what, "abort")) {
+		/* what abort() does, without a sanitizer's handler in between */
+		signal(SIGABRT, SIG_DFL);
+		syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGABRT);
+	}
+	return 4;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -392,6 +425,40 @@ static void test_child_confined(void **state)
 	close(sock);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* What the filter does to each attempt of a confined process. */
+static void test_filter(void **state)
+{
+	static const struct {
+		const char *what;
+		int exit_status;	/* or */
+		int signal;
+	} cases[] = {
+		{ "open", 0, 0 },	{ "kill", -1, SIGSYS }, { "tgkill", -1, SIGSYS },
+		{ "socket", -1, SIGSYS }, { "lock", -1, SIGSYS }, { "exec", -1, SIGSYS },
+		{ "abort", -1, SIGABRT },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			execl(self, self, "escape", cases[i].what, (char *)NULL);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (cases[i].signal) {
+			if (!WIFSIGNALED(status) || WTERMSIG(status) != cases[i].signal)
+				fail_msg("%s: status 0x%x, expected signal %d", cases[i].what, status,
+					 cases[i].signal);
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status) != cases[i].exit_status) {
+			fail_msg("%s: status 0x%x, expected exit %d", cases[i].what, status,
+				 cases[i].exit_status);
+		}
+	}
 }
 
 static void test_rows_equal(void **state)
@@ -615,6 +682,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_child_hostile_records),
 		cmocka_unit_test(test_child_confined),
+		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_rows_equal),
 		cmocka_unit_test(test_symbols_equal_and_respawn),
 		cmocka_unit_test(test_crash_backoff),
@@ -636,6 +704,8 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 3 && !strcmp(argv[1], "hostile"))
 		return hostile(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "escape"))
+		return escape(argv[2]);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return 1;
