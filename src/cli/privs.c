@@ -211,6 +211,9 @@ int privs_parser_main(int sock)
 			perror("memobserver: parser: cannot change user");
 			return 2;
 		}
+		fprintf(stderr, "memobserver: warning: the parser process stays user 0 (with no "
+				"capability): grant CAP_SETUID and CAP_SETGID for it to run as "
+				"user %u (docs/privileges.md)\n", (unsigned)uid);
 	}
 	/* a new user has no capability left; user 0 drops them here */
 	err = privs_limit(0, 0);
