@@ -9,7 +9,8 @@
  * default, as in production). Both sides must agree on every frame.
  *
  *   privsep_bench MODULE LOOKUPS ROUNDS CHILD [CHILD_ARGS...]
- * prints one "step here_ms child_ms" line per step, medians over ROUNDS
+ * prints one "step here_ms child_ms" line per step, medians over ROUNDS,
+ * and the round trip of one request that needs no parsing
  * (bench/privsep.sh). Link it as memobserver is (its own jemalloc), so the
  * two sides allocate alike.
  */
@@ -17,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "modules.h"
 #include "privsep.h"
+#include "privsep_msg.h"
 #include "safefile.h"
 #include "symbolize.h"
 #include "unwind_table.h"
@@ -35,7 +39,7 @@ static double now_ms(void)
 }
 
 struct side {
-	double rows_ms, open_ms, lookup_ms, again_ms, empty_ms;
+	double rows_ms, open_ms, lookup_ms, again_ms;
 	size_t nrows, named;
 	struct mo_symframe **frames;	/* per lookup */
 	size_t *nframes;
@@ -125,17 +129,6 @@ static void run(struct side *s, const char *path, size_t n, struct mo_symsource 
 			mo_symframes_free(f, nf);
 	}
 	s->again_ms = now_ms() - t0;
-	/* an address in no segment: libdw answers at once, what is left is
-	 * the cost of asking (through the child: the round trip) */
-	t0 = now_ms();
-	for (size_t k = 0; k < n; k++) {
-		struct mo_symframe *f;
-		size_t nf;
-
-		if (src->lookup(src->ctx, h, 0, &f, &nf) == 0)
-			mo_symframes_free(f, nf);
-	}
-	s->empty_ms = now_ms() - t0;
 	src->close(src->ctx, h);
 }
 
@@ -177,6 +170,44 @@ static bool same(const struct mo_symframe *a, size_t na, const struct mo_symfram
 	return true;
 }
 
+/*
+ * The cost of asking alone: n requests for a handle the child never gave,
+ * each answered at once (DONE -ENOENT), to a child started here as the
+ * client starts it. Microseconds per request, or -1.
+ */
+static double round_trip(char *const *argv, size_t n)
+{
+	static uint8_t buf[MO_PS_MAX_MSG];
+	static struct mo_ps_msg m;
+	struct mo_ps_msg q = { .type = MO_PS_LOOKUP, .lookup = { .handle = UINT32_MAX } };
+	int sv[2], fd, status;
+	double t0, us = -1;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(sv[1], MO_PRIVSEP_CHILD_FD);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	/* the first answer: the child is past its setup */
+	if (pid > 0 && mo_ps_send(sv[0], &q, -1) == 0 && mo_ps_recv(sv[0], buf, &m, &fd, 0) == 0) {
+		t0 = now_ms();
+		for (size_t k = 0; k < n; k++)
+			if (mo_ps_send(sv[0], &q, -1) || mo_ps_recv(sv[0], buf, &m, &fd, 0) ||
+			    m.type != MO_PS_DONE)
+				break;
+		us = (now_ms() - t0) * 1000 / (double)n;
+	}
+	close(sv[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return us;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -198,11 +229,11 @@ static void release(struct side *s, size_t n)
 	free(s->nframes);
 }
 
-enum { ROWS, OPEN, LOOKUPS, AGAIN, EMPTY, NSTEPS };
+enum { ROWS, OPEN, LOOKUPS, AGAIN, NSTEPS };
 
 int main(int argc, char **argv)
 {
-	static const char *const names[NSTEPS] = { "rows", "open", "lookups", "again", "empty" };
+	static const char *const names[NSTEPS] = { "rows", "open", "lookups", "again" };
 	struct mo_privsep_opts o = { .timeout_ms = 600000 };
 	struct mo_symsource local, remote;
 	struct mo_privsep_stats st;
@@ -251,7 +282,6 @@ int main(int argc, char **argv)
 			ms[i][OPEN][r] = sd[i].open_ms;
 			ms[i][LOOKUPS][r] = sd[i].lookup_ms;
 			ms[i][AGAIN][r] = sd[i].again_ms;
-			ms[i][EMPTY][r] = sd[i].empty_ms;
 			nrows[i] = sd[i].nrows;
 			named[i] = sd[i].named;
 		}
@@ -265,6 +295,7 @@ int main(int argc, char **argv)
 	mo_privsep_stats(p, &st);
 	for (int k = 0; k < NSTEPS; k++)
 		printf("%s %.1f %.1f\n", names[k], median(ms[0][k], rounds), median(ms[1][k], rounds));
+	printf("round_trip_us %.1f\n", round_trip(argv + 4, 10000));
 	printf("rows_count %zu %zu\n", nrows[0], nrows[1]);
 	printf("named %zu %zu\n", named[0], named[1]);
 	printf("differ %zu\n", differ);
