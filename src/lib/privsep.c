@@ -503,6 +503,13 @@ static int start_child(struct mo_privsep *p)
 		close(sv[0]);
 		return -err;
 	}
+	/* a child that stops reading cannot hold a send forever */
+	{
+		struct timeval tv = { .tv_sec = (time_t)(p->timeout_ns / MO_NSEC),
+				      .tv_usec = (suseconds_t)(p->timeout_ns % MO_NSEC / 1000) };
+
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	p->sock = sv[0];
 	p->child = pid;
 	p->gen++;
@@ -556,7 +563,7 @@ static int send_req(struct mo_privsep *p, const struct mo_ps_msg *m, int fd, con
 	if (err == -EINVAL)
 		return err;
 	if (err) {
-		end_child(p, WHY_DIED, file);
+		end_child(p, err == -ETIMEDOUT ? WHY_TIMEOUT : WHY_DIED, file);
 		return -ECHILD;
 	}
 	return 0;

@@ -363,6 +363,8 @@ int mo_ps_send_record(int sock, const void *rec, size_t len, const int *fds, siz
 	do
 		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -ETIMEDOUT;	/* SO_SNDTIMEO: the peer does not read */
 	if (r < 0)
 		return errno == ECONNRESET ? -EPIPE : -errno;
 	return (size_t)r == len ? 0 : -EIO;

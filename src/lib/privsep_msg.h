@@ -117,7 +117,8 @@ int mo_ps_encode(const struct mo_ps_msg *m, uint8_t *buf, size_t cap);
 /* A record of len bytes into *m (rows point into buf). 0 or -EPROTO. */
 int mo_ps_decode(const uint8_t *buf, size_t len, struct mo_ps_msg *m);
 
-/* Send m, with fd (-1: none). 0 or -errno (-EPIPE: the peer is gone). */
+/* Send m, with fd (-1: none). 0 or -errno (-EPIPE: the peer is gone;
+ * -ETIMEDOUT: it has not read for the socket's SO_SNDTIMEO). */
 int mo_ps_send(int sock, const struct mo_ps_msg *m, int fd);
 
 /* Send len bytes as one record, with up to 4 descriptors, unchecked (the

@@ -94,6 +94,17 @@ static int hostile(const char *mode)
 			_exit(3);
 		if (!strcmp(mode, "silent"))
 			pause();
+		if (!strcmp(mode, "deaf") && m.type == MO_PS_CLOSE)
+			pause();	/* and never reads again */
+		if (!strcmp(mode, "deaf") && m.type == MO_PS_OPEN) {
+			static uint32_t next_handle;
+
+			memset(&r, 0, sizeof(r));
+			r.type = MO_PS_OPENED;
+			r.opened.handle = ++next_handle;
+			send_msg(sock, &r);
+			continue;
+		}
 		if (!strcmp(mode, "huge-rows")) {
 			r.type = MO_PS_ROWS_HEAD;
 			r.rows_head.nrows = 1ULL << 60;
@@ -608,6 +619,33 @@ static void test_timeout(void **state)
 	mo_privsep_free(p);
 }
 
+/* A child that stops reading: requests that need no answer (closes) fill
+ * its socket, and the send that would wait is given up after the timeout. */
+static void test_deaf_child(void **state)
+{
+	struct mo_privsep *p = client("deaf", 300);
+	struct mo_privsep_stats st;
+	struct mo_symsource src;
+	struct mo_symfile_info info;
+	uint32_t h[600];
+	uint64_t t0;
+	int fd = open_libc();
+
+	mo_privsep_symsource(p, &src);
+	for (int i = 0; i < 600; i++) {
+		assert_int_equal(src.open(src.ctx, dup(fd), getpid(), LIBC, &info, &h[i]), 0);
+		assert_true(h[i] != 0);
+	}
+	t0 = mo_clock_ns(CLOCK_MONOTONIC);
+	for (int i = 0; i < 600; i++)
+		src.close(src.ctx, h[i]);
+	assert_true(mo_clock_ns(CLOCK_MONOTONIC) - t0 < 10 * MO_NSEC);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.timeouts, 1);
+	close(fd);
+	mo_privsep_free(p);
+}
+
 /* Replies that break the protocol: each child is ended and counted, the
  * request fails, nothing leaks. */
 static void test_lying_parsers(void **state)
@@ -687,6 +725,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_symbols_equal_and_respawn),
 		cmocka_unit_test(test_crash_backoff),
 		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_deaf_child),
 		cmocka_unit_test(test_lying_parsers),
 		cmocka_unit_test(test_lying_symbols),
 		cmocka_unit_test(test_debug_names_refused),
