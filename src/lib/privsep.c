@@ -41,6 +41,10 @@
 #define CALM_NS (60 * MO_NSEC)	/* deaths further apart start the backoff over */
 #define MAX_DEBUG_REQS 8	/* per OPEN: the normal lookup asks for at most 5 */
 #define MAX_ROWS_ALLOC (1u << 20)	/* rows allocated ahead of their arrival */
+/* Files open in the child at once: past this the least recently used is
+ * closed there (opened again from our descriptor if looked up again), so
+ * a node that runs ever new programs does not grow the child's memory. */
+#define MAX_OPEN_IN_CHILD 512
 
 enum why { WHY_DIED, WHY_TIMEOUT, WHY_PROTOCOL };
 
@@ -52,6 +56,7 @@ struct remote {
 	char *map_path;
 	uint64_t gen;		/* the child that knows it as child_handle */
 	uint32_t child_handle;
+	uint64_t used_at;	/* last use, in requests */
 };
 
 struct mo_privsep {
@@ -71,6 +76,8 @@ struct mo_privsep {
 
 	struct remote *files;	/* handle h is files[h - 1] */
 	size_t nfiles, capfiles;
+	size_t open_in_child;	/* files with gen == the child's */
+	uint64_t requests;
 
 	struct mo_privsep_stats st;	/* atomics: read from any thread */
 	uint8_t buf[MO_PS_MAX_MSG];
@@ -411,6 +418,7 @@ static void end_child(struct mo_privsep *p, enum why why, const char *file)
 		close(p->sock);
 	p->sock = -1;
 	p->child = 0;
+	p->open_in_child = 0;	/* every file is opened again in the next */
 	if (pid <= 0)
 		return;
 	kill(pid, SIGKILL);
@@ -699,6 +707,9 @@ static int remote_open(struct mo_privsep *p, struct remote *r, struct mo_symfile
 			*info = m->opened.info;
 			r->child_handle = m->opened.handle;
 			r->gen = p->gen;
+			r->used_at = ++p->requests;
+			if (r->child_handle)
+				p->open_in_child++;
 			/* nothing to look up, yet symbols claimed: not a
 			 * parser that tells the truth */
 			if (!r->child_handle && info->symbols)
@@ -719,6 +730,37 @@ static int remote_open(struct mo_privsep *p, struct remote *r, struct mo_symfile
 	if (err == -ECHILD)
 		r->lost = true;
 	return err;
+}
+
+/* r closed in the running child (it stays ours: opened again on use). */
+static void close_in_child(struct mo_privsep *p, struct remote *r)
+{
+	struct mo_ps_msg m = { .type = MO_PS_CLOSE, .close = { .handle = r->child_handle } };
+
+	if (p->child <= 0 || r->gen != p->gen || !r->child_handle)
+		return;
+	r->gen = 0;
+	p->open_in_child--;
+	send_req(p, &m, -1, NULL);
+}
+
+/* The least recently used files out of the child, down to the bound. */
+static void bound_child(struct mo_privsep *p, const struct remote *keep)
+{
+	while (p->open_in_child > MAX_OPEN_IN_CHILD && p->child > 0) {
+		struct remote *lru = NULL;
+
+		for (size_t i = 0; i < p->nfiles; i++) {
+			struct remote *r = &p->files[i];
+
+			if (r->used && r != keep && r->gen == p->gen && r->child_handle &&
+			    (!lru || r->used_at < lru->used_at))
+				lru = r;
+		}
+		if (!lru)
+			break;
+		close_in_child(p, lru);
+	}
 }
 
 static void release(struct mo_privsep *p, uint32_t handle)
@@ -771,6 +813,7 @@ static int ps_open(void *ctx, int fd, pid_t pid, const char *map_path,
 		return err;
 	}
 	*handle = (uint32_t)i + 1;
+	bound_child(p, r);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 fail:
@@ -806,7 +849,9 @@ static int ps_lookup(void *ctx, uint32_t handle, uint64_t vaddr, struct mo_symfr
 			err = -ENOENT;
 		if (err)
 			goto out;
+		bound_child(p, r);
 	}
+	r->used_at = ++p->requests;
 	end = deadline(p);
 	m->type = MO_PS_LOOKUP;
 	m->lookup.handle = r->child_handle;
@@ -866,12 +911,8 @@ static void ps_close(void *ctx, uint32_t handle)
 	r = handle && handle <= p->nfiles && p->files[handle - 1].used ? &p->files[handle - 1]
 								       : NULL;
 	if (r) {
-		if (p->child > 0 && r->gen == p->gen && !r->lost) {
-			struct mo_ps_msg m = { .type = MO_PS_CLOSE,
-					       .close = { .handle = r->child_handle } };
-
-			send_req(p, &m, -1, NULL);
-		}
+		if (!r->lost)
+			close_in_child(p, r);
 		release(p, handle);
 	}
 	pthread_mutex_unlock(&p->lock);

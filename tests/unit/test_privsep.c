@@ -627,22 +627,89 @@ static void test_deaf_child(void **state)
 	struct mo_privsep_stats st;
 	struct mo_symsource src;
 	struct mo_symfile_info info;
-	uint32_t h[600];
+	uint32_t h[400];
 	uint64_t t0;
 	int fd = open_libc();
 
+	/* fewer than the files a child keeps open: no close before ours */
 	mo_privsep_symsource(p, &src);
-	for (int i = 0; i < 600; i++) {
+	for (int i = 0; i < 400; i++) {
 		assert_int_equal(src.open(src.ctx, dup(fd), getpid(), LIBC, &info, &h[i]), 0);
 		assert_true(h[i] != 0);
 	}
 	t0 = mo_clock_ns(CLOCK_MONOTONIC);
-	for (int i = 0; i < 600; i++)
+	for (int i = 0; i < 400; i++)
 		src.close(src.ctx, h[i]);
 	assert_true(mo_clock_ns(CLOCK_MONOTONIC) - t0 < 10 * MO_NSEC);
 	mo_privsep_stats(p, &st);
 	assert_int_equal(st.timeouts, 1);
 	close(fd);
+	mo_privsep_free(p);
+}
+
+/* Descriptors of the running child. */
+static int child_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The child keeps at most 512 files open: the least recently used are
+ * closed there, and opened again from our descriptor when looked up. A
+ * file without a build id is not shared, so each open holds a descriptor
+ * in the child. */
+static void test_child_files_bounded(void **state)
+{
+	char path[] = "/tmp/mo-privsep-noid.XXXXXX", cmd[PATH_MAX + 128];
+	struct mo_privsep *p = client(NULL, 0);
+	struct mo_symsource src;
+	struct mo_symfile_info info;
+	struct mo_symframe *f;
+	static uint32_t h[700];
+	size_t n;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "objcopy --remove-section .note.gnu.build-id '%s' '%s'", self,
+		 path);
+	assert_int_equal(system(cmd), 0);
+	fd = mo_safe_open(path, NULL, 0, NULL);
+	assert_true(fd >= 0);
+	mo_privsep_symsource(p, &src);
+	for (int i = 0; i < 700; i++) {
+		assert_int_equal(src.open(src.ctx, dup(fd), getpid(), path, &info, &h[i]), 0);
+		assert_true(h[i] != 0);
+		assert_string_equal(info.build_id, "");
+	}
+	assert_true(child_fds(mo_privsep_child(p)) <= 512 + 8);
+	/* the first (closed in the child long ago) and the last still answer */
+	for (int k = 0; k < 2; k++) {
+		uint32_t hh = h[k ? 699 : 0];
+		uint64_t vaddr = 0;
+
+		for (uint32_t s = 0; s < info.nsegs; s++)
+			if (info.segs[s].x)
+				vaddr = info.segs[s].vaddr + 16;
+		assert_int_equal(src.lookup(src.ctx, hh, vaddr, &f, &n), 0);
+		assert_true(n >= 1);
+		mo_symframes_free(f, n);
+	}
+	assert_true(child_fds(mo_privsep_child(p)) <= 512 + 8);
+	for (int i = 0; i < 700; i++)
+		src.close(src.ctx, h[i]);
+	close(fd);
+	unlink(path);
 	mo_privsep_free(p);
 }
 
@@ -726,6 +793,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_crash_backoff),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_deaf_child),
+		cmocka_unit_test(test_child_files_bounded),
 		cmocka_unit_test(test_lying_parsers),
 		cmocka_unit_test(test_lying_symbols),
 		cmocka_unit_test(test_debug_names_refused),
