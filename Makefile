@@ -161,10 +161,10 @@ tsan: $(TSAN_BINS)
 # Fixtures: programs with known ground truth. Built the way Debian builds
 # software (default -O2, no forced frame pointers) so stacks are realistic.
 FIX_CFLAGS := -O2 -g -Wall -D_GNU_SOURCE
-$(OUT)/fixtures/%: tests/fixtures/%.c | $(OUT)/fixtures
+$(OUT)/fixtures/%: tests/fixtures/%.c tests/fixtures/fixture.h | $(OUT)/fixtures
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(FIX_CFLAGS) $< -o $@ -lpthread
-$(OUT)/fixtures/%: tests/fixtures/%.cc | $(OUT)/fixtures
+$(OUT)/fixtures/%: tests/fixtures/%.cc tests/fixtures/fixture.h | $(OUT)/fixtures
 	$(call msg,CXX,$@)
 	$(Q)g++ $(FIX_CFLAGS) $< -o $@ -lpthread
 fixtures: $(FIX_BINS)

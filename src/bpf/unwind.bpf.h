@@ -21,24 +21,6 @@
 #define MO_ROW_SEARCH_STEPS 24		/* 2^24 rows per module is plenty */
 #define VM_EXEC_FLAG 0x00000004UL
 
-struct walk_scratch {
-	struct mo_stack st;
-	struct mo_proc_maps pm;
-	__u64 pc;
-	__u64 sp;
-	__u64 bp;
-	__u32 tgid;
-	__u32 pm_dirty;			/* pm gained an entry: write it back */
-	__u32 stop;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct walk_scratch);
-} walk_scratch SEC(".maps");
-
 struct vma_info {
 	__u64 start;
 	__u64 end;
@@ -49,10 +31,38 @@ struct vma_info {
 	__u32 found;
 };
 
+struct walk_scratch {
+	struct mo_stack st;
+	struct mo_proc_maps pm;
+	__u64 pc;
+	__u64 sp;
+	__u64 bp;
+	__u32 tgid;
+	__u32 pm_dirty;			/* pm gained an entry: write it back */
+	__u32 stop;
+	/* what bpf_find_vma found, and lookup keys: here, not on the stack,
+	 * as the walk's frames come on top of the deepest programs' */
+	struct vma_info vi;
+	struct mo_module_key mk;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_scratch);
+} walk_scratch SEC(".maps");
+
 static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
-	struct vma_info *vi = data;
+	__u32 zero = 0;
+	struct walk_scratch *w = bpf_map_lookup_elem(&walk_scratch, &zero);
+	struct vma_info *vi;
 	struct file *f;
+
+	if (!w)
+		return 1;
+	vi = &w->vi;
 
 	vi->start = BPF_CORE_READ(vma, vm_start);
 	vi->end = BPF_CORE_READ(vma, vm_end);
@@ -71,42 +81,43 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
  * Returns the entry index, or -1 when pc is not in an executable mapping. */
 static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 {
-	struct vma_info vi = {};
-	struct mo_module_key mk = {};
+	struct vma_info *vi = &w->vi;
+	struct mo_module_key *mk = &w->mk;
 	struct mo_module_info *mi;
 	struct mo_map_entry *e;
 	__u32 n = w->pm.nr;
 
-	if (bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, &vi, 0) || !vi.found ||
-	    !vi.exec)
+	__builtin_memset(vi, 0, sizeof(*vi));
+	if (bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, NULL, 0) || !vi->found ||
+	    !vi->exec)
 		return -1;
 	if (n >= MO_MAX_MAPS) {
 		count(MO_C_UNWIND_PROC_MAPS_FULL);
 		return -1;
 	}
 	e = &w->pm.m[n & (MO_MAX_MAPS - 1)];
-	e->start = vi.start;
-	e->end = vi.end;
+	e->start = vi->start;
+	e->end = vi->end;
 	e->bias = 0;
 	e->row_start = 0;
 	e->row_count = 0;
-	e->file_off = vi.pgoff << 12;
-	e->dev = vi.dev;
-	e->ino = vi.ino;
-	if (vi.ino) {
-		mk.dev = vi.dev;
-		mk.ino = vi.ino;
-		mi = bpf_map_lookup_elem(&modules, &mk);
+	e->file_off = vi->pgoff << 12;
+	e->dev = vi->dev;
+	e->ino = vi->ino;
+	if (vi->ino) {
+		mk->dev = vi->dev;
+		mk->ino = vi->ino;
+		mi = bpf_map_lookup_elem(&modules, mk);
 		if (mi) {
 			/* row pc = file offset + off_to_vaddr - vaddr_min */
-			e->bias = vi.start - (vi.pgoff << 12) - mi->off_to_vaddr + mi->vaddr_min;
+			e->bias = vi->start - (vi->pgoff << 12) - mi->off_to_vaddr + mi->vaddr_min;
 			e->row_start = mi->row_start;
 			e->row_count = mi->row_count;
 		} else {
 			__u64 one = 1;
 
 			/* Ask user space once per file to compile its rows. */
-			if (!bpf_map_update_elem(&unknown_modules, &mk, &one, BPF_NOEXIST)) {
+			if (!bpf_map_update_elem(&unknown_modules, mk, &one, BPF_NOEXIST)) {
 				struct mo_record *r;
 
 				r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
@@ -115,14 +126,14 @@ static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 					r->type = MO_REC_UNKNOWN_MODULE;
 					r->pid = w->tgid;
 					r->ts_ns = bpf_ktime_get_boot_ns();
-					r->addr = vi.start;
-					r->len = vi.end - vi.start;
-					r->dev = vi.dev;
-					r->ino = vi.ino;
+					r->addr = vi->start;
+					r->len = vi->end - vi->start;
+					r->dev = vi->dev;
+					r->ino = vi->ino;
 					bpf_ringbuf_submit(r, 0);
 				} else {
 					count(MO_C_DROP_RINGBUF_FULL);
-					bpf_map_delete_elem(&unknown_modules, &mk);
+					bpf_map_delete_elem(&unknown_modules, mk);
 				}
 			}
 		}
@@ -193,15 +204,19 @@ static long walk_step(__u32 i, void *unused)
 		e = &w->pm.m[mi & (MO_MAX_MAPS - 1)];
 		if (e->row_count == 0) {
 			/* the module may have been loaded since we cached it */
-			struct vma_info vi = {};
+			struct vma_info *vi = &w->vi;
 
-			if (!bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, &vi, 0) &&
-			    vi.found && vi.ino) {
-				struct mo_module_key mk = { .dev = vi.dev, .ino = vi.ino };
-				struct mo_module_info *m = bpf_map_lookup_elem(&modules, &mk);
+			__builtin_memset(vi, 0, sizeof(*vi));
+			if (!bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, NULL, 0) &&
+			    vi->found && vi->ino) {
+				struct mo_module_info *m;
+
+				w->mk.dev = vi->dev;
+				w->mk.ino = vi->ino;
+				m = bpf_map_lookup_elem(&modules, &w->mk);
 
 				if (m) {
-					e->bias = vi.start - (vi.pgoff << 12) - m->off_to_vaddr +
+					e->bias = vi->start - (vi->pgoff << 12) - m->off_to_vaddr +
 						  m->vaddr_min;
 					e->row_start = m->row_start;
 					e->row_count = m->row_count;
@@ -275,9 +290,17 @@ static __always_inline __u64 hash_stack(const struct mo_stack *st)
  * stacks map, with the MO_STACK_* flags given. Returns the stack id, or 0
  * when it could not be stored (the reason is counted).
  */
-static __always_inline __u64 capture_stack_flags(__u32 tgid, __u32 gen, __u32 epoch, __u64 ip,
-						 __u64 sp, __u64 bp, __u32 flags)
+/*
+ * A global function: the verifier checks it once, on its own, instead of
+ * once for every path of every program that walks a stack (the walk's
+ * mapping scan multiplied by the mmap/munmap range paths made
+ * sys_exit_mmap too complex to load).
+ */
+__noinline __u64 walk_stack(__u64 tgid_gen, __u64 epoch_flags, __u64 ip, __u64 sp, __u64 bp)
 {
+	/* five arguments at most in a BPF call: pairs packed in one */
+	__u32 tgid = tgid_gen >> 32, gen = (__u32)tgid_gen;
+	__u32 epoch = epoch_flags >> 32, flags = (__u32)epoch_flags;
 	__u32 zero = 0;
 	struct walk_scratch *w = bpf_map_lookup_elem(&walk_scratch, &zero);
 	struct mo_proc_maps *pm;
@@ -326,6 +349,12 @@ static __always_inline __u64 capture_stack_flags(__u32 tgid, __u32 gen, __u32 ep
 	}
 	count(MO_C_STACKS_NEW);
 	return id;
+}
+
+static __always_inline __u64 capture_stack_flags(__u32 tgid, __u32 gen, __u32 epoch, __u64 ip,
+						 __u64 sp, __u64 bp, __u32 flags)
+{
+	return walk_stack((__u64)tgid << 32 | gen, (__u64)epoch << 32 | flags, ip, sp, bp);
 }
 
 static __always_inline __u64 capture_stack(__u32 tgid, __u32 gen, __u32 epoch, __u64 ip,

@@ -228,7 +228,8 @@ kill "$fpid" "$m1" 2> /dev/null
 
 # ---- 6b. one system-wide and one pid-mode observer, both see the leaks
 fixture_waiting "$TMP/sp.out" "$FIX/leak_basic" --hold-ms 1500
-if observe sys; then
+# the precise tier system-wide: exact blocks of every process
+if observe sys --tier precise; then
 	ms=$mpid
 	if observe spid -p "$fpid"; then
 		mp=$mpid
@@ -335,7 +336,9 @@ hpid=$!
 "$MO" -v --exit-on-broken-pipe --min-age 0 -i 200ms --metrics off -d 60s \
 	-- "$FIX/leak_basic" --hold-ms 30000 > "$TMP/pipe" 2> "$TMP/bq.err" &
 mpid=$!
-wait_for "$TMP/bq.err" 'observing' 150 && ids=$(links_of "$mpid")
+has_links() { [ -n "$(links_of "$1")" ]; }
+wait_for "$TMP/bq.err" 'observing' 150 && wait_until 100 has_links "$mpid"
+ids=$(links_of "$mpid")
 touch "$TMP/links_taken"
 wait "$hpid"
 if wait_gone "$mpid" 50; then

@@ -27,7 +27,7 @@ fi
 
 unshare -m sh -c "mount -t proc proc '$root/proc' && mount --rbind /sys '$root/sys' &&
 	mount --rbind /dev '$root/dev' &&
-	exec chroot '$root' /bin/memobserver -v --metrics off --format json --min-age 0 \
+	exec chroot '$root' /bin/memobserver -v --tier precise --metrics off --format json --min-age 0 \
 	--duration 20s -o /tmp/sys.json" 2> "$TMP/root.err" &
 mpid=$!
 if ! wait_for "$TMP/root.err" 'observing' 300; then

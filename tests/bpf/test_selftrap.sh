@@ -19,7 +19,9 @@ run() {
 		-o /dev/null 2> "$TMP/$name.err" &
 	mp=$!
 	# ready when the endpoint answers (it opens once the probes are placed)
-	if ! curl -sf --retry 60 --retry-delay 1 --retry-max-time 60 --retry-connrefused \
+	# (the control traps on its own mallocs while it reads every running
+	# program's unwind rows: its start takes minutes on a loaded machine)
+	if ! curl -sf --retry 240 --retry-delay 1 --retry-max-time 240 --retry-connrefused \
 		"http://127.0.0.1:$port/healthz" > /dev/null; then
 		kill "$mp" 2> /dev/null
 		echo "not-started"
@@ -51,5 +53,5 @@ fi
 if [ "${cself:-0}" -gt 0 ]; then
 	pass selftrap_control_counts_self_hits
 else
-	fail selftrap_control_counts_self_hits "the control linked with the C library's malloc showed ${cself:-no} self hits"
+	fail selftrap_control_counts_self_hits "the control linked with the C library's malloc showed ${cself:-no} self hits: $(tail -c 300 "$TMP/control.err")"
 fi

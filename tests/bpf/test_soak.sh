@@ -113,7 +113,7 @@ soak() {
 	printf 'max_allocations = 4096\nmax_stacks = 1024\nbuffer_size = 64\n' > "$d/conf"
 	"$MO" --config "$d/conf" --mode "$mode" --format json -m "127.0.0.1:$port" -o "$d/ev.json" \
 		-- "$FIX/soak" --threads 2 --run-ms $((RUN_S * 1000)) --slots 16384 \
-		--mmap-every 64 --hold-ms 4000 > "$d/fx.out" 2> "$d/mo.err" &
+		--mmap-every 64 --hold-signal > "$d/fx.out" 2> "$d/mo.err" &
 	mp=$!
 	# the load starts once memobserver has attached (READY) and serves
 	wait_for "$d/fx.out" '^READY' 300
@@ -135,18 +135,21 @@ soak() {
 		t=$((t + 1))
 		[ $t -gt $((RUN_S + 120)) ] && break
 	done
-	# the fixture freed everything and idles (4 s, memobserver ends with
-	# it): the counters are final once the scrape counts at least the
-	# allocator calls the fixture made (at most 5 s)
+	# the fixture freed everything and idles until told (SIGUSR1; then
+	# memobserver ends with it): the counters are final once the scrape
+	# counts at least the allocator calls the fixture made
 	local made
 	made=$(awk '$1 == "SOAK" && $2 == "allocs" { print $3 }' "$d/fx.out")
 	calls_counted() {
 		scrape_to "$port" "$d/m.final" &&
 			[ "$(metric "$d/m.final" memobserver_allocator_calls_total)" -ge "${made:-1}" ]
 	}
-	wait_until 50 calls_counted
+	wait_until 300 calls_counted
 	map_ids "$mp" > "$d/maps"
 	kernel_counters "$(map_id "$d/maps" counters)" > "$d/kc"
+	local fxpid
+	fxpid=$(awk '$1 == "READY" { print $2; exit }' "$d/fx.out")
+	[ -n "$fxpid" ] && kill -USR1 "$fxpid" 2> /dev/null
 	local ticks0 ticks1
 	ticks1=$(awk '{ print $14 + $15 }' /proc/"$mp"/stat 2> /dev/null)
 	ticks0=$(head -1 "$d/samples" | awk '{ print $3 }')

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# System-wide mode: two leaking processes started after memobserver are seen
-# separately, each with its own exact leaks.
+# System-wide, the precise tier: two leaking processes started after
+# memobserver are seen separately, each with its own exact leaks (the watch
+# tier, the system-wide default, is tests/bpf/test_watch.sh's).
 . "$(dirname "$0")/lib.sh"
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip system_wide "$why"; exit 0; fi
 
-"$MO" -v --metrics off --format json --min-age 0 --duration 20s -o "$TMP/sys.json" \
+"$MO" -v --tier precise --metrics off --format json --min-age 0 --duration 20s -o "$TMP/sys.json" \
 	2> "$TMP/sys.err" &
 mpid=$!
 if ! wait_for "$TMP/sys.err" 'observing' 300; then
