@@ -417,7 +417,7 @@ static void end_child(struct mo_privsep *p, enum why why, const char *file)
 	if (p->sock >= 0)
 		close(p->sock);
 	p->sock = -1;
-	p->child = 0;
+	__atomic_store_n(&p->child, 0, __ATOMIC_RELAXED);
 	p->open_in_child = 0;	/* every file is opened again in the next */
 	if (pid <= 0)
 		return;
@@ -519,7 +519,7 @@ static int start_child(struct mo_privsep *p)
 		setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	}
 	p->sock = sv[0];
-	p->child = pid;
+	__atomic_store_n(&p->child, pid, __ATOMIC_RELAXED);
 	p->gen++;
 	mo_stat_add(&p->st.starts, 1);
 	return 0;
