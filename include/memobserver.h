@@ -221,11 +221,14 @@ struct mo_leak {
  *            MO_CK_FILTER: memory_filtered_events_total{reason=label},
  *            left out on purpose (a filter, sampling, dedup).
  *   family   the Prometheus family (rows of one family are adjacent)
- *   label    its label pair "key=value", or NULL for a scalar family
+ *   label    its label pairs "key=value[,key=value]", or NULL for a
+ *            scalar family (trusted literals: rendered as they are)
  *   json_key the key in the JSON summary ("drops" and "filtered" objects
  *            for drops and filters), or NULL when not there
  *   help     the family's help text
- * Rows are in output order. struct mo_counters has one uint64_t per row.
+ * Rows are in output order. struct mo_counters has one uint64_t per row;
+ * enum mo_counter_id numbers them (MO_CTR_<field>). The OTLP metrics
+ * (docs/otlp.md) are made from the same rows.
  */
 #define MO_CK_COUNTER 0
 #define MO_CK_GAUGE 1
@@ -239,6 +242,35 @@ struct mo_leak {
 	"kill), timeout (no answer in 30 s), protocol (a malformed message)."
 #define MO_DROPPED "memobserver_dropped_events_total"
 #define MO_FILTERED "memory_filtered_events_total"
+/*
+ * The OTLP exporter's rows (src/cli/otlp_export.c), made from two lists:
+ * the signals it sends, and why it gives a request up:
+ *   queue_full   the send queue was full when the request was handed over
+ *   send_failed  retries exhausted, a 5xx that must not be retried, or the
+ *                request could not be encoded
+ *   rejected     a 4xx other than 429: the request itself is refused
+ *   shutdown     still queued or in flight at the stop deadline
+ * S(X, signal) and R(X, signal, reason) are called once per item.
+ */
+#define MO_OTLP_SIGNALS(S, X) S(X, metrics) S(X, logs)
+#define MO_OTLP_DROP_REASONS(R, X, sig)                                                         \
+	R(X, sig, queue_full) R(X, sig, send_failed) R(X, sig, rejected) R(X, sig, shutdown)
+
+#define MO_OTLP_ROW_SENT(X, sig)                                                                \
+	X(otlp_##sig##_sent, MO_CK_COUNTER, "memobserver_otlp_requests_sent_total",             \
+	  "signal=" #sig, NULL, "OTLP requests the collector accepted, by signal.")
+#define MO_OTLP_ROW_FAILURES(X, sig)                                                            \
+	X(otlp_##sig##_failures, MO_CK_COUNTER, "memobserver_otlp_request_failures_total",      \
+	  "signal=" #sig, NULL,                                                                 \
+	  "OTLP send attempts that failed (connection error, timeout, error status), by "       \
+	  "signal.")
+#define MO_OTLP_ROW_RETRIES(X, sig)                                                             \
+	X(otlp_##sig##_retries, MO_CK_COUNTER, "memobserver_otlp_retries_total", "signal=" #sig, \
+	  NULL, "OTLP send attempts after the first, by signal.")
+#define MO_OTLP_ROW_DROP(X, sig, reason)                                                        \
+	X(otlp_##sig##_##reason, MO_CK_COUNTER, "memobserver_otlp_requests_dropped_total",      \
+	  "signal=" #sig ",reason=" #reason, NULL, "OTLP requests given up, by signal and reason.")
+#define MO_OTLP_ROWS_DROP(X, sig) MO_OTLP_DROP_REASONS(MO_OTLP_ROW_DROP, X, sig)
 
 #define MO_COUNTERS(X)                                                                           \
 	X(allocs_tracked, MO_CK_COUNTER, "memobserver_allocations_tracked_total", NULL,           \
@@ -387,7 +419,14 @@ struct mo_leak {
 	X(parser_files_lost, MO_CK_COUNTER, "memobserver_parser_files_lost_total", NULL,          \
 	  "parser_files_lost",                                                                    \
 	  "Files left without unwind rows or symbols because the parser process died reading "    \
-	  "them.")
+	  "them.")                                                                                \
+	/* counted by the caller (mo_observer_note) */                                            \
+	X(output_write_errors, MO_CK_COUNTER, "memobserver_output_write_errors_total", NULL, NULL, \
+	  "Writes of events or reports to the output that failed (full disk, closed pipe).")     \
+	MO_OTLP_SIGNALS(MO_OTLP_ROW_SENT, X)                                                      \
+	MO_OTLP_SIGNALS(MO_OTLP_ROW_FAILURES, X)                                                  \
+	MO_OTLP_SIGNALS(MO_OTLP_ROW_RETRIES, X)                                                   \
+	MO_OTLP_SIGNALS(MO_OTLP_ROWS_DROP, X)
 
 /* Counters of what was seen and what was dropped, by reason. */
 struct mo_counters {
@@ -401,6 +440,13 @@ struct mo_counters {
 	double overhead_expected;	/* the same at the duty cycle in force */
 	double overhead_duty;		/* share of time allocating probes are attached */
 	uint64_t shed_ns;		/* time allocating probes were detached */
+};
+
+enum mo_counter_id {
+#define MO_COUNTER_ID(field, kind, family, label, json_key, help) MO_CTR_##field,
+	MO_COUNTERS(MO_COUNTER_ID)
+#undef MO_COUNTER_ID
+	MO_CTR__COUNT
 };
 
 /* The sum of the MO_CK_DROP counters: everything observed and lost. */
@@ -491,11 +537,22 @@ void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);
 int mo_observer_metrics(struct mo_observer *obs, char **text, size_t *len);
 
 /*
- * The caller failed to write n more pieces of its output (a full disk, a
- * closed pipe). Only counted, and exported by mo_observer_metrics as
- * memobserver_output_write_errors_total; safe from any thread.
+ * The OTLP encoding of the same state (an ExportMetricsServiceRequest,
+ * binary protobuf, the body of POST /v1/metrics; docs/otlp.md), stamped
+ * now_ns (CLOCK_REALTIME), resources named with host_name. *body is
+ * malloc'ed. 0 or -errno (-ENODEV before start).
  */
-void mo_observer_note_output_errors(struct mo_observer *obs, uint64_t n);
+int mo_observer_metrics_otlp(struct mo_observer *obs, const char *host_name, uint64_t now_ns,
+			     uint8_t **body, size_t *len);
+
+/*
+ * Add n to a counter of the caller's own work: output_write_errors (writes
+ * of its output that failed) and the otlp_* rows (its OTLP exporter). The
+ * library counts the other rows itself; for them this adds to its count.
+ * Exported by every rendering of the counters; safe from any thread, before
+ * start too.
+ */
+void mo_observer_note(struct mo_observer *obs, enum mo_counter_id id, uint64_t n);
 
 /* True once every observed pid has exited (never for system-wide). */
 bool mo_observer_targets_gone(struct mo_observer *obs);

@@ -15,7 +15,8 @@ import sys
 
 VOLATILE = {"timestamp", "pid", "ppid", "address", "addr", "ip", "age_seconds",
             "oldest_age_seconds", "first_seen", "last_seen", "duration_seconds",
-            "min_unfreed_age_seconds", "build_id", "offset", "cpu_seconds"}
+            "min_unfreed_age_seconds", "build_id", "cpu_seconds", "stack_id",
+            "growth_bytes_per_s", "confidence"}
 HEX = re.compile(r"0x[0-9a-f]+")
 
 
@@ -56,7 +57,8 @@ def leak_records(path):
         if not line.startswith("{"):
             continue
         r = json.loads(line)
-        if r.get("type") in ("memory_leak", "leak", "report_leak") or "stack" in r:
+        # the final findings: the periodic ones depend on timing
+        if r.get("kind") == "leak" and r.get("final"):
             recs.append(r)
     return recs
 

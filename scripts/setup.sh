@@ -10,7 +10,11 @@ PKGS=(make gcc g++ clang libclang-rt-14-dev llvm pkg-config libbpf-dev bpftool
       libmicrohttpd-dev prometheus curl
       python3-yaml groff-base systemd
       libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libmimalloc2.0 musl-tools
-      redis-server redis-tools python3-dev sqlite3 libcap-dev node-typescript valgrind)
+      redis-server redis-tools python3-dev sqlite3 libcap-dev node-typescript valgrind
+      libcurl4-openssl-dev)
+# the OTLP test's receiver runs on node (tests/otlp); a node from elsewhere
+# (NodeSource) brings its own npm, which Debian's npm package would conflict with
+command -v npm > /dev/null || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -42,6 +46,10 @@ if [ ! -f "$GRAFANA_SCHEMA/package/package.json" ] && command -v npm > /dev/null
 		tar xzf grafana-schema-10.4.0.tgz && rm grafana-schema-10.4.0.tgz) ||
 		echo "setup: could not fetch @grafana/schema; test_ops skips its Grafana schema check"
 fi
+
+# The OTLP test receiver's npm packages (tests/otlp), fetched now so the test
+# later installs them from npm's cache without the network.
+bash tests/otlp/install.sh || echo "setup: test_otlp will fetch its npm packages when it runs"
 
 # uprobes and tracepoints need tracefs; the bpf filesystem is handy for bpftool
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true

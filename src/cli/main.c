@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * main.c - the memobserver command: set up what the options ask for
- * (options.c, targets.c, output.c), then the event loop until a signal,
- * the duration, or the targets' end. Every error is one line on stderr and
- * a non-zero exit; nothing stays attached after an error.
+ * (options.c, targets.c, output.c, otlp_export.c), then the event loop
+ * until a signal, the duration, or the targets' end. Every error is one
+ * line on stderr and a non-zero exit; nothing stays attached after an
+ * error.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 #include "http.h"
 #include "memobserver.h"
 #include "options.h"
+#include "otlp_export.h"
 #include "output.h"
 #include "privsep.h"
 #include "privs.h"
@@ -28,6 +30,11 @@
 /* --exit-on-broken-pipe: the status of a process killed by SIGPIPE, so a
  * pipeline under `set -o pipefail` sees what it sees of other tools */
 #define EXIT_BROKEN_PIPE 141
+
+/* From the end of the run loop until the last OTLP request is given up: a
+ * collector that is slow or gone never holds the stop much longer. */
+#define OTLP_STOP_BUDGET_MS 1200
+#define OTLP_STOP_MIN_MS 100
 
 static void log_cb(enum mo_log_level lvl, const char *msg, void *ctx)
 {
@@ -66,7 +73,7 @@ static int give_up(struct cli *c, struct mo_observer *obs, pid_t child, int go, 
 }
 
 /* The events waiting, written out (final ones in text mode only: JSON
- * carries them in the report). */
+ * carries them in the report) and handed to the OTLP exporter. */
 static void drain_events(struct cli *c, struct mo_buf *b)
 {
 	struct mo_event *ev;
@@ -74,7 +81,10 @@ static void drain_events(struct cli *c, struct mo_buf *b)
 	while (mo_observer_read(c->obs, &ev, 0) == 1) {
 		if (!c->quiet && (!ev->final || c->fmt == OUT_TEXT))
 			out_event(b, c->fmt, ev);
-		mo_event_free(ev);
+		if (c->otlp_ex)
+			otlp_exporter_event(c->otlp_ex, ev);
+		else
+			mo_event_free(ev);
 		if (b->len > 65536)
 			output_write(c, b);
 	}
@@ -106,6 +116,7 @@ static void loop(struct cli *c, int sfd, pid_t *child)
 		if (*child > 0 && waitpid(*child, &status, WNOHANG) == *child)
 			*child = -1;
 		drain_events(c, &b);
+		otlp_exporter_tick(c->otlp_ex, false);
 		if (c->fmt == OUT_TEXT && !c->quiet && elapsed_ns(&t0) >= next_summary) {
 			next_summary += c->cfg.report_interval_ns;
 			output_interval_summary(&b, c->obs);
@@ -139,10 +150,26 @@ static void finish(struct cli *c)
 	mo_buf_release(&b);
 }
 
+/* The last events and metrics, then what the collector takes before the
+ * stop budget (counted from loop_end) runs out. */
+static void otlp_finish(struct cli *c, const struct timespec *loop_end)
+{
+	uint64_t spent;
+
+	if (!c->otlp_ex)
+		return;
+	otlp_exporter_tick(c->otlp_ex, true);
+	spent = elapsed_ns(loop_end) / 1000000;
+	otlp_exporter_stop(c->otlp_ex, spent + OTLP_STOP_MIN_MS < OTLP_STOP_BUDGET_MS ?
+					       OTLP_STOP_BUDGET_MS - spent : OTLP_STOP_MIN_MS);
+	c->otlp_ex = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct http_server *http = NULL;
 	struct mo_observer *obs;
+	struct timespec loop_end;
 	struct cli c;
 	char exe[PATH_MAX];
 	pid_t child = -1;
@@ -220,6 +247,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	c.obs = obs;
+	if (c.otlp.endpoint) {
+		char oerr[256];
+
+		c.otlp.obs = obs;
+		c.otlp_ex = otlp_exporter_start(&c.otlp, oerr, sizeof(oerr));
+		if (!c.otlp_ex)
+			fprintf(stderr, "%s: warning: OTLP export disabled: %s\n", cli_prog, oerr);
+	}
 	if (child > 0)
 		targets_release_command(&c, go);
 	if (c.verbose)
@@ -227,8 +262,10 @@ int main(int argc, char **argv)
 			c.cmd ? "the command" : c.npids ? "the given pids" : "every process");
 
 	loop(&c, sfd, &child);
+	clock_gettime(CLOCK_MONOTONIC, &loop_end);
 	http_stop(http);
 	finish(&c);
+	otlp_finish(&c, &loop_end);
 	c.obs = NULL;
 	mo_observer_free(obs);
 	if (child > 0) {

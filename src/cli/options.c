@@ -53,6 +53,9 @@ enum {
 	OPT_EXIT_EPIPE,
 	OPT_TIER,
 	OPT_ESCALATE_WINDOW,
+	OPT_OTLP_ENDPOINT,
+	OPT_OTLP_INTERVAL,
+	OPT_OTLP_HEADER,
 };
 
 static const struct argp_option options[] = {
@@ -95,6 +98,12 @@ static const struct argp_option options[] = {
 	{ "pprof", OPT_PPROF, "FILE", 0, "write unfreed memory as a gzipped pprof profile", 4 },
 	{ "folded", OPT_FOLDED, "FILE", 0, "write unfreed memory as folded stacks", 4 },
 	{ "flamegraph", OPT_FLAME, "FILE", 0, "write an SVG flame graph of unfreed memory", 4 },
+	{ "otlp-endpoint", OPT_OTLP_ENDPOINT, "URL", 0,
+	  "send findings as OTLP logs and the metrics as OTLP metrics to URL/v1/logs and "
+	  "URL/v1/metrics (OTLP/HTTP, protobuf; http://collector:4318)", 4 },
+	{ "otlp-interval", OPT_OTLP_INTERVAL, "DUR", 0, "period of the OTLP metrics (15s)", 4 },
+	{ "otlp-header", OPT_OTLP_HEADER, "K=V", 0,
+	  "HTTP header of every OTLP request, e.g. for authentication (repeatable)", 4 },
 	{ "verbose", 'v', NULL, 0, "log what is attached and why (twice: debug)", 4 },
 	{ "quiet", 'q', NULL, 0, "only the final report (no periodic events)", 4 },
 	{ "exit-on-broken-pipe", OPT_EXIT_EPIPE, NULL, 0,
@@ -134,6 +143,7 @@ static void take_command(struct cli *c, struct argp_state *state, char *arg)
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct cli *c = state->input;
+	char err[256];
 	uint64_t v;
 
 	switch (key) {
@@ -202,6 +212,26 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FLAME:
 		c->flamegraph = arg;
+		break;
+	case OPT_OTLP_ENDPOINT:
+		if (!otlp_endpoint_check(arg, err, sizeof(err)))
+			cli_die(c, "%s", err);
+		c->otlp.endpoint = arg;
+		break;
+	case OPT_OTLP_INTERVAL:
+		if (mo_parse_duration(arg, &c->otlp.metrics_interval_ns) ||
+		    c->otlp.metrics_interval_ns < 1000000000ULL)
+			cli_die(c, "invalid value '%s' for --otlp-interval (1s or more)", arg);
+		break;
+	case OPT_OTLP_HEADER:
+		if (c->otlp.nheaders == MAX_OTLP_HEADERS)
+			cli_die(c, "too many --otlp-header options (at most %d)", MAX_OTLP_HEADERS);
+		/* the value may be a secret: never echoed */
+		if (otlp_header_line(arg, c->otlp_hdr[c->otlp.nheaders], sizeof(c->otlp_hdr[0])))
+			cli_die(c, "invalid value for --otlp-header (KEY=VALUE, KEY an HTTP token, "
+				   "no line breaks, at most %zu bytes)", sizeof(c->otlp_hdr[0]) - 2);
+		c->otlp_hdrs[c->otlp.nheaders] = c->otlp_hdr[c->otlp.nheaders];
+		c->otlp.nheaders++;
 		break;
 	case OPT_CONTAINER:
 		c->container = arg;
@@ -307,6 +337,11 @@ void cli_parse(struct cli *c, int argc, char **argv)
 			   "command");
 	if (c->container && c->cgroup)
 		cli_die(c, "give either --container or --cgroup, not both");
+	if ((c->otlp.nheaders || c->otlp.metrics_interval_ns) && !c->otlp.endpoint)
+		cli_die(c, "--otlp-interval and --otlp-header need --otlp-endpoint");
+	c->otlp.headers = c->otlp_hdrs;
+	if (!c->otlp.metrics_interval_ns)
+		c->otlp.metrics_interval_ns = 15000000000ULL;
 	if (mo_config_resolve(&c->cfg, NULL, &bad))
 		cli_die(c, "invalid configuration: field '%s'", bad);
 }

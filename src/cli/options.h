@@ -11,10 +11,12 @@
 #include <sys/types.h>
 
 #include "memobserver.h"
+#include "otlp_export.h"
 #include "outfile.h"
 #include "sinks/render.h"
 
 #define MAX_PIDS 256
+#define MAX_OTLP_HEADERS 32
 
 struct cli {
 	struct mo_config cfg;
@@ -37,6 +39,9 @@ struct cli {
 	const char *container;		/* --container ID */
 	const char *cgroup;		/* --cgroup PATH */
 	pid_t list_allocators;		/* --list-allocators PID, 0: not asked */
+	struct otlp_config otlp;	/* endpoint NULL: no OTLP export */
+	char otlp_hdr[MAX_OTLP_HEADERS][512];	/* "Key: value" */
+	const char *otlp_hdrs[MAX_OTLP_HEADERS];
 
 	/* the run */
 	struct mo_outfile out;		/* -o, opened */
@@ -44,6 +49,7 @@ struct cli {
 	uint64_t write_errors;
 	bool broken_pipe;		/* a write got EPIPE and we are asked to stop */
 	struct mo_observer *obs;	/* counts write errors for the metrics */
+	struct otlp_exporter *otlp_ex;	/* takes the events when OTLP is on */
 };
 
 extern const char *cli_prog;

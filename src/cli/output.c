@@ -74,7 +74,7 @@ void output_write(struct cli *c, struct mo_buf *b)
 					err == EPIPE && c->exit_on_broken_pipe ? "; stopping"
 									      : "; failed writes are counted");
 			if (c->obs)
-				mo_observer_note_output_errors(c->obs, 1);
+				mo_observer_note(c->obs, MO_CTR_output_write_errors, 1);
 			if (err == EPIPE && c->exit_on_broken_pipe)
 				c->broken_pipe = true;
 			break;

@@ -24,7 +24,7 @@ void mo_budget_decide(double budget, const struct mo_budget_window *w,
 		return;
 	v->overhead = (alloc_s + free_s) / work;
 	v->expected = v->overhead;
-	if (v->overhead <= budget || alloc_s <= 0)
+	if (v->overhead <= budget || alloc_s <= 0 || alloc_s + free_s < MO_BUDGET_FLOOR_S)
 		return;
 	/* d * alloc + free = budget * work */
 	d = (budget * work - free_s) / alloc_s;

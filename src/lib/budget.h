@@ -24,6 +24,10 @@
 #define MO_COST_PROGRAM_NS 100.0	/* our programs' own work per hit, added to a
 					   measured trap (the calibration's are empty) */
 #define MO_DUTY_MIN 0.05	/* never shed more than 95 % of the time */
+#define MO_BUDGET_FLOOR_S 0.001	/* probe CPU in a window below which nothing is
+				   shed: 0.2 % of one core over the shortest
+				   window, whatever share of a mostly sleeping
+				   process's own work it is */
 
 /* One process over one phase (attached or shed). */
 struct mo_budget_window {

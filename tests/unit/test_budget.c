@@ -53,6 +53,25 @@ static void test_unattainable(void **state)
 
 /* No CPU time, or no hits: nothing to decide. An estimate above the CPU
  * time measured keeps the work at 5 % of it instead of going negative. */
+/* A process that mostly sleeps: 40 allocations over a window in which it
+ * used 2 ms of CPU are far over 5 % of its work, but their cost (~60 us) is
+ * under the floor: nothing is shed. Ten times the hits at ten times the
+ * cost per hit is over it. */
+static void test_sleeping_process_not_shed(void **state)
+{
+	struct mo_budget_window w = { 40, 40, 40, 0.002 };
+	struct mo_budget_verdict v;
+
+	(void)state;
+	mo_budget_decide(0.05, &w, &v);
+	assert_true(v.overhead > 0.05);
+	assert_true(v.duty == 1);
+	w.hits_alloc = w.hits_free = w.hits_return = 400;
+	w.entry_ns = w.return_ns = 9000;
+	mo_budget_decide(0.05, &w, &v);
+	assert_true(v.duty < 1);
+}
+
 static void test_degenerate(void **state)
 {
 	struct mo_budget_window idle = { 0, 0, 0, 0.5 }, nocpu = { 10, 10, 10, 0 };
@@ -95,6 +114,7 @@ int main(void)
 		cmocka_unit_test(test_within_budget),
 		cmocka_unit_test(test_duty_solves_budget),
 		cmocka_unit_test(test_unattainable),
+		cmocka_unit_test(test_sleeping_process_not_shed),
 		cmocka_unit_test(test_degenerate),
 		cmocka_unit_test(test_measured_costs),
 	};

@@ -260,6 +260,28 @@ static const char expected_small[] =
 	"# HELP memobserver_output_write_errors_total Writes of events or reports to the output that failed (full disk, closed pipe).\n"
 	"# TYPE memobserver_output_write_errors_total counter\n"
 	"memobserver_output_write_errors_total 35\n"
+	"# HELP memobserver_otlp_requests_sent_total OTLP requests the collector accepted, by signal.\n"
+	"# TYPE memobserver_otlp_requests_sent_total counter\n"
+	"memobserver_otlp_requests_sent_total{signal=\"metrics\"} 0\n"
+	"memobserver_otlp_requests_sent_total{signal=\"logs\"} 51\n"
+	"# HELP memobserver_otlp_request_failures_total OTLP send attempts that failed (connection error, timeout, error status), by signal.\n"
+	"# TYPE memobserver_otlp_request_failures_total counter\n"
+	"memobserver_otlp_request_failures_total{signal=\"metrics\"} 0\n"
+	"memobserver_otlp_request_failures_total{signal=\"logs\"} 0\n"
+	"# HELP memobserver_otlp_retries_total OTLP send attempts after the first, by signal.\n"
+	"# TYPE memobserver_otlp_retries_total counter\n"
+	"memobserver_otlp_retries_total{signal=\"metrics\"} 52\n"
+	"memobserver_otlp_retries_total{signal=\"logs\"} 0\n"
+	"# HELP memobserver_otlp_requests_dropped_total OTLP requests given up, by signal and reason.\n"
+	"# TYPE memobserver_otlp_requests_dropped_total counter\n"
+	"memobserver_otlp_requests_dropped_total{signal=\"metrics\",reason=\"queue_full\"} 0\n"
+	"memobserver_otlp_requests_dropped_total{signal=\"metrics\",reason=\"send_failed\"} 0\n"
+	"memobserver_otlp_requests_dropped_total{signal=\"metrics\",reason=\"rejected\"} 0\n"
+	"memobserver_otlp_requests_dropped_total{signal=\"metrics\",reason=\"shutdown\"} 0\n"
+	"memobserver_otlp_requests_dropped_total{signal=\"logs\",reason=\"queue_full\"} 0\n"
+	"memobserver_otlp_requests_dropped_total{signal=\"logs\",reason=\"send_failed\"} 0\n"
+	"memobserver_otlp_requests_dropped_total{signal=\"logs\",reason=\"rejected\"} 53\n"
+	"memobserver_otlp_requests_dropped_total{signal=\"logs\",reason=\"shutdown\"} 0\n"
 	"# HELP memobserver_rss_source Where resident memory comes from: 1 for the source in use.\n"
 	"# TYPE memobserver_rss_source gauge\n"
 	"memobserver_rss_source{source=\"rss_stat\"} 1\n"
@@ -310,11 +332,12 @@ static void test_small_snapshot_exact(void **state)
 			.overhead_expected = 0.25, .overhead_duty = 0.5, .shed_ns = 1500000000,
 			.shed_allocs_estimated = 17, .shed_unattainable = 44, .stale_calls = 45,
 			.unattributed_blocks = 46, .dedup_suppressed = 16,
+			.output_write_errors = 35, .otlp_logs_sent = 51,
+			.otlp_metrics_retries = 52, .otlp_logs_rejected = 53,
 		},
 		.self_cpu_seconds = 1.25,
 		.self_rss_bytes = 12345678,
 		.start_time_seconds = 1700000000,
-		.output_write_errors = 35,
 	};
 	struct text t;
 
@@ -539,7 +562,6 @@ static void test_empty_snapshot(void **state)
 		{ "memory_unfreed_memory_bytes", "gauge" },
 		{ "memory_largest_allocation_bytes", "gauge" },
 		{ "memory_rss_growth_detected_total", "counter" },
-		{ "memobserver_output_write_errors_total", "counter" },
 		{ "memobserver_rss_source", "gauge" },
 		{ "memobserver_overhead_budget_ratio", "gauge" },
 		{ "memobserver_overhead_estimated_ratio", "gauge" },

@@ -7,6 +7,7 @@
 #define MO_CORE_CORE_H
 
 #include "core/env.h"
+#include "memobserver.h"
 
 struct mo_core {
 	struct mo_env env;
@@ -26,7 +27,8 @@ struct mo_core {
 	struct mo_series *proc_series;	/* metrics: (process, container) counters */
 	struct mo_series *rss_series;	/* metrics: rss_growth counters by process */
 	uint64_t start_realtime_s;
-	uint64_t output_write_errors;	/* the caller's, atomic: any thread adds */
+	uint64_t noted[MO_CTR__COUNT];	/* the caller's counts (mo_observer_note),
+					   atomic: any thread adds */
 };
 
 #endif

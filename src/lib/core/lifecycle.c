@@ -365,6 +365,8 @@ static void retire(struct mo_lifecycle *lc, uint32_t pid, const struct mo_proc_s
 		memset(r, 0, sizeof(*r));
 		snprintf(r->command, sizeof(r->command), "%s", comm);
 		snprintf(r->container_id, sizeof(r->container_id), "%s", cid);
+		/* one container is in one pod */
+		snprintf(r->pod_uid, sizeof(r->pod_uid), "%s", cid[0] && c ? c->pod_uid : "");
 	}
 	if (r) {
 		r->allocations += ps->allocs > base_allocs ? ps->allocs - base_allocs : 0;

@@ -52,6 +52,7 @@
 #include "queue.h"
 #include "safefile.h"
 #include "sinks/metrics.h"
+#include "sinks/otlp.h"
 #include "symbolize.h"
 #include "util.h"
 
@@ -709,9 +710,10 @@ int mo_observer_fd(const struct mo_observer *o)
 	return mo_queue_fd(o->c.q);
 }
 
-void mo_observer_note_output_errors(struct mo_observer *o, uint64_t n)
+void mo_observer_note(struct mo_observer *o, enum mo_counter_id id, uint64_t n)
 {
-	mo_stat_add(&o->c.output_write_errors, n);
+	if ((unsigned)id < MO_CTR__COUNT)
+		mo_stat_add(&o->c.noted[id], n);
 }
 
 bool mo_observer_targets_gone(struct mo_observer *o)
@@ -816,6 +818,19 @@ int mo_observer_metrics(struct mo_observer *o, char **text, size_t *len)
 	*text = b.data ? b.data : strdup("");
 	*len = b.len;
 	return *text ? 0 : -ENOMEM;
+}
+
+int mo_observer_metrics_otlp(struct mo_observer *o, const char *host_name, uint64_t now_ns,
+			     uint8_t **body, size_t *len)
+{
+	struct mo_metrics_snapshot snap;
+	int err = mo_core_metrics(&o->c, &snap);
+
+	if (err)
+		return err;
+	err = mo_otlp_metrics_encode(&snap, host_name, now_ns, MO_METRICS_MAX_SERIES, body, len);
+	mo_core_metrics_release(&snap);
+	return err;
 }
 
 static void free_event_item(void *p)

@@ -295,8 +295,10 @@ void mo_proctab_describe(struct mo_proctab *t, pid_t pid, struct mo_proc_view *o
 	p = mo_proctab_find(t, pid);
 	if (p) {
 		snprintf(out->comm, sizeof(out->comm), "%s", p->comm);
-		if (p->container_known)
+		if (p->container_known) {
 			snprintf(out->container_id, sizeof(out->container_id), "%s", p->c.id);
+			snprintf(out->pod_uid, sizeof(out->pod_uid), "%s", p->c.pod_uid);
+		}
 		out->base_allocs = p->base_allocs;
 		out->base_frees = p->base_frees;
 	}

@@ -96,11 +96,12 @@ void mo_read_comm(pid_t pid, char *buf, size_t len);
 int mo_proctab_targets(struct mo_proctab *t, pid_t **out, size_t *n);
 size_t mo_proctab_ntargets(struct mo_proctab *t);
 
-/* Any thread: pid's name, container id ("" when not known) and the
- * counts its name starts from. */
+/* Any thread: pid's name, container id and pod UID ("" when not known)
+ * and the counts its name starts from. */
 struct mo_proc_view {
 	char comm[64];
 	char container_id[80];
+	char pod_uid[37];
 	uint64_t base_allocs;
 	uint64_t base_frees;
 };

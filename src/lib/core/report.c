@@ -29,6 +29,15 @@
 #include "traces.h"
 #include "util.h"
 
+/* What the caller counted, added to the row it names. */
+static void add_noted(struct mo_core *c, struct mo_counters *out)
+{
+#define MO_ADD_NOTED(field, kind, family, label, json_key, help) \
+	out->field += mo_stat_get(&c->noted[MO_CTR_##field]);
+	MO_COUNTERS(MO_ADD_NOTED)
+#undef MO_ADD_NOTED
+}
+
 void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 {
 	uint64_t v[MO_C__COUNT];
@@ -42,8 +51,10 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_privsep_stats ps = { 0 };
 
 	memset(out, 0, sizeof(*out));
-	if (!c->k)
+	if (!c->k) {
+		add_noted(c, out);
 		return;
+	}
 	if (c->es)
 		mo_escalate_stats(c->es, &es);
 	if (c->gs)
@@ -121,6 +132,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->parser_protocol = ps.protocol;
 	out->parser_files_lost = ps.files_lost;
 	out->dedup_suppressed += gs.suppressed;
+	add_noted(c, out);
 
 	out->rss_from_proc = rs.from_proc;
 	out->overhead_budget = c->env.cfg.max_overhead_bp / 10000.0;
@@ -340,6 +352,7 @@ int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap)
 		mo_proctab_describe(c->pt, m->pid, &v);
 		snprintf(m->command, sizeof(m->command), "%s", v.comm);
 		snprintf(m->container_id, sizeof(m->container_id), "%s", v.container_id);
+		snprintf(m->pod_uid, sizeof(m->pod_uid), "%s", v.pod_uid);
 		if (!m->command[0])
 			mo_read_comm(m->pid, m->command, sizeof(m->command));
 		/* what it did under this name; before, under its former one */
@@ -369,7 +382,6 @@ int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap)
 					 (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	snap->self_rss_bytes = self_rss();
 	snap->start_time_seconds = c->start_realtime_s;
-	snap->output_write_errors = mo_stat_get(&c->output_write_errors);
 	return 0;
 }
 

@@ -4,10 +4,12 @@
  * collection (stacks.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/env.h"
 #include "core/kernel.h"
@@ -251,6 +253,39 @@ static void name_jit_frames(struct mo_stacks *st, uint32_t pid, struct mo_stack_
 	mo_maps_release(&maps);
 }
 
+/* Whether pid is gone or exiting (PF_EXITING): its /proc maps may then be
+ * empty or half torn down while the process still exists. */
+static bool exiting(uint32_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long flags = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');	/* the comm may hold anything */
+	/* ") S ppid pgrp session tty_nr tpgid flags" */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return true;
+	return (flags & 0x4) != 0;	/* PF_EXITING */
+}
+
+static bool any_unmapped(const struct mo_stack_trace *tr)
+{
+	for (size_t i = 0; i < tr->nframes; i++)
+		if (!tr->frames[i].module)
+			return true;
+	return false;
+}
+
 const struct mo_stack_trace *mo_stacks_trace(struct mo_stacks *st, uint32_t pid, uint64_t id)
 {
 	struct mo_trace_entry *e = mo_stacks_entry(st, pid, id);
@@ -273,6 +308,16 @@ const struct mo_stack_trace *mo_stacks_trace(struct mo_stacks *st, uint32_t pid,
 	if (err == -ESRCH && (view_from_kernel(st, pid) == 0 || view_from_parent(st, pid) == 0))
 		err = mo_symbolize(st->sym, (pid_t)pid, (const uint64_t *)s.ips, s.nr,
 				   &e->tr.frames, &e->tr.nframes);
+	/* A view read from /proc while the process was exiting lacks the
+	 * mappings already torn down: the mappings the kernel walker resolved
+	 * stand in for all of them. */
+	if (!err && any_unmapped(&e->tr) && exiting(pid) && view_from_kernel(st, pid) == 0) {
+		mo_frames_free(e->tr.frames, e->tr.nframes);
+		e->tr.frames = NULL;
+		e->tr.nframes = 0;
+		err = mo_symbolize(st->sym, (pid_t)pid, (const uint64_t *)s.ips, s.nr,
+				   &e->tr.frames, &e->tr.nframes);
+	}
 	if (err) {
 		mo_env_log(st->env, MO_LOG_DEBUG, "cannot symbolize a stack of pid %u: %s", pid,
 			   strerror(-err));

@@ -526,79 +526,53 @@ out:
 	return err;
 }
 
-static void scalar(struct mo_buf *b, const char *name, const char *type, const char *help,
-		   uint64_t v)
-{
-	family(b, name, type, help);
-	mo_buf_puts(b, name);
-	put_u64(b, v);
-}
-
-static void gauge_double(struct mo_buf *b, const char *name, const char *type, const char *help,
-			 double v)
-{
-	family(b, name, type, help);
-	mo_buf_puts(b, name);
-	put_double(b, v);
-}
-
-/* A row of the counter table: "key=value" written as {key="value"}. */
-static void counter_row(struct mo_buf *b, const char *fam, const char *label, uint64_t v)
+/* A row of a table: "k=v[,k=v]" written as {k="v",k="v"}. */
+static void table_row(struct mo_buf *b, const char *fam, const char *label)
 {
 	mo_buf_puts(b, fam);
-	if (label) {
-		const char *eq = strchr(label, '=');
+	if (!label)
+		return;
+	mo_buf_puts(b, "{");
+	while (*label) {
+		size_t k = strcspn(label, "="), v;
 
-		mo_buf_printf(b, "{%.*s=\"%s\"}", (int)(eq - label), label, eq + 1);
+		if (!label[k])
+			break;
+		v = strcspn(label + k + 1, ",");
+		mo_buf_printf(b, "%.*s=\"%.*s\"", (int)k, label, (int)v, label + k + 1);
+		label += k + 1 + v;
+		if (*label == ',') {
+			mo_buf_puts(b, ",");
+			label++;
+		}
 	}
-	put_u64(b, v);
+	mo_buf_puts(b, "}");
 }
 
 static void counter_families(struct mo_buf *b, const struct mo_metrics_snapshot *s)
 {
 	const struct mo_counters *c = &s->counters;
-	static const char *const sources[] = { "rss_stat", "proc" };
 	const char *prev = "";
 
 #define MO_COUNTER_ROW(field, kind, fam, label, json_key, help)                         \
 	if (strcmp(prev, fam))                                                          \
 		family(b, fam, kind == MO_CK_GAUGE ? "gauge" : "counter", help);        \
-	counter_row(b, fam, label, c->field);                                           \
+	table_row(b, fam, label);                                                       \
+	put_u64(b, c->field);                                                           \
 	prev = fam;
 	MO_COUNTERS(MO_COUNTER_ROW)
 #undef MO_COUNTER_ROW
-	scalar(b, "memobserver_output_write_errors_total", "counter",
-	       "Writes of events or reports to the output that failed (full disk, closed pipe).",
-	       s->output_write_errors);
-	family(b, "memobserver_rss_source", "gauge",
-	       "Where resident memory comes from: 1 for the source in use.");
-	for (int i = 0; i < 2; i++) {
-		labels1(b, "memobserver_rss_source", "source", sources[i]);
-		put_u64(b, i == (int)c->rss_from_proc);
-	}
-	gauge_double(b, "memobserver_overhead_budget_ratio", "gauge",
-		     "Overhead budget (--max-overhead) as a fraction of each process's own CPU "
-		     "work; 0 when none.", c->overhead_budget);
-	gauge_double(b, "memobserver_overhead_estimated_ratio", "gauge",
-		     "Estimated probe cost over the process's own CPU work with every probe "
-		     "attached, worst process, last measured (budget only).",
-		     c->overhead_estimated);
-	gauge_double(b, "memobserver_overhead_expected_ratio", "gauge",
-		     "The same at the duty cycle in force.", c->overhead_expected);
-	gauge_double(b, "memobserver_probe_duty_cycle", "gauge",
-		     "Share of time the allocating functions' probes are attached (1: always).",
-		     c->overhead_duty);
-	gauge_double(b, "memobserver_probes_shed_seconds_total", "counter",
-		     "Time the allocating functions' probes were detached by the overhead budget.",
-		     (double)c->shed_ns / 1e9);
-	gauge_double(b, "memobserver_cpu_seconds_total", "counter",
-		     "CPU time memobserver itself used, user plus system, in seconds.",
-		     s->self_cpu_seconds);
-	scalar(b, "memobserver_resident_memory_bytes", "gauge",
-	       "Resident memory of memobserver itself in bytes.", s->self_rss_bytes);
-	scalar(b, "memobserver_start_time_seconds", "gauge",
-	       "Start time of memobserver since the Unix epoch in seconds.",
-	       s->start_time_seconds);
+#define MO_VALUE_ROW(fam, kind, label, is_double, value, help)                          \
+	if (strcmp(prev, fam))                                                          \
+		family(b, fam, kind == MO_CK_GAUGE ? "gauge" : "counter", help);        \
+	table_row(b, fam, label);                                                       \
+	if (is_double)                                                                  \
+		put_double(b, (double)(value));                                         \
+	else                                                                            \
+		put_u64(b, (uint64_t)(value));                                          \
+	prev = fam;
+	MO_SNAPSHOT_VALUES(MO_VALUE_ROW)
+#undef MO_VALUE_ROW
 }
 
 void mo_metrics_render(struct mo_buf *b, const struct mo_metrics_snapshot *s, size_t max_series)

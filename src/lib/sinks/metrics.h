@@ -4,7 +4,8 @@
  * of the observer's state. Pure rendering: the observer builds the
  * snapshot, the HTTP server serves the text. Label values come from the
  * traced system and are escaped; cardinality is bounded (max_series per
- * family, the rest summed into process="__other__").
+ * family, the rest summed into process="__other__"). The snapshot and the
+ * tables below are also what the OTLP encoding (otlp.h) renders.
  */
 #ifndef MO_METRICS_H
 #define MO_METRICS_H
@@ -19,6 +20,7 @@ struct mo_proc_metrics {
 	pid_t pid;
 	char command[64];	/* raw comm: any bytes */
 	char container_id[80];	/* "" for host processes */
+	char pod_uid[37];	/* Kubernetes pod UID, "" if none */
 	uint64_t allocations;	/* tracked allocations */
 	uint64_t deallocations;	/* frees that matched a tracked allocation */
 	uint64_t unfreed_bytes;	/* outstanding tracked bytes right now */
@@ -33,7 +35,8 @@ struct mo_rss_growth_metric {
 	bool other;		/* series_decided: summed into __other__ */
 };
 
-/* Series per family: the rest are summed into one __other__ series. */
+/* Series per family: the rest are summed into one __other__ series (and,
+ * without the caller's decision, resources of an OTLP request). */
 #define MO_METRICS_MAX_SERIES 200
 
 struct mo_metrics_snapshot {
@@ -45,7 +48,6 @@ struct mo_metrics_snapshot {
 	double self_cpu_seconds;	/* memobserver's own CPU time */
 	uint64_t self_rss_bytes;	/* memobserver's own resident memory */
 	uint64_t start_time_seconds;	/* unix time memobserver started */
-	uint64_t output_write_errors;	/* writes of the output that failed */
 	/*
 	 * The caller decided which (process, container_id) and (process,
 	 * severity) keys are summed into __other__ (the rows' other flags),
@@ -58,6 +60,40 @@ struct mo_metrics_snapshot {
 	uint64_t other_rss_warning;	/* memory_rss_growth_detected_total */
 	uint64_t other_rss_critical;
 };
+
+/*
+ * The snapshot's values beyond the counter table, once for every rendering:
+ * X(family, kind, label, is_double, value, help) as in MO_COUNTERS (kind
+ * MO_CK_COUNTER or MO_CK_GAUGE), value an expression of the snapshot `s`.
+ */
+#define MO_SNAPSHOT_VALUES(X)                                                                    \
+	X("memobserver_rss_source", MO_CK_GAUGE, "source=rss_stat", false,                       \
+	  !s->counters.rss_from_proc, MO_RSS_SOURCE_HELP)                                        \
+	X("memobserver_rss_source", MO_CK_GAUGE, "source=proc", false, s->counters.rss_from_proc, \
+	  MO_RSS_SOURCE_HELP)                                                                    \
+	X("memobserver_overhead_budget_ratio", MO_CK_GAUGE, NULL, true,                          \
+	  s->counters.overhead_budget,                                                           \
+	  "Overhead budget (--max-overhead) as a fraction of each process's own CPU work; 0 "   \
+	  "when none.")                                                                          \
+	X("memobserver_overhead_estimated_ratio", MO_CK_GAUGE, NULL, true,                       \
+	  s->counters.overhead_estimated,                                                        \
+	  "Estimated probe cost over the process's own CPU work with every probe attached, "    \
+	  "worst process, last measured (budget only).")                                         \
+	X("memobserver_overhead_expected_ratio", MO_CK_GAUGE, NULL, true,                        \
+	  s->counters.overhead_expected, "The same at the duty cycle in force.")                 \
+	X("memobserver_probe_duty_cycle", MO_CK_GAUGE, NULL, true, s->counters.overhead_duty,    \
+	  "Share of time the allocating functions' probes are attached (1: always).")           \
+	X("memobserver_probes_shed_seconds_total", MO_CK_COUNTER, NULL, true,                    \
+	  (double)s->counters.shed_ns / 1e9,                                                     \
+	  "Time the allocating functions' probes were detached by the overhead budget.")        \
+	X("memobserver_cpu_seconds_total", MO_CK_COUNTER, NULL, true, s->self_cpu_seconds,       \
+	  "CPU time memobserver itself used, user plus system, in seconds.")                    \
+	X("memobserver_resident_memory_bytes", MO_CK_GAUGE, NULL, false, s->self_rss_bytes,      \
+	  "Resident memory of memobserver itself in bytes.")                                    \
+	X("memobserver_start_time_seconds", MO_CK_GAUGE, NULL, false, s->start_time_seconds,     \
+	  "Start time of memobserver since the Unix epoch in seconds.")
+
+#define MO_RSS_SOURCE_HELP "Where resident memory comes from: 1 for the source in use."
 
 /* Append the exposition text to b. */
 void mo_metrics_render(struct mo_buf *b, const struct mo_metrics_snapshot *s, size_t max_series);

@@ -193,6 +193,29 @@ static void json_event(struct mo_buf *b, const struct mo_event *ev)
 	mo_buf_puts(b, "\n");
 }
 
+void out_frame(struct mo_buf *b, const struct mo_frame *f)
+{
+	mo_buf_printf(b, "0x%016" PRIx64 " ", f->address);
+	if (f->symbol) {
+		mo_text_escape(b, f->symbol, strlen(f->symbol));
+		mo_buf_printf(b, "+0x%" PRIx64, f->offset);
+	} else {
+		mo_buf_puts(b, "??");
+	}
+	if (f->inlined)
+		mo_buf_puts(b, " (inlined)");
+	if (f->file) {
+		mo_buf_puts(b, " at ");
+		mo_text_escape(b, f->file, strlen(f->file));
+		if (f->line > 0)
+			mo_buf_printf(b, ":%d", f->line);
+	}
+	if (f->module) {
+		mo_buf_puts(b, " in ");
+		mo_text_escape(b, f->module, strlen(f->module));
+	}
+}
+
 static void text_frames(struct mo_buf *b, const struct mo_stack_trace *st)
 {
 	if (!st->nframes) {
@@ -200,62 +223,45 @@ static void text_frames(struct mo_buf *b, const struct mo_stack_trace *st)
 		return;
 	}
 	for (size_t i = 0; i < st->nframes; i++) {
-		const struct mo_frame *f = &st->frames[i];
-
-		mo_buf_printf(b, "        #%-2zu 0x%016" PRIx64 " ", i, f->address);
-		if (f->symbol) {
-			mo_text_escape(b, f->symbol, strlen(f->symbol));
-			mo_buf_printf(b, "+0x%" PRIx64, f->offset);
-		} else {
-			mo_buf_puts(b, "??");
-		}
-		if (f->inlined)
-			mo_buf_puts(b, " (inlined)");
-		if (f->file) {
-			mo_buf_puts(b, " at ");
-			mo_text_escape(b, f->file, strlen(f->file));
-			if (f->line > 0)
-				mo_buf_printf(b, ":%d", f->line);
-		}
-		if (f->module) {
-			mo_buf_puts(b, " in ");
-			mo_text_escape(b, f->module, strlen(f->module));
-		}
+		mo_buf_printf(b, "        #%-2zu ", i);
+		out_frame(b, &st->frames[i]);
 		mo_buf_puts(b, "\n");
 	}
 	if (st->flags)
 		mo_buf_puts(b, "        (stack may be incomplete)\n");
 }
 
-static void text_event(struct mo_buf *b, const struct mo_event *ev)
-{
-	char ts[64], sz[32], unf[32];
+/* What the text output writes under an event's headline. */
+enum text_stack { STACK_NONE, STACK_IF_ANY, STACK_ALWAYS };
 
-	out_rfc3339(ts, sizeof(ts), ev->timestamp_ns);
+/* The headline, and (through *stack) whether the stack follows it. */
+static void headline(struct mo_buf *b, const struct mo_event *ev, enum text_stack *stack)
+{
+	char sz[32], unf[32];
+
+	*stack = STACK_NONE;
 	out_human_bytes(sz, sizeof(sz), ev->size_bytes);
 	out_human_bytes(unf, sizeof(unf), ev->unfreed_bytes);
-	mo_buf_printf(b, "%s %s/%s pid %d (", ts, mo_event_type_name(ev->type), ev->kind,
-		      (int)ev->pid);
+	mo_buf_printf(b, "%s/%s pid %d (", mo_event_type_name(ev->type), ev->kind, (int)ev->pid);
 	mo_text_escape(b, ev->command, strlen(ev->command));
 	mo_buf_puts(b, ")");
 	if (!strcmp(ev->kind, "mmap") || !strcmp(ev->kind, "munmap") ||
 	    !strcmp(ev->kind, "large_allocation")) {
-		mo_buf_printf(b, ": %s at 0x%" PRIx64 "\n", sz, ev->address);
-		if (ev->stack.nframes)
-			text_frames(b, &ev->stack);
+		mo_buf_printf(b, ": %s at 0x%" PRIx64, sz, ev->address);
+		*stack = STACK_IF_ANY;
 	} else if (!strcmp(ev->kind, "oom_risk")) {
 		char lim[32], use[32];
 
 		out_human_bytes(lim, sizeof(lim), ev->limit_bytes);
 		out_human_bytes(use, sizeof(use), ev->rss_bytes);
-		mo_buf_printf(b, ": out of memory in about %.0fs (%s of %s, growing %.0f B/s)\n",
+		mo_buf_printf(b, ": out of memory in about %.0fs (%s of %s, growing %.0f B/s)",
 			      ev->predicted_oom_seconds, use, lim, ev->growth_bytes_per_s);
 	} else if (ev->type == MO_EVENT_MEMORY_PRESSURE && ev->tier && !strcmp(ev->tier, "watch")) {
 		mo_buf_printf(b, ": %s of resident memory faulted in by this stack (watch tier, "
-			      "sampled); %s %.0f B/s (confidence %.2f), RSS grew with it\n",
+			      "sampled); %s %.0f B/s (confidence %.2f), RSS grew with it",
 			      unf, ev->pattern ? ev->pattern : "growing", ev->growth_bytes_per_s,
 			      ev->confidence);
-		text_frames(b, &ev->stack);
+		*stack = STACK_ALWAYS;
 	} else if (ev->type == MO_EVENT_MEMORY_PRESSURE) {
 		mo_buf_printf(b, ": %s unfreed in %" PRIu64 " allocation%s, oldest %.1fs%s%s",
 			      unf, ev->count, ev->count == 1 ? "" : "s", ev->age_seconds,
@@ -265,31 +271,47 @@ static void text_event(struct mo_buf *b, const struct mo_event *ev)
 			mo_buf_printf(b, "; %s %.0f B/s (confidence %.2f)%s", ev->pattern,
 				      ev->growth_bytes_per_s, ev->confidence,
 				      ev->rss_validated ? ", RSS grew with it" : "");
-		mo_buf_puts(b, "\n");
-		text_frames(b, &ev->stack);
+		*stack = STACK_ALWAYS;
 	} else if (!strcmp(ev->kind, "rss_growth")) {
 		char g[32], rss[32];
 
 		out_human_bytes(g, sizeof(g), ev->growth_bytes);
 		out_human_bytes(rss, sizeof(rss), ev->rss_bytes);
-		mo_buf_printf(b, ": RSS grew %s in %.0fs to %s [%s]\n", g, ev->window_seconds, rss,
+		mo_buf_printf(b, ": RSS grew %s in %.0fs to %s [%s]", g, ev->window_seconds, rss,
 			      ev->severity ? ev->severity : "");
 	} else if (!strcmp(ev->kind, "exit")) {
-		mo_buf_printf(b, ": exited holding %s in %" PRIu64 " tracked allocations\n", unf,
+		mo_buf_printf(b, ": exited holding %s in %" PRIu64 " tracked allocations", unf,
 			      ev->count);
 	} else if (!strcmp(ev->kind, "oom_kill")) {
 		mo_buf_printf(b, ": killed by the OOM killer holding %s in %" PRIu64
-			      " tracked allocations; biggest holder:\n", unf, ev->count);
-		text_frames(b, &ev->stack);
+			      " tracked allocations; biggest holder:", unf, ev->count);
+		*stack = STACK_ALWAYS;
 	} else if (!strcmp(ev->kind, "fork")) {
-		mo_buf_printf(b, ": forked child %" PRIu64 "\n", ev->address);
+		mo_buf_printf(b, ": forked child %" PRIu64, ev->address);
 	} else if (ev->detail[0]) {
 		mo_buf_puts(b, ": ");
 		mo_text_escape(b, ev->detail, strlen(ev->detail));
-		mo_buf_puts(b, "\n");
-	} else {
-		mo_buf_puts(b, "\n");
 	}
+}
+
+void out_event_headline(struct mo_buf *b, const struct mo_event *ev)
+{
+	enum text_stack stack;
+
+	headline(b, ev, &stack);
+}
+
+static void text_event(struct mo_buf *b, const struct mo_event *ev)
+{
+	enum text_stack stack;
+	char ts[64];
+
+	out_rfc3339(ts, sizeof(ts), ev->timestamp_ns);
+	mo_buf_printf(b, "%s ", ts);
+	headline(b, ev, &stack);
+	mo_buf_puts(b, "\n");
+	if (stack == STACK_ALWAYS || (stack == STACK_IF_ANY && ev->stack.nframes))
+		text_frames(b, &ev->stack);
 }
 
 void out_event(struct mo_buf *b, enum out_format fmt, const struct mo_event *ev)

@@ -15,6 +15,13 @@ enum out_format { OUT_TEXT, OUT_JSON };
 /* One event: a JSON object on one line, or a short text block. */
 void out_event(struct mo_buf *b, enum out_format fmt, const struct mo_event *ev);
 
+/* An event's first text line without timestamp or newline:
+ * "memory_pressure/leak pid 42 (server): 1.5 MiB unfreed in ...". */
+void out_event_headline(struct mo_buf *b, const struct mo_event *ev);
+
+/* One frame on one line: "0x... symbol+0x10 at file.c:12 in /lib/x.so". */
+void out_frame(struct mo_buf *b, const struct mo_frame *f);
+
 /* The final report: text, or (JSON) one leak event per stack plus a summary
  * line with the totals and every drop counter. */
 void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r,
