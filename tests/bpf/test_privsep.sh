@@ -6,10 +6,10 @@
 #
 # A SIGSEGV to the parser (what a file that crashes libdw does) leaves
 # memobserver running: the death is counted (memobserver_parser_failures_total
-# {reason="died"}), a new parser, as confined, takes over, and the leaks made
-# after the crash are named exactly too. No parser outlives memobserver. With
-# `privsep = false` in a config file no parser runs and frames are named as
-# before.
+# {reason="died"}) and reported by one warning, a new parser, as confined,
+# takes over, and the leaks made after the crash are named exactly too. No
+# parser outlives memobserver. With `privsep = false` in a config file no
+# parser runs and frames are named as before.
 . "$(dirname "$0")/lib.sh"
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip privsep "$why"; exit 0; fi
 
@@ -99,6 +99,14 @@ wait "$fpid" 2> /dev/null
 kill -INT "$mpid"
 wait "$mpid"
 check privsep_symbols_exact "$TMP/run.json" "$TMP/fx.out"
+# the death is reported once (a warning naming the dead parser), not per
+# request or per file that followed it
+n=$(grep -c "parser process $first " "$TMP/run.err")
+if [ "$n" = 1 ]; then
+	pass privsep_crash_reported_once
+else
+	fail privsep_crash_reported_once "$n warnings name parser $first: $(grep 'parser process' "$TMP/run.err" | head -3 | tr '\n' ';' | cut -c1-300)"
+fi
 left=""
 for p in $first $second; do
 	[ -d "/proc/$p" ] && left="$left $p"
