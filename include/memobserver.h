@@ -95,6 +95,9 @@ struct mo_config {
 					   the program must serve MO_PRIVSEP_CHILD_ARG
 					   as the memobserver command does (default
 					   false; the command's default is true) */
+	char k8s_log_dir[256];		/* the kubelet's log directory, where Kubernetes
+					   names are read from the names of its entries
+					   (default "/var/log"; "" = off) */
 };
 
 /* Fill cfg with the documented defaults (balanced mode). */
@@ -168,6 +171,10 @@ struct mo_event {
 	char container_id[65];
 	char pod_uid[37];
 	char cgroup[512];
+	/* Kubernetes names from the kubelet's log layout ("" when not known) */
+	char k8s_namespace[64];
+	char k8s_pod[254];
+	char k8s_container[64];
 
 	/* leak findings: the stack's history (docs/patterns.md) */
 	const char *pattern;		/* "growing", "plateau", "churn", "fragmentation",
@@ -198,6 +205,9 @@ struct mo_leak {
 	char command[64];
 	char container_id[65];
 	char pod_uid[37];
+	char k8s_namespace[64];		/* as in struct mo_event */
+	char k8s_pod[254];
+	char k8s_container[64];
 	const char *pattern;		/* as in struct mo_event */
 	const char *severity;		/* "warning" (growing), "info" otherwise */
 	double growth_bytes_per_s;
@@ -317,6 +327,8 @@ struct mo_leak {
 	  MO_DROP_HELP)                                                                           \
 	X(drop_growth_no_stack, MO_CK_DROP, MO_DROPPED, "reason=growth_without_stack",            \
 	  "growth_without_stack", MO_DROP_HELP)                                                   \
+	X(drop_k8s_names_full, MO_CK_DROP, MO_DROPPED, "reason=k8s_names_table_full",             \
+	  "k8s_names_table_full", MO_DROP_HELP)                                                   \
 	X(drop_size_filtered, MO_CK_FILTER, MO_FILTERED, "reason=below_min_size", "below_min_size", \
 	  MO_FILTER_HELP)                                                                         \
 	X(drop_sampled, MO_CK_FILTER, MO_FILTERED, "reason=sampled_out", "sampled_out",           \
@@ -337,6 +349,8 @@ struct mo_leak {
 	  "growth_not_resident", MO_FILTER_HELP)                                                  \
 	X(process_events_filtered, MO_CK_FILTER, MO_FILTERED, "reason=process_event",             \
 	  "process_event", MO_FILTER_HELP)                                                        \
+	X(own_executable_skipped, MO_CK_FILTER, MO_FILTERED, "reason=own_executable",             \
+	  "own_executable", MO_FILTER_HELP)                                                       \
 	X(self_probe_hits, MO_CK_COUNTER, "memobserver_self_probe_hits_total", NULL,              \
 	  "self_probe_hits",                                                                      \
 	  "Allocator probes hit by memobserver's own process (0: it never traps on itself).")     \
@@ -404,6 +418,21 @@ struct mo_leak {
 	  "files_symlinks",                                                                       \
 	  "Files of traced processes not read, by reason (a FIFO or device in a library's "       \
 	  "place, a file no longer the one mapped, too large, a symlink).")                      \
+	X(k8s_log_scans, MO_CK_COUNTER, "memobserver_k8s_log_scans_total", NULL, "k8s_log_scans",    \
+	  "Scans of the kubelet's log directories for Kubernetes names (at most one per 10 s, "  \
+	  "on a lookup that missed).")                                                            \
+	X(k8s_entries_bad_name, MO_CK_COUNTER, "memobserver_k8s_log_entries_ignored_total",       \
+	  "reason=bad_name", "k8s_entries_bad_name",                                              \
+	  "Entries of the kubelet's log directories not used for names, by reason, counted at "   \
+	  "each scan.")                                                                           \
+	X(k8s_entries_bad_type, MO_CK_COUNTER, "memobserver_k8s_log_entries_ignored_total",       \
+	  "reason=bad_type", "k8s_entries_bad_type",                                              \
+	  "Entries of the kubelet's log directories not used for names, by reason, counted at "   \
+	  "each scan.")                                                                           \
+	X(k8s_entries_mismatched, MO_CK_COUNTER, "memobserver_k8s_log_entries_ignored_total",     \
+	  "reason=mismatch", "k8s_entries_mismatched",                                            \
+	  "Entries of the kubelet's log directories not used for names, by reason, counted at "   \
+	  "each scan.")                                                                           \
 	X(stale_recovered, MO_CK_COUNTER, "memobserver_stale_blocks_recovered_total", NULL,       \
 	  "stale_blocks_recovered",                                                               \
 	  "Blocks of an old program image dropped after its exec record was lost.")              \

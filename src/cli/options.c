@@ -53,6 +53,7 @@ enum {
 	OPT_EXIT_EPIPE,
 	OPT_TIER,
 	OPT_ESCALATE_WINDOW,
+	OPT_K8S_LOG_DIR,
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP_INTERVAL,
 	OPT_OTLP_HEADER,
@@ -63,6 +64,9 @@ static const struct argp_option options[] = {
 	{ "pid", 'p', "PID", 0, "observe a running process (repeatable)", 1 },
 	{ "container", OPT_CONTAINER, "ID", 0, "only the processes of this container (id or prefix)", 1 },
 	{ "cgroup", OPT_CGROUP, "PATH", 0, "only the processes of this cgroup (and below)", 1 },
+	{ "k8s-log-dir", OPT_K8S_LOG_DIR, "DIR", 0,
+	  "Kubernetes names from the names in the kubelet's DIR/containers and DIR/pods "
+	  "(/var/log; 'off')", 1 },
 
 	{ NULL, 0, NULL, 0, "Allocators (found per process; see docs/troubleshooting.md):", 2 },
 	{ "allocator-lib", OPT_ALLOC_LIB, "PATH", 0, "probe this allocator object instead", 2 },
@@ -121,8 +125,16 @@ static const char doc[] =
 
 static void set_or_die(struct cli *c, const char *key, const char *opt, const char *val)
 {
-	if (mo_config_set(&c->cfg, key, val))
-		cli_die(c, "invalid value '%s' for %s", val, opt);
+	char shown[128];
+	size_t i;
+
+	if (!mo_config_set(&c->cfg, key, val))
+		return;
+	/* the error stays one line whatever the value holds */
+	for (i = 0; val[i] && i + 1 < sizeof(shown); i++)
+		shown[i] = (unsigned char)val[i] < 0x20 || val[i] == 0x7f ? '?' : val[i];
+	shown[i] = '\0';
+	cli_die(c, "invalid value '%s%s' for %s", shown, val[i] ? "..." : "", opt);
 }
 
 /* The command after "--": only there may a non-option start. */
@@ -238,6 +250,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_CGROUP:
 		c->cgroup = arg;
+		break;
+	case OPT_K8S_LOG_DIR:
+		set_or_die(c, "k8s_log_dir", "--k8s-log-dir (a directory or off)", arg);
 		break;
 	case OPT_LARGE:
 		set_or_die(c, "large_allocation_threshold", "--large-size", arg);

@@ -46,6 +46,7 @@ void mo_config_init(struct mo_config *cfg)
 	cfg->escalate = true;
 	cfg->escalate_window_ns = 60 * SEC;
 	cfg->max_escalations = 2;
+	strcpy(cfg->k8s_log_dir, "/var/log");
 }
 
 static const char *const tiers[] = {

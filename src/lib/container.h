@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "k8snames.h"
+
 enum mo_runtime {
 	MO_RUNTIME_NONE = 0,	/* host process */
 	MO_RUNTIME_DOCKER,
@@ -30,6 +32,9 @@ struct mo_container {
 	char pod_uid[37];	/* Kubernetes pod UID (dashes), "" if none */
 	char unit[128];		/* systemd unit ("nginx.service"), "" if none */
 	char cgroup[512];	/* the cgroup path the decision was made from */
+	/* Kubernetes names: the parsers here leave them empty; the process
+	 * table fills them from the kubelet's log layout (k8snames.h) */
+	struct mo_k8s_names k8s;
 };
 
 /*

@@ -230,6 +230,7 @@ enum setting_kind {
 	SET_DURATION,
 	SET_PERCENT,	/* uint32_t field, basis points */
 	SET_POW2_SIZE,	/* uint32_t field, a size that is a power of two */
+	SET_DIR,	/* char[256] field: a directory path, or "off" for "" */
 };
 
 /*
@@ -277,6 +278,7 @@ static const struct setting {
 	{ "escalate_window", SET_DURATION, offsetof(struct mo_config, escalate_window_ns), SEC, DAY },
 	{ "max_escalations", SET_U32, offsetof(struct mo_config, max_escalations), 0, 64 },
 	{ "privsep", SET_BOOL, offsetof(struct mo_config, privsep), 0, 0 },
+	{ "k8s_log_dir", SET_DIR, offsetof(struct mo_config, k8s_log_dir), 0, 0 },
 };
 
 static int parse_bool(const char *s, bool *out)
@@ -322,6 +324,12 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 	switch (set->kind) {
 	case SET_NAME:
 		return set_name(field, sizeof(cfg->name), value);
+	case SET_DIR:
+		if (!strcmp(value, "off")) {
+			field[0] = '\0';
+			return 0;
+		}
+		return set_name(field, sizeof(cfg->k8s_log_dir), value);
 	case SET_MODE:
 		if (mo_mode_parse(value, &mode))
 			return -EINVAL;

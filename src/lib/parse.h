@@ -33,7 +33,8 @@ int mo_parse_percent(const char *s, uint64_t *bp);
  * sampling_rate, max_allocations, max_stacks, max_stack_depth,
  * report_interval (duration), unwind_rows, large_allocation_threshold (size),
  * max_overhead (percent, 0 = no budget), ring_buffer_size (size, power of
- * two), session_uprobes and rss_stat (booleans). Returns 0, -ENOENT for an
+ * two), session_uprobes and rss_stat (booleans), k8s_log_dir (a directory
+ * path of printable bytes, or "off"). Returns 0, -ENOENT for an
  * unknown key, -EINVAL for a bad value.
  */
 int mo_config_set(struct mo_config *cfg, const char *key, const char *value);

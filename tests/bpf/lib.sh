@@ -29,7 +29,11 @@ end_jobs() {
 	# shellcheck disable=SC2086
 	kill -KILL $alive 2> /dev/null
 }
-trap 'end_jobs; rm -rf "$TMP"' EXIT
+# The test's files go at its end; MO_TEST_KEEP=1 keeps them for a post-mortem.
+rm_tmp() {
+	if [ -n "${MO_TEST_KEEP:-}" ]; then echo "kept $TMP" >&2; else rm -rf "$TMP"; fi
+}
+trap 'end_jobs; rm_tmp' EXIT
 
 pass() { echo "PASS: $1"; }
 fail() { echo "FAIL: $1: $2"; }

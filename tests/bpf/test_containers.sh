@@ -40,7 +40,7 @@ cleanup_mem() {
 	while read -r p; do echo "$p" > "$mem/cgroup.procs"; done < "$mem_cg/cgroup.procs"
 	rmdir "$mem_cg" "$mem/docker" 2> /dev/null
 }
-trap 'end_jobs; cleanup_cg; cleanup_v1; cleanup_mem; rm -rf "$TMP"' EXIT
+trap 'end_jobs; cleanup_cg; cleanup_v1; cleanup_mem; rm_tmp' EXIT
 
 # start FIXTURE in cgroup DIR (empty: stay here), waiting for SIGUSR1
 start_in() { # out dir fixture args...

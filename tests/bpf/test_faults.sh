@@ -6,7 +6,7 @@
 why=$(bpf_unavailable); if [ -n "$why" ]; then skip faults "$why"; exit 0; fi
 BYPID="python3 $ROOT/tests/bpf/leaks_by_pid.py"
 FULL=$TMP/full
-trap 'end_jobs; mountpoint -q "$FULL" && umount "$FULL"; rm -rf "$TMP"' EXIT
+trap 'end_jobs; mountpoint -q "$FULL" && umount "$FULL"; rm_tmp' EXIT
 
 # IDs of the BPF links process $1 holds (its bpf_link fds), one line.
 links_of() {
@@ -263,6 +263,18 @@ print(b, c)' "$TMP/sys.json" "$fpid")
 			fi
 			# a process older than the observer, ended before the report
 			check faults_system_wide_older_process_named "$TMP/sys.json" "$TMP/sp.out" --pid "$fpid"
+			# the pid-mode observer runs our own executable: probing its
+			# allocator for every process would trap our own allocations
+			traps=$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("type") == "summary":
+        print(e["self_probe_hits"], e["filtered"]["own_executable"])' "$TMP/sys.json")
+			case "$traps" in
+			"0 "[1-9]*) pass faults_system_wide_no_self_traps ;;
+			*) fail faults_system_wide_no_self_traps "self probe hits, own executables skipped: $traps" ;;
+			esac
 		fi
 		no_links_left faults_both_observers_no_links "$ids $idp"
 	fi

@@ -171,7 +171,7 @@ cleanup_cg() {
 	rmdir "$kube_cg" "$pod_slice" 2> /dev/null
 	rmdir "$cg_root/kubepods.slice/kubepods-besteffort.slice" "$cg_root/kubepods.slice" 2> /dev/null
 }
-trap 'end_jobs; cleanup_cg; rm -rf "$TMP"' EXIT
+trap 'end_jobs; cleanup_cg; rm_tmp' EXIT
 if [ -z "$cg_root" ] || ! mkdir -p "$kube_cg" 2> /dev/null; then
 	skip otlp_pod_resources "no writable cgroup v2 hierarchy"
 elif start_receiver pod; then

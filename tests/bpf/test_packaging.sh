@@ -98,7 +98,8 @@ mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
 for m in mounts.values():
     if m["name"] not in vols:
         problems.append("mount %s names no volume" % m["name"])
-for path, ro in (("/sys/kernel/btf", True), ("/sys/kernel/tracing", False), ("/sys/fs/cgroup", True)):
+for path, ro in (("/sys/kernel/btf", True), ("/sys/kernel/tracing", False), ("/sys/fs/cgroup", True),
+                 ("/var/log", True)):
     m = mounts.get(path)
     if not m:
         problems.append("%s is not mounted" % path)

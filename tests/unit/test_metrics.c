@@ -170,6 +170,7 @@ static const char expected_small[] =
 	"memobserver_dropped_events_total{reason=\"mremap_unhandled\"} 0\n"
 	"memobserver_dropped_events_total{reason=\"growth_table_full\"} 0\n"
 	"memobserver_dropped_events_total{reason=\"growth_without_stack\"} 0\n"
+	"memobserver_dropped_events_total{reason=\"k8s_names_table_full\"} 0\n"
 	"# HELP memory_filtered_events_total Allocator events deliberately not tracked or not reported, by filter reason.\n"
 	"# TYPE memory_filtered_events_total counter\n"
 	"memory_filtered_events_total{reason=\"below_min_size\"} 11\n"
@@ -182,6 +183,7 @@ static const char expected_small[] =
 	"memory_filtered_events_total{reason=\"short_lived_exit\"} 0\n"
 	"memory_filtered_events_total{reason=\"growth_not_resident\"} 0\n"
 	"memory_filtered_events_total{reason=\"process_event\"} 0\n"
+	"memory_filtered_events_total{reason=\"own_executable\"} 0\n"
 	"# HELP memobserver_self_probe_hits_total Allocator probes hit by memobserver's own process (0: it never traps on itself).\n"
 	"# TYPE memobserver_self_probe_hits_total counter\n"
 	"memobserver_self_probe_hits_total 0\n"
@@ -243,6 +245,14 @@ static const char expected_small[] =
 	"memobserver_files_refused_total{reason=\"replaced\"} 0\n"
 	"memobserver_files_refused_total{reason=\"too_large\"} 0\n"
 	"memobserver_files_refused_total{reason=\"symlink\"} 0\n"
+	"# HELP memobserver_k8s_log_scans_total Scans of the kubelet's log directories for Kubernetes names (at most one per 10 s, on a lookup that missed).\n"
+	"# TYPE memobserver_k8s_log_scans_total counter\n"
+	"memobserver_k8s_log_scans_total 0\n"
+	"# HELP memobserver_k8s_log_entries_ignored_total Entries of the kubelet's log directories not used for names, by reason, counted at each scan.\n"
+	"# TYPE memobserver_k8s_log_entries_ignored_total counter\n"
+	"memobserver_k8s_log_entries_ignored_total{reason=\"bad_name\"} 0\n"
+	"memobserver_k8s_log_entries_ignored_total{reason=\"bad_type\"} 0\n"
+	"memobserver_k8s_log_entries_ignored_total{reason=\"mismatch\"} 0\n"
 	"# HELP memobserver_stale_blocks_recovered_total Blocks of an old program image dropped after its exec record was lost.\n"
 	"# TYPE memobserver_stale_blocks_recovered_total counter\n"
 	"memobserver_stale_blocks_recovered_total 0\n"
@@ -441,6 +451,50 @@ static void test_escape_collision_merges(void **state)
 	t = render(&s, 200);
 	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 1);
 	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"a\\\\xff\",container_id=\"\"} 300"));
+	promtool_check(&t);
+	free(t.s);
+}
+
+static void set_k8s(struct mo_proc_metrics *p, const char *ns, const char *pod, const char *ctr)
+{
+	snprintf(p->k8s_namespace, sizeof(p->k8s_namespace), "%s", ns);
+	snprintf(p->k8s_pod, sizeof(p->k8s_pod), "%s", pod);
+	snprintf(p->k8s_container, sizeof(p->k8s_container), "%s", ctr);
+}
+
+/* Kubernetes names are labels of the container's series, escaped; hosts
+ * and __other__ have none; they make no series beyond the containers'. */
+static void test_k8s_labels(void **state)
+{
+	struct mo_proc_metrics procs[5];
+	struct mo_metrics_snapshot s = { .nprocs = 5, .procs = procs };
+	struct text t;
+
+	set_proc(&procs[0], 1, "api", "c1", 10, 2, 500, 64);
+	set_k8s(&procs[0], "team-a", "api-7c9d", "server");
+	set_proc(&procs[1], 2, "api", "c1", 5, 1, 100, 64);
+	set_k8s(&procs[1], "team-a", "api-7c9d", "server");
+	set_proc(&procs[2], 3, "sh", "c2", 1, 0, 30, 8);
+	set_k8s(&procs[2], "x\"y", "new\nline} 1", "");
+	set_proc(&procs[3], 4, "nginx", "", 3, 3, 20, 8);
+	set_proc(&procs[4], 5, "small", "c3", 1, 0, 1, 1);
+	set_k8s(&procs[4], "default", "small-0", "small");
+	t = render(&s, 200);
+	assert_true(has_line(t.s, "memory_allocations_tracked_total{process=\"api\",container_id=\"c1\","
+				  "k8s_namespace=\"team-a\",k8s_pod=\"api-7c9d\",k8s_container=\"server\"} 15"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"api\",container_id=\"c1\","
+				  "k8s_namespace=\"team-a\",k8s_pod=\"api-7c9d\",k8s_container=\"server\"} 600"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"sh\",container_id=\"c2\","
+				  "k8s_namespace=\"x\\\"y\",k8s_pod=\"new\\nline} 1\",k8s_container=\"\"} 30"));
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"nginx\",container_id=\"\"} 20"));
+	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 4);
+	promtool_check(&t);
+	free(t.s);
+
+	/* under the cap, the folded series carries no names */
+	t = render(&s, 3);
+	assert_int_equal(count_lines(t.s, "memory_unfreed_memory_bytes{"), 3);
+	assert_true(has_line(t.s, "memory_unfreed_memory_bytes{process=\"__other__\",container_id=\"\"} 21"));
 	promtool_check(&t);
 	free(t.s);
 }
@@ -658,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_names),
 		cmocka_unit_test(test_escape_collision_merges),
 		cmocka_unit_test(test_aggregate_by_name),
+		cmocka_unit_test(test_k8s_labels),
 		cmocka_unit_test(test_cardinality_cap),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_empty_snapshot),

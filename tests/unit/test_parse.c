@@ -227,6 +227,7 @@ static void assert_config_equal(const struct mo_config *a, const struct mo_confi
 	assert_int_equal(a->sampling_rate, b->sampling_rate);
 	assert_int_equal(a->max_allocations, b->max_allocations);
 	assert_int_equal(a->max_stacks, b->max_stacks);
+	assert_string_equal(a->k8s_log_dir, b->k8s_log_dir);
 	assert_int_equal(a->max_stack_depth, b->max_stack_depth);
 	assert_true(a->report_interval_ns == b->report_interval_ns);
 	assert_int_equal(a->unwind_rows, b->unwind_rows);
@@ -259,6 +260,28 @@ static void test_set_name(void **state)
 	assert_int_equal(mo_config_set(&cfg, "name", "a\x7f"), -EINVAL);
 	assert_int_equal(mo_config_set(&cfg, "name", "\x1b[31m"), -EINVAL);
 	assert_config_equal(&cfg, &def);
+}
+
+static void test_set_k8s_log_dir(void **state)
+{
+	struct mo_config cfg;
+	char buf[300];
+
+	mo_config_init(&cfg);
+	assert_string_equal(cfg.k8s_log_dir, "/var/log");
+	assert_int_equal(mo_config_set(&cfg, "k8s_log_dir", "/tmp/kubelet logs"), 0);
+	assert_string_equal(cfg.k8s_log_dir, "/tmp/kubelet logs");
+	assert_int_equal(mo_config_set(&cfg, "k8s_log_dir", "off"), 0);
+	assert_string_equal(cfg.k8s_log_dir, "");
+	memset(buf, 'd', 255);
+	buf[255] = '\0';
+	assert_int_equal(mo_config_set(&cfg, "k8s_log_dir", buf), 0);
+	buf[255] = 'd';
+	buf[256] = '\0';
+	assert_int_equal(mo_config_set(&cfg, "k8s_log_dir", buf), -EINVAL);
+	assert_int_equal(mo_config_set(&cfg, "k8s_log_dir", ""), -EINVAL);
+	assert_int_equal(mo_config_set(&cfg, "k8s_log_dir", "/var/log\n"), -EINVAL);
+	assert_int_equal(strlen(cfg.k8s_log_dir), 255);
 }
 
 static void test_set_values(void **state)
@@ -646,7 +669,7 @@ static const char *const all_keys[] = {
 	"name", "buffer_size", "min_allocation_size", "min_unfreed_age",
 	"rss_growth_threshold", "mode", "enable_ebpf", "stack_dedup_window",
 	"sampling_rate", "max_allocations", "max_stacks", "max_stack_depth",
-	"report_interval", "unwind_rows", "large_allocation_threshold",
+	"report_interval", "unwind_rows", "large_allocation_threshold", "k8s_log_dir",
 };
 
 static void test_load_example(void **state)
@@ -813,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_duration_invalid),
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_set_name),
+		cmocka_unit_test(test_set_k8s_log_dir),
 		cmocka_unit_test(test_set_values),
 		cmocka_unit_test(test_set_bool),
 		cmocka_unit_test(test_set_keys),

@@ -71,6 +71,15 @@ void mo_findings_comm(struct mo_findings *f, pid_t pid, char *buf, size_t len)
 		mo_findings_comm(f, (pid_t)ps.ppid, buf, len);
 }
 
+/* The Kubernetes names into an event's or a leak's fields (sized alike). */
+static void k8s_copy(const struct mo_k8s_names *n, char ns[MO_K8S_LABEL_MAX + 1],
+		     char pod[MO_K8S_SUBDOMAIN_MAX + 1], char ctr[MO_K8S_LABEL_MAX + 1])
+{
+	snprintf(ns, MO_K8S_LABEL_MAX + 1, "%s", n->ns);
+	snprintf(pod, MO_K8S_SUBDOMAIN_MAX + 1, "%s", n->pod);
+	snprintf(ctr, MO_K8S_LABEL_MAX + 1, "%s", n->container);
+}
+
 struct mo_event *mo_findings_event(struct mo_findings *f, enum mo_event_type type,
 				   const char *kind, pid_t pid, uint64_t boot_ts)
 {
@@ -90,6 +99,7 @@ struct mo_event *mo_findings_event(struct mo_findings *f, enum mo_event_type typ
 		snprintf(ev->container_id, sizeof(ev->container_id), "%s", c->id);
 		snprintf(ev->pod_uid, sizeof(ev->pod_uid), "%s", c->pod_uid);
 		snprintf(ev->cgroup, sizeof(ev->cgroup), "%s", c->cgroup);
+		k8s_copy(&c->k8s, ev->k8s_namespace, ev->k8s_pod, ev->k8s_container);
 	}
 	return ev;
 }
@@ -139,6 +149,7 @@ void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 	if (c) {
 		snprintf(l->container_id, sizeof(l->container_id), "%s", c->id);
 		snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", c->pod_uid);
+		k8s_copy(&c->k8s, l->k8s_namespace, l->k8s_pod, l->k8s_container);
 	}
 	if (g->stack_id && !mo_kernel_stack_stats(f->k, g->tgid, g->stack_id, &ss)) {
 		/* tracked allocations; scaled like the in-use totals */

@@ -368,6 +368,13 @@ static void retire(struct mo_lifecycle *lc, uint32_t pid, const struct mo_proc_s
 		/* one container is in one pod */
 		snprintf(r->pod_uid, sizeof(r->pod_uid), "%s", cid[0] && c ? c->pod_uid : "");
 	}
+	/* a container's names, found after its first process retired */
+	if (r && c && cid[0] && !strcmp(r->container_id, c->id) && c->k8s.pod[0] &&
+	    !r->k8s_container[0]) {
+		snprintf(r->k8s_namespace, sizeof(r->k8s_namespace), "%s", c->k8s.ns);
+		snprintf(r->k8s_pod, sizeof(r->k8s_pod), "%s", c->k8s.pod);
+		snprintf(r->k8s_container, sizeof(r->k8s_container), "%s", c->k8s.container);
+	}
 	if (r) {
 		r->allocations += ps->allocs > base_allocs ? ps->allocs - base_allocs : 0;
 		r->deallocations += ps->frees > base_frees ? ps->frees - base_frees : 0;

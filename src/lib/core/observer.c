@@ -46,6 +46,7 @@
 #include "core/resident.h"
 #include "core/series.h"
 #include "core/stacks.h"
+#include "k8snames.h"
 #include "memobserver.h"
 #include "modules.h"
 #include "privsep.h"
@@ -290,6 +291,16 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 		mo_observer_free(o);
 		errno = ENOMEM;
 		return NULL;
+	}
+	if (c.k8s_log_dir[0]) {
+		struct mo_k8snames *k8s = mo_k8snames_new(c.k8s_log_dir, NULL);
+
+		if (!k8s) {
+			mo_observer_free(o);
+			errno = ENOMEM;
+			return NULL;
+		}
+		mo_proctab_set_k8snames(o->c.pt, k8s);
 	}
 	/* every stack the walker takes starts at a return address */
 	mo_symbolizer_first_is_return(o->sym, true);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "attach.h"
 #include "budget.h"
@@ -39,12 +40,17 @@ struct mo_probes {
 	bool budget;
 	uint64_t probes;
 	uint64_t failures;
+	uint64_t own_exe_skipped;
+
+	dev_t own_dev;		/* memobserver's own executable */
+	ino_t own_ino;
 };
 
 struct mo_probes *mo_probes_new(const struct mo_env *env, struct mo_bpf *bpf, const char *lib,
 				const char *prefix)
 {
 	struct mo_probes *pr = calloc(1, sizeof(*pr));
+	struct stat own;
 
 	if (!pr)
 		return NULL;
@@ -52,6 +58,10 @@ struct mo_probes *mo_probes_new(const struct mo_env *env, struct mo_bpf *bpf, co
 	pr->bpf = bpf;
 	mo_links_init(&pr->links);
 	pthread_mutex_init(&pr->lock, NULL);
+	if (stat("/proc/self/exe", &own) == 0) {
+		pr->own_dev = own.st_dev;
+		pr->own_ino = own.st_ino;
+	}
 	pr->lib = lib ? strdup(lib) : NULL;
 	pr->prefix = prefix ? strdup(prefix) : NULL;
 	if ((lib && !pr->lib) || (prefix && !pr->prefix)) {
@@ -137,6 +147,20 @@ int mo_probes_attach_shared(struct mo_probes *pr, pid_t pid)
 
 	if (allocator_of(pr, pid, NULL, &a))
 		return -ENOENT;
+	if (pr->own_ino && a.ino == pr->own_ino && a.dev == pr->own_dev) {
+		/* another memobserver from our own file (its allocator is
+		 * linked in): a link for every process would trap each of our
+		 * own allocations too. Its pid-only links (-p, escalation) do
+		 * not. */
+		mo_allocator_close(&a);
+		if (__atomic_fetch_add(&pr->own_exe_skipped, 1, __ATOMIC_RELAXED) == 0)
+			mo_env_log(pr->env, MO_LOG_INFO,
+				   "pid %d runs memobserver's own executable: its allocator is "
+				   "not probed for every process (that would trap memobserver's "
+				   "own allocations)",
+				   (int)pid);
+		return -ENOENT;
+	}
 	/* links are compared by file identity: the same library under two
 	 * /proc/PID/root paths is one probe target, a container's own libc
 	 * another */
@@ -348,4 +372,9 @@ uint64_t mo_probes_count(struct mo_probes *pr)
 uint64_t mo_probes_failures(struct mo_probes *pr)
 {
 	return mo_stat_get(&pr->failures);
+}
+
+uint64_t mo_probes_own_exe_skipped(struct mo_probes *pr)
+{
+	return mo_stat_get(&pr->own_exe_skipped);
 }

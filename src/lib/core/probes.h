@@ -67,5 +67,8 @@ bool mo_probes_shed_happened(struct mo_probes *pr);
 /* Any thread: functions probed, attach failures. */
 uint64_t mo_probes_count(struct mo_probes *pr);
 uint64_t mo_probes_failures(struct mo_probes *pr);
+/* Processes running memobserver's own executable whose allocator was not
+ * probed for every process. */
+uint64_t mo_probes_own_exe_skipped(struct mo_probes *pr);
 
 #endif

@@ -26,6 +26,7 @@ struct mo_proctab {
 	size_t ntargets;
 	size_t targets_alive;
 	size_t targets_pending;	/* targets whose exit is not reclaimed yet */
+	struct mo_k8snames *k8s;	/* NULL: no Kubernetes names */
 };
 
 static size_t hash(pid_t pid)
@@ -72,6 +73,7 @@ void mo_proctab_free(struct mo_proctab *t)
 		if (t->slot[i] && t->slot[i] != TOMB)
 			proc_free(t->slot[i]);
 	free(t->slot);
+	mo_k8snames_free(t->k8s);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -245,6 +247,36 @@ void mo_proctab_set_exit_pending(struct mo_proctab *t, struct mo_proc *p, bool p
 	pthread_mutex_unlock(&t->lock);
 }
 
+void mo_proctab_set_k8snames(struct mo_proctab *t, struct mo_k8snames *r)
+{
+	mo_k8snames_free(t->k8s);
+	t->k8s = r;
+}
+
+void mo_proctab_k8snames_stats(struct mo_proctab *t, struct mo_k8snames_stats *out)
+{
+	mo_k8snames_stats(t->k8s, out);
+}
+
+/*
+ * A pod's container names: its link may come after its first process (the
+ * kubelet makes it once the container started), so they are looked up
+ * until whole; the resolver bounds how often that reads a directory.
+ */
+static void k8s_names(struct mo_proctab *t, struct mo_proc *p)
+{
+	struct mo_k8s_names n;
+
+	if (mo_k8snames_lookup(t->k8s, p->c.id, p->c.pod_uid, &n))
+		return;
+	if (p->c.k8s.pod[0] && (!n.container[0] || strcmp(n.ns, p->c.k8s.ns) ||
+				strcmp(n.pod, p->c.k8s.pod)))
+		return;
+	pthread_mutex_lock(&t->lock);
+	p->c.k8s = n;
+	pthread_mutex_unlock(&t->lock);
+}
+
 const struct mo_container *mo_proctab_container(struct mo_proctab *t, pid_t pid)
 {
 	struct mo_proc *p = mo_proctab_get(t, pid);
@@ -258,6 +290,8 @@ const struct mo_container *mo_proctab_container(struct mo_proctab *t, pid_t pid)
 		p->container_known = true;
 		pthread_mutex_unlock(&t->lock);
 	}
+	if (p->container_known && t->k8s && p->c.pod_uid[0] && !p->c.k8s.container[0])
+		k8s_names(t, p);
 	return p->container_known ? &p->c : NULL;
 }
 
@@ -297,6 +331,7 @@ void mo_proctab_describe(struct mo_proctab *t, pid_t pid, struct mo_proc_view *o
 		snprintf(out->comm, sizeof(out->comm), "%s", p->comm);
 		if (p->container_known) {
 			snprintf(out->container_id, sizeof(out->container_id), "%s", p->c.id);
+			out->k8s = p->c.k8s;
 			snprintf(out->pod_uid, sizeof(out->pod_uid), "%s", p->c.pod_uid);
 		}
 		out->base_allocs = p->base_allocs;

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "container.h"
+#include "k8snames.h"
 #include "procrss.h"
 #include "rsswatch.h"
 
@@ -85,9 +86,18 @@ void mo_proctab_set_exit_pending(struct mo_proctab *t, struct mo_proc *p, bool p
 
 /*
  * The container pid runs in, read from /proc once while it lives; NULL when
- * unknown (the process is gone, or ENOMEM).
+ * unknown (the process is gone, or ENOMEM). A Kubernetes container's names
+ * (c.k8s) are looked up until known, through the resolver if one is set;
+ * once found they only gain the container name, never change.
  */
 const struct mo_container *mo_proctab_container(struct mo_proctab *t, pid_t pid);
+
+/* Resolve Kubernetes names with r (owned by the table from now on; NULL:
+ * none). Before any lookup. */
+void mo_proctab_set_k8snames(struct mo_proctab *t, struct mo_k8snames *r);
+
+/* Any thread: the resolver's counts (zero without one). */
+void mo_proctab_k8snames_stats(struct mo_proctab *t, struct mo_k8snames_stats *out);
 
 /* Read /proc/PID/comm (raw, without its final newline) into buf. */
 void mo_read_comm(pid_t pid, char *buf, size_t len);
@@ -96,12 +106,13 @@ void mo_read_comm(pid_t pid, char *buf, size_t len);
 int mo_proctab_targets(struct mo_proctab *t, pid_t **out, size_t *n);
 size_t mo_proctab_ntargets(struct mo_proctab *t);
 
-/* Any thread: pid's name, container id and pod UID ("" when not known)
- * and the counts its name starts from. */
+/* Any thread: pid's name, container id, pod UID and Kubernetes names (""
+ * when not known) and the counts its name starts from. */
 struct mo_proc_view {
 	char comm[64];
 	char container_id[80];
 	char pod_uid[37];
+	struct mo_k8s_names k8s;
 	uint64_t base_allocs;
 	uint64_t base_frees;
 };

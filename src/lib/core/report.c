@@ -49,6 +49,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
 	struct mo_privsep_stats ps = { 0 };
+	struct mo_k8snames_stats ks;
 
 	memset(out, 0, sizeof(*out));
 	if (!c->k) {
@@ -67,6 +68,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_safefile_stats(&sf);
 	if (c->ps)
 		mo_privsep_stats(c->ps, &ps);
+	mo_proctab_k8snames_stats(c->pt, &ks);
 
 	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
@@ -111,6 +113,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->drop_growth_no_stack = v[MO_C_GROWTH_NO_STACK];
 	out->growth_unbacked = gs.unbacked;
 	out->process_events_filtered = ls.process_events_filtered;
+	out->own_executable_skipped = mo_probes_own_exe_skipped(c->pr);
 	out->growth_samples = v[MO_C_GROWTH_SAMPLES];
 	out->self_probe_hits = v[MO_C_SELF_HITS];
 	out->files_not_regular = sf.not_regular;
@@ -132,6 +135,11 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->parser_protocol = ps.protocol;
 	out->parser_files_lost = ps.files_lost;
 	out->dedup_suppressed += gs.suppressed;
+	out->k8s_log_scans = ks.scans;
+	out->k8s_entries_bad_name = ks.bad_name;
+	out->k8s_entries_bad_type = ks.bad_type;
+	out->k8s_entries_mismatched = ks.mismatched;
+	out->drop_k8s_names_full = ks.table_full;
 	add_noted(c, out);
 
 	out->rss_from_proc = rs.from_proc;
@@ -219,10 +227,11 @@ static uint64_t self_rss(void)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* One key per distinct label set: "a\x1fb". */
-static void series_key(char *out, size_t len, const char *a, const char *b)
+/* One key per distinct label set: "process\x1fcontainer_id\x1fnamespace..." */
+static void series_key(char *out, size_t len, const struct mo_proc_metrics *m)
 {
-	snprintf(out, len, "%s\x1f%s", a, b);
+	snprintf(out, len, "%s\x1f%s\x1f%s\x1f%s\x1f%s", m->command, m->container_id,
+		 m->k8s_namespace, m->k8s_pod, m->k8s_container);
 }
 
 static int key_cmp(const void *x, const void *y)
@@ -238,7 +247,9 @@ static int key_cmp(const void *x, const void *y)
 static void decide_proc_series(struct mo_core *c, struct mo_metrics_snapshot *snap,
 			       struct mo_proc_metrics *pm, size_t n)
 {
-	char (*keys)[160] = calloc(n ? n : 1, sizeof(*keys));
+	char (*keys)[sizeof(pm->command) + sizeof(pm->container_id) + sizeof(pm->k8s_namespace) +
+		     sizeof(pm->k8s_pod) + sizeof(pm->k8s_container)] =
+		calloc(n ? n : 1, sizeof(*keys));
 	char **sorted = calloc(n ? n : 1, sizeof(*sorted));
 	struct mo_series_row *rows = calloc(n ? n : 1, sizeof(*rows));
 	uint64_t off[MO_SERIES_VALUES];
@@ -247,7 +258,7 @@ static void decide_proc_series(struct mo_core *c, struct mo_metrics_snapshot *sn
 	if (!keys || !sorted || !rows || !c->proc_series)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		series_key(keys[i], sizeof(keys[i]), pm[i].command, pm[i].container_id);
+		series_key(keys[i], sizeof(keys[i]), &pm[i]);
 		sorted[i] = keys[i];
 	}
 	qsort(sorted, n, sizeof(*sorted), key_cmp);
@@ -352,6 +363,9 @@ int mo_core_metrics(struct mo_core *c, struct mo_metrics_snapshot *snap)
 		mo_proctab_describe(c->pt, m->pid, &v);
 		snprintf(m->command, sizeof(m->command), "%s", v.comm);
 		snprintf(m->container_id, sizeof(m->container_id), "%s", v.container_id);
+		snprintf(m->k8s_namespace, sizeof(m->k8s_namespace), "%s", v.k8s.ns);
+		snprintf(m->k8s_pod, sizeof(m->k8s_pod), "%s", v.k8s.pod);
+		snprintf(m->k8s_container, sizeof(m->k8s_container), "%s", v.k8s.container);
 		snprintf(m->pod_uid, sizeof(m->pod_uid), "%s", v.pod_uid);
 		if (!m->command[0])
 			mo_read_comm(m->pid, m->command, sizeof(m->command));

@@ -72,6 +72,8 @@ enum { V_ALLOCS, V_FREES, V_UNFREED, V_LARGEST, V__COUNT };
 struct row {
 	const char *a;	/* process */
 	const char *b;	/* container_id or severity; "" when the family has neither */
+	const char *k;	/* the Kubernetes labels written out (",k8s_namespace=\"..\",..."),
+			   "" or NULL when none */
 	uint64_t v[V__COUNT];
 	bool other;	/* folded into the __other__ series */
 };
@@ -80,7 +82,9 @@ static int label_cmp(const struct row *x, const struct row *y)
 {
 	int c = strcmp(x->a, y->a);
 
-	return c ? c : strcmp(x->b, y->b);
+	if (!c)
+		c = strcmp(x->b, y->b);
+	return c ? c : strcmp(x->k ? x->k : "", y->k ? y->k : "");
 }
 
 static int row_cmp(const void *p, const void *q)
@@ -249,9 +253,19 @@ static void labels2(struct mo_buf *b, const char *name, const char *k1, const ch
 	mo_buf_printf(b, "%s{%s=\"%s\",%s=\"%s\"}", name, k1, v1, k2, v2);
 }
 
+/* ,key="value" with the value escaped. */
+static void label_text(struct mo_buf *b, const char *key, const char *v, size_t size)
+{
+	mo_buf_printf(b, ",%s=\"", key);
+	mo_metrics_label_escape(b, v, strnlen(v, size));
+	mo_buf_append(b, "\"", 1);
+}
+
 /*
  * Escape every label into one arena and group the processes by (process,
- * container_id): merged rows sorted by labels, pointing into arena.
+ * container_id, Kubernetes names): merged rows sorted by labels, pointing
+ * into arena. The names are a container's, so they add no series of their
+ * own beyond the container_id's.
  */
 static struct row *proc_rows(const struct mo_metrics_snapshot *s, struct mo_buf *arena,
 			     size_t *nrows)
@@ -261,18 +275,27 @@ static struct row *proc_rows(const struct mo_metrics_snapshot *s, struct mo_buf 
 
 	*nrows = 0;
 	rows = calloc(n ? n : 1, sizeof(*rows));
-	off = calloc(2 * n + 1, sizeof(*off));
+	off = calloc(3 * n + 1, sizeof(*off));
 	if (!rows || !off)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
 		const struct mo_proc_metrics *p = &s->procs[i];
 
-		off[2 * i] = arena->len;
+		off[3 * i] = arena->len;
 		mo_metrics_label_escape(arena, p->command, strnlen(p->command, sizeof(p->command)));
 		mo_buf_append(arena, "", 1);
-		off[2 * i + 1] = arena->len;
+		off[3 * i + 1] = arena->len;
 		mo_metrics_label_escape(arena, p->container_id,
 					strnlen(p->container_id, sizeof(p->container_id)));
+		mo_buf_append(arena, "", 1);
+		off[3 * i + 2] = arena->len;
+		if (p->k8s_namespace[0] || p->k8s_pod[0] || p->k8s_container[0]) {
+			label_text(arena, "k8s_namespace", p->k8s_namespace,
+				   sizeof(p->k8s_namespace));
+			label_text(arena, "k8s_pod", p->k8s_pod, sizeof(p->k8s_pod));
+			label_text(arena, "k8s_container", p->k8s_container,
+				   sizeof(p->k8s_container));
+		}
 		mo_buf_append(arena, "", 1);
 	}
 	if (arena->oom)
@@ -281,8 +304,9 @@ static struct row *proc_rows(const struct mo_metrics_snapshot *s, struct mo_buf 
 	for (size_t i = 0; i < n; i++) {
 		const struct mo_proc_metrics *p = &s->procs[i];
 
-		rows[i].a = arena->data + off[2 * i];
-		rows[i].b = arena->data + off[2 * i + 1];
+		rows[i].a = arena->data + off[3 * i];
+		rows[i].b = arena->data + off[3 * i + 1];
+		rows[i].k = arena->data + off[3 * i + 2];
 		rows[i].v[V_ALLOCS] = p->allocations;
 		rows[i].v[V_FREES] = p->deallocations;
 		rows[i].v[V_UNFREED] = p->unfreed_bytes;
@@ -351,7 +375,8 @@ static void proc_family(struct mo_buf *b, const char *name, const char *type, co
 			any = true;
 			continue;
 		}
-		labels2(b, name, "process", rows[i].a, "container_id", rows[i].b);
+		mo_buf_printf(b, "%s{process=\"%s\",container_id=\"%s\"%s}", name, rows[i].a,
+			      rows[i].b, rows[i].k);
 		put_u64(b, rows[i].v[v]);
 	}
 	if (any) {

@@ -25,6 +25,11 @@ struct mo_proc_metrics {
 	uint64_t deallocations;	/* frees that matched a tracked allocation */
 	uint64_t unfreed_bytes;	/* outstanding tracked bytes right now */
 	uint64_t largest_allocation;
+	/* Kubernetes names of the container ("" when not known): labels of
+	 * the container_id series, one set per container id */
+	char k8s_namespace[64];
+	char k8s_pod[254];
+	char k8s_container[64];
 	bool other;		/* series_decided: summed into __other__ */
 };
 

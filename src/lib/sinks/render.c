@@ -86,6 +86,37 @@ static void json_stack(struct mo_json *j, const struct mo_stack_trace *st)
 	mo_json_arr_end(j);
 }
 
+/* The Kubernetes names that are known, as fields. */
+static void json_k8s(struct mo_json *j, const char *ns, const char *pod, const char *ctr)
+{
+	const char *const kv[][2] = {
+		{ "k8s_namespace", ns }, { "k8s_pod", pod }, { "k8s_container", ctr },
+	};
+
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		if (!kv[i][1][0])
+			continue;
+		mo_json_key(j, kv[i][0]);
+		mo_json_str(j, kv[i][1]);
+	}
+}
+
+/* " [k8s namespace/pod/container]" after a process, when its pod is known. */
+static void text_k8s(struct mo_buf *b, const char *ns, const char *pod, const char *ctr)
+{
+	if (!pod[0])
+		return;
+	mo_buf_puts(b, " [k8s ");
+	mo_text_escape(b, ns, strlen(ns));
+	mo_buf_puts(b, "/");
+	mo_text_escape(b, pod, strlen(pod));
+	if (ctr[0]) {
+		mo_buf_puts(b, "/");
+		mo_text_escape(b, ctr, strlen(ctr));
+	}
+	mo_buf_puts(b, "]");
+}
+
 static void json_event(struct mo_buf *b, const struct mo_event *ev)
 {
 	struct mo_json j;
@@ -114,6 +145,7 @@ static void json_event(struct mo_buf *b, const struct mo_event *ev)
 		mo_json_key(&j, "pod_uid");
 		mo_json_str(&j, ev->pod_uid);
 	}
+	json_k8s(&j, ev->k8s_namespace, ev->k8s_pod, ev->k8s_container);
 	if (ev->cgroup[0]) {
 		mo_json_key(&j, "cgroup");
 		mo_json_str(&j, ev->cgroup);
@@ -245,6 +277,7 @@ static void headline(struct mo_buf *b, const struct mo_event *ev, enum text_stac
 	mo_buf_printf(b, "%s/%s pid %d (", mo_event_type_name(ev->type), ev->kind, (int)ev->pid);
 	mo_text_escape(b, ev->command, strlen(ev->command));
 	mo_buf_puts(b, ")");
+	text_k8s(b, ev->k8s_namespace, ev->k8s_pod, ev->k8s_container);
 	if (!strcmp(ev->kind, "mmap") || !strcmp(ev->kind, "munmap") ||
 	    !strcmp(ev->kind, "large_allocation")) {
 		mo_buf_printf(b, ": %s at 0x%" PRIx64, sz, ev->address);
@@ -419,6 +452,9 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 				ev.severity = l->severity;
 			snprintf(ev.container_id, sizeof(ev.container_id), "%s", l->container_id);
 			snprintf(ev.pod_uid, sizeof(ev.pod_uid), "%s", l->pod_uid);
+			snprintf(ev.k8s_namespace, sizeof(ev.k8s_namespace), "%s", l->k8s_namespace);
+			snprintf(ev.k8s_pod, sizeof(ev.k8s_pod), "%s", l->k8s_pod);
+			snprintf(ev.k8s_container, sizeof(ev.k8s_container), "%s", l->k8s_container);
 
 			snprintf(ev.command, sizeof(ev.command), "%s", l->command);
 			json_event(b, &ev);
@@ -479,7 +515,9 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 			      l->estimate ? ", estimate" : "", l->pattern ? l->pattern : "unknown",
 			      (int)l->pid);
 		mo_text_escape(b, l->command, strlen(l->command));
-		mo_buf_puts(b, "]\n");
+		mo_buf_puts(b, "]");
+		text_k8s(b, l->k8s_namespace, l->k8s_pod, l->k8s_container);
+		mo_buf_puts(b, "\n");
 		text_frames(b, &l->stack);
 	}
 	mo_buf_printf(b,
