@@ -29,7 +29,8 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializ
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -fno-omit-frame-pointer -D_GNU_SOURCE \
 	  -Iinclude -Isrc -Isrc/lib -I$(OUT) $(PKG_CFLAGS) -MMD -MP
-LDLIBS += $(PKG_LIBS) -lpthread -lm
+# libiberty (static): the C++ and Rust demangler, as c++filt and binutils use
+LDLIBS += $(PKG_LIBS) -lpthread -lm -liberty
 
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	      -Isrc -Isrc/bpf -I$(OUT)

@@ -52,6 +52,20 @@ enum mo_mode {
 };
 
 /*
+ * Reachability scans (docs/reachability.md): whether a tracked block is still
+ * pointed to. stop: the process is stopped while its memory is read (capped
+ * pause, registers seen); live: two passes, nothing stopped.
+ */
+enum mo_scan_mode {
+	MO_SCAN_STOP = 0,
+	MO_SCAN_LIVE,
+};
+
+/* "stop" | "live" -> mode; -EINVAL otherwise. */
+int mo_scan_mode_parse(const char *s, enum mo_scan_mode *mode);
+const char *mo_scan_mode_name(enum mo_scan_mode mode);
+
+/*
  * The seed's Config, mapped to C. Thresholds left at 0 take the mode's value
  * (see mo_config_resolve); a non-zero value set by the caller overrides the
  * mode. To track every allocation regardless of mode set min_allocation_size
@@ -95,9 +109,20 @@ struct mo_config {
 					   the program must serve MO_PRIVSEP_CHILD_ARG
 					   as the memobserver command does (default
 					   false; the command's default is true) */
+	uint64_t sample_bytes;		/* byte sampling: one sample point per this many
+					   bytes allocated on average (Poisson), each
+					   sampled block weighted by what it stands for;
+					   0 = off (default). Excludes sampling_rate > 1. */
 	char k8s_log_dir[256];		/* the kubelet's log directory, where Kubernetes
 					   names are read from the names of its entries
 					   (default "/var/log"; "" = off) */
+	bool scan;			/* reachability scans of the tracked heap
+					   blocks at the end of the run, at exit
+					   and of stacks that stopped growing
+					   (default false; docs/reachability.md) */
+	enum mo_scan_mode scan_mode;	/* of every scan, asked ones too (stop) */
+	uint64_t scan_max_pause_ns;	/* stop mode: cap on a process's pause
+					   (default 200 ms) */
 };
 
 /* Fill cfg with the documented defaults (balanced mode). */
@@ -133,9 +158,13 @@ const char *mo_event_type_name(enum mo_event_type type);
 /* One symbolized frame. Strings are owned by the event/report. */
 struct mo_frame {
 	uint64_t address;	/* absolute address in the process */
-	const char *symbol;	/* NULL if unknown */
+	const char *symbol;	/* NULL if unknown; C++ and Rust names demangled */
+	const char *linkage_name; /* the name in the object file when symbol is its
+				     demangled form ("_Z3fooi"), else NULL */
 	uint64_t offset;	/* address - symbol start */
 	const char *module;	/* path of the mapped file, NULL if unknown */
+	const char *build_id;	/* the module's GNU build id (hex) as read when the
+				   frame was symbolized; NULL when it has none */
 	uint64_t module_offset;	/* address relative to the module's load base */
 	const char *file;	/* source file, NULL without debug info */
 	int line;		/* 0 if unknown */
@@ -147,6 +176,29 @@ struct mo_stack_trace {
 	size_t nframes;
 	struct mo_frame *frames;
 	uint32_t flags;		/* MO_STACK_* from abi: truncated, fp fallback */
+};
+
+/*
+ * A stack's blocks as the last reachability scan of its process found them
+ * (docs/reachability.md). verdict NULL: never scanned.
+ */
+struct mo_reachability {
+	const char *verdict;		/* "definitely_lost" (some block lost, no other
+					   points to it), "indirectly_lost" (lost, only
+					   lost blocks point to it), "reachable" (every
+					   block), "unknown" */
+	const char *reason;		/* unknown: why ("no_permission", "already_traced",
+					   "process_gone", "pause_cap", ...); else NULL */
+	const char *mode;		/* "stop" or "live" */
+	uint64_t definitely_lost_bytes;
+	uint64_t indirectly_lost_bytes;
+	uint64_t reachable_bytes;
+	uint64_t unknown_bytes;
+	uint64_t blocks;		/* blocks of the stack the scan classified */
+	double age_seconds;		/* since the scan */
+	uint64_t scan_pause_ns;		/* scan events: the process's pause */
+	uint64_t scan_cpu_ns;		/* scan events: memobserver's CPU for the scan */
+	uint64_t scan_bytes;		/* scan events: memory read and scanned */
 };
 
 /* Leak pattern classification (analysis). */
@@ -187,7 +239,8 @@ struct mo_event {
 
 	const char *tier;		/* leak findings: "watch" (found from RSS growth by
 					   stack) or "precise" (allocator probes); NULL else */
-	char detail[160];		/* escalation events: what happened and why */
+	char detail[160];		/* escalation and scan events: what happened */
+	struct mo_reachability reach;	/* leak findings and scan events */
 
 	/* rss_growth and oom_risk */
 	uint64_t rss_bytes;
@@ -208,8 +261,11 @@ struct mo_leak {
 	char k8s_namespace[64];		/* as in struct mo_event */
 	char k8s_pod[254];
 	char k8s_container[64];
+	const char *kind;		/* "leak", or "plateau" for a plateau every block
+					   of which a scan found reachable */
 	const char *pattern;		/* as in struct mo_event */
-	const char *severity;		/* "warning" (growing), "info" otherwise */
+	const char *severity;		/* "warning" (growing, or a block lost), "info"
+					   otherwise */
 	double growth_bytes_per_s;
 	double confidence;
 	uint64_t unfreed_bytes;
@@ -221,6 +277,7 @@ struct mo_leak {
 	uint64_t alloc_bytes;	/* their bytes */
 	bool estimate;
 	struct mo_stack_trace stack;
+	struct mo_reachability reach;	/* as in struct mo_event */
 };
 
 /*
@@ -449,9 +506,51 @@ struct mo_leak {
 	  "parser_files_lost",                                                                    \
 	  "Files left without unwind rows or symbols because the parser process died reading "    \
 	  "them.")                                                                                \
+	X(scans_run, MO_CK_COUNTER, "memobserver_reachability_scans_total", NULL, "scans_run",    \
+	  "Reachability scans of a process's tracked heap blocks that ran (docs/reachability.md).") \
+	X(scans_no_permission, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",    \
+	  "reason=no_permission", "scans_no_permission",                                          \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_already_traced, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",   \
+	  "reason=already_traced", "scans_already_traced",                                        \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_process_gone, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",     \
+	  "reason=process_gone", "scans_process_gone",                                            \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_pause_cap, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",        \
+	  "reason=pause_cap", "scans_pause_cap",                                                  \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_over_budget, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",      \
+	  "reason=over_budget", "scans_over_budget",                                              \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scans_failed, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",           \
+	  "reason=error", "scans_failed",                                                         \
+	  "Reachability scans that could not decide anything, or were not run, by reason.")      \
+	X(scan_blocks_definitely_lost, MO_CK_COUNTER, "memobserver_reachability_blocks_total",   \
+	  "class=definitely_lost", "scan_blocks_definitely_lost",                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_indirectly_lost, MO_CK_COUNTER, "memobserver_reachability_blocks_total",   \
+	  "class=indirectly_lost", "scan_blocks_indirectly_lost",                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_reachable, MO_CK_COUNTER, "memobserver_reachability_blocks_total",         \
+	  "class=reachable", "scan_blocks_reachable",                                             \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_blocks_unknown, MO_CK_COUNTER, "memobserver_reachability_blocks_total",           \
+	  "class=unknown", "scan_blocks_unknown",                                                 \
+	  "Tracked heap blocks classified by reachability scans, by class.")                      \
+	X(scan_pauses, MO_CK_COUNTER, "memobserver_reachability_pauses_total", NULL, "scan_pauses", \
+	  "Stop-the-world pauses of observed processes made by reachability scans.")             \
+	X(lost_definitely_bytes, MO_CK_GAUGE, "memobserver_reachability_lost_bytes",              \
+	  "class=definitely_lost", "lost_definitely_bytes",                                       \
+	  "Tracked heap bytes that the last scan of each live process found lost, by class.")    \
+	X(lost_indirectly_bytes, MO_CK_GAUGE, "memobserver_reachability_lost_bytes",              \
+	  "class=indirectly_lost", "lost_indirectly_bytes",                                       \
+	  "Tracked heap bytes that the last scan of each live process found lost, by class.")      \
 	/* counted by the caller (mo_observer_note) */                                            \
 	X(output_write_errors, MO_CK_COUNTER, "memobserver_output_write_errors_total", NULL, NULL, \
 	  "Writes of events or reports to the output that failed (full disk, closed pipe).")     \
+	X(profile_stacks_cut, MO_CK_COUNTER, "memobserver_profile_stacks_cut_total", NULL, NULL,  \
+	  "Stacks left out of served or written profiles to keep them within their bounds.")     \
 	MO_OTLP_SIGNALS(MO_OTLP_ROW_SENT, X)                                                      \
 	MO_OTLP_SIGNALS(MO_OTLP_ROW_FAILURES, X)                                                  \
 	MO_OTLP_SIGNALS(MO_OTLP_ROW_RETRIES, X)                                                   \
@@ -469,6 +568,8 @@ struct mo_counters {
 	double overhead_expected;	/* the same at the duty cycle in force */
 	double overhead_duty;		/* share of time allocating probes are attached */
 	uint64_t shed_ns;		/* time allocating probes were detached */
+	uint64_t scan_pause_ns;		/* observed processes stopped by scans */
+	uint64_t scan_cpu_ns;		/* memobserver's CPU in scans */
 };
 
 enum mo_counter_id {
@@ -555,6 +656,61 @@ int mo_observer_fd(const struct mo_observer *obs);
 /* Current leak report (may be called while running or after stop). */
 struct mo_report *mo_observer_report(struct mo_observer *obs);
 
+/* What a report asked for while running covers (mo_observer_query). */
+enum mo_report_kind {
+	MO_REPORT_LEAKS = 0,	/* as mo_observer_report: unfreed for min_unfreed_age,
+				   exited processes' final leaks included */
+	MO_REPORT_HEAP,		/* every tracked allocation live processes still
+				   hold, any age (a heap profile's in-use memory);
+				   min_unfreed_age_ns is 0 in the report */
+	MO_REPORT_GROWTH,	/* the watch tier's growth stacks: per process and
+				   stack, unfreed_bytes is the anonymous memory it
+				   faulted in, count the samples (estimates) */
+};
+
+struct mo_report_query {
+	enum mo_report_kind kind;
+	pid_t pid;		/* only this process; 0: every one */
+	const char *container;	/* only processes of a container whose id starts
+				   with this (a whole id or a prefix); NULL: any */
+};
+
+/*
+ * A report for q, made by the worker, waiting at most timeout_ms for it (-1:
+ * as long as it takes; the worker takes requests between rounds of work).
+ * Returns 0 with *out set (free with mo_report_free); -ETIMEDOUT when the
+ * worker did not answer in time (a report it had started is dropped when
+ * done); -ESRCH when q->pid is a process memobserver knows nothing of;
+ * -EOPNOTSUPP for MO_REPORT_GROWTH when the watch tier is not running;
+ * -EINVAL, -ENOMEM.
+ */
+int mo_observer_query(struct mo_observer *obs, const struct mo_report_query *q, int timeout_ms,
+		      struct mo_report **out);
+
+/*
+ * Bounds of a profile: the stacks with the least unfreed bytes are left out
+ * beyond them. 0 takes the default.
+ */
+struct mo_profile_limits {
+	size_t max_stacks;	/* samples (default MO_PROFILE_MAX_STACKS) */
+	size_t max_bytes;	/* gzipped size (default MO_PROFILE_MAX_BYTES) */
+};
+#define MO_PROFILE_MAX_STACKS 20000u
+#define MO_PROFILE_MAX_BYTES (8u << 20)
+
+/*
+ * The report for q (made by the worker, as mo_observer_query, with its
+ * errors and wait) as a gzipped profile.proto in the layout of Go's heap
+ * profiles (sample types alloc_objects, alloc_space, inuse_objects,
+ * inuse_space; growth_samples, growth_space for MO_REPORT_GROWTH), encoded
+ * on the calling thread. What the limits (NULL: defaults) leave out is
+ * said in a comment of the profile and counted in
+ * memobserver_profile_stacks_cut_total. *gz is malloc'ed. 0 or -errno.
+ */
+int mo_observer_profile(struct mo_observer *obs, const struct mo_report_query *q,
+			const struct mo_profile_limits *limits, int timeout_ms, uint8_t **gz,
+			size_t *len);
+
 /* Counters right now. */
 void mo_observer_counters(struct mo_observer *obs, struct mo_counters *out);
 
@@ -582,6 +738,15 @@ int mo_observer_metrics_otlp(struct mo_observer *obs, const char *host_name, uin
  * start too.
  */
 void mo_observer_note(struct mo_observer *obs, enum mo_counter_id id, uint64_t n);
+
+/*
+ * Scan every observed process with tracked heap blocks for reachability now,
+ * in the configured scan mode (scans need not be on). Asynchronous: the
+ * worker scans; each process gets a "reachability_scan" event, and later
+ * findings carry the verdicts. Safe from any thread (an atomic flag and
+ * an eventfd write). 0, or -EAGAIN when the observer is not running.
+ */
+int mo_observer_scan(struct mo_observer *obs);
 
 /* True once every observed pid has exited (never for system-wide). */
 bool mo_observer_targets_gone(struct mo_observer *obs);

@@ -45,7 +45,8 @@ $(OUT)/tsan/libmemobserver.a: $(PB_TSAN_OBJ)
 
 # Whoever includes the generated header needs it before the first compile;
 # -MMD tracks it afterwards.
-$(OUT)/lib/sinks/pprof.o $(OUT)/asan/lib/sinks/pprof.o $(OUT)/tsan/lib/sinks/pprof.o: $(PB_H)
+PB_USERS := sinks/pprof sinks/pprof_read
+$(foreach u,$(PB_USERS),$(OUT)/lib/$(u).o $(OUT)/asan/lib/$(u).o $(OUT)/tsan/lib/$(u).o): $(PB_H)
 $(OUT)/tests/test_pprof $(OUT)/asan/test_pprof $(OUT)/tsan/test_pprof: $(PB_H)
 
 # Fuzzers compile the library sources directly: give them the generated one.

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(make gcc g++ clang libclang-rt-14-dev llvm pkg-config libbpf-dev bpftool
       libelf-dev libdw-dev zlib1g-dev libcmocka-dev python3 binutils util-linux procps
       libprotobuf-c-dev protobuf-c-compiler protobuf-compiler chromium
-      libmicrohttpd-dev prometheus curl
+      libmicrohttpd-dev prometheus curl libiberty-dev golang-go
       python3-yaml groff-base systemd
       libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libmimalloc2.0 musl-tools
       redis-server redis-tools python3-dev sqlite3 libcap-dev node-typescript valgrind

@@ -14,6 +14,12 @@
 #define MO_MAX_MMAPS 64		/* tracked anonymous mappings indexed by range per process */
 #define MO_COMM_LEN 16
 
+/* Sample weights in fixed point: the blocks a record stands for, times
+ * MO_WEIGHT_ONE (1-in-N sampling: N; byte sampling: 1 / (1 - exp(-s/R)),
+ * src/bpf/sampling_math.h; not sampled: 1). */
+#define MO_WEIGHT_SHIFT 16
+#define MO_WEIGHT_ONE (1ULL << MO_WEIGHT_SHIFT)
+
 /* Which allocator entry point a probe belongs to: the probe's BPF cookie. */
 enum mo_fn {
 	MO_FN_NONE = 0,
@@ -55,7 +61,10 @@ struct mo_alloc_info {
 	__u64 stack_id;		/* key into the stacks map, 0 = none */
 	__u64 cgroup_id;
 	__u32 kind;		/* enum mo_alloc_kind */
-	__u32 sample_weight;	/* how many allocations this record stands for */
+	__u32 sample_weight;	/* allocations this record stands for: N under
+				   --sample N, else 1; under --sample-bytes a heap
+				   block's weight follows from its size alone
+				   (mo_sample_weight) and is not stored */
 };
 
 /* Per-thread state between an allocator call's entry and its return. Nested
@@ -82,7 +91,9 @@ struct mo_thread_state {
 	struct mo_alloc_info saved_info;
 	__u64 saved_addr;
 	__u32 saved_split;	/* mremap: part of the mapping stayed where it was */
-	__u32 pad;
+	__u32 sample_left;	/* --sample-bytes: bytes this thread may still
+				   allocate before its next sampled call
+				   (src/bpf/sampling_math.h); 0: not drawn yet */
 	/* Session uprobes: a sampled-out call runs no return probe, so nested
 	 * hooked calls (operator new -> malloc) recognise it by its frame:
 	 * the stack pointer and return address at its entry, and its entry ip.
@@ -189,18 +200,21 @@ struct mo_stack_key {
 };
 
 struct mo_stack_stats {
-	__u64 allocs;
+	__u64 allocs;		/* records made (sampled ones once each) */
 	__u64 frees;
 	__u64 alloc_bytes;
 	__u64 free_bytes;
+	__u64 est_allocs;	/* allocations they stand for * MO_WEIGHT_ONE */
+	__u64 est_alloc_bytes;	/* bytes they stand for */
 };
 
 /* Per-process statistics kept by the kernel side (atomic adds). */
 struct mo_proc_stats {
 	__u64 allocs;		/* tracked allocations (after filters) */
 	__u64 frees;		/* frees that matched a tracked allocation */
-	__u64 alloc_bytes;
-	__u64 free_bytes;
+	__u64 alloc_bytes;	/* these two: what the tracked blocks stand for */
+	__u64 free_bytes;	/* (sampled: weighted alike, so their difference
+				   estimates the unfreed bytes) */
 	__u64 largest;		/* largest single tracked allocation */
 	__u64 mmap_bytes;	/* anonymous mmap bytes made by the program itself */
 	__u64 munmap_bytes;

@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include "abi.h"
 #include "maps.bpf.h"
+#include "sampling.bpf.h"
 #include "unwind.bpf.h"
 #include "growth.bpf.h"
 
@@ -133,29 +134,23 @@ static __always_inline struct mo_thread_state *thread_state(__u32 tid, bool crea
 	return ts;
 }
 
-static __always_inline bool sampled_out(void)
-{
-	if (sample_rate <= 1)
-		return false;
-	if (bpf_get_prandom_u32() % sample_rate == 0)
-		return false;
-	count(MO_C_DROP_SAMPLED);
-	return true;
-}
+/* A new per-stack entry's first value: read-only data, not a stack copy
+ * (the mapping programs' frames and the walker's share 512 bytes). */
+const struct mo_stack_stats stack_stats_zero = {};
 
-/* Per-stack totals: n_allocs/n_frees records made/gone, bytes allocated/freed. */
+/* Per-stack totals: n_allocs/n_frees records made/gone, bytes allocated/freed;
+ * weight: what each record made stands for (MO_WEIGHT_ONE: itself). */
 static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 n_allocs,
-					  __u64 n_frees, __u64 alloc_bytes, __u64 free_bytes)
+					  __u64 n_frees, __u64 alloc_bytes, __u64 free_bytes,
+					  __u64 weight)
 {
 	struct mo_stack_key k = { .tgid = tgid, .stack_id = stack_id };
 	struct mo_stack_stats *st = bpf_map_lookup_elem(&stack_stats, &k);
 
 	if (!st) {
-		struct mo_stack_stats zero = {};
-
 		if (!n_allocs && !alloc_bytes)
 			return;	/* its allocation was counted before a reset */
-		if (bpf_map_update_elem(&stack_stats, &k, &zero, BPF_NOEXIST) &&
+		if (bpf_map_update_elem(&stack_stats, &k, &stack_stats_zero, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&stack_stats, &k)) {
 			count(MO_C_STACK_STATS_FULL);
 			return;
@@ -164,10 +159,14 @@ static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 n_al
 		if (!st)
 			return;
 	}
-	if (n_allocs)
+	if (n_allocs) {
 		__sync_fetch_and_add(&st->allocs, n_allocs);
-	if (alloc_bytes)
+		__sync_fetch_and_add(&st->est_allocs, n_allocs * weight);
+	}
+	if (alloc_bytes) {
 		__sync_fetch_and_add(&st->alloc_bytes, alloc_bytes);
+		__sync_fetch_and_add(&st->est_alloc_bytes, mo_sample_bytes(alloc_bytes, weight));
+	}
 	if (n_frees)
 		__sync_fetch_and_add(&st->frees, n_frees);
 	if (free_bytes)
@@ -208,6 +207,7 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	struct mo_alloc_key key = { .tgid = tgid, .gen = gen, .addr = addr };
 	struct mo_alloc_info info = {};
 	struct mo_proc_stats *ps = proc_stats(tgid, gen);
+	__u64 w;
 	long err;
 
 	*stored = false;
@@ -224,10 +224,11 @@ static __always_inline __u64 track(__u32 tgid, __u64 addr, __u64 size, __u32 kin
 	}
 	*stored = true;
 	count(kind == MO_KIND_HEAP ? MO_C_ALLOCS_TRACKED : MO_C_MMAPS_TRACKED);
-	stack_account(tgid, info.stack_id, 1, 0, size, 0);
+	w = record_weight(kind, size, info.sample_weight);
+	stack_account(tgid, info.stack_id, 1, 0, size, 0, w);
 	if (ps) {
 		__sync_fetch_and_add(&ps->allocs, 1);
-		__sync_fetch_and_add(&ps->alloc_bytes, size);
+		__sync_fetch_and_add(&ps->alloc_bytes, mo_sample_bytes(size, w));
 		if (size > ps->largest)
 			ps->largest = size;
 	}
@@ -248,11 +249,14 @@ static __always_inline bool take(__u32 tgid, __u32 gen, __u64 addr, __u32 kind,
 	return bpf_map_delete_elem(&allocs, &key) == 0;
 }
 
-/* A taken block is gone for good: account its free. */
+/* A taken heap block is gone for good: account its free, taking back the
+ * weight its allocation added. */
 static __always_inline void account_free(__u32 tgid, const struct mo_alloc_info *info)
 {
-	stack_account(tgid, info->stack_id, 0, 1, 0, info->size);
-	proc_account(tgid, 0, 1, 0, info->size);
+	__u64 w = record_weight(info->kind, info->size, info->sample_weight);
+
+	stack_account(tgid, info->stack_id, 0, 1, 0, info->size, w);
+	proc_account(tgid, 0, 1, 0, mo_sample_bytes(info->size, w));
 }
 
 static __always_inline void emit_map_record(__u32 type, __u32 tgid, __u64 addr, __u64 len,
@@ -433,9 +437,16 @@ static __always_inline int alloc_entry(struct pt_regs *ctx, __u32 fn)
 	track_new = (size ? size : 1) >= min_size;
 	if (!track_new) {
 		count(MO_C_DROP_SIZE_FILTERED);
-	} else if (sampled_out()) {
-		track_new = false;
-		sampled = true;
+	} else {
+		/* byte sampling keeps its countdown in the thread's state */
+		if (sample_bytes && !ts)
+			ts = thread_state(tid, true);
+		if (sample_bytes && !ts)
+			return SKIP_RETURN;
+		if (sampled_out(ts, size)) {
+			track_new = false;
+			sampled = true;
+		}
 	}
 
 	/* A large block that sampling skipped still needs its return: the
@@ -881,7 +892,8 @@ static __always_inline __u64 apply_cut(__u32 tgid, __u32 gen, const struct range
 			__sync_fetch_and_add(&ps->munmap_bytes, gone);
 		emit_map_record(MO_REC_MUNMAP, tgid, at, gone, 0);
 	}
-	stack_account(tgid, rec.stack_id, n_allocs, n_frees, 0, gone);
+	/* a mapping is never sampled: it stands for itself */
+	stack_account(tgid, rec.stack_id, n_allocs, n_frees, 0, gone, MO_WEIGHT_ONE);
 	proc_account(tgid, n_allocs, n_frees, 0, gone);
 	return gone;
 }
@@ -1097,8 +1109,9 @@ static __always_inline void put_back(__u32 tgid, __u32 gen, struct mo_thread_sta
 	rec.size = size;
 	if (bpf_map_update_elem(&allocs, &key, &rec, BPF_ANY)) {
 		count(MO_C_DROP_ALLOC_TABLE_FULL);
-		/* lost: what was there is gone */
-		stack_account(tgid, rec.stack_id, 0, !n_allocs, 0, n_allocs ? 0 : old);
+		/* lost: what was there is gone (a mapping: never sampled) */
+		stack_account(tgid, rec.stack_id, 0, !n_allocs, 0, n_allocs ? 0 : old,
+			      MO_WEIGHT_ONE);
 		proc_account(tgid, 0, !n_allocs, 0, n_allocs ? 0 : old);
 		return;
 	}
@@ -1112,7 +1125,7 @@ static __always_inline void put_back(__u32 tgid, __u32 gen, struct mo_thread_sta
 			more = size;
 			less = 0;
 		}
-		stack_account(tgid, rec.stack_id, n_allocs, 0, more, less);
+		stack_account(tgid, rec.stack_id, n_allocs, 0, more, less, MO_WEIGHT_ONE);
 		proc_account(tgid, n_allocs, 0, more, less);
 		if (ps) {
 			if (more)

@@ -64,14 +64,14 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 		return 1;
 	vi = &w->vi;
 
-	vi->start = BPF_CORE_READ(vma, vm_start);
-	vi->end = BPF_CORE_READ(vma, vm_end);
-	vi->pgoff = BPF_CORE_READ(vma, vm_pgoff);
-	vi->exec = (BPF_CORE_READ(vma, vm_flags) & VM_EXEC_FLAG) != 0;
-	f = BPF_CORE_READ(vma, vm_file);
+	vi->start = vma->vm_start;
+	vi->end = vma->vm_end;
+	vi->pgoff = vma->vm_pgoff;
+	vi->exec = (vma->vm_flags & VM_EXEC_FLAG) != 0;
+	f = vma->vm_file;
 	if (f) {
-		vi->ino = BPF_CORE_READ(f, f_inode, i_ino);
-		vi->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+		vi->ino = f->f_inode->i_ino;
+		vi->dev = f->f_inode->i_sb->s_dev;
 	}
 	vi->found = 1;
 	return 0;

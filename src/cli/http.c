@@ -18,6 +18,9 @@
  *   health   a second MHD daemon: answers /healthz and renders nothing, so
  *            a liveness probe is answered while a scrape is being rendered
  *            and while the metrics slots are all taken.
+ *   profiles a third MHD daemon, when profiles are served: /debug/pprof/heap and growth.
+ *            A profile waits for the observer's worker (seconds at most),
+ *            which must hold neither scrapes nor probes.
  *
  * Every reply closes its connection, so every request passes the gate and
  * its deadline: a kept-alive connection cannot trickle its next request.
@@ -53,6 +56,8 @@
 #define METRICS_CONNECTIONS 64u
 /* A probe is answered from bytes already received, in microseconds. */
 #define HEALTH_CONNECTIONS 32u
+/* Profiles are made one at a time by the observer: a few may queue. */
+#define PROFILE_CONNECTIONS 4u
 /* Connections whose request headers are not in yet, in total and from one
  * client address. */
 #define PENDING_MAX 256u
@@ -63,6 +68,10 @@
 /* Once a request is being answered: a client that reads nothing this long
  * is gone or hostile. */
 #define IDLE_TIMEOUT_S 5u
+/* A profile is answered once the observer has made it: the handler's own
+ * wait (seconds, see http.h) must fit, or MHD would drop the connection
+ * before its answer. */
+#define PROFILE_IDLE_TIMEOUT_S 60u
 /*
  * Per connection: request line, headers and I/O buffers. A scrape request
  * is a few hundred bytes; anything near this is answered 431 and closed.
@@ -76,6 +85,7 @@
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define TEXT_TYPE "text/plain; charset=utf-8"
+#define PPROF_PREFIX "/debug/pprof/"
 
 union sockaddr_any {
 	struct sockaddr sa;
@@ -96,7 +106,9 @@ struct endpoint {
 	struct http_server *s;
 	struct MHD_Daemon *d;
 	bool metrics;		/* /metrics too, not only /healthz */
+	bool profiles;		/* /debug/pprof/ too */
 	unsigned cap;
+	unsigned idle_s;	/* MHD's connection timeout */
 	unsigned handed;	/* by the gate, which alone writes it */
 	atomic_uint closed;	/* by MHD's thread, as it closes them */
 };
@@ -117,8 +129,9 @@ struct pending {
 #define TAG_FREED (PENDING_MAX + 2)
 
 struct http_server {
-	struct endpoint metrics, health;
+	struct endpoint metrics, health, profiles;
 	http_render_fn render;
+	http_profile_fn profile;	/* NULL: no profiles daemon */
 	void *ctx;
 	unsigned port;
 	/* the gate's own; the gate thread alone touches them once started */
@@ -250,12 +263,73 @@ static enum MHD_Result reply_metrics(struct http_server *s, struct MHD_Connectio
 	return reply(conn, MHD_HTTP_OK, METRICS_TYPE, r);
 }
 
+static enum MHD_Result reply_message(struct MHD_Connection *conn, unsigned status,
+				     const char *msg)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer(strlen(msg), (void *)msg, MHD_RESPMEM_MUST_COPY);
+	return reply(conn, status, TEXT_TYPE, r);
+}
+
+/*
+ * A profile as Go's net/http/pprof serves it: the gzipped profile.proto
+ * as an attachment. What Go's handler takes beside (gc, debug=0) is
+ * accepted; what it would answer otherwise is refused: a delta profile
+ * (seconds=), a text rendering (debug=N).
+ */
+static enum MHD_Result reply_profile(struct http_server *s, struct MHD_Connection *conn,
+				     enum http_profile which)
+{
+	struct http_profile_request req = { .which = which };
+	struct http_reply out = { 0 };
+	struct MHD_Response *r;
+	const char *debug;
+	char disposition[64];
+
+	if (MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds"))
+		return reply_message(conn, MHD_HTTP_BAD_REQUEST,
+				     "delta profiles (seconds=) are not served: take two profiles "
+				     "and compare them (go tool pprof -diff_base A B)\n");
+	debug = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "debug");
+	if (debug && strcmp(debug, "0"))
+		return reply_message(conn, MHD_HTTP_BAD_REQUEST,
+				     "only the binary profile is served (debug=0)\n");
+	req.pid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "pid");
+	req.container = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "container");
+	s->profile(s->ctx, &req, &out);
+	if (!out.status || (out.len && !out.body)) {
+		free(out.body);
+		return reply_message(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     "cannot make the profile\n");
+	}
+	r = MHD_create_response_from_buffer_with_free_callback(out.len, out.body, free);
+	if (!r) {
+		free(out.body);
+		return MHD_NO;
+	}
+	if (out.status != MHD_HTTP_OK)
+		return reply(conn, out.status, TEXT_TYPE, r);
+	snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s\"",
+		 which == HTTP_PROFILE_GROWTH ? "growth" : "heap");
+	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition) != MHD_YES ||
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff") != MHD_YES) {
+		MHD_destroy_response(r);
+		return MHD_NO;
+	}
+	return reply(conn, MHD_HTTP_OK, "application/octet-stream", r);
+}
+
 static enum MHD_Result dispatch(const struct endpoint *ep, struct MHD_Connection *conn,
 			       const char *url)
 {
 	/* MHD answers HEAD with the headers of the GET reply and no body. */
 	if (ep->metrics && !strcmp(url, "/metrics"))
 		return reply_metrics(ep->s, conn);
+	if (ep->profiles && !strcmp(url, PPROF_PREFIX "heap"))
+		return reply_profile(ep->s, conn, HTTP_PROFILE_HEAP);
+	if (ep->profiles && !strcmp(url, PPROF_PREFIX "growth"))
+		return reply_profile(ep->s, conn, HTTP_PROFILE_GROWTH);
 	if (!strcmp(url, "/healthz"))
 		return reply_text(conn, MHD_HTTP_OK, "ok\n");
 	return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
@@ -350,7 +424,7 @@ static void drop(struct http_server *s, unsigned i)
 	s->pend[i].fd = -1;
 }
 
-enum route { ROUTE_WAIT, ROUTE_HEALTH, ROUTE_METRICS };
+enum route { ROUTE_WAIT, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_PROFILE };
 
 static bool is_health(const char *b, size_t n)
 {
@@ -360,6 +434,19 @@ static bool is_health(const char *b, size_t n)
 		size_t len = strlen(lines[i]);
 
 		if (n > len && !memcmp(b, lines[i], len) && (b[len] == ' ' || b[len] == '?'))
+			return true;
+	}
+	return false;
+}
+
+static bool is_profile(const char *b, size_t n)
+{
+	static const char *const lines[] = { "GET " PPROF_PREFIX, "HEAD " PPROF_PREFIX };
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		size_t len = strlen(lines[i]);
+
+		if (n > len && !memcmp(b, lines[i], len))
 			return true;
 	}
 	return false;
@@ -395,13 +482,15 @@ static bool head_complete(const char *b, size_t n, size_t *start)
  * what it got). The route is only a choice of thread: MHD parses the
  * request again and answers anything odd with an error.
  */
-static enum route route_of(const char *b, size_t n, bool full, bool eof)
+static enum route route_of(const char *b, size_t n, bool full, bool eof, bool profiles)
 {
 	size_t start;
 
 	if (!head_complete(b, n, &start))
 		return full || eof ? ROUTE_METRICS : ROUTE_WAIT;
-	return is_health(b + start, n - start) ? ROUTE_HEALTH : ROUTE_METRICS;
+	if (is_health(b + start, n - start))
+		return ROUTE_HEALTH;
+	return profiles && is_profile(b + start, n - start) ? ROUTE_PROFILE : ROUTE_METRICS;
 }
 
 /* Hand pending connection i to its daemon if it has a place; else it
@@ -462,10 +551,10 @@ static void examine(struct http_server *s, unsigned i, bool eof)
 	}
 	if (p->to)
 		return;	/* already waiting for a place */
-	r = route_of(s->peek, (size_t)n, (size_t)n == sizeof(s->peek), eof);
+	r = route_of(s->peek, (size_t)n, (size_t)n == sizeof(s->peek), eof, s->profile != NULL);
 	if (r == ROUTE_WAIT)
 		return;
-	p->to = r == ROUTE_HEALTH ? &s->health : &s->metrics;
+	p->to = r == ROUTE_HEALTH ? &s->health : r == ROUTE_PROFILE ? &s->profiles : &s->metrics;
 	hand_over(s, i);
 }
 
@@ -659,15 +748,15 @@ static struct MHD_Daemon *start_daemon(struct endpoint *ep)
 				/* above ep->cap: see struct endpoint */
 				MHD_OPTION_CONNECTION_LIMIT, ep->cap + 8,
 				MHD_OPTION_NOTIFY_CONNECTION, connection_event, ep,
-				MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+				MHD_OPTION_CONNECTION_TIMEOUT, ep->idle_s,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
 				MHD_OPTION_STRICT_FOR_CLIENT, 1,
 				MHD_OPTION_END);
 }
 
 /*
- * Runs on a thread of its own: drops every capability, then starts the two
- * MHD daemons (their threads are "MHD-single") and the gate thread
+ * Runs on a thread of its own: drops every capability, then starts the MHD
+ * daemons (their threads are "MHD-single") and the gate thread
  * ("http-gate"), which all inherit the empty sets.
  */
 static void *start_unprivileged(void *arg)
@@ -682,7 +771,9 @@ static void *start_unprivileged(void *arg)
 	s->metrics.d = start_daemon(&s->metrics);
 	if (s->metrics.d)
 		s->health.d = start_daemon(&s->health);
-	if (!s->health.d) {
+	if (s->health.d && s->profile)
+		s->profiles.d = start_daemon(&s->profiles);
+	if (!s->health.d || (s->profile && !s->profiles.d)) {
 		st->err = errno ? errno : EIO;
 		return NULL;
 	}
@@ -715,6 +806,8 @@ static void shut_down(struct http_server *s)
 		MHD_stop_daemon(s->metrics.d);
 	if (s->health.d)
 		MHD_stop_daemon(s->health.d);
+	if (s->profiles.d)
+		MHD_stop_daemon(s->profiles.d);
 	if (s->epoll_fd >= 0)
 		close(s->epoll_fd);
 	if (s->stop_fd >= 0)
@@ -746,6 +839,14 @@ static int gate_init(struct http_server *s)
 struct http_server *http_start(const char *spec, http_render_fn render, void *ctx, char *err,
 			       size_t errlen)
 {
+	const struct http_handlers h = { .metrics = render, .ctx = ctx };
+
+	return http_start_with(spec, &h, err, errlen);
+}
+
+struct http_server *http_start_with(const char *spec, const struct http_handlers *h, char *err,
+				    size_t errlen)
+{
 	union sockaddr_any addr;
 	struct http_server *s;
 	struct starter st = { 0 };
@@ -756,7 +857,7 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 	pthread_t t;
 	int e, fd;
 
-	if (http_parse_listen(spec, host, sizeof(host), &port) || !render) {
+	if (http_parse_listen(spec, host, sizeof(host), &port) || !h || !h->metrics) {
 		snprintf(err, errlen,
 			 "invalid listen address '%s' (ADDR:PORT, [ADDR]:PORT or :PORT)",
 			 spec ? spec : "");
@@ -797,13 +898,20 @@ struct http_server *http_start(const char *spec, http_render_fn render, void *ct
 		errno = ENOMEM;
 		return NULL;
 	}
-	s->render = render;
-	s->ctx = ctx;
+	s->render = h->metrics;
+	s->profile = h->profile;
+	s->ctx = h->ctx;
 	s->metrics.s = s;
 	s->metrics.metrics = true;
 	s->metrics.cap = METRICS_CONNECTIONS;
+	s->metrics.idle_s = IDLE_TIMEOUT_S;
 	s->health.s = s;
 	s->health.cap = HEALTH_CONNECTIONS;
+	s->health.idle_s = IDLE_TIMEOUT_S;
+	s->profiles.s = s;
+	s->profiles.profiles = true;
+	s->profiles.cap = PROFILE_CONNECTIONS;
+	s->profiles.idle_s = PROFILE_IDLE_TIMEOUT_S;
 	s->listen_fd = fd;
 	for (unsigned i = 0; i < PENDING_MAX; i++)
 		s->pend[i].fd = -1;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diff.h"
 #include "http.h"
 #include "memobserver.h"
 #include "options.h"
@@ -25,6 +26,7 @@
 #include "output.h"
 #include "privsep.h"
 #include "privs.h"
+#include "profiles.h"
 #include "targets.h"
 
 /* --exit-on-broken-pipe: the status of a process killed by SIGPIPE, so a
@@ -91,11 +93,28 @@ static void drain_events(struct cli *c, struct mo_buf *b)
 	output_write(c, b);
 }
 
+/*
+ * Has the command exited (then it is reaped)? A stop scan seizes it from a
+ * thread of ours, and a wait in the tracer's process sees its ptrace stops
+ * too: they are only looked at (WNOWAIT), never taken from the scanner.
+ */
+static bool child_exited(pid_t child)
+{
+	siginfo_t si = { 0 };
+
+	if (waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT) || si.si_pid != child)
+		return false;
+	if (si.si_code != CLD_EXITED && si.si_code != CLD_KILLED && si.si_code != CLD_DUMPED)
+		return false;
+	waitpid(child, NULL, 0);
+	return true;
+}
+
 static void loop(struct cli *c, int sfd, pid_t *child)
 {
 	struct mo_buf b;
 	struct timespec t0;
-	uint64_t next_summary = c->cfg.report_interval_ns;
+	uint64_t next_summary = c->cfg.report_interval_ns, next_profile = c->profile_every_ns;
 
 	mo_buf_init(&b);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -106,14 +125,16 @@ static void loop(struct cli *c, int sfd, pid_t *child)
 		};
 		struct signalfd_siginfo si;
 		bool stop = false;
-		int status;
 
 		poll(pfd, 2, 200);
-		while (read(sfd, &si, sizeof(si)) == sizeof(si))
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
 				stop = true;
+			else if (si.ssi_signo == SIGUSR1)
+				mo_observer_scan(c->obs);
+		}
 		/* only our direct child is waited for here */
-		if (*child > 0 && waitpid(*child, &status, WNOHANG) == *child)
+		if (*child > 0 && child_exited(*child))
 			*child = -1;
 		drain_events(c, &b);
 		otlp_exporter_tick(c->otlp_ex, false);
@@ -121,6 +142,13 @@ static void loop(struct cli *c, int sfd, pid_t *child)
 			next_summary += c->cfg.report_interval_ns;
 			output_interval_summary(&b, c->obs);
 			output_write(c, &b);
+		}
+		if (c->profile_dir && elapsed_ns(&t0) >= next_profile) {
+			profiles_snapshot(c);
+			/* one at a time, however long a snapshot took */
+			next_profile += c->profile_every_ns;
+			if (next_profile <= elapsed_ns(&t0))
+				next_profile = elapsed_ns(&t0) + c->profile_every_ns;
 		}
 		if (c->duration_ns && elapsed_ns(&t0) >= c->duration_ns)
 			stop = true;
@@ -180,6 +208,8 @@ int main(int argc, char **argv)
 	/* the parser process (src/lib/privsep.h), started by memobserver */
 	if (argc == 2 && !strcmp(argv[1], MO_PRIVSEP_CHILD_ARG))
 		return privs_parser_main(MO_PRIVSEP_CHILD_FD);
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return diff_main(argc - 1, argv + 1);
 	cli_parse(&c, argc, argv);
 	if (c.list_allocators)
 		return targets_list_allocators(&c, c.list_allocators);
@@ -187,6 +217,7 @@ int main(int argc, char **argv)
 	if (c.cmd)
 		targets_resolve_command(&c, exe, sizeof(exe));
 	output_check_files(&c);
+	profiles_check_dir(&c);
 	if ((missing = privs_missing()))
 		cli_die(&c, "insufficient privileges: run as root, or grant %s", missing);
 	output_open(&c);
@@ -219,21 +250,24 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);	/* a reachability scan now */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
 	targets_mount_tracefs();
 	/* after the fork: the command keeps the privileges it was given */
-	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph, c.cfg.privsep, false)))
+	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph || c.profile_dir, c.cfg.privsep,
+			       false)))
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	err = mo_observer_start(obs);
 	if (err)
 		return give_up(&c, obs, child, go, 1);	/* the library said why */
 	if (c.metrics) {
+		const struct http_handlers h = { render_metrics, profiles_serve, obs };
 		char herr[256];
 
-		http = http_start(c.metrics, render_metrics, obs, herr, sizeof(herr));
+		http = http_start_with(c.metrics, &h, herr, sizeof(herr));
 		if (!http && c.metrics_explicit) {
 			fprintf(stderr, "%s: %s\n", cli_prog, herr);
 			return give_up(&c, obs, child, go, 2);
@@ -243,7 +277,8 @@ int main(int argc, char **argv)
 		else if (c.verbose)
 			fprintf(stderr, "%s: metrics on http://%s/metrics\n", cli_prog, c.metrics);
 	}
-	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph, c.cfg.privsep, true)))
+	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph || c.profile_dir, c.cfg.privsep,
+			       true)))
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	c.obs = obs;

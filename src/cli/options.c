@@ -37,6 +37,7 @@ enum {
 	OPT_MIN_SIZE,
 	OPT_MIN_AGE,
 	OPT_SAMPLE,
+	OPT_SAMPLE_BYTES,
 	OPT_CONFIG,
 	OPT_DEDUP,
 	OPT_MAX_OVERHEAD,
@@ -54,10 +55,22 @@ enum {
 	OPT_TIER,
 	OPT_ESCALATE_WINDOW,
 	OPT_K8S_LOG_DIR,
+	OPT_PROFILE_DIR,
+	OPT_PROFILE_EVERY,
+	OPT_PROFILE_KEEP,
+	OPT_SCAN,
+	OPT_SCAN_MODE,
+	OPT_SCAN_MAX_PAUSE,
 	OPT_OTLP_ENDPOINT,
 	OPT_OTLP_INTERVAL,
 	OPT_OTLP_HEADER,
 };
+
+/* --profile-*: a snapshot a minute for an hour, by default. */
+#define PROFILE_EVERY_DEFAULT_NS (60 * 1000000000ULL)
+#define PROFILE_EVERY_MIN_NS 1000000000ULL
+#define PROFILE_KEEP_DEFAULT 60
+#define PROFILE_KEEP_MAX 100000
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Targets (system-wide when none is given):", 1 },
@@ -85,12 +98,25 @@ static const struct argp_option options[] = {
 	{ "min-size", OPT_MIN_SIZE, "SIZE", 0, "smallest allocation tracked (10K, 1M; mode default)", 3 },
 	{ "min-age", OPT_MIN_AGE, "DUR", 0, "age before an unfreed block counts (500ms, 30s, 5m)", 3 },
 	{ "sample", OPT_SAMPLE, "N", 0, "track 1 allocation in N (totals become estimates)", 3 },
+	{ "sample-bytes", OPT_SAMPLE_BYTES, "SIZE", 0,
+	  "sample by bytes: one allocation per SIZE bytes allocated on average (e.g. 512K), "
+	  "large blocks more often, each weighted by what it stands for (totals become "
+	  "estimates); every size unless --min-size is given", 3 },
 	{ "dedup-window", OPT_DEDUP, "DUR", 0, "report one stack at most once per window (5s)", 3 },
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0,
 	  "keep the probes' estimated cost under PCT % of each process's CPU work by detaching the "
 	  "allocating probes part of the time (counts become estimates)", 3 },
 	{ "large-size", OPT_LARGE, "SIZE", 0, "report single allocations this big (mode default)", 3 },
 	{ "max-stack-depth", OPT_DEPTH, "N", 0, "frames per stack, 1-32 (32)", 3 },
+	{ "scan", OPT_SCAN, NULL, 0,
+	  "scan the tracked heap blocks for pointers to them at the end of the run, at the "
+	  "command's exit and for stacks that stopped growing: a block nobody points to is a "
+	  "leak (docs/reachability.md). SIGUSR1 scans every observed process at once", 3 },
+	{ "scan-mode", OPT_SCAN_MODE, "MODE", 0,
+	  "stop (default: each process stopped, at most --scan-max-pause) or live (two "
+	  "passes, nothing stopped, registers not seen)", 3 },
+	{ "scan-max-pause", OPT_SCAN_MAX_PAUSE, "DUR", 0,
+	  "stop scans: the longest a process stays stopped (200ms)", 3 },
 	{ "config", OPT_CONFIG, "FILE", 0, "read settings from FILE (key = value)", 3 },
 
 	{ NULL, 0, NULL, 0, "Output:", 4 },
@@ -102,6 +128,10 @@ static const struct argp_option options[] = {
 	{ "pprof", OPT_PPROF, "FILE", 0, "write unfreed memory as a gzipped pprof profile", 4 },
 	{ "folded", OPT_FOLDED, "FILE", 0, "write unfreed memory as folded stacks", 4 },
 	{ "flamegraph", OPT_FLAME, "FILE", 0, "write an SVG flame graph of unfreed memory", 4 },
+	{ "profile-dir", OPT_PROFILE_DIR, "DIR", 0,
+	  "write heap profile snapshots (pprof) into DIR while running", 4 },
+	{ "profile-every", OPT_PROFILE_EVERY, "DUR", 0, "one snapshot every DUR (1m; at least 1s)", 4 },
+	{ "profile-keep", OPT_PROFILE_KEEP, "N", 0, "keep the N newest snapshots (60)", 4 },
 	{ "otlp-endpoint", OPT_OTLP_ENDPOINT, "URL", 0,
 	  "send findings as OTLP logs and the metrics as OTLP metrics to URL/v1/logs and "
 	  "URL/v1/metrics (OTLP/HTTP, protobuf; http://collector:4318)", 4 },
@@ -189,6 +219,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SAMPLE:
 		set_or_die(c, "sampling_rate", "--sample", arg);
 		break;
+	case OPT_SAMPLE_BYTES:
+		set_or_die(c, "sample_bytes", "--sample-bytes", arg);
+		break;
 	case OPT_DEDUP:
 		set_or_die(c, "stack_dedup_window", "--dedup-window", arg);
 		break;
@@ -197,6 +230,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DEPTH:
 		set_or_die(c, "max_stack_depth", "--max-stack-depth", arg);
+		break;
+	case OPT_SCAN:
+		c->cfg.scan = true;
+		break;
+	case OPT_SCAN_MODE:
+		set_or_die(c, "scan_mode", "--scan-mode (stop or live)", arg);
+		break;
+	case OPT_SCAN_MAX_PAUSE:
+		set_or_die(c, "scan_max_pause", "--scan-max-pause (1ms to 60s)", arg);
 		break;
 	case OPT_CONFIG:
 		break;	/* read before the options */
@@ -224,6 +266,23 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FLAME:
 		c->flamegraph = arg;
+		break;
+	case OPT_PROFILE_DIR:
+		if (!arg[0])
+			cli_die(c, "invalid value '' for --profile-dir (a directory)");
+		c->profile_dir = arg;
+		break;
+	case OPT_PROFILE_EVERY:
+		if (mo_parse_duration(arg, &v) || v < PROFILE_EVERY_MIN_NS)
+			cli_die(c, "invalid value '%s' for --profile-every (a duration of 1s or more)",
+				arg);
+		c->profile_every_ns = v;
+		break;
+	case OPT_PROFILE_KEEP:
+		if (mo_parse_uint(arg, 1, PROFILE_KEEP_MAX, &v))
+			cli_die(c, "invalid value '%s' for --profile-keep (1 to %d)", arg,
+				PROFILE_KEEP_MAX);
+		c->profile_keep = (unsigned)v;
 		break;
 	case OPT_OTLP_ENDPOINT:
 		if (!otlp_endpoint_check(arg, err, sizeof(err)))
@@ -352,6 +411,15 @@ void cli_parse(struct cli *c, int argc, char **argv)
 			   "command");
 	if (c->container && c->cgroup)
 		cli_die(c, "give either --container or --cgroup, not both");
+	if ((c->profile_every_ns || c->profile_keep) && !c->profile_dir)
+		cli_die(c, "--profile-every and --profile-keep need --profile-dir");
+	if (!c->profile_every_ns)
+		c->profile_every_ns = PROFILE_EVERY_DEFAULT_NS;
+	if (!c->profile_keep)
+		c->profile_keep = PROFILE_KEEP_DEFAULT;
+	if (c->cfg.sample_bytes && c->cfg.sampling_rate > 1)
+		cli_die(c, "give either --sample or --sample-bytes (sampling_rate or sample_bytes), "
+			   "not both");
 	if ((c->otlp.nheaders || c->otlp.metrics_interval_ns) && !c->otlp.endpoint)
 		cli_die(c, "--otlp-interval and --otlp-header need --otlp-endpoint");
 	c->otlp.headers = c->otlp_hdrs;

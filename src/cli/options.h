@@ -39,6 +39,9 @@ struct cli {
 	const char *container;		/* --container ID */
 	const char *cgroup;		/* --cgroup PATH */
 	pid_t list_allocators;		/* --list-allocators PID, 0: not asked */
+	const char *profile_dir;	/* --profile-dir: heap snapshots, or NULL */
+	uint64_t profile_every_ns;	/* --profile-every */
+	unsigned profile_keep;		/* --profile-keep */
 	struct otlp_config otlp;	/* endpoint NULL: no OTLP export */
 	char otlp_hdr[MAX_OTLP_HEADERS][512];	/* "Key: value" */
 	const char *otlp_hdrs[MAX_OTLP_HEADERS];

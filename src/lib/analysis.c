@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "sampling.h"
 
 struct grouper {
 	size_t *slots;			/* group index + 1; 0 = empty */
@@ -26,11 +27,19 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 	return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
-static uint64_t sat_mul(uint64_t a, uint64_t b)
+/* The bytes a record of size bytes and weight w stands for: size * w /
+ * MO_WEIGHT_ONE rounded down, as the kernel's mo_sample_bytes, saturated. */
+static uint64_t weighted_bytes(uint64_t size, uint64_t w)
 {
-	uint64_t r;
+	unsigned __int128 p = (unsigned __int128)size * w >> MO_WEIGHT_SHIFT;
 
-	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+	return p > UINT64_MAX ? UINT64_MAX : (uint64_t)p;
+}
+
+/* A sum of weights in blocks, to the nearest. */
+static uint64_t blocks(uint64_t weight_sum)
+{
+	return weight_sum / MO_WEIGHT_ONE + (weight_sum % MO_WEIGHT_ONE >= MO_WEIGHT_ONE / 2);
 }
 
 /* splitmix64's finaliser: stack ids are hashes already, tgids are not. */
@@ -134,6 +143,7 @@ int mo_analyze(const struct mo_alloc_rec *recs, size_t n, uint64_t now_ns,
 {
 	struct grouper gr = { .mask = 63, .cap = 64 };
 	struct mo_leak_group *shrunk;
+	uint64_t outstanding_weight = 0;
 
 	memset(out, 0, sizeof(*out));
 	gr.slots = calloc(gr.mask + 1, sizeof(*gr.slots));
@@ -143,14 +153,14 @@ int mo_analyze(const struct mo_alloc_rec *recs, size_t n, uint64_t now_ns,
 
 	for (size_t i = 0; i < n; i++) {
 		const struct mo_alloc_rec *r = &recs[i];
-		uint64_t w = r->weight ? r->weight : 1;
-		uint64_t bytes = sat_mul(r->size, w);
+		uint64_t w = r->weight ? r->weight : MO_WEIGHT_ONE;
+		uint64_t bytes = weighted_bytes(r->size, w);
 		/* A timestamp ahead of now is clock skew: treat it as brand new. */
 		uint64_t age = now_ns > r->ts_ns ? now_ns - r->ts_ns : 0;
 		struct mo_leak_group *g;
 
 		out->outstanding_bytes = sat_add(out->outstanding_bytes, bytes);
-		out->outstanding_count = sat_add(out->outstanding_count, w);
+		outstanding_weight = sat_add(outstanding_weight, w);
 		/* Same as ts_ns <= now_ns - min_age_ns, without the underflow. */
 		if (age < min_age_ns)
 			continue;
@@ -158,15 +168,18 @@ int mo_analyze(const struct mo_alloc_rec *recs, size_t n, uint64_t now_ns,
 		if (!g)
 			goto nomem;
 		g->unfreed_bytes = sat_add(g->unfreed_bytes, bytes);
-		g->count = sat_add(g->count, w);
+		g->weight_sum = sat_add(g->weight_sum, w);
 		if (r->ts_ns < g->oldest_ts_ns)
 			g->oldest_ts_ns = r->ts_ns;
 		if (r->size > g->largest)
 			g->largest = r->size;
-		if (w > 1)
+		if (w != MO_WEIGHT_ONE)
 			g->estimate = true;
 	}
 	free(gr.slots);
+	out->outstanding_count = blocks(outstanding_weight);
+	for (size_t k = 0; k < gr.nr; k++)
+		gr.g[k].count = blocks(gr.g[k].weight_sum);
 
 	if (gr.nr == 0) {
 		free(gr.g);

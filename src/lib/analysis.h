@@ -4,8 +4,9 @@
  *
  * Groups outstanding allocations older than the age rule by (process,
  * stack), in one pass (hash grouping, O(allocations)), and ranks the groups
- * by unfreed bytes. Sampled records carry a weight: totals are scaled by it
- * and the group is marked as an estimate.
+ * by unfreed bytes. Sampled records carry a weight (the blocks each stands
+ * for, fixed point: abi.h's MO_WEIGHT_ONE is one): bytes and counts are
+ * scaled by it and a group with any weight other than one is an estimate.
  */
 #ifndef MO_ANALYSIS_H
 #define MO_ANALYSIS_H
@@ -22,17 +23,19 @@ struct mo_alloc_rec {
 	uint64_t size;
 	uint64_t ts_ns;		/* CLOCK_BOOTTIME of the allocation */
 	uint64_t stack_id;
-	uint32_t weight;	/* allocations this record stands for (>= 1) */
+	uint64_t weight;	/* allocations this record stands for * MO_WEIGHT_ONE
+				   (0 counts as MO_WEIGHT_ONE) */
 };
 
 struct mo_leak_group {
 	uint32_t tgid;
 	uint64_t stack_id;
 	uint64_t unfreed_bytes;	/* scaled by weight */
-	uint64_t count;		/* scaled by weight */
+	uint64_t count;		/* scaled by weight, rounded */
 	uint64_t oldest_ts_ns;
 	uint64_t largest;
-	bool estimate;		/* some record had weight > 1 */
+	bool estimate;		/* some record's weight was not one */
+	uint64_t weight_sum;	/* the records' weights (count * MO_WEIGHT_ONE) */
 };
 
 struct mo_leak_groups {

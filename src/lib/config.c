@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "memobserver.h"
+#include "sampling.h"
 
 #define KB 1024ULL
 #define MB (1024ULL * KB)
@@ -47,6 +48,32 @@ void mo_config_init(struct mo_config *cfg)
 	cfg->escalate_window_ns = 60 * SEC;
 	cfg->max_escalations = 2;
 	strcpy(cfg->k8s_log_dir, "/var/log");
+	cfg->scan = false;
+	cfg->scan_mode = MO_SCAN_STOP;
+	cfg->scan_max_pause_ns = 200 * (SEC / 1000);
+}
+
+static const char *const scan_modes[] = {
+	[MO_SCAN_STOP] = "stop",
+	[MO_SCAN_LIVE] = "live",
+};
+
+int mo_scan_mode_parse(const char *s, enum mo_scan_mode *mode)
+{
+	for (size_t i = 0; i < sizeof(scan_modes) / sizeof(scan_modes[0]); i++) {
+		if (strcmp(s, scan_modes[i]) == 0) {
+			*mode = (enum mo_scan_mode)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *mo_scan_mode_name(enum mo_scan_mode mode)
+{
+	if ((unsigned)mode >= sizeof(scan_modes) / sizeof(scan_modes[0]))
+		return "unknown";
+	return scan_modes[mode];
 }
 
 static const char *const tiers[] = {
@@ -107,8 +134,10 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("mode");
 	if (memchr(r.name, '\0', sizeof(r.name)) == NULL || r.name[0] == '\0')
 		BAD("name");
+	/* byte sampling bounds the cost of small blocks by itself: by default
+	 * it sees every size, or it could not estimate small leaks at all */
 	if (r.min_allocation_size == 0)
-		r.min_allocation_size = modes[r.mode].min_allocation_size;
+		r.min_allocation_size = r.sample_bytes ? 1 : modes[r.mode].min_allocation_size;
 	if (r.min_unfreed_age_ns == 0)
 		r.min_unfreed_age_ns = modes[r.mode].min_unfreed_age_ns;
 	if (r.rss_growth_threshold == 0)
@@ -119,6 +148,9 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("buffer_size");
 	if (r.sampling_rate == 0 || r.sampling_rate > 1000000)
 		BAD("sampling_rate");
+	/* one way of sampling at a time: their weights do not combine */
+	if (r.sample_bytes > MO_SAMPLE_BYTES_MAX || (r.sample_bytes && r.sampling_rate > 1))
+		BAD("sample_bytes");
 	if (r.stack_dedup_window_ns > 86400 * SEC)
 		BAD("stack_dedup_window");
 	if (r.min_unfreed_age_ns > 30 * 86400 * SEC)
@@ -143,6 +175,10 @@ int mo_config_resolve(const struct mo_config *cfg, struct mo_config *out,
 		BAD("escalate_window");
 	if (r.max_escalations > 64)
 		BAD("max_escalations");
+	if ((unsigned)r.scan_mode > MO_SCAN_LIVE)
+		BAD("scan_mode");
+	if (r.scan_max_pause_ns < SEC / 1000 || r.scan_max_pause_ns > 60 * SEC)
+		BAD("scan_max_pause");
 	if (r.ring_buffer_size < 4096 || r.ring_buffer_size > (1u << 30) ||
 	    (r.ring_buffer_size & (r.ring_buffer_size - 1)))
 		BAD("ring_buffer_size");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "parse.h"
+#include "sampling.h"
 
 #define SEC 1000000000ULL
 #define DAY (86400 * SEC)
@@ -231,6 +232,7 @@ enum setting_kind {
 	SET_PERCENT,	/* uint32_t field, basis points */
 	SET_POW2_SIZE,	/* uint32_t field, a size that is a power of two */
 	SET_DIR,	/* char[256] field: a directory path, or "off" for "" */
+	SET_SCAN,	/* enum mo_scan_mode */
 };
 
 /*
@@ -259,6 +261,8 @@ static const struct setting {
 	{ "stack_dedup_window", SET_DURATION,
 	  offsetof(struct mo_config, stack_dedup_window_ns), 0, DAY },
 	{ "sampling_rate", SET_U32, offsetof(struct mo_config, sampling_rate), 1, 1000000 },
+	{ "sample_bytes", SET_SIZE, offsetof(struct mo_config, sample_bytes), 0,
+	  MO_SAMPLE_BYTES_MAX },
 	{ "max_allocations", SET_U32, offsetof(struct mo_config, max_allocations),
 	  1024, 100000000 },
 	{ "max_stacks", SET_U32, offsetof(struct mo_config, max_stacks), 64, 10000000 },
@@ -279,6 +283,10 @@ static const struct setting {
 	{ "max_escalations", SET_U32, offsetof(struct mo_config, max_escalations), 0, 64 },
 	{ "privsep", SET_BOOL, offsetof(struct mo_config, privsep), 0, 0 },
 	{ "k8s_log_dir", SET_DIR, offsetof(struct mo_config, k8s_log_dir), 0, 0 },
+	{ "scan", SET_BOOL, offsetof(struct mo_config, scan), 0, 0 },
+	{ "scan_mode", SET_SCAN, offsetof(struct mo_config, scan_mode), 0, 0 },
+	{ "scan_max_pause", SET_DURATION, offsetof(struct mo_config, scan_max_pause_ns),
+	  SEC / 1000, 60 * SEC },
 };
 
 static int parse_bool(const char *s, bool *out)
@@ -317,6 +325,7 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 	char *field = (char *)cfg + set->offset;
 	enum mo_mode mode;
 	enum mo_tier tier;
+	enum mo_scan_mode scan;
 	uint64_t v;
 	bool b;
 	int ret;
@@ -339,6 +348,11 @@ static int apply(struct mo_config *cfg, const struct setting *set, const char *v
 		if (mo_tier_parse(value, &tier))
 			return -EINVAL;
 		cfg->tier = tier;
+		return 0;
+	case SET_SCAN:
+		if (mo_scan_mode_parse(value, &scan))
+			return -EINVAL;
+		cfg->scan_mode = scan;
 		return 0;
 	case SET_BOOL:
 		if (parse_bool(value, &b))

@@ -30,11 +30,13 @@ int mo_parse_percent(const char *s, uint64_t *bp);
  * mo_config's fields in snake_case: name, buffer_size, min_allocation_size (size),
  * min_unfreed_age (duration), rss_growth_threshold (size), mode,
  * enable_ebpf (true/false/yes/no/1/0), stack_dedup_window (duration),
- * sampling_rate, max_allocations, max_stacks, max_stack_depth,
- * report_interval (duration), unwind_rows, large_allocation_threshold (size),
+ * sampling_rate, sample_bytes (size, 0 = off), max_allocations, max_stacks,
+ * max_stack_depth, report_interval (duration), unwind_rows,
+ * large_allocation_threshold (size),
  * max_overhead (percent, 0 = no budget), ring_buffer_size (size, power of
  * two), session_uprobes and rss_stat (booleans), k8s_log_dir (a directory
- * path of printable bytes, or "off"). Returns 0, -ENOENT for an
+ * path of printable bytes, or "off"), scan (boolean), scan_mode (stop,
+ * live), scan_max_pause (duration). Returns 0, -ENOENT for an
  * unknown key, -EINVAL for a bad value.
  */
 int mo_config_set(struct mo_config *cfg, const char *key, const char *value);

@@ -713,6 +713,16 @@ int mo_reach_classify(const struct mo_reach_input *in, struct mo_reach_result *o
 		marked(in);
 		return -ENOMEM;
 	}
+	if (in->ready) {
+		int r = in->ready(in->ready_arg);
+
+		if (r) {
+			core_free(&c);
+			mo_reach_result_release(out);
+			marked(in);
+			return r;
+		}
+	}
 
 	/* Marking from the roots: the part that needs the process still. */
 	c.ph = PH_MARK;

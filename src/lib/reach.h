@@ -101,6 +101,9 @@ struct mo_reach_opts {
 	/* Called while every thread is stopped, before the scan (tests). */
 	void (*on_paused)(void *arg, pid_t pid);
 	void *on_paused_arg;
+	/* Stop mode on hold's process: its threads are stopped by the holder
+	 * (which traces them already) instead of being seized. */
+	struct mo_reach_hold *hold;
 };
 
 struct mo_reach_stats {
@@ -171,6 +174,40 @@ void mo_reach_result_release(struct mo_reach_result *r);	/* accepts empty */
 const char *mo_reach_class_name(enum mo_reach_class c);	/* "definitely_lost" */
 const char *mo_reach_why_name(enum mo_reach_why w);	/* "pause_cap" */
 
+/* ---- holding a process at its exit ----
+ *
+ * A process's memory is gone once it has exited; to scan what it still held
+ * at its exit (valgrind's moment), something must stop it on the way out. A
+ * holder traces every thread of pid from a thread of its own (PTRACE_SEIZE
+ * with PTRACE_O_TRACEEXIT and PTRACE_O_TRACECLONE): a thread that ends the
+ * process (exit_group, a fatal signal, the last thread's exit) stops before
+ * its memory goes, the holder's fd becomes readable, and the caller scans
+ * (stop mode with opts.hold) and releases it. Meanwhile the holder forwards
+ * every signal the process gets and keeps its job-control stops. Stop scans
+ * of a held process must pass opts.hold: another tracer cannot seize it.
+ *
+ * Costs to the process while held: each signal it receives and each thread
+ * exit is a ptrace stop the holder resumes (microseconds); no debugger can
+ * attach. If the caller dies, the kernel detaches its tracees: the process
+ * goes on as if never held.
+ */
+struct mo_reach_hold;
+
+/* Trace pid's threads. NULL + errno (EPERM: may not trace it, or another
+ * tracer has it; ESRCH: gone; ENOMEM). */
+struct mo_reach_hold *mo_reach_hold_new(pid_t pid);
+/* Stop holding: every thread goes on (one held at its exit exits). NULL ok. */
+void mo_reach_hold_free(struct mo_reach_hold *h);
+pid_t mo_reach_hold_pid(const struct mo_reach_hold *h);
+/* Readable (an eventfd: read it to clear) when the process stopped at its
+ * exit, and when the holder stopped holding (the process is gone). */
+int mo_reach_hold_fd(const struct mo_reach_hold *h);
+/* The process is stopped at its exit, until mo_reach_hold_release. */
+bool mo_reach_hold_exiting(struct mo_reach_hold *h);
+void mo_reach_hold_release(struct mo_reach_hold *h);
+/* The process is gone (or could no longer be traced): nothing is held. */
+bool mo_reach_hold_ended(struct mo_reach_hold *h);
+
 /* ---- the core, over any memory ---- */
 
 struct mo_reach_range {
@@ -203,6 +240,12 @@ struct mo_reach_input {
 	 * whole classification (MO_REACH_WHY_TIME_CAP). */
 	uint64_t mark_deadline_ns;
 	uint64_t deadline_ns;
+	/* Called once the blocks are indexed, before any read: the driver
+	 * stops the process there and fills roots, nr_roots, regs, nr_regs,
+	 * roots_incomplete and mark_deadline_ns, so that the pause holds the
+	 * marking only. Nonzero: classify returns it, *out empty. NULL: none. */
+	int (*ready)(void *arg);
+	void *ready_arg;
 	/* Called once the reachable set is known (the driver resumes the
 	 * process there); also called on every early return. */
 	void (*marked)(void *arg);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -453,19 +454,586 @@ out:
 	return NULL;
 }
 
+/* ------------------------------------------------------------ the holder */
+
+#define HOLD_OPTS (PTRACE_O_TRACEEXIT | PTRACE_O_TRACECLONE)
+/* A wake-up (SIGCHLD) can be taken by another signalfd of the caller: the
+ * holder looks for events at least this often anyway. */
+#define HOLD_POLL_MS 100
+
+enum held_state { H_RUN, H_LISTEN, H_STOP, H_GONE };
+enum held_kind { K_TRAP, K_SIGNAL, K_GROUP, K_EXIT };
+
+struct held {
+	pid_t tid;
+	uint8_t state;		/* enum held_state */
+	uint8_t kind;		/* enum held_kind, when H_STOP */
+	bool asked;		/* interrupted for this stop: once, or it traps
+				   again as soon as it goes on */
+	int inject;		/* K_SIGNAL: delivered when it goes on */
+};
+
+struct mo_reach_hold {
+	pid_t pid;
+	pthread_t thread;
+	int wake_fd;		/* to the holder: a request */
+	int event_fd;		/* from the holder: held at the exit, or ended */
+	int sig_fd;		/* holder: SIGCHLD, its tracees' stops */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* under lock */
+	struct stopper *req;	/* a scan's stop to make */
+	bool started, quit, release, exiting, ended;
+	int start_err;
+	/* holder thread only */
+	struct held *t;
+	size_t nr, cap;
+	bool stopping;		/* a scan's stop is being made: keep stops */
+	bool exit_seen;		/* the process's exit was held once */
+};
+
+static struct held *held_find(struct mo_reach_hold *h, pid_t tid)
+{
+	for (size_t i = 0; i < h->nr; i++)
+		if (h->t[i].tid == tid)
+			return &h->t[i];
+	return NULL;
+}
+
+static struct held *held_add(struct mo_reach_hold *h, pid_t tid)
+{
+	struct held *t = held_find(h, tid);
+
+	if (t)
+		return t;
+	for (size_t i = 0; i < h->nr; i++)
+		if (h->t[i].state == H_GONE) {
+			h->t[i] = (struct held){ .tid = tid, .state = H_RUN };
+			return &h->t[i];
+		}
+	if (grow((void **)&h->t, &h->cap, h->nr + 1, sizeof(*h->t)))
+		return NULL;
+	h->t[h->nr] = (struct held){ .tid = tid, .state = H_RUN };
+	return &h->t[h->nr++];
+}
+
+/* Let a stopped thread go on as its stop asks. */
+static void held_go(struct held *t)
+{
+	if (t->state != H_STOP)
+		return;
+	/* a job-control stop stays one: listen for SIGCONT */
+	if (t->kind == K_GROUP && ptrace(PTRACE_LISTEN, t->tid, 0, 0) == 0) {
+		t->state = H_LISTEN;
+		return;
+	}
+	if (ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)(t->kind == K_SIGNAL ? t->inject : 0)) == 0)
+		t->state = H_RUN;
+	else
+		t->state = errno == ESRCH ? H_GONE : H_RUN;
+}
+
+static void hold_notify(struct mo_reach_hold *h)
+{
+	signal_fd(h->event_fd);
+}
+
+/* The other threads of h->pid not dead yet, and whether one of them is
+ * in execve (which ends the others). */
+static size_t others(struct mo_reach_hold *h, pid_t tid, bool *in_exec)
+{
+	pid_t *tids = NULL;
+	size_t n = 0, live = 0;
+
+	*in_exec = false;
+	if (list_tasks(h->pid, &tids, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char st = task_state(h->pid, tids[i]), path[80], buf[32];
+		ssize_t len;
+		int fd;
+
+		if (tids[i] == tid || !st || st == 'Z' || st == 'X')
+			continue;
+		live++;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)h->pid, (int)tids[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len > 0) {
+			buf[len] = '\0';
+			*in_exec |= !strncmp(buf, "59 ", 3) || !strncmp(buf, "322 ", 4);
+		}
+	}
+	free(tids);
+	return live;
+}
+
+/* Does this exit stop belong to the end of the process? A fatal signal
+ * ends it, exit_group does (the other threads stop at their exits too,
+ * killed by it), and so does the exit of its last thread; a thread's own
+ * exit does not, nor do the other threads' ends at an execve. */
+static bool ends_process(struct mo_reach_hold *h, pid_t tid)
+{
+	unsigned long status = 0;
+	bool in_exec;
+	size_t live = others(h, tid, &in_exec);
+
+	if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &status) == 0 && (status & 0x7f))
+		return true;
+#if defined(__x86_64__)
+	{
+		struct user_regs_struct regs;
+		struct iovec iov = { &regs, sizeof(regs) };
+
+		if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) == 0) {
+			if (regs.orig_rax == 231)	/* exit_group */
+				return true;
+			if (regs.orig_rax != 60)	/* not its own exit: killed */
+				return live == 0 || !in_exec;
+		}
+	}
+#endif
+	return live == 0;
+}
+
+/* One stop of a tracee, consumed: decide what it does next. */
+static void held_stopped(struct mo_reach_hold *h, pid_t tid, int st)
+{
+	struct held *t = held_add(h, tid);
+	int event = st >> 16, sig = WSTOPSIG(st);
+	unsigned long msg;
+
+	if (!t) {
+		/* no room to follow it: let it go on untracked by us */
+		ptrace(PTRACE_DETACH, tid, 0, 0);
+		return;
+	}
+	t->state = H_STOP;
+	t->inject = 0;
+	switch (event) {
+	case PTRACE_EVENT_EXIT:
+		/* once the process is ending every thread stays at its exit,
+		 * registers and all, until released */
+		t->kind = K_EXIT;
+		if (h->exit_seen)
+			return;
+		if (ends_process(h, tid)) {
+			h->exit_seen = true;
+			pthread_mutex_lock(&h->lock);
+			h->exiting = true;
+			pthread_mutex_unlock(&h->lock);
+			hold_notify(h);
+			return;
+		}
+		break;
+	case PTRACE_EVENT_CLONE:
+		t->kind = K_TRAP;
+		/* the new thread is traced already; its first stop follows */
+		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0)
+			held_add(h, (pid_t)msg);
+		break;
+	case PTRACE_EVENT_STOP:
+		t->kind = sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU
+				  ? K_GROUP
+				  : K_TRAP;
+		break;
+	case 0:
+		t->kind = K_SIGNAL;
+		t->inject = sig;
+		break;
+	default:
+		t->kind = K_TRAP;
+		break;
+	}
+	if (!h->stopping)
+		held_go(t);
+}
+
+/* Handle the tracees' events waiting now; how many. */
+static int hold_pump(struct mo_reach_hold *h)
+{
+	int n = 0;
+
+	for (;;) {
+		siginfo_t si;
+		int st;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL |
+						  __WNOTHREAD) < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ECHILD: nothing traced any more */
+			pthread_mutex_lock(&h->lock);
+			h->ended = true;
+			pthread_mutex_unlock(&h->lock);
+			return n;
+		}
+		if (si.si_pid == 0)
+			return n;
+		n++;
+		if (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) {
+			struct held *t = held_find(h, si.si_pid);
+
+			if (si.si_pid == h->pid) {
+				/* the process is over: its parent reaps the leader */
+				pthread_mutex_lock(&h->lock);
+				h->ended = true;
+				pthread_mutex_unlock(&h->lock);
+				return n;
+			}
+			waitpid(si.si_pid, &st, __WALL | __WNOTHREAD | WNOHANG);
+			if (t)
+				t->state = H_GONE;
+			continue;
+		}
+		if (waitpid(si.si_pid, &st, __WALL | __WNOTHREAD | WNOHANG) == si.si_pid &&
+		    WIFSTOPPED(st))
+			held_stopped(h, si.si_pid, st);
+	}
+}
+
+static void hold_drain(struct mo_reach_hold *h, int timeout_ms)
+{
+	struct pollfd p[2] = { { h->wake_fd, POLLIN, 0 }, { h->sig_fd, POLLIN, 0 } };
+	struct signalfd_siginfo ssi;
+	uint64_t v;
+
+	if (poll(p, 2, timeout_ms) <= 0)
+		return;
+	if (p[0].revents && read(h->wake_fd, &v, sizeof(v)) < 0) {
+		/* nothing to clear */
+	}
+	while (read(h->sig_fd, &ssi, sizeof(ssi)) == sizeof(ssi))
+		;
+}
+
+/* A scan's stop, made by the holder: every thread stopped (or gone), their
+ * registers read; the scanner is told (ready_fd), and the threads go on at
+ * its resume or at the cap. ready_fd is signalled a second time once they
+ * went on (not after a failure: then once, after). */
+static void hold_stop(struct mo_reach_hold *h, struct stopper *s)
+{
+	uint64_t c0 = cpu_ns();
+	bool keep_exit;
+
+	h->stopping = true;
+	s->paused = true;
+	s->pause_start = now_ns();
+	s->give_up = s->pause_start + s->max_pause;
+	for (;;) {
+		bool all = true;
+
+		/* again each round: threads made meanwhile too */
+		for (size_t i = 0; i < h->nr; i++) {
+			struct held *t = &h->t[i];
+
+			if ((t->state != H_RUN && t->state != H_LISTEN) || t->asked)
+				continue;
+			t->asked = true;
+			if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 && errno == ESRCH)
+				t->state = H_GONE;
+		}
+		hold_pump(h);
+		for (size_t i = 0; i < h->nr; i++)
+			if (h->t[i].state == H_RUN || h->t[i].state == H_LISTEN)
+				all = false;
+		if (all || h->ended)
+			break;
+		if (now_ns() > s->give_up) {
+			fail(s, -ETIME, MO_REACH_WHY_PAUSE_CAP);
+			break;
+		}
+		hold_drain(h, 1);
+	}
+	for (size_t i = 0; !s->err && i < h->nr; i++) {
+		int r;
+
+		if (h->t[i].state != H_STOP)
+			continue;
+		r = read_regs(s, h->t[i].tid);
+		if (r)
+			fail(s, r, MO_REACH_WHY_ERROR);
+	}
+	if (!s->err && s->nth == 0)
+		fail(s, -ESRCH, MO_REACH_WHY_GONE);
+	if (!s->err) {
+		signal_fd(s->ready_fd);
+		for (;;) {
+			uint64_t now = now_ns();
+			struct pollfd p = { .fd = s->resume_fd, .events = POLLIN };
+			int ms = s->give_up > now ? (int)((s->give_up - now + 999999) / 1000000) : 0;
+
+			if (poll(&p, 1, ms) > 0)
+				break;
+			if (now_ns() >= s->give_up) {
+				__atomic_store_n(&s->timed_out, true, __ATOMIC_SEQ_CST);
+				break;
+			}
+		}
+	}
+	h->stopping = false;
+	pthread_mutex_lock(&h->lock);
+	keep_exit = h->exiting;
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < h->nr; i++) {
+		h->t[i].asked = false;
+		if (!(keep_exit && h->t[i].kind == K_EXIT))
+			held_go(&h->t[i]);
+	}
+	s->pause_end = now_ns();
+	s->tracer_cpu = cpu_ns() - c0;
+	signal_fd(s->ready_fd);
+}
+
+/* Seize every thread of h->pid until a listing shows no new one (threads
+ * made by seized ones are traced by the kernel already). */
+static int hold_seize(struct mo_reach_hold *h)
+{
+	for (;;) {
+		pid_t *tids = NULL;
+		size_t n = 0;
+		int added = 0, r = list_tasks(h->pid, &tids, &n);
+
+		if (r)
+			return r;
+		for (size_t i = 0; i < n; i++) {
+			if (held_find(h, tids[i]))
+				continue;
+			if (ptrace(PTRACE_SEIZE, tids[i], 0, (void *)(long)HOLD_OPTS) < 0) {
+				r = errno;
+				if (r == ESRCH && tids[i] != h->pid)
+					continue;
+				free(tids);
+				return -(r == EACCES ? EPERM : r);
+			}
+			if (!held_add(h, tids[i])) {
+				free(tids);
+				return -ENOMEM;
+			}
+			added++;
+		}
+		free(tids);
+		if (!added)
+			return 0;
+	}
+}
+
+static void *holder(void *arg)
+{
+	struct mo_reach_hold *h = arg;
+	struct stopper *late;
+	sigset_t set;
+	int err;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	h->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	err = h->sig_fd < 0 ? -errno : hold_seize(h);
+	pthread_mutex_lock(&h->lock);
+	h->started = true;
+	h->start_err = err;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	if (err)
+		return NULL;	/* what was seized is released as this thread ends */
+	for (;;) {
+		struct stopper *req;
+		bool quit, release;
+
+		pthread_mutex_lock(&h->lock);
+		req = h->req;
+		h->req = NULL;
+		quit = h->quit;
+		release = h->release;
+		h->release = false;
+		if (release)
+			h->exiting = false;
+		pthread_mutex_unlock(&h->lock);
+		if (quit)
+			break;
+		if (release)
+			for (size_t i = 0; i < h->nr; i++)
+				if (h->t[i].state == H_STOP && h->t[i].kind == K_EXIT)
+					held_go(&h->t[i]);
+		if (req)
+			hold_stop(h, req);
+		if (hold_pump(h) == 0 && !h->ended && !req && !release)
+			hold_drain(h, HOLD_POLL_MS);
+		if (h->ended) {
+			hold_notify(h);
+			break;
+		}
+	}
+	/* threads in a stop of ours are let go with what they carried; the
+	 * others are detached by the kernel as this thread ends */
+	for (size_t i = 0; i < h->nr; i++) {
+		struct held *t = &h->t[i];
+
+		if (t->state == H_STOP)
+			ptrace(PTRACE_DETACH, t->tid, 0,
+			       (void *)(long)(t->kind == K_SIGNAL ? t->inject : 0));
+	}
+	/* a scan's stop asked for meanwhile fails: nothing is held now */
+	pthread_mutex_lock(&h->lock);
+	h->ended = true;
+	late = h->req;
+	h->req = NULL;
+	pthread_mutex_unlock(&h->lock);
+	if (late) {
+		fail(late, -ESRCH, MO_REACH_WHY_GONE);
+		signal_fd(late->ready_fd);
+	}
+	return NULL;
+}
+
+/* Give the holder a scan's stop to make. -ESRCH once it holds nothing,
+ * -EBUSY while another scan's stop is pending. */
+static int hold_submit(struct mo_reach_hold *h, struct stopper *s)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->ended || h->quit)
+		err = -ESRCH;
+	else if (h->req)
+		err = -EBUSY;
+	else
+		h->req = s;
+	pthread_mutex_unlock(&h->lock);
+	if (!err)
+		signal_fd(h->wake_fd);
+	return err;
+}
+
+/* Everything but the thread, joined before. */
+static void hold_release(struct mo_reach_hold *h)
+{
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+	if (h->event_fd >= 0)
+		close(h->event_fd);
+	if (h->sig_fd >= 0)
+		close(h->sig_fd);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
+	free(h->t);
+	free(h);
+}
+
+struct mo_reach_hold *mo_reach_hold_new(pid_t pid)
+{
+	struct mo_reach_hold *h;
+	int err;
+
+	if (pid <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->pid = pid;
+	h->sig_fd = -1;
+	h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	h->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	if (h->wake_fd < 0 || h->event_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = -pthread_create(&h->thread, NULL, holder, h);
+	if (err)
+		goto fail;
+	pthread_mutex_lock(&h->lock);
+	while (!h->started)
+		pthread_cond_wait(&h->cond, &h->lock);
+	err = h->start_err;
+	pthread_mutex_unlock(&h->lock);
+	if (!err)
+		return h;
+	pthread_join(h->thread, NULL);
+fail:
+	hold_release(h);
+	errno = -err;
+	return NULL;
+}
+
+void mo_reach_hold_free(struct mo_reach_hold *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->quit = true;
+	pthread_mutex_unlock(&h->lock);
+	signal_fd(h->wake_fd);
+	pthread_join(h->thread, NULL);
+	hold_release(h);
+}
+
+pid_t mo_reach_hold_pid(const struct mo_reach_hold *h)
+{
+	return h->pid;
+}
+
+int mo_reach_hold_fd(const struct mo_reach_hold *h)
+{
+	return h->event_fd;
+}
+
+bool mo_reach_hold_exiting(struct mo_reach_hold *h)
+{
+	bool r;
+
+	pthread_mutex_lock(&h->lock);
+	r = h->exiting && !h->ended;
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+void mo_reach_hold_release(struct mo_reach_hold *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->release = true;
+	pthread_mutex_unlock(&h->lock);
+	signal_fd(h->wake_fd);
+}
+
+bool mo_reach_hold_ended(struct mo_reach_hold *h)
+{
+	bool r;
+
+	pthread_mutex_lock(&h->lock);
+	r = h->ended;
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
 struct resume_ctx {
 	struct stopper *s;
-	bool joined;
+	bool joined;		/* nothing more to wait for */
+	bool held;		/* the stop was the holder's: it signals when done */
 };
 
 static void resume(void *arg)
 {
 	struct resume_ctx *rc = arg;
 
+	uint64_t v;
+
 	if (rc->joined)
 		return;
 	signal_fd(rc->s->resume_fd);
-	pthread_join(rc->s->thread, NULL);
+	if (rc->held)
+		while (read(rc->s->ready_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+			;
+	else
+		pthread_join(rc->s->thread, NULL);
 	rc->joined = true;
 }
 
@@ -478,6 +1046,93 @@ static void stopper_release(struct stopper *s)
 		close(s->ready_fd);
 	if (s->resume_fd >= 0)
 		close(s->resume_fd);
+}
+
+static enum mo_reach_why why_of(int err)
+{
+	if (err == -ESRCH || err == -ENOENT)
+		return MO_REACH_WHY_GONE;
+	if (err == -EPERM || err == -EACCES)
+		return MO_REACH_WHY_PERM;
+	return MO_REACH_WHY_ERROR;
+}
+
+/* Stop mode: the process is stopped from mo_reach_classify's ready hook,
+ * once the blocks are indexed (sorting a large list is no work for the
+ * pause). */
+struct stop_scan {
+	pid_t pid;
+	const struct mo_reach_opts *o;
+	struct stopper *s;
+	struct resume_ctx *rc;
+	struct mo_reach_input *in;
+	struct mo_maps *maps;
+	struct mo_reach_range **roots;
+	enum mo_reach_why early;	/* NOT_STOPPED: why */
+	int early_err;
+};
+
+/* stop_ready's answer when the process could not be stopped and scanned:
+ * every block is then unknown for ss.early (not an -errno). */
+#define NOT_STOPPED 1
+
+static int stop_ready(void *arg)
+{
+	struct stop_scan *x = arg;
+	struct stopper *s = x->s;
+	const struct mo_reach_opts *o = x->o;
+	bool incomplete = false;
+	size_t nr_roots = 0;
+	uint64_t v, margin;
+	int r;
+
+	if (o->hold && mo_reach_hold_pid(o->hold) == x->pid && hold_submit(o->hold, s) == 0) {
+		x->rc->held = true;
+	} else {
+		pthread_attr_t attr;
+
+		pthread_attr_init(&attr);
+		r = pthread_create(&s->thread, &attr, tracer, s);
+		pthread_attr_destroy(&attr);
+		if (r) {
+			x->early_err = -r;
+			x->early = MO_REACH_WHY_ERROR;
+			return NOT_STOPPED;
+		}
+	}
+	x->rc->joined = false;
+	while (read(s->ready_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	if (s->err && x->rc->held)
+		x->rc->joined = true;	/* the holder let everything go already */
+	if (s->err) {
+		x->early = s->why;
+		x->early_err = s->err;
+		return NOT_STOPPED;
+	}
+	if (o->on_paused)
+		o->on_paused(o->on_paused_arg, x->pid);
+	r = mo_procmaps_read(x->pid, x->maps);
+	if (r) {
+		x->early = why_of(r);
+		x->early_err = r;
+		return NOT_STOPPED;
+	}
+	r = mo_reach_roots(x->maps, s->th, s->nth, o->max_map_bytes, x->roots, &nr_roots,
+			   &incomplete);
+	if (r)
+		return r;
+	/* stop scanning a little before the tracer's own release */
+	margin = o->max_pause_ns / 20 > 1000000 ? o->max_pause_ns / 20 : 1000000;
+	if (margin > o->max_pause_ns / 2)
+		margin = o->max_pause_ns / 2;
+	x->in->mark_deadline_ns = s->pause_start + o->max_pause_ns - margin;
+	x->in->regs = s->words;
+	x->in->nr_regs = s->nwords;
+	x->in->roots = *x->roots;
+	x->in->nr_roots = nr_roots;
+	x->in->roots_incomplete = incomplete;
+	return 0;
 }
 
 /* Every block UNKNOWN for one reason. */
@@ -502,15 +1157,6 @@ static int all_unknown(const struct mo_reach_block *blocks, size_t n, enum mo_re
 	out->stats.why = why;
 	out->stats.error = err;
 	return 0;
-}
-
-static enum mo_reach_why why_of(int err)
-{
-	if (err == -ESRCH || err == -ENOENT)
-		return MO_REACH_WHY_GONE;
-	if (err == -EPERM || err == -EACCES)
-		return MO_REACH_WHY_PERM;
-	return MO_REACH_WHY_ERROR;
 }
 
 /* Live mode: stack pointers of threads blocked in the kernel, from
@@ -558,6 +1204,7 @@ int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 {
 	struct mo_reach_opts o;
 	struct mo_reach_input in = { 0 };
+	struct stop_scan ss = { 0 };
 	struct stopper s = { .ready_fd = -1, .resume_fd = -1 };
 	struct resume_ctx rc = { .s = &s, .joined = true };
 	struct mo_maps maps = { 0 };
@@ -590,61 +1237,25 @@ int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 	in.deadline_ns = o.max_scan_ns ? t0 + o.max_scan_ns : 0;
 
 	if (o.mode == MO_REACH_STOP) {
-		pthread_attr_t attr;
-		uint64_t v, margin;
-
 		if (pid == getpid()) {
 			early = MO_REACH_WHY_SELF;
 			goto early_out;
 		}
 		s.pid = pid;
 		s.max_pause = o.max_pause_ns;
-		s.ready_fd = eventfd(0, EFD_CLOEXEC);
+		/* a semaphore: the holder may signal twice before a read */
+		s.ready_fd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
 		s.resume_fd = eventfd(0, EFD_CLOEXEC);
 		if (s.ready_fd < 0 || s.resume_fd < 0) {
 			early_err = -errno;
 			early = MO_REACH_WHY_ERROR;
 			goto early_out;
 		}
-		pthread_attr_init(&attr);
-		r = pthread_create(&s.thread, &attr, tracer, &s);
-		pthread_attr_destroy(&attr);
-		if (r) {
-			early_err = -r;
-			early = MO_REACH_WHY_ERROR;
-			goto early_out;
-		}
-		rc.joined = false;
-		while (read(s.ready_fd, &v, sizeof(v)) < 0 && errno == EINTR)
-			;
-		if (s.err) {
-			resume(&rc);
-			early = s.why;
-			early_err = s.err;
-			goto early_out;
-		}
-		if (o.on_paused)
-			o.on_paused(o.on_paused_arg, pid);
-		r = mo_procmaps_read(pid, &maps);
-		if (r) {
-			resume(&rc);
-			early = why_of(r);
-			early_err = r;
-			goto early_out;
-		}
-		r = mo_reach_roots(&maps, s.th, s.nth, o.max_map_bytes, &roots, &nr_roots,
-				   &incomplete);
-		if (r) {
-			resume(&rc);
-			goto fail;
-		}
-		/* stop scanning a little before the tracer's own release */
-		margin = o.max_pause_ns / 20 > 1000000 ? o.max_pause_ns / 20 : 1000000;
-		if (margin > o.max_pause_ns / 2)
-			margin = o.max_pause_ns / 2;
-		in.mark_deadline_ns = s.pause_start + o.max_pause_ns - margin;
-		in.regs = s.words;
-		in.nr_regs = s.nwords;
+		/* the process is stopped once the blocks are indexed */
+		ss = (struct stop_scan){ .pid = pid, .o = &o, .s = &s, .rc = &rc, .in = &in,
+					 .maps = &maps, .roots = &roots };
+		in.ready = stop_ready;
+		in.ready_arg = &ss;
 		in.marked = resume;
 		in.marked_arg = &rc;
 	} else {
@@ -663,12 +1274,17 @@ int mo_reach_scan(pid_t pid, const struct mo_reach_block *blocks, size_t n,
 			goto fail;
 		in.confirm = true;
 		in.prev = prev;
+		in.roots = roots;
+		in.nr_roots = nr_roots;
+		in.roots_incomplete = incomplete;
 	}
-	in.roots = roots;
-	in.nr_roots = nr_roots;
-	in.roots_incomplete = incomplete;
 	r = mo_reach_classify(&in, out);
 	resume(&rc);
+	if (r == NOT_STOPPED) {
+		early = ss.early;
+		early_err = ss.early_err;
+		goto early_out;
+	}
 	if (r)
 		goto fail;
 	if (__atomic_load_n(&s.timed_out, __ATOMIC_SEQ_CST) && !out->stats.why) {

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <libiberty/demangle.h>
 
 #include "procmaps.h"
 #include "safefile.h"
@@ -47,6 +48,7 @@ struct module {
 	struct mo_symseg segs[MO_SYMFILE_MAX_SEGS];
 	void *lookups;		/* tsearch tree of struct lookup, by vaddr */
 	size_t nlookups;
+	char *build_id;		/* GNU build id, hex; NULL when the file has none */
 	struct module *next;
 };
 
@@ -137,6 +139,7 @@ static void free_module(struct mo_symbolizer *s, struct module *mod)
 	if (mod->handle)
 		s->src.close(s->src.ctx, mod->handle);
 	tdestroy(mod->lookups, free_lookup);
+	free(mod->build_id);
 	free(mod);
 }
 
@@ -229,7 +232,9 @@ void mo_frames_free(struct mo_frame *frames, size_t n)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		free((char *)frames[i].symbol);
+		free((char *)frames[i].linkage_name);
 		free((char *)frames[i].module);
+		free((char *)frames[i].build_id);
 		free((char *)frames[i].file);
 	}
 	free(frames);
@@ -328,7 +333,11 @@ static int find_module(struct mo_symbolizer *s, pid_t pid, const struct mo_map *
 	mod->handle = handle;
 	mod->nsegs = info.nsegs <= MO_SYMFILE_MAX_SEGS ? info.nsegs : 0;
 	memcpy(mod->segs, info.segs, mod->nsegs * sizeof(mod->segs[0]));
-	err = key_add(s, idkey, mod);
+	err = 0;
+	if (info.build_id[0] && !(mod->build_id = strdup(info.build_id)))
+		err = -ENOMEM;
+	if (!err)
+		err = key_add(s, idkey, mod);
 	if (!err && info.build_id[0])
 		err = key_add(s, bkey, mod);
 	if (!err)
@@ -389,6 +398,38 @@ static int resolve_entry(struct mo_symbolizer *s, pid_t pid, const struct mo_map
 
 /* ---- lookups ---- */
 
+char *mo_demangle(const char *name)
+{
+	char *d;
+
+	/* Itanium C++ (_Z), Rust legacy (_ZN...17h<hash>E) and v0 (_R). */
+	if (!name || name[0] != '_' || (name[1] != 'Z' && name[1] != 'R') ||
+	    strnlen(name, MO_DEMANGLE_MAX + 1) > MO_DEMANGLE_MAX)
+		return NULL;
+	/* libiberty bounds its recursion, so a hostile name cannot
+	 * exhaust the stack; DMGL_PARAMS: argument types, as c++filt */
+	d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	if (d && strlen(d) > MO_DEMANGLE_MAX) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* The source's names are as in the file: a mangled one is demangled, and
+ * the name in the file kept beside it. */
+static void demangle_frames(struct mo_symframe *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *d = mo_demangle(f[i].symbol);
+
+		if (d) {
+			f[i].linkage = f[i].symbol;
+			f[i].symbol = d;
+		}
+	}
+}
+
 /* The frames of vaddr, cached. -ENOMEM, or another error from the source
  * (the frame then goes out without a name, and is asked again next time). */
 static int module_lookup(struct mo_symbolizer *s, struct module *mod, uint64_t vaddr,
@@ -412,6 +453,8 @@ static int module_lookup(struct mo_symbolizer *s, struct module *mod, uint64_t v
 		return -ENOMEM;
 	l->vaddr = vaddr;
 	err = s->src.lookup(s->src.ctx, mod->handle, vaddr, &l->frames, &l->n);
+	if (!err)
+		demangle_frames(l->frames, l->n);
 	if (!err && (!l->n || !tsearch(l, &mod->lookups, cmp_lookup)))
 		err = l->n ? -ENOMEM : -ENODATA;
 	if (err) {
@@ -534,11 +577,16 @@ static int push_frame(struct frame_buf *b, const struct mo_frame *f)
 	dst = &b->f[b->n];
 	*dst = *f;
 	dst->symbol = f->symbol ? strdup(f->symbol) : NULL;
+	dst->linkage_name = f->linkage_name ? strdup(f->linkage_name) : NULL;
 	dst->module = f->module ? strdup(f->module) : NULL;
+	dst->build_id = f->build_id ? strdup(f->build_id) : NULL;
 	dst->file = f->file ? strdup(f->file) : NULL;
-	if ((f->symbol && !dst->symbol) || (f->module && !dst->module) ||
+	if ((f->symbol && !dst->symbol) || (f->linkage_name && !dst->linkage_name) ||
+	    (f->module && !dst->module) || (f->build_id && !dst->build_id) ||
 	    (f->file && !dst->file)) {
 		free((char *)dst->symbol);
+		free((char *)dst->linkage_name);
+		free((char *)dst->build_id);
 		free((char *)dst->module);
 		free((char *)dst->file);
 		return -ENOMEM;
@@ -565,6 +613,7 @@ static int emit(struct mo_symbolizer *s, struct pid_view *v, const struct mo_map
 	if (!anonymous_name(m->path)) {
 		f.module = m->path;
 		f.module_offset = e->has_delta ? ip + e->delta : ip - m->start + m->offset;
+		f.build_id = e->mod ? e->mod->build_id : NULL;
 	}
 	if (!e->mod || !e->mod->handle || !e->has_delta)
 		return push_frame(b, &f);
@@ -578,6 +627,7 @@ static int emit(struct mo_symbolizer *s, struct pid_view *v, const struct mo_map
 		const struct mo_symframe *sf = &l->frames[i];
 
 		f.symbol = sf->symbol;
+		f.linkage_name = sf->linkage;
 		f.offset = sf->symbol && !sf->inlined ? sf->offset + (ip - at) : 0;
 		f.file = sf->file;
 		f.line = sf->line;

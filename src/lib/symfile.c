@@ -63,6 +63,7 @@ void mo_symframes_free(struct mo_symframe *f, size_t n)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		free(f[i].symbol);
+		free(f[i].linkage);
 		free(f[i].file);
 	}
 	free(f);

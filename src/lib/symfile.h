@@ -43,6 +43,7 @@ struct mo_symfile_info {
 /* One frame of a lookup, innermost first; strings are malloc'ed. */
 struct mo_symframe {
 	char *symbol;		/* NULL: unknown */
+	char *linkage;		/* the name in the file when symbol was demangled from it */
 	uint64_t offset;	/* looked-up vaddr - symbol start; 0 when inlined */
 	char *file;		/* NULL: unknown */
 	int line;

@@ -84,7 +84,9 @@ int mo_trace_copy(struct mo_stack_trace *dst, const struct mo_stack_trace *src)
 	for (size_t i = 0; i < src->nframes; i++) {
 		dst->frames[i] = src->frames[i];
 		dst->frames[i].symbol = dup_or_null(src->frames[i].symbol, &oom);
+		dst->frames[i].linkage_name = dup_or_null(src->frames[i].linkage_name, &oom);
 		dst->frames[i].module = dup_or_null(src->frames[i].module, &oom);
+		dst->frames[i].build_id = dup_or_null(src->frames[i].build_id, &oom);
 		dst->frames[i].file = dup_or_null(src->frames[i].file, &oom);
 	}
 	return oom ? -ENOMEM : 0;

@@ -6,8 +6,9 @@
  * bytes over a new TCP connection, the write side is then shut, and the
  * answer is read within a bounded time. The server must not crash, must
  * answer with well-formed status lines (or close, or wait for the rest of
- * a request), must serve 200 only for its two paths with their exact
- * bodies, and must answer a plain scrape (checked every 64 inputs) at
+ * a request), must serve 200 only for its paths (/healthz, /metrics and the
+ * two profiles, from a handler that answers from its arguments) with their
+ * exact bodies, and must answer a plain scrape (checked every 64 inputs) at
  * once, whatever the inputs before left behind.
  *
  *   make fuzz-replay FUZZERS=http     its corpus, as the test suite runs it
@@ -17,6 +18,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,21 @@ static int render(void *ctx, char **body, size_t *len)
 	return 0;
 }
 
+static const char profile_body[] = "PROFILE\n";
+
+/* 200 and a fixed body, or 404 for ?pid=0: the server passes arguments on. */
+static void profile(void *ctx, const struct http_profile_request *req, struct http_reply *out)
+{
+	bool missing = req->pid && !strcmp(req->pid, "0");
+	const char *body = missing ? "no such pid\n" : profile_body;
+
+	CHECK(req->which == HTTP_PROFILE_HEAP || req->which == HTTP_PROFILE_GROWTH);
+	out->status = missing ? 404 : 200;
+	out->len = strlen(body);
+	out->body = strdup(body);
+	CHECK(out->body);
+}
+
 static void stop(void)
 {
 	http_stop(server);
@@ -51,9 +68,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	const struct http_handlers h = { .metrics = render, .profile = profile };
 	char err[256];
 
-	server = http_start("127.0.0.1:0", render, NULL, err, sizeof(err));
+	server = http_start_with("127.0.0.1:0", &h, err, sizeof(err));
 	if (!server) {
 		fprintf(stderr, "fuzz_http: %s\n", err);
 		abort();
@@ -118,7 +136,7 @@ static long exchange(const void *data, size_t size, char *buf, size_t cap)
 	return (long)got;
 }
 
-/* Every response in the reply is well-formed; a 200 carries one of the two bodies. */
+/* Every response in the reply is well-formed; a 200 carries one of our bodies. */
 static void check_reply(const char *buf, long len)
 {
 	const char *p = buf;
@@ -139,6 +157,7 @@ static void check_reply(const char *buf, long len)
 			/* HEAD: no body; GET: exactly one of ours */
 			CHECK(*body == '\0' || !strncmp(body, "ok\n", 3) ||
 			      !strncmp(body, metrics, sizeof(metrics) - 1) ||
+			      !strncmp(body, profile_body, sizeof(profile_body) - 1) ||
 			      !strncmp(body, "HTTP/1.", 7));
 		}
 		p += 7;

@@ -394,7 +394,8 @@ static inline void fk_add_alloc(struct fake_kernel *f, uint32_t tgid, uint32_t g
 {
 	f->allocs[f->nallocs++] = (struct mo_alloc_rec){ .tgid = tgid, .gen = gen, .addr = addr,
 							 .size = size, .ts_ns = ts,
-							 .stack_id = stack_id, .weight = 1 };
+							 .stack_id = stack_id,
+							 .weight = MO_WEIGHT_ONE };
 }
 
 static inline void fk_add_proc(struct fake_kernel *f, uint32_t pid, uint32_t gen, uint64_t allocs,
@@ -422,7 +423,9 @@ static inline void fk_add_stack_stats(struct fake_kernel *f, uint32_t tgid, uint
 				      uint64_t allocs, uint64_t frees)
 {
 	f->sstats[f->nsstats].k = (struct mo_stack_key){ .tgid = tgid, .stack_id = id };
-	f->sstats[f->nsstats].v = (struct mo_stack_stats){ .allocs = allocs, .frees = frees };
+	/* not sampled: each record stands for itself */
+	f->sstats[f->nsstats].v = (struct mo_stack_stats){ .allocs = allocs, .frees = frees,
+							   .est_allocs = allocs * MO_WEIGHT_ONE };
 	f->nsstats++;
 }
 

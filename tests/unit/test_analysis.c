@@ -14,18 +14,20 @@
 #include <cmocka.h>
 
 #include "analysis.h"
+#include "sampling.h"
 
 #define SEC 1000000000ULL
 
+/* blocks: what the record stands for, in whole blocks (0: unset) */
 static struct mo_alloc_rec rec(uint32_t tgid, uint64_t stack_id, uint64_t size,
-			       uint64_t ts_ns, uint32_t weight)
+			       uint64_t ts_ns, uint32_t blocks)
 {
 	static uint64_t addr = 0x10000;
 
 	addr += 0x100;
 	return (struct mo_alloc_rec){ .tgid = tgid, .stack_id = stack_id,
 				      .size = size, .ts_ns = ts_ns,
-				      .weight = weight, .addr = addr };
+				      .weight = blocks * MO_WEIGHT_ONE, .addr = addr };
 }
 
 static void assert_group(const struct mo_leak_group *g, uint32_t tgid,
@@ -131,6 +133,36 @@ static void test_age_boundary(void **state)
 	mo_leak_groups_release(&out);
 }
 
+/* Byte sampling's weights are fractions of blocks: bytes and counts are
+ * scaled by them (bytes rounded down per record, counts to the nearest
+ * block per group), and a weight of exactly one is no estimate. */
+static void test_fractional_weights(void **state)
+{
+	struct mo_alloc_rec r[] = {
+		rec(1, 1, 100, 0, 0),
+		rec(1, 1, 100, 0, 0),
+		rec(1, 1, 100, 0, 0),
+		rec(1, 2, 1 << 20, 0, 1),	/* far above the mean: weight one */
+		rec(1, 3, 3, 0, 0),
+	};
+	struct mo_leak_groups out;
+
+	for (int i = 0; i < 3; i++)
+		r[i].weight = MO_WEIGHT_ONE * 3 / 2;	/* 150 B, 1.5 blocks each */
+	/* 1.33 blocks of 3 B: 3.99998 B, rounded down */
+	r[4].weight = MO_WEIGHT_ONE + MO_WEIGHT_ONE / 3;
+	assert_int_equal(mo_analyze(r, 5, 100, 0, &out), 0);
+	assert_int_equal(out.nr, 3);
+	assert_group(&out.g[0], 1, 2, 1 << 20, 1, 0, 1 << 20, false);
+	assert_group(&out.g[1], 1, 1, 450, 5, 0, 100, true);	/* 4.5 blocks: 5 */
+	assert_group(&out.g[2], 1, 3, 3, 1, 0, 3, true);
+	assert_int_equal(out.g[1].weight_sum, 3 * (MO_WEIGHT_ONE * 3 / 2));
+	/* 4.5 + 1 + 1.33 = 6.83 blocks */
+	assert_int_equal(out.outstanding_count, 7);
+	assert_int_equal(out.outstanding_bytes, 450 + (1 << 20) + 3);
+	mo_leak_groups_release(&out);
+}
+
 static void test_weights(void **state)
 {
 	struct mo_alloc_rec r[] = {
@@ -204,7 +236,7 @@ static void test_large_snapshot(void **state)
 
 		r[i] = (struct mo_alloc_rec){
 			.tgid = 4242, .stack_id = s * 0x100000001ULL,
-			.size = s + 1, .ts_ns = i, .weight = 1,
+			.size = s + 1, .ts_ns = i, .weight = MO_WEIGHT_ONE,
 		};
 		total += s + 1;
 	}
@@ -262,6 +294,7 @@ int main(void)
 		cmocka_unit_test(test_exact_groups),
 		cmocka_unit_test(test_age_boundary),
 		cmocka_unit_test(test_weights),
+		cmocka_unit_test(test_fractional_weights),
 		cmocka_unit_test(test_sort_ties),
 		cmocka_unit_test(test_large_snapshot),
 		cmocka_unit_test(test_empty),

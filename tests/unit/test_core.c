@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -622,6 +623,203 @@ static void test_growth_without_rss_is_not_a_leak(void **state)
 	assert_int_equal(take_events(r, "leak", NULL), 0);
 }
 
+/* ------------------------------------------------------------- queries */
+
+static void rig_core(struct rig *r, struct mo_core *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->env = r->env;
+	c->k = &r->fk->k;
+	c->q = r->q;
+	c->pt = r->pt;
+	c->st = r->st;
+	c->f = r->f;
+	c->rs = r->rs;
+	c->lk = r->lk;
+	c->lc = r->lc;
+}
+
+/* A process of a container, as /proc would have told. */
+static void in_container(struct rig *r, pid_t pid, const char *id)
+{
+	struct mo_proc *p = mo_proctab_get(r->pt, pid);
+
+	assert_non_null(p);
+	snprintf(p->c.id, sizeof(p->c.id), "%s", id);
+	p->container_known = true;
+}
+
+static struct mo_report *query(struct mo_core *c, enum mo_report_kind kind, pid_t pid,
+			       const char *container, int *err)
+{
+	struct mo_report_query q = { .kind = kind, .pid = pid, .container = container };
+
+	return mo_core_query(c, &q, err);
+}
+
+/*
+ * Reports on request: the leaks (age rule) or the whole heap (any age),
+ * narrowed to a pid or a container prefix; a pid nobody knows is -ESRCH;
+ * growth stacks only with the watch tier.
+ */
+static void test_query_scopes(void **state)
+{
+	struct rig *r = *state;
+	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME), ips[1] = { 0x401000 };
+	struct mo_report *rep;
+	struct mo_core c;
+	int err;
+
+	r->env.cfg.min_unfreed_age_ns = 60 * MO_NSEC;
+	rig_core(r, &c);
+	c.pr = mo_probes_new(&r->env, NULL, NULL, NULL);
+	assert_non_null(c.pr);
+	fk_add_stack(r->fk, 7, 1, ips);
+	fk_add_stack(r->fk, 8, 1, ips);
+	/* PID0+1: one old block and one young; PID0+2 (in container
+	 * c0ffee...): one old block */
+	fk_add_alloc(r->fk, PID0 + 1, 1, 0x1000, 4000, now - 120 * MO_NSEC, 7);
+	fk_add_alloc(r->fk, PID0 + 1, 1, 0x2000, 500, now - MO_NSEC, 8);
+	fk_add_alloc(r->fk, PID0 + 2, 1, 0x1000, 3000, now - 120 * MO_NSEC, 7);
+	fk_add_proc(r->fk, PID0 + 3, 1, 0, 0);
+	in_container(r, PID0 + 1, "");
+	in_container(r, PID0 + 2, "c0ffee0123");
+
+	rep = query(&c, MO_REPORT_LEAKS, 0, NULL, &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 2);
+	assert_int_equal(rep->total_unfreed_bytes, 7000);
+	assert_int_equal(rep->min_unfreed_age_ns, 60 * MO_NSEC);
+	mo_report_free(rep);
+
+	rep = query(&c, MO_REPORT_HEAP, 0, NULL, &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 3);
+	assert_int_equal(rep->total_unfreed_bytes, 7500);
+	assert_int_equal(rep->min_unfreed_age_ns, 0);
+	mo_report_free(rep);
+
+	rep = query(&c, MO_REPORT_HEAP, PID0 + 1, NULL, &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 2);
+	for (size_t i = 0; i < rep->nleaks; i++)
+		assert_int_equal(rep->leaks[i].pid, PID0 + 1);
+	mo_report_free(rep);
+
+	rep = query(&c, MO_REPORT_HEAP, 0, "c0ff", &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 1);
+	assert_int_equal(rep->leaks[0].pid, PID0 + 2);
+	assert_string_equal(rep->leaks[0].container_id, "c0ffee0123");
+	mo_report_free(rep);
+	rep = query(&c, MO_REPORT_HEAP, 0, "c0ffee0123", &err);
+	assert_int_equal(rep->nleaks, 1);
+	mo_report_free(rep);
+	rep = query(&c, MO_REPORT_HEAP, 0, "beef", &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 0);
+	mo_report_free(rep);
+
+	/* known but holding nothing: an empty report; unknown: -ESRCH */
+	rep = query(&c, MO_REPORT_HEAP, PID0 + 3, NULL, &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 0);
+	mo_report_free(rep);
+	assert_null(query(&c, MO_REPORT_HEAP, PID0 + 4, NULL, &err));
+	assert_int_equal(err, -ESRCH);
+	assert_null(query(&c, MO_REPORT_LEAKS, PID0 + 4, NULL, &err));
+	assert_int_equal(err, -ESRCH);
+
+	/* no watch tier, no growth stacks */
+	assert_null(query(&c, MO_REPORT_GROWTH, 0, NULL, &err));
+	assert_int_equal(err, -EOPNOTSUPP);
+	mo_probes_free(c.pr);
+}
+
+/* The watch tier's growth stacks as a report: bytes faulted in by stack. */
+static void test_query_growth(void **state)
+{
+	struct rig *r = *state;
+	struct mo_probes *pr = mo_probes_new(&r->env, NULL, NULL, NULL);
+	struct mo_escalate *es = mo_escalate_new(&r->env, &r->fk->k, r->pt, r->st, r->f, pr);
+	struct mo_growth_stage *gs = mo_growth_new(&r->env, &r->fk->k, r->pt, r->st, r->f, r->rs, es);
+	uint64_t ips[1] = { 0x401000 };
+	struct mo_report *rep;
+	struct mo_core c;
+	int err;
+
+	assert_true(pr && es && gs);
+	rig_core(r, &c);
+	c.pr = pr;
+	c.es = es;
+	c.gs = gs;
+	fk_add_stack(r->fk, 101, 1, ips);
+	fk_set_growth(r->fk, PID0 + 9, 1, 101, 8 << 20);
+	fk_set_growth(r->fk, PID0 + 9, 1, 102, 1 << 20);
+	fk_set_growth(r->fk, PID0 + 8, 1, 101, 0);
+
+	rep = query(&c, MO_REPORT_GROWTH, 0, NULL, &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 2);
+	assert_int_equal(rep->leaks[0].unfreed_bytes, 8 << 20);
+	assert_int_equal(rep->leaks[0].count, (8 << 20) >> 17);
+	assert_true(rep->leaks[0].stack.id == 101);
+	assert_string_equal(rep->leaks[0].tier, "watch");
+	assert_true(rep->leaks[0].estimate);
+	assert_int_equal(rep->leaks[1].unfreed_bytes, 1 << 20);
+	assert_true(rep->estimate);
+	mo_report_free(rep);
+
+	rep = query(&c, MO_REPORT_GROWTH, PID0 + 8, NULL, &err);
+	assert_null(rep);
+	assert_int_equal(err, -ESRCH);
+
+	mo_growth_free(gs);
+	mo_escalate_free(es);
+	mo_probes_free(pr);
+}
+
+/*
+ * A profile of the heap report: what its bounds leave out is counted and
+ * shows in the metrics; the growth kind makes a growth profile.
+ */
+static void test_profile_counts_cut(void **state)
+{
+	struct rig *r = *state;
+	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME), ips[1] = { 0x401000 };
+	const struct mo_profile_limits one = { .max_stacks = 1 };
+	struct mo_metrics_snapshot snap;
+	struct mo_report *rep;
+	struct mo_core c;
+	uint8_t *gz;
+	size_t len;
+	int err;
+
+	rig_core(r, &c);
+	c.pr = mo_probes_new(&r->env, NULL, NULL, NULL);
+	assert_non_null(c.pr);
+	for (uint32_t s = 1; s <= 3; s++) {
+		fk_add_stack(r->fk, s, 1, ips);
+		fk_add_alloc(r->fk, PID0 + 1, 1, 0x1000 * s, 100 * s, now, s);
+	}
+	rep = query(&c, MO_REPORT_HEAP, 0, NULL, &err);
+	assert_non_null(rep);
+	assert_int_equal(rep->nleaks, 3);
+	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_HEAP, NULL, &gz, &len), 0);
+	free(gz);
+	assert_int_equal(mo_stat_get(&c.noted[MO_CTR_profile_stacks_cut]), 0);
+	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_HEAP, &one, &gz, &len), 0);
+	free(gz);
+	assert_int_equal(mo_core_profile(&c, rep, MO_REPORT_GROWTH, &one, &gz, &len), 0);
+	free(gz);
+	assert_int_equal(mo_stat_get(&c.noted[MO_CTR_profile_stacks_cut]), 4);
+	assert_int_equal(mo_core_metrics(&c, &snap), 0);
+	assert_int_equal(snap.counters.profile_stacks_cut, 4);
+	mo_core_metrics_release(&snap);
+	mo_report_free(rep);
+	mo_probes_free(c.pr);
+}
+
 /* ------------------------------------------------------------- threads */
 
 struct reader {
@@ -720,6 +918,9 @@ int main(void)
 						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_growth_without_rss_is_not_a_leak, rig_setup,
 						rig_teardown),
+		cmocka_unit_test_setup_teardown(test_query_scopes, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_query_growth, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_profile_counts_cut, rig_setup, rig_teardown),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -887,6 +888,149 @@ static void test_healthz_during_render(void **state)
 	close(render_release[1]);
 }
 
+/* ------------------------------------------------------------ profiles */
+
+static int profile_entered[2], profile_release[2];
+static char profile_pid[32], profile_container[80];
+static atomic_int profile_calls;
+
+/* Answers from its arguments once released: 200 and "GZ" + which, or 400
+ * for ?pid=bad; records what it was given. */
+static void profile_blocked(void *ctx, const struct http_profile_request *req,
+			    struct http_reply *out)
+{
+	char c;
+
+	atomic_fetch_add(&profile_calls, 1);
+	snprintf(profile_pid, sizeof(profile_pid), "%s", req->pid ? req->pid : "(none)");
+	snprintf(profile_container, sizeof(profile_container), "%s",
+		 req->container ? req->container : "(none)");
+	assert_int_equal(write(profile_entered[1], "e", 1), 1);
+	assert_int_equal(read(profile_release[0], &c, 1), 1);
+	if (req->pid && !strcmp(req->pid, "bad")) {
+		out->status = 400;
+		out->body = strdup("invalid pid\n");
+	} else {
+		out->status = 200;
+		out->body = strdup(req->which == HTTP_PROFILE_GROWTH ? "GZgrowth" : "GZheap");
+	}
+	out->len = strlen(out->body);
+}
+
+struct fetch {
+	pthread_t t;
+	unsigned port;
+	const char *path;
+	struct resp r;
+};
+
+static void *fetch_main(void *arg)
+{
+	struct fetch *f = arg;
+
+	get(f->port, "GET", f->path, &f->r);
+	return NULL;
+}
+
+/* One profile request, answered by the handler while the test holds it. */
+static void fetch_held(unsigned port, const char *path, struct resp *r)
+{
+	struct fetch f = { .port = port, .path = path };
+	char c;
+
+	assert_int_equal(pthread_create(&f.t, NULL, fetch_main, &f), 0);
+	assert_int_equal(read(profile_entered[0], &c, 1), 1);
+	assert_int_equal(write(profile_release[1], "r", 1), 1);
+	pthread_join(f.t, NULL);
+	*r = f.r;
+}
+
+/*
+ * /debug/pprof/heap and growth reach the profile handler with their query
+ * values; its status and body pass through with Go's headers; delta and
+ * text profiles are refused before it; while a profile is being made,
+ * /metrics and /healthz answer; without a handler the paths are 404.
+ */
+static void test_profile_routes(void **state)
+{
+	const struct http_handlers h = { .metrics = render, .profile = profile_blocked };
+	struct fetch held = { 0 };
+	struct http_server *s;
+	char err[256], v[128], c;
+	struct resp r;
+	double took;
+	unsigned port;
+
+	assert_int_equal(pipe(profile_entered), 0);
+	assert_int_equal(pipe(profile_release), 0);
+	s = http_start_with("127.0.0.1:0", &h, err, sizeof(err));
+	assert_non_null(s);
+	port = http_port(s);
+
+	fetch_held(port, "/debug/pprof/heap?pid=42&container=c0ffee&gc=1", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 6);
+	assert_memory_equal(r.body, "GZheap", 6);
+	assert_string_equal(profile_pid, "42");
+	assert_string_equal(profile_container, "c0ffee");
+	assert_non_null(header(&r, "Content-Type", v, sizeof(v)));
+	assert_string_equal(v, "application/octet-stream");
+	assert_non_null(header(&r, "Content-Disposition", v, sizeof(v)));
+	assert_string_equal(v, "attachment; filename=\"heap\"");
+	resp_free(&r);
+
+	fetch_held(port, "/debug/pprof/growth", &r);
+	assert_int_equal(r.status, 200);
+	assert_memory_equal(r.body, "GZgrowth", 8);
+	assert_string_equal(profile_pid, "(none)");
+	resp_free(&r);
+
+	fetch_held(port, "/debug/pprof/heap?pid=bad", &r);
+	assert_int_equal(r.status, 400);
+	assert_string_equal(r.body, "invalid pid\n");
+	resp_free(&r);
+
+	/* refused without making a profile */
+	atomic_store(&profile_calls, 0);
+	get(port, "GET", "/debug/pprof/heap?seconds=30", &r);
+	assert_int_equal(r.status, 400);
+	resp_free(&r);
+	get(port, "GET", "/debug/pprof/heap?debug=1", &r);
+	assert_int_equal(r.status, 400);
+	resp_free(&r);
+	get(port, "GET", "/debug/pprof/goroutine", &r);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	assert_int_equal(atomic_load(&profile_calls), 0);
+
+	/* a profile in the making holds neither scrapes nor probes */
+	held.port = port;
+	held.path = "/debug/pprof/heap";
+	assert_int_equal(pthread_create(&held.t, NULL, fetch_main, &held), 0);
+	assert_int_equal(read(profile_entered[0], &c, 1), 1);
+	assert_int_equal(timed_get("127.0.0.1", port, "/metrics", 1.0, &r, &took), 200);
+	assert_int_equal(r.body_len, expected.len);
+	resp_free(&r);
+	assert_int_equal(timed_get("127.0.0.1", port, "/healthz", 1.0, &r, &took), 200);
+	resp_free(&r);
+	assert_int_equal(write(profile_release[1], "r", 1), 1);
+	pthread_join(held.t, NULL);
+	assert_int_equal(held.r.status, 200);
+	resp_free(&held.r);
+	http_stop(s);
+
+	/* no handler: no profiles */
+	s = start("127.0.0.1:0");
+	get(http_port(s), "GET", "/debug/pprof/heap", &r);
+	assert_int_equal(r.status, 404);
+	resp_free(&r);
+	http_stop(s);
+	for (int i = 0; i < 2; i++) {
+		close(profile_entered[i]);
+		close(profile_release[i]);
+	}
+}
+
 /* A client that connects and says nothing is dropped after 5 s. */
 static void test_idle_timeout(void **state)
 {
@@ -1161,6 +1305,7 @@ int main(void)
 		cmocka_unit_test(test_pending_limits),
 		cmocka_unit_test(test_slowloris_attack),
 		cmocka_unit_test(test_healthz_during_render),
+		cmocka_unit_test(test_profile_routes),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_bind_errors),
 		cmocka_unit_test(test_ipv6),

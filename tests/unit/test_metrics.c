@@ -267,9 +267,36 @@ static const char expected_small[] =
 	"# HELP memobserver_parser_files_lost_total Files left without unwind rows or symbols because the parser process died reading them.\n"
 	"# TYPE memobserver_parser_files_lost_total counter\n"
 	"memobserver_parser_files_lost_total 0\n"
+	"# HELP memobserver_reachability_scans_total Reachability scans of a process's tracked heap blocks that ran (docs/reachability.md).\n"
+	"# TYPE memobserver_reachability_scans_total counter\n"
+	"memobserver_reachability_scans_total 0\n"
+	"# HELP memobserver_reachability_scans_refused_total Reachability scans that could not decide anything, or were not run, by reason.\n"
+	"# TYPE memobserver_reachability_scans_refused_total counter\n"
+	"memobserver_reachability_scans_refused_total{reason=\"no_permission\"} 0\n"
+	"memobserver_reachability_scans_refused_total{reason=\"already_traced\"} 0\n"
+	"memobserver_reachability_scans_refused_total{reason=\"process_gone\"} 0\n"
+	"memobserver_reachability_scans_refused_total{reason=\"pause_cap\"} 0\n"
+	"memobserver_reachability_scans_refused_total{reason=\"over_budget\"} 0\n"
+	"memobserver_reachability_scans_refused_total{reason=\"error\"} 0\n"
+	"# HELP memobserver_reachability_blocks_total Tracked heap blocks classified by reachability scans, by class.\n"
+	"# TYPE memobserver_reachability_blocks_total counter\n"
+	"memobserver_reachability_blocks_total{class=\"definitely_lost\"} 0\n"
+	"memobserver_reachability_blocks_total{class=\"indirectly_lost\"} 0\n"
+	"memobserver_reachability_blocks_total{class=\"reachable\"} 0\n"
+	"memobserver_reachability_blocks_total{class=\"unknown\"} 0\n"
+	"# HELP memobserver_reachability_pauses_total Stop-the-world pauses of observed processes made by reachability scans.\n"
+	"# TYPE memobserver_reachability_pauses_total counter\n"
+	"memobserver_reachability_pauses_total 0\n"
+	"# HELP memobserver_reachability_lost_bytes Tracked heap bytes that the last scan of each live process found lost, by class.\n"
+	"# TYPE memobserver_reachability_lost_bytes gauge\n"
+	"memobserver_reachability_lost_bytes{class=\"definitely_lost\"} 0\n"
+	"memobserver_reachability_lost_bytes{class=\"indirectly_lost\"} 0\n"
 	"# HELP memobserver_output_write_errors_total Writes of events or reports to the output that failed (full disk, closed pipe).\n"
 	"# TYPE memobserver_output_write_errors_total counter\n"
 	"memobserver_output_write_errors_total 35\n"
+	"# HELP memobserver_profile_stacks_cut_total Stacks left out of served or written profiles to keep them within their bounds.\n"
+	"# TYPE memobserver_profile_stacks_cut_total counter\n"
+	"memobserver_profile_stacks_cut_total 7\n"
 	"# HELP memobserver_otlp_requests_sent_total OTLP requests the collector accepted, by signal.\n"
 	"# TYPE memobserver_otlp_requests_sent_total counter\n"
 	"memobserver_otlp_requests_sent_total{signal=\"metrics\"} 0\n"
@@ -311,6 +338,12 @@ static const char expected_small[] =
 	"# HELP memobserver_probes_shed_seconds_total Time the allocating functions' probes were detached by the overhead budget.\n"
 	"# TYPE memobserver_probes_shed_seconds_total counter\n"
 	"memobserver_probes_shed_seconds_total 1.5\n"
+	"# HELP memobserver_reachability_pause_seconds_total Time observed processes spent stopped by reachability scans.\n"
+	"# TYPE memobserver_reachability_pause_seconds_total counter\n"
+	"memobserver_reachability_pause_seconds_total 0\n"
+	"# HELP memobserver_reachability_cpu_seconds_total CPU time memobserver spent in reachability scans.\n"
+	"# TYPE memobserver_reachability_cpu_seconds_total counter\n"
+	"memobserver_reachability_cpu_seconds_total 0\n"
 	"# HELP memobserver_cpu_seconds_total CPU time memobserver itself used, user plus system, in seconds.\n"
 	"# TYPE memobserver_cpu_seconds_total counter\n"
 	"memobserver_cpu_seconds_total 1.25\n"
@@ -342,7 +375,7 @@ static void test_small_snapshot_exact(void **state)
 			.overhead_expected = 0.25, .overhead_duty = 0.5, .shed_ns = 1500000000,
 			.shed_allocs_estimated = 17, .shed_unattainable = 44, .stale_calls = 45,
 			.unattributed_blocks = 46, .dedup_suppressed = 16,
-			.output_write_errors = 35, .otlp_logs_sent = 51,
+			.output_write_errors = 35, .profile_stacks_cut = 7, .otlp_logs_sent = 51,
 			.otlp_metrics_retries = 52, .otlp_logs_rejected = 53,
 		},
 		.self_cpu_seconds = 1.25,
@@ -622,6 +655,8 @@ static void test_empty_snapshot(void **state)
 		{ "memobserver_overhead_expected_ratio", "gauge" },
 		{ "memobserver_probe_duty_cycle", "gauge" },
 		{ "memobserver_probes_shed_seconds_total", "counter" },
+		{ "memobserver_reachability_pause_seconds_total", "counter" },
+		{ "memobserver_reachability_cpu_seconds_total", "counter" },
 		{ "memobserver_cpu_seconds_total", "counter" },
 		{ "memobserver_resident_memory_bytes", "gauge" },
 		{ "memobserver_start_time_seconds", "gauge" },
@@ -632,7 +667,7 @@ static void test_empty_snapshot(void **state)
 		MO_COUNTERS(FAMILY_ROW)
 #undef FAMILY_ROW
 	};
-	const char *families[64][2];
+	const char *families[96][2];
 	size_t nfam = 0;
 	struct mo_metrics_snapshot s = { 0 };
 	char line[128];
@@ -646,7 +681,7 @@ static void test_empty_snapshot(void **state)
 		/* rows of one family are adjacent */
 		if (i && !strcmp(table[i][0], table[i - 1][0]))
 			continue;
-		assert_true(nfam < 64);
+		assert_true(nfam < 96);
 		families[nfam][0] = table[i][0];
 		families[nfam++][1] = table[i][1];
 	}

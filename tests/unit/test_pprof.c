@@ -71,8 +71,14 @@ static struct mo_frame frames4[] = {
 	{ .address = 0x9000, .symbol = "outer", .module = exe, .module_offset = 0x1000,
 	  .file = "a.c", .line = 20 },
 };
+/* A C++ function, and a module whose build id came with the frame. */
+static struct mo_frame frames5[] = {
+	{ .address = 0x7000, .symbol = "create_detached_thread()",
+	  .linkage_name = "_Z22create_detached_threadv", .module = "/opt/app/libx.so",
+	  .build_id = "00112233445566778899aabbccddeeff00112233", .module_offset = 0x1000 },
+};
 
-static struct mo_leak leaks[4];
+static struct mo_leak leaks[5];
 static struct mo_report report;
 
 static void build_report(void)
@@ -103,11 +109,16 @@ static void build_report(void)
 	leaks[3].count = 2;
 	leaks[3].unfreed_bytes = 64;
 	leaks[3].stack = (struct mo_stack_trace){ .id = 4, .nframes = 1, .frames = frames4 };
+	leaks[4].pid = GONE_PID;
+	strcpy(leaks[4].command, "other");
+	leaks[4].count = 1;
+	leaks[4].unfreed_bytes = 16;
+	leaks[4].stack = (struct mo_stack_trace){ .id = 5, .nframes = 1, .frames = frames5 };
 
 	memset(&report, 0, sizeof(report));
 	report.timestamp_ns = 1700000000123456789ULL;
 	report.min_unfreed_age_ns = 30000000000ULL;
-	report.nleaks = 4;
+	report.nleaks = 5;
 	report.leaks = leaks;
 }
 
@@ -210,6 +221,27 @@ static const Mapping *mapping(const Profile *p, uint64_t id)
 	return p->mapping[id - 1];
 }
 
+/* Go's heap profile layout: four sample types, inuse_space last, and the
+ * period type space/bytes. */
+static void assert_heap_types(const Profile *p)
+{
+	static const char *const types[][2] = {
+		{ "alloc_objects", "count" }, { "alloc_space", "bytes" },
+		{ "inuse_objects", "count" }, { "inuse_space", "bytes" },
+	};
+
+	assert_int_equal(p->n_sample_type, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(str(p, p->sample_type[i]->type), types[i][0]);
+		assert_string_equal(str(p, p->sample_type[i]->unit), types[i][1]);
+	}
+	assert_string_equal(str(p, p->default_sample_type), "inuse_space");
+	assert_non_null(p->period_type);
+	assert_string_equal(str(p, p->period_type->type), "space");
+	assert_string_equal(str(p, p->period_type->unit), "bytes");
+	assert_int_equal(p->period, 1);
+}
+
 /* Line i of location id: function name, its file and the line number. */
 static void assert_line(const Profile *p, uint64_t loc_id, size_t i, const char *name,
 			const char *file, int64_t line)
@@ -220,7 +252,10 @@ static void assert_line(const Profile *p, uint64_t loc_id, size_t i, const char 
 	assert_true(i < l->n_line);
 	f = function(p, l->line[i]->function_id);
 	assert_string_equal(str(p, f->name), name);
-	assert_string_equal(str(p, f->system_name), name);
+	if (strcmp(name, "create_detached_thread()"))
+		assert_string_equal(str(p, f->system_name), name);
+	else
+		assert_string_equal(str(p, f->system_name), "_Z22create_detached_threadv");
 	assert_string_equal(str(p, f->filename), file);
 	assert_int_equal(l->line[i]->line, line);
 }
@@ -234,11 +269,16 @@ static void assert_locations(const Profile *p, size_t sample, const uint64_t *id
 		assert_int_equal(s->location_id[i], ids[i]);
 }
 
-static void assert_labels(const Profile *p, size_t sample, int64_t pid, const char *command)
+static void assert_labels(const Profile *p, size_t sample, int64_t pid, const char *command,
+			  const char *container)
 {
 	const Perftools__Profiles__Sample *s = p->sample[sample];
 
-	assert_int_equal(s->n_label, 2);
+	assert_int_equal(s->n_label, container ? 3 : 2);
+	if (container) {
+		assert_string_equal(str(p, s->label[2]->key), "container");
+		assert_string_equal(str(p, s->label[2]->str), container);
+	}
 	assert_string_equal(str(p, s->label[0]->key), "pid");
 	assert_int_equal(s->label[0]->num, pid);
 	assert_int_equal(s->label[0]->str, 0);
@@ -268,15 +308,10 @@ static void test_decode_exact(void **state)
 	assert_string_equal(entries, "heap.pb.gz");
 	p = read_profile(path);
 
-	/* Header: sample types in pprof's heap order, space preferred. */
+	/* Header: sample types in Go's heap order, space in use preferred. */
 	assert_true(p->n_string_table > 0);
 	assert_string_equal(p->string_table[0], "");
-	assert_int_equal(p->n_sample_type, 2);
-	assert_string_equal(str(p, p->sample_type[0]->type), "inuse_objects");
-	assert_string_equal(str(p, p->sample_type[0]->unit), "count");
-	assert_string_equal(str(p, p->sample_type[1]->type), "inuse_space");
-	assert_string_equal(str(p, p->sample_type[1]->unit), "bytes");
-	assert_string_equal(str(p, p->default_sample_type), "inuse_space");
+	assert_heap_types(p);
 	assert_int_equal(p->time_nanos, 1700000000123456789LL);
 	assert_int_equal(p->n_comment, 2);
 	assert_string_equal(str(p, p->comment[0]), "memobserver " MO_VERSION);
@@ -287,30 +322,35 @@ static void test_decode_exact(void **state)
 		for (size_t j = i + 1; j < p->n_string_table; j++)
 			assert_string_not_equal(p->string_table[i], p->string_table[j]);
 
-	/* Samples: one per leak, values [count, bytes], labels pid and command. */
-	assert_int_equal(p->n_sample, 4);
+	/* Samples: one per leak, values [alloc count, alloc bytes, count,
+	 * bytes] (allocation totals unknown: what is in use), labels pid,
+	 * command and container. */
+	assert_int_equal(p->n_sample, 5);
 	for (size_t i = 0; i < p->n_sample; i++) {
-		assert_int_equal(p->sample[i]->n_value, 2);
-		objects += (uint64_t)p->sample[i]->value[0];
-		bytes += (uint64_t)p->sample[i]->value[1];
+		assert_int_equal(p->sample[i]->n_value, 4);
+		assert_int_equal(p->sample[i]->value[0], p->sample[i]->value[2]);
+		assert_int_equal(p->sample[i]->value[1], p->sample[i]->value[3]);
+		objects += (uint64_t)p->sample[i]->value[2];
+		bytes += (uint64_t)p->sample[i]->value[3];
 	}
-	assert_int_equal(objects, 3 + 1 + 7 + 2);
-	assert_int_equal(bytes, 3000 + 500 + 70000 + 64);
-	assert_int_equal(p->sample[0]->value[0], 3);
-	assert_int_equal(p->sample[0]->value[1], 3000);
-	assert_int_equal(p->sample[2]->value[0], 7);
-	assert_int_equal(p->sample[2]->value[1], 70000);
-	assert_labels(p, 0, getpid(), "leaky");
-	assert_labels(p, 1, getpid(), "leaky");
-	assert_labels(p, 2, GONE_PID, "other");
-	assert_labels(p, 3, GONE_CONTAINER_PID, "boxed");
+	assert_int_equal(objects, 3 + 1 + 7 + 2 + 1);
+	assert_int_equal(bytes, 3000 + 500 + 70000 + 64 + 16);
+	assert_int_equal(p->sample[0]->value[2], 3);
+	assert_int_equal(p->sample[0]->value[3], 3000);
+	assert_int_equal(p->sample[2]->value[2], 7);
+	assert_int_equal(p->sample[2]->value[3], 70000);
+	assert_labels(p, 0, getpid(), "leaky", NULL);
+	assert_labels(p, 1, getpid(), "leaky", NULL);
+	assert_labels(p, 2, GONE_PID, "other", NULL);
+	assert_labels(p, 3, GONE_CONTAINER_PID, "boxed", "c0ffee");
 
 	/* Locations: per (pid, address), shared between stacks, leaf first. */
 	assert_locations(p, 0, (uint64_t[]){ 1, 2, 3 }, 3);
 	assert_locations(p, 1, (uint64_t[]){ 4, 3, 5 }, 3);
 	assert_locations(p, 2, (uint64_t[]){ 6 }, 1);
 	assert_locations(p, 3, (uint64_t[]){ 7 }, 1);
-	assert_int_equal(p->n_location, 7);
+	assert_locations(p, 4, (uint64_t[]){ 8 }, 1);
+	assert_int_equal(p->n_location, 8);
 
 	/* Inlined frames are lines of one location, the innermost first. */
 	assert_int_equal(location(p, 1)->address, 0x5000);
@@ -334,8 +374,12 @@ static void test_decode_exact(void **state)
 	assert_line(p, 6, 0, "inner_alloc", "b.c", 5);
 	assert_line(p, 6, 1, "outer", "a.c", 20);
 
+	/* A C++ function: its demangled name, and the linkage name as the
+	 * system's (assert_line). */
+	assert_line(p, 8, 0, "create_detached_thread()", "", 0);
+
 	/* Functions by (name, file): outer@a.c once, inner_alloc twice. */
-	assert_int_equal(p->n_function, 4);
+	assert_int_equal(p->n_function, 5);
 	assert_int_equal(location(p, 1)->line[1]->function_id, location(p, 4)->line[0]->function_id);
 	assert_int_equal(location(p, 1)->line[1]->function_id, location(p, 6)->line[1]->function_id);
 	assert_int_equal(location(p, 1)->line[1]->function_id, location(p, 7)->line[0]->function_id);
@@ -345,7 +389,7 @@ static void test_decode_exact(void **state)
 	/* Mappings by (pid, module), with the load bias as memory_start. */
 	assert_int_equal(mo_elf_build_id(exe, exe_id, sizeof(exe_id)), 0);
 	assert_int_equal(mo_elf_build_id(LIBC, libc_id, sizeof(libc_id)), 0);
-	assert_int_equal(p->n_mapping, 4);
+	assert_int_equal(p->n_mapping, 5);
 	m = mapping(p, location(p, 1)->mapping_id);
 	assert_int_equal(m->id, 1);
 	assert_string_equal(str(p, m->filename), exe);
@@ -387,6 +431,11 @@ static void test_decode_exact(void **state)
 	assert_string_equal(str(p, m->build_id), "");
 	assert_int_equal(m->memory_start, 0x8000);
 
+	/* The build id read when the frame was symbolized wins. */
+	m = mapping(p, location(p, 8)->mapping_id);
+	assert_string_equal(str(p, m->filename), "/opt/app/libx.so");
+	assert_string_equal(str(p, m->build_id), "00112233445566778899aabbccddeeff00112233");
+
 	perftools__profiles__profile__free_unpacked(p, NULL);
 	assert_int_equal(unlink(path), 0);
 }
@@ -404,10 +453,17 @@ static void test_empty_report(void **state)
 	assert_int_equal(p->n_sample, 0);
 	assert_int_equal(p->n_location, 0);
 	assert_int_equal(p->n_mapping, 0);
-	assert_int_equal(p->n_sample_type, 2);
+	assert_heap_types(p);
 	assert_int_equal(p->time_nanos, 42);
 	assert_string_equal(str(p, p->comment[1]),
 			    "allocations unfreed for at least 1.5 s, estimated from sampling");
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	/* no age rule: every allocation still held */
+	empty.min_unfreed_age_ns = 0;
+	empty.estimate = false;
+	assert_int_equal(mo_pprof_write(&empty, path, err, sizeof(err)), 0);
+	p = read_profile(path);
+	assert_string_equal(str(p, p->comment[1]), "tracked allocations not freed");
 	perftools__profiles__profile__free_unpacked(p, NULL);
 	assert_int_equal(unlink(path), 0);
 }
@@ -431,12 +487,7 @@ static void test_alloc_totals(void **state)
 	snprintf(path, sizeof(path), "%s/alloc.pb.gz", dir);
 	assert_int_equal(mo_pprof_write(&r, path, err, sizeof(err)), 0);
 	p = read_profile(path);
-	assert_int_equal(p->n_sample_type, 4);
-	assert_string_equal(str(p, p->sample_type[0]->type), "alloc_objects");
-	assert_string_equal(str(p, p->sample_type[1]->type), "alloc_space");
-	assert_string_equal(str(p, p->sample_type[2]->type), "inuse_objects");
-	assert_string_equal(str(p, p->sample_type[3]->type), "inuse_space");
-	assert_string_equal(str(p, p->default_sample_type), "inuse_space");
+	assert_heap_types(p);
 	assert_int_equal(p->n_sample, 2);
 	assert_int_equal(p->sample[0]->n_value, 4);
 	assert_int_equal(p->sample[0]->value[0], 10);
@@ -448,6 +499,49 @@ static void test_alloc_totals(void **state)
 	assert_int_equal(p->sample[1]->value[1], 500);
 	perftools__profiles__profile__free_unpacked(p, NULL);
 	assert_int_equal(unlink(path), 0);
+}
+
+/* A growth profile, encoded in memory: two sample types of its own. */
+static void test_growth_encode(void **state)
+{
+	struct mo_frame f = { .address = 0x401000, .symbol = "grow", .module = "/bin/x" };
+	struct mo_leak l = { .pid = 9, .command = "x", .unfreed_bytes = 1 << 20, .count = 12,
+			     .tier = "watch", .stack = { .id = 1, .nframes = 1, .frames = &f } };
+	struct mo_report r = { .timestamp_ns = 5, .nleaks = 1, .leaks = &l };
+	uint8_t *gz = NULL, raw[1 << 16];
+	z_stream zs = { 0 };
+	size_t len = 0;
+	Profile *p;
+
+	assert_int_equal(mo_pprof_encode(&r, MO_PPROF_GROWTH, &gz, &len), 0);
+	assert_true(len > 18 && gz[0] == 0x1f && gz[1] == 0x8b);
+	assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = gz;
+	zs.avail_in = (uInt)len;
+	zs.next_out = raw;
+	zs.avail_out = sizeof(raw);
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	p = perftools__profiles__profile__unpack(NULL, zs.total_out, raw);
+	inflateEnd(&zs);
+	free(gz);
+	assert_non_null(p);
+	assert_int_equal(p->n_sample_type, 2);
+	assert_string_equal(str(p, p->sample_type[0]->type), "growth_samples");
+	assert_string_equal(str(p, p->sample_type[0]->unit), "count");
+	assert_string_equal(str(p, p->sample_type[1]->type), "growth_space");
+	assert_string_equal(str(p, p->sample_type[1]->unit), "bytes");
+	assert_string_equal(str(p, p->default_sample_type), "growth_space");
+	assert_string_equal(str(p, p->period_type->type), "space");
+	assert_int_equal(p->n_sample, 1);
+	assert_int_equal(p->sample[0]->n_value, 2);
+	assert_int_equal(p->sample[0]->value[0], 12);
+	assert_int_equal(p->sample[0]->value[1], 1 << 20);
+	assert_string_equal(str(p, p->comment[1]),
+			    "anonymous memory faulted in, by stack (watch tier, sampled)");
+	perftools__profiles__profile__free_unpacked(p, NULL);
+
+	assert_int_equal(mo_pprof_encode(&r, (enum mo_pprof_kind)7, &gz, &len), -EINVAL);
+	assert_int_equal(mo_pprof_encode(NULL, MO_PPROF_HEAP, &gz, &len), -EINVAL);
 }
 
 static bool have(const char *cmd)
@@ -547,7 +641,7 @@ static void test_replaces_atomically(void **state)
 	list_dir(dir, entries, sizeof(entries));
 	assert_string_equal(entries, "again.pb.gz");
 	p = read_profile(path);
-	assert_int_equal(p->n_sample, 4);
+	assert_int_equal(p->n_sample, 5);
 	perftools__profiles__profile__free_unpacked(p, NULL);
 	assert_int_equal(unlink(path), 0);
 }
@@ -602,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_decode_exact),
 		cmocka_unit_test(test_empty_report),
 		cmocka_unit_test(test_alloc_totals),
+		cmocka_unit_test(test_growth_encode),
 		cmocka_unit_test(test_protoc_decodes),
 		cmocka_unit_test(test_pprof_reads),
 		cmocka_unit_test(test_replaces_atomically),

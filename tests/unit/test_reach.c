@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1144,6 +1145,147 @@ static void test_cache_churn(void **state)
 	cache_stop(&c);
 }
 
+/* ---- the holder ---- */
+
+static bool fd_readable(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1;
+}
+
+static void check_verdicts(const struct fixture *f, const struct mo_reach_result *r,
+			   const char *when)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		uint8_t want = expected_class(f->expected[i], MO_REACH_STOP);
+
+		if (r->cls[i] != want)
+			fail_msg("%s: block %zu (%s): %s (why %s)", when, i, f->expected[i],
+				 mo_reach_class_name(r->cls[i]), mo_reach_why_name(r->why[i]));
+	}
+}
+
+/* A held process: stop scans go through the holder (seizing it would
+ * fail: it is traced), it runs on between scans, and its exit stops until
+ * released, its memory still there to scan: the same verdicts. */
+static void hold_case(const char *name)
+{
+	struct fixture f;
+	struct mo_reach_hold *h;
+	struct mo_reach_opts o;
+	struct mo_reach_result r;
+	siginfo_t si;
+	uint64_t v;
+	int st, i;
+
+	if (!fixture_start(&f, "reach_cases", "--case", name, NULL))
+		skip();
+	h = mo_reach_hold_new(f.pid);
+	assert_non_null(h);
+	mo_reach_opts_init(&o);
+	o.max_pause_ns = 2000000000ULL;
+	assert_int_equal(mo_reach_scan(f.pid, f.b, f.n, &o, NULL, &r), 0);
+	assert_int_equal(r.stats.why, MO_REACH_WHY_TRACED);
+	mo_reach_result_release(&r);
+	o.hold = h;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(mo_reach_scan(f.pid, f.b, f.n, &o, NULL, &r), 0);
+		assert_int_equal(r.stats.why, MO_REACH_WHY_NONE);
+		assert_true(r.stats.threads_stopped >= 1);
+		assert_true(r.stats.pause_ns > 0 && r.stats.pause_ns <= o.max_pause_ns);
+		check_verdicts(&f, &r, name);
+		mo_reach_result_release(&r);
+		assert_running(f.pid);
+	}
+	assert_false(mo_reach_hold_exiting(h));
+	/* its stdin closed, the fixture exits: held there */
+	close(f.in);
+	assert_true(fd_readable(mo_reach_hold_fd(h), 30000));
+	assert_int_equal(read(mo_reach_hold_fd(h), &v, sizeof(v)), sizeof(v));
+	assert_true(mo_reach_hold_exiting(h));
+	/* not exited: only looked at (a wait here, in the tracer's process,
+	 * would take the holder's ptrace stops) */
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)f.pid, &si, WEXITED | WNOHANG | WNOWAIT), 0);
+	assert_true(si.si_pid == 0 || si.si_code == CLD_TRAPPED || si.si_code == CLD_STOPPED);
+	assert_int_equal(mo_reach_scan(f.pid, f.b, f.n, &o, NULL, &r), 0);
+	assert_int_equal(r.stats.why, MO_REACH_WHY_NONE);
+	/* the other threads were stopped at their exits: registers too */
+	check_verdicts(&f, &r, "at exit");
+	mo_reach_result_release(&r);
+	assert_true(mo_reach_hold_exiting(h));	/* a scan does not release it */
+	mo_reach_hold_release(h);
+	for (i = 0; i < 30000 && !mo_reach_hold_ended(h); i++)
+		fd_readable(mo_reach_hold_fd(h), 1);
+	assert_true(mo_reach_hold_ended(h));
+	mo_reach_hold_free(h);
+	fclose(f.out);
+	assert_int_equal(waitpid(f.pid, &st, 0), f.pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_hold_list(void **state)
+{
+	hold_case("list");
+}
+
+/* threads: another thread's stack, a register of a spinning thread */
+static void test_hold_threads(void **state)
+{
+	hold_case("stack");
+	hold_case("register");
+}
+
+/* The state letter of pid's main thread. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_non_null(fgets(buf, sizeof(buf), fp));
+	fclose(fp);
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	return p[2];
+}
+
+/* Signals reach the held process as they would: a job-control stop stays
+ * a stop until SIGCONT, and a fatal signal is held at the exit it causes. */
+static void test_hold_signals(void **state)
+{
+	struct fixture f;
+	struct mo_reach_hold *h;
+	int st, i;
+	char c = 0;
+
+	if (!fixture_start(&f, "reach_cases", "--case", "list", NULL))
+		skip();
+	h = mo_reach_hold_new(f.pid);
+	assert_non_null(h);
+	assert_int_equal(kill(f.pid, SIGSTOP), 0);
+	for (i = 0; i < 10000 && (c = proc_state(f.pid)) != 't' && c != 'T'; i++)
+		usleep(1000);
+	assert_true(c == 't' || c == 'T');
+	assert_int_equal(kill(f.pid, SIGCONT), 0);
+	for (i = 0; i < 10000 && ((c = proc_state(f.pid)) == 't' || c == 'T'); i++)
+		usleep(1000);
+	assert_true(c != 't' && c != 'T');
+	assert_int_equal(kill(f.pid, SIGTERM), 0);
+	assert_true(fd_readable(mo_reach_hold_fd(h), 30000));
+	assert_true(mo_reach_hold_exiting(h));
+	mo_reach_hold_free(h);	/* lets it go */
+	fclose(f.out);
+	close(f.in);
+	assert_int_equal(waitpid(f.pid, &st, 0), f.pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGTERM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1170,6 +1312,9 @@ int main(void)
 		cmocka_unit_test(test_gone_and_self),
 		cmocka_unit_test(test_cache_emptied),
 		cmocka_unit_test(test_cache_churn),
+		cmocka_unit_test(test_hold_list),
+		cmocka_unit_test(test_hold_threads),
+		cmocka_unit_test(test_hold_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "elfsym.h"
 #include "symbolize.h"
 
 #define NOINL __attribute__((noinline, noclone, used))
@@ -37,6 +38,12 @@ int mo_test_global[64] = { 1 };
 /* Each probe function sits on one line, so its entry has that line. */
 static const int target_line = __LINE__ + 1;
 NOINL int target_fn(int x) { KEEP(x); return x * 3 + (int)(getpid() % 7); }
+
+/* C functions under mangled names, as a C++ compiler names them. */
+NOINL int mangled_plain(int x) __asm__("_Z22create_detached_threadv");
+NOINL int mangled_plain(int x) { KEEP(x); return x + 1; }
+NOINL int mangled_nested(int x) __asm__("_ZN2mo6detail5countEPKcm");
+NOINL int mangled_nested(int x) { KEEP(x); return x + 2; }
 
 NOINL void *ra_callee(void) { return __builtin_return_address(0); }
 static const int ra_line = __LINE__ + 1;
@@ -91,6 +98,7 @@ static void test_own_function(void **state)
 	struct mo_symbolizer *s = mo_symbolizer_new();
 	uint64_t ip = addr_of(target_fn);
 	struct mo_frame *f;
+	char id[160];
 	size_t n;
 
 	assert_non_null(s);
@@ -103,11 +111,76 @@ static void test_own_function(void **state)
 	assert_true(f[0].offset == 0);
 	assert_string_equal(f[0].module, self_exe());
 	assert_true(f[0].module_offset == object_offset(target_fn));
+	/* the build id of the file that was read */
+	assert_int_equal(mo_elf_build_id(self_exe(), id, sizeof(id)), 0);
+	assert_non_null(f[0].build_id);
+	assert_string_equal(f[0].build_id, id);
 	assert_non_null(f[0].file);
 	assert_true(ends_with(f[0].file, "/test_symbolize.c"));
 	assert_int_equal(f[0].line, target_line);
 	assert_false(f[0].inlined);
 	mo_frames_free(f, n);
+}
+
+static void test_demangle(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "_Z22create_detached_threadv", "create_detached_thread()" },
+		{ "_Znwm", "operator new(unsigned long)" },
+		{ "_ZNSt6vectorIcSaIcEE7reserveEm", "std::vector<char, std::allocator<char> >::reserve(unsigned long)" },
+		{ "_Z3foov.cold", "foo() [clone .cold]" },
+		/* Rust, legacy (hash dropped) and v0 */
+		{ "_ZN7mycrate4leak17h0123456789abcdefE", "mycrate::leak" },
+		{ "_RNvCs1234_7mycrate4leak", "mycrate::leak" },
+	};
+	static const char *const kept[] = { "main", "_start", "_Z", "_Zzz", "_R", "__libc_start_main",
+					    "" };
+	char *long_name = malloc(MO_DEMANGLE_MAX + 16);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *d = mo_demangle(cases[i][0]);
+
+		assert_non_null(d);
+		assert_string_equal(d, cases[i][1]);
+		free(d);
+	}
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		assert_null(mo_demangle(kept[i]));
+	assert_null(mo_demangle(NULL));
+	/* too long to be worth it: kept as it is */
+	assert_non_null(long_name);
+	snprintf(long_name, MO_DEMANGLE_MAX + 16, "_Z%d", MO_DEMANGLE_MAX + 4);
+	memset(long_name + strlen(long_name), 'a', MO_DEMANGLE_MAX + 15 - strlen(long_name));
+	long_name[MO_DEMANGLE_MAX + 15] = '\0';
+	assert_null(mo_demangle(long_name));
+	free(long_name);
+}
+
+/* The symbolizer demangles and keeps the name in the file beside it. */
+static void test_mangled_names(void **state)
+{
+	struct mo_symbolizer *s = mo_symbolizer_new();
+	uint64_t ips[3] = { addr_of(mangled_plain), addr_of(mangled_nested), addr_of(target_fn) };
+	struct mo_frame *f;
+	size_t n;
+
+	assert_non_null(s);
+	assert_int_equal(mo_symbolize(s, getpid(), ips, 1, &f, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].symbol, "create_detached_thread()");
+	assert_string_equal(f[0].linkage_name, "_Z22create_detached_threadv");
+	mo_frames_free(f, n);
+	/* one at a time: later frames are looked up as return addresses */
+	assert_int_equal(mo_symbolize(s, getpid(), &ips[1], 1, &f, &n), 0);
+	assert_string_equal(f[0].symbol, "mo::detail::count(char const*, unsigned long)");
+	assert_string_equal(f[0].linkage_name, "_ZN2mo6detail5countEPKcm");
+	mo_frames_free(f, n);
+	assert_int_equal(mo_symbolize(s, getpid(), &ips[2], 1, &f, &n), 0);
+	assert_string_equal(f[0].symbol, "target_fn");
+	assert_null(f[0].linkage_name);
+	mo_frames_free(f, n);
+	mo_symbolizer_free(s);
+	KEEP(mangled_plain(1) + mangled_nested(2));
 }
 
 static void test_data_symbol(void **state)
@@ -766,6 +839,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_own_function),
 		cmocka_unit_test(test_data_symbol),
+		cmocka_unit_test(test_demangle),
+		cmocka_unit_test(test_mangled_names),
 		cmocka_unit_test(test_return_address),
 		cmocka_unit_test(test_inlined),
 		cmocka_unit_test(test_inlined_nested),

@@ -24,6 +24,7 @@ struct mo_core {
 	struct mo_growth_stage *gs;	/* watch tier only */
 	struct mo_privsep *ps;		/* the parser process's client (config privsep) */
 	struct mo_records *rd;
+	struct mo_reach_stage *rc;	/* reachability scans */
 	struct mo_series *proc_series;	/* metrics: (process, container) counters */
 	struct mo_series *rss_series;	/* metrics: rss_growth counters by process */
 	uint64_t start_realtime_s;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* findings.c - events and leak findings (findings.h). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "core/kernel.h"
 #include "core/probes.h"
 #include "core/proctab.h"
+#include "core/reachability.h"
 #include "core/stacks.h"
 #include "pattern.h"
 #include "queue.h"
@@ -26,6 +28,7 @@ struct mo_findings {
 	struct mo_stacks *st;
 	struct mo_probes *pr;
 	struct mo_queue *q;
+	struct mo_reach_stage *rc;	/* reachability verdicts, or NULL */
 	uint64_t emitted;
 };
 
@@ -49,6 +52,11 @@ struct mo_findings *mo_findings_new(const struct mo_env *env, const struct mo_ke
 void mo_findings_free(struct mo_findings *f)
 {
 	free(f);
+}
+
+void mo_findings_set_reach(struct mo_findings *f, struct mo_reach_stage *rc)
+{
+	f->rc = rc;
 }
 
 void mo_findings_comm(struct mo_findings *f, pid_t pid, char *buf, size_t len)
@@ -152,9 +160,11 @@ void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 		k8s_copy(&c->k8s, l->k8s_namespace, l->k8s_pod, l->k8s_container);
 	}
 	if (g->stack_id && !mo_kernel_stack_stats(f->k, g->tgid, g->stack_id, &ss)) {
-		/* tracked allocations; scaled like the in-use totals */
-		l->alloc_count = ss.allocs * f->env->cfg.sampling_rate;
-		l->alloc_bytes = ss.alloc_bytes * f->env->cfg.sampling_rate;
+		/* what the tracked allocations stand for, weighted by the
+		 * kernel as the in-use totals are (sampling) */
+		l->alloc_count = ss.est_allocs / MO_WEIGHT_ONE +
+				 (ss.est_allocs % MO_WEIGHT_ONE >= MO_WEIGHT_ONE / 2);
+		l->alloc_bytes = ss.est_alloc_bytes;
 	}
 	e = mo_stacks_entry(f->st, g->tgid, g->stack_id);
 	mo_stacks_classify(e, &v);
@@ -164,6 +174,26 @@ void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 	l->severity = v.pattern == MO_PATTERN_GROWING || v.pattern == MO_PATTERN_FRAGMENTATION
 			      ? "warning"
 			      : "info";
+	l->kind = "leak";
+	if (g->stack_id && mo_reachability_get(f->rc, g->tgid, g->stack_id, now_boot, &l->reach)) {
+		/* a block nobody points to is a leak whatever its history; a
+		 * plateau every block of which is pointed to is kept on purpose */
+		if (mo_reach_lost(&l->reach))
+			l->severity = "warning";
+		else if (v.pattern == MO_PATTERN_PLATEAU && !strcmp(l->reach.verdict, "reachable"))
+			l->kind = "plateau";
+	}
+}
+
+bool mo_findings_reach_news(struct mo_findings *f, uint32_t pid, uint64_t stack_id)
+{
+	return mo_reachability_announce(f->rc, pid, stack_id);
+}
+
+bool mo_reach_lost(const struct mo_reachability *r)
+{
+	return r->verdict && (!strcmp(r->verdict, "definitely_lost") ||
+			      !strcmp(r->verdict, "indirectly_lost"));
 }
 
 struct mo_event *mo_findings_leak_event(struct mo_findings *f, const struct mo_leak *l,
@@ -185,6 +215,7 @@ struct mo_event *mo_findings_leak_event(struct mo_findings *f, const struct mo_l
 	ev->growth_bytes_per_s = l->growth_bytes_per_s;
 	ev->confidence = l->confidence;
 	ev->tier = l->tier;
+	ev->reach = l->reach;
 	if (mo_trace_copy(&ev->stack, &l->stack)) {
 		mo_event_free(ev);
 		return NULL;
@@ -225,6 +256,36 @@ void mo_findings_map_record(void *ctx, const struct mo_record *r)
 		if (tr)
 			mo_trace_copy(&ev->stack, tr);
 	}
+	mo_findings_emit(f, ev);
+}
+
+void mo_findings_scan_event(void *ctx, const struct mo_reach_summary *s)
+{
+	struct mo_findings *f = ctx;
+	struct mo_event *ev = mo_findings_event(f, MO_EVENT_KERNEL_PROCESS, "reachability_scan",
+						s->pid, 0);
+	uint64_t blocks = 0, bytes = 0;
+
+	if (!ev)
+		return;
+	for (int c = 0; c < MO_REACH_NR_CLASSES; c++) {
+		blocks += s->blocks[c];
+		bytes += s->bytes[c];
+	}
+	mo_reachability_of_summary(s, &ev->reach);
+	ev->reach.scan_pause_ns = s->pause_ns;
+	ev->reach.scan_cpu_ns = s->cpu_ns;
+	ev->reach.scan_bytes = s->bytes_scanned;
+	ev->severity = mo_reach_lost(&ev->reach) ? "warning" : "info";
+	ev->count = blocks;
+	ev->size_bytes = bytes;
+	snprintf(ev->detail, sizeof(ev->detail),
+		 "%s scan (%s) of %" PRIu64 " blocks: %" PRIu64 " definitely lost, %" PRIu64
+		 " indirectly lost, %" PRIu64 " reachable, %" PRIu64 " unknown%s%s",
+		 mo_scan_mode_name(s->mode), s->trigger, blocks, s->blocks[MO_REACH_DEFINITELY_LOST],
+		 s->blocks[MO_REACH_INDIRECTLY_LOST], s->blocks[MO_REACH_REACHABLE],
+		 s->blocks[MO_REACH_UNKNOWN], s->why ? ": " : "",
+		 s->why ? mo_reach_why_name(s->why) : "");
 	mo_findings_emit(f, ev);
 }
 

@@ -16,6 +16,7 @@
 #include "attach.h"
 #include "core/kernel.h"
 #include "memobserver.skel.h"
+#include "sampling.h"
 #include "util.h"
 
 #define BATCH 4096
@@ -153,6 +154,18 @@ struct alloc_kv {
 	struct mo_alloc_info v;
 };
 
+/* What a record stands for * MO_WEIGHT_ONE, as the kernel side's
+ * record_weight: under byte sampling a heap block's weight follows from its
+ * size (the tables the BPF object was loaded with). */
+static uint64_t record_weight(const struct mo_bpf *b, const struct mo_alloc_info *v)
+{
+	const struct memobserver_bpf__rodata *ro = b->skel->rodata;
+
+	if (ro->sample_bytes && v->kind == MO_KIND_HEAP)
+		return mo_sample_weight(ro->sample_gtab, v->size, ro->sample_bytes);
+	return (uint64_t)(v->sample_weight ? v->sample_weight : 1) << MO_WEIGHT_SHIFT;
+}
+
 static int k_allocs(void *impl, struct mo_alloc_rec **out, size_t *n)
 {
 	struct alloc_kv *kv = NULL;
@@ -177,7 +190,7 @@ static int k_allocs(void *impl, struct mo_alloc_rec **out, size_t *n)
 			.ts_ns = kv[i].v.ts_ns,
 			.stack_id = kv[i].v.stack_id,
 			.kind = kv[i].v.kind,
-			.weight = kv[i].v.sample_weight ? kv[i].v.sample_weight : 1,
+			.weight = record_weight(impl, &kv[i].v),
 		};
 	}
 	free(kv);
@@ -352,6 +365,9 @@ static int open_and_load(struct mo_bpf *b, const struct mo_bpf_params *p)
 	s->rodata->trace_all = p->system_wide;
 	s->rodata->min_size = p->min_size;
 	s->rodata->sample_rate = p->sample_rate;
+	s->rodata->sample_bytes = p->sample_bytes;
+	if (p->sample_bytes)
+		mo_sample_tables_init(s->rodata->sample_log2tab, s->rodata->sample_gtab);
 	s->rodata->max_depth = p->max_depth;
 	s->rodata->session_mode = p->session;
 	s->rodata->large_size = p->large_size;

@@ -203,6 +203,7 @@ struct mo_bpf_params {
 	uint32_t self_tgid;
 	uint64_t min_size;
 	uint32_t sample_rate;
+	uint64_t sample_bytes;		/* byte sampling's mean, 0 = off */
 	uint32_t max_depth;
 	uint64_t large_size;
 	uint64_t target_cgroup;

@@ -100,6 +100,9 @@ static bool exit_pending(struct mo_leaks *lk, uint32_t pid)
 /* The finding a group's history makes: "leak", "plateau", or none. */
 static const char *finding_kind(const struct mo_trace_entry *e, const struct mo_leak *l)
 {
+	/* a block nobody points to is a leak, however short its history */
+	if (mo_reach_lost(&l->reach))
+		return "leak";
 	if (!e || !e->hist || e->hist->n < MIN_FINDING_SAMPLES)
 		return NULL;
 	if (!strcmp(l->pattern, "growing") || !strcmp(l->pattern, "fragmentation"))
@@ -115,6 +118,7 @@ static void report_group(struct mo_leaks *lk, const struct mo_leak_group *gi, ui
 	struct mo_event *ev;
 	const char *kind;
 	struct mo_leak l;
+	bool news;
 
 	mo_findings_fill_leak(lk->f, &l, gi, now);
 	e = mo_stacks_entry(lk->st, gi->tgid, gi->stack_id);
@@ -123,7 +127,10 @@ static void report_group(struct mo_leaks *lk, const struct mo_leak_group *gi, ui
 		mo_trace_release(&l.stack);
 		return;
 	}
-	if (e && e->last_emit_ns && now - e->last_emit_ns < lk->env->cfg.stack_dedup_window_ns) {
+	/* a loss just found is reported at once, whatever was said before */
+	news = mo_reach_lost(&l.reach) && mo_findings_reach_news(lk->f, gi->tgid, gi->stack_id);
+	if (!news && e && e->last_emit_ns &&
+	    now - e->last_emit_ns < lk->env->cfg.stack_dedup_window_ns) {
 		e->suppressed++;
 		mo_stat_add(&lk->suppressed, 1);
 		mo_trace_release(&l.stack);

@@ -10,6 +10,7 @@
  *   lifecycle.c  fork/exec/exit, reclaim, lost records    -> findings
  *   leaks.c      periodic analysis of the allocation table -> findings
  *   resident.c   RSS, growth, OOM risk                     -> findings
+ *   reachability.c  scans of tracked heap blocks: verdicts read by findings
  *   findings.c   events into the queue the caller reads
  *   report.c     counters, the leak report, metrics data
  *
@@ -41,6 +42,7 @@
 #include "core/lifecycle.h"
 #include "core/probes.h"
 #include "core/proctab.h"
+#include "core/reachability.h"
 #include "core/records.h"
 #include "core/report.h"
 #include "core/resident.h"
@@ -65,6 +67,10 @@
 struct request {
 	void (*fn)(struct mo_observer *o, void *arg);
 	void *arg;
+	/* the caller stopped waiting (under req_lock): the worker frees the
+	 * request and, through drop, arg and what fn made */
+	void (*drop)(void *arg);
+	bool abandoned;
 	bool done;
 };
 
@@ -84,6 +90,8 @@ struct mo_observer {
 	bool started, stopped;
 	int stop_efd, timer_fd, req_efd;
 	uint64_t last_reclaim_ns;
+	bool scan_asked;	/* atomic: mo_observer_scan, served by the worker */
+	pid_t command;		/* mo_observer_add_command's, or 0 */
 
 	pthread_mutex_t call_lock;	/* one request at a time */
 	pthread_mutex_t req_lock;
@@ -121,10 +129,83 @@ static void call(struct mo_observer *o, void (*fn)(struct mo_observer *, void *)
 	pthread_mutex_unlock(&o->call_lock);
 }
 
+static struct timespec deadline_after(int timeout_ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += timeout_ms / 1000;
+	t.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/*
+ * As call(), waiting at most timeout_ms: 0 once fn has run. Otherwise
+ * (-ETIMEDOUT, -ENOMEM) arg is dropped: here when fn was not started, by
+ * the worker once fn is done when it had been.
+ */
+static int call_timed(struct mo_observer *o, void (*fn)(struct mo_observer *, void *), void *arg,
+		      void (*drop)(void *), int timeout_ms)
+{
+	struct timespec deadline = deadline_after(timeout_ms);
+	struct request *r;
+	uint64_t one = 1;
+	int err = 0;
+
+	/* another caller's request ahead of ours counts against our time */
+	if (pthread_mutex_clocklock(&o->call_lock, CLOCK_MONOTONIC, &deadline)) {
+		drop(arg);
+		return -ETIMEDOUT;
+	}
+	pthread_mutex_lock(&o->req_lock);
+	if (!o->worker_running || o->worker_exiting) {
+		pthread_mutex_unlock(&o->req_lock);
+		fn(o, arg);
+		pthread_mutex_unlock(&o->call_lock);
+		return 0;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		pthread_mutex_unlock(&o->req_lock);
+		pthread_mutex_unlock(&o->call_lock);
+		drop(arg);
+		return -ENOMEM;
+	}
+	*r = (struct request){ .fn = fn, .arg = arg, .drop = drop };
+	o->req = r;
+	pthread_mutex_unlock(&o->req_lock);
+	if (write(o->req_efd, &one, sizeof(one)) != sizeof(one)) {
+		/* an eventfd write fails only on overflow: the worker wakes anyway */
+	}
+	pthread_mutex_lock(&o->req_lock);
+	while (!r->done && err != ETIMEDOUT)
+		err = pthread_cond_clockwait(&o->req_done, &o->req_lock, CLOCK_MONOTONIC, &deadline);
+	if (r->done) {
+		free(r);
+		err = 0;
+	} else if (o->req == r) {
+		o->req = NULL;	/* not taken yet: withdrawn */
+		free(r);
+		drop(arg);
+		err = -ETIMEDOUT;
+	} else {
+		r->abandoned = true;
+		err = -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&o->req_lock);
+	pthread_mutex_unlock(&o->call_lock);
+	return err;
+}
+
 /* A request waiting, if any, done; exiting: no later one is taken. */
 static void serve(struct mo_observer *o, bool exiting)
 {
 	struct request *r;
+	bool abandoned;
 
 	pthread_mutex_lock(&o->req_lock);
 	o->worker_exiting = exiting;
@@ -135,9 +216,14 @@ static void serve(struct mo_observer *o, bool exiting)
 		return;
 	r->fn(o, r->arg);
 	pthread_mutex_lock(&o->req_lock);
+	abandoned = r->abandoned;
 	r->done = true;
 	pthread_cond_broadcast(&o->req_done);
 	pthread_mutex_unlock(&o->req_lock);
+	if (abandoned) {
+		r->drop(r->arg);
+		free(r);
+	}
 }
 
 /* -------------------------------------------------------------- worker */
@@ -172,6 +258,9 @@ static void work(struct mo_observer *o, bool stop, bool tick)
 	}
 	t3 = mo_clock_ns(CLOCK_BOOTTIME);
 	if (tick && !stop) {
+		/* plateaus scanned first: their findings carry the verdict */
+		if (c->env.cfg.scan)
+			mo_reachability_periodic(c->rc, t3, mo_findings_scan_event, c->f);
 		mo_leaks_periodic(c->lk, t3);
 		if (c->gs)
 			mo_growth_periodic(c->gs, t3);
@@ -184,7 +273,7 @@ static void work(struct mo_observer *o, bool stop, bool tick)
 			   (t4 - t3) / 1e6);
 }
 
-enum { EV_RECORDS = 1, EV_STOP, EV_TIMER, EV_REQUEST };
+enum { EV_RECORDS = 1, EV_STOP, EV_TIMER, EV_REQUEST, EV_HELD };
 
 static void *worker_main(void *arg)
 {
@@ -204,13 +293,17 @@ static void *worker_main(void *arg)
 	epoll_ctl(ep, EPOLL_CTL_ADD, o->timer_fd, &e);
 	e.data.u32 = EV_REQUEST;
 	epoll_ctl(ep, EPOLL_CTL_ADD, o->req_efd, &e);
+	if (mo_reachability_hold_fd(o->c.rc) >= 0) {
+		e.data.u32 = EV_HELD;
+		epoll_ctl(ep, EPOLL_CTL_ADD, mo_reachability_hold_fd(o->c.rc), &e);
+	}
 
 	for (;;) {
-		struct epoll_event evs[4];
+		struct epoll_event evs[5];
 		/* exits waiting for their reclaim: come back soon */
 		int timeout = mo_lifecycle_pending(o->c.lc) ? (int)(RECLAIM_PERIOD_NS / 1000000) : 100;
-		int n = epoll_wait(ep, evs, 4, timeout);
-		bool stop = false, tick = false, req = false;
+		int n = epoll_wait(ep, evs, 5, timeout);
+		bool stop = false, tick = false, req = false, held = false;
 		uint64_t x;
 
 		for (int i = 0; i < n; i++) {
@@ -224,9 +317,18 @@ static void *worker_main(void *arg)
 			case EV_REQUEST:
 				req = read(o->req_efd, &x, sizeof(x)) == sizeof(x);
 				break;
+			case EV_HELD:
+				held = true;
+				break;
 			}
 		}
+		/* the command waits at its exit: its records are all in */
+		if (held)
+			mo_reachability_exits(o->c.rc, mo_findings_scan_event, o->c.f);
 		work(o, stop, tick);
+		if (!stop && __atomic_exchange_n(&o->scan_asked, false, __ATOMIC_SEQ_CST))
+			mo_reachability_scan_all(o->c.rc, o->c.env.cfg.scan_mode, "request",
+						 mo_findings_scan_event, o->c.f);
 		if (req || stop)
 			serve(o, stop);
 		if (stop)
@@ -331,6 +433,7 @@ int mo_observer_add_command(struct mo_observer *o, pid_t pid, const char *exe)
 	err = mo_observer_add_pid(o, pid, MO_PID_FOLLOW_CHILDREN);
 	if (err)
 		return err;
+	o->command = pid;
 	p = mo_proctab_find(o->c.pt, pid);
 	free(p->exe);
 	p->exe = strdup(exe);
@@ -438,6 +541,7 @@ static int load(struct mo_observer *o)
 		 * sites of a process it saw grow: every size counts there */
 		.min_size = o->c.env.watch ? 1 : cfg->min_allocation_size,
 		.sample_rate = cfg->sampling_rate,
+		.sample_bytes = cfg->sample_bytes,
 		.max_depth = cfg->max_stack_depth,
 		.large_size = cfg->large_allocation_threshold,
 		.target_cgroup = o->target_cgroup,
@@ -495,6 +599,10 @@ static int wire(struct mo_observer *o, bool rss_from_proc)
 	c->f = c->st && c->pr ? mo_findings_new(&c->env, c->k, c->pt, c->st, c->pr, c->q) : NULL;
 	c->rs = c->f ? mo_resident_new(&c->env, c->k, c->pt, c->f, rss_from_proc) : NULL;
 	c->lk = c->rs ? mo_leaks_new(&c->env, c->k, c->pt, c->st, c->f, c->rs) : NULL;
+	c->rc = c->f ? mo_reachability_new(&c->env, c->k, c->pt, c->st, NULL) : NULL;
+	if (!c->rc)
+		return -ENOMEM;
+	mo_findings_set_reach(c->f, c->rc);
 	if (c->env.watch && c->lk) {
 		c->es = mo_escalate_new(&c->env, c->k, c->pt, c->st, c->f, c->pr);
 		c->gs = c->es ? mo_growth_new(&c->env, c->k, c->pt, c->st, c->f, c->rs, c->es) : NULL;
@@ -596,6 +704,7 @@ static void unwire(struct mo_observer *o)
 	mo_leaks_free(c->lk);
 	mo_resident_free(c->rs);
 	mo_findings_free(c->f);
+	mo_reachability_free(c->rc);
 	mo_stacks_free(c->st);
 	mo_modules_free(o->mods);
 	mo_bpf_free(o->bpf);
@@ -606,6 +715,7 @@ static void unwire(struct mo_observer *o)
 	c->lk = NULL;
 	c->rs = NULL;
 	c->f = NULL;
+	c->rc = NULL;
 	c->st = NULL;
 	o->mods = NULL;
 	o->bpf = NULL;
@@ -690,6 +800,16 @@ int mo_observer_start(struct mo_observer *o)
 	its.it_value.tv_nsec = (long)(c->env.cfg.report_interval_ns % MO_NSEC);
 	its.it_interval = its.it_value;
 	timerfd_settime(o->timer_fd, 0, &its, NULL);
+	/* what the command holds at its exit is scanned there, before its
+	 * memory goes: it is traced from now on (docs/reachability.md) */
+	if (c->env.cfg.scan && o->command) {
+		err = mo_reachability_hold(c->rc, o->command);
+		if (err)
+			mo_env_log(&c->env, MO_LOG_WARN,
+				   "cannot hold the command at its exit (%s): what it holds "
+				   "then is not scanned",
+				   strerror(-err));
+	}
 	o->started = true;
 	o->last_reclaim_ns = mo_clock_ns(CLOCK_BOOTTIME);
 	err = -pthread_create(&o->worker, NULL, worker_main, o);
@@ -697,6 +817,8 @@ int mo_observer_start(struct mo_observer *o)
 		o->started = false;
 		goto fail;
 	}
+	/* told apart from the caller's threads (ps -L, perf, a debugger) */
+	pthread_setname_np(o->worker, "mo-worker");
 	pthread_mutex_lock(&o->call_lock);
 	o->worker_running = true;
 	pthread_mutex_unlock(&o->call_lock);
@@ -725,6 +847,19 @@ void mo_observer_note(struct mo_observer *o, enum mo_counter_id id, uint64_t n)
 {
 	if ((unsigned)id < MO_CTR__COUNT)
 		mo_stat_add(&o->c.noted[id], n);
+}
+
+int mo_observer_scan(struct mo_observer *o)
+{
+	uint64_t one = 1;
+
+	if (!o->started || o->stopped)
+		return -EAGAIN;
+	__atomic_store_n(&o->scan_asked, true, __ATOMIC_SEQ_CST);
+	if (write(o->req_efd, &one, sizeof(one)) != sizeof(one)) {
+		/* an eventfd write fails only on overflow: the worker wakes anyway */
+	}
+	return 0;
 }
 
 bool mo_observer_targets_gone(struct mo_observer *o)
@@ -773,6 +908,14 @@ int mo_observer_stop(struct mo_observer *o)
 	/* escalations report what they found so far */
 	if (c->es)
 		mo_escalate_finish(c->es);
+	/* the processes still running, scanned while their blocks are tracked:
+	 * the report made after the stop carries the verdicts; the command,
+	 * if it waits at its exit, first, then it goes */
+	mo_reachability_exits(c->rc, mo_findings_scan_event, c->f);
+	if (c->env.cfg.scan)
+		mo_reachability_scan_all(c->rc, c->env.cfg.scan_mode, "end", mo_findings_scan_event,
+					 c->f);
+	mo_reachability_unhold(c->rc);
 	/* Detach first so nothing new arrives, then settle what is pending:
 	 * exits seen just before the stop still get their final findings. */
 	mo_probes_detach(c->pr);
@@ -804,6 +947,83 @@ struct mo_report *mo_observer_report(struct mo_observer *o)
 	}
 	call(o, make_report, &r);
 	return r;
+}
+
+struct query {
+	struct mo_report_query q;
+	char container[72];	/* q.container points here */
+	struct mo_report *r;
+	int err;
+};
+
+static void run_query(struct mo_observer *o, void *arg)
+{
+	struct query *qa = arg;
+
+	qa->r = mo_core_query(&o->c, &qa->q, &qa->err);
+}
+
+static void drop_query(void *arg)
+{
+	struct query *qa = arg;
+
+	mo_report_free(qa->r);
+	free(qa);
+}
+
+int mo_observer_query(struct mo_observer *o, const struct mo_report_query *q, int timeout_ms,
+		      struct mo_report **out)
+{
+	struct query *qa;
+	int err;
+
+	if (!o || !q || !out || q->pid < 0 || (unsigned)q->kind > MO_REPORT_GROWTH)
+		return -EINVAL;
+	*out = NULL;
+	/* the worker may outlive our wait: it gets its own copy */
+	qa = calloc(1, sizeof(*qa));
+	if (!qa)
+		return -ENOMEM;
+	qa->q = *q;
+	if (q->container) {
+		if (strlen(q->container) >= sizeof(qa->container)) {
+			free(qa);
+			return -EINVAL;
+		}
+		strcpy(qa->container, q->container);
+		qa->q.container = qa->container;
+	}
+	if (timeout_ms < 0) {
+		call(o, run_query, qa);
+	} else {
+		err = call_timed(o, run_query, qa, drop_query, timeout_ms);
+		if (err)
+			return err;	/* qa is dropped */
+	}
+	err = qa->err;
+	*out = qa->r;
+	free(qa);
+	return err;
+}
+
+int mo_observer_profile(struct mo_observer *o, const struct mo_report_query *q,
+			const struct mo_profile_limits *limits, int timeout_ms, uint8_t **gz,
+			size_t *len)
+{
+	struct mo_report *r;
+	int err;
+
+	if (!gz || !len)
+		return -EINVAL;
+	*gz = NULL;
+	*len = 0;
+	err = mo_observer_query(o, q, timeout_ms, &r);
+	if (err)
+		return err;
+	/* here and not in the worker: compression holds no stage's state */
+	err = mo_core_profile(&o->c, r, q->kind, limits, gz, len);
+	mo_report_free(r);
+	return err;
 }
 
 void mo_observer_counters(struct mo_observer *o, struct mo_counters *out)

@@ -18,6 +18,7 @@
 #include "core/lifecycle.h"
 #include "core/probes.h"
 #include "core/proctab.h"
+#include "core/reachability.h"
 #include "core/report.h"
 #include "core/resident.h"
 #include "core/series.h"
@@ -26,6 +27,7 @@
 #include "queue.h"
 #include "safefile.h"
 #include "sinks/metrics.h"
+#include "sinks/pprof.h"
 #include "traces.h"
 #include "util.h"
 
@@ -50,6 +52,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_shed_stats sh;
 	struct mo_privsep_stats ps = { 0 };
 	struct mo_k8snames_stats ks;
+	struct mo_reach_counts rch;
 
 	memset(out, 0, sizeof(*out));
 	if (!c->k) {
@@ -69,6 +72,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	if (c->ps)
 		mo_privsep_stats(c->ps, &ps);
 	mo_proctab_k8snames_stats(c->pt, &ks);
+	mo_reachability_stats(c->rc, &rch);
 
 	out->allocs_tracked = v[MO_C_ALLOCS_TRACKED] + v[MO_C_MMAPS_TRACKED];
 	out->frees_matched = v[MO_C_FREES_MATCHED] + v[MO_C_MUNMAPS_MATCHED];
@@ -140,6 +144,22 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->k8s_entries_bad_type = ks.bad_type;
 	out->k8s_entries_mismatched = ks.mismatched;
 	out->drop_k8s_names_full = ks.table_full;
+	out->scans_run = rch.run;
+	out->scans_no_permission = rch.no_permission;
+	out->scans_already_traced = rch.already_traced;
+	out->scans_process_gone = rch.process_gone;
+	out->scans_pause_cap = rch.pause_cap;
+	out->scans_over_budget = rch.over_budget;
+	out->scans_failed = rch.failed;
+	out->scan_blocks_definitely_lost = rch.blocks[MO_REACH_DEFINITELY_LOST];
+	out->scan_blocks_indirectly_lost = rch.blocks[MO_REACH_INDIRECTLY_LOST];
+	out->scan_blocks_reachable = rch.blocks[MO_REACH_REACHABLE];
+	out->scan_blocks_unknown = rch.blocks[MO_REACH_UNKNOWN];
+	out->scan_pauses = rch.pauses;
+	out->scan_pause_ns = rch.pause_ns;
+	out->scan_cpu_ns = rch.cpu_ns;
+	out->lost_definitely_bytes = rch.lost_definitely_bytes;
+	out->lost_indirectly_bytes = rch.lost_indirectly_bytes;
 	add_noted(c, out);
 
 	out->rss_from_proc = rs.from_proc;
@@ -161,35 +181,54 @@ static int leak_cmp(const void *a, const void *b)
 	return x->pid - y->pid;
 }
 
-struct mo_report *mo_core_report(struct mo_core *c)
+/* Is pid's (worker side) in q's scope? */
+static bool wanted(struct mo_core *c, const struct mo_report_query *q, pid_t pid)
 {
-	struct mo_report *r = calloc(1, sizeof(*r));
+	const struct mo_container *ct;
+
+	if (q->pid && pid != q->pid)
+		return false;
+	if (!q->container)
+		return true;
+	ct = mo_proctab_container(c->pt, pid);
+	return ct && !strncmp(ct->id, q->container, strlen(q->container));
+}
+
+/* An exited process's final leak: it holds its own container id. */
+static bool exit_wanted(const struct mo_report_query *q, const struct mo_leak *l)
+{
+	return (!q->pid || l->pid == q->pid) &&
+	       (!q->container || !strncmp(l->container_id, q->container, strlen(q->container)));
+}
+
+/* The allocation table grouped by stack: leaks, or the whole heap. */
+static void table_leaks(struct mo_core *c, const struct mo_report_query *q, struct mo_report *r,
+			uint64_t *live_unattributed)
+{
 	struct mo_alloc_rec *recs = NULL;
 	struct mo_leak_groups g = { 0 };
-	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME), live_unattributed = 0;
-	const struct mo_leak *exits;
-	size_t n = 0, nexit, cap;
+	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME);
+	const struct mo_leak *exits = NULL;
+	size_t n = 0, nexit = 0, cap;
 
-	if (!r)
-		return NULL;
-	r->timestamp_ns = mo_clock_ns(CLOCK_REALTIME);
-	r->min_unfreed_age_ns = c->env.cfg.min_unfreed_age_ns;
-	if (!c->k)
-		return r;
-	mo_lifecycle_exit_leaks(c->lc, &exits, &nexit);
+	if (q->kind == MO_REPORT_LEAKS)
+		mo_lifecycle_exit_leaks(c->lc, &exits, &nexit);
 	if (mo_kernel_allocs(c->k, &recs, &n) == 0 &&
-	    mo_analyze(recs, n, now, c->env.cfg.min_unfreed_age_ns, &g) == 0) {
+	    mo_analyze(recs, n, now, r->min_unfreed_age_ns, &g) == 0) {
 		cap = g.nr + nexit;
 		r->leaks = calloc(cap ? cap : 1, sizeof(*r->leaks));
 		if (r->leaks) {
 			for (size_t i = 0; i < g.nr; i++) {
 				if (g.g[i].stack_id == 0)
-					live_unattributed += g.g[i].count;
-				else if (!mo_stacks_runtime(c->st, &g.g[i]))
+					*live_unattributed += g.g[i].count;
+				else if (wanted(c, q, (pid_t)g.g[i].tgid) &&
+					 !mo_stacks_runtime(c->st, &g.g[i]))
 					mo_findings_fill_leak(c->f, &r->leaks[r->nleaks++], &g.g[i],
 							      now);
 			}
 			for (size_t i = 0; i < nexit; i++) {
+				if (!exit_wanted(q, &exits[i]))
+					continue;
 				r->leaks[r->nleaks] = exits[i];
 				mo_trace_copy(&r->leaks[r->nleaks].stack, &exits[i].stack);
 				r->nleaks++;
@@ -200,6 +239,95 @@ struct mo_report *mo_core_report(struct mo_core *c)
 	}
 	mo_leak_groups_release(&g);
 	free(recs);
+}
+
+/* The watch tier's growth stacks, one leak per (process, stack). */
+static int growth_leaks(struct mo_core *c, const struct mo_report_query *q, struct mo_report *r)
+{
+	struct mo_kgrowth *all = NULL;
+	size_t n = 0;
+	int err;
+
+	if (!c->gs)
+		return -EOPNOTSUPP;
+	err = mo_kernel_growth_all(c->k, &all, &n);
+	if (err)
+		return err;
+	r->leaks = calloc(n ? n : 1, sizeof(*r->leaks));
+	if (!r->leaks) {
+		free(all);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct mo_kgrowth *g = &all[i];
+		pid_t pid = (pid_t)g->k.tgid;
+		struct mo_proc *p = mo_proctab_find(c->pt, pid);
+		const struct mo_container *ct;
+		const struct mo_stack_trace *tr;
+		struct mo_leak *l;
+
+		if (!g->g.bytes || (p && p->exit_pending) || !wanted(c, q, pid))
+			continue;
+		l = &r->leaks[r->nleaks++];
+		l->pid = pid;
+		l->tier = "watch";
+		l->severity = "info";
+		l->estimate = true;	/* sampled, as the growth findings */
+		l->unfreed_bytes = g->g.bytes;
+		l->count = g->g.samples;
+		mo_findings_comm(c->f, pid, l->command, sizeof(l->command));
+		ct = mo_proctab_container(c->pt, pid);
+		if (ct) {
+			snprintf(l->container_id, sizeof(l->container_id), "%s", ct->id);
+			snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", ct->pod_uid);
+		}
+		tr = mo_stacks_trace(c->st, g->k.tgid, g->k.stack_id);
+		if (tr)
+			mo_trace_copy(&l->stack, tr);
+		l->stack.id = g->k.stack_id;
+	}
+	free(all);
+	return 0;
+}
+
+/* Does memobserver know anything of pid (worker side)? */
+static bool pid_known(struct mo_core *c, pid_t pid)
+{
+	struct mo_proc_stats ps;
+
+	return mo_proctab_find(c->pt, pid) || mo_kernel_proc(c->k, (uint32_t)pid, &ps) == 0;
+}
+
+struct mo_report *mo_core_query(struct mo_core *c, const struct mo_report_query *q, int *errp)
+{
+	struct mo_report *r = calloc(1, sizeof(*r));
+	uint64_t live_unattributed = 0;
+	int err = 0;
+
+	*errp = 0;
+	if (!r) {
+		*errp = -ENOMEM;
+		return NULL;
+	}
+	r->timestamp_ns = mo_clock_ns(CLOCK_REALTIME);
+	r->min_unfreed_age_ns = q->kind == MO_REPORT_LEAKS ? c->env.cfg.min_unfreed_age_ns : 0;
+	if (!c->k) {
+		if (q->kind == MO_REPORT_GROWTH)
+			err = -EOPNOTSUPP;
+		else if (q->pid)
+			err = -ESRCH;
+		goto out;
+	}
+	if (q->kind == MO_REPORT_GROWTH)
+		err = growth_leaks(c, q, r);
+	else
+		table_leaks(c, q, r, &live_unattributed);
+	if (err)
+		goto out;
+	if (q->pid && !r->nleaks && !pid_known(c, q->pid)) {
+		err = -ESRCH;
+		goto out;
+	}
 	if (r->nleaks)
 		qsort(r->leaks, r->nleaks, sizeof(*r->leaks), leak_cmp);
 	for (size_t i = 0; i < r->nleaks; i++) {
@@ -209,9 +337,41 @@ struct mo_report *mo_core_report(struct mo_core *c)
 	}
 	mo_core_counters(c, &r->counters);
 	r->counters.unattributed_blocks += live_unattributed;
-	/* with probes shed part of the time, counts cover the attached time */
-	r->estimate |= r->counters.shed_ns > 0;
+	/* with probes shed part of the time, counts cover the attached time;
+	 * sampled, the totals are estimates even where no stack was sampled */
+	r->estimate |= r->counters.shed_ns > 0 || c->env.cfg.sampling_rate > 1 ||
+		       c->env.cfg.sample_bytes;
+out:
+	if (err) {
+		mo_report_free(r);
+		*errp = err;
+		return NULL;
+	}
 	return r;
+}
+
+struct mo_report *mo_core_report(struct mo_core *c)
+{
+	const struct mo_report_query all = { .kind = MO_REPORT_LEAKS };
+	int err;
+
+	return mo_core_query(c, &all, &err);
+}
+
+int mo_core_profile(struct mo_core *c, const struct mo_report *r, enum mo_report_kind kind,
+		    const struct mo_profile_limits *limits, uint8_t **gz, size_t *len)
+{
+	size_t max_stacks = limits && limits->max_stacks ? limits->max_stacks
+							 : MO_PROFILE_MAX_STACKS;
+	size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : MO_PROFILE_MAX_BYTES;
+	struct mo_pprof_cut cut;
+	int err;
+
+	err = mo_pprof_encode_bounded(r, kind == MO_REPORT_GROWTH ? MO_PPROF_GROWTH : MO_PPROF_HEAP,
+				      max_stacks, max_bytes, gz, len, &cut);
+	if (!err)
+		mo_stat_add(&c->noted[MO_CTR_profile_stacks_cut], cut.samples);
+	return err;
 }
 
 static uint64_t self_rss(void)

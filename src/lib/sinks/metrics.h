@@ -91,6 +91,12 @@ struct mo_metrics_snapshot {
 	X("memobserver_probes_shed_seconds_total", MO_CK_COUNTER, NULL, true,                    \
 	  (double)s->counters.shed_ns / 1e9,                                                     \
 	  "Time the allocating functions' probes were detached by the overhead budget.")        \
+	X("memobserver_reachability_pause_seconds_total", MO_CK_COUNTER, NULL, true,             \
+	  (double)s->counters.scan_pause_ns / 1e9,                                               \
+	  "Time observed processes spent stopped by reachability scans.")                       \
+	X("memobserver_reachability_cpu_seconds_total", MO_CK_COUNTER, NULL, true,               \
+	  (double)s->counters.scan_cpu_ns / 1e9,                                                 \
+	  "CPU time memobserver spent in reachability scans.")                                  \
 	X("memobserver_cpu_seconds_total", MO_CK_COUNTER, NULL, true, s->self_cpu_seconds,       \
 	  "CPU time memobserver itself used, user plus system, in seconds.")                    \
 	X("memobserver_resident_memory_bytes", MO_CK_GAUGE, NULL, false, s->self_rss_bytes,      \

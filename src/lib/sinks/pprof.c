@@ -39,7 +39,9 @@ typedef Perftools__Profiles__Function Function;
 
 /* Build ids are 20 bytes from GNU ld, up to 64 from other linkers. */
 #define BUILD_ID_HEX_MAX 129
-/* Temp names tried before giving up when stale ones are in the way. */
+/* Per sample: pid, command and container labels; at most four values. */
+#define MAX_LABELS 3
+#define MAX_VALUES 4
 
 /* Index from a pair of integers to a value; 0 is never a stored value. */
 struct pair_slot {
@@ -80,9 +82,8 @@ struct builder {
 	size_t nmaps, map_cap;
 	Sample *samples;
 	size_t nsamples;
-	Label *labels;		/* two per sample */
-	int64_t *values;	/* four per sample */
-	bool alloc_known;	/* some leak knows its allocation totals */
+	Label *labels;		/* MAX_LABELS per sample */
+	int64_t *values;	/* MAX_VALUES per sample */
 };
 
 static uint64_t mix64(uint64_t x)
@@ -272,13 +273,15 @@ static void builder_release(struct builder *b)
 
 static int function_id(struct builder *b, const struct mo_frame *f, uint64_t *id)
 {
-	int64_t name, file;
+	int64_t name, file, system_name;
 	Function *fn;
 	int err;
 
 	err = intern(&b->strs, f->symbol, &name);
 	if (!err)
 		err = intern(&b->strs, f->file, &file);
+	if (!err)
+		err = intern(&b->strs, f->linkage_name ? f->linkage_name : f->symbol, &system_name);
 	if (err)
 		return err;
 	*id = pair_get(&b->func_index, (uint64_t)name, (uint64_t)file);
@@ -290,9 +293,10 @@ static int function_id(struct builder *b, const struct mo_frame *f, uint64_t *id
 	fn = &b->funcs[b->nfuncs];
 	perftools__profiles__function__init(fn);
 	fn->id = b->nfuncs + 1;
+	/* As Go's own profiles: the demangled name, and the name in the
+	 * object file (the same for C) */
 	fn->name = name;
-	/* The symbolizer gives one name; it is also the system's name. */
-	fn->system_name = name;
+	fn->system_name = system_name;
 	fn->filename = file;
 	err = pair_put(&b->func_index, (uint64_t)name, (uint64_t)file, fn->id);
 	if (err)
@@ -361,7 +365,12 @@ static int mapping_id(struct builder *b, const struct mo_leak *l, const struct m
 			acc->m.memory_limit = f->address == UINT64_MAX ? UINT64_MAX : f->address + 1;
 		return 0;
 	}
-	module_build_id(l, f->module, build_id, sizeof(build_id));
+	/* the id of the file that was symbolized; read now only for frames
+	 * that came without one */
+	if (f->build_id)
+		snprintf(build_id, sizeof(build_id), "%s", f->build_id);
+	else
+		module_build_id(l, f->module, build_id, sizeof(build_id));
 	err = intern(&b->strs, build_id, &bid);
 	if (err)
 		return err;
@@ -464,20 +473,27 @@ static size_t inline_group(const struct mo_stack_trace *st, size_t i)
 	return j - i + 1;
 }
 
-static int add_sample(struct builder *b, const struct mo_leak *l, int64_t pid_key,
-		      int64_t command_key)
+/* String table indices of the names every profile uses. */
+struct keys {
+	int64_t pid, command, container;
+};
+
+static int add_sample(struct builder *b, const struct mo_leak *l, enum mo_pprof_kind kind,
+		      const struct keys *k)
 {
 	const struct mo_stack_trace *st = &l->stack;
 	Sample *s = &b->samples[b->nsamples];
-	Label *labels = &b->labels[2 * b->nsamples];
-	int64_t *values = &b->values[4 * b->nsamples];
-	int64_t command;
+	Label *labels = &b->labels[MAX_LABELS * b->nsamples];
+	int64_t *values = &b->values[MAX_VALUES * b->nsamples];
+	int64_t command, container = 0;
 	size_t i, n;
 	int err;
 
 	perftools__profiles__sample__init(s);
 	b->nsamples++;	/* released with the builder from here on */
 	err = intern(&b->strs, l->command, &command);
+	if (!err && l->container_id[0])
+		err = intern(&b->strs, l->container_id, &container);
 	if (err)
 		return err;
 	if (st->nframes) {
@@ -492,34 +508,38 @@ static int add_sample(struct builder *b, const struct mo_leak *l, int64_t pid_ke
 			return err;
 		s->n_location_id++;
 	}
-	/* Ordered as sample_type: [alloc_objects, alloc_space,] inuse_objects,
-	 * inuse_space. What is still in use was allocated, so alloc >= inuse. */
-	if (b->alloc_known) {
+	if (kind == MO_PPROF_GROWTH) {
+		/* [growth_samples, growth_space]: faulted-in memory by stack */
+		values[0] = clamp_i64(l->count);
+		values[1] = clamp_i64(l->unfreed_bytes);
+		s->n_value = 2;
+	} else {
+		/* [alloc_objects, alloc_space, inuse_objects, inuse_space]. What
+		 * is still in use was allocated, so alloc >= inuse; a stack whose
+		 * allocation totals are unknown shows what is in use. */
 		values[0] = clamp_i64(l->alloc_count > l->count ? l->alloc_count : l->count);
 		values[1] = clamp_i64(l->alloc_bytes > l->unfreed_bytes ? l->alloc_bytes
 									 : l->unfreed_bytes);
 		values[2] = clamp_i64(l->count);
 		values[3] = clamp_i64(l->unfreed_bytes);
 		s->n_value = 4;
-	} else {
-		values[0] = clamp_i64(l->count);
-		values[1] = clamp_i64(l->unfreed_bytes);
-		s->n_value = 2;
 	}
 	s->value = values;
 
-	s->label = calloc(2, sizeof(*s->label));
+	s->label = calloc(MAX_LABELS, sizeof(*s->label));
 	if (!s->label)
 		return -ENOMEM;
-	perftools__profiles__label__init(&labels[0]);
-	labels[0].key = pid_key;
+	for (i = 0; i < MAX_LABELS; i++)
+		perftools__profiles__label__init(&labels[i]);
+	labels[0].key = k->pid;
 	labels[0].num = l->pid;
-	perftools__profiles__label__init(&labels[1]);
-	labels[1].key = command_key;
+	labels[1].key = k->command;
 	labels[1].str = command;
-	s->label[0] = &labels[0];
-	s->label[1] = &labels[1];
-	s->n_label = 2;
+	labels[2].key = k->container;
+	labels[2].str = container;
+	s->n_label = container ? 3 : 2;
+	for (i = 0; i < s->n_label; i++)
+		s->label[i] = &labels[i];
 	return 0;
 }
 
@@ -553,100 +573,133 @@ static void *pointers(void *arr, size_t n, size_t sz)
 	return p;
 }
 
-/* Encode the report as a serialized Profile (malloc'ed) into *out. */
-static int encode(const struct mo_report *r, uint8_t **out, size_t *outlen)
+/* The profile's comments: what it holds, and what was left out of it. */
+static int comments(struct builder *b, const struct mo_report *r, enum mo_pprof_kind kind,
+		    const struct mo_pprof_cut *cut, int64_t ids[3], size_t *n)
+{
+	char text[160];
+	int err = intern(&b->strs, "memobserver " MO_VERSION, &ids[0]);
+
+	if (err)
+		return err;
+	*n = 2;
+	if (cut->samples) {
+		snprintf(text, sizeof(text),
+			 "%llu stacks holding %llu bytes left out (the profile is bounded)",
+			 (unsigned long long)cut->samples, (unsigned long long)cut->bytes);
+		err = intern(&b->strs, text, &ids[(*n)++]);
+		if (err)
+			return err;
+	}
+	if (kind == MO_PPROF_GROWTH)
+		snprintf(text, sizeof(text),
+			 "anonymous memory faulted in, by stack (watch tier, sampled)");
+	else if (r->min_unfreed_age_ns)
+		snprintf(text, sizeof(text), "allocations unfreed for at least %.3g s%s",
+			 (double)r->min_unfreed_age_ns / 1e9,
+			 r->estimate ? ", estimated from sampling" : "");
+	else
+		snprintf(text, sizeof(text), "tracked allocations not freed%s",
+			 r->estimate ? ", estimated from sampling" : "");
+	return intern(&b->strs, text, &ids[1]);
+}
+
+/*
+ * Sample types as Go's runtime/pprof writes them (net/http/pprof serves
+ * the same): for a heap profile alloc_objects/count, alloc_space/bytes,
+ * inuse_objects/count, inuse_space/bytes; pprof shows the last by default.
+ * Sizes are in bytes and no sampling period applies to them: the period is
+ * 1 byte of the period type space/bytes (values are already scaled).
+ */
+static int value_types(struct builder *b, enum mo_pprof_kind kind, ValueType *st, size_t *n,
+		       ValueType *period)
+{
+	static const char *const heap[][2] = {
+		{ "alloc_objects", "count" }, { "alloc_space", "bytes" },
+		{ "inuse_objects", "count" }, { "inuse_space", "bytes" },
+	};
+	static const char *const growth[][2] = {
+		{ "growth_samples", "count" }, { "growth_space", "bytes" },
+	};
+	const char *const(*types)[2] = kind == MO_PPROF_GROWTH ? growth : heap;
+	int err = 0;
+
+	*n = kind == MO_PPROF_GROWTH ? 2 : 4;
+	for (size_t i = 0; i < *n && !err; i++) {
+		err = intern(&b->strs, types[i][0], &st[i].type);
+		if (!err)
+			err = intern(&b->strs, types[i][1], &st[i].unit);
+	}
+	if (!err)
+		err = intern(&b->strs, "space", &period->type);
+	if (!err)
+		err = intern(&b->strs, "bytes", &period->unit);
+	return err;
+}
+
+/*
+ * Encode the leaks order[0..n) of the report (all of them in their order
+ * when order is NULL) as a serialized Profile (malloc'ed) into *out; cut
+ * says what the others hold.
+ */
+static int encode(const struct mo_report *r, enum mo_pprof_kind kind, const size_t *order,
+		  size_t n, const struct mo_pprof_cut *cut, uint8_t **out, size_t *outlen)
 {
 	struct builder b = { 0 };
 	Profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
-	ValueType st[4] = { PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
-			    PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
-			    PERFTOOLS__PROFILES__VALUE_TYPE__INIT,
-			    PERFTOOLS__PROFILES__VALUE_TYPE__INIT };
-	ValueType *st_ptrs[4] = { &st[0], &st[1], &st[2], &st[3] };
-	int64_t empty, objects, count, space, bytes, pid_key, command_key, comments[2];
-	int64_t alloc_objects = 0, alloc_space = 0;
-	char comment[128];
+	ValueType st[MAX_VALUES], period = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
+	ValueType *st_ptrs[MAX_VALUES];
+	int64_t empty, comment[3];
+	struct keys k;
 	Mapping **map_ptrs = NULL;
-	size_t ncomments = 1;
+	size_t ntypes = 0, ncomments = 0;
 	int err;
 
 	*out = NULL;
 	*outlen = 0;
+	for (size_t i = 0; i < MAX_VALUES; i++) {
+		perftools__profiles__value_type__init(&st[i]);
+		st_ptrs[i] = &st[i];
+	}
+	/* the string table starts with "" */
 	err = intern(&b.strs, "", &empty);
 	if (!err)
-		err = intern(&b.strs, "inuse_objects", &objects);
+		err = value_types(&b, kind, st, &ntypes, &period);
 	if (!err)
-		err = intern(&b.strs, "count", &count);
+		err = intern(&b.strs, "pid", &k.pid);
 	if (!err)
-		err = intern(&b.strs, "inuse_space", &space);
+		err = intern(&b.strs, "command", &k.command);
 	if (!err)
-		err = intern(&b.strs, "bytes", &bytes);
+		err = intern(&b.strs, "container", &k.container);
 	if (!err)
-		err = intern(&b.strs, "pid", &pid_key);
-	if (!err)
-		err = intern(&b.strs, "command", &command_key);
-	if (!err)
-		err = intern(&b.strs, "memobserver " MO_VERSION, &comments[0]);
-	if (!err) {
-		snprintf(comment, sizeof(comment),
-			 "allocations unfreed for at least %.3g s%s",
-			 (double)r->min_unfreed_age_ns / 1e9,
-			 r->estimate ? ", estimated from sampling" : "");
-		err = intern(&b.strs, comment, &comments[1]);
-		ncomments = 2;
-	}
+		err = comments(&b, r, kind, cut, comment, &ncomments);
 	if (err)
 		goto out;
 
-	if (r->nleaks) {
-		b.samples = calloc(r->nleaks, sizeof(*b.samples));
-		b.labels = calloc(2 * r->nleaks, sizeof(*b.labels));
-		b.values = calloc(4 * r->nleaks, sizeof(*b.values));
+	if (n) {
+		b.samples = calloc(n, sizeof(*b.samples));
+		b.labels = calloc(MAX_LABELS * n, sizeof(*b.labels));
+		b.values = calloc(MAX_VALUES * n, sizeof(*b.values));
 		if (!b.samples || !b.labels || !b.values) {
 			err = -ENOMEM;
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < r->nleaks; i++)
-		b.alloc_known |= r->leaks[i].alloc_count > 0;
-	if (b.alloc_known) {
-		if (!err)
-			err = intern(&b.strs, "alloc_objects", &alloc_objects);
-		if (!err)
-			err = intern(&b.strs, "alloc_space", &alloc_space);
-		if (err)
-			goto out;
-	}
-	for (size_t i = 0; i < r->nleaks; i++) {
-		err = add_sample(&b, &r->leaks[i], pid_key, command_key);
+	for (size_t i = 0; i < n; i++) {
+		err = add_sample(&b, &r->leaks[order ? order[i] : i], kind, &k);
 		if (err)
 			goto out;
 	}
 	finish_mappings(&b);
 
-	/* The order of pprof's own heap profiles; space is what users want. */
-	if (b.alloc_known) {
-		st[0].type = alloc_objects;
-		st[0].unit = count;
-		st[1].type = alloc_space;
-		st[1].unit = bytes;
-		st[2].type = objects;
-		st[2].unit = count;
-		st[3].type = space;
-		st[3].unit = bytes;
-		p.n_sample_type = 4;
-	} else {
-		st[0].type = objects;
-		st[0].unit = count;
-		st[1].type = space;
-		st[1].unit = bytes;
-		p.n_sample_type = 2;
-	}
+	p.n_sample_type = ntypes;
 	p.sample_type = st_ptrs;
-	p.default_sample_type = space;
+	p.default_sample_type = st[ntypes - 1].type;
+	p.period_type = &period;
+	p.period = 1;
 	p.time_nanos = clamp_i64(r->timestamp_ns);
 	p.n_comment = ncomments;
-	p.comment = comments;
+	p.comment = comment;
 	p.n_string_table = b.strs.n;
 	p.string_table = b.strs.strs;
 
@@ -692,8 +745,10 @@ static int gzip(const uint8_t *data, size_t len, uint8_t **out, size_t *outlen)
 	*out = NULL;
 	if (len > UINT_MAX)
 		return -EFBIG;
-	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's. */
-	if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's.
+	 * The fastest level, as Go's runtime/pprof: profiles are made while
+	 * serving, and level 9 took twice as long for 3 % less. */
+	if (deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
 	bound = deflateBound(&zs, (uLong)len);
 	if (bound > UINT_MAX) {
@@ -732,11 +787,123 @@ static int write_atomic(const char *path, const uint8_t *data, size_t len, char 
 	return ret;
 }
 
+static int encode_gzip(const struct mo_report *r, enum mo_pprof_kind kind, const size_t *order,
+		       size_t n, const struct mo_pprof_cut *cut, uint8_t **gz, size_t *len)
+{
+	uint8_t *pb = NULL;
+	size_t pblen;
+	int ret = encode(r, kind, order, n, cut, &pb, &pblen);
+
+	if (!ret)
+		ret = gzip(pb, pblen, gz, len);
+	free(pb);
+	return ret;
+}
+
+int mo_pprof_encode(const struct mo_report *r, enum mo_pprof_kind kind, uint8_t **gz,
+		    size_t *len)
+{
+	struct mo_pprof_cut cut;
+
+	return mo_pprof_encode_bounded(r, kind, 0, 0, gz, len, &cut);
+}
+
+struct ranked {
+	uint64_t bytes;
+	size_t i;
+};
+
+/* Most unfreed bytes first, then the report's own order. */
+static int by_bytes(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* The indices of the leaks by unfreed bytes, largest first. */
+static size_t *largest_first(const struct mo_report *r)
+{
+	struct ranked *rk = malloc(r->nleaks * sizeof(*rk));
+	size_t *order = malloc(r->nleaks * sizeof(*order));
+
+	if (!rk || !order) {
+		free(rk);
+		free(order);
+		return NULL;
+	}
+	for (size_t i = 0; i < r->nleaks; i++)
+		rk[i] = (struct ranked){ r->leaks[i].unfreed_bytes, i };
+	qsort(rk, r->nleaks, sizeof(*rk), by_bytes);
+	for (size_t i = 0; i < r->nleaks; i++)
+		order[i] = rk[i].i;
+	free(rk);
+	return order;
+}
+
+static void count_cut(const struct mo_report *r, const size_t *order, size_t kept,
+		      struct mo_pprof_cut *cut)
+{
+	cut->samples = r->nleaks - kept;
+	cut->bytes = 0;
+	for (size_t i = kept; i < r->nleaks; i++)
+		cut->bytes += r->leaks[order[i]].unfreed_bytes;
+}
+
+/*
+ * Fewer samples until the gzipped profile fits: each try keeps the share
+ * of samples that fit last time, less a tenth, since samples are about
+ * alike in size and the largest by bytes need not be the largest encoded.
+ */
+int mo_pprof_encode_bounded(const struct mo_report *r, enum mo_pprof_kind kind,
+			    size_t max_samples, size_t max_len, uint8_t **gz, size_t *len,
+			    struct mo_pprof_cut *cut)
+{
+	size_t *order = NULL, n;
+	int ret;
+
+	if (!gz || !len || !cut)
+		return -EINVAL;
+	*gz = NULL;
+	*len = 0;
+	memset(cut, 0, sizeof(*cut));
+	if (!r || (r->nleaks && !r->leaks) || (kind != MO_PPROF_HEAP && kind != MO_PPROF_GROWTH))
+		return -EINVAL;
+	n = max_samples && r->nleaks > max_samples ? max_samples : r->nleaks;
+	if (n < r->nleaks || max_len) {
+		order = r->nleaks ? largest_first(r) : NULL;
+		if (!order && r->nleaks)
+			return -ENOMEM;
+	}
+	for (;;) {
+		if (order)
+			count_cut(r, order, n, cut);
+		ret = encode_gzip(r, kind, order, n, cut, gz, len);
+		if (ret || !max_len || *len <= max_len)
+			break;
+		free(*gz);
+		*gz = NULL;
+		if (!n) {
+			*len = 0;
+			ret = -EFBIG;
+			break;
+		}
+		n = (size_t)((double)n * (double)max_len / (double)*len * 0.9);
+		*len = 0;
+	}
+	free(order);
+	if (ret)
+		memset(cut, 0, sizeof(*cut));
+	return ret;
+}
+
 int mo_pprof_write(const struct mo_report *r, const char *path, char *err, size_t errlen)
 {
 	char scratch[1];
-	uint8_t *pb = NULL, *gz = NULL;
-	size_t pblen, gzlen;
+	uint8_t *gz = NULL;
+	size_t gzlen;
 	int ret;
 
 	if (!err || !errlen) {
@@ -748,19 +915,11 @@ int mo_pprof_write(const struct mo_report *r, const char *path, char *err, size_
 		snprintf(err, errlen, "invalid arguments");
 		return -EINVAL;
 	}
-	ret = encode(r, &pb, &pblen);
-	if (ret) {
+	ret = mo_pprof_encode(r, MO_PPROF_HEAP, &gz, &gzlen);
+	if (ret)
 		snprintf(err, errlen, "cannot encode the pprof profile: %s", strerror(-ret));
-		goto out;
-	}
-	ret = gzip(pb, pblen, &gz, &gzlen);
-	if (ret) {
-		snprintf(err, errlen, "cannot compress the pprof profile: %s", strerror(-ret));
-		goto out;
-	}
-	ret = write_atomic(path, gz, gzlen, err, errlen);
-out:
-	free(pb);
+	else
+		ret = write_atomic(path, gz, gzlen, err, errlen);
 	free(gz);
 	return ret;
 }

@@ -59,6 +59,10 @@ static void json_stack(struct mo_json *j, const struct mo_stack_trace *st)
 		if (f->symbol) {
 			mo_json_key(j, "symbol");
 			mo_json_str(j, f->symbol);
+			if (f->linkage_name) {
+				mo_json_key(j, "linkage_name");
+				mo_json_str(j, f->linkage_name);
+			}
 			mo_json_key(j, "offset");
 			mo_json_u64(j, f->offset);
 		}
@@ -115,6 +119,61 @@ static void text_k8s(struct mo_buf *b, const char *ns, const char *pod, const ch
 		mo_text_escape(b, ctr, strlen(ctr));
 	}
 	mo_buf_puts(b, "]");
+}
+
+static void json_reach(struct mo_json *j, const struct mo_event *ev)
+{
+	const struct mo_reachability *r = &ev->reach;
+
+	mo_json_key(j, "reachability");
+	mo_json_str(j, r->verdict);
+	if (r->reason) {
+		mo_json_key(j, "reachability_reason");
+		mo_json_str(j, r->reason);
+	}
+	mo_json_key(j, "reachability_bytes");
+	mo_json_obj_begin(j);
+	mo_json_key(j, "definitely_lost");
+	mo_json_u64(j, r->definitely_lost_bytes);
+	mo_json_key(j, "indirectly_lost");
+	mo_json_u64(j, r->indirectly_lost_bytes);
+	mo_json_key(j, "reachable");
+	mo_json_u64(j, r->reachable_bytes);
+	mo_json_key(j, "unknown");
+	mo_json_u64(j, r->unknown_bytes);
+	mo_json_obj_end(j);
+	mo_json_key(j, "reachability_blocks");
+	mo_json_u64(j, r->blocks);
+	mo_json_key(j, "reachability_mode");
+	mo_json_str(j, r->mode);
+	if (!strcmp(ev->kind, "reachability_scan")) {
+		mo_json_key(j, "pause_seconds");
+		mo_json_double(j, (double)r->scan_pause_ns / 1e9);
+		mo_json_key(j, "cpu_seconds");
+		mo_json_double(j, (double)r->scan_cpu_ns / 1e9);
+		mo_json_key(j, "scanned_bytes");
+		mo_json_u64(j, r->scan_bytes);
+	} else {
+		mo_json_key(j, "reachability_age_seconds");
+		mo_json_double(j, r->age_seconds);
+	}
+}
+
+/* "; definitely_lost (64.0 MiB definitely lost, 0 B indirectly, stop scan 1.2s ago)" */
+static void text_reach(struct mo_buf *b, const struct mo_reachability *r)
+{
+	char dl[32], il[32], re[32], un[32];
+
+	if (!r->verdict)
+		return;
+	out_human_bytes(dl, sizeof(dl), r->definitely_lost_bytes);
+	out_human_bytes(il, sizeof(il), r->indirectly_lost_bytes);
+	out_human_bytes(re, sizeof(re), r->reachable_bytes);
+	out_human_bytes(un, sizeof(un), r->unknown_bytes);
+	mo_buf_printf(b, "; %s%s%s (definitely lost %s, indirectly %s, reachable %s, unknown %s; "
+			 "%s scan %.1fs ago)",
+		      r->verdict, r->reason ? ": " : "", r->reason ? r->reason : "", dl, il, re, un,
+		      r->mode, r->age_seconds);
 }
 
 static void json_event(struct mo_buf *b, const struct mo_event *ev)
@@ -219,6 +278,8 @@ static void json_event(struct mo_buf *b, const struct mo_event *ev)
 		mo_json_key(&j, "detail");
 		mo_json_str(&j, ev->detail);
 	}
+	if (ev->reach.verdict)
+		json_reach(&j, ev);
 	if (ev->stack.id || ev->stack.nframes)
 		json_stack(&j, &ev->stack);
 	mo_json_obj_end(&j);
@@ -304,6 +365,7 @@ static void headline(struct mo_buf *b, const struct mo_event *ev, enum text_stac
 			mo_buf_printf(b, "; %s %.0f B/s (confidence %.2f)%s", ev->pattern,
 				      ev->growth_bytes_per_s, ev->confidence,
 				      ev->rss_validated ? ", RSS grew with it" : "");
+		text_reach(b, &ev->reach);
 		*stack = STACK_ALWAYS;
 	} else if (!strcmp(ev->kind, "rss_growth")) {
 		char g[32], rss[32];
@@ -319,6 +381,12 @@ static void headline(struct mo_buf *b, const struct mo_event *ev, enum text_stac
 		mo_buf_printf(b, ": killed by the OOM killer holding %s in %" PRIu64
 			      " tracked allocations; biggest holder:", unf, ev->count);
 		*stack = STACK_ALWAYS;
+	} else if (!strcmp(ev->kind, "reachability_scan")) {
+		mo_buf_puts(b, ": ");
+		mo_text_escape(b, ev->detail, strlen(ev->detail));
+		mo_buf_printf(b, "; paused %.1f ms, CPU %.1f ms [%s]",
+			      (double)ev->reach.scan_pause_ns / 1e6, (double)ev->reach.scan_cpu_ns / 1e6,
+			      ev->severity ? ev->severity : "");
 	} else if (!strcmp(ev->kind, "fork")) {
 		mo_buf_printf(b, ": forked child %" PRIu64, ev->address);
 	} else if (ev->detail[0]) {
@@ -371,6 +439,10 @@ static void counters_json(struct mo_json *j, const struct mo_counters *c)
 {
 	counters_kind_json(j, c, MO_CK_COUNTER);
 	counters_kind_json(j, c, MO_CK_GAUGE);
+	mo_json_key(j, "scan_pause_seconds");
+	mo_json_double(j, (double)c->scan_pause_ns / 1e9);
+	mo_json_key(j, "scan_cpu_seconds");
+	mo_json_double(j, (double)c->scan_cpu_ns / 1e9);
 	mo_json_key(j, "drops");
 	mo_json_obj_begin(j);
 	counters_kind_json(j, c, MO_CK_DROP);
@@ -432,7 +504,7 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 			const struct mo_leak *l = &r->leaks[i];
 			struct mo_event ev = {
 				.type = MO_EVENT_MEMORY_PRESSURE,
-				.kind = "leak",
+				.kind = l->kind ? l->kind : "leak",
 				.severity = "warning",
 				.timestamp_ns = r->timestamp_ns,
 				.pid = l->pid,
@@ -446,6 +518,7 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 				.pattern = l->pattern,
 				.growth_bytes_per_s = l->growth_bytes_per_s,
 				.confidence = l->confidence,
+				.reach = l->reach,
 			};
 
 			if (l->severity)
@@ -517,6 +590,9 @@ void out_report(struct mo_buf *b, enum out_format fmt, const struct mo_report *r
 		mo_text_escape(b, l->command, strlen(l->command));
 		mo_buf_puts(b, "]");
 		text_k8s(b, l->k8s_namespace, l->k8s_pod, l->k8s_container);
+		if (l->kind && strcmp(l->kind, "leak"))
+			mo_buf_printf(b, " %s", l->kind);
+		text_reach(b, &l->reach);
 		mo_buf_puts(b, "\n");
 		text_frames(b, &l->stack);
 	}
