@@ -76,12 +76,45 @@ def main():
     if a == b:
         print("same: %d leak records" % len(a))
         return 0
-    for x in sorted(set(a) - set(b)):
-        print("- " + x[:400])
-    for x in sorted(set(b) - set(a)):
-        print("+ " + x[:400])
+    # pair the differing records by (size, count) and name the fields that differ
+    da = [json.loads(x) for x in sorted(set(a) - set(b))]
+    db = [json.loads(x) for x in sorted(set(b) - set(a))]
+    key = lambda r: (r.get("size_bytes", 0), r.get("count", 0), r.get("unfreed_bytes", 0))
+    bykey = {}
+    for r in db:
+        bykey.setdefault(key(r), []).append(r)
+    for r in da:
+        peer = bykey.get(key(r), [])
+        if not peer:
+            print("- only old: " + json.dumps(r, sort_keys=True)[:300])
+            continue
+        q = peer.pop(0)
+        print("~ size %s count %s:" % (r.get("size_bytes"), r.get("count")))
+        for d in diff(r, q, ""):
+            print("    " + d)
+    for rs in bykey.values():
+        for q in rs:
+            print("+ only new: " + json.dumps(q, sort_keys=True)[:300])
     print("different: %d old records, %d new" % (len(a), len(b)))
     return 1
+
+
+def diff(x, y, path):
+    if isinstance(x, dict) and isinstance(y, dict):
+        for k in sorted(set(x) | set(y)):
+            if k not in y:
+                yield "%s.%s only old: %s" % (path, k, json.dumps(x[k])[:120])
+            elif k not in x:
+                yield "%s.%s only new: %s" % (path, k, json.dumps(y[k])[:120])
+            else:
+                yield from diff(x[k], y[k], path + "." + k)
+    elif isinstance(x, list) and isinstance(y, list):
+        if len(x) != len(y):
+            yield "%s: %d items old, %d new" % (path, len(x), len(y))
+        for i, (u, v) in enumerate(zip(x, y)):
+            yield from diff(u, v, "%s[%d]" % (path, i))
+    elif x != y:
+        yield "%s: %s -> %s" % (path, json.dumps(x)[:100], json.dumps(y)[:100])
 
 
 if __name__ == "__main__":

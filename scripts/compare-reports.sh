@@ -23,6 +23,6 @@ for case in "leak_basic" "leak_cxx" "leak_threads" "leak_many --count 7 --size 2
 			{ echo "$name: $b build failed: $(tail -c 200 "$tmp/$name.$b.err")"; status=1; }
 	done
 	printf '%s: ' "$name"
-	python3 scripts/compare-reports.py "$tmp/$name.old.json" "$tmp/$name.new.json" | tail -20 || status=1
+	python3 scripts/compare-reports.py "$tmp/$name.old.json" "$tmp/$name.new.json" | tail -40 || status=1
 done
 exit $status

@@ -11,7 +11,7 @@ PKGS=(make gcc g++ clang libclang-rt-14-dev llvm pkg-config libbpf-dev bpftool
       python3-yaml groff-base systemd
       libjemalloc2 libjemalloc-dev libtcmalloc-minimal4 libmimalloc2.0 musl-tools
       redis-server redis-tools python3-dev sqlite3 libcap-dev node-typescript valgrind
-      libcurl4-openssl-dev)
+      golang-go libcurl4-openssl-dev)
 # the OTLP test's receiver runs on node (tests/otlp); a node from elsewhere
 # (NodeSource) brings its own npm, which Debian's npm package would conflict with
 command -v npm > /dev/null || PKGS+=(nodejs npm)

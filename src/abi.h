@@ -141,10 +141,14 @@ struct mo_stack {
  * module, pc relative to the module's ELF virtual addresses.
  */
 enum mo_cfa {
-	MO_CFA_NONE = 0,	/* no unwind info here: stop */
+	MO_CFA_NONE = 0,	/* no usable unwind info here (a gap between FDEs, a
+				 * rule rows cannot express): frame-pointer guess */
 	MO_CFA_RSP = 1,		/* CFA = rsp + cfa_off */
 	MO_CFA_RBP = 2,		/* CFA = rbp + cfa_off */
 	MO_CFA_PLT = 3,		/* lazy PLT entry: CFA = rsp + ((pc & 15) >= 11 ? 16 : 8) */
+	MO_CFA_END = 4,		/* the outermost frame (_start, a thread's start: CFI
+				 * leaves the return address undefined): the stack
+				 * is complete */
 };
 
 #define MO_RBP_SAME 0		/* rbp_off == 0: rbp is unchanged in this frame */

@@ -44,6 +44,7 @@ struct walk_scratch {
 	 * as the walk's frames come on top of the deepest programs' */
 	struct vma_info vi;
 	struct mo_module_key mk;
+	__u64 fp[2];			/* words read from the user stack */
 };
 
 struct {
@@ -174,7 +175,7 @@ static long walk_step(__u32 i, void *unused)
 	struct walk_scratch *w = bpf_map_lookup_elem(&walk_scratch, &zero);
 	struct mo_map_entry *e = NULL;
 	struct mo_unwind_row *row;
-	__u64 pc, cfa, ret = 0, nbp;
+	__u64 pc, cfa, ret = 0;
 	int mi = -1;
 
 	if (!w || w->stop)
@@ -226,13 +227,11 @@ static long walk_step(__u32 i, void *unused)
 		}
 	}
 
-	if (e && e->row_count) {
-		row = find_row(e->row_start, e->row_count, pc - e->bias);
-		if (!row)
-			return 1;
-		/* the outermost frame (_start, clone) says "no caller" this way */
-		if (row->cfa == MO_CFA_NONE)
-			return 1;
+	row = e && e->row_count ? find_row(e->row_start, e->row_count, pc - e->bias) : NULL;
+	/* the outermost frame (_start, a thread's start): the stack is complete */
+	if (row && row->cfa == MO_CFA_END)
+		return 1;
+	if (row && row->cfa != MO_CFA_NONE) {
 		if (row->cfa == MO_CFA_RBP)
 			cfa = w->bp + row->cfa_off;
 		else if (row->cfa == MO_CFA_PLT)
@@ -240,35 +239,42 @@ static long walk_step(__u32 i, void *unused)
 			cfa = w->sp + ((((pc + 1) & 15) >= 11) ? 16 : 8);
 		else
 			cfa = w->sp + row->cfa_off;
-		if (cfa <= w->sp || cfa - w->sp > MO_FP_SPAN)
-			return 1;
-		if (bpf_probe_read_user(&ret, sizeof(ret), (void *)(cfa - 8)))
-			return 1;
+		/* a step the rows describe but the stack does not allow: the
+		 * stack is cut short, and says so */
+		if (cfa <= w->sp || cfa - w->sp > MO_FP_SPAN ||
+		    bpf_probe_read_user(&w->fp[1], sizeof(w->fp[1]), (void *)(cfa - 8)))
+			goto cut;
+		ret = w->fp[1];
 		if (row->rbp_off8) {
-			if (bpf_probe_read_user(&nbp, sizeof(nbp),
+			if (bpf_probe_read_user(&w->fp[0], sizeof(w->fp[0]),
 						(void *)(cfa + (__s64)row->rbp_off8 * 8)))
-				return 1;
-			w->bp = nbp;
+				goto cut;
+			w->bp = w->fp[0];
 		}
 		w->sp = cfa;
 	} else {
-		/* No rows for this code (yet): a bounded frame-pointer guess. */
-		__u64 fp[2];
-
+		/* No rows for this code (yet), or code its file's CFI leaves out
+		 * (a gap between FDEs: V8's builtins, hand-written assembly; a
+		 * rule rows cannot express): a bounded frame-pointer guess,
+		 * marked. A register holding data instead of a frame pointer
+		 * fails the bounds and ends the stack here. */
 		count(MO_C_UNWIND_MAP_MISS);
 		w->st.flags |= MO_STACK_FP_FALLBACK;
 		if (w->bp < w->sp || w->bp - w->sp > MO_FP_SPAN || (w->bp & 7))
 			return 1;
-		if (bpf_probe_read_user(fp, sizeof(fp), (void *)w->bp))
+		if (bpf_probe_read_user(w->fp, sizeof(w->fp), (void *)w->bp))
 			return 1;
-		ret = fp[1];
+		ret = w->fp[1];
 		w->sp = w->bp + 16;
-		w->bp = fp[0];
+		w->bp = w->fp[0];
 	}
 	if (ret < 4096)
 		return 1;
 	w->pc = ret;
 	return 0;
+cut:
+	w->st.flags |= MO_STACK_UNWIND_STOP;
+	return 1;
 }
 
 static __always_inline __u64 hash_stack(const struct mo_stack *st)

@@ -203,7 +203,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		set_or_die(c, "tier", "--tier (auto, watch, precise)", arg);
 		break;
 	case OPT_ESCALATE_WINDOW:
-		set_or_die(c, "escalate_window", "--escalate-window", arg);
+		set_or_die(c, "escalate_window", "--escalate-window (1s to 24h)", arg);
 		break;
 	case OPT_MIN_SIZE:
 		set_or_die(c, "min_allocation_size", "--min-size", arg);

@@ -337,8 +337,19 @@ int mo_modules_load_path(struct mo_modules *m, const char *path)
 	struct stat st;
 	int fd = mo_safe_open(path, NULL, 0, &st), r;
 
+	char link[64], real[PATH_MAX];
+	ssize_t n;
+
 	if (fd < 0)
 		return fd;
+	/* named as a mapping of it will be (/proc/PID/maps shows the file
+	 * reached, not the symlinks of the path that found it) */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n > 0 && real[0] == '/' && strncmp(real, "/memfd:", 7)) {
+		real[n] = '\0';
+		path = real;
+	}
 	r = load_file(m, fd, path, kdev(major(st.st_dev), minor(st.st_dev)), st.st_ino);
 	close(fd);
 	return r;

@@ -112,6 +112,13 @@ out:
 	return err;
 }
 
+/* A /proc path of pid refused because the process is gone or exiting, or
+ * for want of privilege: not a verdict on the file itself. */
+static bool proc_gone_or_denied(int err)
+{
+	return err == -ENOENT || err == -ESRCH || err == -EPERM || err == -EACCES;
+}
+
 int mo_safe_open_mapping(pid_t pid, const struct mo_map *m, char *name, size_t len,
 			 struct stat *st)
 {
@@ -130,11 +137,12 @@ int mo_safe_open_mapping(pid_t pid, const struct mo_map *m, char *name, size_t l
 		     m->end);
 	if (n > 0 && (size_t)n < len) {
 		fd = mo_safe_open(name, &id, 0, st);
-		/* only a missing link or privilege sends us to the paths: any
+		/* only a missing link, a process gone or exiting (-ESRCH: its
+		 * mm is torn down) or privilege sends us to the paths: any
 		 * other refusal is about the mapped file itself */
 		if (fd >= 0)
 			bump(&stats.via_map_files);
-		if (fd >= 0 || (fd != -ENOENT && fd != -EPERM && fd != -EACCES))
+		if (fd >= 0 || !proc_gone_or_denied(fd))
 			return fd;
 	}
 	/* a deleted file's path names something else, or nothing */
@@ -145,7 +153,7 @@ int mo_safe_open_mapping(pid_t pid, const struct mo_map *m, char *name, size_t l
 	n = snprintf(name, len, "/proc/%d/root%s", (int)pid, m->path);
 	if (n > 0 && (size_t)n < len) {
 		fd = mo_safe_open(name, &id, 0, st);
-		if (fd >= 0 || (fd != -ENOENT && fd != -EPERM && fd != -EACCES))
+		if (fd >= 0 || !proc_gone_or_denied(fd))
 			return fd;
 	}
 	/* the process is gone (its view outlives it): the same path in our

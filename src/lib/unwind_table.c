@@ -613,8 +613,10 @@ static bool frame_row(Dwarf_Frame *f, struct mo_unwind_row *row)
 		return false;
 	/* An undefined return address marks the outermost frame (_start,
 	 * thread entry): a correct place to stop, not a gap in support. */
-	if (n == 0 && ops == mem)
+	if (n == 0 && ops == mem) {
+		row->cfa = MO_CFA_END;
 		return true;
+	}
 	if (!cfa_offset_rule(ops, n, &off) || off != -8)
 		return false;
 

@@ -7,8 +7,10 @@
  * Each row says, for pcs from row.pc up to the next row's pc: where the CFA
  * is (rsp+off or rbp+off) and where the caller's rbp was saved. The return
  * address is always at CFA-8 on x86-64. Rows are sorted by pc, relative to
- * the module's lowest PT_LOAD vaddr. Gaps without CFI get a MO_CFA_NONE row
- * so the walker stops rather than guesses.
+ * the module's lowest PT_LOAD vaddr. Gaps without CFI get a MO_CFA_NONE row,
+ * where the walker falls back to the frame-pointer guess and marks the stack
+ * (code a file's CFI leaves out: V8's embedded builtins, hand-written
+ * assembly); the outermost frame gets a MO_CFA_END row, where it stops.
  */
 #ifndef MO_UNWIND_TABLE_H
 #define MO_UNWIND_TABLE_H

@@ -46,19 +46,23 @@ static bool frame_in_bounds(uint64_t sp, uint64_t cfa)
 	return cfa > sp && cfa - sp <= MO_UNWIND_FRAME_SPAN;
 }
 
-/* One step by the module's rows; false when the frame cannot be unwound. */
-static bool step_rows(const struct mo_unwind_module *m, uint64_t at,
-		      struct mo_unwind_regs *r, mo_unwind_read_fn read,
-		      void *ctx, uint64_t *ra)
+/* The module's row for at, or NULL (none: before its first row, or out of
+ * its range). */
+static const struct mo_unwind_row *row_at(const struct mo_unwind_module *m, uint64_t at)
 {
-	const struct mo_unwind_row *row;
-	uint64_t rel = at - m->bias, cfa, bp = r->bp;
+	uint64_t rel = at - m->bias;
 
-	if (at < m->bias || rel > UINT32_MAX)
-		return false;
-	row = mo_unwind_find_row(m->rows, m->nrows, (uint32_t)rel);
-	if (!row)
-		return false;
+	if (!m->rows || !m->nrows || at < m->bias || rel > UINT32_MAX)
+		return NULL;
+	return mo_unwind_find_row(m->rows, m->nrows, (uint32_t)rel);
+}
+
+/* One step by a row; false when the frame cannot be unwound. */
+static bool step_row(const struct mo_unwind_row *row, struct mo_unwind_regs *r,
+		     mo_unwind_read_fn read, void *ctx, uint64_t *ra)
+{
+	uint64_t cfa, bp = r->bp;
+
 	switch (row->cfa) {
 	case MO_CFA_RSP:
 	case MO_CFA_PLT:
@@ -111,12 +115,15 @@ int mo_unwind_walk(const struct mo_unwind_module *mods, size_t nmods,
 	for (;;) {
 		uint64_t at = after_call ? r.pc - 1 : r.pc, ra;
 		const struct mo_unwind_module *m = find_module(mods, nmods, at);
+		const struct mo_unwind_row *row = m ? row_at(m, at) : NULL;
 		bool ok;
 
+		if (row && row->cfa == MO_CFA_END)
+			return 0;
 		if (!m) {
 			ok = false;
-		} else if (m->rows && m->nrows) {
-			ok = step_rows(m, at, &r, read, ctx, &ra);
+		} else if (row && row->cfa != MO_CFA_NONE) {
+			ok = step_row(row, &r, read, ctx, &ra);
 		} else {
 			out->flags |= MO_STACK_FP_FALLBACK;
 			ok = step_fp(&r, read, ctx, &ra);

@@ -15,17 +15,19 @@
  *   ra  = *(CFA - 8)
  *   bp' = rbp_off8 ? *(CFA + 8 * rbp_off8) : bp
  *   sp' = CFA
- * A module without rows is stepped by the frame-pointer guess, sets
+ * Code without a row to step by (a module without rows, a pc before its
+ * first row, a MO_CFA_NONE row: a gap between FDEs or a rule rows cannot
+ * express) is stepped by the frame-pointer guess, sets
  * MO_STACK_FP_FALLBACK and needs sp <= bp <= sp + MO_UNWIND_FRAME_SPAN, bp
  * 8-aligned:  ra = *(bp + 8), bp' = *bp, sp' = bp + 16.
  *
- * ips[0] is the first pc, then one return address per frame. A return
- * address below MO_UNWIND_MIN_PC ends the walk with no flag. The walk stops
- * with MO_STACK_UNWIND_STOP where a step is impossible: no module, no row, a
- * MO_CFA_NONE row (also the outermost frame, _start or a thread's start,
- * whose return address CFI leaves undefined), a CFA or bp out of bounds, a
- * failed read. MO_STACK_TRUNCATED: MO_MAX_FRAMES stored and the next step
- * was possible.
+ * ips[0] is the first pc, then one return address per frame. A MO_CFA_END
+ * row (the outermost frame, _start or a thread's start, whose return
+ * address CFI leaves undefined) or a return address below
+ * MO_UNWIND_MIN_PC ends the walk with no flag. The walk stops with
+ * MO_STACK_UNWIND_STOP where a step is impossible: no module, a CFA or bp
+ * out of bounds, a failed read. MO_STACK_TRUNCATED: MO_MAX_FRAMES stored
+ * and the next step was possible.
  */
 #ifndef MO_UNWIND_WALK_H
 #define MO_UNWIND_WALK_H

@@ -20,7 +20,22 @@ run() { # name fixture [memobserver options] [:: fixture args]
 }
 
 run basic leak_basic && check command_leak_basic "$TMP/basic.json" "$TMP/basic.out"
-run cxx leak_cxx --min-size 1 && check command_cxx_new "$TMP/cxx.json" "$TMP/cxx.out"
+if run cxx leak_cxx --min-size 1; then
+	check command_cxx_new "$TMP/cxx.json" "$TMP/cxx.out"
+	# frames name a library as its mappings do (the file reached, not
+	# the symlinks of the path the loader searched)
+	want=$(realpath "$(ldd "$FIX/leak_cxx" | awk '/libstdc\+\+/ { print $3 }')")
+	got=$(python3 -c '
+import json, sys
+mods = {f.get("module") for l in open(sys.argv[1]) if l.startswith("{")
+        for f in json.loads(l).get("stack", []) if "libstdc++" in (f.get("module") or "")}
+print(" ".join(sorted(m for m in mods if m)))' "$TMP/cxx.json")
+	if [ -n "$want" ] && [ "$got" = "$want" ]; then
+		pass command_cxx_module_path
+	else
+		fail command_cxx_module_path "frames name '$got', the mapped file is '$want'"
+	fi
+fi
 run threads leak_threads && check command_threads "$TMP/threads.json" "$TMP/threads.out"
 run threads_libc leak_threads :: --libc-stacks &&
 	check command_threads_libc_stacks "$TMP/threads_libc.json" "$TMP/threads_libc.out"

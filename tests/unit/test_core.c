@@ -614,6 +614,21 @@ static void test_growth_escalation_failure_is_an_event(void **state)
 	mo_event_free(esc);
 }
 
+/* With every slot taken, a process that cannot be escalated at all is told
+ * why at once, not asked to wait for a slot. */
+static void test_growth_escalation_refused_before_waiting(void **state)
+{
+	struct rig *r = *state;
+	struct mo_event *esc = NULL;
+
+	r->env.cfg.max_escalations = 0;
+	run_growth(r, 12, 2 << 20, 0, 0, 2 << 20);
+	assert_int_equal(take_events(r, "escalate", &esc), 1);
+	assert_non_null(strstr(esc->detail, "cannot escalate"));
+	assert_null(strstr(esc->detail, "not escalated yet"));
+	mo_event_free(esc);
+}
+
 static void test_growth_without_rss_is_not_a_leak(void **state)
 {
 	struct rig *r = *state;
@@ -915,6 +930,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_growth_finding_and_escalation, rig_setup,
 						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_growth_escalation_failure_is_an_event, rig_setup,
+						rig_teardown),
+		cmocka_unit_test_setup_teardown(test_growth_escalation_refused_before_waiting, rig_setup,
 						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_growth_without_rss_is_not_a_leak, rig_setup,
 						rig_teardown),

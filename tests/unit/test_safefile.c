@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <cmocka.h>
@@ -247,6 +248,47 @@ static void test_mapping_path_fallback(void **state)
 	assert_int_equal(mo_safe_open_mapping(getpid(), &m, NULL, 0, NULL), -ESTALE);
 }
 
+/* A process that exited (a zombie: no mm, no root) still has its mapped
+ * files found, in our root, by their identity. */
+static void test_mapping_of_exited_process(void **state)
+{
+	struct mo_maps maps = { 0 };
+	const struct mo_map *m = NULL;
+	char self[PATH_MAX];
+	ssize_t n;
+	pid_t child;
+	int fd, st;
+
+	(void)state;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	assert_int_equal(mo_procmaps_read(getpid(), &maps), 0);
+	for (size_t i = 0; i < maps.nr && !m; i++)
+		if (maps.maps[i].x && maps.maps[i].path && !strcmp(maps.maps[i].path, self))
+			m = &maps.maps[i];
+	assert_non_null(m);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	/* a zombie once waitid sees it exited (WNOWAIT: not reaped) */
+	{
+		siginfo_t si;
+
+		assert_int_equal(waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT), 0);
+	}
+	fd = mo_safe_open_mapping(child, m, NULL, 0, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	/* reaped: the pid is gone altogether */
+	fd = mo_safe_open_mapping(child, m, NULL, 0, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	mo_maps_release(&maps);
+}
+
 static void test_sealed_copy(void **state)
 {
 	struct dir *d = *state;
@@ -288,6 +330,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mapping_replaced_by_fifo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mapping_path_fallback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sealed_copy, setup, teardown),
+		cmocka_unit_test(test_mapping_of_exited_process),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,6 +72,7 @@ static const struct mo_unwind_row synth_rows[] = {
 	{ .pc = 0x100, .cfa = MO_CFA_RSP, .cfa_off = 24 },
 	{ .pc = 0x200, .cfa = MO_CFA_RBP, .cfa_off = 16, .rbp_off8 = -2 },
 	{ .pc = 0x300, .cfa = MO_CFA_NONE },
+	{ .pc = 0x380, .cfa = MO_CFA_END },
 	{ .pc = 0x400, .cfa = MO_CFA_PLT, .cfa_off = 8 },
 	{ .pc = 0x410, .cfa = MO_CFA_RSP, .cfa_off = 0 },
 	{ .pc = 0x420, .cfa = MO_CFA_NONE },
@@ -96,9 +97,9 @@ static void test_find_row(void **state)
 	assert_ptr_equal(mo_unwind_find_row(synth_rows, NSYNTH, 0xff), &synth_rows[0]);
 	assert_ptr_equal(mo_unwind_find_row(synth_rows, NSYNTH, 0x100), &synth_rows[1]);
 	assert_ptr_equal(mo_unwind_find_row(synth_rows, NSYNTH, 0x2ff), &synth_rows[2]);
-	assert_ptr_equal(mo_unwind_find_row(synth_rows, NSYNTH, 0x420), &synth_rows[6]);
+	assert_ptr_equal(mo_unwind_find_row(synth_rows, NSYNTH, 0x420), &synth_rows[7]);
 	assert_ptr_equal(mo_unwind_find_row(synth_rows, NSYNTH, UINT32_MAX),
-			 &synth_rows[6]);
+			 &synth_rows[7]);
 	assert_null(mo_unwind_find_row(late, 2, 0x4f));
 	assert_ptr_equal(mo_unwind_find_row(late, 2, 0x50), &late[0]);
 	assert_null(mo_unwind_find_row(late, 0, 0x50));
@@ -156,12 +157,19 @@ static void test_walk_stops(void **state)
 	struct mo_unwind_regs regs;
 	struct mo_stack st;
 
-	/* a MO_CFA_NONE row */
+	/* the outermost frame's MO_CFA_END row: a complete stack */
+	regs = (struct mo_unwind_regs){ .pc = 0x10380, .sp = 0x7000 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, 0);
+
+	/* a MO_CFA_NONE row (code the CFI leaves out): the frame-pointer
+	 * guess, which a bp holding no frame stops */
 	regs = (struct mo_unwind_regs){ .pc = 0x10300, .sp = 0x7000 };
 	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
 	assert_int_equal(st.nr, 1);
 	assert_int_equal(st.ips[0], 0x10300);
-	assert_int_equal(st.flags, MO_STACK_UNWIND_STOP);
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
 
 	/* a pc outside every module */
 	regs = (struct mo_unwind_regs){ .pc = 0x30000, .sp = 0x7000 };
@@ -190,6 +198,30 @@ static void test_walk_stops(void **state)
 
 	assert_int_equal(mo_unwind_walk(synth_mods, 2, NULL, fake_read, &mem, &st),
 			 -EINVAL);
+}
+
+/*
+ * Code a file's CFI leaves out (V8's builtins, hand-written assembly) between
+ * described frames: the gap is stepped by frame pointers, and the walk goes
+ * on by the rows after it. The stack says a frame was guessed.
+ */
+static void test_walk_through_gap(void **state)
+{
+	static const struct fake_word w[] = {
+		{ 0x7008, 0x10301 },	/* frame 0 (rsp+24 row): returns into the gap */
+		{ 0x7100, 0x7200 },	/* the gap's frame: saved rbp */
+		{ 0x7108, 0x10050 },	/* and its return address */
+		{ 0x7110, 0 },		/* frame 2 (rsp+8): no caller */
+	};
+	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
+	struct mo_unwind_regs regs = { .pc = 0x10100, .sp = 0x6ff8, .bp = 0x7100 };
+	static const uint64_t want[] = { 0x10100, 0x10301, 0x10050 };
+	struct mo_stack st;
+
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 3);
+	assert_memory_equal(st.ips, want, sizeof(want));
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK);
 }
 
 /* A uretprobe's pc is a return address: it is looked up as pc - 1 too. */
@@ -242,12 +274,12 @@ static void test_walk_bounds(void **state)
 	assert_int_equal(st.flags, 0);
 
 	/* 0x20000 is where module 1 starts, but pc - 1 is module 0's NONE row:
-	 * no frame-pointer guess happens */
+	 * the frame-pointer guess, with bp 0 */
 	regs = (struct mo_unwind_regs){ .pc = 0x10000, .sp = 0x7600 };
 	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
 	assert_int_equal(st.nr, 2);
 	assert_int_equal(st.ips[1], 0x20000);
-	assert_int_equal(st.flags, MO_STACK_UNWIND_STOP);
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
 
 	/* frame-pointer guess: bp below sp, misaligned, or too far up */
 	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7001, .bp = 0x7000 };
@@ -498,7 +530,7 @@ static void check_invariants(const struct mo_unwind_table *t)
 		assert_true(a->pc < b->pc);
 		assert_false(a->cfa == b->cfa && a->cfa_off == b->cfa_off &&
 			     a->rbp_off8 == b->rbp_off8);
-		assert_true(b->cfa <= MO_CFA_PLT);
+		assert_true(b->cfa <= MO_CFA_END);
 	}
 	assert_int_equal(t->rows[t->nrows - 1].cfa, MO_CFA_NONE);
 }
@@ -604,7 +636,7 @@ static void test_handwritten_cfi(void **state)
 	assert_row(t, o + 5, o + 5, MO_CFA_RSP, 16, -3);
 	assert_row(t, o + 6, o + 6, MO_CFA_NONE, 0, 0);	/* CFA = rsp+70000 */
 	assert_row(t, o + 7, o + 7, MO_CFA_RSP, 16, -3);
-	assert_row(t, o + 8, o + 8, MO_CFA_NONE, 0, 0);	/* ra undefined */
+	assert_row(t, o + 8, o + 8, MO_CFA_END, 0, 0);	/* ra undefined */
 	assert_row(t, o + 9, o + 9, MO_CFA_RSP, 16, -3);
 	assert_row(t, o + 10, o + 9, MO_CFA_RSP, 16, -3);	/* r12 only: merged */
 	assert_row(t, o + 11, o + 11, MO_CFA_RSP, 8, -3);	/* pop %rbx */
@@ -809,8 +841,9 @@ static void test_walk_live_vs_backtrace(void **state)
 	assert_int_equal(g_walk.nr, g_nbt - bt0);
 	for (int i = 1; i < (int)g_walk.nr; i++)
 		assert_int_equal(g_walk.ips[i], (uintptr_t)g_bt[bt0 + i]);
-	/* backtrace stops at _start, whose return address is undefined */
-	assert_int_equal(g_walk.flags, MO_STACK_UNWIND_STOP);
+	/* backtrace stops at _start, whose return address is undefined: a
+	 * complete stack */
+	assert_int_equal(g_walk.flags, 0);
 
 	assert_true(in_symbol(g_live, "level4", g_walk.ips[0]));
 	assert_true(in_symbol(g_live, "level3", g_walk.ips[1]));
@@ -1059,7 +1092,7 @@ static void check_crafted(bool huge_reg, const struct mo_unwind_row *want, size_
 }
 
 /* Rows relative to 0x400000, the adjacent FDE's first row kept, the PLT
- * expression, and the outermost frame merged with the end gap. */
+ * expression, the outermost frame, then the gap where the FDEs end. */
 static void test_crafted_file(void **state)
 {
 	static const struct mo_unwind_row want[] = {
@@ -1069,7 +1102,8 @@ static void test_crafted_file(void **state)
 		{ .pc = 0x10c, .cfa = MO_CFA_RSP, .cfa_off = 8, .rbp_off8 = -2 },
 		{ .pc = 0x110, .cfa = MO_CFA_RSP, .cfa_off = 8 },
 		{ .pc = 0x114, .cfa = MO_CFA_PLT, .cfa_off = 8 },
-		{ .pc = 0x116, .cfa = MO_CFA_NONE },
+		{ .pc = 0x116, .cfa = MO_CFA_END },
+		{ .pc = 0x118, .cfa = MO_CFA_NONE },
 	};
 
 	check_crafted(false, want, sizeof(want) / sizeof(want[0]));
@@ -1082,7 +1116,8 @@ static void test_crafted_huge_register(void **state)
 	static const struct mo_unwind_row want[] = {
 		{ .pc = 0x110, .cfa = MO_CFA_RSP, .cfa_off = 8 },
 		{ .pc = 0x114, .cfa = MO_CFA_PLT, .cfa_off = 8 },
-		{ .pc = 0x116, .cfa = MO_CFA_NONE },
+		{ .pc = 0x116, .cfa = MO_CFA_END },
+		{ .pc = 0x118, .cfa = MO_CFA_NONE },
 	};
 
 	check_crafted(true, want, sizeof(want) / sizeof(want[0]));
@@ -1162,6 +1197,7 @@ int main(void)
 		cmocka_unit_test(test_bias),
 		cmocka_unit_test(test_walk_synthetic),
 		cmocka_unit_test(test_walk_stops),
+		cmocka_unit_test(test_walk_through_gap),
 		cmocka_unit_test(test_walk_first_pc_is_return),
 		cmocka_unit_test(test_walk_bounds),
 		cmocka_unit_test(test_walk_truncates),

@@ -127,6 +127,7 @@ int mo_escalate_request(struct mo_escalate *es, pid_t pid, const char *why)
 	uint64_t now = mo_clock_ns(CLOCK_BOOTTIME), window = es->env->cfg.escalate_window_ns;
 	struct escalation *x = find(es, pid);
 	char what[512];
+	bool full;
 	int r;
 
 	if (!es->env->cfg.escalate)
@@ -148,20 +149,24 @@ int mo_escalate_request(struct mo_escalate *es, pid_t pid, const char *why)
 		     "not escalated (%s): conservative mode places no allocator probes", why);
 		return 0;
 	}
-	if (es->active >= es->env->cfg.max_escalations) {
+	/* with every slot taken, a process that can never be escalated (no
+	 * allocator: a static Go binary) is told so now, not asked to wait */
+	full = es->active >= es->env->cfg.max_escalations;
+	r = full ? mo_probes_can_attach_pid(es->pr, pid, what, sizeof(what))
+		 : mo_probes_attach_pid(es->pr, pid, what, sizeof(what));
+	if (r < 0) {
+		x->end_ns = now + COOLDOWN_NS;
+		mo_stat_add(&es->stats.failed, 1);
+		note(es, pid, "escalate", "warning", "cannot escalate (%s): %s", why, what);
+		return r;
+	}
+	if (full) {
 		x->end_ns = now + RETRY_NS;
 		mo_stat_add(&es->stats.skipped, 1);
 		note(es, pid, "escalate", "info",
 		     "not escalated yet (%s): %zu processes are (max_escalations); retried in "
 		     "%llu s", why, es->active, (unsigned long long)(RETRY_NS / MO_NSEC));
 		return 0;
-	}
-	r = mo_probes_attach_pid(es->pr, pid, what, sizeof(what));
-	if (r < 0) {
-		x->end_ns = now + COOLDOWN_NS;
-		mo_stat_add(&es->stats.failed, 1);
-		note(es, pid, "escalate", "warning", "cannot escalate (%s): %s", why, what);
-		return r;
 	}
 	x->active = true;
 	x->start_ns = now;

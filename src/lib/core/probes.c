@@ -245,20 +245,40 @@ int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bo
 	return 0;
 }
 
-int mo_probes_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whylen)
+/* pid's allocator for an escalation, opened, or -errno with why set. */
+static int escalation_allocator(struct mo_probes *pr, pid_t pid, struct mo_allocator *a,
+				char *why, size_t whylen)
 {
-	struct mo_allocator a;
 	int r;
 
 	if (!pr->bpf) {
 		snprintf(why, whylen, "no allocator probes can be attached");
 		return -EOPNOTSUPP;
 	}
-	r = allocator_of(pr, pid, NULL, &a);
-	if (r) {
+	r = allocator_of(pr, pid, NULL, a);
+	if (r)
 		snprintf(why, whylen, "no allocator found: %s", strerror(-r));
+	return r;
+}
+
+int mo_probes_can_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whylen)
+{
+	struct mo_allocator a;
+	int r = escalation_allocator(pr, pid, &a, why, whylen);
+
+	if (!r)
+		mo_allocator_close(&a);
+	return r;
+}
+
+int mo_probes_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whylen)
+{
+	struct mo_allocator a;
+	int r;
+
+	r = escalation_allocator(pr, pid, &a, why, whylen);
+	if (r)
 		return r;
-	}
 	if (MO_GROW(pr->own, pr->nown + 1, pr->capown)) {
 		mo_allocator_close(&a);
 		snprintf(why, whylen, "out of memory");

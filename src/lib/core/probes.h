@@ -51,6 +51,9 @@ void mo_probes_attach_own(struct mo_probes *pr, pid_t pid);
  * done or why not, for an event.
  */
 int mo_probes_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whylen);
+/* Could pid be escalated at all (an allocator found, probes available)? 0,
+ * or -errno with why set as mo_probes_attach_pid sets it. */
+int mo_probes_can_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whylen);
 void mo_probes_detach_pid(struct mo_probes *pr, pid_t pid);
 
 /* The overhead budget: start it (measures the probe-hit cost), tick it. */
