@@ -386,6 +386,8 @@ struct mo_leak {
 	  "growth_without_stack", MO_DROP_HELP)                                                   \
 	X(drop_k8s_names_full, MO_CK_DROP, MO_DROPPED, "reason=k8s_names_table_full",             \
 	  "k8s_names_table_full", MO_DROP_HELP)                                                   \
+	X(drop_unwind_rows_full, MO_CK_DROP, MO_DROPPED, "reason=unwind_rows_full",               \
+	  "unwind_rows_full", MO_DROP_HELP)                                                       \
 	X(drop_size_filtered, MO_CK_FILTER, MO_FILTERED, "reason=below_min_size", "below_min_size", \
 	  MO_FILTER_HELP)                                                                         \
 	X(drop_sampled, MO_CK_FILTER, MO_FILTERED, "reason=sampled_out", "sampled_out",           \
@@ -447,6 +449,17 @@ struct mo_leak {
 	X(unwind_fallbacks, MO_CK_COUNTER, "memobserver_unwind_fallbacks_total", NULL,            \
 	  "unwind_fallbacks",                                                                     \
 	  "Stack frames unwound by frame-pointer guess because no unwind table covered them.")    \
+	X(unwind_modules_loaded, MO_CK_COUNTER, "memobserver_unwind_modules_total",             \
+	  "result=loaded", "unwind_modules_loaded",                                               \
+	  "Executable files whose unwind rows the stack walker was given, by result.")            \
+	X(unwind_modules_failed, MO_CK_COUNTER, "memobserver_unwind_modules_total",             \
+	  "result=no_unwind_info", "unwind_modules_failed",                                       \
+	  "Executable files whose unwind rows the stack walker was given, by result.")            \
+	X(unwind_modules_refused, MO_CK_COUNTER, "memobserver_unwind_modules_total",            \
+	  "result=refused", "unwind_modules_refused",                                             \
+	  "Executable files whose unwind rows the stack walker was given, by result.")            \
+	X(unwind_rows_used, MO_CK_GAUGE, "memobserver_unwind_rows_used", NULL, "unwind_rows_used", \
+	  "Rows of the stack walker's unwind table in use (of unwind_rows).")                     \
 	X(pids_reused, MO_CK_COUNTER, "memobserver_pids_reused_total", NULL, "pids_reused",       \
 	  "Exited processes whose pid a new process already had when they were reclaimed.")       \
 	X(exits_recovered, MO_CK_COUNTER, "memobserver_exits_recovered_total", NULL,              \

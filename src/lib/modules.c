@@ -24,6 +24,7 @@
 #include "procmaps.h"
 #include "safefile.h"
 #include "unwind_table.h"
+#include "util.h"
 
 /* Files not loaded are remembered so a walk does not retry them on every
  * stack, but only this many: the oldest is forgotten (and may be tried
@@ -227,7 +228,7 @@ static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t de
 	if (find_seen(m, dev, ino))
 		return 0;
 	if (fd < 0) {
-		m->st.refused++;
+		mo_stat_add(&m->st.refused, 1);
 		remember(m, dev, ino, -1, name);
 		return fd;
 	}
@@ -235,13 +236,13 @@ static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t de
 	if (err == -EAGAIN)
 		return err;	/* not remembered: tried again at its next use */
 	if (err == -ENOSPC || (!err && t.nrows > m->capacity - m->used)) {
-		m->st.full++;
+		mo_stat_add(&m->st.full, 1);
 		mo_unwind_table_release(&t);
 		remember(m, dev, ino, -1, name);
 		return -ENOSPC;
 	}
 	if (err || t.nrows == 0) {
-		m->st.failed++;
+		mo_stat_add(&m->st.failed, 1);
 		mo_unwind_table_release(&t);
 		remember(m, dev, ino, -1, name);
 		return err ? err : -ENODATA;
@@ -265,8 +266,8 @@ static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t de
 		return err;
 	}
 	m->used += info.row_count;
-	m->st.rows_used = m->used;
-	m->st.loaded++;
+	__atomic_store_n(&m->st.rows_used, m->used, __ATOMIC_RELAXED);
+	mo_stat_add(&m->st.loaded, 1);
 	remember(m, dev, ino, 1, name);
 	return 1;
 }
@@ -369,9 +370,15 @@ int mo_modules_preload_command(struct mo_modules *m, const char *exe_path)
 	return loaded;
 }
 
+/* Any thread: the worker writes them. */
 void mo_modules_stats(const struct mo_modules *m, struct mo_modules_stats *out)
 {
-	*out = m->st;
+	out->loaded = mo_stat_get(&m->st.loaded);
+	out->failed = mo_stat_get(&m->st.failed);
+	out->rows_used = mo_stat_get(&m->st.rows_used);
+	out->rows_capacity = m->st.rows_capacity;
+	out->full = mo_stat_get(&m->st.full);
+	out->refused = mo_stat_get(&m->st.refused);
 }
 
 const char *mo_modules_path(const struct mo_modules *m, uint64_t dev, uint64_t ino)

@@ -46,6 +46,22 @@ else
 	fail limits_table_full_counted "memobserver failed: $(head -c 300 "$TMP/full.err")"
 fi
 
+# 1b. An unwind table of 1024 rows: libc's rows do not fit; the files left out
+# are counted as a drop, the rows used stay within the table.
+printf 'unwind_rows = 1024\n' > "$TMP/rows.conf"
+if timeout 60 "$MO" --config "$TMP/rows.conf" --format json --min-age 0 -o "$TMP/rows.json" \
+	-- "$FIX/leak_basic" > "$TMP/rows.out" 2> "$TMP/rows.err"; then
+	full=$(summary "$TMP/rows.json" drops.unwind_rows_full)
+	used=$(summary "$TMP/rows.json" unwind_rows_used)
+	if [ "$full" -ge 1 ] && [ "$used" -le 1024 ]; then
+		pass limits_unwind_rows_full_counted
+	else
+		fail limits_unwind_rows_full_counted "unwind_rows_full $full, rows used $used of 1024"
+	fi
+else
+	fail limits_unwind_rows_full_counted "memobserver failed: $(head -c 300 "$TMP/rows.err")"
+fi
+
 # 2. Sampling 1 in 4: totals scaled back and marked as estimates.
 if timeout 60 "$MO" --sample 4 --format json --min-age 0 -o "$TMP/s.json" \
 	-- "$FIX/leak_many" --count 4000 --size 16384 > "$TMP/s.out" 2> "$TMP/s.err"; then

@@ -47,6 +47,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_resident_stats rs;
 	struct mo_escalate_stats es = { 0 };
 	struct mo_stacks_stats ss;
+	struct mo_modules_stats ms;
 	struct mo_safefile_stats sf;
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
@@ -68,6 +69,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_resident_stats(c->rs, &rs);
 	mo_probes_shed_stats(c->pr, &sh);
 	mo_stacks_stats(c->st, &ss);
+	mo_stacks_module_stats(c->st, &ms);
 	mo_safefile_stats(&sf);
 	if (c->ps)
 		mo_privsep_stats(c->ps, &ps);
@@ -110,6 +112,11 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->stale_calls = v[MO_C_STALE_CALLS];
 	out->unattributed_blocks = ls.unattributed;
 	out->unwind_fallbacks = v[MO_C_UNWIND_MAP_MISS];
+	out->unwind_modules_loaded = ms.loaded;
+	out->unwind_modules_failed = ms.failed;
+	out->unwind_modules_refused = ms.refused;
+	out->unwind_rows_used = ms.rows_used;
+	out->drop_unwind_rows_full = ms.full;
 	out->pids_reused = ls.pids_reused;
 	out->exits_recovered = ls.exits_recovered;
 	out->stale_recovered = ls.stale_recovered;

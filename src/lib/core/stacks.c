@@ -690,6 +690,13 @@ uint64_t mo_stacks_deleted(const struct mo_stacks *st)
 	return mo_stat_get(&st->deleted);
 }
 
+void mo_stacks_module_stats(const struct mo_stacks *st, struct mo_modules_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (st->mods)
+		mo_modules_stats(st->mods, out);
+}
+
 void mo_stacks_stats(const struct mo_stacks *st, struct mo_stacks_stats *out)
 {
 	out->jit_named = mo_stat_get(&st->stats.jit_named);

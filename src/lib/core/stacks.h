@@ -20,6 +20,7 @@
 
 #include "analysis.h"
 #include "memobserver.h"
+#include "modules.h"
 #include "pattern.h"
 #include "traces.h"
 
@@ -98,5 +99,7 @@ struct mo_stacks_stats {
 	uint64_t perfmap_lines_malformed;
 };
 void mo_stacks_stats(const struct mo_stacks *st, struct mo_stacks_stats *out);
+/* Any thread: the unwind-row loader's counts (modules.h). */
+void mo_stacks_module_stats(const struct mo_stacks *st, struct mo_modules_stats *out);
 
 #endif
