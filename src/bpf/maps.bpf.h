@@ -170,6 +170,17 @@ struct {
 	__type(value, struct cut_scratch);
 } cut_scratch SEC(".maps");
 
+/* A new process's first statistics, built here rather than on the stack:
+ * a handler's frame and the walker's frames share 512 bytes. Only between
+ * a lookup and the update that copies it out, with no call in between, so
+ * nothing else on this CPU (the walker keeps walk_scratch) can be using it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mo_proc_stats);
+} handler_scratch SEC(".maps");
+
 /* Files the walker met without rows, already reported to user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -55,12 +55,16 @@ static __always_inline struct mo_proc_stats *proc_stats(__u32 tgid, __u32 gen)
 
 	if (!ps || ps->gen != gen) {
 		/* new, or left by an exited process whose pid this one reuses */
-		struct mo_proc_stats zero = {};
+		__u32 z = 0;
+		struct mo_proc_stats *fresh = bpf_map_lookup_elem(&handler_scratch, &z);
 		long err;
 
-		zero.cgroup_id = bpf_get_current_cgroup_id();
-		zero.gen = gen;
-		err = bpf_map_update_elem(&procs, &tgid, &zero, ps ? BPF_ANY : BPF_NOEXIST);
+		if (!fresh)
+			return NULL;
+		__builtin_memset(fresh, 0, sizeof(*fresh));
+		fresh->cgroup_id = bpf_get_current_cgroup_id();
+		fresh->gen = gen;
+		err = bpf_map_update_elem(&procs, &tgid, fresh, ps ? BPF_ANY : BPF_NOEXIST);
 		ps = bpf_map_lookup_elem(&procs, &tgid);
 		if (err && !ps) {
 			/* full: counted, and no record (every call of such a
@@ -117,14 +121,15 @@ static __always_inline bool in_allocator(struct mo_thread_state *ts)
 	return false;
 }
 
+/* A new thread's first state: read-only data, not a stack copy. */
+const struct mo_thread_state thread_state_zero = {};
+
 static __always_inline struct mo_thread_state *thread_state(__u32 tid, bool create)
 {
 	struct mo_thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
 
 	if (!ts && create) {
-		struct mo_thread_state zero = {};
-
-		if (bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST) &&
+		if (bpf_map_update_elem(&threads, &tid, &thread_state_zero, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&threads, &tid)) {
 			count(MO_C_DROP_THREAD_TABLE_FULL);
 			return NULL;
