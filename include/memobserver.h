@@ -104,6 +104,11 @@ struct mo_config {
 					   allocator probed for a while (default true) */
 	uint64_t escalate_window_ns;	/* how long (default 60 s) */
 	uint32_t max_escalations;	/* processes escalated at once (default 2) */
+	bool privsep;			/* read traced processes' ELF and DWARF in a
+					   confined child process (docs/privileges.md);
+					   the program must serve MO_PRIVSEP_CHILD_ARG
+					   as the memobserver command does (default
+					   false; the command's default is true) */
 	uint64_t sample_bytes;		/* byte sampling: one sample point per this many
 					   bytes allocated on average (Poisson), each
 					   sampled block weighted by what it stands for;
@@ -299,6 +304,9 @@ struct mo_leak {
 
 #define MO_DROP_HELP "Events lost because a table or buffer was full, by reason."
 #define MO_FILTER_HELP "Allocator events deliberately not tracked or not reported, by filter reason."
+#define MO_PARSER_HELP                                                                     \
+	"Confined parser processes ended, by reason: died (a crash, the seccomp filter, a "     \
+	"kill), timeout (no answer in 30 s), protocol (a malformed message)."
 #define MO_DROPPED "memobserver_dropped_events_total"
 #define MO_FILTERED "memory_filtered_events_total"
 /*
@@ -484,7 +492,20 @@ struct mo_leak {
 	  "each scan.")                                                                           \
 	X(stale_recovered, MO_CK_COUNTER, "memobserver_stale_blocks_recovered_total", NULL,       \
 	  "stale_blocks_recovered",                                                               \
-	  "Blocks of an old program image dropped after its exec record was lost.")               \
+	  "Blocks of an old program image dropped after its exec record was lost.")              \
+	X(parser_starts, MO_CK_COUNTER, "memobserver_parser_starts_total", NULL, "parser_starts", \
+	  "Confined parser processes started (privsep: traced processes' ELF and DWARF are "      \
+	  "read in one).")                                                                        \
+	X(parser_died, MO_CK_COUNTER, "memobserver_parser_failures_total", "reason=died",         \
+	  "parser_died", MO_PARSER_HELP)                                                          \
+	X(parser_timeouts, MO_CK_COUNTER, "memobserver_parser_failures_total", "reason=timeout",  \
+	  "parser_timeouts", MO_PARSER_HELP)                                                      \
+	X(parser_protocol, MO_CK_COUNTER, "memobserver_parser_failures_total", "reason=protocol", \
+	  "parser_protocol_errors", MO_PARSER_HELP)                                               \
+	X(parser_files_lost, MO_CK_COUNTER, "memobserver_parser_files_lost_total", NULL,          \
+	  "parser_files_lost",                                                                    \
+	  "Files left without unwind rows or symbols because the parser process died reading "    \
+	  "them.")                                                                                \
 	X(scans_run, MO_CK_COUNTER, "memobserver_reachability_scans_total", NULL, "scans_run",    \
 	  "Reachability scans of a process's tracked heap blocks that ran (docs/reachability.md).") \
 	X(scans_no_permission, MO_CK_COUNTER, "memobserver_reachability_scans_refused_total",    \

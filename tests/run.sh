@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite: unit tests (cmocka), their sanitizer build, every fuzzer
 # over its corpus (a replay, tests/fuzz/replay.sh; the fuzz_dwarf seed is
-# checked to be the same at any checkout path), and the BPF integration
-# tests (root).
+# checked to be the same at any checkout path), the integration tests that
+# need no BPF (tests/nobpf) and the BPF integration tests (root).
 # Ends with one summary line: "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -68,6 +68,11 @@ count_lines python3 scripts/bpf-stack.py --pass-line
 echo "== fuzzers (every corpus input replayed once; nothing random)"
 count_lines bash tests/fuzz/replay.sh
 count_lines bash tests/fuzz/seed_paths.sh
+
+echo "== integration tests without BPF (browser, valgrind)"
+for t in tests/nobpf/test_*.sh; do
+	count_lines bash "$t"
+done
 
 echo "== BPF integration tests"
 for t in tests/bpf/test_*.sh; do

@@ -24,6 +24,7 @@
 #include "options.h"
 #include "otlp_export.h"
 #include "output.h"
+#include "privsep.h"
 #include "privs.h"
 #include "profiles.h"
 #include "targets.h"
@@ -204,6 +205,9 @@ int main(int argc, char **argv)
 	const char *missing;
 	sigset_t mask;
 
+	/* the parser process (src/lib/privsep.h), started by memobserver */
+	if (argc == 2 && !strcmp(argv[1], MO_PRIVSEP_CHILD_ARG))
+		return privs_parser_main(MO_PRIVSEP_CHILD_FD);
 	if (argc > 1 && !strcmp(argv[1], "diff"))
 		return diff_main(argc - 1, argv + 1);
 	cli_parse(&c, argc, argv);
@@ -252,7 +256,8 @@ int main(int argc, char **argv)
 
 	targets_mount_tracefs();
 	/* after the fork: the command keeps the privileges it was given */
-	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph || c.profile_dir, false)))
+	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph || c.profile_dir, c.cfg.privsep,
+			       false)))
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	err = mo_observer_start(obs);
@@ -272,7 +277,8 @@ int main(int argc, char **argv)
 		else if (c.verbose)
 			fprintf(stderr, "%s: metrics on http://%s/metrics\n", cli_prog, c.metrics);
 	}
-	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph || c.profile_dir, true)))
+	if ((err = privs_drop(c.pprof || c.folded || c.flamegraph || c.profile_dir, c.cfg.privsep,
+			       true)))
 		fprintf(stderr, "%s: warning: cannot drop capabilities: %s\n", cli_prog,
 			strerror(-err));
 	c.obs = obs;

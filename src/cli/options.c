@@ -380,6 +380,9 @@ void cli_parse(struct cli *c, int argc, char **argv)
 	c->out.fd = c->out.dirfd = -1;
 	c->metrics = "127.0.0.1:9090";
 	mo_config_init(&c->cfg);
+	/* the command parses traced processes' files in a confined process
+	 * (main.c serves it); the library leaves that to its caller */
+	c->cfg.privsep = true;
 	/* kernel-feature fallbacks forced for tests (also config keys) */
 	if (getenv("MEMOBSERVER_NO_SESSION"))
 		c->cfg.session_uprobes = false;

@@ -35,8 +35,20 @@ const char *privs_missing(void);
  * Drop what memobserver will not need: before start (started false) all
  * but what loading, attaching and binding need; after start, those too.
  * writes_files: files are written at the end (pprof, folded, flame graph)
- * and may lie where only CAP_DAC_OVERRIDE writes. 0 or -errno.
+ * and may lie where only CAP_DAC_OVERRIDE writes. parser: the parser
+ * process is started later (privsep.h): CAP_SETUID and CAP_SETGID, when
+ * held, stay permitted, inheritable and ambient but not effective, so that
+ * the program it runs may give up its user and no thread here can use
+ * them. 0 or -errno.
  */
-int privs_drop(bool writes_files, bool started);
+int privs_drop(bool writes_files, bool parser, bool started);
+
+/*
+ * The parser process (MO_PRIVSEP_CHILD_ARG), its socket at fd sock: user
+ * nobody (its groups none), no capability, not dumpable, limits on core
+ * files and address space, then mo_privsep_confine and serving. Returns
+ * the process's exit status.
+ */
+int privs_parser_main(int sock);
 
 #endif

@@ -25,11 +25,18 @@
 #include "safefile.h"
 #include "unwind_table.h"
 
+/* Files not loaded are remembered so a walk does not retry them on every
+ * stack, but only this many: the oldest is forgotten (and may be tried
+ * again) so a node that runs ever new programs does not grow the list. */
+#define MAX_FAILED 4096
+
 struct seen {
 	uint64_t dev;
 	uint64_t ino;
 	int state;	/* 1 loaded, -1 failed */
 	char *path;	/* as the process named it (no /proc/PID/root prefix) */
+	struct seen *next;		/* hash chain */
+	struct seen *newer;		/* failed ones, oldest first */
 };
 
 struct mo_modules {
@@ -37,10 +44,19 @@ struct mo_modules {
 	int modules_fd;
 	uint32_t capacity;
 	uint32_t used;
-	struct seen *seen;
-	size_t nseen, capseen;
+	struct seen **buckets;	/* by (dev, ino); a power of two of them */
+	size_t nbuckets, nseen;
+	struct seen *failed_oldest, *failed_newest;
+	size_t nfailed;
+	mo_rows_builder_fn build;
+	void *build_ctx;
 	struct mo_modules_stats st;
 };
+
+static int build_here(void *ctx, int fd, size_t max_rows, struct mo_unwind_table *out)
+{
+	return mo_unwind_table_build_fd(fd, out);
+}
 
 struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd)
 {
@@ -66,16 +82,30 @@ struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd
 	m->modules_fd = modules_fd;
 	m->capacity = capacity;
 	m->st.rows_capacity = capacity;
+	m->build = build_here;
 	return m;
+}
+
+void mo_modules_set_builder(struct mo_modules *m, mo_rows_builder_fn fn, void *ctx)
+{
+	m->build = fn ? fn : build_here;
+	m->build_ctx = fn ? ctx : NULL;
 }
 
 void mo_modules_free(struct mo_modules *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->nseen; i++)
-		free(m->seen[i].path);
-	free(m->seen);
+	for (size_t b = 0; b < m->nbuckets; b++) {
+		struct seen *e, *next;
+
+		for (e = m->buckets[b]; e; e = next) {
+			next = e->next;
+			free(e->path);
+			free(e);
+		}
+	}
+	free(m->buckets);
 	free(m);
 }
 
@@ -96,27 +126,92 @@ static int put_rows(struct mo_modules *m, uint32_t first, const struct mo_unwind
 	return 0;
 }
 
-static struct seen *find_seen(struct mo_modules *m, uint64_t dev, uint64_t ino)
+static size_t bucket_of(size_t nbuckets, uint64_t dev, uint64_t ino)
 {
-	for (size_t i = 0; i < m->nseen; i++)
-		if (m->seen[i].dev == dev && m->seen[i].ino == ino)
-			return &m->seen[i];
+	uint64_t h = (ino ^ (dev * 0x9e3779b97f4a7c15ULL)) * 0xff51afd7ed558ccdULL;
+
+	return (size_t)(h >> 32) & (nbuckets - 1);
+}
+
+static struct seen *find_seen(const struct mo_modules *m, uint64_t dev, uint64_t ino)
+{
+	if (!m->nbuckets)
+		return NULL;
+	for (struct seen *e = m->buckets[bucket_of(m->nbuckets, dev, ino)]; e; e = e->next)
+		if (e->dev == dev && e->ino == ino)
+			return e;
 	return NULL;
+}
+
+static int rehash(struct mo_modules *m)
+{
+	size_t n = m->nbuckets ? m->nbuckets * 2 : 256;
+	struct seen **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->nbuckets; i++) {
+		struct seen *e, *next;
+
+		for (e = m->buckets[i]; e; e = next) {
+			size_t k = bucket_of(n, e->dev, e->ino);
+
+			next = e->next;
+			e->next = b[k];
+			b[k] = e;
+		}
+	}
+	free(m->buckets);
+	m->buckets = b;
+	m->nbuckets = n;
+	return 0;
+}
+
+static void forget_oldest_failure(struct mo_modules *m)
+{
+	struct seen *old = m->failed_oldest, **pp;
+
+	m->failed_oldest = old->newer;
+	if (!m->failed_oldest)
+		m->failed_newest = NULL;
+	m->nfailed--;
+	for (pp = &m->buckets[bucket_of(m->nbuckets, old->dev, old->ino)]; *pp; pp = &(*pp)->next) {
+		if (*pp == old) {
+			*pp = old->next;
+			break;
+		}
+	}
+	m->nseen--;
+	free(old->path);
+	free(old);
 }
 
 static int remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state,
 		    const char *path)
 {
-	if (m->nseen == m->capseen) {
-		size_t cap = m->capseen ? m->capseen * 2 : 64;
-		struct seen *n = realloc(m->seen, cap * sizeof(*n));
+	struct seen *e;
+	size_t k;
 
-		if (!n)
-			return -ENOMEM;
-		m->seen = n;
-		m->capseen = cap;
+	if (m->nseen >= m->nbuckets && rehash(m))
+		return -ENOMEM;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	*e = (struct seen){ .dev = dev, .ino = ino, .state = state };
+	e->path = path ? strdup(path) : NULL;
+	k = bucket_of(m->nbuckets, dev, ino);
+	e->next = m->buckets[k];
+	m->buckets[k] = e;
+	m->nseen++;
+	if (state < 0) {
+		if (m->failed_newest)
+			m->failed_newest->newer = e;
+		else
+			m->failed_oldest = e;
+		m->failed_newest = e;
+		if (++m->nfailed > MAX_FAILED)
+			forget_oldest_failure(m);
 	}
-	m->seen[m->nseen++] = (struct seen){ dev, ino, state, path ? strdup(path) : NULL };
 	return 0;
 }
 
@@ -136,18 +231,20 @@ static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t de
 		remember(m, dev, ino, -1, name);
 		return fd;
 	}
-	err = mo_unwind_table_build_fd(fd, &t);
+	err = m->build(m->build_ctx, fd, m->capacity - m->used, &t);
+	if (err == -EAGAIN)
+		return err;	/* not remembered: tried again at its next use */
+	if (err == -ENOSPC || (!err && t.nrows > m->capacity - m->used)) {
+		m->st.full++;
+		mo_unwind_table_release(&t);
+		remember(m, dev, ino, -1, name);
+		return -ENOSPC;
+	}
 	if (err || t.nrows == 0) {
 		m->st.failed++;
 		mo_unwind_table_release(&t);
 		remember(m, dev, ino, -1, name);
 		return err ? err : -ENODATA;
-	}
-	if (t.nrows > m->capacity - m->used) {
-		m->st.full++;
-		mo_unwind_table_release(&t);
-		remember(m, dev, ino, -1, name);
-		return -ENOSPC;
 	}
 	err = put_rows(m, m->used, t.rows, t.nrows);
 	if (err) {
@@ -279,8 +376,7 @@ void mo_modules_stats(const struct mo_modules *m, struct mo_modules_stats *out)
 
 const char *mo_modules_path(const struct mo_modules *m, uint64_t dev, uint64_t ino)
 {
-	for (size_t i = 0; i < m->nseen; i++)
-		if (m->seen[i].dev == dev && m->seen[i].ino == ino)
-			return m->seen[i].path;
-	return NULL;
+	const struct seen *e = find_seen(m, dev, ino);
+
+	return e ? e->path : NULL;
 }

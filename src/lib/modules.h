@@ -2,8 +2,9 @@
 /*
  * modules.h - load executable modules' unwind rows into the kernel walker's
  * maps. Rows live in one mmap-able BPF array shared by all processes; each
- * file (by device and inode) is compiled once. Files that cannot be
- * compiled are remembered so they are not retried on every walk.
+ * file (by device and inode) is compiled once, found in O(1). Files that
+ * cannot be compiled are remembered so they are not retried on every walk
+ * (the last few thousand of them).
  */
 #ifndef MO_MODULES_H
 #define MO_MODULES_H
@@ -27,6 +28,18 @@ struct mo_modules_stats {
 /* rows_fd: the mmap-able array (capacity entries); modules_fd: the hash. */
 struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd);
 void mo_modules_free(struct mo_modules *m);
+
+struct mo_unwind_table;
+/*
+ * What compiles a file's rows from its descriptor (not closed): by default
+ * mo_unwind_table_build_fd in this process. More than max_rows may be
+ * refused with -ENOSPC. -EAGAIN: not available now, the file is not
+ * remembered and is tried again at its next use; any other error marks the
+ * file failed (remembered, up to a bound).
+ */
+typedef int (*mo_rows_builder_fn)(void *ctx, int fd, size_t max_rows,
+				   struct mo_unwind_table *out);
+void mo_modules_set_builder(struct mo_modules *m, mo_rows_builder_fn fn, void *ctx);
 
 /* Load every executable file mapped by pid, each the inode mapped (read
  * through /proc/PID/map_files, or its path while that is still the same

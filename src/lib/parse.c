@@ -281,6 +281,7 @@ static const struct setting {
 	{ "escalate", SET_BOOL, offsetof(struct mo_config, escalate), 0, 0 },
 	{ "escalate_window", SET_DURATION, offsetof(struct mo_config, escalate_window_ns), SEC, DAY },
 	{ "max_escalations", SET_U32, offsetof(struct mo_config, max_escalations), 0, 64 },
+	{ "privsep", SET_BOOL, offsetof(struct mo_config, privsep), 0, 0 },
 	{ "k8s_log_dir", SET_DIR, offsetof(struct mo_config, k8s_log_dir), 0, 0 },
 	{ "scan", SET_BOOL, offsetof(struct mo_config, scan), 0, 0 },
 	{ "scan_mode", SET_SCAN, offsetof(struct mo_config, scan_mode), 0, 0 },

@@ -1,42 +1,33 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * symbolize.c - process addresses to frames with elfutils libdwfl.
+ * symbolize.c - process addresses to frames.
  *
- * Three layers. Modules: one Dwfl per distinct ELF file, found by build-id
- * or by file identity (st_dev, st_ino, size, mtime), kept until the
- * symbolizer is freed. Views: per pid, the parsed maps plus, for each
- * mapping, its module and the delta from process address to ELF vaddr,
- * resolved on first use. Lookups: per module, the frames already resolved
- * for an ELF vaddr (bounded; dropped wholesale when full).
+ * Three layers. Modules: one per distinct ELF file, found by build-id or
+ * by file identity (st_dev, st_ino, size, mtime), kept until the
+ * symbolizer is freed; what a file says is read by a source (symfile.c in
+ * this process, or the confined parser of privsep.c), handed the
+ * descriptor this file opened. Views: per pid, the parsed maps plus, for
+ * each mapping, its module and the delta from process address to ELF
+ * vaddr, resolved on first use. Lookups: per module, the frames already
+ * resolved for an ELF vaddr (bounded; dropped wholesale when full).
  *
  * module_offset in a frame is the ELF virtual address (what addr2line -e
  * module takes); when the file cannot be read it is the file offset.
  *
  * Files come from processes that may be hostile: every one is opened with
- * src/lib/safefile.h, the module file is the inode the process maps, and
- * libdw/libdwfl are handed descriptors and Elf handles, never a path to
- * open (no debuginfod either).
+ * src/lib/safefile.h and the module file is the inode the process maps.
  *
  * Not thread-safe: a symbolizer belongs to one thread (the observer's
  * worker).
  */
-#include <dwarf.h>
-#include <elfutils/libdw.h>
-#include <elfutils/libdwelf.h>
-#include <elfutils/libdwfl.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <libiberty/demangle.h>
 
 #include "procmaps.h"
@@ -44,40 +35,17 @@
 #include "symbolize.h"
 
 #define MAX_CACHED_LOOKUPS 16384
-#define MAX_SCOPES 64		/* nesting levels of code kept for one address */
-
-struct segment {		/* one PT_LOAD */
-	uint64_t offset;
-	uint64_t vaddr;
-	uint64_t filesz;
-	bool x;
-};
-
-/* A resolved frame as cached; the strings belong to the cache. */
-struct sym_frame {
-	char *symbol;		/* demangled when it was mangled */
-	char *linkage;		/* the name in the file when it was mangled, else NULL */
-	uint64_t offset;	/* looked-up vaddr - symbol start; 0 when inlined */
-	char *file;
-	int line;
-	bool inlined;
-};
 
 struct lookup {
 	uint64_t vaddr;
 	size_t n;
-	struct sym_frame *frames;
+	struct mo_symframe *frames;	/* the strings belong to the cache */
 };
 
 struct module {
-	Dwfl *dwfl;		/* NULL: no symbols (not ELF, or libdwfl refused it) */
-	Dwfl_Module *dmod;
-	bool no_dwarf;		/* symbols only: its DWARF would make libdw open
-				   files by paths it names (split units) */
-	Dwarf *alt_stand_in;	/* see stand_in_alt() */
-	GElf_Addr bias;		/* libdwfl address = ELF vaddr + bias */
-	size_t nsegs;
-	struct segment *segs;
+	uint32_t handle;	/* the source's; 0: nothing to look up */
+	uint32_t nsegs;
+	struct mo_symseg segs[MO_SYMFILE_MAX_SEGS];
 	void *lookups;		/* tsearch tree of struct lookup, by vaddr */
 	size_t nlookups;
 	char *build_id;		/* GNU build id, hex; NULL when the file has none */
@@ -108,26 +76,13 @@ struct mo_symbolizer {
 	void *views;		/* tsearch tree of struct pid_view, by pid */
 	void *keys;		/* tsearch tree of struct module_key, by key */
 	struct module *modules;
+	struct mo_symsource src;
+	struct mo_symfiles *local;	/* the in-process source's files */
 };
 
 struct frame_buf {
 	struct mo_frame *f;
 	size_t n, cap;
-};
-
-static int find_elf(Dwfl_Module *dmod, void **userdata, const char *modname, Dwarf_Addr base,
-		    char **file_name, Elf **elfp);
-static int find_debuginfo(Dwfl_Module *dmod, void **userdata, const char *modname,
-			  Dwarf_Addr base, const char *file_name, const char *debuglink_file,
-			  GElf_Word debuglink_crc, char **debuginfo_file_name);
-
-/* libdwfl opens no file itself: find_elf hands it the Elf read from the
- * descriptor checked in find_module, find_debuginfo the debug files it
- * opened safely (no debuginfod, no paths of libdwfl's choosing). */
-static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = find_elf,
-	.find_debuginfo = find_debuginfo,
-	.section_address = dwfl_offline_section_address,
 };
 
 static int cmp_view(const void *a, const void *b)
@@ -158,12 +113,7 @@ static void free_lookup(void *p)
 
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->frames[i].symbol);
-		free(l->frames[i].linkage);
-		free(l->frames[i].file);
-	}
-	free(l->frames);
+	mo_symframes_free(l->frames, l->n);
 	free(l);
 }
 
@@ -184,30 +134,80 @@ static void free_view(void *p)
 	free(v);
 }
 
-static void free_module(struct module *mod)
+static void free_module(struct mo_symbolizer *s, struct module *mod)
 {
-	if (mod->dwfl)
-		dwfl_end(mod->dwfl);
-	if (mod->alt_stand_in)
-		dwarf_end(mod->alt_stand_in);
+	if (mod->handle)
+		s->src.close(s->src.ctx, mod->handle);
 	tdestroy(mod->lookups, free_lookup);
-	free(mod->segs);
 	free(mod->build_id);
 	free(mod);
 }
 
+/* ---- the in-process source ---- */
+
+struct local_debug {
+	pid_t pid;
+	const char *map_path;
+};
+
+static int local_debug_open(void *ctx, enum mo_debug_where where, const char *name)
+{
+	struct local_debug *d = ctx;
+
+	return mo_debug_open(d->pid, d->map_path, where, name);
+}
+
+static int local_open(void *ctx, int fd, pid_t pid, const char *map_path,
+		      struct mo_symfile_info *info, uint32_t *handle)
+{
+	struct local_debug d = { pid, map_path };
+	struct mo_debug_opener op = { local_debug_open, &d };
+
+	return mo_symfiles_open(ctx, fd, map_path, &op, info, handle);
+}
+
+static int local_lookup(void *ctx, uint32_t handle, uint64_t vaddr, struct mo_symframe **frames,
+			size_t *n)
+{
+	return mo_symfiles_lookup(ctx, handle, vaddr, frames, n);
+}
+
+static void local_close(void *ctx, uint32_t handle)
+{
+	mo_symfiles_close(ctx, handle);
+}
+
 struct mo_symbolizer *mo_symbolizer_new(void)
 {
-	struct mo_symbolizer *s;
+	struct mo_symbolizer *s = calloc(1, sizeof(*s));
 
-	if (elf_version(EV_CURRENT) == EV_NONE) {
-		errno = ENOTSUP;
+	if (!s) {
+		errno = ENOMEM;
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		errno = ENOMEM;
+	s->local = mo_symfiles_new();
+	if (!s->local) {
+		int err = errno;
+
+		free(s);
+		errno = err;
+		return NULL;
+	}
+	s->src = (struct mo_symsource){ local_open, local_lookup, local_close, s->local };
 	return s;
+}
+
+int mo_symbolizer_set_source(struct mo_symbolizer *s, const struct mo_symsource *src)
+{
+	if (!s || s->modules)
+		return -EBUSY;
+	if (!src)
+		s->src = (struct mo_symsource){ local_open, local_lookup, local_close, s->local };
+	else if (!src->open || !src->lookup || !src->close)
+		return -EINVAL;
+	else
+		s->src = *src;
+	return 0;
 }
 
 void mo_symbolizer_free(struct mo_symbolizer *s)
@@ -220,8 +220,9 @@ void mo_symbolizer_free(struct mo_symbolizer *s)
 	tdestroy(s->keys, free_key);
 	for (mod = s->modules; mod; mod = next) {
 		next = mod->next;
-		free_module(mod);
+		free_module(s, mod);
 	}
+	mo_symfiles_free(s->local);
 	free(s);
 }
 
@@ -272,326 +273,23 @@ static int key_add(struct mo_symbolizer *s, const char *key, struct module *mod)
 	return 0;
 }
 
-static char *build_id_key(Elf *elf)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *id;
-	ssize_t len = dwelf_elf_gnu_build_id(elf, (const void **)&id);
-	char *key;
-
-	if (len <= 0)
-		return NULL;
-	key = malloc(2 + 2 * (size_t)len + 1);
-	if (!key)
-		return NULL;
-	key[0] = 'b';
-	key[1] = ':';
-	for (ssize_t i = 0; i < len; i++) {
-		key[2 + 2 * i] = hex[id[i] >> 4];
-		key[3 + 2 * i] = hex[id[i] & 15];
-	}
-	key[2 + 2 * len] = '\0';
-	return key;
-}
-
-static int read_segments(Elf *elf, struct module *mod)
-{
-	size_t nph;
-
-	if (elf_getphdrnum(elf, &nph))
-		return 0;
-	mod->segs = calloc(nph ? nph : 1, sizeof(*mod->segs));
-	if (!mod->segs)
-		return -ENOMEM;
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		mod->segs[mod->nsegs++] = (struct segment){
-			.offset = ph.p_offset,
-			.vaddr = ph.p_vaddr,
-			.filesz = ph.p_filesz,
-			.x = ph.p_flags & PF_X,
-		};
-	}
-	return 0;
-}
-
-/* What the callbacks of one module's libdwfl session need, while open_dwfl
- * runs (they are not called afterwards: libdwfl keeps what it found). */
-struct dwfl_ctx {
-	pid_t pid;
-	const char *map_path;	/* the module as the process names it */
-	Elf *elf;		/* handed to libdwfl by find_elf */
-	int fd;
-	const char *debuglink;	/* the module's .gnu_debuglink, or NULL */
-	GElf_Word debuglink_crc;
-	char build_id[2 * 64 + 1];
-	bool alt_found;
-};
-
-static int find_elf(Dwfl_Module *dmod, void **userdata, const char *modname, Dwarf_Addr base,
-		    char **file_name, Elf **elfp)
-{
-	struct dwfl_ctx *c = *userdata;
-	int fd;
-
-	if (!c || !c->elf)
-		return -1;
-	*elfp = c->elf;
-	*file_name = strdup(c->map_path);
-	fd = c->fd;
-	c->elf = NULL;
-	c->fd = -1;
-	return fd;	/* libdwfl owns both now */
-}
-
-/* Debug files are owned by root and not writable by others under the
- * host's /usr/lib/debug: libdw may map those. Any other is handed over as
- * a sealed copy, so a truncation by its owner cannot SIGBUS us. */
-static bool only_root_writes(const char *path, const struct stat *st)
-{
-	return strncmp(path, "/usr/lib/debug/", 15) == 0 && st->st_uid == 0 &&
-	       !(st->st_mode & (S_IWGRP | S_IWOTH));
-}
-
-static int crc_file(int fd, uint64_t size, uint32_t *crc)
-{
-	char buf[1 << 16];
-	uLong c = crc32(0L, Z_NULL, 0);
-
-	for (uint64_t off = 0; off < size;) {
-		ssize_t r = pread(fd, buf, size - off < sizeof(buf) ? size - off : sizeof(buf),
-				  (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -EIO;
-		c = crc32(c, (const Bytef *)buf, (uInt)r);
-		off += (uint64_t)r;
-	}
-	*crc = (uint32_t)c;
-	return 0;
-}
-
-/*
- * Open a candidate debug file: safely, checked by CRC when crc is given
- * (.gnu_debuglink), by build id when id is (.build-id paths). Returns an
- * fd libdw may map, or -1.
- */
-static int open_debug(const char *path, const GElf_Word *crc, const char *id)
-{
-	struct stat st;
-	uint32_t got;
-	int fd = mo_safe_open(path, NULL, 0, &st), out;
-
-	if (fd < 0)
-		return -1;
-	if (id) {
-		Elf *e = elf_begin(fd, ELF_C_READ, NULL);
-		char *key = e ? build_id_key(e) : NULL;
-		bool same = key && strcmp(key + 2, id) == 0;
-
-		free(key);
-		if (e)
-			elf_end(e);
-		if (!same) {
-			close(fd);
-			return -1;
-		}
-	}
-	if (only_root_writes(path, &st)) {
-		if (crc && (crc_file(fd, (uint64_t)st.st_size, &got) || got != *crc)) {
-			close(fd);
-			return -1;
-		}
-		return fd;
-	}
-	out = mo_safe_copy(fd, (uint64_t)st.st_size, &got);
-	close(fd);
-	if (out >= 0 && crc && got != *crc) {
-		close(out);
-		return -1;
-	}
-	return out < 0 ? -1 : out;
-}
-
-/* A file name from a file we read: one path component. */
-static bool plain_name(const char *name)
-{
-	return name && *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
-}
-
-static int find_debuginfo(Dwfl_Module *dmod, void **userdata, const char *modname,
-			  Dwarf_Addr base, const char *file_name, const char *debuglink_file,
-			  GElf_Word debuglink_crc, char **debuginfo_file_name)
-{
-	struct dwfl_ctx *c = *userdata;
-	char path[PATH_MAX + 64], dir[PATH_MAX];
-	const char *slash;
-	int fd = -1;
-
-	if (!c)
-		return -1;
-	if (debuglink_file && !(c->debuglink && debuglink_crc == c->debuglink_crc &&
-				strcmp(debuglink_file, c->debuglink) == 0)) {
-		/* the .gnu_debugaltlink file (dwz): an absolute name in the
-		 * host's debug tree only */
-		if (strncmp(debuglink_file, "/usr/lib/debug/", 15) == 0 &&
-		    !strstr(debuglink_file, "/../"))
-			fd = open_debug(debuglink_file, NULL, NULL);
-		c->alt_found = fd >= 0;
-		goto out;
-	}
-	if (c->build_id[0]) {
-		snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug",
-			 c->build_id, c->build_id + 2);
-		fd = open_debug(path, NULL, c->build_id);
-	}
-	if (fd < 0 && plain_name(c->debuglink)) {
-		slash = strrchr(c->map_path, '/');
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - c->map_path), c->map_path);
-		snprintf(path, sizeof(path), "/proc/%d/root%s/%s", (int)c->pid, dir, c->debuglink);
-		fd = open_debug(path, &c->debuglink_crc, NULL);
-		if (fd < 0) {
-			snprintf(path, sizeof(path), "/proc/%d/root%s/.debug/%s", (int)c->pid, dir,
-				 c->debuglink);
-			fd = open_debug(path, &c->debuglink_crc, NULL);
-		}
-		if (fd < 0) {
-			snprintf(path, sizeof(path), "/usr/lib/debug%s/%s", dir, c->debuglink);
-			fd = open_debug(path, &c->debuglink_crc, NULL);
-		}
-	}
-out:
-	/* a name without a descriptor would make libdwfl open it itself */
-	if (fd >= 0)
-		*debuginfo_file_name = strdup(debuglink_file ? debuglink_file : c->map_path);
-	return fd;
-}
-
-/*
- * libdw opens, by itself and with a blocking open(2), the files a DWARF
- * unit names: the .gnu_debugaltlink file when no alt was set, split units
- * (.dwo) of skeleton units. An alt file not found gets a stand-in (the
- * debug data itself: wrong strings at worst, never an open); a module with
- * skeleton units keeps its symbol table only.
- */
-static void confine_dwarf(struct module *mod, Dwarf *dw, bool alt_found)
-{
-	const char *altname;
-	const void *id;
-	Dwarf_CU *cu = NULL, *next;
-	Dwarf_Half version;
-	uint8_t type;
-
-	if (!alt_found && dwelf_dwarf_gnu_debugaltlink(dw, &altname, &id) > 0) {
-		mod->alt_stand_in = dwarf_begin_elf(dwarf_getelf(dw), DWARF_C_READ, NULL);
-		if (!mod->alt_stand_in) {
-			mod->no_dwarf = true;
-			return;
-		}
-		dwarf_setalt(dw, mod->alt_stand_in);
-	}
-	while (dwarf_get_units(dw, cu, &next, &version, &type, NULL, NULL) == 0) {
-		if (type == DW_UT_skeleton || type == DW_UT_split_compile ||
-		    type == DW_UT_split_type) {
-			mod->no_dwarf = true;
-			return;
-		}
-		cu = next;
-	}
-}
-
-/* The vaddr range of elf's PT_LOADs, as libdwfl lays a module out. */
-static bool load_range(Elf *elf, GElf_Addr *lo, GElf_Addr *hi)
-{
-	size_t nph;
-	bool any = false;
-
-	if (elf_getphdrnum(elf, &nph))
-		return false;
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-		GElf_Addr start, end;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		start = ph.p_align > 1 ? ph.p_vaddr & -ph.p_align : ph.p_vaddr;
-		end = ph.p_vaddr + ph.p_memsz;
-		if (!any || start < *lo)
-			*lo = start;
-		if (!any || end > *hi)
-			*hi = end;
-		any = true;
-	}
-	return any && *hi > *lo;
-}
-
-/* Takes ownership of elf and fd (the descriptor find_module checked). */
-static void open_dwfl(struct module *mod, pid_t pid, const char *modname, Elf *elf, int fd)
-{
-	struct dwfl_ctx c = { .pid = pid, .map_path = modname, .elf = elf, .fd = fd };
-	char *key = build_id_key(elf);
-	GElf_Addr lo = 0, hi = 0;
-	Dwarf_Addr bias;
-	Dwarf *dw;
-	void **ud;
-
-	if (key)
-		snprintf(c.build_id, sizeof(c.build_id), "%s", key + 2);
-	free(key);
-	c.debuglink = dwelf_elf_gnu_debuglink(elf, &c.debuglink_crc);
-	mod->dwfl = load_range(elf, &lo, &hi) ? dwfl_begin(&dwfl_callbacks) : NULL;
-	if (!mod->dwfl)
-		goto drop;
-	dwfl_report_begin(mod->dwfl);
-	mod->dmod = dwfl_report_module(mod->dwfl, modname, lo, hi);
-	dwfl_report_end(mod->dwfl, NULL, NULL);
-	if (!mod->dmod)
-		goto drop;
-	dwfl_module_info(mod->dmod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
-	*ud = &c;
-	if (!dwfl_module_getelf(mod->dmod, &mod->bias))
-		goto drop;
-	/*
-	 * Find separate debug info and the symbol table now, while the path
-	 * (through /proc/PID/root) still exists: the module outlives the pid.
-	 */
-	dw = dwfl_module_getdwarf(mod->dmod, &bias);
-	if (dw)
-		confine_dwarf(mod, dw, c.alt_found);
-	dwfl_module_getsymtab(mod->dmod);
-	*ud = NULL;
-	return;
-drop:
-	if (c.elf)
-		elf_end(c.elf);
-	if (c.fd >= 0)
-		close(c.fd);
-	if (mod->dwfl)
-		dwfl_end(mod->dwfl);
-	mod->dwfl = NULL;
-	mod->dmod = NULL;
-}
-
 /*
  * The module behind a file mapping: the inode mapped, opened safely
- * (mo_safe_open_mapping), read with ELF_C_READ (never a mapping the file's
- * owner could truncate under us). *out stays NULL when the file cannot be
- * read; that is not an error. Returns 0 or -ENOMEM.
+ * (mo_safe_open_mapping) and read by the source. *out stays NULL when the
+ * file cannot be opened; that is not an error. A file the source could not
+ * read (it failed, or the parser process died on it) becomes a module
+ * without symbols, so it is not read again. Returns 0, -EAGAIN (the source
+ * is not available now: try again later) or -ENOMEM.
  */
 static int find_module(struct mo_symbolizer *s, pid_t pid, const struct mo_map *m,
 		       struct module **out)
 {
-	char idkey[128];
-	char *bkey = NULL;
+	struct mo_symfile_info info;
+	char idkey[128], bkey[sizeof(info.build_id) + 2];
 	struct module *mod;
 	struct stat st;
-	Elf *elf = NULL;
-	int fd, err = 0;
+	uint32_t handle = 0;
+	int fd, err;
 
 	*out = NULL;
 	fd = mo_safe_open_mapping(pid, m, NULL, 0, &st);
@@ -608,44 +306,40 @@ static int find_module(struct mo_symbolizer *s, pid_t pid, const struct mo_map *
 		return 0;
 	}
 
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (elf && elf_kind(elf) == ELF_K_ELF) {
-		bkey = build_id_key(elf);
-		mod = bkey ? key_find(s, bkey) : NULL;
-	}
+	err = s->src.open(s->src.ctx, fd, pid, m->path, &info, &handle);
+	if (err == -EAGAIN || err == -ENOMEM)
+		return err;
+	if (err)
+		memset(&info, 0, sizeof(info));
+	snprintf(bkey, sizeof(bkey), "b:%s", info.build_id);
+	mod = info.build_id[0] ? key_find(s, bkey) : NULL;
 	if (mod) {
-		elf_end(elf);
-		close(fd);
+		if (handle)
+			s->src.close(s->src.ctx, handle);
 		err = key_add(s, idkey, mod);
-		goto out;
+		if (!err)
+			*out = mod;
+		return err;
 	}
 
 	mod = calloc(1, sizeof(*mod));
 	if (!mod) {
-		elf_end(elf);
-		close(fd);
-		err = -ENOMEM;
-		goto out;
+		if (handle)
+			s->src.close(s->src.ctx, handle);
+		return -ENOMEM;
 	}
 	mod->next = s->modules;
 	s->modules = mod;
-	if (bkey && !(mod->build_id = strdup(bkey + 2)))
+	mod->handle = handle;
+	mod->nsegs = info.nsegs <= MO_SYMFILE_MAX_SEGS ? info.nsegs : 0;
+	memcpy(mod->segs, info.segs, mod->nsegs * sizeof(mod->segs[0]));
+	err = 0;
+	if (info.build_id[0] && !(mod->build_id = strdup(info.build_id)))
 		err = -ENOMEM;
-	if (!err && elf && elf_kind(elf) == ELF_K_ELF)
-		err = read_segments(elf, mod);
-	if (!err && mod->nsegs) {
-		open_dwfl(mod, pid, m->path, elf, fd);
-	} else {
-		if (elf)
-			elf_end(elf);
-		close(fd);
-	}
 	if (!err)
 		err = key_add(s, idkey, mod);
-	if (!err && bkey)
+	if (!err && info.build_id[0])
 		err = key_add(s, bkey, mod);
-out:
-	free(bkey);
 	if (!err)
 		*out = mod;
 	return err;
@@ -655,12 +349,12 @@ out:
  * mapping's offset, preferring matching executability when pages are shared. */
 static bool mapping_delta(const struct module *mod, const struct mo_map *m, uint64_t *delta)
 {
-	const struct segment *best = NULL;
+	const struct mo_symseg *best = NULL;
 	long page = sysconf(_SC_PAGESIZE);
 	uint64_t mask = page > 0 ? (uint64_t)page - 1 : 4095;
 
 	for (size_t i = 0; i < mod->nsegs; i++) {
-		const struct segment *g = &mod->segs[i];
+		const struct mo_symseg *g = &mod->segs[i];
 
 		if ((g->offset & ~mask) > m->offset || m->offset >= g->offset + g->filesz)
 			continue;
@@ -692,6 +386,8 @@ static int resolve_entry(struct mo_symbolizer *s, pid_t pid, const struct mo_map
 		return 0;
 	}
 	err = find_module(s, pid, m, &e->mod);
+	if (err == -EAGAIN)
+		return 0;	/* unresolved: tried again at the next stack */
 	if (err)
 		return err;
 	e->resolved = true;
@@ -701,28 +397,6 @@ static int resolve_entry(struct mo_symbolizer *s, pid_t pid, const struct mo_map
 }
 
 /* ---- lookups ---- */
-
-static const char *die_name(Dwarf_Die *die)
-{
-	Dwarf_Attribute attr;
-	const char *name;
-
-	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
-	if (!name)
-		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
-	if (!name)
-		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
-	return name;
-}
-
-static int dup_str(char **dst, const char *src)
-{
-	*dst = NULL;
-	if (!src)
-		return 0;
-	*dst = strdup(src);
-	return *dst ? 0 : -ENOMEM;
-}
 
 char *mo_demangle(const char *name)
 {
@@ -742,159 +416,24 @@ char *mo_demangle(const char *name)
 	return d;
 }
 
-/* f's name: demangled, with the name in the file beside it, when mangled. */
-static int set_name(struct sym_frame *f, const char *raw)
+/* The source's names are as in the file: a mangled one is demangled, and
+ * the name in the file kept beside it. */
+static void demangle_frames(struct mo_symframe *f, size_t n)
 {
-	char *d = mo_demangle(raw);
+	for (size_t i = 0; i < n; i++) {
+		char *d = mo_demangle(f[i].symbol);
 
-	f->linkage = NULL;
-	if (!d)
-		return dup_str(&f->symbol, raw);
-	f->symbol = d;
-	return dup_str(&f->linkage, raw);
-}
-
-/* The inlined call site of scope: file and line in the caller. */
-static int call_site(Dwarf_Die *cu, Dwarf_Die *scope, struct sym_frame *caller)
-{
-	Dwarf_Attribute attr;
-	Dwarf_Files *files;
-	Dwarf_Word idx, line;
-	size_t nfiles;
-	const char *file = NULL;
-
-	if (dwarf_formudata(dwarf_attr(scope, DW_AT_call_line, &attr), &line) == 0 &&
-	    line <= INT_MAX)
-		caller->line = (int)line;
-	if (dwarf_formudata(dwarf_attr(scope, DW_AT_call_file, &attr), &idx) == 0 &&
-	    dwarf_getsrcfiles(cu, &files, &nfiles) == 0 && idx < nfiles)
-		file = dwarf_filesrc(files, idx, NULL, NULL);
-	return dup_str(&caller->file, file);
-}
-
-/* DIEs whose pc ranges nest code: a chain of them leads to an address. */
-static bool code_scope(int tag)
-{
-	switch (tag) {
-	case DW_TAG_subprogram:
-	case DW_TAG_inlined_subroutine:
-	case DW_TAG_lexical_block:
-	case DW_TAG_try_block:
-	case DW_TAG_catch_block:
-	case DW_TAG_with_stmt:
-	case DW_TAG_entry_point:
-	case DW_TAG_module:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/*
- * The DIEs of cu that contain pc, innermost first, at most max: the concrete
- * tree as compiled, so each level of nested inlining is its own
- * DW_TAG_inlined_subroutine and the outermost subprogram is the function
- * the code is in. (dwarf_getscopes stops at the innermost inlined instance
- * and continues with its abstract definition's parents; on corrupt DWARF it
- * also loses its own allocation.) A chain deeper than max keeps its outer
- * levels. DIE offsets only grow along the walk, so corrupt sibling links
- * cannot make it loop.
- */
-static int scopes_at(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die *scopes, int max)
-{
-	Dwarf_Die die, next;
-	int n = 0;
-
-	if (dwarf_child(cu, &die) != 0)
-		return 0;
-	for (;;) {
-		if (code_scope(dwarf_tag(&die)) && dwarf_haspc(&die, pc) > 0) {
-			scopes[n++] = die;
-			if (n == max || dwarf_child(&die, &next) != 0)
-				break;
-		} else if (dwarf_siblingof(&die, &next) != 0) {
-			break;
+		if (d) {
+			f[i].linkage = f[i].symbol;
+			f[i].symbol = d;
 		}
-		if (dwarf_dieoffset(&next) <= dwarf_dieoffset(&die))
-			break;
-		die = next;
 	}
-	for (int i = 0; i < n / 2; i++) {
-		Dwarf_Die t = scopes[i];
-
-		scopes[i] = scopes[n - 1 - i];
-		scopes[n - 1 - i] = t;
-	}
-	return n;
 }
 
-/*
- * Resolve one ELF vaddr: frames for the inlined subroutines that contain it
- * (innermost first), then the function they were inlined into.
- */
-static int resolve(struct module *mod, struct lookup *l)
-{
-	Dwarf_Addr a = l->vaddr + mod->bias, cubias = 0;
-	Dwarf_Die *cu, scopes[MAX_SCOPES], *sub = NULL;
-	GElf_Off symoff = 0;
-	GElf_Sym sym;
-	Dwfl_Line *dl;
-	const char *name, *file = NULL;
-	size_t ninl = 0, k = 0;
-	int nscopes = 0, line = 0, err;
-
-	name = dwfl_module_addrinfo(mod->dmod, a, &symoff, &sym, NULL, NULL, NULL);
-	cu = mod->no_dwarf ? NULL : dwfl_module_addrdie(mod->dmod, a, &cubias);
-	if (cu)
-		nscopes = scopes_at(cu, a - cubias, scopes, MAX_SCOPES);
-	for (int i = 0; i < nscopes; i++) {
-		int tag = dwarf_tag(&scopes[i]);
-
-		if (tag == DW_TAG_subprogram) {
-			sub = &scopes[i];
-			nscopes = i;
-			break;
-		}
-		if (tag == DW_TAG_inlined_subroutine)
-			ninl++;
-	}
-
-	l->frames = calloc(ninl + 1, sizeof(*l->frames));
-	if (!l->frames)
-		return -ENOMEM;
-	l->n = ninl + 1;
-
-	dl = mod->no_dwarf ? NULL : dwfl_module_getsrc(mod->dmod, a);
-	if (dl)
-		file = dwfl_lineinfo(dl, NULL, &line, NULL, NULL, NULL);
-	err = dup_str(&l->frames[0].file, file);
-	l->frames[0].line = file ? line : 0;
-
-	for (int i = 0; !err && i < nscopes; i++) {
-		if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
-			continue;
-		l->frames[k].inlined = true;
-		err = set_name(&l->frames[k], die_name(&scopes[i]));
-		if (!err)
-			err = call_site(cu, &scopes[i], &l->frames[k + 1]);
-		k++;
-	}
-	if (err)
-		return err;
-
-	if (name) {
-		l->frames[ninl].offset = symoff;
-	} else if (sub) {
-		Dwarf_Addr low;
-
-		name = die_name(sub);
-		if (dwarf_lowpc(sub, &low) == 0 && a - cubias >= low)
-			l->frames[ninl].offset = a - cubias - low;
-	}
-	return set_name(&l->frames[ninl], name);
-}
-
-static int module_lookup(struct module *mod, uint64_t vaddr, const struct lookup **out)
+/* The frames of vaddr, cached. -ENOMEM, or another error from the source
+ * (the frame then goes out without a name, and is asked again next time). */
+static int module_lookup(struct mo_symbolizer *s, struct module *mod, uint64_t vaddr,
+			 const struct lookup **out)
 {
 	struct lookup key = { .vaddr = vaddr }, *l;
 	void **slot = tfind(&key, &mod->lookups, cmp_lookup);
@@ -913,9 +452,11 @@ static int module_lookup(struct module *mod, uint64_t vaddr, const struct lookup
 	if (!l)
 		return -ENOMEM;
 	l->vaddr = vaddr;
-	err = resolve(mod, l);
-	if (!err && !tsearch(l, &mod->lookups, cmp_lookup))
-		err = -ENOMEM;
+	err = s->src.lookup(s->src.ctx, mod->handle, vaddr, &l->frames, &l->n);
+	if (!err)
+		demangle_frames(l->frames, l->n);
+	if (!err && (!l->n || !tsearch(l, &mod->lookups, cmp_lookup)))
+		err = l->n ? -ENOMEM : -ENODATA;
 	if (err) {
 		free_lookup(l);
 		return err;
@@ -1074,14 +615,16 @@ static int emit(struct mo_symbolizer *s, struct pid_view *v, const struct mo_map
 		f.module_offset = e->has_delta ? ip + e->delta : ip - m->start + m->offset;
 		f.build_id = e->mod ? e->mod->build_id : NULL;
 	}
-	if (!e->mod || !e->mod->dwfl || !e->has_delta)
+	if (!e->mod || !e->mod->handle || !e->has_delta)
 		return push_frame(b, &f);
 
-	err = module_lookup(e->mod, at + e->delta, &l);
-	if (err)
+	err = module_lookup(s, e->mod, at + e->delta, &l);
+	if (err == -ENOMEM)
 		return err;
+	if (err)
+		return push_frame(b, &f);
 	for (size_t i = 0; i < l->n; i++) {
-		const struct sym_frame *sf = &l->frames[i];
+		const struct mo_symframe *sf = &l->frames[i];
 
 		f.symbol = sf->symbol;
 		f.linkage_name = sf->linkage;

@@ -4,7 +4,9 @@
  *
  * A per-process view of modules (from /proc/PID/maps) on top of a module
  * cache keyed by build-id (path+size+mtime when there is none), so libc is
- * opened once however many processes map it. Works for PIE, shared
+ * opened once however many processes map it. The files themselves are read
+ * by a source (symfile.h in this process by default; privsep.h in a
+ * confined one). Works for PIE, shared
  * libraries, and stripped files with separate debug info (debuglink and
  * /usr/lib/debug/.build-id). Unknown addresses come back as module+offset,
  * never dropped. Inlined functions expand into extra frames (innermost
@@ -21,11 +23,32 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "memobserver.h"
+#include "symfile.h"
 
 struct mo_symbolizer;
 
 struct mo_symbolizer *mo_symbolizer_new(void);
 void mo_symbolizer_free(struct mo_symbolizer *s);	/* accepts NULL */
+
+/*
+ * What reads the modules' files, with mo_symfiles_* semantics: open takes
+ * the descriptor of the mapped inode over (always), pid and map_path say
+ * where its debug files are looked for. An open error other than -EAGAIN
+ * (not available now: asked again later) and -ENOMEM leaves the module
+ * without symbols for good; a lookup error leaves that frame unnamed.
+ */
+struct mo_symsource {
+	int (*open)(void *ctx, int fd, pid_t pid, const char *map_path,
+		    struct mo_symfile_info *info, uint32_t *handle);
+	int (*lookup)(void *ctx, uint32_t handle, uint64_t vaddr, struct mo_symframe **frames,
+		      size_t *n);
+	void (*close)(void *ctx, uint32_t handle);
+	void *ctx;
+};
+
+/* Read files through src (NULL: symfile.c in this process, the default);
+ * before the first module is read (-EBUSY after). */
+int mo_symbolizer_set_source(struct mo_symbolizer *s, const struct mo_symsource *src);
 
 /*
  * Symbolize n addresses of process pid. ips[0] is the innermost frame. ips

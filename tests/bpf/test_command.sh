@@ -36,6 +36,28 @@ print(" ".join(sorted(m for m in mods if m)))' "$TMP/cxx.json")
 		fail command_cxx_module_path "frames name '$got', the mapped file is '$want'"
 	fi
 fi
+# C++ names demangled in every output; JSON keeps the raw name beside it
+if run cxx_out leak_cxx --min-size 1 --folded "$TMP/cxx.folded" --flamegraph "$TMP/cxx.svg" \
+	--pprof "$TMP/cxx.pb.gz" &&
+	timeout 60 "$MO" --min-age 0 --min-size 1 -o "$TMP/cxx.txt" -- "$FIX/leak_cxx" \
+		> /dev/null 2> "$TMP/cxx_txt.err"; then
+	demangled="leak_new_object()" raw="_Z15leak_new_objectv" bad=""
+	json_ok=$(python3 -c '
+import json, sys
+print(any(f.get("symbol") == sys.argv[2] and f.get("linkage_name") == sys.argv[3]
+          for l in open(sys.argv[1]) if l.startswith("{")
+          for f in json.loads(l).get("stack", [])))' "$TMP/cxx_out.json" "$demangled" "$raw")
+	[ "$json_ok" = True ] || bad="$bad json"
+	for f in cxx.txt cxx.folded cxx.svg; do
+		grep -qF "$demangled" "$TMP/$f" && ! grep -qF "$raw" "$TMP/$f" || bad="$bad $f"
+	done
+	gzip -dc "$TMP/cxx.pb.gz" | grep -qaF "$demangled" || bad="$bad pprof"
+	if [ -z "$bad" ]; then
+		pass command_cxx_demangled_everywhere
+	else
+		fail command_cxx_demangled_everywhere "no $demangled (or the raw $raw) in:$bad"
+	fi
+fi
 run threads leak_threads && check command_threads "$TMP/threads.json" "$TMP/threads.out"
 run threads_libc leak_threads :: --libc-stacks &&
 	check command_threads_libc_stacks "$TMP/threads_libc.json" "$TMP/threads_libc.out"

@@ -376,6 +376,7 @@ static void test_metrics_resources(void **state)
 {
 	struct mo_proc_metrics p[] = {
 		{ .pid = 42, .command = "server", .container_id = "abc", .pod_uid = "pod-1",
+		  .k8s_namespace = "shop", .k8s_pod = "cart-7d9f", .k8s_container = "app\n",
 		  .allocations = 100, .deallocations = 40, .unfreed_bytes = 6000,
 		  .largest_allocation = 1 << 20 },
 		{ .pid = 43, .command = "worker", .allocations = 7, .deallocations = 7 },
@@ -415,11 +416,15 @@ static void test_metrics_resources(void **state)
 	rm = resource_of(req, "server", 42);
 	assert_non_null(rm);
 	kv = rm->resource->attributes;
-	assert_int_equal(rm->resource->n_attributes, 5);
-	assert_string_equal(str_of(kv, 5, "host.name"), HOST);
-	assert_int_equal(int_of(kv, 5, "process.pid"), 42);
-	assert_string_equal(str_of(kv, 5, "container.id"), "abc");
-	assert_string_equal(str_of(kv, 5, "k8s.pod.uid"), "pod-1");
+	assert_int_equal(rm->resource->n_attributes, 8);
+	assert_string_equal(str_of(kv, 8, "host.name"), HOST);
+	assert_int_equal(int_of(kv, 8, "process.pid"), 42);
+	assert_string_equal(str_of(kv, 8, "container.id"), "abc");
+	assert_string_equal(str_of(kv, 8, "k8s.pod.uid"), "pod-1");
+	assert_string_equal(str_of(kv, 8, "k8s.namespace.name"), "shop");
+	assert_string_equal(str_of(kv, 8, "k8s.pod.name"), "cart-7d9f");
+	/* a traced string: escaped as in the text output */
+	assert_string_equal(str_of(kv, 8, "k8s.container.name"), "app\\x0a");
 	assert_int_equal(rm->scope_metrics[0]->n_metrics, 4);
 	one_int(rm, "memory_allocations_tracked", DATA_SUM, "", 100);
 	one_int(rm, "memory_deallocations_tracked", DATA_SUM, "", 40);
@@ -668,6 +673,7 @@ static void test_logs_leak_every_field(void **state)
 		.size_bytes = 17000, .unfreed_bytes = 51000, .count = 3, .age_seconds = 31.5,
 		.estimate = true, .final = false, .container_id = "c0ffee",
 		.pod_uid = "1234-5678", .cgroup = "/kubepods/pod1234",
+		.k8s_namespace = "shop", .k8s_pod = "cart-7d9f", .k8s_container = "app",
 		.pattern = "growing", .growth_bytes_per_s = 100.5, .confidence = 0.875,
 		.rss_validated = true, .repeats = 2,
 		.stack = { .id = 0xabc, .nframes = 2, .frames = frames, .flags = 1 },
@@ -684,12 +690,15 @@ static void test_logs_leak_every_field(void **state)
 	assert_int_equal(req->n_resource_logs, 1);
 	kv = req->resource_logs[0]->resource->attributes;
 	n = req->resource_logs[0]->resource->n_attributes;
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 8);
 	assert_string_equal(str_of(kv, n, "host.name"), HOST);
 	assert_int_equal(int_of(kv, n, "process.pid"), 4242);
 	assert_string_equal(str_of(kv, n, "process.executable.name"), "server");
 	assert_string_equal(str_of(kv, n, "container.id"), "c0ffee");
 	assert_string_equal(str_of(kv, n, "k8s.pod.uid"), "1234-5678");
+	assert_string_equal(str_of(kv, n, "k8s.namespace.name"), "shop");
+	assert_string_equal(str_of(kv, n, "k8s.pod.name"), "cart-7d9f");
+	assert_string_equal(str_of(kv, n, "k8s.container.name"), "app");
 
 	r = only_record(req, 0);
 	assert_int_equal(r->base.n_unknown_fields, 0);
@@ -700,7 +709,7 @@ static void test_logs_leak_every_field(void **state)
 	assert_string_equal(r->event_name, "memobserver.memory_pressure.leak");
 	assert_int_equal(r->body->value_case, ANY(STRING_VALUE));
 	assert_string_equal(r->body->string_value,
-			    "memory_pressure/leak pid 4242 (server): 49.8 KiB unfreed in 3 "
+			    "memory_pressure/leak pid 4242 (server) [k8s shop/cart-7d9f/app]: 49.8 KiB unfreed in 3 "
 			    "allocations, oldest 31.5s (estimate); growing 100 B/s (confidence "
 			    "0.88), RSS grew with it");
 	assert_int_equal(r->flags, 0);

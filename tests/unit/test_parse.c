@@ -365,6 +365,13 @@ static void test_set_bool(void **state)
 		assert_int_equal(mo_config_set(&cfg, "enable_ebpf", bad[i]), -EINVAL);
 		assert_true(cfg.enable_ebpf);
 	}
+	/* the library reads files in process unless asked (the command asks) */
+	mo_config_init(&cfg);
+	assert_false(cfg.privsep);
+	assert_int_equal(mo_config_set(&cfg, "privsep", "true"), 0);
+	assert_true(cfg.privsep);
+	assert_int_equal(mo_config_set(&cfg, "privsep", "no"), 0);
+	assert_false(cfg.privsep);
 }
 
 static void test_set_keys(void **state)

@@ -22,6 +22,7 @@ struct mo_core {
 	struct mo_lifecycle *lc;
 	struct mo_escalate *es;		/* watch tier only */
 	struct mo_growth_stage *gs;	/* watch tier only */
+	struct mo_privsep *ps;		/* the parser process's client (config privsep) */
 	struct mo_records *rd;
 	struct mo_reach_stage *rc;	/* reachability scans */
 	struct mo_series *proc_series;	/* metrics: (process, container) counters */

@@ -51,6 +51,7 @@
 #include "k8snames.h"
 #include "memobserver.h"
 #include "modules.h"
+#include "privsep.h"
 #include "queue.h"
 #include "safefile.h"
 #include "sinks/metrics.h"
@@ -405,6 +406,19 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 	}
 	/* every stack the walker takes starts at a return address */
 	mo_symbolizer_first_is_return(o->sym, true);
+	if (c.privsep) {
+		struct mo_privsep_opts po = { .log = log, .log_ctx = log_ctx };
+		struct mo_symsource src;
+
+		o->c.ps = mo_privsep_new(&po);
+		if (!o->c.ps) {
+			mo_observer_free(o);
+			errno = ENOMEM;
+			return NULL;
+		}
+		mo_privsep_symsource(o->c.ps, &src);
+		mo_symbolizer_set_source(o->sym, &src);
+	}
 	return o;
 }
 
@@ -578,6 +592,8 @@ static int wire(struct mo_observer *o, bool rss_from_proc)
 		mo_env_log(&c->env, MO_LOG_ERROR, "cannot map the unwind table: %s", strerror(errno));
 		return -errno;
 	}
+	if (c->ps)
+		mo_modules_set_builder(o->mods, mo_privsep_build_rows, c->ps);
 	c->st = mo_stacks_new(&c->env, c->k, c->pt, o->sym, o->mods);
 	c->pr = mo_probes_new(&c->env, o->bpf, o->allocator_lib, o->symbol_prefix);
 	c->f = c->st && c->pr ? mo_findings_new(&c->env, c->k, c->pt, c->st, c->pr, c->q) : NULL;
@@ -1064,6 +1080,7 @@ void mo_observer_free(struct mo_observer *o)
 	mo_series_free(o->c.proc_series);
 	mo_series_free(o->c.rss_series);
 	mo_symbolizer_free(o->sym);
+	mo_privsep_free(o->c.ps);	/* after the symbolizer, which closes its files */
 	free(o->allocator_lib);
 	free(o->symbol_prefix);
 	if (o->stop_efd >= 0)

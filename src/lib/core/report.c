@@ -23,6 +23,7 @@
 #include "core/resident.h"
 #include "core/series.h"
 #include "core/stacks.h"
+#include "privsep.h"
 #include "queue.h"
 #include "safefile.h"
 #include "sinks/metrics.h"
@@ -49,6 +50,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	struct mo_safefile_stats sf;
 	struct mo_growth_stats gs = { 0 };
 	struct mo_shed_stats sh;
+	struct mo_privsep_stats ps = { 0 };
 	struct mo_k8snames_stats ks;
 	struct mo_reach_counts rch;
 
@@ -67,6 +69,8 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	mo_probes_shed_stats(c->pr, &sh);
 	mo_stacks_stats(c->st, &ss);
 	mo_safefile_stats(&sf);
+	if (c->ps)
+		mo_privsep_stats(c->ps, &ps);
 	mo_proctab_k8snames_stats(c->pt, &ks);
 	mo_reachability_stats(c->rc, &rch);
 
@@ -129,6 +133,11 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->escalations_failed = es.failed;
 	out->escalations_skipped = es.skipped;
 	out->escalation_sites = es.sites;
+	out->parser_starts = ps.starts;
+	out->parser_died = ps.died;
+	out->parser_timeouts = ps.timeouts;
+	out->parser_protocol = ps.protocol;
+	out->parser_files_lost = ps.files_lost;
 	out->dedup_suppressed += gs.suppressed;
 	out->k8s_log_scans = ks.scans;
 	out->k8s_entries_bad_name = ks.bad_name;

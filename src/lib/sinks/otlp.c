@@ -262,6 +262,8 @@ struct proc_id {
 	const char *command;	/* escaped */
 	const char *container_id;
 	const char *pod_uid;
+	/* Kubernetes names, escaped; NULL or "" when not known */
+	const char *k8s_namespace, *k8s_pod, *k8s_container;
 };
 
 static pb_resource *resource_new(struct arena *a, const char *host, const struct proc_id *p)
@@ -285,6 +287,12 @@ static pb_resource *resource_new(struct arena *a, const char *host, const struct
 			attr(&at, "container.id", any_str(a, (char *)p->container_id));
 		if (p->pod_uid[0])
 			attr(&at, "k8s.pod.uid", any_str(a, (char *)p->pod_uid));
+		if (p->k8s_namespace && p->k8s_namespace[0])
+			attr(&at, "k8s.namespace.name", any_str(a, (char *)p->k8s_namespace));
+		if (p->k8s_pod && p->k8s_pod[0])
+			attr(&at, "k8s.pod.name", any_str(a, (char *)p->k8s_pod));
+		if (p->k8s_container && p->k8s_container[0])
+			attr(&at, "k8s.container.name", any_str(a, (char *)p->k8s_container));
 	}
 	r->attributes = attrs_take(&at, &r->n_attributes);
 	return r;
@@ -476,6 +484,11 @@ static struct proc_row *proc_rows(struct arena *a, const struct mo_metrics_snaps
 				.command = traced(a, p->command, sizeof(p->command)),
 				.container_id = traced(a, p->container_id, sizeof(p->container_id)),
 				.pod_uid = traced(a, p->pod_uid, sizeof(p->pod_uid)),
+				.k8s_namespace = traced(a, p->k8s_namespace,
+							sizeof(p->k8s_namespace)),
+				.k8s_pod = traced(a, p->k8s_pod, sizeof(p->k8s_pod)),
+				.k8s_container = traced(a, p->k8s_container,
+							sizeof(p->k8s_container)),
 			},
 			.allocs = p->allocations,
 			.frees = p->deallocations,
@@ -1001,6 +1014,11 @@ int mo_otlp_logs_encode(const struct mo_event *const *ev, size_t n, const char *
 		refs[i].id.container_id = traced(&a, ev[i]->container_id,
 						 sizeof(ev[i]->container_id));
 		refs[i].id.pod_uid = traced(&a, ev[i]->pod_uid, sizeof(ev[i]->pod_uid));
+		refs[i].id.k8s_namespace = traced(&a, ev[i]->k8s_namespace,
+						  sizeof(ev[i]->k8s_namespace));
+		refs[i].id.k8s_pod = traced(&a, ev[i]->k8s_pod, sizeof(ev[i]->k8s_pod));
+		refs[i].id.k8s_container = traced(&a, ev[i]->k8s_container,
+						  sizeof(ev[i]->k8s_container));
 	}
 	if (a.oom)
 		goto out;

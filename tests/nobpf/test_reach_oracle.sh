@@ -10,7 +10,7 @@
 #             relocate_time...): it calls the lost buffer possibly lost.
 #   register  live mode cannot see registers: the block held only in a
 #             spinning thread's register is definitely lost there.
-source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/../bpf/lib.sh"
 BENCH=$ROOT/build/bench/reach_bench
 CASES=$FIX/reach_cases
 

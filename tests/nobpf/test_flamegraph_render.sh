@@ -2,8 +2,8 @@
 # flame graph -- the SVG writer's output as a browser draws it: the unit
 # test writes its demo graph, headless Chromium screenshots it, and the PNG
 # must show a flame graph (many colours, a good share of them flame-warm).
-# Needs no root and no BPF: it lives here because it needs a browser.
-. "$(dirname "$0")/lib.sh"
+# Needs no root and no BPF.
+. "$(dirname "$0")/../bpf/lib.sh"
 
 BIN=$ROOT/build/tests/test_flame
 [ -x "$BIN" ] || { skip flamegraph_render "build/tests/test_flame not built"; exit 0; }

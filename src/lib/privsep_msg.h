@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * privsep_msg.h - the messages between memobserver and its confined parser
+ * process (privsep.h), over an AF_UNIX SOCK_SEQPACKET socket pair: one
+ * record is one message, so a short or long record cannot shift the ones
+ * after it.
+ *
+ * A message is an 8-byte header (u16 type, u16 zero, u32 payload length,
+ * host byte order: both ends are the same binary on the same machine) and
+ * its payload, at most MO_PS_MAX_MSG bytes in all. Integers are fixed
+ * width; a string is a u16 length and that many bytes, none of them NUL,
+ * at most MO_SYMFILE_MAX_NAME. Every field is checked on the way in: a
+ * record whose length, type, counts or strings are not exactly what its
+ * type says is refused whole (-EPROTO), as is a descriptor on a type that
+ * carries none.
+ *
+ * Requests (memobserver -> parser), one at a time, each answered before
+ * the next is sent:
+ *   UNWIND  u64 max_rows + fd     -> ROWS_HEAD, ROWS..., DONE
+ *   OPEN    str modname + fd      -> (DEBUG_REQ/DEBUG_FD)..., OPENED | DONE(err)
+ *   LOOKUP  u32 handle, u64 vaddr -> FRAME..., DONE
+ *   CLOSE   u32 handle            (no answer)
+ * While an OPEN runs the parser may ask for debug files: DEBUG_REQ (u8
+ * where, str name), answered by DEBUG_FD (i32 err, + fd when 0).
+ */
+#ifndef MO_PRIVSEP_MSG_H
+#define MO_PRIVSEP_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "../abi.h"
+#include "symfile.h"
+
+#define MO_PS_MAX_MSG 65536
+#define MO_PS_HDR 8
+/* rows in one ROWS message */
+#define MO_PS_ROWS_PER_MSG ((MO_PS_MAX_MSG - MO_PS_HDR) / sizeof(struct mo_unwind_row))
+
+enum mo_ps_type {
+	MO_PS_UNWIND = 1,
+	MO_PS_OPEN,
+	MO_PS_LOOKUP,
+	MO_PS_CLOSE,
+	MO_PS_DEBUG_FD,
+	MO_PS_ROWS_HEAD = 16,
+	MO_PS_ROWS,
+	MO_PS_OPENED,
+	MO_PS_FRAME,
+	MO_PS_DONE,
+	MO_PS_DEBUG_REQ,
+};
+
+struct mo_ps_msg {
+	enum mo_ps_type type;
+	union {
+		struct {
+			uint64_t max_rows;
+		} unwind;
+		struct {
+			char modname[MO_SYMFILE_MAX_NAME + 1];
+		} open;
+		struct {
+			uint32_t handle;
+			uint64_t vaddr;
+		} lookup;
+		struct {
+			uint32_t handle;
+		} close;
+		struct {
+			int32_t err;
+		} debug_fd;
+		struct {
+			uint64_t nrows;
+			uint64_t vaddr_min;
+			int64_t off_to_vaddr;
+			uint64_t unsupported;
+		} rows_head;
+		struct {
+			/* into the encoded record (decode) or the caller's
+			 * array (encode); n in 1..MO_PS_ROWS_PER_MSG */
+			const struct mo_unwind_row *rows;
+			uint32_t n;
+		} rows;
+		struct {
+			uint32_t handle;
+			struct mo_symfile_info info;
+		} opened;
+		struct {
+			uint64_t offset;
+			int32_t line;
+			bool inlined;
+			bool has_symbol, has_file;
+			char symbol[MO_SYMFILE_MAX_NAME + 1];
+			char file[MO_SYMFILE_MAX_NAME + 1];
+		} frame;
+		struct {
+			int32_t err;	/* 0 or -errno */
+			uint32_t count;	/* rows or frames sent before */
+		} done;
+		struct {
+			uint8_t where;	/* enum mo_debug_where */
+			char name[MO_SYMFILE_MAX_NAME + 1];
+		} debug_req;
+	};
+};
+
+/* Whether a message of this type travels with a descriptor. */
+bool mo_ps_carries_fd(const struct mo_ps_msg *m);
+
+/* m as a record in buf (MO_PS_MAX_MSG bytes): its length, or -EINVAL when
+ * m breaks the rules above (the record would be refused). */
+int mo_ps_encode(const struct mo_ps_msg *m, uint8_t *buf, size_t cap);
+
+/* A record of len bytes into *m (rows point into buf). 0 or -EPROTO. */
+int mo_ps_decode(const uint8_t *buf, size_t len, struct mo_ps_msg *m);
+
+/* Send m, with fd (-1: none). 0 or -errno (-EPIPE: the peer is gone;
+ * -ETIMEDOUT: it has not read for the socket's SO_SNDTIMEO). */
+int mo_ps_send(int sock, const struct mo_ps_msg *m, int fd);
+
+/* Send len bytes as one record, with up to 4 descriptors, unchecked (the
+ * tests use it to send what mo_ps_encode would refuse). 0 or -errno. */
+int mo_ps_send_record(int sock, const void *rec, size_t len, const int *fds, size_t nfds);
+
+/*
+ * Receive one message into *m, decoding in buf (MO_PS_MAX_MSG bytes),
+ * waiting until deadline_ns (CLOCK_MONOTONIC; 0: forever). *fd gets the
+ * descriptor that came with it or -1 (fd may be NULL where none is
+ * allowed). 0, -ETIMEDOUT, -EPIPE (peer gone), -EPROTO (a record refused:
+ * truncated, too long, malformed, descriptors where none belong; any
+ * received descriptor is closed), -errno.
+ */
+int mo_ps_recv(int sock, uint8_t *buf, struct mo_ps_msg *m, int *fd, uint64_t deadline_ns);
+
+#endif

@@ -1,0 +1,845 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * test_privsep.c - the parser child and its client (privsep.h).
+ *
+ * This program is also the child: run with MO_PRIVSEP_CHILD_ARG it
+ * confines itself (seccomp, no new privileges) and serves fd 3, as
+ * memobserver does after dropping its user; run with "hostile MODE" it
+ * plays a parser that crashes, hangs or lies in the way MODE says.
+ *
+ * The real child is driven record by record through its socket with
+ * truncated records, lengths that lie, strings without end, descriptors
+ * where none belong; it must answer each with an error and keep serving.
+ * Through the client: rows and frames must equal the in-process ones; a
+ * child killed by SIGSEGV is replaced (files it held are opened again in
+ * the new one); every hostile child is counted and its file lost, without
+ * a crash, a hang, or a descriptor left open here.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "privsep.h"
+#include "privsep_msg.h"
+#include "safefile.h"
+#include "symbolize.h"
+#include "unwind_table.h"
+#include "util.h"
+
+#define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
+#define NOINL __attribute__((noinline, noclone, used))
+#define KEEP(v) __asm__ volatile("" : : "r"(v) : "memory")
+
+NOINL int privsep_probe_fn(int x) { KEEP(x); return x * 7 + (int)(getpid() % 5); }
+
+void __lsan_do_leak_check(void) __attribute__((weak));
+
+/* ------------------------------------------------------ hostile parsers */
+
+static void send_raw(int sock, const void *buf, size_t len, int fd)
+{
+	mo_ps_send_record(sock, buf, len, &fd, fd >= 0);
+}
+
+static int open_libc(void);
+
+static void send_with_libc(int sock, const void *buf, size_t len)
+{
+	int fd = open_libc();
+
+	send_raw(sock, buf, len, fd);
+	close(fd);
+}
+
+static void send_msg(int sock, struct mo_ps_msg *m)
+{
+	mo_ps_send(sock, m, -1);
+}
+
+/* A parser that answers every request as mode says. */
+static int hostile(const char *mode)
+{
+	static uint8_t buf[MO_PS_MAX_MSG];
+	static struct mo_ps_msg m, r;
+	struct mo_unwind_row rows[32];
+	int sock = MO_PRIVSEP_CHILD_FD, fd;
+
+	for (int i = 0; i < 32; i++)
+		rows[i] = (struct mo_unwind_row){ .pc = (uint32_t)(31 - i) * 16, .cfa = 1 };
+	while (mo_ps_recv(sock, buf, &m, &fd, 0) == 0) {
+		if (fd >= 0)
+			close(fd);
+		if (!strcmp(mode, "crash")) {
+			/* the kernel's default action, not a sanitizer's report */
+			signal(SIGSEGV, SIG_DFL);
+			raise(SIGSEGV);
+		}
+		if (!strcmp(mode, "exit"))
+			_exit(3);
+		if (!strcmp(mode, "silent"))
+			pause();
+		if (!strcmp(mode, "deaf") && m.type == MO_PS_CLOSE)
+			pause();	/* and never reads again */
+		if (!strcmp(mode, "deaf") && m.type == MO_PS_OPEN) {
+			static uint32_t next_handle;
+
+			memset(&r, 0, sizeof(r));
+			r.type = MO_PS_OPENED;
+			r.opened.handle = ++next_handle;
+			send_msg(sock, &r);
+			continue;
+		}
+		if (!strcmp(mode, "huge-rows")) {
+			r.type = MO_PS_ROWS_HEAD;
+			r.rows_head.nrows = 1ULL << 60;
+			send_msg(sock, &r);
+		} else if (!strcmp(mode, "more-rows")) {
+			r.type = MO_PS_ROWS_HEAD;
+			r.rows_head.nrows = 10;
+			send_msg(sock, &r);
+			r.type = MO_PS_ROWS;
+			r.rows.rows = rows;
+			r.rows.n = 20;
+			send_msg(sock, &r);
+		} else if (!strcmp(mode, "unsorted")) {
+			r.type = MO_PS_ROWS_HEAD;
+			r.rows_head.nrows = 32;
+			send_msg(sock, &r);
+			r.type = MO_PS_ROWS;
+			r.rows.rows = rows;
+			r.rows.n = 32;
+			send_msg(sock, &r);
+		} else if (!strcmp(mode, "long-length")) {
+			/* a header claiming 4 GiB of payload on a 12-byte record */
+			uint8_t raw[12] = { MO_PS_DONE, 0, 0, 0, 0xf0, 0xff, 0xff, 0xff };
+
+			send_raw(sock, raw, sizeof(raw), -1);
+		} else if (!strcmp(mode, "truncated")) {
+			uint8_t raw[3] = { MO_PS_DONE, 0, 0 };
+
+			send_raw(sock, raw, sizeof(raw), -1);
+		} else if (!strcmp(mode, "fd-in-reply")) {
+			uint8_t raw[16];
+			int n;
+
+			r.type = MO_PS_DONE;
+			r.done.err = -ENOEXEC;
+			n = mo_ps_encode(&r, raw, sizeof(raw));
+			send_raw(sock, raw, (size_t)n, 0);
+		} else if (!strcmp(mode, "many-frames")) {
+			for (int i = 0; i < MO_SYMFILE_MAX_FRAMES + 5; i++) {
+				memset(&r, 0, sizeof(r));
+				r.type = MO_PS_FRAME;
+				r.frame.has_symbol = true;
+				strcpy(r.frame.symbol, "lie");
+				send_msg(sock, &r);
+			}
+		} else if (!strcmp(mode, "debug-escape") && m.type == MO_PS_OPEN) {
+			/* names that would lead out of the debug trees: each
+			 * must be refused; the answers come back as the build id */
+			static const struct {
+				uint8_t where;
+				const char *name;
+			} tries[] = {
+				{ MO_DEBUG_ALT, "/etc/shadow" },
+				{ MO_DEBUG_ALT, "/usr/lib/debug/../../../etc/shadow" },
+				{ MO_DEBUG_LINK_SIBLING, "../../../../etc/shadow" },
+				{ MO_DEBUG_LINK_USR, "../shadow" },
+				{ MO_DEBUG_BUILD_ID, "../../etc/shadow" },
+			};
+			char got[64] = "";
+
+			for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+				r.type = MO_PS_DEBUG_REQ;
+				r.debug_req.where = tries[i].where;
+				strcpy(r.debug_req.name, tries[i].name);
+				send_msg(sock, &r);
+				if (mo_ps_recv(sock, buf, &r, &fd, 0) || r.type != MO_PS_DEBUG_FD)
+					_exit(4);
+				strcat(got, fd >= 0 ? "F" : r.debug_fd.err == -EINVAL ? "i" : "e");
+				if (fd >= 0)
+					close(fd);
+			}
+			memset(&r, 0, sizeof(r));
+			r.type = MO_PS_OPENED;
+			snprintf(r.opened.info.build_id, sizeof(r.opened.info.build_id), "%s", got);
+			send_msg(sock, &r);
+		} else if (!strcmp(mode, "debug-flood") && m.type == MO_PS_OPEN) {
+			for (int i = 0; i < 20; i++) {
+				r.type = MO_PS_DEBUG_REQ;
+				r.debug_req.where = MO_DEBUG_BUILD_ID;
+				strcpy(r.debug_req.name, "0123456789abcdef");
+				send_msg(sock, &r);
+				if (mo_ps_recv(sock, buf, &r, &fd, 0))
+					break;
+				if (fd >= 0)
+					close(fd);
+			}
+		} else {
+			r.type = MO_PS_DONE;
+			r.done.err = -ENOEXEC;
+			send_msg(sock, &r);
+		}
+	}
+	return 0;
+}
+
+/* Confined, try one thing the filter forbids (or allows): exits 0 when an
+ * open failed with EACCES, else whatever the kernel does to it. */
+static int escape(const char *what)
+{
+	struct flock lk = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	pid_t parent = getppid();
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	if (__lsan_do_leak_check)	/* see main */
+		__lsan_do_leak_check();
+	if (fd < 0 || mo_privsep_confine())
+		return 3;
+	if (!strcmp(what, "open"))
+		return open("/etc/passwd", O_RDONLY) < 0 && errno == EACCES ? 0 : 1;
+	if (!strcmp(what, "kill"))
+		kill(parent, SIGCONT);
+	if (!strcmp(what, "tgkill"))
+		syscall(SYS_tgkill, parent, parent, SIGCONT);
+	if (!strcmp(what, "socket"))
+		socket(AF_INET, SOCK_STREAM, 0);
+	if (!strcmp(what, "lock"))
+		fcntl(fd, F_SETLK, &lk);
+	if (!strcmp(what, "exec"))
+		execl("/bin/true", "true", (char *)NULL);
+	if (!strcmp(what, "abort")) {
+		/* what abort() does, without a sanitizer's handler in between */
+		signal(SIGABRT, SIG_DFL);
+		syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGABRT);
+	}
+	return 4;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static char self[PATH_MAX];
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;	/* the directory's own */
+}
+
+/* The client's warnings: how many, and the last one. */
+static int warnings;
+static char last_warning[512];
+
+static void note_log(enum mo_log_level level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (level != MO_LOG_WARN)
+		return;
+	warnings++;
+	snprintf(last_warning, sizeof(last_warning), "%s", msg);
+}
+
+static struct mo_privsep *client(const char *mode, uint32_t timeout_ms)
+{
+	char *argv[] = { self, mode ? "hostile" : MO_PRIVSEP_CHILD_ARG, (char *)mode, NULL };
+	struct mo_privsep_opts o = { .argv = argv, .timeout_ms = timeout_ms, .log = note_log };
+	struct mo_privsep *p = mo_privsep_new(&o);
+
+	assert_non_null(p);
+	return p;
+}
+
+static int open_libc(void)
+{
+	int fd = mo_safe_open(LIBC, NULL, 0, NULL);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* SIGSEGV to pid, and wait until it is a zombie or gone. */
+static void segv(pid_t pid)
+{
+	char path[64], state = 0;
+
+	assert_true(pid > 0);
+	assert_int_equal(kill(pid, SIGSEGV), 0);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int i = 0; i < 5000; i++) {
+		FILE *f = fopen(path, "r");
+		int n = f ? fscanf(f, "%*d (%*[^)]) %c", &state) : 0;
+
+		if (f)
+			fclose(f);
+		if (!f || (n == 1 && state == 'Z'))
+			return;
+		usleep(1000);
+	}
+	fail_msg("pid %d did not die", (int)pid);
+}
+
+/* Start a real, confined child on a socket this test holds. */
+static pid_t raw_child(int *sock)
+{
+	int sv[2];
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(sv[1], MO_PRIVSEP_CHILD_FD);
+		execl(self, self, MO_PRIVSEP_CHILD_ARG, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	*sock = sv[0];
+	return pid;
+}
+
+static void expect(int sock, enum mo_ps_type type, int err)
+{
+	static uint8_t buf[MO_PS_MAX_MSG];
+	static struct mo_ps_msg m;
+	uint64_t end = mo_clock_ns(CLOCK_MONOTONIC) + 10 * MO_NSEC;
+	int fd;
+
+	assert_int_equal(mo_ps_recv(sock, buf, &m, &fd, end), 0);
+	assert_int_equal(fd, -1);
+	assert_int_equal(m.type, type);
+	if (type == MO_PS_DONE)
+		assert_int_equal(m.done.err, err);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* Records the real child must refuse, one by one, answering DONE(-EPROTO)
+ * to each and serving on. */
+static void test_child_hostile_records(void **state)
+{
+	uint8_t big[100000], rec[64];
+	struct mo_ps_msg m = { 0 };
+	int sock, fds[2], n, status;
+	pid_t pid = raw_child(&sock);
+
+	/* a header cut short */
+	send_raw(sock, "\x03\x00\x00", 3, -1);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	/* a length of 4 GiB on a 12-byte record */
+	memcpy(rec, "\x03\x00\x00\x00\xf0\xff\xff\xff\x01\x00\x00\x00", 12);
+	send_raw(sock, rec, 12, -1);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	/* a record longer than any message (cut by the receiver: refused) */
+	memset(big, 0, sizeof(big));
+	big[0] = MO_PS_LOOKUP;
+	n = (int)sizeof(big) - MO_PS_HDR;
+	memcpy(big + 4, &n, 4);
+	send_raw(sock, big, sizeof(big), -1);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	/* an unknown type; a nonzero reserved field */
+	memcpy(rec, "\x63\x00\x00\x00\x00\x00\x00\x00", 8);
+	send_raw(sock, rec, 8, -1);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	memcpy(rec, "\x04\x00\x01\x00\x04\x00\x00\x00\x01\x00\x00\x00", 12);
+	send_raw(sock, rec, 12, -1);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	/* a string longer than its record; one with a NUL inside */
+	m.type = MO_PS_OPEN;
+	strcpy(m.open.modname, "/lib/x.so");
+	n = mo_ps_encode(&m, rec, sizeof(rec));
+	rec[8] = 200;
+	send_with_libc(sock, rec, (size_t)n);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	n = mo_ps_encode(&m, rec, sizeof(rec));
+	rec[12] = 0;
+	send_with_libc(sock, rec, (size_t)n);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	/* requests without their descriptor, with one they do not take, with two */
+	m.type = MO_PS_UNWIND;
+	m.unwind.max_rows = 1000;
+	n = mo_ps_encode(&m, rec, sizeof(rec));
+	send_raw(sock, rec, (size_t)n, -1);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	m.type = MO_PS_LOOKUP;
+	n = mo_ps_encode(&m, rec, sizeof(rec));
+	send_with_libc(sock, rec, (size_t)n);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	m.type = MO_PS_UNWIND;
+	n = mo_ps_encode(&m, rec, sizeof(rec));
+	fds[0] = open_libc();
+	fds[1] = open_libc();
+	assert_int_equal(mo_ps_send_record(sock, rec, (size_t)n, fds, 2), 0);
+	close(fds[0]);
+	close(fds[1]);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	/* a reply sent as a request */
+	m.type = MO_PS_DONE;
+	m.done.err = 0;
+	send_msg(sock, &m);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	/* a handle it never gave; then real work: libc's rows */
+	m.type = MO_PS_LOOKUP;
+	m.lookup.handle = 12345;
+	send_msg(sock, &m);
+	expect(sock, MO_PS_DONE, -ENOENT);
+	m.type = MO_PS_UNWIND;
+	m.unwind.max_rows = 10;
+	fds[0] = open_libc();
+	assert_int_equal(mo_ps_send(sock, &m, fds[0]), 0);
+	close(fds[0]);
+	expect(sock, MO_PS_DONE, -ENOSPC);
+	m.unwind.max_rows = 10000000;
+	fds[0] = open_libc();
+	assert_int_equal(mo_ps_send(sock, &m, fds[0]), 0);
+	close(fds[0]);
+	expect(sock, MO_PS_ROWS_HEAD, 0);
+
+	assert_int_equal(kill(pid, 0), 0);
+	close(sock);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The confined child as the kernel sees it. */
+static void test_child_confined(void **state)
+{
+	char path[64], line[256];
+	int sock, status, seccomp = -1, nnp = -1;
+	pid_t pid = raw_child(&sock);
+	struct mo_ps_msg m = { .type = MO_PS_LOOKUP };
+	FILE *f;
+
+	/* an answer: the child is past its confinement */
+	send_msg(sock, &m);
+	expect(sock, MO_PS_DONE, -ENOENT);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "Seccomp: %d", &seccomp);
+		sscanf(line, "NoNewPrivs: %d", &nnp);
+	}
+	fclose(f);
+	assert_int_equal(seccomp, 2);
+	assert_int_equal(nnp, 1);
+	close(sock);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* What the filter does to each attempt of a confined process. */
+static void test_filter(void **state)
+{
+	static const struct {
+		const char *what;
+		int exit_status;	/* or */
+		int signal;
+	} cases[] = {
+		{ "open", 0, 0 },	{ "kill", -1, SIGSYS }, { "tgkill", -1, SIGSYS },
+		{ "socket", -1, SIGSYS }, { "lock", -1, SIGSYS }, { "exec", -1, SIGSYS },
+		{ "abort", -1, SIGABRT },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			execl(self, self, "escape", cases[i].what, (char *)NULL);
+			_exit(127);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (cases[i].signal) {
+			if (!WIFSIGNALED(status) || WTERMSIG(status) != cases[i].signal)
+				fail_msg("%s: status 0x%x, expected signal %d", cases[i].what, status,
+					 cases[i].signal);
+		} else if (!WIFEXITED(status) || WEXITSTATUS(status) != cases[i].exit_status) {
+			fail_msg("%s: status 0x%x, expected exit %d", cases[i].what, status,
+				 cases[i].exit_status);
+		}
+	}
+}
+
+static void test_rows_equal(void **state)
+{
+	struct mo_unwind_table here = { 0 }, there = { 0 };
+	struct mo_privsep_stats st;
+	struct mo_privsep *p = client(NULL, 0);
+	int fd = open_libc(), fds0 = count_fds();
+
+	assert_int_equal(mo_unwind_table_build_fd(fd, &here), 0);
+	assert_int_equal(mo_privsep_build_rows(p, fd, 10000000, &there), 0);
+	assert_true(here.nrows > 1000);
+	assert_int_equal(there.nrows, here.nrows);
+	assert_true(there.vaddr_min == here.vaddr_min);
+	assert_true(there.off_to_vaddr == here.off_to_vaddr);
+	assert_int_equal(there.unsupported, here.unsupported);
+	assert_memory_equal(there.rows, here.rows, here.nrows * sizeof(*here.rows));
+	mo_unwind_table_release(&there);
+	/* more rows than allowed: refused by the child */
+	assert_int_equal(mo_privsep_build_rows(p, fd, here.nrows - 1, &there), -ENOSPC);
+	assert_int_equal(there.nrows, 0);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.starts, 1);
+	assert_int_equal(st.died + st.timeouts + st.protocol, 0);
+	mo_privsep_free(p);
+	assert_int_equal(count_fds(), fds0);
+	mo_unwind_table_release(&here);
+	close(fd);
+}
+
+static void frames_equal(const struct mo_frame *a, size_t na, const struct mo_frame *b, size_t nb)
+{
+	assert_int_equal(na, nb);
+	for (size_t i = 0; i < na; i++) {
+		assert_true(a[i].address == b[i].address);
+		assert_true(a[i].module_offset == b[i].module_offset);
+		assert_true(a[i].offset == b[i].offset);
+		assert_int_equal(a[i].line, b[i].line);
+		assert_int_equal(a[i].inlined, b[i].inlined);
+		assert_true((a[i].symbol == NULL) == (b[i].symbol == NULL));
+		if (a[i].symbol)
+			assert_string_equal(a[i].symbol, b[i].symbol);
+		if (a[i].file)
+			assert_string_equal(a[i].file, b[i].file);
+		assert_string_equal(a[i].module, b[i].module);
+	}
+}
+
+static void symbolize_both(struct mo_symbolizer *here, struct mo_symbolizer *there,
+			   const uint64_t *ips, size_t n)
+{
+	struct mo_frame *a, *b;
+	size_t na, nb;
+
+	assert_int_equal(mo_symbolize(here, getpid(), ips, n, &a, &na), 0);
+	assert_int_equal(mo_symbolize(there, getpid(), ips, n, &b, &nb), 0);
+	frames_equal(a, na, b, nb);
+	mo_frames_free(a, na);
+	mo_frames_free(b, nb);
+}
+
+/* Frames through the child equal frames made here; a child killed by
+ * SIGSEGV between requests is replaced and the files it had are opened in
+ * the new one. */
+static void test_symbols_equal_and_respawn(void **state)
+{
+	struct mo_symbolizer *here = mo_symbolizer_new(), *there = mo_symbolizer_new();
+	struct mo_privsep *p = client(NULL, 0);
+	struct mo_privsep_stats st;
+	struct mo_symsource src;
+	uint64_t ips[] = {
+		(uint64_t)(uintptr_t)privsep_probe_fn + 3,
+		(uint64_t)(uintptr_t)malloc + 1,
+		(uint64_t)(uintptr_t)test_rows_equal + 5,
+	};
+	uint64_t more[] = { (uint64_t)(uintptr_t)fopen + 2, (uint64_t)(uintptr_t)symbolize_both + 1 };
+	struct mo_frame *f;
+	char want[96];
+	size_t n;
+	pid_t first;
+
+	assert_non_null(here);
+	assert_non_null(there);
+	mo_privsep_symsource(p, &src);
+	assert_int_equal(mo_symbolizer_set_source(there, &src), 0);
+	symbolize_both(here, there, ips, 3);
+	assert_int_equal(mo_symbolize(there, getpid(), ips, 1, &f, &n), 0);
+	assert_string_equal(f[0].symbol, "privsep_probe_fn");
+	mo_frames_free(f, n);
+
+	first = mo_privsep_child(p);
+	warnings = 0;
+	segv(first);
+	symbolize_both(here, there, more, 2);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.starts, 2);
+	assert_int_equal(st.died, 1);
+	assert_int_equal(st.files_lost, 0);
+	assert_true(mo_privsep_child(p) != first);
+	/* the death is reported once, however many requests follow it (how
+	 * it died varies: a sanitizer's SIGSEGV handler makes it an exit) */
+	assert_int_equal(warnings, 1);
+	snprintf(want, sizeof(want), "parser process %d ", (int)first);
+	assert_non_null(strstr(last_warning, want));
+	assert_non_null(strstr(last_warning, "; a new one starts in 0 ms"));
+	/* the source cannot change once modules are read */
+	assert_int_equal(mo_symbolizer_set_source(there, NULL), -EBUSY);
+	mo_symbolizer_free(there);
+	mo_symbolizer_free(here);
+	mo_privsep_free(p);
+}
+
+/* A parser that dies on a file: that file loses its rows, the next child
+ * starts at once the first time, then later and later (-EAGAIN meanwhile). */
+static void test_crash_backoff(void **state)
+{
+	struct mo_privsep *p = client("crash", 0);
+	struct mo_unwind_table t;
+	struct mo_privsep_stats st;
+	int fd = open_libc(), fds0 = count_fds();
+
+	warnings = 0;
+
+	assert_int_equal(mo_privsep_build_rows(p, fd, 1000000, &t), -ECHILD);
+	assert_int_equal(mo_privsep_build_rows(p, fd, 1000000, &t), -ECHILD);
+	assert_int_equal(mo_privsep_build_rows(p, fd, 1000000, &t), -EAGAIN);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.starts, 2);
+	assert_int_equal(st.died, 2);
+	assert_int_equal(st.files_lost, 2);
+	assert_int_equal(warnings, 2);	/* one per death, none for -EAGAIN */
+	usleep(150 * 1000);
+	assert_int_equal(mo_privsep_build_rows(p, fd, 1000000, &t), -ECHILD);
+	assert_int_equal(mo_privsep_build_rows(p, fd, 1000000, &t), -EAGAIN);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.starts, 3);
+	assert_int_equal(st.died, 3);
+	assert_int_equal(count_fds(), fds0);
+	close(fd);
+	mo_privsep_free(p);
+}
+
+static void test_timeout(void **state)
+{
+	struct mo_privsep *p = client("silent", 300);
+	struct mo_unwind_table t;
+	struct mo_privsep_stats st;
+	uint64_t t0 = mo_clock_ns(CLOCK_MONOTONIC), took;
+	int fd = open_libc();
+
+	assert_int_equal(mo_privsep_build_rows(p, fd, 1000000, &t), -ECHILD);
+	took = mo_clock_ns(CLOCK_MONOTONIC) - t0;
+	assert_true(took >= 300 * 1000000ULL && took < 5 * MO_NSEC);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.timeouts, 1);
+	assert_int_equal(st.died, 0);
+	close(fd);
+	mo_privsep_free(p);
+}
+
+/* A child that stops reading: requests that need no answer (closes) fill
+ * its socket, and the send that would wait is given up after the timeout. */
+static void test_deaf_child(void **state)
+{
+	struct mo_privsep *p = client("deaf", 300);
+	struct mo_privsep_stats st;
+	struct mo_symsource src;
+	struct mo_symfile_info info;
+	uint32_t h[400];
+	uint64_t t0;
+	int fd = open_libc();
+
+	/* fewer than the files a child keeps open: no close before ours */
+	mo_privsep_symsource(p, &src);
+	for (int i = 0; i < 400; i++) {
+		assert_int_equal(src.open(src.ctx, dup(fd), getpid(), LIBC, &info, &h[i]), 0);
+		assert_true(h[i] != 0);
+	}
+	t0 = mo_clock_ns(CLOCK_MONOTONIC);
+	for (int i = 0; i < 400; i++)
+		src.close(src.ctx, h[i]);
+	assert_true(mo_clock_ns(CLOCK_MONOTONIC) - t0 < 10 * MO_NSEC);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.timeouts, 1);
+	close(fd);
+	mo_privsep_free(p);
+}
+
+/* Descriptors of the running child. */
+static int child_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The child keeps at most 512 files open: the least recently used are
+ * closed there, and opened again from our descriptor when looked up. A
+ * file without a build id is not shared, so each open holds a descriptor
+ * in the child. */
+static void test_child_files_bounded(void **state)
+{
+	char path[] = "/tmp/mo-privsep-noid.XXXXXX", cmd[PATH_MAX + 128];
+	struct mo_privsep *p = client(NULL, 0);
+	struct mo_symsource src;
+	struct mo_symfile_info info;
+	struct mo_symframe *f;
+	static uint32_t h[700];
+	size_t n;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "objcopy --remove-section .note.gnu.build-id '%s' '%s'", self,
+		 path);
+	assert_int_equal(system(cmd), 0);
+	fd = mo_safe_open(path, NULL, 0, NULL);
+	assert_true(fd >= 0);
+	mo_privsep_symsource(p, &src);
+	for (int i = 0; i < 700; i++) {
+		assert_int_equal(src.open(src.ctx, dup(fd), getpid(), path, &info, &h[i]), 0);
+		assert_true(h[i] != 0);
+		assert_string_equal(info.build_id, "");
+	}
+	assert_true(child_fds(mo_privsep_child(p)) <= 512 + 8);
+	/* the first (closed in the child long ago) and the last still answer */
+	for (int k = 0; k < 2; k++) {
+		uint32_t hh = h[k ? 699 : 0];
+		uint64_t vaddr = 0;
+
+		for (uint32_t s = 0; s < info.nsegs; s++)
+			if (info.segs[s].x)
+				vaddr = info.segs[s].vaddr + 16;
+		assert_int_equal(src.lookup(src.ctx, hh, vaddr, &f, &n), 0);
+		assert_true(n >= 1);
+		mo_symframes_free(f, n);
+	}
+	assert_true(child_fds(mo_privsep_child(p)) <= 512 + 8);
+	for (int i = 0; i < 700; i++)
+		src.close(src.ctx, h[i]);
+	close(fd);
+	unlink(path);
+	mo_privsep_free(p);
+}
+
+/* Replies that break the protocol: each child is ended and counted, the
+ * request fails, nothing leaks. */
+static void test_lying_parsers(void **state)
+{
+	static const char *const rows_modes[] = {
+		"huge-rows", "more-rows", "unsorted", "long-length", "truncated", "fd-in-reply",
+	};
+	int fd = open_libc(), fds0 = count_fds();
+
+	for (size_t i = 0; i < sizeof(rows_modes) / sizeof(rows_modes[0]); i++) {
+		struct mo_privsep *p = client(rows_modes[i], 0);
+		struct mo_unwind_table t;
+		struct mo_privsep_stats st;
+
+		assert_int_equal(mo_privsep_build_rows(p, fd, 1000000, &t), -ECHILD);
+		assert_null(t.rows);
+		mo_privsep_stats(p, &st);
+		assert_int_equal(st.protocol, 1);
+		assert_int_equal(st.files_lost, 1);
+		mo_privsep_free(p);
+		assert_int_equal(count_fds(), fds0);
+	}
+	close(fd);
+}
+
+/* Lies about symbols: the module is read (by the symbolizer) without
+ * symbols, and its frames keep module and offset. */
+static void test_lying_symbols(void **state)
+{
+	static const char *const modes[] = { "many-frames", "debug-flood" };
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct mo_privsep *p = client(modes[i], 0);
+		struct mo_symbolizer *s = mo_symbolizer_new();
+		struct mo_privsep_stats st;
+		struct mo_symsource src;
+		uint64_t ip = (uint64_t)(uintptr_t)privsep_probe_fn;
+		struct mo_frame *f;
+		size_t n;
+
+		mo_privsep_symsource(p, &src);
+		assert_int_equal(mo_symbolizer_set_source(s, &src), 0);
+		assert_int_equal(mo_symbolize(s, getpid(), &ip, 1, &f, &n), 0);
+		assert_int_equal(n, 1);
+		assert_null(f[0].symbol);
+		assert_non_null(f[0].module);
+		mo_frames_free(f, n);
+		mo_privsep_stats(p, &st);
+		assert_true(st.protocol >= 1);
+		mo_symbolizer_free(s);
+		mo_privsep_free(p);
+	}
+}
+
+/* Debug files are opened only where debug files are: names that lead
+ * elsewhere are refused (the hostile parser reports each answer). */
+static void test_debug_names_refused(void **state)
+{
+	struct mo_privsep *p = client("debug-escape", 0);
+	struct mo_symsource src;
+	struct mo_symfile_info info;
+	uint32_t h;
+
+	mo_privsep_symsource(p, &src);
+	assert_int_equal(src.open(src.ctx, open_libc(), getpid(), LIBC, &info, &h), 0);
+	assert_string_equal(info.build_id, "iiiii");
+	mo_privsep_free(p);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_child_hostile_records),
+		cmocka_unit_test(test_child_confined),
+		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_rows_equal),
+		cmocka_unit_test(test_symbols_equal_and_respawn),
+		cmocka_unit_test(test_crash_backoff),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_deaf_child),
+		cmocka_unit_test(test_child_files_bounded),
+		cmocka_unit_test(test_lying_parsers),
+		cmocka_unit_test(test_lying_symbols),
+		cmocka_unit_test(test_debug_names_refused),
+	};
+	ssize_t n;
+
+	if (argc >= 2 && !strcmp(argv[1], MO_PRIVSEP_CHILD_ARG)) {
+		/* LeakSanitizer's check at exit stops the process with ptrace,
+		 * which the filter forbids: it runs now instead */
+		if (__lsan_do_leak_check)
+			__lsan_do_leak_check();
+		if (mo_privsep_confine())
+			return 2;
+		return mo_privsep_serve(MO_PRIVSEP_CHILD_FD) ? 1 : 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "hostile"))
+		return hostile(argv[2]);
+	if (argc >= 3 && !strcmp(argv[1], "escape"))
+		return escape(argv[2]);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return 1;
+	self[n] = '\0';
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
