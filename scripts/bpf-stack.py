@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Check the BPF programs' combined stack against a budget.
 
-The verifier adds up the stack of every frame on a call chain, each frame
-rounded up to 32 bytes (at least 32), and refuses a program whose deepest
-chain passes 512 bytes. Frames are subprograms reached by a bpf-to-bpf call
+The verifier adds up the stack of every frame on a call chain and refuses a
+program whose deepest chain passes 512 bytes. Each frame is rounded up to
+32 bytes (at least 32) as the interpreter needs; a JIT kernel rounds to 16,
+so this count is the stricter one and holds for both. Frames are subprograms reached by a bpf-to-bpf call
 (static or global function) or handed to a helper as a callback (bpf_loop,
 bpf_find_vma: a 64-bit load of a function's address).
 
