@@ -62,6 +62,9 @@ count_lines() {
 echo "== layering (dependencies point down; no include cycle)"
 count_lines python3 scripts/check-layers.py --pass-line
 
+echo "== BPF stack (deepest call chain of frames well under the verifier's 512 bytes)"
+count_lines python3 scripts/bpf-stack.py --pass-line
+
 echo "== fuzzers (every corpus input replayed once; nothing random)"
 count_lines bash tests/fuzz/replay.sh
 count_lines bash tests/fuzz/seed_paths.sh

@@ -170,6 +170,24 @@ struct {
 	__type(value, struct cut_scratch);
 } cut_scratch SEC(".maps");
 
+/*
+ * The handlers' large temporaries, kept here rather than on the stack: a
+ * handler's frame and the frames it calls (the walker, loop callbacks)
+ * share 512 bytes. Each member has one user, and the walker keeps its own
+ * (walk_scratch), so a value here survives a walk_stack call.
+ */
+struct handler_scratch {
+	struct mo_proc_stats fresh;	/* proc_stats(): a new process's first value */
+	struct mo_alloc_info rec;	/* apply_cut(): the record being cut */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct handler_scratch);
+} handler_scratch SEC(".maps");
+
 /* Files the walker met without rows, already reported to user space. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -55,12 +55,18 @@ static __always_inline struct mo_proc_stats *proc_stats(__u32 tgid, __u32 gen)
 
 	if (!ps || ps->gen != gen) {
 		/* new, or left by an exited process whose pid this one reuses */
-		struct mo_proc_stats zero = {};
+		__u32 z = 0;
+		struct handler_scratch *hs = bpf_map_lookup_elem(&handler_scratch, &z);
+		struct mo_proc_stats *fresh;
 		long err;
 
-		zero.cgroup_id = bpf_get_current_cgroup_id();
-		zero.gen = gen;
-		err = bpf_map_update_elem(&procs, &tgid, &zero, ps ? BPF_ANY : BPF_NOEXIST);
+		if (!hs)
+			return NULL;
+		fresh = &hs->fresh;
+		__builtin_memset(fresh, 0, sizeof(*fresh));
+		fresh->cgroup_id = bpf_get_current_cgroup_id();
+		fresh->gen = gen;
+		err = bpf_map_update_elem(&procs, &tgid, fresh, ps ? BPF_ANY : BPF_NOEXIST);
 		ps = bpf_map_lookup_elem(&procs, &tgid);
 		if (err && !ps) {
 			/* full: counted, and no record (every call of such a
@@ -117,14 +123,15 @@ static __always_inline bool in_allocator(struct mo_thread_state *ts)
 	return false;
 }
 
+/* A new thread's first state: read-only data, not a stack copy. */
+const struct mo_thread_state thread_state_zero = {};
+
 static __always_inline struct mo_thread_state *thread_state(__u32 tid, bool create)
 {
 	struct mo_thread_state *ts = bpf_map_lookup_elem(&threads, &tid);
 
 	if (!ts && create) {
-		struct mo_thread_state zero = {};
-
-		if (bpf_map_update_elem(&threads, &tid, &zero, BPF_NOEXIST) &&
+		if (bpf_map_update_elem(&threads, &tid, &thread_state_zero, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&threads, &tid)) {
 			count(MO_C_DROP_THREAD_TABLE_FULL);
 			return NULL;
@@ -842,31 +849,34 @@ static __always_inline __u64 apply_cut(__u32 tgid, __u32 gen, const struct range
 				       struct mo_thread_state *stash)
 {
 	struct mo_alloc_key key = { .tgid = tgid, .gen = gen, .addr = c->start };
-	struct mo_alloc_info *info = bpf_map_lookup_elem(&allocs, &key), rec;
-	__u64 lo = 0, hi = 0, gone, rend, at;
+	struct mo_alloc_info *info = bpf_map_lookup_elem(&allocs, &key), *rec;
+	__u64 lo = 0, hi = 0, gone, rend, at, whole;
 	__u64 n_allocs, n_frees;
+	__u32 z = 0;
+	struct handler_scratch *hs = bpf_map_lookup_elem(&handler_scratch, &z);
 
 	if (c->hi_lost)
 		count(MO_C_DROP_MMAP_RANGES_FULL);
-	if (!info || info->kind != MO_KIND_MMAP)
+	if (!info || info->kind != MO_KIND_MMAP || !hs)
 		return 0;
-	rec = *info;
-	rend = c->start + rec.size;
+	rec = &hs->rec;
+	*rec = *info;
+	whole = rec->size;
+	rend = c->start + whole;
 	if (c->lo_end)
-		lo = c->lo_end - c->start < rec.size ? c->lo_end - c->start : rec.size;
+		lo = c->lo_end - c->start < whole ? c->lo_end - c->start : whole;
 	if (c->hi_start && rend > c->hi_start)
 		hi = rend - c->hi_start;
-	gone = rec.size - lo - hi;
+	gone = whole - lo - hi;
 	if (lo)
 		info->size = lo;
 	else if (bpf_map_delete_elem(&allocs, &key))
 		return 0;	/* another CPU took it */
 	if (hi) {
-		struct mo_alloc_info piece = rec;
-
-		piece.size = hi;
+		/* the high piece: the record with its own size */
+		rec->size = hi;
 		key.addr = c->hi_start;
-		if (bpf_map_update_elem(&allocs, &key, &piece, BPF_ANY)) {
+		if (bpf_map_update_elem(&allocs, &key, rec, BPF_ANY)) {
 			count(MO_C_DROP_ALLOC_TABLE_FULL);
 			gone += hi;	/* lost: accounted as gone */
 			hi = 0;
@@ -876,7 +886,7 @@ static __always_inline __u64 apply_cut(__u32 tgid, __u32 gen, const struct range
 	n_frees = !lo && !hi;
 	at = c->start > a ? c->start : a;
 	if (stash) {
-		stash->saved_info = rec;
+		stash->saved_info = *rec;
 		stash->saved_info.size = gone;
 		stash->saved_addr = at;
 		stash->saved_split = lo || hi;
@@ -893,7 +903,7 @@ static __always_inline __u64 apply_cut(__u32 tgid, __u32 gen, const struct range
 		emit_map_record(MO_REC_MUNMAP, tgid, at, gone, 0);
 	}
 	/* a mapping is never sampled: it stands for itself */
-	stack_account(tgid, rec.stack_id, n_allocs, n_frees, 0, gone, MO_WEIGHT_ONE);
+	stack_account(tgid, rec->stack_id, n_allocs, n_frees, 0, gone, MO_WEIGHT_ONE);
 	proc_account(tgid, n_allocs, n_frees, 0, gone);
 	return gone;
 }
