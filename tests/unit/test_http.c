@@ -1231,21 +1231,29 @@ static void test_thread_capabilities(void **state)
 	get(http_port(s), "GET", "/healthz", &r);	/* the thread is up and serving */
 	assert_int_equal(r.status, 200);
 	resp_free(&r);
-	d = opendir("/proc/self/task");
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		cap = task_cap_eff(e->d_name, name, sizeof(name));
-		if (!strncmp(name, "MHD-", 4))
-			servers++;
-		else if (!strcmp(name, "http-gate"))
-			gates++;
-		else
-			continue;
-		assert_int_equal(cap, 0);
+	/* a thread is named by itself once it runs: wait (5 s at most) until
+	 * the metrics and the health daemon and the gate carry their names */
+	for (int tries = 0; tries < 500; tries++) {
+		servers = gates = 0;
+		d = opendir("/proc/self/task");
+		assert_non_null(d);
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			cap = task_cap_eff(e->d_name, name, sizeof(name));
+			if (!strncmp(name, "MHD-", 4))
+				servers++;
+			else if (!strcmp(name, "http-gate"))
+				gates++;
+			else
+				continue;
+			assert_int_equal(cap, 0);
+		}
+		closedir(d);
+		if (servers >= 2 && gates >= 1)
+			break;
+		usleep(10000);
 	}
-	closedir(d);
 	/* the metrics and the health daemon, and the gate in front of them */
 	assert_int_equal(servers, 2);
 	assert_int_equal(gates, 1);
