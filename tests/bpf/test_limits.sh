@@ -62,6 +62,29 @@ else
 	fail limits_unwind_rows_full_counted "memobserver failed: $(head -c 300 "$TMP/rows.err")"
 fi
 
+# 1c. An event queue of 4 in front of a reader that does not read yet: the
+# writer blocks on the full pipe, the queue fills, the events that do not fit
+# are counted (and the counter reaches the summary once the reader reads).
+printf 'buffer_size = 4\n' > "$TMP/q.conf"
+mkfifo "$TMP/q.fifo"
+exec 7<> "$TMP/q.fifo"	# held open: the writer's writes succeed until the pipe is full
+timeout 120 "$MO" --config "$TMP/q.conf" --format json --min-age 0 --large-size 16384 \
+	-o "$TMP/q.fifo" -- "$FIX/leak_many" --count 3000 --size 16384 > "$TMP/q.out" 2> "$TMP/q.err" &
+qpid=$!
+wait_for "$TMP/q.out" '^DONE' 600
+cat "$TMP/q.fifo" > "$TMP/q.json" 7>&- &
+cpid=$!
+wait "$qpid"
+qrc=$?
+exec 7>&-
+wait "$cpid"
+full=$(summary "$TMP/q.json" drops.event_buffer_full)
+if [ "$qrc" = 0 ] && [ "${full:-0}" -ge 1 ]; then
+	pass limits_event_buffer_full_counted
+else
+	fail limits_event_buffer_full_counted "exit $qrc, event_buffer_full ${full:-none}: $(head -c 200 "$TMP/q.err")"
+fi
+
 # 2. Sampling 1 in 4: totals scaled back and marked as estimates.
 if timeout 60 "$MO" --sample 4 --format json --min-age 0 -o "$TMP/s.json" \
 	-- "$FIX/leak_many" --count 4000 --size 16384 > "$TMP/s.out" 2> "$TMP/s.err"; then

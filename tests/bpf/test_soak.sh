@@ -241,7 +241,9 @@ drops = {r: met("memobserver_dropped_events_total", 'reason="%s"' % r)
 sd = summary["drops"] if summary else {}
 print("FIGURES %s drops: %s" % (mode, drops), file=sys.stderr)
 why = []
-for r in ("allocation_table_full", "stack_table_full", "event_buffer_full"):
+# the event queue fills only when the writer falls behind, which depends on
+# the machine: test_limits fills it for sure (limits_event_buffer_full_counted)
+for r in ("allocation_table_full", "stack_table_full"):
     if not drops.get(r):
         why.append("%s not counted (%s)" % (r, drops.get(r)))
 pairs = [("allocation_table_full", "allocation_table_full", ["MO_C_DROP_ALLOC_TABLE_FULL"]),
