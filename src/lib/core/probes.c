@@ -139,6 +139,16 @@ static int attach(struct mo_probes *pr, struct mo_allocator *a, pid_t pid, char 
 	return r;
 }
 
+/*
+ * a is memobserver's own executable (another memobserver, its allocator
+ * linked in): a link for every process on it would trap each of our own
+ * allocations too; a link for one pid does not.
+ */
+static bool own_executable(const struct mo_probes *pr, const struct mo_allocator *a)
+{
+	return pr->own_ino && a->ino == pr->own_ino && a->dev == pr->own_dev;
+}
+
 int mo_probes_attach_shared(struct mo_probes *pr, pid_t pid)
 {
 	struct mo_allocator a;
@@ -147,11 +157,7 @@ int mo_probes_attach_shared(struct mo_probes *pr, pid_t pid)
 
 	if (allocator_of(pr, pid, NULL, &a))
 		return -ENOENT;
-	if (pr->own_ino && a.ino == pr->own_ino && a.dev == pr->own_dev) {
-		/* another memobserver from our own file (its allocator is
-		 * linked in): a link for every process would trap each of our
-		 * own allocations too. Its pid-only links (-p, escalation) do
-		 * not. */
+	if (own_executable(pr, &a)) {
 		mo_allocator_close(&a);
 		if (__atomic_fetch_add(&pr->own_exe_skipped, 1, __ATOMIC_RELAXED) == 0)
 			mo_env_log(pr->env, MO_LOG_INFO,
@@ -234,6 +240,8 @@ int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bo
 			   (int)pid);
 		return r;
 	}
+	if (own_executable(pr, &a))
+		link_pid = pid;	/* its children are not followed through it */
 	r = attach(pr, &a, link_pid, err, sizeof(err));
 	if (r < 0) {
 		mo_env_log(pr->env, MO_LOG_ERROR, "pid %d: %s", (int)pid, err);
