@@ -285,6 +285,29 @@ int mo_read_text(const char *path, char **buf, size_t *len)
 	return err;
 }
 
+const char *mo_proc_stat_fields(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	char *p;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0) {
+		errno = n < 0 ? errno : EIO;
+		return NULL;
+	}
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2]) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return p + 2;
+}
+
 int mo_procmaps_read(pid_t pid, struct mo_maps *out)
 {
 	char path[64], *text = NULL;

@@ -39,6 +39,12 @@ int mo_procmaps_parse(const char *text, size_t len, struct mo_maps *out);
  * bytes plus a terminating NUL. 0 or -errno. */
 int mo_read_text(const char *path, char **buf, size_t *len);
 
+/* Read a /proc stat file (PID/stat, PID/task/TID/stat) into buf: a pointer
+ * to its fields after the command name, the state letter first (the name
+ * may hold anything; the fields follow its last ')'). NULL with errno set
+ * when it cannot be read (ENOENT: gone) or is malformed (EINVAL). */
+const char *mo_proc_stat_fields(const char *path, char *buf, size_t len);
+
 /* Read and parse /proc/PID/maps. -ESRCH if the process is gone, -EACCES. */
 int mo_procmaps_read(pid_t pid, struct mo_maps *out);
 

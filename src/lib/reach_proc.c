@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procmaps.h"
 #include "reach.h"
 
 #define DEFAULT_MAX_PAUSE_NS (200ULL * 1000000)
@@ -126,21 +127,12 @@ static int list_tasks(pid_t pid, pid_t **out, size_t *nr)
 /* State letter of a task from /proc/PID/task/TID/stat, 0 if unreadable. */
 static char task_state(pid_t pid, pid_t tid)
 {
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
+	char path[64], buf[512];
+	const char *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
+	f = mo_proc_stat_fields(path, buf, sizeof(buf));
+	return f ? f[0] : 0;
 }
 
 static bool traced_by_other(pid_t pid, pid_t tid)

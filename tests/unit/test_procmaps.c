@@ -4,6 +4,8 @@
  * the test's own maps, and a mutation loop that must never crash.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -276,6 +278,37 @@ static void test_mutations(void **state)
 	assert_true(ok > 1000 && rejected > 1000);
 }
 
+/* A stat file's fields follow the command name's last ')', whatever the
+ * name holds; unreadable and malformed files are told apart by errno. */
+static void test_stat_fields(void **state)
+{
+	char path[] = "/tmp/mo-stat-XXXXXX", buf[256], self[64];
+	const char *f;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "42 (a) Z (b) R 1 42 42 0 -1 4194560", 35), 35);
+	close(fd);
+	f = mo_proc_stat_fields(path, buf, sizeof(buf));
+	assert_non_null(f);
+	assert_int_equal(strncmp(f, "R 1 42", 6), 0);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "42 (no end", 10), 10);
+	close(fd);
+	assert_null(mo_proc_stat_fields(path, buf, sizeof(buf)));
+	assert_int_equal(errno, EINVAL);
+	unlink(path);
+	assert_null(mo_proc_stat_fields(path, buf, sizeof(buf)));
+	assert_int_equal(errno, ENOENT);
+	snprintf(self, sizeof(self), "/proc/%d/stat", (int)getpid());
+	f = mo_proc_stat_fields(self, buf, sizeof(buf));
+	assert_non_null(f);
+	assert_int_equal(f[0], 'R');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_self),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_stat_fields),
 	};
 
 	return cmocka_run_group_tests_name("procmaps", tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include "core/stacks.h"
 #include "modules.h"
 #include "pattern.h"
+#include "procmaps.h"
 #include "sinks/metrics.h"
 #include "traces.h"
 #include "util.h"
@@ -623,27 +624,19 @@ static void drop_stale_blocks(struct mo_lifecycle *lc, struct exec_mark *marks, 
  */
 static bool group_gone(pid_t pid)
 {
-	char path[64], buf[256], *rp;
+	char path[64], buf[256];
+	const char *st;
 	size_t ntasks = 0;
 	struct dirent *de;
-	ssize_t n;
 	DIR *d;
-	int fd;
 
 	if (kill(pid, 0) && errno == ESRCH)
 		return true;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	st = mo_proc_stat_fields(path, buf, sizeof(buf));
+	if (!st)
 		return errno == ENOENT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	/* the comm may hold ')': the state follows the last one */
-	rp = strrchr(buf, ')');
-	if (!rp || rp[1] != ' ' || (rp[2] != 'Z' && rp[2] != 'X'))
+	if (*st != 'Z' && *st != 'X')
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	d = opendir(path);

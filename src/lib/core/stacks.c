@@ -257,23 +257,14 @@ static void name_jit_frames(struct mo_stacks *st, uint32_t pid, struct mo_stack_
  * empty or half torn down while the process still exists. */
 static bool exiting(uint32_t pid)
 {
-	char path[64], buf[1024], *p;
+	char path[64], buf[1024];
 	unsigned long flags = 0;
-	ssize_t n;
-	int fd;
+	const char *f;
 
 	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');	/* the comm may hold anything */
-	/* ") S ppid pgrp session tty_nr tpgid flags" */
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+	f = mo_proc_stat_fields(path, buf, sizeof(buf));
+	/* "S ppid pgrp session tty_nr tpgid flags" */
+	if (!f || sscanf(f, "%*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
 		return true;
 	return (flags & 0x4) != 0;	/* PF_EXITING */
 }
