@@ -234,7 +234,7 @@ static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t de
 	}
 	err = m->build(m->build_ctx, fd, m->capacity - m->used, &t);
 	if (err == -EAGAIN)
-		return err;	/* not remembered: tried again at its next use */
+		return err;	/* not remembered: the caller has it asked for again */
 	if (err == -ENOSPC || (!err && t.nrows > m->capacity - m->used)) {
 		mo_stat_add(&m->st.full, 1);
 		mo_unwind_table_release(&t);
@@ -337,20 +337,15 @@ int mo_modules_load_path(struct mo_modules *m, const char *path)
 {
 	struct stat st;
 	int fd = mo_safe_open(path, NULL, 0, &st), r;
-
-	char link[64], real[PATH_MAX];
-	ssize_t n;
+	char real[PATH_MAX];
 
 	if (fd < 0)
 		return fd;
 	/* named as a mapping of it will be (/proc/PID/maps shows the file
 	 * reached, not the symlinks of the path that found it) */
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, real, sizeof(real) - 1);
-	if (n > 0 && real[0] == '/' && strncmp(real, "/memfd:", 7)) {
-		real[n] = '\0';
+	if (!mo_fd_target(fd, real, sizeof(real)) && real[0] == '/' &&
+	    strncmp(real, "/memfd:", 7))
 		path = real;
-	}
 	r = load_file(m, fd, path, kdev(major(st.st_dev), minor(st.st_dev)), st.st_ino);
 	close(fd);
 	return r;

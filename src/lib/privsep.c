@@ -591,17 +591,6 @@ static uint64_t deadline(const struct mo_privsep *p)
 	return mo_clock_ns(CLOCK_MONOTONIC) + p->timeout_ns;
 }
 
-/* The path fd was opened at, for messages. */
-static void fd_name(int fd, char *name, size_t len)
-{
-	char link[64];
-	ssize_t n;
-
-	mo_fd_path(fd, link, sizeof(link));
-	n = readlink(link, name, len - 1);
-	name[n > 0 ? n : 0] = '\0';
-}
-
 int mo_privsep_build_rows(void *ctx, int fd, size_t max_rows, struct mo_unwind_table *out)
 {
 	struct mo_privsep *p = ctx;
@@ -613,7 +602,7 @@ int mo_privsep_build_rows(void *ctx, int fd, size_t max_rows, struct mo_unwind_t
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	fd_name(fd, file, sizeof(file));
+	mo_fd_target(fd, file, sizeof(file));	/* for messages */
 	pthread_mutex_lock(&p->lock);
 	err = need_child(p);
 	if (err)

@@ -39,6 +39,17 @@ void mo_fd_path(int fd, char *buf, size_t len)
 	snprintf(buf, len, "/proc/self/fd/%d", fd);
 }
 
+int mo_fd_target(int fd, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	mo_fd_path(fd, link, sizeof(link));
+	n = readlink(link, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 ? 0 : n < 0 ? -errno : -ENOENT;
+}
+
 void mo_map_file_id(const struct mo_map *m, struct mo_file_id *id)
 {
 	id->dev_major = m->dev_major;

@@ -73,6 +73,11 @@ void mo_map_file_id(const struct mo_map *m, struct mo_file_id *id);
 /* "/proc/self/fd/N": a path the kernel resolves to fd's own file. */
 void mo_fd_path(int fd, char *buf, size_t len);
 
+/* The path of the file open at fd, as the kernel names it (the file
+ * reached, symlinks resolved), NUL-terminated in buf: 0, or -errno with
+ * buf "". */
+int mo_fd_target(int fd, char *buf, size_t len);
+
 /*
  * A private, sealed copy of fd's first size bytes in memory (a memfd that
  * nobody else can truncate or write). *crc, when not NULL, receives the
