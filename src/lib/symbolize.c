@@ -457,6 +457,11 @@ static int module_lookup(struct mo_symbolizer *s, struct module *mod, uint64_t v
 		demangle_frames(l->frames, l->n);
 	if (!err && (!l->n || !tsearch(l, &mod->lookups, cmp_lookup)))
 		err = l->n ? -ENOMEM : -ENODATA;
+	if (err == -ECHILD) {
+		/* the file killed the parser: it is never asked again */
+		s->src.close(s->src.ctx, mod->handle);
+		mod->handle = 0;
+	}
 	if (err) {
 		free_lookup(l);
 		return err;

@@ -327,6 +327,13 @@ FK_LOCKED(stack_stats_keys, (void *impl, struct mo_stack_key **o, size_t *n), (i
 FK_LOCKED(stack_stats_delete, (void *impl, const struct mo_stack_key *k), (impl, k))
 FK_LOCKED(proc_maps, (void *impl, uint32_t pid, struct mo_proc_maps *o), (impl, pid, o))
 FK_LOCKED(proc_maps_delete, (void *impl, uint32_t pid), (impl, pid))
+static int fkl_module_ask_again(void *impl, uint64_t dev, uint64_t ino)
+{
+	(void)impl;
+	(void)dev;
+	(void)ino;
+	return 0;	/* the fake has no walker to ask */
+}
 FK_LOCKED(rss_all, (void *impl, struct mo_krss **o, size_t *n), (impl, o, n))
 FK_LOCKED(rss_delete, (void *impl, uint32_t pid), (impl, pid))
 FK_LOCKED(target_set, (void *impl, uint32_t pid, uint32_t flags), (impl, pid, flags))
@@ -357,6 +364,7 @@ static const struct mo_kernel_ops fake_ops = {
 	.stack_stats_delete = fkl_stack_stats_delete,
 	.proc_maps = fkl_proc_maps,
 	.proc_maps_delete = fkl_proc_maps_delete,
+	.module_ask_again = fkl_module_ask_again,
 	.rss_all = fkl_rss_all,
 	.rss_delete = fkl_rss_delete,
 	.target_set = fkl_target_set,

@@ -44,11 +44,13 @@ static int fd_of(void *impl, int which)
 	case 5: return bpf_map__fd(b->skel->maps.rss);
 	case 6: return bpf_map__fd(b->skel->maps.targets);
 	case 7: return bpf_map__fd(b->skel->maps.growth);
+	case 8: return bpf_map__fd(b->skel->maps.unknown_modules);
 	default: return bpf_map__fd(b->skel->maps.counters);
 	}
 }
 
-enum { M_ALLOCS, M_PROCS, M_STACKS, M_STACK_STATS, M_PROC_MAPS, M_RSS, M_TARGETS, M_GROWTH };
+enum { M_ALLOCS, M_PROCS, M_STACKS, M_STACK_STATS, M_PROC_MAPS, M_RSS, M_TARGETS, M_GROWTH,
+       M_UNKNOWN_MODULES };
 
 static int lookup(void *impl, int map, const void *key, void *val)
 {
@@ -261,6 +263,13 @@ static int k_proc_maps_delete(void *impl, uint32_t pid)
 	return delete(impl, M_PROC_MAPS, &pid);
 }
 
+static int k_module_ask_again(void *impl, uint64_t dev, uint64_t ino)
+{
+	struct mo_module_key key = { .dev = dev, .ino = ino };
+
+	return delete(impl, M_UNKNOWN_MODULES, &key);
+}
+
 static int k_rss_all(void *impl, struct mo_krss **out, size_t *n)
 {
 	return dump(impl, M_RSS, sizeof(uint32_t), sizeof(struct mo_rss), sizeof(struct mo_krss),
@@ -323,6 +332,7 @@ static const struct mo_kernel_ops bpf_ops = {
 	.stack_stats_delete = k_stack_stats_delete,
 	.proc_maps = k_proc_maps,
 	.proc_maps_delete = k_proc_maps_delete,
+	.module_ask_again = k_module_ask_again,
 	.rss_all = k_rss_all,
 	.rss_delete = k_rss_delete,
 	.target_set = k_target_set,

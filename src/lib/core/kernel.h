@@ -51,6 +51,7 @@ struct mo_kernel_ops {
 	int (*stack_stats_delete)(void *impl, const struct mo_stack_key *k);
 	int (*proc_maps)(void *impl, uint32_t pid, struct mo_proc_maps *out);
 	int (*proc_maps_delete)(void *impl, uint32_t pid);
+	int (*module_ask_again)(void *impl, uint64_t dev, uint64_t ino);
 	int (*rss_all)(void *impl, struct mo_krss **out, size_t *n);
 	int (*rss_delete)(void *impl, uint32_t pid);
 	int (*target_set)(void *impl, uint32_t pid, uint32_t flags);
@@ -139,6 +140,13 @@ static inline int mo_kernel_proc_maps(const struct mo_kernel *k, uint32_t pid,
 static inline int mo_kernel_proc_maps_delete(const struct mo_kernel *k, uint32_t pid)
 {
 	return k->ops->proc_maps_delete(k->impl, pid);
+}
+
+/* The walker asks for (dev, ino)'s unwind rows again the next time it
+ * meets the file (its first request could not be served). */
+static inline int mo_kernel_module_ask_again(const struct mo_kernel *k, uint64_t dev, uint64_t ino)
+{
+	return k->ops->module_ask_again(k->impl, dev, ino);
 }
 
 static inline int mo_kernel_rss_all(const struct mo_kernel *k, struct mo_krss **out, size_t *n)

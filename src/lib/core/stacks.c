@@ -368,7 +368,9 @@ void mo_stacks_unknown_module(void *ctx, const struct mo_record *r)
 {
 	struct mo_stacks *st = ctx;
 
-	mo_modules_load_id(st->mods, (pid_t)r->pid, r->dev, r->ino);
+	/* the parser was restarting: the walker asks again at its next use */
+	if (mo_modules_load_id(st->mods, (pid_t)r->pid, r->dev, r->ino) == -EAGAIN)
+		mo_kernel_module_ask_again(st->k, r->dev, r->ino);
 	/* a new file mapped (dlopen, or libraries after exec) */
 	mo_symbolizer_prime(st->sym, (pid_t)r->pid);
 }
