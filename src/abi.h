@@ -208,6 +208,7 @@ struct mo_stack_stats {
 	__u64 frees;
 	__u64 alloc_bytes;
 	__u64 free_bytes;
+	/* sampling only (0 otherwise: the estimates are allocs, alloc_bytes) */
 	__u64 est_allocs;	/* allocations they stand for * MO_WEIGHT_ONE */
 	__u64 est_alloc_bytes;	/* bytes they stand for */
 };

@@ -166,13 +166,17 @@ static __always_inline void stack_account(__u32 tgid, __u64 stack_id, __u64 n_al
 		if (!st)
 			return;
 	}
-	if (n_allocs) {
+	if (n_allocs)
 		__sync_fetch_and_add(&st->allocs, n_allocs);
-		__sync_fetch_and_add(&st->est_allocs, n_allocs * weight);
-	}
-	if (alloc_bytes) {
+	if (alloc_bytes)
 		__sync_fetch_and_add(&st->alloc_bytes, alloc_bytes);
-		__sync_fetch_and_add(&st->est_alloc_bytes, mo_sample_bytes(alloc_bytes, weight));
+	/* unsampled, the estimates are the counts themselves (abi.h) */
+	if (sample_rate > 1 || sample_bytes) {
+		if (n_allocs)
+			__sync_fetch_and_add(&st->est_allocs, n_allocs * weight);
+		if (alloc_bytes)
+			__sync_fetch_and_add(&st->est_alloc_bytes,
+					     mo_sample_bytes(alloc_bytes, weight));
 	}
 	if (n_frees)
 		__sync_fetch_and_add(&st->frees, n_frees);

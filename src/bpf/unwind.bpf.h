@@ -203,8 +203,9 @@ static long walk_step(__u32 i, void *unused)
 		mi = resolve_mapping(w, pc);
 	if (mi >= 0) {
 		e = &w->pm.m[mi & (MO_MAX_MAPS - 1)];
-		if (e->row_count == 0) {
-			/* the module may have been loaded since we cached it */
+		if (e->row_count == 0 && e->ino) {
+			/* the module may have been loaded since we cached it
+			 * (anonymous code, a JIT's, never has rows) */
 			struct vma_info *vi = &w->vi;
 
 			__builtin_memset(vi, 0, sizeof(*vi));

@@ -162,9 +162,14 @@ void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 	if (g->stack_id && !mo_kernel_stack_stats(f->k, g->tgid, g->stack_id, &ss)) {
 		/* what the tracked allocations stand for, weighted by the
 		 * kernel as the in-use totals are (sampling) */
-		l->alloc_count = ss.est_allocs / MO_WEIGHT_ONE +
-				 (ss.est_allocs % MO_WEIGHT_ONE >= MO_WEIGHT_ONE / 2);
-		l->alloc_bytes = ss.est_alloc_bytes;
+		if (f->env->cfg.sampling_rate > 1 || f->env->cfg.sample_bytes) {
+			l->alloc_count = ss.est_allocs / MO_WEIGHT_ONE +
+					 (ss.est_allocs % MO_WEIGHT_ONE >= MO_WEIGHT_ONE / 2);
+			l->alloc_bytes = ss.est_alloc_bytes;
+		} else {
+			l->alloc_count = ss.allocs;
+			l->alloc_bytes = ss.alloc_bytes;
+		}
 	}
 	e = mo_stacks_entry(f->st, g->tgid, g->stack_id);
 	mo_stacks_classify(e, &v);
