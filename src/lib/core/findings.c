@@ -131,11 +131,21 @@ void mo_findings_emit(struct mo_findings *f, struct mo_event *ev)
 	mo_stat_add(&f->emitted, 1);
 }
 
+void mo_findings_fill_container(struct mo_findings *f, struct mo_leak *l)
+{
+	const struct mo_container *c = mo_proctab_container(f->pt, l->pid);
+
+	if (!c)
+		return;
+	snprintf(l->container_id, sizeof(l->container_id), "%s", c->id);
+	snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", c->pod_uid);
+	k8s_copy(&c->k8s, l->k8s_namespace, l->k8s_pod, l->k8s_container);
+}
+
 void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 			   const struct mo_leak_group *g, uint64_t now_boot)
 {
 	const struct mo_stack_trace *tr = mo_stacks_trace(f->st, g->tgid, g->stack_id);
-	const struct mo_container *c;
 	struct mo_trace_entry *e;
 	struct mo_stack_stats ss;
 	struct mo_verdict v;
@@ -153,12 +163,7 @@ void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 	if (tr)
 		mo_trace_copy(&l->stack, tr);
 	l->stack.id = g->stack_id;
-	c = mo_proctab_container(f->pt, l->pid);
-	if (c) {
-		snprintf(l->container_id, sizeof(l->container_id), "%s", c->id);
-		snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", c->pod_uid);
-		k8s_copy(&c->k8s, l->k8s_namespace, l->k8s_pod, l->k8s_container);
-	}
+	mo_findings_fill_container(f, l);
 	if (g->stack_id && !mo_kernel_stack_stats(f->k, g->tgid, g->stack_id, &ss)) {
 		/* what the tracked allocations stand for, weighted by the
 		 * kernel as the in-use totals are (sampling) */

@@ -60,6 +60,10 @@ void mo_findings_emit(struct mo_findings *f, struct mo_event *ev);
 /* A leak of group g as of now_boot: stack, pattern, totals, and the last
  * reachability verdict of its stack (a lost block makes it a warning; a
  * plateau found all reachable is kind "plateau"). */
+/* l->pid's container, pod and Kubernetes names into l (left empty when
+ * the process is not in a container). */
+void mo_findings_fill_container(struct mo_findings *f, struct mo_leak *l);
+
 void mo_findings_fill_leak(struct mo_findings *f, struct mo_leak *l,
 			   const struct mo_leak_group *g, uint64_t now_boot);
 

@@ -269,7 +269,6 @@ static int growth_leaks(struct mo_core *c, const struct mo_report_query *q, stru
 		const struct mo_kgrowth *g = &all[i];
 		pid_t pid = (pid_t)g->k.tgid;
 		struct mo_proc *p = mo_proctab_find(c->pt, pid);
-		const struct mo_container *ct;
 		const struct mo_stack_trace *tr;
 		struct mo_leak *l;
 
@@ -283,11 +282,7 @@ static int growth_leaks(struct mo_core *c, const struct mo_report_query *q, stru
 		l->unfreed_bytes = g->g.bytes;
 		l->count = g->g.samples;
 		mo_findings_comm(c->f, pid, l->command, sizeof(l->command));
-		ct = mo_proctab_container(c->pt, pid);
-		if (ct) {
-			snprintf(l->container_id, sizeof(l->container_id), "%s", ct->id);
-			snprintf(l->pod_uid, sizeof(l->pod_uid), "%s", ct->pod_uid);
-		}
+		mo_findings_fill_container(c->f, l);
 		tr = mo_stacks_trace(c->st, g->k.tgid, g->k.stack_id);
 		if (tr)
 			mo_trace_copy(&l->stack, tr);
