@@ -185,6 +185,7 @@ static const char expected_small[] =
 	"memory_filtered_events_total{reason=\"growth_not_resident\"} 0\n"
 	"memory_filtered_events_total{reason=\"process_event\"} 0\n"
 	"memory_filtered_events_total{reason=\"own_executable\"} 0\n"
+	"memory_filtered_events_total{reason=\"young_process\"} 0\n"
 	"# HELP memobserver_self_probe_hits_total Allocator probes hit by memobserver's own process (0: it never traps on itself).\n"
 	"# TYPE memobserver_self_probe_hits_total counter\n"
 	"memobserver_self_probe_hits_total 0\n"
