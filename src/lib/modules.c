@@ -41,6 +41,10 @@
  * indexes before the eviction (microseconds) is done with them by then. */
 #define GRACE_NS 1000000000ULL
 
+/* Files the walker used this recently are evicted only when the file that
+ * waits needs their rows, not to reach the 3/4 target. */
+#define IDLE_NS 10000000000ULL
+
 struct seen {
 	uint64_t dev;
 	uint64_t ino;
@@ -327,8 +331,8 @@ static int by_last_use(const void *a, const void *b)
 /*
  * Make room for a file of n rows: evict the files the walker used least
  * recently until n rows will fit once the grace period of the freed ones
- * ends, and at most 3/4 of the array stays used with them (so rounds are
- * rare). Evicted files leave the modules map and the seen list; the walker
+ * ends, and, among files idle for IDLE_NS, until at most 3/4 of the array
+ * stays used with them (so rounds are rare). Evicted files leave the modules map and the seen list; the walker
  * is told to ask for them again and that row indexes it cached are stale.
  * Returns how many files were evicted.
  */
@@ -361,7 +365,8 @@ static size_t evict(struct mo_modules *m, uint32_t n, uint64_t now)
 		struct mo_module_key k = { .dev = e->dev, .ino = e->ino };
 		int r;
 
-		if (mo_extents_fits_later(m->ext, n) && m->used <= target)
+		if (mo_extents_fits_later(m->ext, n) &&
+		    (m->used <= target || now - v[i].last_ns < IDLE_NS))
 			break;
 		/* gone from the map first: a walk that looks it up from now on
 		 * asks for it; only then are its rows given back */

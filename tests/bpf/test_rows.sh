@@ -31,7 +31,9 @@ free_port() {
 
 # metric NAME [LABELS]: its value in the last scrape
 metric() {
-	awk -v m="$1${2:+\{$2\}}" '$1 == m {print $2}' "$TMP/m.txt"
+	local key=$1
+	[ -n "${2:-}" ] && key="$1{$2}"
+	awk -v m="$key" '$1 == m {print $2}' "$TMP/m.txt"
 }
 scrape() { scrape_to "$PORT" "$TMP/m.txt"; }
 
@@ -59,27 +61,35 @@ round() {
 	wait_for "$TMP/$1.out" "^PHASE $n\$" 100 || return 1
 }
 
-# settle NAME FD: phases of NAME until the walker has loaded its files (the
-# loaded counter grew by 2 since the start: the copies of libc and of the
-# program; a load may wait for an eviction's grace period, and the walker
-# asks again only at its next stack); then one more phase, whose stacks must
-# be whole. Sets LAST_<NAME> to that phase.
+# settle NAME FD: phases of NAME until the walker has all its files: at
+# least one file loaded since the start, then two phases in a row during
+# which nothing was loaded or evicted (a quiet phase lasts 1.5 s, longer than
+# the grace period after an eviction: a file that waited for it is asked for
+# in the next phase). The second quiet phase's stacks must be whole: LAST_NAME.
 settle() {
-	local i=0 base
+	local i=0 quiet=0 base l e l1 e1
 	scrape || return 1
 	base=$(metric memobserver_unwind_modules_total 'result="loaded"')
-	while [ $i -lt 30 ]; do
+	while [ $i -lt 40 ] && [ $quiet -lt 2 ]; do
+		l=$(metric memobserver_unwind_modules_total 'result="loaded"')
+		e=$(metric memobserver_unwind_modules_total 'result="evicted"')
 		round "$1" "$2" || return 1
 		# the worker takes the walker's requests a moment after the phase
-		wait_until 15 loaded_since "$base" && break
+		if wait_until 15 changed "$l" "$e"; then
+			quiet=0
+		elif [ "$l" -gt "$base" ]; then
+			quiet=$((quiet + 1))
+		fi
 		i=$((i + 1))
 	done
-	loaded_since "$base" || return 1
-	round "$1" "$2" || return 1
+	[ $quiet -ge 2 ] || return 1
 	printf -v "LAST_$1" %d "$(eval echo "\$PHASES_$1")"
 }
-loaded_since() {
-	scrape && [ "$(metric memobserver_unwind_modules_total 'result="loaded"')" -ge $(($1 + 2)) ]
+changed() {
+	scrape || return 1
+	l1=$(metric memobserver_unwind_modules_total 'result="loaded"')
+	e1=$(metric memobserver_unwind_modules_total 'result="evicted"')
+	[ "$l1" != "$1" ] || [ "$e1" != "$2" ]
 }
 
 printf 'unwind_rows = 36000\n' > "$TMP/rows.conf"
