@@ -79,19 +79,34 @@ check_memleak() {
 }
 
 # ---------------------------------------------------------------- helpers
-# prints "RSS_KB CPU_MS" of a process, or nothing when it is gone
+# a process and its live descendants (memobserver's parser child does part
+# of its work), one pid per line
+proc_tree() {
+	local p=$1 c
+
+	echo "$p"
+	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+		proc_tree "$c"
+	done
+}
+
+# prints "RSS_KB CPU_MS" of a process with its descendants (live ones, and
+# the CPU of those it has waited for), or nothing when it is gone
 proc_usage() {
-	local p=$1 k v rest s rss=0
+	local p=$1 q k v rest s rss=0 ticks=0
 
 	[ -r "/proc/$p/stat" ] || return 1
-	while read -r k v rest; do
-		[ "$k" = VmRSS: ] && { rss=$v; break; }
-	done <"/proc/$p/status" 2>/dev/null
-	read -r s <"/proc/$p/stat" 2>/dev/null || return 1
-	s=${s##*) }
-	# shellcheck disable=SC2086
-	set -- $s
-	echo "$rss $(((${12} + ${13}) * TICK_MS))"
+	for q in $(proc_tree "$p"); do
+		while read -r k v rest; do
+			[ "$k" = VmRSS: ] && { rss=$((rss + v)); break; }
+		done <"/proc/$q/status" 2>/dev/null
+		read -r s <"/proc/$q/stat" 2>/dev/null || continue
+		s=${s##*) }
+		# shellcheck disable=SC2086
+		set -- $s
+		ticks=$((ticks + ${12} + ${13} + ${14} + ${15}))
+	done
+	echo "$rss $((ticks * TICK_MS))"
 }
 
 # samples a process every 0.2 s into a file until it exits

@@ -14,8 +14,9 @@
 #           RSS after EXITS_WARMUP of them and at the end
 # For every run: the workload's wall time (requests/s for redis), the
 # slowdown against "none" of the same round, the tracer's CPU seconds
-# (/proc/PID/stat utime+stime) as a share of one core over the workload's
-# wall time, its peak and final RSS (VmHWM, VmRSS). First the probe-hit cost
+# (/proc/PID/stat utime+stime, with its descendants': memobserver's parser
+# child) as a share of one core over the workload's wall time, its peak and
+# final RSS (VmHWM, VmRSS; summed over the same processes). First the probe-hit cost
 # of this machine (bench/run.sh's trap section, bench/trapcost.py).
 #
 # Takes /tmp/memobserver-bpf.lock for the whole run, then waits until the
@@ -103,13 +104,19 @@ free_port() {
 	return 1
 }
 
-# "HWM_KB RSS_KB" of a process
+# "HWM_KB RSS_KB" of a process with its live descendants (sums)
 proc_mem() {
-	awk '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 } END { print h + 0, r + 0 }' \
-		"/proc/$1/status" 2>/dev/null
+	local q h=0 r=0 a b
+
+	for q in $(proc_tree "$1"); do
+		read -r a b < <(awk '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 } END { print h + 0, r + 0 }' \
+			"/proc/$q/status" 2>/dev/null) || continue
+		h=$((h + ${a:-0})) r=$((r + ${b:-0}))
+	done
+	echo "$h $r"
 }
 
-# CPU seconds (utime+stime, all threads) of a process
+# CPU seconds (utime+stime, all threads) of a process and its descendants
 proc_cpu() {
 	local u
 

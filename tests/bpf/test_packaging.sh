@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packaging: the systemd unit, man page, `make install`, Dockerfile and
 # Kubernetes DaemonSet agree with the binary and with docs/privileges.md, and
-# the capability set documented there really runs memobserver (root only).
+# the capability sets documented there really run memobserver, the shipped
+# one with its parser process as user nobody (root only).
 # Docker and Kubernetes cannot run here: what can be checked without them is.
 . "$(dirname "$0")/lib.sh"
 
@@ -20,10 +21,19 @@ for p in python3 /usr/bin/python3; do
 	fi
 done
 
-# The documented set, sorted, one per line: "CAP_BPF" ...
+# The documented sets, sorted, one per line: "CAP_BPF" ... required: what
+# memobserver needs; shipped: what the unit, the DaemonSet and the docker
+# run example grant, the same plus CAP_SETUID and CAP_SETGID for the parser
+# process to become nobody.
 required=$(sed -n 's/^required: *//p' "$PRIV" | tr ' ' '\n' | grep . | sort -u)
-if [ -z "$required" ]; then
-	fail packaging_privileges_doc "no 'required: CAP_...' line in docs/privileges.md"
+shipped=$(sed -n 's/^shipped: *//p' "$PRIV" | tr ' ' '\n' | grep . | sort -u)
+if [ -z "$required" ] || [ -z "$shipped" ]; then
+	fail packaging_privileges_doc "no 'required: CAP_...' or no 'shipped: CAP_...' line in docs/privileges.md"
+elif [ "$shipped" != "$(printf '%s\nCAP_SETUID\nCAP_SETGID\n' "$required" | sort -u)" ] ||
+	grep -qx 'CAP_SETUID\|CAP_SETGID' <<< "$required"; then
+	fail packaging_privileges_doc "shipped [$(echo $shipped)] is not required [$(echo $required)] plus exactly CAP_SETUID CAP_SETGID"
+else
+	pass packaging_privileges_doc
 fi
 
 # --- YAML ------------------------------------------------------------------
@@ -53,8 +63,8 @@ EOF
 	ds_caps=$(sort -u "$TMP/ds.caps")
 	if [ -s "$TMP/ds.err" ]; then
 		fail packaging_daemonset_caps "$(tail -1 "$TMP/ds.err")"
-	elif [ "$ds_caps" != "$required" ]; then
-		fail packaging_daemonset_caps "DaemonSet adds [$(echo $ds_caps)], docs/privileges.md requires [$(echo $required)]"
+	elif [ "$ds_caps" != "$shipped" ]; then
+		fail packaging_daemonset_caps "DaemonSet adds [$(echo $ds_caps)], docs/privileges.md ships [$(echo $shipped)]"
 	else
 		pass packaging_daemonset_caps
 	fi
@@ -125,20 +135,20 @@ unit_caps() {
 bad=
 for key in CapabilityBoundingSet AmbientCapabilities; do
 	got=$(unit_caps "$key")
-	[ "$got" = "$required" ] || bad+="$key=[$(echo $got)] "
+	[ "$got" = "$shipped" ] || bad+="$key=[$(echo $got)] "
 done
 if [ -n "$bad" ]; then
-	fail packaging_unit_caps "${bad}but docs/privileges.md requires [$(echo $required)]"
+	fail packaging_unit_caps "${bad}but docs/privileges.md ships [$(echo $shipped)]"
 else
 	pass packaging_unit_caps
 fi
 
 # the docker run example in the Dockerfile grants the same set
 docker_caps=$(grep -o -- '--cap-add=[A-Z_][A-Z_]*' "$DOCKERFILE" | sed 's/--cap-add=/CAP_/' | sort -u)
-if [ "$docker_caps" = "$required" ]; then
+if [ "$docker_caps" = "$shipped" ]; then
 	pass packaging_dockerfile_caps
 else
-	fail packaging_dockerfile_caps "docker run example adds [$(echo $docker_caps)], required [$(echo $required)]"
+	fail packaging_dockerfile_caps "docker run example adds [$(echo $docker_caps)], shipped [$(echo $shipped)]"
 fi
 
 # The options of the unit's command line, the Dockerfile's CMD and the
@@ -406,5 +416,90 @@ else
 		pass packaging_caps_run_plain_uprobes
 	else
 		fail packaging_caps_run_plain_uprobes "exit $(cat "$TMP/caps_plain.rc"): $(head -c 300 "$TMP/caps_plain.err")"
+	fi
+
+	# The shipped set runs the parser process (src/lib/privsep.c) as
+	# nobody; the required set alone leaves it user 0, with a warning.
+	shipcaps=$(echo $shipped | tr ' ' '\n' | sed 's/^CAP_/+/' | tr 'A-Z' 'a-z' | paste -sd, -)
+	user0='the parser process stays user 0'
+	# parser_settled MO: the pid of MO's parser child (its command line
+	# has --privsep-parser) into $TMP/parser.pid, once the child has
+	# changed user (or not) and dropped its capabilities: its seccomp
+	# filter is installed after both.
+	parser_settled() {
+		local p
+		for p in $(pgrep -P "$1" -f 'privsep-parser'); do
+			if grep -q '^Seccomp:[[:space:]]*2' "/proc/$p/status" 2> /dev/null; then
+				echo "$p" > "$TMP/parser.pid"
+				return 0
+			fi
+		done
+		return 1
+	}
+	# parser_run NAME AMBIENT SETPRIV-OPTIONS...: memobserver -p on a held
+	# fixture with the shipped set as bounding set (and as inheritable and
+	# ambient set if AMBIENT is +all); the parser's Uid, Gid and CapEff
+	# lines into $TMP/NAME.ids, the exit status into $TMP/NAME.rc.
+	parser_run() {
+		local name=$1 amb=-all a fx mo
+		[ "$2" = +all ] && amb=-all,$shipcaps
+		shift 2
+		for a in 1 2 3; do
+			: > "$TMP/$name.ids"
+			"$FIX/leak_basic" --wait-signal > "$TMP/$name.fx" 2>&1 &
+			fx=$!
+			wait_for "$TMP/$name.fx" '^READY' 50
+			setpriv "$@" --inh-caps="$amb" --ambient-caps="$amb" \
+				--bounding-set=-all,"$shipcaps" "$MO" -v --metrics off --min-age 0 -p "$fx" \
+				> "$TMP/$name.out" 2> "$TMP/$name.err" &
+			mo=$!
+			if wait_for "$TMP/$name.err" 'observing' 100 && wait_until 100 parser_settled "$mo"; then
+				grep -E '^(Uid|Gid|CapEff):' "/proc/$(cat "$TMP/parser.pid")/status" \
+					> "$TMP/$name.ids"
+			fi
+			kill -USR1 "$fx" 2> /dev/null
+			wait "$fx"
+			# the target exited: memobserver ends with its report
+			timeout 20 tail --pid="$mo" -f /dev/null
+			kill "$mo" 2> /dev/null
+			wait "$mo"
+			echo $? > "$TMP/$name.rc"
+			grep -q 'another tracer' "$TMP/$name.err" || break
+		done
+	}
+	# parser_nobody NAME: why run NAME's parser was not nobody, or nothing
+	parser_nobody() {
+		local ids=$TMP/$1.ids
+		if [ ! -s "$ids" ]; then
+			echo "$1: no settled parser child of memobserver (exit $(cat "$TMP/$1.rc")): $(head -c 200 "$TMP/$1.err")"
+		elif [ "$(awk '($1 == "Uid:" || $1 == "Gid:") && ($2 " " $3 " " $4 " " $5) == "65534 65534 65534 65534"' "$ids" | wc -l)" != 2 ] ||
+			! grep -q '^CapEff:[[:space:]]*0*$' "$ids"; then
+			echo "$1: parser has $(tr '\t\n' ' ;' < "$ids")"
+		elif grep -q "$user0" "$TMP/$1.err"; then
+			echo "$1: memobserver warned: $(grep "$user0" "$TMP/$1.err" | head -c 200)"
+		elif [ "$(cat "$TMP/$1.rc")" != 0 ] || ! grep -q ' leak_malloc+' "$TMP/$1.out"; then
+			echo "$1: exit $(cat "$TMP/$1.rc"), leak_malloc not named: $(head -c 200 "$TMP/$1.err")"
+		fi
+	}
+	if ! setpriv --inh-caps=-all,"$shipcaps" --ambient-caps=-all,"$shipcaps" \
+		--bounding-set=-all,"$shipcaps" true 2> /dev/null; then
+		skip packaging_caps_parser_nobody "this environment cannot grant $shipcaps"
+	elif ! grep -q "$user0" "$TMP/caps_cmd.err"; then
+		fail packaging_caps_parser_nobody "the required set alone did not warn '$user0': $(head -c 200 "$TMP/caps_cmd.err")"
+	else
+		# As Docker grants it (user 0 and a bounding set: an execve gives
+		# root that set); as Kubernetes does (allowPrivilegeEscalation:
+		# false is no_new_privs); as the unit does (AmbientCapabilities=,
+		# NoNewPrivileges=, SecureBits=noroot-locked: an execve gives root
+		# nothing, the child gets the two as ambient capabilities only).
+		parser_run parser_docker -all
+		parser_run parser_k8s -all --no-new-privs
+		parser_run parser_unit +all --no-new-privs --securebits=+noroot,+noroot_locked
+		why=$(parser_nobody parser_docker; parser_nobody parser_k8s; parser_nobody parser_unit)
+		if [ -z "$why" ]; then
+			pass packaging_caps_parser_nobody
+		else
+			fail packaging_caps_parser_nobody "$(echo "$why" | tr '\n' ' ' | cut -c1-600)"
+		fi
 	fi
 fi
