@@ -410,6 +410,8 @@ struct mo_leak {
 	  "process_event", MO_FILTER_HELP)                                                        \
 	X(own_executable_skipped, MO_CK_FILTER, MO_FILTERED, "reason=own_executable",             \
 	  "own_executable", MO_FILTER_HELP)                                                       \
+	X(growth_young, MO_CK_FILTER, MO_FILTERED, "reason=young_process", "young_process",       \
+	  MO_FILTER_HELP)                                                                         \
 	X(self_probe_hits, MO_CK_COUNTER, "memobserver_self_probe_hits_total", NULL,              \
 	  "self_probe_hits",                                                                      \
 	  "Allocator probes hit by memobserver's own process (0: it never traps on itself).")     \

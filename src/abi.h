@@ -310,6 +310,7 @@ enum mo_counter {
 	MO_C_DROP_GROWTH_FULL,	/* growth table full: the growth went unattributed */
 	MO_C_GROWTH_NO_STACK,	/* growth whose stack could not be stored */
 	MO_C_SELF_HITS,		/* allocator probes hit by memobserver itself */
+	MO_C_GROWTH_YOUNG,	/* growth of a process younger than the minimum age */
 	MO_C__COUNT,
 };
 

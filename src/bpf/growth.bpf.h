@@ -34,6 +34,10 @@ static __always_inline void attribute_growth(struct mm_struct *mm, __u32 tgid, _
 
 	if (!track_growth || !seen_before || now <= old || t->mm != mm)
 		return;
+	if (bpf_ktime_get_ns() - BPF_CORE_READ(t, group_leader, start_time) < growth_min_age_ns) {
+		count(MO_C_GROWTH_YOUNG);
+		return;
+	}
 	regs = (struct pt_regs *)bpf_task_pt_regs(t);
 	gen = (__u32)BPF_CORE_READ(t, group_leader, start_time);
 	ps = bpf_map_lookup_elem(&procs, &tgid);

@@ -20,6 +20,7 @@ const volatile __s32 target_v1_ssid = -1;	/* target_cgroup is on the cgroup v1
 						   hierarchy of this controller (-1: v2) */
 const volatile bool count_hits = false;		/* overhead budget: count probe hits */
 const volatile bool track_growth = false;	/* watch tier: attribute RSS growth */
+const volatile __u64 growth_min_age_ns = 0;	/* ... of processes at least this old */
 const volatile bool track_mmaps = true;		/* anonymous mmaps as tracked blocks */
 
 /* Bumped by user space whenever it detaches or re-attaches the probes of

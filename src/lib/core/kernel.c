@@ -151,6 +151,40 @@ out:
 	return 0;
 }
 
+/* Sum of counter c over the CPUs (0 when it cannot be read). */
+static uint64_t counter_sum(struct mo_bpf *b, int fd, __u32 c, __u64 *vals)
+{
+	uint64_t sum = 0;
+
+	if (bpf_map_lookup_elem(fd, &c, vals))
+		return 0;
+	for (int i = 0; i < b->ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+static uint64_t k_counter(void *impl, enum mo_counter c)
+{
+	struct mo_bpf *b = impl;
+	__u64 *vals = b->ncpu > 0 ? calloc((size_t)b->ncpu, sizeof(*vals)) : NULL;
+	uint64_t sum = vals ? counter_sum(b, bpf_map__fd(b->skel->maps.counters), c, vals) : 0;
+
+	free(vals);
+	return sum;
+}
+
+/*
+ * Has no block ever been tracked? Then the allocation and per-stack tables
+ * are empty: every entry of either was first a tracked block (the re-inserts
+ * of realloc, munmap and mremap put back one that was). The watch tier, which
+ * tracks none until an escalation, does not pay a walk of every bucket of
+ * both at each batch of exits.
+ */
+static bool nothing_tracked(void *impl)
+{
+	return !k_counter(impl, MO_C_ALLOCS_TRACKED) && !k_counter(impl, MO_C_MMAPS_TRACKED);
+}
+
 struct alloc_kv {
 	struct mo_alloc_key k;
 	struct mo_alloc_info v;
@@ -173,11 +207,15 @@ static int k_allocs(void *impl, struct mo_alloc_rec **out, size_t *n)
 	struct alloc_kv *kv = NULL;
 	struct mo_alloc_rec *recs;
 	size_t nr = 0;
-	int err = dump(impl, M_ALLOCS, sizeof(kv->k), sizeof(kv->v), sizeof(*kv),
-		       offsetof(struct alloc_kv, v), (void **)&kv, &nr);
+	int err;
 
+	if (nothing_tracked(impl))
+		goto out;
+	err = dump(impl, M_ALLOCS, sizeof(kv->k), sizeof(kv->v), sizeof(*kv),
+		   offsetof(struct alloc_kv, v), (void **)&kv, &nr);
 	if (err)
 		return err;
+out:
 	recs = malloc((nr ? nr : 1) * sizeof(*recs));
 	if (!recs) {
 		free(kv);
@@ -244,6 +282,11 @@ static int k_stack_stats(void *impl, const struct mo_stack_key *k, struct mo_sta
 
 static int k_stack_stats_keys(void *impl, struct mo_stack_key **out, size_t *n)
 {
+	if (nothing_tracked(impl)) {
+		*out = NULL;
+		*n = 0;
+		return 0;
+	}
 	return dump(impl, M_STACK_STATS, sizeof(struct mo_stack_key), 0,
 		    sizeof(struct mo_stack_key), 0, (void **)out, n);
 }
@@ -319,12 +362,8 @@ static void k_counters(void *impl, uint64_t v[MO_C__COUNT])
 	int fd = bpf_map__fd(b->skel->maps.counters);
 
 	memset(v, 0, MO_C__COUNT * sizeof(*v));
-	for (__u32 k = 0; vals && k < MO_C__COUNT; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (int i = 0; i < b->ncpu; i++)
-			v[k] += vals[i];
-	}
+	for (__u32 k = 0; vals && k < MO_C__COUNT; k++)
+		v[k] = counter_sum(b, fd, k, vals);
 	free(vals);
 }
 
@@ -351,6 +390,7 @@ static const struct mo_kernel_ops bpf_ops = {
 	.growth_all = k_growth_all,
 	.growth_delete = k_growth_delete,
 	.counters = k_counters,
+	.counter = k_counter,
 };
 
 /* ------------------------------------------------------------- lifecycle */
@@ -396,6 +436,7 @@ static int open_and_load(struct mo_bpf *b, const struct mo_bpf_params *p)
 	s->rodata->target_v1_ssid = p->target_v1_ssid;
 	s->rodata->count_hits = p->count_hits;
 	s->rodata->track_growth = p->track_growth;
+	s->rodata->growth_min_age_ns = p->growth_min_age_ns;
 	s->rodata->track_mmaps = p->track_mmaps;
 	bpf_map__set_max_entries(s->maps.allocs, p->max_allocations);
 	bpf_map__set_max_entries(s->maps.stacks, p->max_stacks);

@@ -61,6 +61,8 @@ struct mo_kernel_ops {
 	int (*growth_delete)(void *impl, const struct mo_growth_key *k);
 	/* every counter of enum mo_counter, summed over the CPUs */
 	void (*counters)(void *impl, uint64_t v[MO_C__COUNT]);
+	/* one of them (optional: else read through counters) */
+	uint64_t (*counter)(void *impl, enum mo_counter c);
 };
 
 struct mo_kernel {
@@ -197,6 +199,8 @@ static inline uint64_t mo_kernel_counter(const struct mo_kernel *k, enum mo_coun
 {
 	uint64_t v[MO_C__COUNT];
 
+	if (k->ops->counter)
+		return k->ops->counter(k->impl, c);
 	k->ops->counters(k->impl, v);
 	return v[c];
 }
@@ -215,6 +219,7 @@ struct mo_bpf_params {
 	bool calibrate;			/* load the calibration programs */
 	bool rss_stat;			/* kmem:rss_stat is there */
 	bool track_growth;		/* watch tier: RSS growth per stack */
+	uint64_t growth_min_age_ns;	/* ... of processes at least this old */
 	bool track_mmaps;		/* anonymous mmaps as tracked blocks */
 	uint32_t self_tgid;
 	uint64_t min_size;

@@ -532,6 +532,10 @@ static int load(struct mo_observer *o)
 		.system_wide = o->c.env.system_wide,
 		.heap_probes = o->c.env.heap_probes || o->c.env.watch,
 		.track_growth = o->c.env.watch,
+		/* a growth finding needs MIN_FINDING_SAMPLES analysis passes of
+		 * history: a process younger than one pass (a build's compilers,
+		 * a script's commands) costs no stack walk and no unwind rows */
+		.growth_min_age_ns = cfg->report_interval_ns,
 		.track_mmaps = !o->c.env.watch,
 		.rss_stat = cfg->rss_stat &&
 			    !faccessat(AT_FDCWD, "/sys/kernel/tracing/events/kmem/rss_stat", F_OK,

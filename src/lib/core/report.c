@@ -123,6 +123,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->stale_recovered = ls.stale_recovered;
 	out->drop_growth_full = v[MO_C_DROP_GROWTH_FULL];
 	out->drop_growth_no_stack = v[MO_C_GROWTH_NO_STACK];
+	out->growth_young = v[MO_C_GROWTH_YOUNG];
 	out->growth_unbacked = gs.unbacked;
 	out->process_events_filtered = ls.process_events_filtered;
 	out->own_executable_skipped = mo_probes_own_exe_skipped(c->pr);

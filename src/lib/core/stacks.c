@@ -35,6 +35,7 @@ struct mo_stacks {
 	size_t histories;
 	uint64_t deleted;	/* read by other threads */
 	uint64_t last_gc_ns;
+	uint64_t next_check_ns;	/* the table's fill is read at most this often */
 	uint64_t *cand;		/* unreferenced at the last collection, sorted */
 	size_t ncand;
 	struct mo_stacks_stats stats;	/* mo_stat_* */
@@ -681,10 +682,13 @@ void mo_stacks_gc(struct mo_stacks *st, uint64_t now)
 	size_t n = 0, nids = 0;
 	int r;
 
+	/* cheap: a look at the rows waiting for their grace period */
 	if (st->mods)
 		mo_modules_tick(st->mods, now);
-	if (now - st->last_gc_ns < GC_FULL_PERIOD_NS)
+	if (now - st->last_gc_ns < GC_FULL_PERIOD_NS || now < st->next_check_ns)
 		return;
+	/* the worker comes here at every batch of records */
+	st->next_check_ns = now + GC_FULL_PERIOD_NS;
 	live = mo_kernel_counter(st->k, MO_C_STACKS_NEW) - mo_stat_get(&st->deleted);
 	if (live < max / 10 * 9 && now - st->last_gc_ns < GC_PERIOD_NS)
 		return;
