@@ -460,6 +460,9 @@ struct mo_leak {
 	X(unwind_modules_refused, MO_CK_COUNTER, "memobserver_unwind_modules_total",            \
 	  "result=refused", "unwind_modules_refused",                                             \
 	  "Executable files whose unwind rows the stack walker was given, by result.")            \
+	X(unwind_modules_evicted, MO_CK_COUNTER, "memobserver_unwind_modules_total",            \
+	  "result=evicted", "unwind_modules_evicted",                                             \
+	  "Executable files whose unwind rows the stack walker was given, by result.")            \
 	X(unwind_rows_used, MO_CK_GAUGE, "memobserver_unwind_rows_used", NULL, "unwind_rows_used", \
 	  "Rows of the stack walker's unwind table in use (of unwind_rows).")                     \
 	X(pids_reused, MO_CK_COUNTER, "memobserver_pids_reused_total", NULL, "pids_reused",       \

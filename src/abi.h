@@ -171,7 +171,11 @@ struct mo_module_info {
 	__u32 row_count;
 	__u64 vaddr_min;	/* the module's lowest PT_LOAD vaddr (rows are relative to it) */
 	__s64 off_to_vaddr;	/* vaddr = file offset + off_to_vaddr, for the text segment */
+	__u64 last_ns;		/* boot time the walker last used it (coarse: MO_STAMP_NS) */
 };
+
+/* The walker refreshes a module's last_ns at most this often. */
+#define MO_STAMP_NS 1000000000ULL
 
 /* One executable mapping of a process, resolved to a module's rows. */
 struct mo_map_entry {
@@ -186,12 +190,16 @@ struct mo_map_entry {
 };
 
 /* Valid only for the process instance gen, and only while epoch equals
- * its statistics' maps_epoch (bumped when an executable mapping goes). */
+ * its statistics' maps_epoch (bumped when an executable mapping goes). The
+ * row indexes of its entries are valid only while rows_epoch equals the
+ * walker's global one (bumped when user space evicts modules); the entries
+ * themselves stay, for symbolizing. */
 struct mo_proc_maps {
 	__u32 nr;
 	__u32 gen;
 	__u32 epoch;
-	__u32 pad;
+	__u32 rows_epoch;
+	__u64 stamp_ns;		/* when its modules' last_ns were last refreshed */
 	struct mo_map_entry m[MO_MAX_MAPS];
 };
 

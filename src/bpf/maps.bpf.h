@@ -28,6 +28,11 @@ const volatile bool track_mmaps = true;		/* anonymous mmaps as tracked blocks */
  * across a bump may never see its return probe. */
 volatile __u32 shed_gen = 0;
 
+/* Bumped by user space when it evicts modules to reuse their rows: row
+ * indexes a process's cached mappings hold from an older epoch are stale
+ * (struct mo_proc_maps.rows_epoch). */
+volatile __u32 rows_epoch = 0;
+
 /* Outstanding allocations: (tgid, address) -> record. Set at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -37,9 +37,11 @@ struct walk_scratch {
 	__u64 pc;
 	__u64 sp;
 	__u64 bp;
+	__u64 now;			/* boot ns at the walk's start */
 	__u32 tgid;
 	__u32 pm_dirty;			/* pm gained an entry: write it back */
 	__u32 stop;
+	__u32 stamp;			/* refresh the last use of modules met */
 	/* what bpf_find_vma found, and lookup keys: here, not on the stack,
 	 * as the walk's frames come on top of the deepest programs' */
 	struct vma_info vi;
@@ -78,13 +80,66 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 	return 0;
 }
 
+static __always_inline void stamp_module(struct walk_scratch *w, struct mo_module_info *mi)
+{
+	/* a store per second at most: the line stays shared between CPUs */
+	if ((__s64)(w->now - mi->last_ns) > (__s64)MO_STAMP_NS)
+		mi->last_ns = w->now;
+}
+
+/* Ask user space once per file (the key stays in unknown_modules until it
+ * asks for it again, after an eviction) to compile e's rows. */
+static __always_inline void ask_module(struct walk_scratch *w, const struct mo_map_entry *e)
+{
+	struct mo_record *r;
+	__u64 one = 1;
+
+	if (bpf_map_lookup_elem(&unknown_modules, &w->mk) ||
+	    bpf_map_update_elem(&unknown_modules, &w->mk, &one, BPF_NOEXIST))
+		return;
+	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
+	if (!r) {
+		count(MO_C_DROP_RINGBUF_FULL);
+		bpf_map_delete_elem(&unknown_modules, &w->mk);
+		return;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->type = MO_REC_UNKNOWN_MODULE;
+	r->pid = w->tgid;
+	r->ts_ns = w->now;
+	r->addr = e->start;
+	r->len = e->end - e->start;
+	r->dev = e->dev;
+	r->ino = e->ino;
+	bpf_ringbuf_submit(r, 0);
+}
+
+/* e's rows, from its file's module entry; user space is asked for them
+ * when there is none. Returns whether e has rows now. */
+static __always_inline int attach_rows(struct walk_scratch *w, struct mo_map_entry *e)
+{
+	struct mo_module_info *mi;
+
+	w->mk.dev = e->dev;
+	w->mk.ino = e->ino;
+	mi = bpf_map_lookup_elem(&modules, &w->mk);
+	if (!mi) {
+		ask_module(w, e);
+		return 0;
+	}
+	/* row pc = file offset + off_to_vaddr - vaddr_min */
+	e->bias = e->start - e->file_off - mi->off_to_vaddr + mi->vaddr_min;
+	e->row_start = mi->row_start;
+	e->row_count = mi->row_count;
+	stamp_module(w, mi);
+	return 1;
+}
+
 /* Resolve pc's mapping into the scratch copy of the process's mappings.
  * Returns the entry index, or -1 when pc is not in an executable mapping. */
 static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 {
 	struct vma_info *vi = &w->vi;
-	struct mo_module_key *mk = &w->mk;
-	struct mo_module_info *mi;
 	struct mo_map_entry *e;
 	__u32 n = w->pm.nr;
 
@@ -105,40 +160,8 @@ static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 	e->file_off = vi->pgoff << 12;
 	e->dev = vi->dev;
 	e->ino = vi->ino;
-	if (vi->ino) {
-		mk->dev = vi->dev;
-		mk->ino = vi->ino;
-		mi = bpf_map_lookup_elem(&modules, mk);
-		if (mi) {
-			/* row pc = file offset + off_to_vaddr - vaddr_min */
-			e->bias = vi->start - (vi->pgoff << 12) - mi->off_to_vaddr + mi->vaddr_min;
-			e->row_start = mi->row_start;
-			e->row_count = mi->row_count;
-		} else {
-			__u64 one = 1;
-
-			/* Ask user space once per file to compile its rows. */
-			if (!bpf_map_update_elem(&unknown_modules, mk, &one, BPF_NOEXIST)) {
-				struct mo_record *r;
-
-				r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
-				if (r) {
-					__builtin_memset(r, 0, sizeof(*r));
-					r->type = MO_REC_UNKNOWN_MODULE;
-					r->pid = w->tgid;
-					r->ts_ns = bpf_ktime_get_boot_ns();
-					r->addr = vi->start;
-					r->len = vi->end - vi->start;
-					r->dev = vi->dev;
-					r->ino = vi->ino;
-					bpf_ringbuf_submit(r, 0);
-				} else {
-					count(MO_C_DROP_RINGBUF_FULL);
-					bpf_map_delete_elem(&unknown_modules, mk);
-				}
-			}
-		}
-	}
+	if (vi->ino)
+		attach_rows(w, e);
 	w->pm.nr = n + 1;
 	w->pm_dirty = 1;
 	return n;
@@ -204,27 +227,18 @@ static long walk_step(__u32 i, void *unused)
 	if (mi >= 0) {
 		e = &w->pm.m[mi & (MO_MAX_MAPS - 1)];
 		if (e->row_count == 0 && e->ino) {
-			/* the module may have been loaded since we cached it
-			 * (anonymous code, a JIT's, never has rows) */
-			struct vma_info *vi = &w->vi;
+			/* the module may have been loaded (again) since we cached
+			 * it (anonymous code, a JIT's, never has rows) */
+			if (attach_rows(w, e))
+				w->pm_dirty = 1;
+		} else if (w->stamp && e->row_count) {
+			struct mo_module_info *m;
 
-			__builtin_memset(vi, 0, sizeof(*vi));
-			if (!bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, NULL, 0) &&
-			    vi->found && vi->ino) {
-				struct mo_module_info *m;
-
-				w->mk.dev = vi->dev;
-				w->mk.ino = vi->ino;
-				m = bpf_map_lookup_elem(&modules, &w->mk);
-
-				if (m) {
-					e->bias = vi->start - (vi->pgoff << 12) - m->off_to_vaddr +
-						  m->vaddr_min;
-					e->row_start = m->row_start;
-					e->row_count = m->row_count;
-					w->pm_dirty = 1;
-				}
-			}
+			w->mk.dev = e->dev;
+			w->mk.ino = e->ino;
+			m = bpf_map_lookup_elem(&modules, &w->mk);
+			if (m && m->row_start == e->row_start)
+				stamp_module(w, m);
 		}
 	}
 
@@ -308,7 +322,7 @@ __noinline __u64 walk_stack(__u64 tgid_gen, __u64 epoch_flags, __u64 ip, __u64 s
 	/* five arguments at most in a BPF call: pairs packed in one */
 	__u32 tgid = tgid_gen >> 32, gen = (__u32)tgid_gen;
 	__u32 epoch = epoch_flags >> 32, flags = (__u32)epoch_flags;
-	__u32 zero = 0;
+	__u32 zero = 0, re = rows_epoch;
 	struct walk_scratch *w = bpf_map_lookup_elem(&walk_scratch, &zero);
 	struct mo_proc_maps *pm;
 	struct mo_stack *old;
@@ -317,6 +331,7 @@ __noinline __u64 walk_stack(__u64 tgid_gen, __u64 epoch_flags, __u64 ip, __u64 s
 
 	if (!w)
 		return 0;
+	w->now = bpf_ktime_get_boot_ns();
 	w->st.nr = 0;
 	w->st.flags = flags;
 	w->pc = ip;
@@ -328,12 +343,35 @@ __noinline __u64 walk_stack(__u64 tgid_gen, __u64 epoch_flags, __u64 ip, __u64 s
 	pm = bpf_map_lookup_elem(&proc_maps, &tgid);
 	/* a cache of another process instance (reused pid), or one made
 	 * before code was unmapped, is not used */
-	if (pm && pm->gen == gen && pm->epoch == epoch)
+	if (pm && pm->gen == gen && pm->epoch == epoch) {
 		bpf_probe_read_kernel(&w->pm, sizeof(w->pm), pm);
-	else
+	} else {
 		w->pm.nr = 0;
+		w->pm.stamp_ns = 0;
+		w->pm.rows_epoch = re;
+	}
 	w->pm.gen = gen;
 	w->pm.epoch = epoch;
+	/* rows were evicted since the cache was made: its row indexes may
+	 * name rows reused by another file; the mappings stay (user space
+	 * symbolizes from them), their rows are looked up again */
+	if (w->pm.rows_epoch != re) {
+		for (int k = 0; k < MO_MAX_MAPS; k++) {
+			if (k >= w->pm.nr)
+				break;
+			w->pm.m[k].row_start = 0;
+			w->pm.m[k].row_count = 0;
+		}
+		w->pm.rows_epoch = re;
+		w->pm_dirty = 1;
+	}
+	/* once a second per process, the modules its frames use are marked
+	 * used (the cache spares it the module lookups that would) */
+	w->stamp = (__s64)(w->now - w->pm.stamp_ns) > (__s64)MO_STAMP_NS;
+	if (w->stamp) {
+		w->pm.stamp_ns = w->now;
+		w->pm_dirty = 1;
+	}
 
 	/* one pass more than frames: it notices a stack that was cut short */
 	bpf_loop(MO_MAX_FRAMES + 1, walk_step, NULL, 0);

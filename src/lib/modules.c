@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -20,6 +21,7 @@
 
 #include "abi.h"
 #include "deps.h"
+#include "extents.h"
 #include "modules.h"
 #include "procmaps.h"
 #include "safefile.h"
@@ -31,10 +33,24 @@
  * again) so a node that runs ever new programs does not grow the list. */
 #define MAX_FAILED 4096
 
+/* Files waiting for rows freed by an eviction (their grace period): beyond
+ * this many, a file is left to the caller to ask for again. */
+#define MAX_DEFERRED 1024
+
+/* Rows of evicted files are reused only after this: a walk that read their
+ * indexes before the eviction (microseconds) is done with them by then. */
+#define GRACE_NS 1000000000ULL
+
+/* Files the walker used this recently are evicted only when the file that
+ * waits needs their rows, not to reach the 3/4 target. */
+#define IDLE_NS 10000000000ULL
+
 struct seen {
 	uint64_t dev;
 	uint64_t ino;
 	int state;	/* 1 loaded, -1 failed */
+	uint32_t row_start, row_count;	/* loaded ones */
+	uint64_t seq;			/* load order: ties of last use */
 	char *path;	/* as the process named it (no /proc/PID/root prefix) */
 	struct seen *next;		/* hash chain */
 	struct seen *newer;		/* failed ones, oldest first */
@@ -44,14 +60,45 @@ struct mo_modules {
 	int rows_fd;
 	int modules_fd;
 	uint32_t capacity;
-	uint32_t used;
+	uint32_t used;		/* rows of loaded files */
+	struct mo_extents *ext;
+	uint64_t grace_ns;
+	uint32_t epoch;
+	uint64_t seq;
 	struct seen **buckets;	/* by (dev, ino); a power of two of them */
-	size_t nbuckets, nseen;
+	size_t nbuckets, nseen, nloaded;
 	struct seen *failed_oldest, *failed_newest;
 	size_t nfailed;
+	struct mo_module_key *deferred;
+	size_t ndeferred, capdeferred;
 	mo_rows_builder_fn build;
 	void *build_ctx;
+	const struct mo_modules_map_ops *map;
+	void *map_ctx;
+	const struct mo_modules_walker *walker;
+	void *walker_ctx;
 	struct mo_modules_stats st;
+};
+
+static int bpf_put(void *ctx, const struct mo_module_key *k, const struct mo_module_info *v)
+{
+	return bpf_map_update_elem(*(int *)ctx, k, v, BPF_ANY) ? -errno : 0;
+}
+
+static int bpf_get(void *ctx, const struct mo_module_key *k, struct mo_module_info *v)
+{
+	return bpf_map_lookup_elem(*(int *)ctx, k, v) ? -errno : 0;
+}
+
+static int bpf_del(void *ctx, const struct mo_module_key *k)
+{
+	return bpf_map_delete_elem(*(int *)ctx, k) ? -errno : 0;
+}
+
+static const struct mo_modules_map_ops bpf_map_ops = {
+	.put = bpf_put,
+	.get = bpf_get,
+	.del = bpf_del,
 };
 
 static int build_here(void *ctx, int fd, size_t max_rows, struct mo_unwind_table *out)
@@ -79,12 +126,38 @@ struct mo_modules *mo_modules_new(int rows_fd, uint32_t capacity, int modules_fd
 		return NULL;
 	}
 	munmap(p, (size_t)sysconf(_SC_PAGESIZE));
+	m->ext = mo_extents_new(capacity);
+	if (!m->ext) {
+		free(m);
+		errno = ENOMEM;
+		return NULL;
+	}
 	m->rows_fd = rows_fd;
 	m->modules_fd = modules_fd;
 	m->capacity = capacity;
+	m->grace_ns = GRACE_NS;
 	m->st.rows_capacity = capacity;
 	m->build = build_here;
+	m->map = &bpf_map_ops;
+	m->map_ctx = &m->modules_fd;
 	return m;
+}
+
+void mo_modules_set_map(struct mo_modules *m, const struct mo_modules_map_ops *ops, void *ctx)
+{
+	m->map = ops ? ops : &bpf_map_ops;
+	m->map_ctx = ops ? ctx : &m->modules_fd;
+}
+
+void mo_modules_set_walker(struct mo_modules *m, const struct mo_modules_walker *w, void *ctx)
+{
+	m->walker = w;
+	m->walker_ctx = ctx;
+}
+
+void mo_modules_set_grace(struct mo_modules *m, uint64_t grace_ns)
+{
+	m->grace_ns = grace_ns;
 }
 
 void mo_modules_set_builder(struct mo_modules *m, mo_rows_builder_fn fn, void *ctx)
@@ -107,6 +180,8 @@ void mo_modules_free(struct mo_modules *m)
 		}
 	}
 	free(m->buckets);
+	free(m->deferred);
+	mo_extents_free(m->ext);
 	free(m);
 }
 
@@ -168,14 +243,10 @@ static int rehash(struct mo_modules *m)
 	return 0;
 }
 
-static void forget_oldest_failure(struct mo_modules *m)
+static void forget(struct mo_modules *m, struct seen *old)
 {
-	struct seen *old = m->failed_oldest, **pp;
+	struct seen **pp;
 
-	m->failed_oldest = old->newer;
-	if (!m->failed_oldest)
-		m->failed_newest = NULL;
-	m->nfailed--;
 	for (pp = &m->buckets[bucket_of(m->nbuckets, old->dev, old->ino)]; *pp; pp = &(*pp)->next) {
 		if (*pp == old) {
 			*pp = old->next;
@@ -187,18 +258,29 @@ static void forget_oldest_failure(struct mo_modules *m)
 	free(old);
 }
 
-static int remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state,
-		    const char *path)
+static void forget_oldest_failure(struct mo_modules *m)
+{
+	struct seen *old = m->failed_oldest;
+
+	m->failed_oldest = old->newer;
+	if (!m->failed_oldest)
+		m->failed_newest = NULL;
+	m->nfailed--;
+	forget(m, old);
+}
+
+static struct seen *remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state,
+			     const char *path)
 {
 	struct seen *e;
 	size_t k;
 
 	if (m->nseen >= m->nbuckets && rehash(m))
-		return -ENOMEM;
+		return NULL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
-		return -ENOMEM;
-	*e = (struct seen){ .dev = dev, .ino = ino, .state = state };
+		return NULL;
+	*e = (struct seen){ .dev = dev, .ino = ino, .state = state, .seq = ++m->seq };
 	e->path = path ? strdup(path) : NULL;
 	k = bucket_of(m->nbuckets, dev, ino);
 	e->next = m->buckets[k];
@@ -213,7 +295,113 @@ static int remember(struct mo_modules *m, uint64_t dev, uint64_t ino, int state,
 		if (++m->nfailed > MAX_FAILED)
 			forget_oldest_failure(m);
 	}
-	return 0;
+	return e;
+}
+
+/* A file that waits for rows being freed: the walker is asked to ask for it
+ * again once they are (mo_modules_tick). -EBUSY, or -EAGAIN when too many
+ * wait already (the caller has it asked for again itself). */
+static int defer(struct mo_modules *m, uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < m->ndeferred; i++)
+		if (m->deferred[i].dev == dev && m->deferred[i].ino == ino)
+			return -EBUSY;
+	if (m->ndeferred >= MAX_DEFERRED ||
+	    MO_GROW(m->deferred, m->ndeferred + 1, m->capdeferred))
+		return -EAGAIN;
+	m->deferred[m->ndeferred++] = (struct mo_module_key){ .dev = dev, .ino = ino };
+	mo_stat_add(&m->st.deferred, 1);
+	return -EBUSY;
+}
+
+struct victim {
+	struct seen *e;
+	uint64_t last_ns;
+};
+
+static int by_last_use(const void *a, const void *b)
+{
+	const struct victim *x = a, *y = b;
+
+	if (x->last_ns != y->last_ns)
+		return x->last_ns < y->last_ns ? -1 : 1;
+	return x->e->seq < y->e->seq ? -1 : x->e->seq > y->e->seq;
+}
+
+/*
+ * Make room for a file of n rows: evict the files the walker used least
+ * recently until n rows will fit once the grace period of the freed ones
+ * ends, and, among files idle for IDLE_NS, until at most 3/4 of the array
+ * stays used with them (so rounds are rare). Evicted files leave the modules map and the seen list; the walker
+ * is told to ask for them again and that row indexes it cached are stale.
+ * Returns how many files were evicted.
+ */
+static size_t evict(struct mo_modules *m, uint32_t n, uint64_t now)
+{
+	uint64_t quarter = m->capacity / 4 * 3;
+	uint64_t target = quarter >= n ? quarter - n : 0;
+	struct victim *v;
+	size_t nv = 0, done = 0;
+
+	if (mo_extents_fits_later(m->ext, n) && m->used <= target)
+		return 0;
+	v = calloc(m->nloaded ? m->nloaded : 1, sizeof(*v));
+	if (!v)
+		return 0;
+	for (size_t b = 0; b < m->nbuckets; b++) {
+		for (struct seen *e = m->buckets[b]; e && nv < m->nloaded; e = e->next) {
+			struct mo_module_key k = { .dev = e->dev, .ino = e->ino };
+			struct mo_module_info info;
+
+			if (e->state != 1)
+				continue;
+			v[nv].e = e;
+			v[nv++].last_ns = m->map->get(m->map_ctx, &k, &info) ? 0 : info.last_ns;
+		}
+	}
+	qsort(v, nv, sizeof(*v), by_last_use);
+	for (size_t i = 0; i < nv; i++) {
+		struct seen *e = v[i].e;
+		struct mo_module_key k = { .dev = e->dev, .ino = e->ino };
+		int r;
+
+		if (mo_extents_fits_later(m->ext, n) &&
+		    (m->used <= target || now - v[i].last_ns < IDLE_NS))
+			break;
+		/* gone from the map first: a walk that looks it up from now on
+		 * asks for it; only then are its rows given back */
+		r = m->map->del(m->map_ctx, &k);
+		if (r && r != -ENOENT)
+			continue;
+		if (mo_extents_release(m->ext, e->row_start, e->row_count, now, m->grace_ns))
+			break;
+		m->used -= e->row_count;
+		m->nloaded--;
+		if (m->walker)
+			m->walker->ask_again(m->walker_ctx, e->dev, e->ino);
+		forget(m, e);
+		done++;
+	}
+	free(v);
+	if (done) {
+		m->epoch++;
+		if (m->walker)
+			m->walker->rows_epoch(m->walker_ctx, m->epoch);
+		mo_stat_add(&m->st.evicted, done);
+		__atomic_store_n(&m->st.rows_used, m->used, __ATOMIC_RELAXED);
+	}
+	return done;
+}
+
+void mo_modules_tick(struct mo_modules *m, uint64_t now)
+{
+	if (mo_extents_settle(m->ext, now) || !m->ndeferred)
+		return;
+	/* the rows are free: the files that waited for them are asked for */
+	for (size_t i = 0; i < m->ndeferred; i++)
+		if (m->walker)
+			m->walker->ask_again(m->walker_ctx, m->deferred[i].dev, m->deferred[i].ino);
+	m->ndeferred = 0;
 }
 
 /* Compile the rows of the file open at fd (-errno: it could not be opened
@@ -223,6 +411,9 @@ static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t de
 	struct mo_unwind_table t = { 0 };
 	struct mo_module_key key = { .dev = dev, .ino = ino };
 	struct mo_module_info info = { 0 };
+	uint64_t now;
+	struct seen *e;
+	int64_t start;
 	int err;
 
 	if (find_seen(m, dev, ino))
@@ -232,10 +423,16 @@ static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t de
 		remember(m, dev, ino, -1, name);
 		return fd;
 	}
-	err = m->build(m->build_ctx, fd, m->capacity - m->used, &t);
+	now = mo_clock_ns(CLOCK_BOOTTIME);
+	mo_extents_settle(m->ext, now);
+	/* others wait for freed rows already: no build that would wait too */
+	if (m->ndeferred)
+		return defer(m, dev, ino);
+	err = m->build(m->build_ctx, fd, m->capacity, &t);
 	if (err == -EAGAIN)
 		return err;	/* not remembered: the caller has it asked for again */
-	if (err == -ENOSPC || (!err && t.nrows > m->capacity - m->used)) {
+	if (err == -ENOSPC || (!err && t.nrows > m->capacity)) {
+		/* larger than the whole array: no eviction makes room */
 		mo_stat_add(&m->st.full, 1);
 		mo_unwind_table_release(&t);
 		remember(m, dev, ino, -1, name);
@@ -247,28 +444,41 @@ static int load_file(struct mo_modules *m, int fd, const char *name, uint64_t de
 		remember(m, dev, ino, -1, name);
 		return err ? err : -ENODATA;
 	}
-	err = put_rows(m, m->used, t.rows, t.nrows);
-	if (err) {
-		mo_unwind_table_release(&t);
-		remember(m, dev, ino, -1, name);
-		return err;
+	start = mo_extents_alloc(m->ext, (uint32_t)t.nrows);
+	if (start < 0 && evict(m, (uint32_t)t.nrows, now)) {
+		mo_extents_settle(m->ext, now);
+		start = mo_extents_alloc(m->ext, (uint32_t)t.nrows);
 	}
-	info.row_start = m->used;
+	if (start < 0) {
+		mo_unwind_table_release(&t);
+		return defer(m, dev, ino);
+	}
+	info.row_start = (uint32_t)start;
 	info.row_count = (uint32_t)t.nrows;
 	info.vaddr_min = t.vaddr_min;
 	info.off_to_vaddr = t.off_to_vaddr;
+	info.last_ns = now;
+	err = put_rows(m, info.row_start, t.rows, t.nrows);
 	mo_unwind_table_release(&t);
 	/* rows first, then the module entry that makes them visible */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (bpf_map_update_elem(m->modules_fd, &key, &info, BPF_ANY)) {
-		err = -errno;
+	if (!err)
+		err = m->map->put(m->map_ctx, &key, &info);
+	e = err ? NULL : remember(m, dev, ino, 1, name);
+	if (!e) {
+		/* never visible (or no longer): the rows are free at once */
+		if (!err)
+			m->map->del(m->map_ctx, &key);
+		mo_extents_release(m->ext, info.row_start, info.row_count, now, 0);
 		remember(m, dev, ino, -1, name);
-		return err;
+		return err ? err : -ENOMEM;
 	}
+	e->row_start = info.row_start;
+	e->row_count = info.row_count;
+	m->nloaded++;
 	m->used += info.row_count;
 	__atomic_store_n(&m->st.rows_used, m->used, __ATOMIC_RELAXED);
 	mo_stat_add(&m->st.loaded, 1);
-	remember(m, dev, ino, 1, name);
 	return 1;
 }
 
@@ -374,6 +584,8 @@ void mo_modules_stats(const struct mo_modules *m, struct mo_modules_stats *out)
 	out->rows_capacity = m->st.rows_capacity;
 	out->full = mo_stat_get(&m->st.full);
 	out->refused = mo_stat_get(&m->st.refused);
+	out->evicted = mo_stat_get(&m->st.evicted);
+	out->deferred = mo_stat_get(&m->st.deferred);
 }
 
 const char *mo_modules_path(const struct mo_modules *m, uint64_t dev, uint64_t ino)

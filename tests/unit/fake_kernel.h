@@ -39,6 +39,9 @@ struct fake_kernel {
 	struct mo_kgrowth growth[FK_MAX];
 	size_t ngrowth;
 	uint64_t counters[MO_C__COUNT];
+	struct mo_module_key asked[FK_MAX];	/* module_ask_again calls */
+	size_t nasked;
+	uint32_t rows_epoch;
 	size_t reads;		/* map reads made: what a stage costs */
 };
 
@@ -329,10 +332,23 @@ FK_LOCKED(proc_maps, (void *impl, uint32_t pid, struct mo_proc_maps *o), (impl, 
 FK_LOCKED(proc_maps_delete, (void *impl, uint32_t pid), (impl, pid))
 static int fkl_module_ask_again(void *impl, uint64_t dev, uint64_t ino)
 {
-	(void)impl;
-	(void)dev;
-	(void)ino;
-	return 0;	/* the fake has no walker to ask */
+	struct fake_kernel *f = impl;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->nasked < FK_MAX)
+		f->asked[f->nasked++] = (struct mo_module_key){ .dev = dev, .ino = ino };
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
+static int fkl_rows_epoch_set(void *impl, uint32_t epoch)
+{
+	struct fake_kernel *f = impl;
+
+	pthread_mutex_lock(&f->lock);
+	f->rows_epoch = epoch;
+	pthread_mutex_unlock(&f->lock);
+	return 0;
 }
 FK_LOCKED(rss_all, (void *impl, struct mo_krss **o, size_t *n), (impl, o, n))
 FK_LOCKED(rss_delete, (void *impl, uint32_t pid), (impl, pid))
@@ -365,6 +381,7 @@ static const struct mo_kernel_ops fake_ops = {
 	.proc_maps = fkl_proc_maps,
 	.proc_maps_delete = fkl_proc_maps_delete,
 	.module_ask_again = fkl_module_ask_again,
+	.rows_epoch_set = fkl_rows_epoch_set,
 	.rss_all = fkl_rss_all,
 	.rss_delete = fkl_rss_delete,
 	.target_set = fkl_target_set,

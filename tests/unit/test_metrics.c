@@ -230,6 +230,7 @@ static const char expected_small[] =
 	"memobserver_unwind_modules_total{result=\"loaded\"} 0\n"
 	"memobserver_unwind_modules_total{result=\"no_unwind_info\"} 0\n"
 	"memobserver_unwind_modules_total{result=\"refused\"} 0\n"
+	"memobserver_unwind_modules_total{result=\"evicted\"} 0\n"
 	"# HELP memobserver_unwind_rows_used Rows of the stack walker's unwind table in use (of unwind_rows).\n"
 	"# TYPE memobserver_unwind_rows_used gauge\n"
 	"memobserver_unwind_rows_used 0\n"

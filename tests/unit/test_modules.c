@@ -3,8 +3,10 @@
  * test_modules.c - the unwind-row loader's memory of files: failures are
  * remembered (not rebuilt on every walk) but only the last MAX_FAILED of
  * them, a builder that is not available now (-EAGAIN) leaves the file to be
- * tried again, and a builder's -ENOSPC counts as a full table. No BPF: the
- * row array is a memfd and no file ever loads.
+ * tried again, and a builder's -ENOSPC counts as a full table. A full
+ * table evicts the files used least recently, reuses their rows after the
+ * grace period and has the waiting file asked for again. No BPF: the row
+ * array is a memfd, the modules map an array here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 
 #include "modules.h"
 #include "unwind_table.h"
+#include "util.h"
 
 #define MAX_FAILED 4096		/* modules.c */
 
@@ -149,11 +152,254 @@ static void test_builder_errors(void **state)
 	assert_int_equal(st.failed, 1);
 }
 
+/* The modules map, and what the walker is told. */
+#define NMAP 16
+static struct {
+	struct mo_module_key k;
+	struct mo_module_info v;
+	int used;
+} map[NMAP];
+static struct mo_module_key asked[NMAP];
+static size_t nasked;
+static uint32_t epoch;
+
+static int map_find(const struct mo_module_key *k)
+{
+	for (int i = 0; i < NMAP; i++)
+		if (map[i].used && map[i].k.dev == k->dev && map[i].k.ino == k->ino)
+			return i;
+	return -1;
+}
+
+static int fput(void *ctx, const struct mo_module_key *k, const struct mo_module_info *v)
+{
+	int i = map_find(k);
+
+	for (int j = 0; i < 0 && j < NMAP; j++)
+		if (!map[j].used)
+			i = j;
+	if (i < 0)
+		return -E2BIG;
+	map[i].k = *k;
+	map[i].v = *v;
+	map[i].used = 1;
+	return 0;
+}
+
+static int fget(void *ctx, const struct mo_module_key *k, struct mo_module_info *v)
+{
+	int i = map_find(k);
+
+	if (i < 0)
+		return -ENOENT;
+	*v = map[i].v;
+	return 0;
+}
+
+static int fdel(void *ctx, const struct mo_module_key *k)
+{
+	int i = map_find(k);
+
+	if (i < 0)
+		return -ENOENT;
+	map[i].used = 0;
+	return 0;
+}
+
+static const struct mo_modules_map_ops fake_map = { .put = fput, .get = fget, .del = fdel };
+
+static void ask(void *ctx, uint64_t dev, uint64_t ino)
+{
+	if (nasked < NMAP)
+		asked[nasked++] = (struct mo_module_key){ .dev = dev, .ino = ino };
+}
+
+static void set_epoch(void *ctx, uint32_t e)
+{
+	epoch = e;
+}
+
+static const struct mo_modules_walker fake_walker = { .ask_again = ask, .rows_epoch = set_epoch };
+
+/* A table of *(size_t *)ctx rows. */
+static int build_n(void *ctx, int fd, size_t max_rows, struct mo_unwind_table *out)
+{
+	size_t n = *(size_t *)ctx;
+
+	calls++;
+	if (n > max_rows)
+		return -ENOSPC;
+	memset(out, 0, sizeof(*out));
+	out->rows = calloc(n, sizeof(*out->rows));
+	if (!out->rows)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		out->rows[i].pc = (uint32_t)i;
+	out->nrows = n;
+	return 0;
+}
+
+static const struct mo_module_info *info_of(uint64_t dev, uint64_t ino)
+{
+	struct mo_module_key k = { .dev = dev, .ino = ino };
+	int i = map_find(&k);
+
+	return i < 0 ? NULL : &map[i].v;
+}
+
+static int was_asked(uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < nasked; i++)
+		if (asked[i].dev == dev && asked[i].ino == ino)
+			return 1;
+	return 0;
+}
+
+static void eviction_setup(struct fixture *f, size_t *rows)
+{
+	memset(map, 0, sizeof(map));
+	nasked = 0;
+	epoch = 0;
+	mo_modules_set_map(f->m, &fake_map, NULL);
+	mo_modules_set_walker(f->m, &fake_walker, NULL);
+	mo_modules_set_builder(f->m, build_n, rows);
+}
+
+/* Three files of 300 rows in 1024: a fourth evicts the two the walker used
+ * least recently (down to 3/4 of the table with it), not the one it used
+ * last, and takes their rows. */
+static void test_evicts_least_recently_used(void **state)
+{
+	struct fixture *f = *state;
+	char path[4][PATH_MAX];
+	uint64_t dev[4], ino[4];
+	const uint64_t last[3] = { 3000, 1000, 2000 };
+	struct mo_modules_stats st;
+	const struct mo_module_info *a, *d;
+	size_t rows = 300;
+
+	eviction_setup(f, &rows);
+	mo_modules_set_grace(f->m, 0);
+	for (int i = 0; i < 4; i++)
+		new_file(f, i, path[i], &dev[i], &ino[i]);
+	for (int i = 0; i < 3; i++) {
+		struct mo_module_key k = { .dev = dev[i], .ino = ino[i] };
+
+		assert_int_equal(mo_modules_load_path(f->m, path[i]), 1);
+		/* what the walker's stamps would say */
+		map[map_find(&k)].v.last_ns = last[i];
+	}
+	mo_modules_stats(f->m, &st);
+	assert_int_equal(st.rows_used, 900);
+	assert_int_equal(mo_modules_load_path(f->m, path[3]), 1);
+
+	assert_non_null(info_of(dev[0], ino[0]));
+	assert_null(info_of(dev[1], ino[1]));
+	assert_null(info_of(dev[2], ino[2]));
+	assert_string_equal(mo_modules_path(f->m, dev[0], ino[0]), path[0]);
+	assert_null(mo_modules_path(f->m, dev[1], ino[1]));
+	assert_null(mo_modules_path(f->m, dev[2], ino[2]));
+	assert_int_equal(nasked, 2);
+	assert_true(was_asked(dev[1], ino[1]) && was_asked(dev[2], ino[2]));
+	assert_int_equal(epoch, 1);
+	a = info_of(dev[0], ino[0]);
+	d = info_of(dev[3], ino[3]);
+	assert_non_null(d);
+	/* D's rows are B's old ones (the first fit): not A's */
+	assert_int_equal(d->row_start, 300);
+	assert_true(d->row_start + d->row_count <= a->row_start ||
+		    a->row_start + a->row_count <= d->row_start);
+	mo_modules_stats(f->m, &st);
+	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.rows_used, 600);
+	assert_int_equal(st.full, 0);
+	/* an evicted file loads again (into the rows still free) */
+	assert_int_equal(mo_modules_load_path(f->m, path[1]), 1);
+	mo_modules_stats(f->m, &st);
+	assert_int_equal(st.rows_used, 900);
+	assert_int_equal(st.evicted, 2);
+}
+
+/* With a grace period the freed rows are not reused at once: the file
+ * waits (not marked failed, not rebuilt while it waits) and is asked for
+ * again once they are free. Files used recently go only as far as the
+ * waiting file needs (not down to 3/4). */
+static void test_waits_for_grace(void **state)
+{
+	struct fixture *f = *state;
+	char path[4][PATH_MAX];
+	uint64_t dev[4], ino[4];
+	struct mo_modules_stats st;
+	size_t rows = 500;
+	uint64_t now;
+
+	eviction_setup(f, &rows);
+	for (int i = 0; i < 4; i++)
+		new_file(f, i, path[i], &dev[i], &ino[i]);
+	assert_int_equal(mo_modules_load_path(f->m, path[0]), 1);
+	assert_int_equal(mo_modules_load_path(f->m, path[1]), 1);
+	calls = 0;
+	assert_int_equal(mo_modules_load_path(f->m, path[2]), -EBUSY);
+	now = mo_clock_ns(CLOCK_BOOTTIME);
+	assert_int_equal(calls, 1);
+	mo_modules_stats(f->m, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.rows_used, 500);
+	assert_int_equal(st.failed + st.full, 0);
+	assert_int_equal(epoch, 1);
+	/* the older one went */
+	assert_null(info_of(dev[0], ino[0]));
+	assert_non_null(info_of(dev[1], ino[1]));
+	assert_null(mo_modules_path(f->m, dev[2], ino[2]));
+	/* while it waits: neither it nor another file is built */
+	assert_int_equal(mo_modules_load_path(f->m, path[2]), -EBUSY);
+	assert_int_equal(mo_modules_load_path(f->m, path[3]), -EBUSY);
+	assert_int_equal(calls, 1);
+	nasked = 0;
+	mo_modules_tick(f->m, now);
+	assert_int_equal(nasked, 0);
+	mo_modules_tick(f->m, now + 1100000000ULL);
+	assert_int_equal(nasked, 2);
+	assert_true(was_asked(dev[2], ino[2]) && was_asked(dev[3], ino[3]));
+	/* asked for again: loaded, into the rows freed */
+	assert_int_equal(mo_modules_load_path(f->m, path[2]), 1);
+	assert_int_equal(info_of(dev[2], ino[2])->row_start, 0);
+	mo_modules_stats(f->m, &st);
+	assert_int_equal(st.rows_used, 1000);
+	assert_int_equal(st.evicted, 1);
+}
+
+/* A file larger than the whole table evicts nothing: refused as full. */
+static void test_larger_than_table(void **state)
+{
+	struct fixture *f = *state;
+	char path[2][PATH_MAX];
+	uint64_t dev[2], ino[2];
+	struct mo_modules_stats st;
+	size_t rows = 600;
+
+	eviction_setup(f, &rows);
+	mo_modules_set_grace(f->m, 0);
+	new_file(f, 0, path[0], &dev[0], &ino[0]);
+	new_file(f, 1, path[1], &dev[1], &ino[1]);
+	assert_int_equal(mo_modules_load_path(f->m, path[0]), 1);
+	rows = 1025;
+	assert_int_equal(mo_modules_load_path(f->m, path[1]), -ENOSPC);
+	assert_non_null(info_of(dev[0], ino[0]));
+	mo_modules_stats(f->m, &st);
+	assert_int_equal(st.full, 1);
+	assert_int_equal(st.evicted, 0);
+	assert_int_equal(st.rows_used, 600);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_failures_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_builder_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evicts_least_recently_used, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_waits_for_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_larger_than_table, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -313,6 +313,16 @@ static int k_module_ask_again(void *impl, uint64_t dev, uint64_t ino)
 	return delete(impl, M_UNKNOWN_MODULES, &key);
 }
 
+static int k_rows_epoch_set(void *impl, uint32_t epoch)
+{
+	struct mo_bpf *b = impl;
+
+	/* after the module entries went (syscalls): a walk that sees the new
+	 * epoch finds none of them */
+	__atomic_store_n(&b->skel->bss->rows_epoch, epoch, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 static int k_rss_all(void *impl, struct mo_krss **out, size_t *n)
 {
 	return dump(impl, M_RSS, sizeof(uint32_t), sizeof(struct mo_rss), sizeof(struct mo_krss),
@@ -372,6 +382,7 @@ static const struct mo_kernel_ops bpf_ops = {
 	.proc_maps = k_proc_maps,
 	.proc_maps_delete = k_proc_maps_delete,
 	.module_ask_again = k_module_ask_again,
+	.rows_epoch_set = k_rows_epoch_set,
 	.rss_all = k_rss_all,
 	.rss_delete = k_rss_delete,
 	.target_set = k_target_set,

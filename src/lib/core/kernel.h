@@ -52,6 +52,7 @@ struct mo_kernel_ops {
 	int (*proc_maps)(void *impl, uint32_t pid, struct mo_proc_maps *out);
 	int (*proc_maps_delete)(void *impl, uint32_t pid);
 	int (*module_ask_again)(void *impl, uint64_t dev, uint64_t ino);
+	int (*rows_epoch_set)(void *impl, uint32_t epoch);
 	int (*rss_all)(void *impl, struct mo_krss **out, size_t *n);
 	int (*rss_delete)(void *impl, uint32_t pid);
 	int (*target_set)(void *impl, uint32_t pid, uint32_t flags);
@@ -149,6 +150,13 @@ static inline int mo_kernel_proc_maps_delete(const struct mo_kernel *k, uint32_t
 static inline int mo_kernel_module_ask_again(const struct mo_kernel *k, uint64_t dev, uint64_t ino)
 {
 	return k->ops->module_ask_again(k->impl, dev, ino);
+}
+
+/* Row indexes the walker cached under an older epoch are stale: modules
+ * were evicted, their rows are about to be reused. */
+static inline int mo_kernel_rows_epoch_set(const struct mo_kernel *k, uint32_t epoch)
+{
+	return k->ops->rows_epoch_set(k->impl, epoch);
 }
 
 static inline int mo_kernel_rss_all(const struct mo_kernel *k, struct mo_krss **out, size_t *n)

@@ -115,6 +115,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->unwind_modules_loaded = ms.loaded;
 	out->unwind_modules_failed = ms.failed;
 	out->unwind_modules_refused = ms.refused;
+	out->unwind_modules_evicted = ms.evicted;
 	out->unwind_rows_used = ms.rows_used;
 	out->drop_unwind_rows_full = ms.full;
 	out->pids_reused = ls.pids_reused;

@@ -41,6 +41,25 @@ struct mo_stacks {
 	struct mo_stacks_stats stats;	/* mo_stat_* */
 };
 
+static void walker_ask_again(void *ctx, uint64_t dev, uint64_t ino)
+{
+	struct mo_stacks *st = ctx;
+
+	mo_kernel_module_ask_again(st->k, dev, ino);
+}
+
+static void walker_rows_epoch(void *ctx, uint32_t epoch)
+{
+	struct mo_stacks *st = ctx;
+
+	mo_kernel_rows_epoch_set(st->k, epoch);
+}
+
+static const struct mo_modules_walker walker = {
+	.ask_again = walker_ask_again,
+	.rows_epoch = walker_rows_epoch,
+};
+
 struct mo_stacks *mo_stacks_new(const struct mo_env *env, const struct mo_kernel *k,
 				struct mo_proctab *pt, struct mo_symbolizer *sym,
 				struct mo_modules *mods)
@@ -54,6 +73,8 @@ struct mo_stacks *mo_stacks_new(const struct mo_env *env, const struct mo_kernel
 	st->pt = pt;
 	st->sym = sym;
 	st->mods = mods;
+	if (mods)
+		mo_modules_set_walker(mods, &walker, st);
 	return st;
 }
 
@@ -61,6 +82,8 @@ void mo_stacks_free(struct mo_stacks *st)
 {
 	if (!st)
 		return;
+	if (st->mods)
+		mo_modules_set_walker(st->mods, NULL, NULL);
 	free(st->cand);
 	free(st);
 }
@@ -659,6 +682,9 @@ void mo_stacks_gc(struct mo_stacks *st, uint64_t now)
 	size_t n = 0, nids = 0;
 	int r;
 
+	/* cheap: a look at the rows waiting for their grace period */
+	if (st->mods)
+		mo_modules_tick(st->mods, now);
 	if (now - st->last_gc_ns < GC_FULL_PERIOD_NS || now < st->next_check_ns)
 		return;
 	/* the worker comes here at every batch of records */

@@ -85,7 +85,8 @@ void mo_stacks_release(struct mo_stacks *st, struct mo_stack_refs *refs, uint32_
  */
 void mo_stacks_hand_over(struct mo_stacks *st, uint32_t pid, const char *comm);
 
-/* Collect the kernel's stack table when it fills (periodic, cheap when not). */
+/* Collect the kernel's stack table when it fills, and let unwind rows freed
+ * by an eviction be reused (periodic, cheap when there is nothing to do). */
 void mo_stacks_gc(struct mo_stacks *st, uint64_t now);
 
 /* Stacks deleted from the kernel's table so far. */
