@@ -502,7 +502,21 @@ static int load_mapping(struct mo_modules *m, pid_t pid, const struct mo_map *mp
 	return r;
 }
 
-int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
+/* Does path's last component start with one of the prefixes (NULL: any)? */
+static bool named(const char *path, const char *const *prefixes)
+{
+	const char *base = strrchr(path, '/');
+
+	if (!prefixes)
+		return true;
+	base = base ? base + 1 : path;
+	for (; *prefixes; prefixes++)
+		if (!strncmp(base, *prefixes, strlen(*prefixes)))
+			return true;
+	return false;
+}
+
+static int load_pid_named(struct mo_modules *m, pid_t pid, const char *const *prefixes)
 {
 	struct mo_maps maps = { 0 };
 	int err, n = 0;
@@ -513,13 +527,26 @@ int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
 	for (size_t i = 0; i < maps.nr; i++) {
 		const struct mo_map *mp = &maps.maps[i];
 
-		if (!mp->x || !mp->inode || !mp->path || mp->path[0] != '/')
+		if (!mp->x || !mp->inode || !mp->path || mp->path[0] != '/' ||
+		    !named(mp->path, prefixes))
 			continue;
 		if (load_mapping(m, pid, mp) == 1)
 			n++;
 	}
 	mo_maps_release(&maps);
 	return n;
+}
+
+int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
+{
+	return load_pid_named(m, pid, NULL);
+}
+
+int mo_modules_load_libc(struct mo_modules *m, pid_t pid)
+{
+	static const char *const libc[] = { "libc.so", "libc-", "ld-linux", "ld-musl", NULL };
+
+	return load_pid_named(m, pid, libc);
 }
 
 int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t ino)

@@ -84,6 +84,9 @@ void mo_modules_tick(struct mo_modules *m, uint64_t now);
  * loaded, or -errno when the maps cannot be read. */
 int mo_modules_load_pid(struct mo_modules *m, pid_t pid);
 
+/* The same for pid's C library and dynamic loader only. */
+int mo_modules_load_libc(struct mo_modules *m, pid_t pid);
+
 /* Load one file by path (dev/ino taken from stat). 1 loaded, 0 known, -errno
  * (-EBUSY: it waits for rows being freed; the walker is asked to ask for it
  * again when they are). */

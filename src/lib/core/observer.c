@@ -775,8 +775,10 @@ int mo_observer_start(struct mo_observer *o)
 	err = wire(o, loaded == 1);
 	if (err)
 		goto fail;
-	/* our own C library and loader are usually the targets' too */
-	mo_modules_load_pid(o->mods, getpid());
+	/* our own C library and loader are usually the targets' too (the
+	 * rest of what we map, libdw, libbpf..., seldom is: loaded when a
+	 * stack needs it) */
+	mo_modules_load_libc(o->mods, getpid());
 	err = mo_bpf_attach(o->bpf);
 	if (err) {
 		mo_env_log(&c->env, MO_LOG_ERROR, "cannot attach the tracepoints: %s", strerror(-err));
