@@ -29,6 +29,7 @@ OUTDIR=$ROOT/bench/out
 REPORT=$OUTDIR/soak-$STAMP.txt
 CSV=$OUTDIR/soak-$STAMP.csv
 WORK=$(mktemp -d /tmp/mo-soak.XXXXXX)
+REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null)
 PIDS=()
 
 die() { echo "soak: $*" >&2; exit 2; }
@@ -116,7 +117,7 @@ ticks() {
 	echo "$t"
 }
 
-echo "t_s,rss_kb,hwm_kb,cpu_ticks,scrape_ok" > "$CSV"
+echo "t_s,rss_kb,hwm_kb,cpu_ticks,scrape_ok,anon_kb,file_kb" > "$CSV"
 t0=$(date +%s)
 end=$((t0 + SOAK_MIN * 60))
 next_scrape=0
@@ -128,7 +129,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
 		curl -sf -m 5 "127.0.0.1:$port/metrics" > "$WORK/last.prom" && ok=1 || ok=0
 		next_scrape=$((now + 15))
 	fi
-	echo "$((now - t0)),$(status_kb "$MOPID" VmRSS),$(status_kb "$MOPID" VmHWM),$(ticks "$MOPID"),$ok" >> "$CSV"
+	echo "$((now - t0)),$(status_kb "$MOPID" VmRSS),$(status_kb "$MOPID" VmHWM),$(ticks "$MOPID"),$ok,$(status_kb "$MOPID" RssAnon),$(status_kb "$MOPID" RssFile)" >> "$CSV"
 	sleep "$SAMPLE_S"
 done
 curl -sf -m 5 "127.0.0.1:$port/metrics" > "$WORK/last.prom"
@@ -153,7 +154,12 @@ print(f"samples: {len(rows)} ({len(after)} after the {warm / 60:.0f}-minute warm
 print(f"RSS after warm-up: median {med:.1f} MiB, min {lo:.1f}, max {hi:.1f} "
       f"({(lo - med) / med * 100:+.1f} % .. {(hi - med) / med * 100:+.1f} %); "
       f"mean of first half {statistics.mean(first):.1f}, second half {statistics.mean(last):.1f} MiB")
-print(f"RSS at start of warm-up end: {int(rows[0]['rss_kb']) / 1024:.1f} MiB at t={rows[0]['t_s']} s; "
+anon = [int(r["anon_kb"]) / 1024 for r in after]
+fil = [int(r["file_kb"]) / 1024 for r in after]
+print(f"of which anonymous: min {min(anon):.1f}, max {max(anon):.1f} MiB, mean of first half "
+      f"{statistics.mean(anon[:len(anon) // 2] or anon):.1f}, second half {statistics.mean(anon[len(anon) // 2:]):.1f}; "
+      f"file-backed (our code and libraries' pages): {min(fil):.1f}..{max(fil):.1f} MiB")
+print(f"RSS at the start: {int(rows[0]['rss_kb']) / 1024:.1f} MiB at t={rows[0]['t_s']} s; "
       f"VmHWM at end {int(rows[-1]['hwm_kb']) / 1024:.1f} MiB")
 print(f"memobserver CPU after warm-up: {cpu:.1f} s over {span:.0f} s = {cpu / span * 100:.2f} % of a core")
 print(f"metrics scrapes answered: {scr.count('1')} of {len(scr)}")
@@ -168,7 +174,7 @@ PY
 rc=$?
 {
 	echo "# memobserver soak: $STAMP"
-	echo "Machine: $(nproc) CPUs, kernel $(uname -r); memobserver $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
+	echo "Machine: $(nproc) CPUs, kernel $(uname -r); memobserver $REV (checkout at the start)"
 	echo "Command: $MEMOBSERVER --metrics 127.0.0.1:PORT -q -v $MO_ARGS"
 	echo "Settings: SOAK_MIN=$SOAK_MIN WARMUP_MIN=$WARMUP_MIN SAMPLE_S=$SAMPLE_S FLAT_PCT=$FLAT_PCT"
 	echo "Churn: /bin/true + sh + leak_basic every ~50 ms (python3 every 10th), a fresh copy of /bin/true and"
