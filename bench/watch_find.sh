@@ -103,7 +103,8 @@ rc=0
 	if [ -n "$found" ]; then
 		echo "Found after $found s (limit $LIMIT_S s): top frames $frames"
 	else
-		echo "NOT found within $LIMIT_S s"
+		echo "NOT found within $LIMIT_S s (events kept: ${REPORT%.txt}.events.json)"
+		cp "$WORK/events.json" "${REPORT%.txt}.events.json" 2>/dev/null
 		rc=1
 	fi
 	if [ -n "$cache_finding" ]; then
