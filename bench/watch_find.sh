@@ -42,7 +42,7 @@ trap 'exit 2' INT TERM
 mkdir "$WORK/src-build"
 git -C "$ROOT" archive HEAD | tar -x -C "$WORK/src-build" -f - || die "git archive failed"
 
-"$MEMOBSERVER" --format json -o "$WORK/events.json" --metrics off -q -v > "$WORK/mo.log" 2>&1 &
+"$MEMOBSERVER" --format json -o "$WORK/events.json" --metrics off -v > "$WORK/mo.log" 2>&1 &
 MOPID=$!
 for _ in $(seq 300); do
 	grep -q observing "$WORK/mo.log" && break
