@@ -14,8 +14,8 @@
 #           RSS after EXITS_WARMUP of them and at the end
 # For every run: the workload's wall time (requests/s for redis), the
 # slowdown against "none" of the same round, the tracer's CPU seconds
-# (/proc/PID/stat utime+stime, with its descendants': memobserver's parser
-# child) as a share of one core over the workload's wall time, its peak and
+# (/proc/PID/stat utime+stime, with its parser
+# child's) as a share of one core over the workload's wall time, its peak and
 # final RSS (VmHWM, VmRSS; summed over the same processes). First the probe-hit cost
 # of this machine (bench/run.sh's trap section, bench/trapcost.py).
 #
@@ -104,7 +104,7 @@ free_port() {
 	return 1
 }
 
-# "HWM_KB RSS_KB" of a process with its live descendants (sums)
+# "HWM_KB RSS_KB" of a process with its parser child (sums)
 proc_mem() {
 	local q h=0 r=0 a b
 
@@ -116,7 +116,7 @@ proc_mem() {
 	echo "$h $r"
 }
 
-# CPU seconds (utime+stime, all threads) of a process and its descendants
+# CPU seconds (utime+stime, all threads) of a process and its parser child
 proc_cpu() {
 	local u
 

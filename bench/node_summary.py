@@ -71,8 +71,8 @@ def workload(w, rows, tracers):
     print("Medians over rounds (runs with status ok)."
           + ("" if w == "idle" else " Slowdown: median over rounds of the extra time "
              "against 'none' in the same round.")
-          + " Tracer CPU: utime+stime of the tracer process and its descendants (memobserver's "
-          "parser child) during the workload, as % of one core over its wall time; peak RSS is "
+          + " Tracer CPU: utime+stime of the tracer process and of memobserver's parser child "
+          "during the workload, as % of one core over its wall time; peak RSS is "
           "the largest VmHWM (summed over those processes) of the runs.\n")
     if w == "redis":
         head = "| tracer | runs | SET req/s | GET req/s | SET slowdown | GET slowdown |"

@@ -98,8 +98,14 @@ for f in churn_short churn_files churn_growth churn_forks; do
 	PIDS+=($!)
 done
 
-# memobserver and its descendants (the parser child): summed
-tree() { local c; echo "$1"; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree "$c"; done; }
+# memobserver and its parser child: summed
+tree() {
+	local c
+	echo "$1"
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		[ "$(cat /proc/"$c"/comm 2>/dev/null)" = mo-parser ] && echo "$c"
+	done
+}
 status_kb() {
 	local q t=0 v
 	for q in $(tree "$1"); do
@@ -111,7 +117,7 @@ status_kb() {
 ticks() {
 	local q t=0 v
 	for q in $(tree "$1"); do
-		v=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$q/stat" 2>/dev/null)
+		v=$(awk '{ print $14 + $15 }' "/proc/$q/stat" 2>/dev/null)
 		t=$((t + ${v:-0}))
 	done
 	echo "$t"
