@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# bench/lib.sh - helpers shared by bench/run.sh and bench/node.sh (sourced).
+# bench/lib.sh - helpers shared by the bench/ scripts (sourced).
 #
 # The caller sets: OUT (output folder, with OUT/logs), T0 (start, epoch s),
 # MEMOBSERVER, ROOT, TICK_MS (ms per clock tick), QUIET_WAIT (s),
@@ -129,6 +129,19 @@ wait_for() { # file pattern seconds pid-that-must-live
 		sleep 0.1
 	done
 	return 1
+}
+
+# start_observer LOG ARGS...: $MEMOBSERVER ARGS in the background (its pid in
+# MOPID); returns once it logs "observing", dies if it exits or takes 60 s
+start_observer() {
+	local log=$1
+
+	shift
+	"$MEMOBSERVER" "$@" > "$log" 2>&1 &
+	MOPID=$!
+	wait_for "$log" observing 60 "$MOPID" && return 0
+	cat "$log" >&2
+	die "memobserver did not start observing within 60 s"
 }
 
 stop_proc() { # pid seconds-to-exit-alone

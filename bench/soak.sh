@@ -32,6 +32,8 @@ WORK=$(mktemp -d /tmp/mo-soak.XXXXXX)
 REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null)
 PIDS=()
 
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 die() { echo "soak: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "needs root (BPF)"
 [ -x "$MEMOBSERVER" ] || die "$MEMOBSERVER not built (make)"
@@ -51,14 +53,7 @@ trap 'exit 2' INT TERM
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 # shellcheck disable=SC2086
-"$MEMOBSERVER" --metrics "127.0.0.1:$port" -q -v $MO_ARGS > "$WORK/mo.log" 2>&1 &
-MOPID=$!
-for _ in $(seq 300); do
-	grep -q observing "$WORK/mo.log" && break
-	kill -0 "$MOPID" 2>/dev/null || { cat "$WORK/mo.log" >&2; die "memobserver exited at start"; }
-	sleep 0.2
-done
-grep -q observing "$WORK/mo.log" || die "memobserver not observing after 60 s"
+start_observer "$WORK/mo.log" --metrics "127.0.0.1:$port" -q -v $MO_ARGS
 
 # churn loops, each in its own process group (killed as a group)
 churn_short() {

@@ -307,6 +307,10 @@ struct mo_leak {
 #define MO_PARSER_HELP                                                                     \
 	"Confined parser processes ended, by reason: died (a crash, the seccomp filter, a "     \
 	"kill), timeout (no answer in 30 s), protocol (a malformed message)."
+#define MO_UNWIND_CUT_HELP                                                                 \
+	"Stacks stopped short, marked partial, by reason: rows_pending (a file whose unwind "  \
+	"rows are still being compiled), not_code (a return address outside executable "      \
+	"memory), guess_rejected (a frame-pointer guess that does not follow a call)."
 #define MO_DROPPED "memobserver_dropped_events_total"
 #define MO_FILTERED "memory_filtered_events_total"
 /*
@@ -451,6 +455,12 @@ struct mo_leak {
 	X(unwind_fallbacks, MO_CK_COUNTER, "memobserver_unwind_fallbacks_total", NULL,            \
 	  "unwind_fallbacks",                                                                     \
 	  "Stack frames unwound by frame-pointer guess because no unwind table covered them.")    \
+	X(unwind_cut_rows_pending, MO_CK_COUNTER, "memobserver_unwind_cuts_total",                \
+	  "reason=rows_pending", "unwind_cut_rows_pending", MO_UNWIND_CUT_HELP)                   \
+	X(unwind_cut_not_code, MO_CK_COUNTER, "memobserver_unwind_cuts_total",                    \
+	  "reason=not_code", "unwind_cut_not_code", MO_UNWIND_CUT_HELP)                           \
+	X(unwind_cut_guess_rejected, MO_CK_COUNTER, "memobserver_unwind_cuts_total",              \
+	  "reason=guess_rejected", "unwind_cut_guess_rejected", MO_UNWIND_CUT_HELP)               \
 	X(unwind_modules_loaded, MO_CK_COUNTER, "memobserver_unwind_modules_total",             \
 	  "result=loaded", "unwind_modules_loaded",                                               \
 	  "Executable files whose unwind rows the stack walker was given, by result.")            \

@@ -160,6 +160,10 @@ struct mo_unwind_row {
 	__s8 rbp_off8;		/* rbp saved at CFA + 8 * rbp_off8, 0 = unchanged */
 };
 
+/* Values of the walker's unknown_modules entries (keyed by mo_module_key). */
+#define MO_MODULE_ASKED		1 /* asked for: rows may come, no guessing through it */
+#define MO_MODULE_NO_ROWS	2 /* user space has none for it: frame-pointer guess */
+
 /* A module whose unwind rows are loaded, keyed by the file's identity. */
 struct mo_module_key {
 	__u64 dev;		/* kernel dev_t: major << 20 | minor (as in s_dev) */
@@ -311,6 +315,9 @@ enum mo_counter {
 	MO_C_GROWTH_NO_STACK,	/* growth whose stack could not be stored */
 	MO_C_SELF_HITS,		/* allocator probes hit by memobserver itself */
 	MO_C_GROWTH_YOUNG,	/* growth of a process younger than the minimum age */
+	MO_C_UNWIND_CUT_ROWS_PENDING, /* stack stopped at a file whose rows are not compiled yet */
+	MO_C_UNWIND_CUT_NOT_CODE, /* stack stopped at a return address outside executable memory */
+	MO_C_UNWIND_CUT_GUESS_REJECTED, /* frame-pointer guess not after a call: stopped */
 	MO_C__COUNT,
 };
 

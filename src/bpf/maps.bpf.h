@@ -194,7 +194,8 @@ struct {
 	__type(value, struct handler_scratch);
 } handler_scratch SEC(".maps");
 
-/* Files the walker met without rows, already reported to user space. */
+/* Files the walker met without rows, already reported to user space: value
+ * MO_MODULE_ASKED (rows may come) or MO_MODULE_NO_ROWS (none will). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);

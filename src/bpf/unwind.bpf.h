@@ -8,14 +8,20 @@
  * rows user space compiled from each module's .eh_frame (struct
  * mo_unwind_row): for each frame it finds the executable mapping (cached per
  * process, resolved once with bpf_find_vma), binary-searches the module's
- * rows, and computes CFA, return address and saved rbp. Only where a module
- * has no rows yet does it fall back to a frame-pointer guess, bounded so that
- * rbp must point into the stack above the current frame. It never reads
- * below sp or more than MO_FP_SPAN above it, and stops at the first frame it
- * cannot unwind.
+ * rows, and computes CFA, return address and saved rbp. Code no CFI covers
+ * (a file without any, a gap in a file's, anonymous JIT code) is stepped by a
+ * frame-pointer guess, bounded so that rbp must point into the stack above
+ * the current frame, and kept only if the return address it reads follows a
+ * call instruction (call_insn.h). A file whose rows user space has not
+ * compiled yet is not guessed through: the stack stops there, marked. No
+ * return address outside executable memory is stored. It never reads below
+ * sp or more than MO_FP_SPAN above it, and stops at the first frame it
+ * cannot unwind. src/lib/unwind_walk.c is the same walk in C, the spec.
  */
 #ifndef MO_UNWIND_BPF_H
 #define MO_UNWIND_BPF_H
+
+#include "call_insn.h"
 
 #define MO_FP_SPAN (8ULL << 20)		/* a frame pointer further up is garbage */
 #define MO_ROW_SEARCH_STEPS 24		/* 2^24 rows per module is plenty */
@@ -47,6 +53,7 @@ struct walk_scratch {
 	struct vma_info vi;
 	struct mo_module_key mk;
 	__u64 fp[2];			/* words read from the user stack */
+	__u64 code;			/* the 8 bytes before a guessed return address */
 };
 
 struct {
@@ -92,10 +99,9 @@ static __always_inline void stamp_module(struct walk_scratch *w, struct mo_modul
 static __always_inline void ask_module(struct walk_scratch *w, const struct mo_map_entry *e)
 {
 	struct mo_record *r;
-	__u64 one = 1;
+	__u64 asked = MO_MODULE_ASKED;
 
-	if (bpf_map_lookup_elem(&unknown_modules, &w->mk) ||
-	    bpf_map_update_elem(&unknown_modules, &w->mk, &one, BPF_NOEXIST))
+	if (bpf_map_update_elem(&unknown_modules, &w->mk, &asked, BPF_NOEXIST))
 		return;
 	r = bpf_ringbuf_reserve(&records, sizeof(*r), 0);
 	if (!r) {
@@ -115,15 +121,21 @@ static __always_inline void ask_module(struct walk_scratch *w, const struct mo_m
 }
 
 /* e's rows, from its file's module entry; user space is asked for them
- * when there is none. Returns whether e has rows now. */
+ * when there is none. Returns whether the file is settled: it has rows now,
+ * or user space said it gets none (the frame-pointer guess applies); 0
+ * while they are being compiled. */
 static __always_inline int attach_rows(struct walk_scratch *w, struct mo_map_entry *e)
 {
 	struct mo_module_info *mi;
+	__u64 *state;
 
 	w->mk.dev = e->dev;
 	w->mk.ino = e->ino;
 	mi = bpf_map_lookup_elem(&modules, &w->mk);
 	if (!mi) {
+		state = bpf_map_lookup_elem(&unknown_modules, &w->mk);
+		if (state)
+			return *state == MO_MODULE_NO_ROWS;
 		ask_module(w, e);
 		return 0;
 	}
@@ -136,7 +148,8 @@ static __always_inline int attach_rows(struct walk_scratch *w, struct mo_map_ent
 }
 
 /* Resolve pc's mapping into the scratch copy of the process's mappings.
- * Returns the entry index, or -1 when pc is not in an executable mapping. */
+ * Returns the entry index, -1 when pc is not in an executable mapping, -2
+ * when the process's table is full. */
 static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 {
 	struct vma_info *vi = &w->vi;
@@ -149,7 +162,7 @@ static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 		return -1;
 	if (n >= MO_MAX_MAPS) {
 		count(MO_C_UNWIND_PROC_MAPS_FULL);
-		return -1;
+		return -2;
 	}
 	e = &w->pm.m[n & (MO_MAX_MAPS - 1)];
 	e->start = vi->start;
@@ -160,8 +173,6 @@ static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 	e->file_off = vi->pgoff << 12;
 	e->dev = vi->dev;
 	e->ino = vi->ino;
-	if (vi->ino)
-		attach_rows(w, e);
 	w->pm.nr = n + 1;
 	w->pm_dirty = 1;
 	return n;
@@ -204,12 +215,6 @@ static long walk_step(__u32 i, void *unused)
 	if (!w || w->stop)
 		return 1;
 	pc = w->pc;
-	if (w->st.nr >= max_depth || w->st.nr >= MO_MAX_FRAMES) {
-		w->st.flags |= MO_STACK_TRUNCATED;
-		return 1;
-	}
-	w->st.ips[w->st.nr & (MO_MAX_FRAMES - 1)] = pc;
-	w->st.nr++;
 
 	/* Every pc we hold is a return address (or the instruction after a
 	 * syscall): look up pc - 1 so a call ending a function stays in it. */
@@ -224,22 +229,45 @@ static long walk_step(__u32 i, void *unused)
 	}
 	if (mi < 0)
 		mi = resolve_mapping(w, pc);
-	if (mi >= 0) {
-		e = &w->pm.m[mi & (MO_MAX_MAPS - 1)];
-		if (e->row_count == 0 && e->ino) {
-			/* the module may have been loaded (again) since we cached
-			 * it (anonymous code, a JIT's, never has rows) */
-			if (attach_rows(w, e))
-				w->pm_dirty = 1;
-		} else if (w->stamp && e->row_count) {
-			struct mo_module_info *m;
-
-			w->mk.dev = e->dev;
-			w->mk.ino = e->ino;
-			m = bpf_map_lookup_elem(&modules, &w->mk);
-			if (m && m->row_start == e->row_start)
-				stamp_module(w, m);
+	if (mi < 0) {
+		/* not code: a return address read from a slot that holds
+		 * something else is not a frame (the first pc is the
+		 * registers': kept) */
+		if (w->st.nr == 0) {
+			w->st.ips[0] = w->pc;
+			w->st.nr = 1;
 		}
+		if (mi == -1)
+			count(MO_C_UNWIND_CUT_NOT_CODE);
+		goto cut;
+	}
+	if (w->st.nr >= max_depth || w->st.nr >= MO_MAX_FRAMES) {
+		w->st.flags |= MO_STACK_TRUNCATED;
+		return 1;
+	}
+	w->st.ips[w->st.nr & (MO_MAX_FRAMES - 1)] = w->pc;
+	w->st.nr++;
+	e = &w->pm.m[mi & (MO_MAX_MAPS - 1)];
+	if (e->row_count == 0 && e->ino) {
+		/* the module may have been loaded (again) since we cached it
+		 * (anonymous code, a JIT's, never has rows) */
+		if (!attach_rows(w, e)) {
+			/* its rows are being compiled: guessing through
+			 * code built without frame pointers would invent
+			 * frames, the stack stops here */
+			count(MO_C_UNWIND_CUT_ROWS_PENDING);
+			goto cut;
+		}
+		if (e->row_count)
+			w->pm_dirty = 1;
+	} else if (w->stamp && e->row_count) {
+		struct mo_module_info *m;
+
+		w->mk.dev = e->dev;
+		w->mk.ino = e->ino;
+		m = bpf_map_lookup_elem(&modules, &w->mk);
+		if (m && m->row_start == e->row_start)
+			stamp_module(w, m);
 	}
 
 	row = e && e->row_count ? find_row(e->row_start, e->row_count, pc - e->bias) : NULL;
@@ -268,11 +296,12 @@ static long walk_step(__u32 i, void *unused)
 		}
 		w->sp = cfa;
 	} else {
-		/* No rows for this code (yet), or code its file's CFI leaves out
-		 * (a gap between FDEs: V8's builtins, hand-written assembly; a
-		 * rule rows cannot express): a bounded frame-pointer guess,
+		/* Code no CFI describes: a file without any (Go, stripped
+		 * builds), code its file's CFI leaves out (a gap between FDEs:
+		 * V8's builtins, hand-written assembly; a rule rows cannot
+		 * express), anonymous JIT code: a bounded frame-pointer guess,
 		 * marked. A register holding data instead of a frame pointer
-		 * fails the bounds and ends the stack here. */
+		 * fails the bounds or the call check and ends the stack. */
 		count(MO_C_UNWIND_MAP_MISS);
 		w->st.flags |= MO_STACK_FP_FALLBACK;
 		if (w->bp < w->sp || w->bp - w->sp > MO_FP_SPAN || (w->bp & 7))
@@ -280,6 +309,14 @@ static long walk_step(__u32 i, void *unused)
 		if (bpf_probe_read_user(w->fp, sizeof(w->fp), (void *)w->bp))
 			return 1;
 		ret = w->fp[1];
+		if (ret < 4096)
+			return 1;
+		/* a word that does not follow a call is not a return address */
+		if (bpf_probe_read_user(&w->code, sizeof(w->code), (void *)(ret - 8)) ||
+		    !mo_ends_with_call(w->code)) {
+			count(MO_C_UNWIND_CUT_GUESS_REJECTED);
+			goto cut;
+		}
 		w->sp = w->bp + 16;
 		w->bp = w->fp[0];
 	}

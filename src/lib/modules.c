@@ -570,6 +570,13 @@ int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t i
 	return err;
 }
 
+bool mo_modules_loaded(const struct mo_modules *m, uint64_t dev, uint64_t ino)
+{
+	const struct seen *e = find_seen(m, dev, ino);
+
+	return e && e->state > 0;
+}
+
 int mo_modules_load_path(struct mo_modules *m, const char *path)
 {
 	struct stat st;

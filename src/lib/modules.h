@@ -9,6 +9,7 @@
 #ifndef MO_MODULES_H
 #define MO_MODULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -94,6 +95,9 @@ int mo_modules_load_path(struct mo_modules *m, const char *path);
 
 /* Load the file with this kernel dev_t and inode as mapped by pid. */
 int mo_modules_load_id(struct mo_modules *m, pid_t pid, uint64_t dev, uint64_t ino);
+
+/* Whether the file's rows are loaded (published to the walker). */
+bool mo_modules_loaded(const struct mo_modules *m, uint64_t dev, uint64_t ino);
 
 /* An executable and the shared libraries it names (DT_NEEDED, transitively,
  * searched in the standard library directories), for a command about to be

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "unwind_walk.h"
+#include "bpf/call_insn.h"
 
 uint64_t mo_unwind_bias(const struct mo_unwind_table *t, uint64_t map_start,
 			uint64_t map_pgoff)
@@ -87,11 +88,15 @@ static bool step_row(const struct mo_unwind_row *row, struct mo_unwind_regs *r,
 static bool step_fp(struct mo_unwind_regs *r, mo_unwind_read_fn read, void *ctx,
 		    uint64_t *ra)
 {
-	uint64_t bp;
+	uint64_t bp, code;
 
 	if (r->bp < r->sp || r->bp - r->sp > MO_UNWIND_FRAME_SPAN || (r->bp & 7))
 		return false;
 	if (read(r->bp + 8, ra, ctx) || read(r->bp, &bp, ctx))
+		return false;
+	/* a zero (an outermost frame) ends the walk as a row's would */
+	if (*ra >= MO_UNWIND_MIN_PC &&
+	    (read(*ra - 8, &code, ctx) || !mo_ends_with_call(code)))
 		return false;
 	r->sp = r->bp + 16;
 	r->bp = bp;
@@ -120,7 +125,7 @@ int mo_unwind_walk(const struct mo_unwind_module *mods, size_t nmods,
 
 		if (row && row->cfa == MO_CFA_END)
 			return 0;
-		if (!m) {
+		if (!m || m->pending) {
 			ok = false;
 		} else if (row && row->cfa != MO_CFA_NONE) {
 			ok = step_row(row, &r, read, ctx, &ra);
@@ -134,6 +139,11 @@ int mo_unwind_walk(const struct mo_unwind_module *mods, size_t nmods,
 		}
 		if (ra < MO_UNWIND_MIN_PC)
 			return 0;
+		if (!find_module(mods, nmods, ra - 1)) {
+			/* not code: not a frame */
+			out->flags |= MO_STACK_UNWIND_STOP;
+			return 0;
+		}
 		if (out->nr == MO_MAX_FRAMES) {
 			out->flags |= MO_STACK_TRUNCATED;
 			return 0;

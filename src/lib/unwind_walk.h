@@ -19,7 +19,12 @@
  * first row, a MO_CFA_NONE row: a gap between FDEs or a rule rows cannot
  * express) is stepped by the frame-pointer guess, sets
  * MO_STACK_FP_FALLBACK and needs sp <= bp <= sp + MO_UNWIND_FRAME_SPAN, bp
- * 8-aligned:  ra = *(bp + 8), bp' = *bp, sp' = bp + 16.
+ * 8-aligned:  ra = *(bp + 8), bp' = *bp, sp' = bp + 16; and the guessed ra
+ * must follow a call instruction (the 8 bytes at ra - 8 end with one,
+ * src/bpf/call_insn.h), else MO_STACK_UNWIND_STOP. A module whose rows are
+ * pending (not compiled yet) is not guessed through: MO_STACK_UNWIND_STOP.
+ * A return address whose at (ra - 1) is in no module is not stored:
+ * MO_STACK_UNWIND_STOP.
  *
  * ips[0] is the first pc, then one return address per frame. A MO_CFA_END
  * row (the outermost frame, _start or a thread's start, whose return
@@ -46,6 +51,7 @@ struct mo_unwind_module {
 	uint64_t bias;		/* row pc = ip - bias */
 	const struct mo_unwind_row *rows;	/* NULL or nrows 0: no rows */
 	size_t nrows;
+	bool pending;		/* rows not compiled yet: no step, no guess */
 };
 
 #define MO_UNWIND_FRAME_SPAN (8ULL << 20)	/* a frame further up is garbage */

@@ -41,6 +41,8 @@ struct fake_kernel {
 	uint64_t counters[MO_C__COUNT];
 	struct mo_module_key asked[FK_MAX];	/* module_ask_again calls */
 	size_t nasked;
+	struct mo_module_key no_rows[FK_MAX];	/* module_no_rows calls */
+	size_t nno_rows;
 	uint32_t rows_epoch;
 	size_t reads;		/* map reads made: what a stage costs */
 };
@@ -341,6 +343,17 @@ static int fkl_module_ask_again(void *impl, uint64_t dev, uint64_t ino)
 	return 0;
 }
 
+static int fkl_module_no_rows(void *impl, uint64_t dev, uint64_t ino)
+{
+	struct fake_kernel *f = impl;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->nno_rows < FK_MAX)
+		f->no_rows[f->nno_rows++] = (struct mo_module_key){ .dev = dev, .ino = ino };
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
 static int fkl_rows_epoch_set(void *impl, uint32_t epoch)
 {
 	struct fake_kernel *f = impl;
@@ -381,6 +394,7 @@ static const struct mo_kernel_ops fake_ops = {
 	.proc_maps = fkl_proc_maps,
 	.proc_maps_delete = fkl_proc_maps_delete,
 	.module_ask_again = fkl_module_ask_again,
+	.module_no_rows = fkl_module_no_rows,
 	.rows_epoch_set = fkl_rows_epoch_set,
 	.rss_all = fkl_rss_all,
 	.rss_delete = fkl_rss_delete,

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -266,6 +268,50 @@ static void test_proctab(void **state)
 }
 
 /* ---------------------------------------------------------- lifecycle */
+
+/*
+ * A file the walker asked rows for and that gets none (no CFI here: a page
+ * of zeros mapped executable; or its process is gone) is marked so: the
+ * walker then guesses through it instead of stopping there as it does while
+ * rows may still come.
+ */
+static void test_unknown_module_settled(void **state)
+{
+	struct rig *r = *state;
+	char path[] = "/tmp/mo-test-norows.XXXXXX";
+	int fd = mkstemp(path);
+	struct mo_record x;
+	struct stat st;
+	void *p;
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	p = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	assert_true(p != MAP_FAILED);
+	x = rec(MO_REC_UNKNOWN_MODULE, (uint32_t)getpid(), 1, 1000, "self");
+	x.dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
+	x.ino = st.st_ino;
+	mo_stacks_unknown_module(r->st, &x);
+	assert_int_equal(r->fk->nno_rows, 1);
+	assert_int_equal(r->fk->no_rows[0].dev, x.dev);
+	assert_int_equal(r->fk->no_rows[0].ino, x.ino);
+	assert_int_equal(r->fk->nasked, 0);
+
+	/* asked again (its key left the walker's LRU table): marked again */
+	mo_stacks_unknown_module(r->st, &x);
+	assert_int_equal(r->fk->nno_rows, 2);
+
+	/* the process is gone before its maps were read */
+	x.pid = PID0 + 9;
+	x.ino++;
+	mo_stacks_unknown_module(r->st, &x);
+	assert_int_equal(r->fk->nno_rows, 3);
+	assert_int_equal(r->fk->no_rows[2].ino, x.ino);
+	munmap(p, 4096);
+	close(fd);
+}
 
 static void test_exit_reports_and_forgets(void **state)
 {
@@ -915,7 +961,8 @@ int main(void)
 		cmocka_unit_test(test_records_dispatch),
 		cmocka_unit_test(test_proctab),
 		cmocka_unit_test(test_series_never_go_backwards),
-		cmocka_unit_test_setup_teardown(test_exit_reports_and_forgets, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_module_settled, rig_setup, rig_teardown),
+cmocka_unit_test_setup_teardown(test_exit_reports_and_forgets, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_exit_releases_own_stacks, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_exec_drops_old_image, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_short_lived_system_wide, rig_setup, rig_teardown),

@@ -32,6 +32,7 @@
 
 #include "unwind_table.h"
 #include "unwind_walk.h"
+#include "bpf/call_insn.h"
 
 #define LIBC "/lib/x86_64-linux-gnu/libc.so.6"
 #define LIBSTDCXX "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"
@@ -79,6 +80,10 @@ static const struct mo_unwind_row synth_rows[] = {
 };
 
 #define NSYNTH (sizeof(synth_rows) / sizeof(synth_rows[0]))
+
+/* the 8 code bytes before 0x10050: a call rel32 (e8 at 0x1004b) ends there,
+ * so the frame-pointer guess may return to 0x10050 */
+#define CALL_BEFORE_10050 { 0x10048, 0x00000000e8000000ULL }
 
 static const struct mo_unwind_module synth_mods[] = {
 	{ .start = 0x10000, .end = 0x20000, .bias = 0x10000,
@@ -135,6 +140,7 @@ static void test_walk_synthetic(void **state)
 		{ 0x7208, 0x10050 },	/* frame 3: fp guess, ra at bp+8 */
 		{ 0x7200, 0x7300 },	/* saved rbp at bp */
 		{ 0x7210, 0 },		/* frame 4: CFA 0x7218 (rsp+8): end */
+		CALL_BEFORE_10050,
 	};
 	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
 	struct mo_unwind_regs regs = { .pc = 0x10100, .sp = 0x7000, .bp = 0x7100 };
@@ -212,6 +218,7 @@ static void test_walk_through_gap(void **state)
 		{ 0x7100, 0x7200 },	/* the gap's frame: saved rbp */
 		{ 0x7108, 0x10050 },	/* and its return address */
 		{ 0x7110, 0 },		/* frame 2 (rsp+8): no caller */
+		CALL_BEFORE_10050,
 	};
 	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
 	struct mo_unwind_regs regs = { .pc = 0x10100, .sp = 0x6ff8, .bp = 0x7100 };
@@ -230,7 +237,7 @@ static void test_walk_first_pc_is_return(void **state)
 	static const struct fake_word w[] = {
 		{ 0x7010, 0x10200 }, { 0x7028, 0x10250 }, { 0x7108, 0x20010 },
 		{ 0x7100, 0x7200 }, { 0x7208, 0x10050 }, { 0x7200, 0x7300 },
-		{ 0x7210, 0 },
+		{ 0x7210, 0 }, CALL_BEFORE_10050,
 	};
 	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
 	struct mo_unwind_regs regs = { .pc = 0x10200, .sp = 0x7000, .bp = 0x7100,
@@ -263,6 +270,7 @@ static void test_walk_bounds(void **state)
 		{ 0x700c, 0x10050 },
 		{ 0x7000 + MO_UNWIND_FRAME_SPAN + 8, 0x10050 },
 		{ 0x7000 + MO_UNWIND_FRAME_SPAN, 0x7100 },
+		CALL_BEFORE_10050,
 	};
 	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
 	struct mo_unwind_regs regs;
@@ -329,6 +337,100 @@ static void test_walk_truncates(void **state)
 	assert_int_equal(mo_unwind_walk(synth_mods, 1, &regs, fake_read, &mem, &st), 0);
 	assert_int_equal(st.nr, MO_MAX_FRAMES);
 	assert_int_equal(st.flags, 0);
+}
+
+/*
+ * What the frame-pointer guess may not do: return to a word that does not
+ * follow a call, return outside code (a stack address, as rbp in code built
+ * without frame pointers points at data), or step through a module whose
+ * rows are not compiled yet. Each stops the stack, marked; none is stored.
+ */
+static void test_walk_guess_never_invents(void **state)
+{
+	static const struct fake_word w[] = {
+		{ 0x7100, 0x7200 },	/* bp chain: saved rbp */
+		{ 0x7108, 0x10050 },	/* return address, call or not below */
+		{ 0x7200, 0x7300 },
+		{ 0x7208, 0x7ffd0000 },	/* a stack address as a "return address" */
+		{ 0x7010, 0x7ffd0000 },	/* the same read by a row (rsp+24) */
+	};
+	struct fake_word wc[sizeof(w) / sizeof(w[0]) + 1];
+	struct fake_mem mem = { w, sizeof(w) / sizeof(w[0]) };
+	struct mo_unwind_module pend[2];
+	struct mo_unwind_regs regs;
+	struct mo_stack st;
+
+	/* 0x10050 follows no call (no code bytes before it are a call) */
+	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7000, .bp = 0x7100 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
+	mem.w = (const struct fake_word[]){ { 0x7100, 0x7200 }, { 0x7108, 0x10050 },
+					    { 0x10048, 0xc3c3c3c3c3c3c3c3ULL } };
+	mem.n = 3;
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
+
+	/* with the call there: one guessed frame, then the stack address
+	 * is not stored */
+	memcpy(wc, w, sizeof(w));
+	wc[sizeof(w) / sizeof(w[0])] = (struct fake_word)CALL_BEFORE_10050;
+	mem.w = wc;
+	mem.n = sizeof(wc) / sizeof(wc[0]);
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 2);
+	assert_int_equal(st.ips[1], 0x10050);
+	assert_int_equal(st.flags, MO_STACK_FP_FALLBACK | MO_STACK_UNWIND_STOP);
+
+	/* a row's step that reads a stack address: not stored either */
+	regs = (struct mo_unwind_regs){ .pc = 0x10100, .sp = 0x7000 };
+	assert_int_equal(mo_unwind_walk(synth_mods, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, MO_STACK_UNWIND_STOP);
+
+	/* module 1's rows pending: no guess through it, even a good one */
+	memcpy(pend, synth_mods, sizeof(pend));
+	pend[1].pending = true;
+	regs = (struct mo_unwind_regs){ .pc = 0x20010, .sp = 0x7000, .bp = 0x7100 };
+	assert_int_equal(mo_unwind_walk(pend, 2, &regs, fake_read, &mem, &st), 0);
+	assert_int_equal(st.nr, 1);
+	assert_int_equal(st.flags, MO_STACK_UNWIND_STOP);
+}
+
+/* The call check on real encodings: each pair is the bytes that end right
+ * before a return address, and whether a call ends there. */
+static void test_ends_with_call(void **state)
+{
+	static const struct {
+		unsigned char b[8];	/* bytes at ra - 8 .. ra - 1 */
+		int call;
+	} cases[] = {
+		{ { 0x90, 0x90, 0x90, 0xe8, 0x10, 0x20, 0x30, 0x40 }, 1 }, /* call rel32 */
+		{ { 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0xd0 }, 1 }, /* call *%rax */
+		{ { 0x90, 0x90, 0x90, 0x90, 0x90, 0x41, 0xff, 0xd4 }, 1 }, /* call *%r12 */
+		{ { 0x90, 0x90, 0xff, 0x15, 0x10, 0x20, 0x30, 0x00 }, 1 }, /* call *x(%rip) */
+		{ { 0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0x50, 0x08 }, 1 }, /* call *8(%rax) */
+		{ { 0x90, 0x90, 0x90, 0x90, 0xff, 0x54, 0x24, 0x08 }, 1 }, /* call *8(%rsp) */
+		{ { 0x90, 0xff, 0x14, 0x25, 0x10, 0x20, 0x30, 0x00 }, 1 }, /* call *abs32 */
+		{ { 0x90, 0xff, 0x94, 0x24, 0x00, 0x01, 0x00, 0x00 }, 1 }, /* call *256(%rsp) */
+		{ { 0x90, 0x90, 0xff, 0x90, 0x00, 0x01, 0x00, 0x00 }, 1 }, /* call *256(%rax) */
+		{ { 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0x10 }, 1 }, /* call *(%rax) */
+		{ { 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0xe0 }, 0 }, /* jmp *%rax */
+		{ { 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0x15 }, 0 }, /* truncated */
+		{ { 0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0x10, 0x00 }, 0 }, /* 2-byte call, then 0 */
+		{ { 0x90, 0x90, 0x90, 0x90, 0xe8, 0x10, 0x20, 0x30 }, 0 }, /* rel32 one short */
+		{ { 0x78, 0x56, 0x34, 0x12, 0xfd, 0x7f, 0x00, 0x00 }, 0 }, /* a stack address */
+		{ { 0xc3, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3, 0xc3 }, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t code;
+
+		memcpy(&code, cases[i].b, sizeof(code));
+		if (mo_ends_with_call(code) != cases[i].call)
+			fail_msg("case %zu: expected %d", i, cases[i].call);
+	}
 }
 
 /* ---- the live process -------------------------------------------------- */
@@ -1201,6 +1303,8 @@ int main(void)
 		cmocka_unit_test(test_walk_first_pc_is_return),
 		cmocka_unit_test(test_walk_bounds),
 		cmocka_unit_test(test_walk_truncates),
+		cmocka_unit_test(test_walk_guess_never_invents),
+		cmocka_unit_test(test_ends_with_call),
 		cmocka_unit_test(test_handwritten_cfi),
 		cmocka_unit_test(test_libc_malloc),
 		cmocka_unit_test(test_libstdcxx),

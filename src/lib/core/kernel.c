@@ -313,6 +313,14 @@ static int k_module_ask_again(void *impl, uint64_t dev, uint64_t ino)
 	return delete(impl, M_UNKNOWN_MODULES, &key);
 }
 
+static int k_module_no_rows(void *impl, uint64_t dev, uint64_t ino)
+{
+	struct mo_module_key key = { .dev = dev, .ino = ino };
+	__u64 v = MO_MODULE_NO_ROWS;
+
+	return bpf_map_update_elem(fd_of(impl, M_UNKNOWN_MODULES), &key, &v, BPF_ANY) ? -errno : 0;
+}
+
 static int k_rows_epoch_set(void *impl, uint32_t epoch)
 {
 	struct mo_bpf *b = impl;
@@ -382,6 +390,7 @@ static const struct mo_kernel_ops bpf_ops = {
 	.proc_maps = k_proc_maps,
 	.proc_maps_delete = k_proc_maps_delete,
 	.module_ask_again = k_module_ask_again,
+	.module_no_rows = k_module_no_rows,
 	.rows_epoch_set = k_rows_epoch_set,
 	.rss_all = k_rss_all,
 	.rss_delete = k_rss_delete,

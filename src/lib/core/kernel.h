@@ -52,6 +52,8 @@ struct mo_kernel_ops {
 	int (*proc_maps)(void *impl, uint32_t pid, struct mo_proc_maps *out);
 	int (*proc_maps_delete)(void *impl, uint32_t pid);
 	int (*module_ask_again)(void *impl, uint64_t dev, uint64_t ino);
+	/* optional: the walker may guess through the file (it has no rows) */
+	int (*module_no_rows)(void *impl, uint64_t dev, uint64_t ino);
 	int (*rows_epoch_set)(void *impl, uint32_t epoch);
 	int (*rss_all)(void *impl, struct mo_krss **out, size_t *n);
 	int (*rss_delete)(void *impl, uint32_t pid);
@@ -150,6 +152,13 @@ static inline int mo_kernel_proc_maps_delete(const struct mo_kernel *k, uint32_t
 static inline int mo_kernel_module_ask_again(const struct mo_kernel *k, uint64_t dev, uint64_t ino)
 {
 	return k->ops->module_ask_again(k->impl, dev, ino);
+}
+
+/* (dev, ino) will get no rows (no CFI, refused, too large): the walker
+ * steps through it by the frame-pointer guess instead of stopping there. */
+static inline int mo_kernel_module_no_rows(const struct mo_kernel *k, uint64_t dev, uint64_t ino)
+{
+	return k->ops->module_no_rows ? k->ops->module_no_rows(k->impl, dev, ino) : 0;
 }
 
 /* Row indexes the walker cached under an older epoch are stale: modules

@@ -112,6 +112,9 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->stale_calls = v[MO_C_STALE_CALLS];
 	out->unattributed_blocks = ls.unattributed;
 	out->unwind_fallbacks = v[MO_C_UNWIND_MAP_MISS];
+	out->unwind_cut_rows_pending = v[MO_C_UNWIND_CUT_ROWS_PENDING];
+	out->unwind_cut_not_code = v[MO_C_UNWIND_CUT_NOT_CODE];
+	out->unwind_cut_guess_rejected = v[MO_C_UNWIND_CUT_GUESS_REJECTED];
 	out->unwind_modules_loaded = ms.loaded;
 	out->unwind_modules_failed = ms.failed;
 	out->unwind_modules_refused = ms.refused;

@@ -392,9 +392,16 @@ void mo_stacks_unknown_module(void *ctx, const struct mo_record *r)
 {
 	struct mo_stacks *st = ctx;
 
+	int err = mo_modules_load_id(st->mods, (pid_t)r->pid, r->dev, r->ino);
+
 	/* the parser was restarting: the walker asks again at its next use */
-	if (mo_modules_load_id(st->mods, (pid_t)r->pid, r->dev, r->ino) == -EAGAIN)
+	if (err == -EAGAIN)
 		mo_kernel_module_ask_again(st->k, r->dev, r->ino);
+	/* no rows will come (no CFI, refused, too large, or the mapping is
+	 * gone): the walker guesses through it from now on; rows waiting for
+	 * evicted ones to be freed (-EBUSY) come later */
+	else if (err != -EBUSY && !mo_modules_loaded(st->mods, r->dev, r->ino))
+		mo_kernel_module_no_rows(st->k, r->dev, r->ino);
 	/* a new file mapped (dlopen, or libraries after exec) */
 	mo_symbolizer_prime(st->sym, (pid_t)r->pid);
 }
