@@ -544,7 +544,7 @@ int mo_modules_load_pid(struct mo_modules *m, pid_t pid)
 
 int mo_modules_load_libc(struct mo_modules *m, pid_t pid)
 {
-	static const char *const libc[] = { "libc.so", "libc-", "ld-linux", "ld-musl", NULL };
+	static const char *const libc[] = { "libc.so", "libc-2.", "ld-linux", "ld-musl", NULL };
 
 	return load_pid_named(m, pid, libc);
 }

@@ -102,6 +102,16 @@ pid_gone() { ! kill -0 "$1" 2> /dev/null; }
 
 # scrape_to PORT FILE: memobserver's /metrics into FILE; 1 (FILE kept as it
 # was) when it does not answer, so polling keeps the last good scrape.
+# free_port: a local TCP port nobody listens on, for --metrics
+free_port() {
+	local p
+	for _ in $(seq 100); do
+		p=$((19100 + RANDOM % 900))
+		ss -Hltn "sport = :$p" 2> /dev/null | grep -q . || { echo "$p"; return 0; }
+	done
+	echo 19999
+}
+
 scrape_to() {
 	curl -sf --max-time 5 "http://127.0.0.1:$1/metrics" > "$2.part" || return 1
 	mv "$2.part" "$2"

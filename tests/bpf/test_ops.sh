@@ -88,14 +88,6 @@ if [ -n "$why" ]; then
 	exit 0
 fi
 
-free_port() {
-	local p
-	while :; do
-		p=$((19100 + RANDOM % 900))
-		# a port nobody listens on (ss lists listening TCP sockets)
-		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-}
 port=$(free_port)
 # 60 MiB made resident in 3 s: RSS growth detections against the aggressive
 # mode's 10 MiB threshold, so every family the material uses has series. The

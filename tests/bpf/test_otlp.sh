@@ -30,23 +30,8 @@ stop_receiver() {
 	[ -n "$rpid" ] && kill "$rpid" 2> /dev/null && wait "$rpid" 2> /dev/null
 	rpid=
 }
-# A free port below the ephemeral range: nothing connecting out takes it,
-# and a connection to it cannot meet itself (a TCP self-connect).
-free_port() {
-	python3 -c '
-import random, socket
-while True:
-    p = random.randint(19100, 19999)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        print(p)
-        break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+# Ports from free_port (lib.sh) are below the ephemeral range: nothing
+# connecting out takes one, and a connection cannot meet itself.
 # py NAME CODE ARGS...: run a Python check, PASS or FAIL with its last line
 py() {
 	local name=$1 code=$2

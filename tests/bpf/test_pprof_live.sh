@@ -52,11 +52,6 @@ else
 	fail pprof_live_bad_options "$why links $links0 -> $(links_now)"
 fi
 
-free_port() {
-	local p=$((19100 + RANDOM % 900))
-	while ss -ltn 2> /dev/null | grep -q ":$p "; do p=$((19100 + RANDOM % 900)); done
-	echo "$p"
-}
 port=$(free_port)
 url=http://127.0.0.1:$port
 CACHE_FULL=2002944	# 489 blocks of 4096: the fixture's cache once full

@@ -21,13 +21,6 @@ if [ ! -f "$LIBC" ] || [ ! -f "$LDSO" ]; then
 	exit 0
 fi
 
-free_port() {
-	local p
-	while :; do
-		p=$((19100 + RANDOM % 900))
-		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-}
 
 # metric NAME [LABELS]: its value in the last scrape
 metric() {

@@ -25,9 +25,6 @@ RUN_S=${SOAK_SECONDS:-50}
 RSS_BOUND=${SOAK_RSS_BOUND_MIB:-96}
 ABI=$ROOT/src/abi.h
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # map_ids PID > file: "name id" of every BPF map PID holds (its fdinfo names
 # the ids; one bpftool call names the maps).

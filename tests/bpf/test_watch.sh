@@ -144,14 +144,6 @@ check_q() {
 	if seen=$(q "$@"); then pass "$name"; else fail "$name" "$seen"; fi
 }
 
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((19100 + RANDOM % 900))
-		ss -Hltn "sport = :$p" 2> /dev/null | grep -q . || { echo "$p"; return; }
-	done
-	echo 19999
-}
 
 # Fixtures read the "hold" FIFO; they stop when it closes (fd 9 below).
 mkfifo "$TMP/hold"
