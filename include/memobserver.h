@@ -310,7 +310,8 @@ struct mo_leak {
 #define MO_UNWIND_CUT_HELP                                                                 \
 	"Stacks stopped short, marked partial, by reason: rows_pending (a file whose unwind "  \
 	"rows are still being compiled), not_code (a return address outside executable "      \
-	"memory), guess_rejected (a frame-pointer guess that does not follow a call)."
+	"memory), guess_rejected (a frame-pointer guess that does not follow a call), vma_busy " \
+	"(a mapping not looked up in that walk: learned at a later one)."
 #define MO_DROPPED "memobserver_dropped_events_total"
 #define MO_FILTERED "memory_filtered_events_total"
 /*
@@ -461,6 +462,8 @@ struct mo_leak {
 	  "reason=not_code", "unwind_cut_not_code", MO_UNWIND_CUT_HELP)                           \
 	X(unwind_cut_guess_rejected, MO_CK_COUNTER, "memobserver_unwind_cuts_total",              \
 	  "reason=guess_rejected", "unwind_cut_guess_rejected", MO_UNWIND_CUT_HELP)               \
+	X(unwind_cut_vma_busy, MO_CK_COUNTER, "memobserver_unwind_cuts_total",                    \
+	  "reason=vma_busy", "unwind_cut_vma_busy", MO_UNWIND_CUT_HELP)                           \
 	X(unwind_modules_loaded, MO_CK_COUNTER, "memobserver_unwind_modules_total",             \
 	  "result=loaded", "unwind_modules_loaded",                                               \
 	  "Executable files whose unwind rows the stack walker was given, by result.")            \

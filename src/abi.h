@@ -318,6 +318,7 @@ enum mo_counter {
 	MO_C_UNWIND_CUT_ROWS_PENDING, /* stack stopped at a file whose rows are not compiled yet */
 	MO_C_UNWIND_CUT_NOT_CODE, /* stack stopped at a return address outside executable memory */
 	MO_C_UNWIND_CUT_GUESS_REJECTED, /* frame-pointer guess not after a call: stopped */
+	MO_C_UNWIND_CUT_VMA_BUSY, /* a frame's mapping could not be looked up in that walk */
 	MO_C__COUNT,
 };
 

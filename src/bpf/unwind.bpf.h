@@ -149,16 +149,24 @@ static __always_inline int attach_rows(struct walk_scratch *w, struct mo_map_ent
 
 /* Resolve pc's mapping into the scratch copy of the process's mappings.
  * Returns the entry index, -1 when pc is not in an executable mapping, -2
- * when the process's table is full. */
+ * when the process's table is full, -3 when the mapping could not be looked
+ * up now: bpf_find_vma only try-locks the memory map, and with interrupts
+ * off (the page-fault tracepoint) it releases the lock through a per-CPU
+ * irq_work, so a second lookup in one walk finds it busy until interrupts
+ * are on again. The cache then learns that mapping at a later walk. */
 static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 {
 	struct vma_info *vi = &w->vi;
 	struct mo_map_entry *e;
 	__u32 n = w->pm.nr;
 
+	long err;
+
 	__builtin_memset(vi, 0, sizeof(*vi));
-	if (bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, NULL, 0) || !vi->found ||
-	    !vi->exec)
+	err = bpf_find_vma(bpf_get_current_task_btf(), pc, vma_cb, NULL, 0);
+	if (err == -16 /* EBUSY */)
+		return -3;
+	if (err || !vi->found || !vi->exec)
 		return -1;
 	if (n >= MO_MAX_MAPS) {
 		count(MO_C_UNWIND_PROC_MAPS_FULL);
@@ -239,6 +247,8 @@ static long walk_step(__u32 i, void *unused)
 		}
 		if (mi == -1)
 			count(MO_C_UNWIND_CUT_NOT_CODE);
+		else if (mi == -3)
+			count(MO_C_UNWIND_CUT_VMA_BUSY);
 		goto cut;
 	}
 	if (w->st.nr >= max_depth || w->st.nr >= MO_MAX_FRAMES) {

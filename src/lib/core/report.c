@@ -115,6 +115,7 @@ void mo_core_counters(struct mo_core *c, struct mo_counters *out)
 	out->unwind_cut_rows_pending = v[MO_C_UNWIND_CUT_ROWS_PENDING];
 	out->unwind_cut_not_code = v[MO_C_UNWIND_CUT_NOT_CODE];
 	out->unwind_cut_guess_rejected = v[MO_C_UNWIND_CUT_GUESS_REJECTED];
+	out->unwind_cut_vma_busy = v[MO_C_UNWIND_CUT_VMA_BUSY];
 	out->unwind_modules_loaded = ms.loaded;
 	out->unwind_modules_failed = ms.failed;
 	out->unwind_modules_refused = ms.refused;
