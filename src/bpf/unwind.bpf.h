@@ -314,10 +314,9 @@ static long walk_step(__u32 i, void *unused)
 		 * fails the bounds or the call check and ends the stack. */
 		count(MO_C_UNWIND_MAP_MISS);
 		w->st.flags |= MO_STACK_FP_FALLBACK;
-		if (w->bp < w->sp || w->bp - w->sp > MO_FP_SPAN || (w->bp & 7))
-			return 1;
-		if (bpf_probe_read_user(w->fp, sizeof(w->fp), (void *)w->bp))
-			return 1;
+		if (w->bp < w->sp || w->bp - w->sp > MO_FP_SPAN || (w->bp & 7) ||
+		    bpf_probe_read_user(w->fp, sizeof(w->fp), (void *)w->bp))
+			goto cut;
 		ret = w->fp[1];
 		if (ret < 4096)
 			return 1;

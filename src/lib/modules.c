@@ -3,6 +3,7 @@
  * modules.c - feed the kernel walker with unwind rows, one file at a time.
  */
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -373,9 +374,11 @@ static size_t evict(struct mo_modules *m, uint32_t n, uint64_t now)
 		r = m->map->del(m->map_ctx, &k);
 		if (r && r != -ENOENT)
 			continue;
-		if (mo_extents_release(m->ext, e->row_start, e->row_count, now, m->grace_ns))
-			break;
-		m->used -= e->row_count;
+		/* no memory to note its rows free: they stay taken for good,
+		 * but the file, gone from the map, is forgotten all the same
+		 * (else it would pass for loaded and never be asked for) */
+		if (!mo_extents_release(m->ext, e->row_start, e->row_count, now, m->grace_ns))
+			m->used -= e->row_count;
 		m->nloaded--;
 		if (m->walker)
 			m->walker->ask_again(m->walker_ctx, e->dev, e->ino);
@@ -496,6 +499,9 @@ static int load_mapping(struct mo_modules *m, pid_t pid, const struct mo_map *mp
 	if (find_seen(m, dev, mp->inode))
 		return 0;
 	fd = mo_safe_open_mapping(pid, mp, NULL, 0, NULL);
+	/* the process went away meanwhile: nothing is known of the file */
+	if (fd < 0 && kill(pid, 0) && errno == ESRCH)
+		return -ESRCH;
 	r = load_file(m, fd, mp->path, dev, mp->inode);
 	if (fd >= 0)
 		close(fd);

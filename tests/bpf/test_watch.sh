@@ -249,6 +249,9 @@ for k in good none malformed huge; do
 	fx "jit_$k" "$FIX/watch_jit" --perfmap "$k"
 	JIT[$k]=$FXPID
 done
+# code kept W^X (writable while it does not run, as V8's): named all the same
+fx jit_wx "$FIX/watch_jit" --perfmap good --wx
+JIT[wx]=$FXPID
 fx nofp "$FIX/watch_nofp_bare"
 NOFP=$FXPID
 fx nofp_gap "$FIX/watch_nofp"
@@ -273,6 +276,8 @@ wait_q 600 jit "${JIT[malformed]}" jit_touch_pages
 check_q watch_jit_malformed_lines_skipped jit "${JIT[malformed]}" jit_touch_pages
 wait_q 600 jit "${JIT[huge]}" '[jit]'
 check_q watch_jit_huge_map_skipped jit "${JIT[huge]}" '[jit]'
+wait_q 600 jit "${JIT[wx]}" jit_touch_pages
+check_q watch_jit_wx_named jit "${JIT[wx]}" jit_touch_pages
 wait_q 600 leak "$NOFP" watch . 99
 # code without frame pointers or CFI: in a file without any CFI (_bare), and
 # in one whose only CFI is the C runtime's (the code is a gap in it)

@@ -271,9 +271,9 @@ static void test_proctab(void **state)
 
 /*
  * A file the walker asked rows for and that gets none (no CFI here: a page
- * of zeros mapped executable; or its process is gone) is marked so: the
- * walker then guesses through it instead of stopping there as it does while
- * rows may still come.
+ * of zeros mapped executable) is marked so: the walker then guesses through
+ * it instead of stopping there as it does while rows may still come. One
+ * whose process is gone is asked for again at its next use.
  */
 static void test_unknown_module_settled(void **state)
 {
@@ -303,12 +303,14 @@ static void test_unknown_module_settled(void **state)
 	mo_stacks_unknown_module(r->st, &x);
 	assert_int_equal(r->fk->nno_rows, 2);
 
-	/* the process is gone before its maps were read */
+	/* the process is gone before its maps were read: nothing is known of
+	 * the file, the next process that uses it asks again */
 	x.pid = PID0 + 9;
 	x.ino++;
 	mo_stacks_unknown_module(r->st, &x);
-	assert_int_equal(r->fk->nno_rows, 3);
-	assert_int_equal(r->fk->no_rows[2].ino, x.ino);
+	assert_int_equal(r->fk->nno_rows, 2);
+	assert_int_equal(r->fk->nasked, 1);
+	assert_int_equal(r->fk->asked[0].ino, x.ino);
 	munmap(p, 4096);
 	close(fd);
 }

@@ -240,7 +240,12 @@ static const struct mo_perfmap *jit_map(struct mo_stacks *st, struct mo_proc *p,
 /*
  * Frames without a name in code no file backs: the runtime's JIT code, named
  * from its perf map where it writes one, else "[jit]". Only a live process's
- * (the map and the mappings are read from /proc).
+ * (the map and the mappings are read from /proc). The walker stores only
+ * return addresses in executable mappings, and a file's frames get at least
+ * a module: a frame with neither was in anonymous code when it was walked.
+ * Its mapping need not be executable now (runtimes that keep code W^X flip
+ * it to writable while they write code: V8, the JVM); one unmapped since is
+ * named only if the perf map names it.
  */
 static void name_jit_frames(struct mo_stacks *st, uint32_t pid, struct mo_stack_trace *tr)
 {
@@ -264,9 +269,11 @@ static void name_jit_frames(struct mo_stacks *st, uint32_t pid, struct mo_stack_
 			jm = jit_map(st, p, mo_clock_ns(CLOCK_BOOTTIME));
 		}
 		m = mo_maps_find(&maps, fr->address);
-		if (!m || !m->x || m->path)
-			continue;	/* not anonymous code */
+		if (m && m->path)
+			continue;	/* [vdso], [vsyscall]: not a JIT's */
 		je = jm ? mo_perfmap_find(jm, fr->address) : NULL;
+		if (!m && !je)
+			continue;	/* unmapped since, and unnamed: unknown */
 		name = strdup(je ? je->name : "[jit]");
 		if (!name)
 			break;
@@ -394,12 +401,15 @@ void mo_stacks_unknown_module(void *ctx, const struct mo_record *r)
 
 	int err = mo_modules_load_id(st->mods, (pid_t)r->pid, r->dev, r->ino);
 
-	/* the parser was restarting: the walker asks again at its next use */
-	if (err == -EAGAIN)
+	/* the parser was restarting, or the process that asked is gone
+	 * before its maps were read (short-lived ones often are): the walker
+	 * asks again at the file's next use */
+	if (err == -EAGAIN || err == -ESRCH)
 		mo_kernel_module_ask_again(st->k, r->dev, r->ino);
-	/* no rows will come (no CFI, refused, too large, or the mapping is
-	 * gone): the walker guesses through it from now on; rows waiting for
-	 * evicted ones to be freed (-EBUSY) come later */
+	/* no rows will come (no CFI, refused, too large, or no mapping of it
+	 * in a live process: unmapped, or named differently): the walker
+	 * guesses through it from now on; rows waiting for evicted ones to be
+	 * freed (-EBUSY) come later */
 	else if (err != -EBUSY && !mo_modules_loaded(st->mods, r->dev, r->ino))
 		mo_kernel_module_no_rows(st->k, r->dev, r->ino);
 	/* a new file mapped (dlopen, or libraries after exec) */
