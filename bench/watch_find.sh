@@ -9,6 +9,7 @@
 # fills a fixed-size cache and then keeps it.
 #
 #   LEAK_RATE=17477 (bytes/s: 1 MiB/min)  GROW_RATE=17477  LIMIT_S=300
+#   GO_RATES="$GROW_RATE" (one Go grower per rate)  PY_RATE=$GROW_RATE
 #   BUILD_JOBS=2  MEMOBSERVER=build/memobserver        bash bench/watch_find.sh
 #
 # Python 3.11 writes no perf map, so a Python grower's top frames are the
@@ -21,6 +22,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 : "${LEAK_RATE:=17477}" "${GROW_RATE:=17477}" "${LIMIT_S:=300}" "${BUILD_JOBS:=2}"
+: "${GO_RATES:=$GROW_RATE}" "${PY_RATE:=$GROW_RATE}"
 : "${MEMOBSERVER:=$ROOT/build/memobserver}"
 FIX=$ROOT/build/fixtures
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -72,11 +74,14 @@ LEAK=$GPID
 # an 8 MiB cache filled in 8 s, then kept
 grower cache "$FIX/grow" --cache 8388608 --rate 1048576 --block 64
 CACHE=$GPID
-grower go "$FIX/watch_grow_go" --rate "$GROW_RATE"
-GO=$GPID
-grower pylist python3 "$ROOT/tests/fixtures/watch_grow.py" --kind list --rate "$GROW_RATE"
+GO_TARGETS=()
+for r in $GO_RATES; do
+	grower "go$r" "$FIX/watch_grow_go" --rate "$r"
+	GO_TARGETS+=("Go map ($((r * 60 / 1024)) KiB/min)|$GPID|6|^main\\.leakMap\$")
+done
+grower pylist python3 "$ROOT/tests/fixtures/watch_grow.py" --kind list --rate "$PY_RATE"
 PYLIST=$GPID
-grower pydict python3 "$ROOT/tests/fixtures/watch_grow.py" --kind dict --rate "$GROW_RATE"
+grower pydict python3 "$ROOT/tests/fixtures/watch_grow.py" --kind dict --rate "$PY_RATE"
 PYDICT=$GPID
 
 cat > "$WORK/q.py" << 'PYEOF'
@@ -103,7 +108,7 @@ PYEOF
 
 # name|pid|top frames|regex: what must be found, and where
 TARGETS=("C leak (64-byte blocks)|$LEAK|5|^leak_small_blocks\$"
-	"Go map|$GO|6|^main\\.leakMap\$"
+	"${GO_TARGETS[@]}"
 	"Python list|$PYLIST|8|"
 	"Python dict|$PYDICT|8|")
 declare -A AT FRAMES
@@ -130,7 +135,7 @@ rc=0
 	echo "# watch tier: time to find slow growth beside a build ($STAMP)"
 	echo "Machine: $(nproc) CPUs, kernel $(uname -r); memobserver $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
 	echo "Command: memobserver --format json (system-wide, watch tier, default --interval); beside: make -j$BUILD_JOBS build/memobserver in a loop"
-	echo "Growers: C grow --leak-rate $LEAK_RATE --block 64 ($((LEAK_RATE * 60 / 1024)) KiB/min); Go watch_grow_go, Python watch_grow.py --kind list and dict, each $GROW_RATE bytes/s ($((GROW_RATE * 60 / 1024)) KiB/min)"
+	echo "Growers: C grow --leak-rate $LEAK_RATE --block 64 ($((LEAK_RATE * 60 / 1024)) KiB/min); Go watch_grow_go --rate each of: $GO_RATES bytes/s; Python watch_grow.py --kind list and dict, $PY_RATE bytes/s ($((PY_RATE * 60 / 1024)) KiB/min)"
 	echo "Cache: grow --cache 8388608 --rate 1048576 (8 MiB, then kept)"
 	for t in "${TARGETS[@]}"; do
 		IFS='|' read -r name pid top rx <<< "$t"
@@ -151,5 +156,6 @@ rc=0
 		echo "Cache: no finding (right)"
 	fi
 	echo "RESULT: $([ $rc = 0 ] && echo met || echo MISSED)"
-} | tee "$REPORT"
-exit "$rc"
+} > "$REPORT"
+cat "$REPORT"
+grep -q '^RESULT: met' "$REPORT"
