@@ -150,10 +150,11 @@ static __always_inline int attach_rows(struct walk_scratch *w, struct mo_map_ent
 /* Resolve pc's mapping into the scratch copy of the process's mappings.
  * Returns the entry index, -1 when pc is not in an executable mapping, -2
  * when the process's table is full, -3 when the mapping could not be looked
- * up now: bpf_find_vma only try-locks the memory map, and with interrupts
- * off (the page-fault tracepoint) it releases the lock through a per-CPU
- * irq_work, so a second lookup in one walk finds it busy until interrupts
- * are on again. The cache then learns that mapping at a later walk. */
+ * up now: bpf_find_vma only try-locks the memory map (busy while another
+ * thread maps or unmaps), and with interrupts off it can take the lock once
+ * per irq_work cycle (none of our walks runs with interrupts off: rss_stat
+ * and the syscalls fire with them on). The cache then learns that mapping
+ * at a later walk. */
 static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 {
 	struct vma_info *vi = &w->vi;
