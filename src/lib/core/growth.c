@@ -24,6 +24,28 @@
  * stops, so a finding needs this many samples of history. */
 #define MIN_FINDING_SAMPLES 8
 
+/*
+ * Go's runtime faults a growing heap in from its own functions (map
+ * evacuation, zeroing under makeslice, the GC's marking), each in steps, so
+ * no one stack of a leaking Go program grows steadily (measured: the leaking
+ * function in 67 % of the growth, over four stacks). A stack whose first
+ * frame is Go's runtime ("runtime.*") also counts for its site, its first
+ * frame outside the runtime, as does a stack whose first frame is that
+ * site; a site's history is the sum of its stacks' bytes and is judged
+ * like one stack's. Stacks that are all runtime (the GC's) have no site.
+ */
+#define SITE_MIN_STACK_BYTES (256ULL << 10)	/* smaller stacks are not named for it */
+
+struct site {
+	uint32_t tgid;
+	char *name;
+	uint64_t bytes, samples;	/* this pass: the sum of its stacks' */
+	uint64_t top_id, top_bytes;	/* its largest stack, the finding's */
+	uint64_t last_emit_ns;
+	bool seen;
+	struct mo_history hist;
+};
+
 struct mo_growth_stage {
 	const struct mo_env *env;
 	const struct mo_kernel *k;
@@ -33,6 +55,8 @@ struct mo_growth_stage {
 	struct mo_resident *rs;
 	struct mo_escalate *es;
 	struct mo_growth_stats stats;	/* mo_stat_* */
+	struct site **sites;
+	size_t nsites, capsites;
 };
 
 struct mo_growth_stage *mo_growth_new(const struct mo_env *env, const struct mo_kernel *k,
@@ -54,8 +78,19 @@ struct mo_growth_stage *mo_growth_new(const struct mo_env *env, const struct mo_
 	return gs;
 }
 
+static void site_free(struct site *s)
+{
+	free(s->name);
+	free(s);
+}
+
 void mo_growth_free(struct mo_growth_stage *gs)
 {
+	if (!gs)
+		return;
+	for (size_t i = 0; i < gs->nsites; i++)
+		site_free(gs->sites[i]);
+	free(gs->sites);
 	free(gs);
 }
 
@@ -114,6 +149,132 @@ static void report(struct mo_growth_stage *gs, const struct mo_kgrowth *g,
 	(void)now;
 }
 
+static bool go_runtime(const char *sym)
+{
+	return sym && !strncmp(sym, "runtime.", 8);
+}
+
+static struct site *site_find(struct mo_growth_stage *gs, uint32_t tgid, const char *name)
+{
+	for (size_t i = 0; i < gs->nsites; i++)
+		if (gs->sites[i]->tgid == tgid && !strcmp(gs->sites[i]->name, name))
+			return gs->sites[i];
+	return NULL;
+}
+
+static struct site *site_get(struct mo_growth_stage *gs, uint32_t tgid, const char *name)
+{
+	struct site *s = site_find(gs, tgid, name);
+
+	if (s)
+		return s;
+	if (MO_GROW(gs->sites, gs->nsites + 1, gs->capsites) || !(s = calloc(1, sizeof(*s))))
+		return NULL;
+	if (!(s->name = strdup(name))) {
+		free(s);
+		return NULL;
+	}
+	s->tgid = tgid;
+	gs->sites[gs->nsites++] = s;
+	return s;
+}
+
+static void site_add(struct site *s, const struct mo_kgrowth *g)
+{
+	if (!s->seen) {
+		s->seen = true;
+		s->bytes = s->samples = s->top_bytes = 0;
+	}
+	s->bytes += g->g.bytes;
+	s->samples += g->g.samples;
+	if (g->g.bytes > s->top_bytes) {
+		s->top_bytes = g->g.bytes;
+		s->top_id = g->k.stack_id;
+	}
+}
+
+/* Go's runtime stacks, then the stacks whose first frame is a site, into
+ * their sites (this pass's sums). */
+static void sites_collect(struct mo_growth_stage *gs, const struct mo_kgrowth *all, size_t n)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n && !mo_env_stopping(gs->env); i++) {
+			const struct mo_kgrowth *g = &all[i];
+			struct mo_proc *p = mo_proctab_find(gs->pt, (pid_t)g->k.tgid);
+			const struct mo_stack_trace *tr;
+			const char *first, *name = NULL;
+			struct site *s;
+
+			if ((p && p->exit_pending) || g->g.bytes < SITE_MIN_STACK_BYTES ||
+			    !(tr = mo_stacks_trace(gs->st, g->k.tgid, g->k.stack_id)) ||
+			    !tr->nframes || !(first = tr->frames[0].symbol))
+				continue;
+			if (pass == 0 && go_runtime(first)) {
+				for (size_t f = 1; f < tr->nframes && !name; f++) {
+					const char *sym = tr->frames[f].symbol;
+
+					if (!sym)
+						break;	/* unnamed: no site */
+					if (!go_runtime(sym))
+						name = sym;
+				}
+				if (name && (s = site_get(gs, g->k.tgid, name)))
+					site_add(s, g);
+			} else if (pass == 1 && !go_runtime(first) &&
+				   (s = site_find(gs, g->k.tgid, first))) {
+				site_add(s, g);
+			}
+		}
+	}
+}
+
+/* Each site's history gets this pass's sum; a growing one is a finding with
+ * its largest stack. Sites no stack counted for this pass go. */
+static void sites_judge(struct mo_growth_stage *gs, uint64_t now)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < gs->nsites; i++) {
+		struct site *s = gs->sites[i];
+		struct mo_sample smp;
+		struct mo_verdict v;
+		struct mo_kgrowth g;
+
+		if (!s->seen) {
+			site_free(s);
+			continue;
+		}
+		gs->sites[keep++] = s;
+		s->seen = false;
+		if (s->bytes < MIN_GROWTH_BYTES)
+			continue;
+		smp = (struct mo_sample){ .t_ns = now, .unfreed_bytes = s->bytes,
+					  .live_blocks = s->samples, .allocs_total = s->samples };
+		mo_history_add(&s->hist, &smp);
+		if (s->hist.n < MIN_FINDING_SAMPLES)
+			continue;
+		mo_classify(&s->hist, &v);
+		if (v.pattern != MO_PATTERN_GROWING)
+			continue;
+		if (!rss_backs(gs, &s->hist, (pid_t)s->tgid)) {
+			mo_stat_add(&gs->stats.unbacked, 1);
+			continue;
+		}
+		if (s->last_emit_ns && now - s->last_emit_ns < gs->env->cfg.stack_dedup_window_ns) {
+			mo_stat_add(&gs->stats.suppressed, 1);
+			continue;
+		}
+		memset(&g, 0, sizeof(g));
+		g.k.tgid = s->tgid;
+		g.k.stack_id = s->top_id;
+		g.g.bytes = s->bytes;
+		g.g.samples = s->samples;
+		report(gs, &g, &v, now);
+		s->last_emit_ns = now;
+	}
+	gs->nsites = keep;
+}
+
 void mo_growth_periodic(struct mo_growth_stage *gs, uint64_t now)
 {
 	struct mo_kgrowth *all = NULL;
@@ -160,6 +321,8 @@ void mo_growth_periodic(struct mo_growth_stage *gs, uint64_t now)
 			e->suppressed = 0;
 		}
 	}
+	sites_collect(gs, all, n);
+	sites_judge(gs, now);
 	free(all);
 }
 
