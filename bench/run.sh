@@ -181,8 +181,15 @@ micro_attempt() { # round workload threads tracer attempt last-attempt
 	fi
 	f0=$(foreign_probes "$TPID")
 	kill -USR1 "$bpid"
+	# the second look halfway through the run: once the benchmark exits,
+	# memobserver (attached to it) exits too and its programs outlive its
+	# descriptors for a moment, held by nobody: they looked foreign
+	(sleep "$(awk -v s="$BENCH_SECONDS" 'BEGIN { print s / 2 }')"
+	 foreign_probes "$TPID" > "$pre.f1") &
 	wait "$bpid"
-	f1=$(foreign_probes "$TPID")
+	wait $!
+	f1=$(cat "$pre.f1" 2>/dev/null)
+	f1=${f1:-0}
 	if [ -n "$TPID" ]; then
 		u1=$(proc_usage "$TPID")
 		[ -n "$u0" ] && [ -n "$u1" ] && cpu0=${u0#* } && cpurun=$((${u1#* } - cpu0))

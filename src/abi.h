@@ -164,6 +164,10 @@ struct mo_unwind_row {
 #define MO_MODULE_ASKED		1 /* asked for: rows may come, no guessing through it */
 #define MO_MODULE_NO_ROWS	2 /* user space has none for it: frame-pointer guess */
 
+/* mo_map_entry.row_start of a file user space said gets no rows: the
+ * walker guesses through it without looking the file up again. */
+#define MO_ROWS_NONE 0xffffffffu
+
 /* A module whose unwind rows are loaded, keyed by the file's identity. */
 struct mo_module_key {
 	__u64 dev;		/* kernel dev_t: major << 20 | minor (as in s_dev) */
@@ -186,8 +190,8 @@ struct mo_map_entry {
 	__u64 start;
 	__u64 end;
 	__u64 bias;		/* row pc = ip - bias */
-	__u32 row_start;
-	__u32 row_count;	/* 0: mapping known, module has no rows */
+	__u32 row_start;	/* MO_ROWS_NONE with row_count 0: its file gets none */
+	__u32 row_count;	/* 0: no rows (yet, or MO_ROWS_NONE) */
 	__u64 file_off;		/* file offset of start */
 	__u64 dev;		/* file identity (0/0: anonymous): lets user space */
 	__u64 ino;		/* symbolize after the process is gone */

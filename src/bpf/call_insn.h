@@ -10,8 +10,7 @@
  * built without frame pointers rbp holds anything, and a word read through it
  * can be a stack address, a data pointer or a function pointer. The walker
  * keeps a guessed return address only if the instruction that ends just
- * before it is a call (the check stack scanners use, as Breakpad's and
- * Windows' heuristic walkers do): a near call e8 rel32, or ff /2, a call
+ * before it is a call: a near call e8 rel32, or ff /2, a call
  * through a register or memory operand, of exactly the length that ends
  * there (2 to 7 bytes; prefixes come before the ff and do not matter).
  * Measured (2026-12-05, objdump over libc, libstdc++, ld.so, python3.11,

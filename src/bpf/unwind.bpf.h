@@ -150,17 +150,13 @@ static __always_inline int attach_rows(struct walk_scratch *w, struct mo_map_ent
 /* Resolve pc's mapping into the scratch copy of the process's mappings.
  * Returns the entry index, -1 when pc is not in an executable mapping, -2
  * when the process's table is full, -3 when the mapping could not be looked
- * up now: bpf_find_vma only try-locks the memory map (busy while another
- * thread maps or unmaps), and with interrupts off it can take the lock once
- * per irq_work cycle (none of our walks runs with interrupts off: rss_stat
- * and the syscalls fire with them on). The cache then learns that mapping
- * at a later walk. */
+ * up now (bpf_find_vma only try-locks the memory map, which another thread's
+ * mmap or munmap may hold: a later walk learns it). */
 static __always_inline int resolve_mapping(struct walk_scratch *w, __u64 pc)
 {
 	struct vma_info *vi = &w->vi;
 	struct mo_map_entry *e;
 	__u32 n = w->pm.nr;
-
 	long err;
 
 	__builtin_memset(vi, 0, sizeof(*vi));
@@ -259,7 +255,7 @@ static long walk_step(__u32 i, void *unused)
 	w->st.ips[w->st.nr & (MO_MAX_FRAMES - 1)] = w->pc;
 	w->st.nr++;
 	e = &w->pm.m[mi & (MO_MAX_MAPS - 1)];
-	if (e->row_count == 0 && e->ino) {
+	if (e->row_count == 0 && e->ino && e->row_start != MO_ROWS_NONE) {
 		/* the module may have been loaded (again) since we cached it
 		 * (anonymous code, a JIT's, never has rows) */
 		if (!attach_rows(w, e)) {
@@ -269,8 +265,11 @@ static long walk_step(__u32 i, void *unused)
 			count(MO_C_UNWIND_CUT_ROWS_PENDING);
 			goto cut;
 		}
-		if (e->row_count)
-			w->pm_dirty = 1;
+		/* rows, or none for good: not looked up again (an eviction's
+		 * new rows epoch clears both) */
+		if (!e->row_count)
+			e->row_start = MO_ROWS_NONE;
+		w->pm_dirty = 1;
 	} else if (w->stamp && e->row_count) {
 		struct mo_module_info *m;
 
@@ -281,7 +280,7 @@ static long walk_step(__u32 i, void *unused)
 			stamp_module(w, m);
 	}
 
-	row = e && e->row_count ? find_row(e->row_start, e->row_count, pc - e->bias) : NULL;
+	row = e->row_count ? find_row(e->row_start, e->row_count, pc - e->bias) : NULL;
 	/* the outermost frame (_start, a thread's start): the stack is complete */
 	if (row && row->cfa == MO_CFA_END)
 		return 1;

@@ -332,26 +332,29 @@ FK_LOCKED(stack_stats_keys, (void *impl, struct mo_stack_key **o, size_t *n), (i
 FK_LOCKED(stack_stats_delete, (void *impl, const struct mo_stack_key *k), (impl, k))
 FK_LOCKED(proc_maps, (void *impl, uint32_t pid, struct mo_proc_maps *o), (impl, pid, o))
 FK_LOCKED(proc_maps_delete, (void *impl, uint32_t pid), (impl, pid))
+/* (dev, ino) appended to one of the calls' logs */
+static int fk_note_module(struct fake_kernel *f, struct mo_module_key *log, size_t *n,
+			  uint64_t dev, uint64_t ino)
+{
+	pthread_mutex_lock(&f->lock);
+	if (*n < FK_MAX)
+		log[(*n)++] = (struct mo_module_key){ .dev = dev, .ino = ino };
+	pthread_mutex_unlock(&f->lock);
+	return 0;
+}
+
 static int fkl_module_ask_again(void *impl, uint64_t dev, uint64_t ino)
 {
 	struct fake_kernel *f = impl;
 
-	pthread_mutex_lock(&f->lock);
-	if (f->nasked < FK_MAX)
-		f->asked[f->nasked++] = (struct mo_module_key){ .dev = dev, .ino = ino };
-	pthread_mutex_unlock(&f->lock);
-	return 0;
+	return fk_note_module(f, f->asked, &f->nasked, dev, ino);
 }
 
 static int fkl_module_no_rows(void *impl, uint64_t dev, uint64_t ino)
 {
 	struct fake_kernel *f = impl;
 
-	pthread_mutex_lock(&f->lock);
-	if (f->nno_rows < FK_MAX)
-		f->no_rows[f->nno_rows++] = (struct mo_module_key){ .dev = dev, .ino = ino };
-	pthread_mutex_unlock(&f->lock);
-	return 0;
+	return fk_note_module(f, f->no_rows, &f->nno_rows, dev, ino);
 }
 
 static int fkl_rows_epoch_set(void *impl, uint32_t epoch)

@@ -149,6 +149,38 @@ static void report(struct mo_growth_stage *gs, const struct mo_kgrowth *g,
 	(void)now;
 }
 
+/*
+ * One analysis pass of a growth history, a stack's or a site's: g's bytes
+ * are its new sample; g is reported (its stack the finding's) when the
+ * history is growing, the process's RSS grew with it and the last report is
+ * older than the dedup window. 1 reported, -1 held back by the window, 0
+ * otherwise.
+ */
+static int judge(struct mo_growth_stage *gs, struct mo_history *h, const struct mo_kgrowth *g,
+		 uint64_t last_emit_ns, uint64_t now)
+{
+	struct mo_sample smp = { .t_ns = now, .unfreed_bytes = g->g.bytes,
+				 .live_blocks = g->g.samples, .allocs_total = g->g.samples };
+	struct mo_verdict v;
+
+	mo_history_add(h, &smp);
+	if (h->n < MIN_FINDING_SAMPLES)
+		return 0;
+	mo_classify(h, &v);
+	if (v.pattern != MO_PATTERN_GROWING)
+		return 0;
+	if (!rss_backs(gs, h, (pid_t)g->k.tgid)) {
+		mo_stat_add(&gs->stats.unbacked, 1);
+		return 0;
+	}
+	if (last_emit_ns && now - last_emit_ns < gs->env->cfg.stack_dedup_window_ns) {
+		mo_stat_add(&gs->stats.suppressed, 1);
+		return -1;
+	}
+	report(gs, g, &v, now);
+	return 1;
+}
+
 static bool go_runtime(const char *sym)
 {
 	return sym && !strncmp(sym, "runtime.", 8);
@@ -193,39 +225,49 @@ static void site_add(struct site *s, const struct mo_kgrowth *g)
 	}
 }
 
-/* Go's runtime stacks, then the stacks whose first frame is a site, into
- * their sites (this pass's sums). */
+/* g's symbolized stack, when it is big enough to count for a site, its
+ * first frame is named and its process is not on its way out; else NULL. */
+static const struct mo_stack_trace *site_trace(struct mo_growth_stage *gs,
+					       const struct mo_kgrowth *g)
+{
+	struct mo_proc *p = mo_proctab_find(gs->pt, (pid_t)g->k.tgid);
+	const struct mo_stack_trace *tr;
+
+	if ((p && p->exit_pending) || g->g.bytes < SITE_MIN_STACK_BYTES ||
+	    !(tr = mo_stacks_trace(gs->st, g->k.tgid, g->k.stack_id)) || !tr->nframes ||
+	    !tr->frames[0].symbol)
+		return NULL;
+	return tr;
+}
+
+/* The first frame of tr outside Go's runtime when tr starts in it; NULL
+ * when it does not, or reaches an unnamed frame or its end first. */
+static const char *runtime_site(const struct mo_stack_trace *tr)
+{
+	if (!go_runtime(tr->frames[0].symbol))
+		return NULL;
+	for (size_t f = 1; f < tr->nframes; f++)
+		if (!tr->frames[f].symbol || !go_runtime(tr->frames[f].symbol))
+			return tr->frames[f].symbol;
+	return NULL;
+}
+
+/* This pass's sums: the runtime's stacks make the sites, then the stacks
+ * that start at a site count for it too. */
 static void sites_collect(struct mo_growth_stage *gs, const struct mo_kgrowth *all, size_t n)
 {
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < n && !mo_env_stopping(gs->env); i++) {
-			const struct mo_kgrowth *g = &all[i];
-			struct mo_proc *p = mo_proctab_find(gs->pt, (pid_t)g->k.tgid);
-			const struct mo_stack_trace *tr;
-			const char *first, *name = NULL;
-			struct site *s;
+	const struct mo_stack_trace *tr;
+	const char *name;
+	struct site *s;
 
-			if ((p && p->exit_pending) || g->g.bytes < SITE_MIN_STACK_BYTES ||
-			    !(tr = mo_stacks_trace(gs->st, g->k.tgid, g->k.stack_id)) ||
-			    !tr->nframes || !(first = tr->frames[0].symbol))
-				continue;
-			if (pass == 0 && go_runtime(first)) {
-				for (size_t f = 1; f < tr->nframes && !name; f++) {
-					const char *sym = tr->frames[f].symbol;
-
-					if (!sym)
-						break;	/* unnamed: no site */
-					if (!go_runtime(sym))
-						name = sym;
-				}
-				if (name && (s = site_get(gs, g->k.tgid, name)))
-					site_add(s, g);
-			} else if (pass == 1 && !go_runtime(first) &&
-				   (s = site_find(gs, g->k.tgid, first))) {
-				site_add(s, g);
-			}
-		}
-	}
+	for (size_t i = 0; i < n && !mo_env_stopping(gs->env); i++)
+		if ((tr = site_trace(gs, &all[i])) && (name = runtime_site(tr)) &&
+		    (s = site_get(gs, all[i].k.tgid, name)))
+			site_add(s, &all[i]);
+	for (size_t i = 0; i < n && gs->nsites && !mo_env_stopping(gs->env); i++)
+		if ((tr = site_trace(gs, &all[i])) && !go_runtime(tr->frames[0].symbol) &&
+		    (s = site_find(gs, all[i].k.tgid, tr->frames[0].symbol)))
+			site_add(s, &all[i]);
 }
 
 /* Each site's history gets this pass's sum; a growing one is a finding with
@@ -236,8 +278,6 @@ static void sites_judge(struct mo_growth_stage *gs, uint64_t now)
 
 	for (size_t i = 0; i < gs->nsites; i++) {
 		struct site *s = gs->sites[i];
-		struct mo_sample smp;
-		struct mo_verdict v;
 		struct mo_kgrowth g;
 
 		if (!s->seen) {
@@ -248,29 +288,13 @@ static void sites_judge(struct mo_growth_stage *gs, uint64_t now)
 		s->seen = false;
 		if (s->bytes < MIN_GROWTH_BYTES)
 			continue;
-		smp = (struct mo_sample){ .t_ns = now, .unfreed_bytes = s->bytes,
-					  .live_blocks = s->samples, .allocs_total = s->samples };
-		mo_history_add(&s->hist, &smp);
-		if (s->hist.n < MIN_FINDING_SAMPLES)
-			continue;
-		mo_classify(&s->hist, &v);
-		if (v.pattern != MO_PATTERN_GROWING)
-			continue;
-		if (!rss_backs(gs, &s->hist, (pid_t)s->tgid)) {
-			mo_stat_add(&gs->stats.unbacked, 1);
-			continue;
-		}
-		if (s->last_emit_ns && now - s->last_emit_ns < gs->env->cfg.stack_dedup_window_ns) {
-			mo_stat_add(&gs->stats.suppressed, 1);
-			continue;
-		}
 		memset(&g, 0, sizeof(g));
 		g.k.tgid = s->tgid;
 		g.k.stack_id = s->top_id;
 		g.g.bytes = s->bytes;
 		g.g.samples = s->samples;
-		report(gs, &g, &v, now);
-		s->last_emit_ns = now;
+		if (judge(gs, &s->hist, &g, s->last_emit_ns, now) > 0)
+			s->last_emit_ns = now;
 	}
 	gs->nsites = keep;
 }
@@ -287,36 +311,18 @@ void mo_growth_periodic(struct mo_growth_stage *gs, uint64_t now)
 		struct mo_proc *p = mo_proctab_find(gs->pt, (pid_t)g->k.tgid);
 		struct mo_trace_entry *e;
 		struct mo_history *h;
-		struct mo_sample smp;
-		struct mo_verdict v;
+		int r;
 
 		if ((p && p->exit_pending) || g->g.bytes < MIN_GROWTH_BYTES)
 			continue;
 		e = mo_stacks_entry(gs->st, g->k.tgid, g->k.stack_id);
 		if (!e || !(h = mo_stacks_history(gs->st, e)))
 			continue;
-		smp = (struct mo_sample){ .t_ns = now, .unfreed_bytes = g->g.bytes,
-					  .live_blocks = g->g.samples,
-					  .allocs_total = g->g.samples };
-		mo_history_add(h, &smp);
-		if (h->n < MIN_FINDING_SAMPLES)
-			continue;
-		mo_classify(h, &v);
-		if (v.pattern != MO_PATTERN_GROWING)
-			continue;
-		if (!rss_backs(gs, h, (pid_t)g->k.tgid)) {
-			mo_stat_add(&gs->stats.unbacked, 1);
-			continue;
-		}
-		if (e->last_emit_ns && now - e->last_emit_ns < gs->env->cfg.stack_dedup_window_ns) {
+		r = judge(gs, h, g, e->last_emit_ns, now);
+		if (r < 0)
 			e->suppressed++;
-			mo_stat_add(&gs->stats.suppressed, 1);
-			continue;
-		}
-		report(gs, g, &v, now);
 		/* the entry may have moved: the table grows when stacks are named */
-		e = mo_stacks_entry(gs->st, g->k.tgid, g->k.stack_id);
-		if (e) {
+		if (r > 0 && (e = mo_stacks_entry(gs->st, g->k.tgid, g->k.stack_id))) {
 			e->last_emit_ns = now;
 			e->suppressed = 0;
 		}

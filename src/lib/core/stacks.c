@@ -398,7 +398,6 @@ void mo_stacks_forget(struct mo_stacks *st, pid_t pid)
 void mo_stacks_unknown_module(void *ctx, const struct mo_record *r)
 {
 	struct mo_stacks *st = ctx;
-
 	int err = mo_modules_load_id(st->mods, (pid_t)r->pid, r->dev, r->ino);
 
 	/* the parser was restarting, or the process that asked is gone
