@@ -122,7 +122,9 @@ ticks() {
 	echo "$t"
 }
 
-echo "t_s,rss_kb,hwm_kb,cpu_ticks,scrape_ok,anon_kb,file_kb" > "$CSV"
+# from each scrape: the tables that could hold memobserver's anonymous memory
+gauge() { awk -v k="$1" '$1 == k || index($1, k "{") == 1 { s += $2 } END { printf "%d", s }' "$WORK/last.prom" 2>/dev/null; }
+echo "t_s,rss_kb,hwm_kb,cpu_ticks,scrape_ok,anon_kb,file_kb,rows_used,modules,procs" > "$CSV"
 t0=$(date +%s)
 end=$((t0 + SOAK_MIN * 60))
 next_scrape=0
@@ -134,7 +136,9 @@ while [ "$(date +%s)" -lt "$end" ]; do
 		curl -sf -m 5 "127.0.0.1:$port/metrics" > "$WORK/last.prom" && ok=1 || ok=0
 		next_scrape=$((now + 15))
 	fi
-	echo "$((now - t0)),$(status_kb "$MOPID" VmRSS),$(status_kb "$MOPID" VmHWM),$(ticks "$MOPID"),$ok,$(status_kb "$MOPID" RssAnon),$(status_kb "$MOPID" RssFile)" >> "$CSV"
+	g=",,,"
+	[ "$ok" = 1 ] && g=",$(gauge memobserver_unwind_rows_used),$(gauge 'memobserver_unwind_modules_total{result="loaded"}'),$(gauge memobserver_processes_tracked)"
+	echo "$((now - t0)),$(status_kb "$MOPID" VmRSS),$(status_kb "$MOPID" VmHWM),$(ticks "$MOPID"),$ok,$(status_kb "$MOPID" RssAnon),$(status_kb "$MOPID" RssFile)$g" >> "$CSV"
 	sleep "$SAMPLE_S"
 done
 curl -sf -m 5 "127.0.0.1:$port/metrics" > "$WORK/last.prom"
