@@ -382,6 +382,102 @@ void mo_classify(const struct mo_history *h, struct mo_verdict *out)
 	/* rising without release but not significantly, and not flat: wait and see */
 }
 
+bool mo_history_rss_backs(const struct mo_history *h)
+{
+	const struct mo_sample *last;
+
+	if (!h || h->n < 2 || !(last = at(h, h->n - 1))->rss_bytes)
+		return false;
+	for (unsigned i = 0; i + 1 < h->n; i++) {
+		const struct mo_sample *first = at(h, i);
+
+		if (!first->rss_bytes)
+			continue;
+		return last->unfreed_bytes > first->unfreed_bytes &&
+		       (double)last->rss_bytes - (double)first->rss_bytes >=
+			       ((double)last->unfreed_bytes - (double)first->unfreed_bytes) / 2;
+	}
+	return false;
+}
+
+/*
+ * Containers that double (hash tables, vectors, a garbage-collected heap)
+ * grow in steps whose spacing doubles, flat in between: the window's
+ * slope is not significant and its tail is flat most of the time, so the
+ * rules above miss them. Stairs: STAIRS_RISES rises or more, a rise being
+ * samples that each add STAIRS_RISE_FRAC of the level before them (one
+ * step spread over consecutive samples is one rise); nothing given back
+ * (no sample below STAIRS_KEEP of the highest before it); and the last
+ * rise no longer ago than STAIRS_WAIT times the longest gap between two
+ * rises, so the next step is still due. A cache filled in such steps reads
+ * as stairs until that wait is over. from_zero: the level was 0 before the
+ * first sample (a cumulative count looked at from the first time it was
+ * large enough), so the first sample is a rise.
+ */
+#define STAIRS_RISES 3
+#define STAIRS_RISE_FRAC 0.20
+#define STAIRS_RISE_MIN_BYTES 65536.0
+#define STAIRS_KEEP 0.90
+#define STAIRS_WAIT 2.0
+
+bool mo_stairs(const struct mo_history *h, bool from_zero, struct mo_verdict *out)
+{
+	uint64_t t0, t_last_rise = 0;
+	double high = 0, max_gap = 0, span;
+	unsigned rises = 0;
+	bool in_rise = false;
+
+	if (!h || h->n < MIN_SAMPLES)
+		return false;
+	t0 = at(h, 0)->t_ns;
+	for (unsigned i = 0; i < h->n; i++) {
+		const struct mo_sample *s = at(h, i);
+		double y = (double)s->unfreed_bytes, prev;
+
+		if (y < STAIRS_KEEP * high)
+			return false;
+		high = fmax(high, y);
+		if (!i) {
+			if (from_zero && y >= STAIRS_RISE_MIN_BYTES) {
+				rises = 1;
+				in_rise = true;
+				t_last_rise = s->t_ns;
+			}
+			continue;
+		}
+		prev = (double)at(h, i - 1)->unfreed_bytes;
+		if (y - prev < fmax(STAIRS_RISE_MIN_BYTES, STAIRS_RISE_FRAC * prev)) {
+			in_rise = false;
+			continue;
+		}
+		if (in_rise) {	/* the same step: it ends later */
+			t_last_rise = s->t_ns;
+			continue;
+		}
+		if (rises)
+			max_gap = fmax(max_gap, secs(s->t_ns, t_last_rise));
+		rises++;
+		in_rise = true;
+		t_last_rise = s->t_ns;
+	}
+	span = secs(at(h, h->n - 1)->t_ns, t0);
+	if (rises < STAIRS_RISES || span <= 0 ||
+	    secs(at(h, h->n - 1)->t_ns, t_last_rise) > STAIRS_WAIT * max_gap)
+		return false;
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->pattern = MO_PATTERN_GROWING;
+		out->growth_bytes_per_s =
+			((double)at(h, h->n - 1)->unfreed_bytes - (double)at(h, 0)->unfreed_bytes) /
+			span;
+		/* each further step is more evidence; a history too short for
+		 * full confidence stays below it */
+		out->confidence = clamp01((double)rises / (STAIRS_RISES + 2)) *
+				  clamp01(h->n / FULL_CONF_SAMPLES);
+	}
+	return true;
+}
+
 const char *mo_pattern_name(enum mo_pattern p)
 {
 	switch (p) {

@@ -17,6 +17,7 @@
 #ifndef MO_PATTERN_H
 #define MO_PATTERN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ struct mo_sample {
 	uint64_t live_blocks;
 	uint64_t allocs_total;	/* allocations from this stack so far (0 if unknown) */
 	uint64_t frees_total;	/* of those, freed so far (0 if unknown) */
+	uint64_t rss_bytes;	/* the process's resident memory then (0 if unknown) */
 };
 
 struct mo_history {
@@ -54,6 +56,22 @@ struct mo_verdict {
 void mo_history_add(struct mo_history *h, const struct mo_sample *s);
 void mo_classify(const struct mo_history *h, struct mo_verdict *out);
 const char *mo_pattern_name(enum mo_pattern p);	/* "growing", ... */
+/*
+ * Growth in stairs whose steps keep coming (doubling containers: a hash
+ * table, a vector, a garbage-collected heap), which mo_classify does not
+ * call growing while the history is flat between two steps. true, with
+ * out (may be NULL) filled as a "growing" verdict, when h is such stairs.
+ * from_zero: h is a cumulative count that was 0 before its first sample.
+ */
+bool mo_stairs(const struct mo_history *h, bool from_zero, struct mo_verdict *out);
+
+/*
+ * Did the process's resident memory grow by at least half as much as the
+ * history's bytes, from its first sample with a known RSS to its last?
+ * Otherwise the memory is given back as fast as it is taken (churn), or is
+ * not resident. false when the bytes did not grow or an RSS is unknown.
+ */
+bool mo_history_rss_backs(const struct mo_history *h);
 
 /*
  * Time to OOM: given a history of a process's or cgroup's memory use

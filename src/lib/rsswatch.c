@@ -91,19 +91,6 @@ int mo_rss_series_sample(struct mo_rss_series *p, const struct mo_rss_rule *w, u
 	return 1;
 }
 
-bool mo_rss_series_growth_since(const struct mo_rss_series *p, uint64_t t0_ns, int64_t *growth)
-{
-	if (!p || !p->n || at(p, 0)->t_ns > t0_ns + 2000000000ULL)
-		return false;
-	for (unsigned i = 0; i < p->n; i++) {
-		if (at(p, i)->t_ns >= t0_ns) {
-			*growth = (int64_t)at(p, p->n - 1)->bytes - (int64_t)at(p, i)->bytes;
-			return true;
-		}
-	}
-	return false;
-}
-
 size_t mo_rss_series_points(const struct mo_rss_series *p, struct mo_usage_point *out, size_t max)
 {
 	size_t k;

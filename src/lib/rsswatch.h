@@ -45,10 +45,6 @@ struct mo_rss_rule {
 int mo_rss_series_sample(struct mo_rss_series *s, const struct mo_rss_rule *rule, uint64_t t_ns,
 			 uint64_t rss, struct mo_rss_finding *f);
 
-/* RSS growth from the first sample at or after t0_ns to the last one;
- * false when the series does not reach back to t0_ns (within 2 s). */
-bool mo_rss_series_growth_since(const struct mo_rss_series *s, uint64_t t0_ns, int64_t *growth);
-
 /* The last max samples, oldest first; how many. */
 size_t mo_rss_series_points(const struct mo_rss_series *s, struct mo_usage_point *out, size_t max);
 

@@ -738,6 +738,64 @@ static void test_growth_go_site(void **state)
 	mo_probes_free(pr);
 }
 
+/*
+ * A Go map that doubles: its site's bytes rise in steps (1 MiB, 2.5 MiB at
+ * the 3rd pass, 8.5 MiB at the 17th), flat in between, as measured on a
+ * 1 MiB/min grower. Found at the third step, not before.
+ */
+static void test_growth_go_stairs(void **state)
+{
+	struct rig *r = *state;
+	struct mo_growth_stage *gs = mo_growth_new(&r->env, &r->fk->k, r->pt, r->st, r->f, r->rs, NULL);
+	uint64_t t = mo_clock_ns(CLOCK_BOOTTIME);
+	uint32_t pid = (uint32_t)getpid();
+#define RA(f) ((uint64_t)(uintptr_t)(f) + 2)
+	const uint64_t evac[4] = { RA(go_evacuate), RA(go_mapassign), RA(go_leakmap), RA(go_main) };
+	const uint64_t own[4] = { RA(go_leakmap), RA(go_main), RA(go_main), RA(go_main) };
+#undef RA
+	struct mo_event *leak = NULL;
+	char *held[2] = { NULL, NULL };
+
+	assert_non_null(gs);
+	r->env.cfg.stack_dedup_window_ns = 3600 * MO_NSEC;
+	fk_add_stack(r->fk, 311, 4, evac);
+	fk_add_stack(r->fk, 312, 4, own);
+	r->fk->rss[0].pid = pid;
+	r->fk->rss[0].rss.seen = MO_RSS_RESIDENT;
+	r->fk->nrss = 1;
+	for (int i = 1; i <= 17; i++, t += 10 * MO_NSEC) {
+		uint64_t evac_bytes = i < 3 ? 768ULL << 10 : i < 17 ? 2304ULL << 10 : 8448ULL << 10;
+
+		fk_set_growth(r->fk, pid, 1, 311, evac_bytes);
+		fk_set_growth(r->fk, pid, 1, 312, 300ULL << 10);
+		/* the process's RSS steps with it, really (its RSS is read) */
+		if (i == 3 || i == 17) {
+			size_t sz = i == 3 ? 1536 << 10 : 4096 << 10;
+
+			held[i == 17] = malloc(sz);
+			assert_non_null(held[i == 17]);
+			memset(held[i == 17], i, sz);
+		}
+		for (int k = 0; k < 10; k++) {
+			r->fk->rss[0].rss.anon = own_rss();
+			mo_resident_tick(r->rs, t + (uint64_t)k * MO_NSEC);
+		}
+		mo_growth_periodic(gs, t + 10 * MO_NSEC);
+		if (i < 17)
+			assert_int_equal(take_events(r, "leak", NULL), 0);
+	}
+	free(held[0]);
+	free(held[1]);
+	assert_int_equal(take_events(r, "leak", &leak), 1);
+	assert_non_null(leak);
+	assert_string_equal(leak->tier, "watch");
+	assert_string_equal(leak->pattern, "growing");
+	assert_true(leak->stack.id == 311);	/* the site's largest stack */
+	assert_true(leak->unfreed_bytes == (8448ULL << 10) + (300ULL << 10));
+	mo_event_free(leak);
+	mo_growth_free(gs);
+}
+
 static void test_growth_finding_and_escalation(void **state)
 {
 	struct rig *r = *state;
@@ -1084,6 +1142,7 @@ cmocka_unit_test_setup_teardown(test_exit_reports_and_forgets, rig_setup, rig_te
 		cmocka_unit_test_setup_teardown(test_exec_keeps_counters_monotonic, rig_setup,
 						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_growth_go_site, rig_setup, rig_teardown),
+		cmocka_unit_test_setup_teardown(test_growth_go_stairs, rig_setup, rig_teardown),
 		cmocka_unit_test_setup_teardown(test_growth_finding_and_escalation, rig_setup,
 						rig_teardown),
 		cmocka_unit_test_setup_teardown(test_growth_escalation_failure_is_an_event, rig_setup,

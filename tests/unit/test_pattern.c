@@ -105,6 +105,94 @@ static void test_stairs_and_slowing_leak(void **state)
 }
 
 /*
+ * A hash table that doubles (a Go map, measured: the watch tier's faulted-in
+ * bytes of a 1 MiB/min grower, one sample per 10 s, from its first 1 MiB):
+ * steps at 50 s and 190 s, flat in between. mo_classify does not call it
+ * growing; mo_stairs does from the third rise (the first sample is one,
+ * counted from zero), while the next step is due.
+ */
+static void test_doubling_stairs(void **state)
+{
+	static const uint32_t kib[] = { 1024, 1152, 2432, 2688, 2816, 2944, 2944, 2944, 2944,
+					2944, 2944, 3072, 3200, 3328, 3456, 3712, 8468 };
+	struct mo_history h = { 0 }, cut = { 0 };
+	struct mo_verdict v;
+	unsigned n = sizeof(kib) / sizeof(kib[0]), i;
+
+	for (i = 0; i < n; i++) {
+		add(&h, i, kib[i] * KIB, kib[i] / 64, kib[i] / 64, 0);
+		if (i < n - 1)	/* before the third step: two rises */
+			assert_false(mo_stairs(&h, true, NULL));
+	}
+	assert_int_not_equal(classify(&h).pattern, MO_PATTERN_GROWING);
+	assert_true(mo_stairs(&h, true, &v));
+	assert_int_equal(v.pattern, MO_PATTERN_GROWING);
+	assert_true(v.growth_bytes_per_s > 40 * KIB && v.growth_bytes_per_s < 50 * KIB);
+	assert_true(v.confidence > 0 && v.confidence <= 1);
+	/* not counted from zero, the first sample is no rise: two */
+	assert_false(mo_stairs(&h, false, NULL));
+
+	/* the next step is due within twice the longest gap (14 ticks): a
+	 * table that stopped growing is stairs no longer after 28 flat ticks */
+	for (i = n; i < n + 28; i++) {
+		add(&h, i, 8468 * KIB, 8468 / 64, 8468 / 64, 0);
+		assert_true(mo_stairs(&h, true, NULL));
+	}
+	add(&h, i, 8468 * KIB, 8468 / 64, 8468 / 64, 0);
+	assert_false(mo_stairs(&h, true, NULL));
+
+	/* memory given back is no stairs, whatever rose before */
+	for (i = 0; i < n; i++)
+		add(&cut, i, kib[i] * KIB, 1, 1, 0);
+	add(&cut, n, 4 * MB, 1, 1, 0);
+	assert_false(mo_stairs(&cut, true, NULL));
+}
+
+/* Steady growth is one long rise, a filled cache one short one: neither
+ * is stairs (the first is mo_classify's to call). */
+static void test_no_stairs(void **state)
+{
+	struct mo_history line = { 0 }, cache = { 0 }, empty = { 0 };
+
+	for (unsigned i = 0; i < 30; i++) {
+		add(&line, i, MB + i * MB, 16 * (i + 1), 16 * (i + 1), 0);
+		add(&cache, i, i < 2 ? (i + 1) * 4 * MB : 8 * MB, 128, 128, 0);
+	}
+	assert_false(mo_stairs(&line, true, NULL));
+	assert_false(mo_stairs(&cache, true, NULL));
+	assert_false(mo_stairs(&empty, true, NULL));
+	assert_false(mo_stairs(NULL, true, NULL));
+}
+
+/*
+ * RSS backing is judged over the whole history, however long: a stack
+ * whose scratch buffer is faulted in again every 5 ticks (its cumulative
+ * bytes rise in stairs) while the process's RSS only wobbles is not
+ * backed; a real leak over 60 ticks (10 minutes) is.
+ */
+static void test_rss_backs(void **state)
+{
+	struct mo_history churn = { 0 }, leak = { 0 }, unknown = { 0 };
+	struct mo_sample s = { 0 };
+
+	for (unsigned i = 0; i < 60; i++) {
+		s.t_ns = 1000 * SEC + (uint64_t)i * TICK;
+		s.unfreed_bytes = (1 + i / 5) * 4 * MB;
+		s.rss_bytes = 100 * MB + (i % 5 < 2 ? 4 * MB : 0);
+		mo_history_add(&churn, &s);
+		s.unfreed_bytes = MB + i * 256 * KIB;
+		s.rss_bytes = 100 * MB + i * 200 * KIB;
+		mo_history_add(&leak, &s);
+		s.rss_bytes = 0;
+		mo_history_add(&unknown, &s);
+	}
+	assert_false(mo_history_rss_backs(&churn));
+	assert_true(mo_history_rss_backs(&leak));
+	assert_false(mo_history_rss_backs(&unknown));
+	assert_false(mo_history_rss_backs(NULL));
+}
+
+/*
  * Churn whose in-flight count drifts (a queue depth following load: each
  * sample keeps 80 % of the last one's deviation) must not read as growth
  * just because the drift went up in this window.
@@ -528,6 +616,9 @@ int main(void)
 		cmocka_unit_test(test_oom_noise_and_flat),
 		cmocka_unit_test(test_limit_v2),
 		cmocka_unit_test(test_limit_v1_and_meminfo),
+		cmocka_unit_test(test_doubling_stairs),
+		cmocka_unit_test(test_no_stairs),
+		cmocka_unit_test(test_rss_backs),
 	};
 
 	return cmocka_run_group_tests(tests, setup_tree, teardown_tree);

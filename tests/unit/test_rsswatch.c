@@ -63,7 +63,6 @@ static void test_critical_and_points(void **state)
 	const struct mo_rss_rule rule = { 10 * MB, 60 * SEC };
 	struct mo_rss_finding f;
 	struct mo_usage_point pts[4];
-	int64_t g;
 
 	assert_int_equal(mo_rss_series_sample(w, &rule, 0, 10 * MB, &f), 0);
 	assert_int_equal(mo_rss_series_sample(w, &rule, SEC, 60 * MB, &f), 1);
@@ -72,9 +71,6 @@ static void test_critical_and_points(void **state)
 	assert_int_equal(mo_rss_series_points(w, pts, 4), 2);
 	assert_int_equal(pts[0].bytes, 10 * MB);
 	assert_int_equal(pts[1].bytes, 60 * MB);
-	assert_true(mo_rss_series_growth_since(w, 0, &g));
-	assert_int_equal(g, (int64_t)(50 * MB));
-	assert_false(mo_rss_series_growth_since(NULL, 0, &g));
 	assert_int_equal(mo_rss_series_last(w), 60 * MB);
 	assert_int_equal(mo_rss_series_last(NULL), 0);
 	mo_rss_series_free(w);

@@ -32,7 +32,9 @@
  * frame is Go's runtime ("runtime.*") also counts for its site, its first
  * frame outside the runtime, as does a stack whose first frame is that
  * site; a site's history is the sum of its stacks' bytes and is judged
- * like one stack's. Stacks that are all runtime (the GC's) have no site.
+ * like one stack's, from the pass its first stack counted (a site is a few
+ * of them: its history starts below the 1 MiB a stack's needs). Stacks
+ * that are all runtime (the GC's) have no site.
  */
 #define SITE_MIN_STACK_BYTES (256ULL << 10)	/* smaller stacks are not named for it */
 
@@ -94,21 +96,6 @@ void mo_growth_free(struct mo_growth_stage *gs)
 	free(gs);
 }
 
-/* Did the process's resident memory grow at least half as much as the
- * stack's faulted-in bytes over the stack's history? Otherwise the stack
- * faults in memory its process gives back: churn, not growth. */
-static bool rss_backs(struct mo_growth_stage *gs, const struct mo_history *h, pid_t pid)
-{
-	const struct mo_sample *first = &h->s[(h->head + MO_HISTORY_LEN - h->n) % MO_HISTORY_LEN];
-	const struct mo_sample *last = &h->s[(h->head + MO_HISTORY_LEN - 1) % MO_HISTORY_LEN];
-	int64_t rss_growth;
-
-	if (last->unfreed_bytes <= first->unfreed_bytes ||
-	    !mo_resident_growth_since(gs->rs, pid, first->t_ns, &rss_growth))
-		return false;
-	return rss_growth >= (int64_t)(last->unfreed_bytes - first->unfreed_bytes) / 2;
-}
-
 /* The first frame of the stack that is named, for the escalation's reason. */
 static const char *site_name(const struct mo_stack_trace *tr)
 {
@@ -152,7 +139,8 @@ static void report(struct mo_growth_stage *gs, const struct mo_kgrowth *g,
 /*
  * One analysis pass of a growth history, a stack's or a site's: g's bytes
  * are its new sample; g is reported (its stack the finding's) when the
- * history is growing, the process's RSS grew with it and the last report is
+ * history is growing (steadily, or in stairs: doubling containers), the
+ * process's RSS grew with it and the last report is
  * older than the dedup window. 1 reported, -1 held back by the window, 0
  * otherwise.
  */
@@ -160,16 +148,19 @@ static int judge(struct mo_growth_stage *gs, struct mo_history *h, const struct 
 		 uint64_t last_emit_ns, uint64_t now)
 {
 	struct mo_sample smp = { .t_ns = now, .unfreed_bytes = g->g.bytes,
-				 .live_blocks = g->g.samples, .allocs_total = g->g.samples };
+				 .live_blocks = g->g.samples, .allocs_total = g->g.samples,
+				 .rss_bytes = mo_resident_now(gs->rs, (pid_t)g->k.tgid) };
 	struct mo_verdict v;
 
 	mo_history_add(h, &smp);
 	if (h->n < MIN_FINDING_SAMPLES)
 		return 0;
 	mo_classify(h, &v);
-	if (v.pattern != MO_PATTERN_GROWING)
+	/* faulted-in bytes are counted from 0 when the process is old enough */
+	if (v.pattern != MO_PATTERN_GROWING && !mo_stairs(h, true, &v))
 		return 0;
-	if (!rss_backs(gs, h, (pid_t)g->k.tgid)) {
+	/* else the stack faults in memory its process gives back: churn */
+	if (!mo_history_rss_backs(h)) {
 		mo_stat_add(&gs->stats.unbacked, 1);
 		return 0;
 	}
@@ -286,8 +277,6 @@ static void sites_judge(struct mo_growth_stage *gs, uint64_t now)
 		}
 		gs->sites[keep++] = s;
 		s->seen = false;
-		if (s->bytes < MIN_GROWTH_BYTES)
-			continue;
 		memset(&g, 0, sizeof(g));
 		g.k.tgid = s->tgid;
 		g.k.stack_id = s->top_id;

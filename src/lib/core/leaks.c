@@ -69,25 +69,8 @@ static void sample_stack(struct mo_leaks *lk, const struct mo_leak_group *g, uin
 	smp.live_blocks = g->count;
 	smp.allocs_total = ss.allocs;
 	smp.frees_total = ss.frees;
+	smp.rss_bytes = mo_resident_now(lk->rs, (pid_t)g->tgid);
 	mo_history_add(h, &smp);
-}
-
-/* Did the process's RSS grow along with this stack's unfreed bytes? */
-static bool rss_backs(struct mo_leaks *lk, const struct mo_trace_entry *e, pid_t pid)
-{
-	const struct mo_history *h = e ? e->hist : NULL;
-	const struct mo_sample *first, *last;
-	int64_t rss_growth;
-
-	if (!h || h->n < 2)
-		return false;
-	first = &h->s[(h->head + MO_HISTORY_LEN - h->n) % MO_HISTORY_LEN];
-	last = &h->s[(h->head + MO_HISTORY_LEN - 1) % MO_HISTORY_LEN];
-	if (last->unfreed_bytes <= first->unfreed_bytes)
-		return false;
-	if (!mo_resident_growth_since(lk->rs, pid, first->t_ns, &rss_growth))
-		return false;
-	return rss_growth >= (int64_t)(last->unfreed_bytes - first->unfreed_bytes) / 2;
 }
 
 static bool exit_pending(struct mo_leaks *lk, uint32_t pid)
@@ -142,7 +125,7 @@ static void report_group(struct mo_leaks *lk, const struct mo_leak_group *gi, ui
 	if (ev) {
 		ev->kind = kind;
 		ev->repeats = e ? e->suppressed : 0;
-		ev->rss_validated = rss_backs(lk, e, ev->pid);
+		ev->rss_validated = e && e->hist && mo_history_rss_backs(e->hist);
 	}
 	mo_findings_emit(lk->f, ev);
 	e = mo_stacks_entry(lk->st, gi->tgid, gi->stack_id);

@@ -396,12 +396,11 @@ void mo_resident_tick(struct mo_resident *rs, uint64_t now)
 	free(all);
 }
 
-bool mo_resident_growth_since(struct mo_resident *rs, pid_t pid, uint64_t t0_ns,
-			      int64_t *growth)
+uint64_t mo_resident_now(struct mo_resident *rs, pid_t pid)
 {
 	struct mo_proc *p = mo_proctab_find(rs->pt, pid);
 
-	return p && mo_rss_series_growth_since(p->rss, t0_ns, growth);
+	return p ? mo_rss_series_last(p->rss) : 0;
 }
 
 void mo_resident_stats(const struct mo_resident *rs, struct mo_resident_stats *out)

@@ -30,9 +30,8 @@ void mo_resident_free(struct mo_resident *rs);
 /* Once a second (does nothing when called sooner). */
 void mo_resident_tick(struct mo_resident *rs, uint64_t now);
 
-/* pid's RSS growth since t0_ns; false when its series does not reach back. */
-bool mo_resident_growth_since(struct mo_resident *rs, pid_t pid, uint64_t t0_ns,
-			      int64_t *growth);
+/* pid's resident bytes at its latest sample; 0 when it has none. */
+uint64_t mo_resident_now(struct mo_resident *rs, pid_t pid);
 
 /* Any thread. */
 struct mo_resident_stats {
