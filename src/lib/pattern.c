@@ -409,12 +409,17 @@ bool mo_history_rss_backs(const struct mo_history *h)
  * step spread over consecutive samples is one rise); nothing given back
  * (no sample below STAIRS_KEEP of the highest before it); and the last
  * rise no longer ago than STAIRS_WAIT times the longest gap between two
- * rises, so the next step is still due. A cache filled in such steps reads
- * as stairs until that wait is over. from_zero: the level was 0 before the
- * first sample (a cumulative count looked at from the first time it was
- * large enough), so the first sample is a rise.
+ * rises, so the next step is still due. Two rises are enough when each
+ * after the first at least halves again the level (STAIRS_DOUBLING_FRAC):
+ * a container that doubles shows few steps in a window, each about +100 %.
+ * A cache filled in such steps reads as stairs until that wait is over.
+ * from_zero: the level was 0 before the first sample (a cumulative count
+ * looked at from the first time it was large enough), so the first sample
+ * is a rise.
  */
 #define STAIRS_RISES 3
+#define STAIRS_DOUBLING_RISES 2
+#define STAIRS_DOUBLING_FRAC 0.50
 #define STAIRS_RISE_FRAC 0.20
 #define STAIRS_RISE_MIN_BYTES 65536.0
 #define STAIRS_KEEP 0.90
@@ -423,7 +428,7 @@ bool mo_history_rss_backs(const struct mo_history *h)
 bool mo_stairs(const struct mo_history *h, bool from_zero, struct mo_verdict *out)
 {
 	uint64_t t0, t_last_rise = 0;
-	double high = 0, max_gap = 0, span;
+	double high = 0, max_gap = 0, span, base = 0, min_frac = INFINITY;
 	unsigned rises = 0;
 	bool in_rise = false;
 
@@ -447,6 +452,8 @@ bool mo_stairs(const struct mo_history *h, bool from_zero, struct mo_verdict *ou
 		}
 		prev = (double)at(h, i - 1)->unfreed_bytes;
 		if (y - prev < fmax(STAIRS_RISE_MIN_BYTES, STAIRS_RISE_FRAC * prev)) {
+			if (in_rise && base > 0)	/* a step ended: how much it added */
+				min_frac = fmin(min_frac, prev / base - 1);
 			in_rise = false;
 			continue;
 		}
@@ -458,11 +465,16 @@ bool mo_stairs(const struct mo_history *h, bool from_zero, struct mo_verdict *ou
 			max_gap = fmax(max_gap, secs(s->t_ns, t_last_rise));
 		rises++;
 		in_rise = true;
+		base = prev;
 		t_last_rise = s->t_ns;
 	}
+	if (in_rise && base > 0)
+		min_frac = fmin(min_frac, (double)at(h, h->n - 1)->unfreed_bytes / base - 1);
 	span = secs(at(h, h->n - 1)->t_ns, t0);
-	if (rises < STAIRS_RISES || span <= 0 ||
-	    secs(at(h, h->n - 1)->t_ns, t_last_rise) > STAIRS_WAIT * max_gap)
+	if (span <= 0 || secs(at(h, h->n - 1)->t_ns, t_last_rise) > STAIRS_WAIT * max_gap)
+		return false;
+	if (rises < STAIRS_RISES &&
+	    (rises < STAIRS_DOUBLING_RISES || min_frac < STAIRS_DOUBLING_FRAC))
 		return false;
 	if (out) {
 		memset(out, 0, sizeof(*out));

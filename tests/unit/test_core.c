@@ -739,9 +739,12 @@ static void test_growth_go_site(void **state)
 }
 
 /*
- * A Go map that doubles: its site's bytes rise in steps (1 MiB, 2.5 MiB at
- * the 3rd pass, 8.5 MiB at the 17th), flat in between, as measured on a
- * 1 MiB/min grower. Found at the third step, not before.
+ * A Go map that doubles: its site's bytes rise in steps (1 MiB, 2 MiB at the
+ * 3rd pass, 4 MiB at the 17th), flat in between, spread over four runtime
+ * stacks none of which reaches the 1 MiB a stack's own history needs. The
+ * site is found at the 17th pass (the 3rd step; after the 2nd the history
+ * is too short for a finding, and the step is 14 passes old when it is
+ * long enough), not before.
  */
 static void test_growth_go_stairs(void **state)
 {
@@ -750,27 +753,36 @@ static void test_growth_go_stairs(void **state)
 	uint64_t t = mo_clock_ns(CLOCK_BOOTTIME);
 	uint32_t pid = (uint32_t)getpid();
 #define RA(f) ((uint64_t)(uintptr_t)(f) + 2)
-	const uint64_t evac[4] = { RA(go_evacuate), RA(go_mapassign), RA(go_leakmap), RA(go_main) };
-	const uint64_t own[4] = { RA(go_leakmap), RA(go_main), RA(go_main), RA(go_main) };
+	const uint64_t st[4][4] = {
+		{ RA(go_evacuate), RA(go_mapassign), RA(go_leakmap), RA(go_main) },
+		{ RA(go_memclr), RA(go_mallocgc), RA(go_leakmap), RA(go_main) },
+		{ RA(go_mallocgc), RA(go_leakmap), RA(go_main), RA(go_main) },
+		{ RA(go_mapassign), RA(go_leakmap), RA(go_main), RA(go_main) },
+	};
 #undef RA
 	struct mo_event *leak = NULL;
 	char *held[2] = { NULL, NULL };
+	uint64_t sum = 0;
 
 	assert_non_null(gs);
 	r->env.cfg.stack_dedup_window_ns = 3600 * MO_NSEC;
-	fk_add_stack(r->fk, 311, 4, evac);
-	fk_add_stack(r->fk, 312, 4, own);
+	for (int k = 0; k < 4; k++)
+		fk_add_stack(r->fk, 311 + k, 4, st[k]);
 	r->fk->rss[0].pid = pid;
 	r->fk->rss[0].rss.seen = MO_RSS_RESIDENT;
 	r->fk->nrss = 1;
 	for (int i = 1; i <= 17; i++, t += 10 * MO_NSEC) {
-		uint64_t evac_bytes = i < 3 ? 768ULL << 10 : i < 17 ? 2304ULL << 10 : 8448ULL << 10;
+		uint64_t each = i < 3 ? 256ULL << 10 : i < 17 ? 512ULL << 10 : 1000ULL << 10;
 
-		fk_set_growth(r->fk, pid, 1, 311, evac_bytes);
-		fk_set_growth(r->fk, pid, 1, 312, 300ULL << 10);
+		sum = 0;
+		for (int k = 0; k < 4; k++) {
+			/* the first is the largest: the finding's stack */
+			fk_set_growth(r->fk, pid, 1, 311 + k, each + (k ? 0 : 4096));
+			sum += each + (k ? 0 : 4096);
+		}
 		/* the process's RSS steps with it, really (its RSS is read) */
 		if (i == 3 || i == 17) {
-			size_t sz = i == 3 ? 1536 << 10 : 4096 << 10;
+			size_t sz = i == 3 ? 1 << 20 : 2 << 20;
 
 			held[i == 17] = malloc(sz);
 			assert_non_null(held[i == 17]);
@@ -791,7 +803,7 @@ static void test_growth_go_stairs(void **state)
 	assert_string_equal(leak->tier, "watch");
 	assert_string_equal(leak->pattern, "growing");
 	assert_true(leak->stack.id == 311);	/* the site's largest stack */
-	assert_true(leak->unfreed_bytes == (8448ULL << 10) + (300ULL << 10));
+	assert_true(leak->unfreed_bytes == sum);
 	mo_event_free(leak);
 	mo_growth_free(gs);
 }

@@ -108,8 +108,9 @@ static void test_stairs_and_slowing_leak(void **state)
  * A hash table that doubles (a Go map, measured: the watch tier's faulted-in
  * bytes of a 1 MiB/min grower, one sample per 10 s, from its first 1 MiB):
  * steps at 50 s and 190 s, flat in between. mo_classify does not call it
- * growing; mo_stairs does from the third rise (the first sample is one,
- * counted from zero), while the next step is due.
+ * growing; mo_stairs does while the next step is due: after the first
+ * doubling (the first sample rose from zero) for twice the 2 ticks before
+ * it, then again from the next step on.
  */
 static void test_doubling_stairs(void **state)
 {
@@ -121,7 +122,9 @@ static void test_doubling_stairs(void **state)
 
 	for (i = 0; i < n; i++) {
 		add(&h, i, kib[i] * KIB, kib[i] / 64, kib[i] / 64, 0);
-		if (i < n - 1)	/* before the third step: two rises */
+		if ((i >= 3 && i <= 6) || i == n - 1)
+			assert_true(mo_stairs(&h, true, NULL));
+		else
 			assert_false(mo_stairs(&h, true, NULL));
 	}
 	assert_int_not_equal(classify(&h).pattern, MO_PATTERN_GROWING);
@@ -129,8 +132,8 @@ static void test_doubling_stairs(void **state)
 	assert_int_equal(v.pattern, MO_PATTERN_GROWING);
 	assert_true(v.growth_bytes_per_s > 40 * KIB && v.growth_bytes_per_s < 50 * KIB);
 	assert_true(v.confidence > 0 && v.confidence <= 1);
-	/* not counted from zero, the first sample is no rise: two */
-	assert_false(mo_stairs(&h, false, NULL));
+	/* not counted from zero: the two doublings alone */
+	assert_true(mo_stairs(&h, false, NULL));
 
 	/* the next step is due within twice the longest gap (14 ticks): a
 	 * table that stopped growing is stairs no longer after 28 flat ticks */
@@ -146,6 +149,21 @@ static void test_doubling_stairs(void **state)
 		add(&cut, i, kib[i] * KIB, 1, 1, 0);
 	add(&cut, n, 4 * MB, 1, 1, 0);
 	assert_false(mo_stairs(&cut, true, NULL));
+}
+
+/* Steps of +30 % every 5 ticks: two are not enough (a cache topped up
+ * once), the third is. */
+static void test_small_stairs(void **state)
+{
+	struct mo_history h = { 0 };
+	double level = MB;
+
+	for (unsigned i = 0; i < 16; i++) {
+		if (i && i % 5 == 0)
+			level *= 1.3;
+		add(&h, i, (uint64_t)level, 16, 16, 0);
+		assert_true(mo_stairs(&h, false, NULL) == (i >= 15));
+	}
 }
 
 /* Steady growth is one long rise, a filled cache one short one: neither
@@ -617,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_limit_v2),
 		cmocka_unit_test(test_limit_v1_and_meminfo),
 		cmocka_unit_test(test_doubling_stairs),
+		cmocka_unit_test(test_small_stairs),
 		cmocka_unit_test(test_no_stairs),
 		cmocka_unit_test(test_rss_backs),
 	};

@@ -269,7 +269,9 @@ static void sites_judge(struct mo_growth_stage *gs, uint64_t now)
 
 	for (size_t i = 0; i < gs->nsites; i++) {
 		struct site *s = gs->sites[i];
+		struct mo_trace_entry *e;
 		struct mo_kgrowth g;
+		uint64_t last;
 
 		if (!s->seen) {
 			site_free(s);
@@ -282,8 +284,15 @@ static void sites_judge(struct mo_growth_stage *gs, uint64_t now)
 		g.k.stack_id = s->top_id;
 		g.g.bytes = s->bytes;
 		g.g.samples = s->samples;
-		if (judge(gs, &s->hist, &g, s->last_emit_ns, now) > 0)
+		/* one finding per stack and window, made by its own history or
+		 * by its site's */
+		e = mo_stacks_entry(gs->st, s->tgid, s->top_id);
+		last = e && e->last_emit_ns > s->last_emit_ns ? e->last_emit_ns : s->last_emit_ns;
+		if (judge(gs, &s->hist, &g, last, now) > 0) {
 			s->last_emit_ns = now;
+			if ((e = mo_stacks_entry(gs->st, s->tgid, s->top_id)))
+				e->last_emit_ns = now;
+		}
 	}
 	gs->nsites = keep;
 }
