@@ -664,6 +664,44 @@ static uint64_t own_rss(void)
 	return sum;
 }
 
+/* Go's growth stacks, as return addresses into each function: the first
+ * four start in the runtime and reach main.leakMap, the fifth starts
+ * there, the sixth (the GC's) is all runtime. */
+#define RA(f) ((uint64_t)(uintptr_t)(f) + 2)
+static void go_stacks(struct rig *r, uint64_t first_id, int n)
+{
+	const uint64_t st[6][4] = {
+		{ RA(go_evacuate), RA(go_mapassign), RA(go_leakmap), RA(go_main) },
+		{ RA(go_memclr), RA(go_mallocgc), RA(go_leakmap), RA(go_main) },
+		{ RA(go_mallocgc), RA(go_leakmap), RA(go_main), RA(go_main) },
+		{ RA(go_mapassign), RA(go_leakmap), RA(go_main), RA(go_main) },
+		{ RA(go_leakmap), RA(go_main), RA(go_main), RA(go_main) },
+		{ RA(go_scanobject), RA(go_gcdrain), RA(go_gcdrain), RA(go_gcdrain) },
+	};
+
+	for (int s = 0; s < n && s < 6; s++)
+		fk_add_stack(r->fk, first_id + (uint64_t)s, 4, st[s]);
+}
+#undef RA
+
+/* The fake kernel's RSS view of this process is its real one (its RSS is
+ * read: the resident stage checks it against /proc). */
+static void own_rss_watched(struct rig *r, uint32_t pid)
+{
+	r->fk->rss[0].pid = pid;
+	r->fk->rss[0].rss.seen = MO_RSS_RESIDENT;
+	r->fk->nrss = 1;
+}
+
+/* One pass's ten resident ticks from t, each reading our RSS. */
+static void own_rss_ticks(struct rig *r, uint64_t t)
+{
+	for (int k = 0; k < 10; k++) {
+		r->fk->rss[0].rss.anon = own_rss();
+		mo_resident_tick(r->rs, t + (uint64_t)k * MO_NSEC);
+	}
+}
+
 /*
  * A Go program's growth: the runtime faults the heap in from its own
  * functions, so the leaking function's growth is spread over stacks, none
@@ -680,28 +718,14 @@ static void test_growth_go_site(void **state)
 	struct mo_growth_stage *gs = mo_growth_new(&r->env, &r->fk->k, r->pt, r->st, r->f, r->rs, es);
 	uint64_t t = mo_clock_ns(CLOCK_BOOTTIME);
 	uint32_t pid = (uint32_t)getpid();
-	/* return addresses into each function */
-#define RA(f) ((uint64_t)(uintptr_t)(f) + 2)
-	const uint64_t st[6][4] = {
-		{ RA(go_evacuate), RA(go_mapassign), RA(go_leakmap), RA(go_main) },
-		{ RA(go_memclr), RA(go_mallocgc), RA(go_leakmap), RA(go_main) },
-		{ RA(go_mallocgc), RA(go_leakmap), RA(go_main), RA(go_main) },
-		{ RA(go_mapassign), RA(go_leakmap), RA(go_main), RA(go_main) },
-		{ RA(go_leakmap), RA(go_main), RA(go_main), RA(go_main) },
-		{ RA(go_scanobject), RA(go_gcdrain), RA(go_gcdrain), RA(go_gcdrain) },
-	};
-#undef RA
 	struct mo_event *leak = NULL;
 	const char *top[8] = { 0 };
 	char *held[12];
 
 	assert_true(pr && es && gs);
 	r->env.cfg.stack_dedup_window_ns = 3600 * MO_NSEC;
-	for (int s = 0; s < 6; s++)
-		fk_add_stack(r->fk, 301 + s, 4, st[s]);
-	r->fk->rss[0].pid = pid;
-	r->fk->rss[0].rss.seen = MO_RSS_RESIDENT;
-	r->fk->nrss = 1;
+	go_stacks(r, 301, 6);
+	own_rss_watched(r, pid);
 	for (int i = 1; i <= 12; i++, t += 10 * MO_NSEC) {
 		/* each stack 256 KiB + 60 KiB a pass: under 1 MiB for good */
 		for (int s = 0; s < 6; s++)
@@ -711,10 +735,7 @@ static void test_growth_go_site(void **state)
 		held[i - 1] = malloc(512 << 10);
 		assert_non_null(held[i - 1]);
 		memset(held[i - 1], i, 512 << 10);
-		for (int k = 0; k < 10; k++) {
-			r->fk->rss[0].rss.anon = own_rss();
-			mo_resident_tick(r->rs, t + (uint64_t)k * MO_NSEC);
-		}
+		own_rss_ticks(r, t);
 		mo_growth_periodic(gs, t + 10 * MO_NSEC);
 	}
 	for (int i = 0; i < 12; i++)
@@ -752,25 +773,14 @@ static void test_growth_go_stairs(void **state)
 	struct mo_growth_stage *gs = mo_growth_new(&r->env, &r->fk->k, r->pt, r->st, r->f, r->rs, NULL);
 	uint64_t t = mo_clock_ns(CLOCK_BOOTTIME);
 	uint32_t pid = (uint32_t)getpid();
-#define RA(f) ((uint64_t)(uintptr_t)(f) + 2)
-	const uint64_t st[4][4] = {
-		{ RA(go_evacuate), RA(go_mapassign), RA(go_leakmap), RA(go_main) },
-		{ RA(go_memclr), RA(go_mallocgc), RA(go_leakmap), RA(go_main) },
-		{ RA(go_mallocgc), RA(go_leakmap), RA(go_main), RA(go_main) },
-		{ RA(go_mapassign), RA(go_leakmap), RA(go_main), RA(go_main) },
-	};
-#undef RA
 	struct mo_event *leak = NULL;
 	char *held[2] = { NULL, NULL };
 	uint64_t sum = 0;
 
 	assert_non_null(gs);
 	r->env.cfg.stack_dedup_window_ns = 3600 * MO_NSEC;
-	for (int k = 0; k < 4; k++)
-		fk_add_stack(r->fk, 311 + k, 4, st[k]);
-	r->fk->rss[0].pid = pid;
-	r->fk->rss[0].rss.seen = MO_RSS_RESIDENT;
-	r->fk->nrss = 1;
+	go_stacks(r, 311, 4);	/* the four that start in the runtime */
+	own_rss_watched(r, pid);
 	for (int i = 1; i <= 17; i++, t += 10 * MO_NSEC) {
 		uint64_t each = i < 3 ? 256ULL << 10 : i < 17 ? 512ULL << 10 : 1000ULL << 10;
 
@@ -788,10 +798,7 @@ static void test_growth_go_stairs(void **state)
 			assert_non_null(held[i == 17]);
 			memset(held[i == 17], i, sz);
 		}
-		for (int k = 0; k < 10; k++) {
-			r->fk->rss[0].rss.anon = own_rss();
-			mo_resident_tick(r->rs, t + (uint64_t)k * MO_NSEC);
-		}
+		own_rss_ticks(r, t);
 		mo_growth_periodic(gs, t + 10 * MO_NSEC);
 		if (i < 17)
 			assert_int_equal(take_events(r, "leak", NULL), 0);

@@ -106,7 +106,7 @@ static const char *site_name(const struct mo_stack_trace *tr)
 }
 
 static void report(struct mo_growth_stage *gs, const struct mo_kgrowth *g,
-		   const struct mo_verdict *v, uint64_t now)
+		   const struct mo_verdict *v)
 {
 	pid_t pid = (pid_t)g->k.tgid;
 	const struct mo_stack_trace *tr = mo_stacks_trace(gs->st, g->k.tgid, g->k.stack_id);
@@ -133,16 +133,14 @@ static void report(struct mo_growth_stage *gs, const struct mo_kgrowth *g,
 	snprintf(why, sizeof(why), "resident memory growing at %s", site_name(tr));
 	if (gs->es)
 		mo_escalate_request(gs->es, pid, why);
-	(void)now;
 }
 
 /*
  * One analysis pass of a growth history, a stack's or a site's: g's bytes
  * are its new sample; g is reported (its stack the finding's) when the
  * history is growing (steadily, or in stairs: doubling containers), the
- * process's RSS grew with it and the last report is
- * older than the dedup window. 1 reported, -1 held back by the window, 0
- * otherwise.
+ * process's RSS grew with it and the last report is older than the dedup
+ * window. 1 reported, -1 held back by the window, 0 otherwise.
  */
 static int judge(struct mo_growth_stage *gs, struct mo_history *h, const struct mo_kgrowth *g,
 		 uint64_t last_emit_ns, uint64_t now)
@@ -168,8 +166,26 @@ static int judge(struct mo_growth_stage *gs, struct mo_history *h, const struct 
 		mo_stat_add(&gs->stats.suppressed, 1);
 		return -1;
 	}
-	report(gs, g, &v, now);
+	report(gs, g, &v);
 	return 1;
+}
+
+/* A stack's finding was made (r > 0) or held back by the window (r < 0),
+ * by its own history or by its site's: one per stack and window. */
+static void stack_judged(struct mo_growth_stage *gs, uint32_t tgid, uint64_t id, int r,
+			 uint64_t now)
+{
+	/* looked up again: the table grows (entries move) when stacks are named */
+	struct mo_trace_entry *e = r ? mo_stacks_entry(gs->st, tgid, id) : NULL;
+
+	if (!e)
+		return;
+	if (r < 0) {
+		e->suppressed++;
+		return;
+	}
+	e->last_emit_ns = now;
+	e->suppressed = 0;
 }
 
 static bool go_runtime(const char *sym)
@@ -272,6 +288,7 @@ static void sites_judge(struct mo_growth_stage *gs, uint64_t now)
 		struct mo_trace_entry *e;
 		struct mo_kgrowth g;
 		uint64_t last;
+		int r;
 
 		if (!s->seen) {
 			site_free(s);
@@ -288,11 +305,10 @@ static void sites_judge(struct mo_growth_stage *gs, uint64_t now)
 		 * by its site's */
 		e = mo_stacks_entry(gs->st, s->tgid, s->top_id);
 		last = e && e->last_emit_ns > s->last_emit_ns ? e->last_emit_ns : s->last_emit_ns;
-		if (judge(gs, &s->hist, &g, last, now) > 0) {
+		r = judge(gs, &s->hist, &g, last, now);
+		if (r > 0)
 			s->last_emit_ns = now;
-			if ((e = mo_stacks_entry(gs->st, s->tgid, s->top_id)))
-				e->last_emit_ns = now;
-		}
+		stack_judged(gs, s->tgid, s->top_id, r, now);
 	}
 	gs->nsites = keep;
 }
@@ -317,13 +333,7 @@ void mo_growth_periodic(struct mo_growth_stage *gs, uint64_t now)
 		if (!e || !(h = mo_stacks_history(gs->st, e)))
 			continue;
 		r = judge(gs, h, g, e->last_emit_ns, now);
-		if (r < 0)
-			e->suppressed++;
-		/* the entry may have moved: the table grows when stacks are named */
-		if (r > 0 && (e = mo_stacks_entry(gs->st, g->k.tgid, g->k.stack_id))) {
-			e->last_emit_ns = now;
-			e->suppressed = 0;
-		}
+		stack_judged(gs, g->k.tgid, g->k.stack_id, r, now);
 	}
 	sites_collect(gs, all, n);
 	sites_judge(gs, now);

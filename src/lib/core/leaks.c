@@ -125,7 +125,7 @@ static void report_group(struct mo_leaks *lk, const struct mo_leak_group *gi, ui
 	if (ev) {
 		ev->kind = kind;
 		ev->repeats = e ? e->suppressed : 0;
-		ev->rss_validated = e && e->hist && mo_history_rss_backs(e->hist);
+		ev->rss_validated = e && mo_history_rss_backs(e->hist);
 	}
 	mo_findings_emit(lk->f, ev);
 	e = mo_stacks_entry(lk->st, gi->tgid, gi->stack_id);
