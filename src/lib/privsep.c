@@ -193,8 +193,14 @@ static int serve_lookup(int sock, struct mo_symfiles *fs, uint32_t handle, uint6
 		m->frame.inlined = f[i].inlined;
 		m->frame.has_symbol = f[i].symbol != NULL;
 		m->frame.has_file = f[i].file != NULL;
+		/* a linkage name too long for a message goes without: the
+		 * demangled name stays */
+		m->frame.has_linkage = f[i].symbol && f[i].linkage && f[i].linkage[0] &&
+				       strlen(f[i].linkage) <= MO_SYMFILE_MAX_NAME;
 		snprintf(m->frame.symbol, sizeof(m->frame.symbol), "%s", f[i].symbol ? f[i].symbol : "");
 		snprintf(m->frame.file, sizeof(m->frame.file), "%s", f[i].file ? f[i].file : "");
+		snprintf(m->frame.linkage, sizeof(m->frame.linkage), "%s",
+			 m->frame.has_linkage ? f[i].linkage : "");
 		err = mo_ps_send(sock, m, -1);
 	}
 	free(m);
@@ -870,9 +876,11 @@ static int ps_lookup(void *ctx, uint32_t handle, uint64_t vaddr, struct mo_symfr
 		f[k].inlined = m->frame.inlined;
 		f[k].symbol = m->frame.has_symbol ? strdup(m->frame.symbol) : NULL;
 		f[k].file = m->frame.has_file ? strdup(m->frame.file) : NULL;
+		f[k].linkage = m->frame.has_linkage ? strdup(m->frame.linkage) : NULL;
 		k++;
 		if ((m->frame.has_symbol && !f[k - 1].symbol) ||
-		    (m->frame.has_file && !f[k - 1].file)) {
+		    (m->frame.has_file && !f[k - 1].file) ||
+		    (m->frame.has_linkage && !f[k - 1].linkage)) {
 			end_child(p, WHY_DIED, NULL);
 			err = -ENOMEM;
 		}

@@ -213,8 +213,11 @@ int mo_ps_encode(const struct mo_ps_msg *m, uint8_t *buf, size_t cap)
 		put_u8(&w, m->frame.inlined);
 		put_u8(&w, m->frame.has_symbol);
 		put_u8(&w, m->frame.has_file);
+		put_u8(&w, m->frame.has_linkage);
+		w.bad |= m->frame.has_linkage && (!m->frame.has_symbol || !m->frame.linkage[0]);
 		put_str(&w, m->frame.has_symbol ? m->frame.symbol : "");
 		put_str(&w, m->frame.has_file ? m->frame.file : "");
+		put_str(&w, m->frame.has_linkage ? m->frame.linkage : "");
 		break;
 	case MO_PS_DONE:
 		w.bad |= !errno_value(m->done.err);
@@ -314,10 +317,14 @@ int mo_ps_decode(const uint8_t *buf, size_t len, struct mo_ps_msg *m)
 		m->frame.inlined = get_bool(&r);
 		m->frame.has_symbol = get_bool(&r);
 		m->frame.has_file = get_bool(&r);
+		m->frame.has_linkage = get_bool(&r);
 		get_str(&r, m->frame.symbol);
 		get_str(&r, m->frame.file);
+		get_str(&r, m->frame.linkage);
 		r.bad |= (!m->frame.has_symbol && m->frame.symbol[0]) ||
-			 (!m->frame.has_file && m->frame.file[0]);
+			 (!m->frame.has_file && m->frame.file[0]) ||
+			 (!m->frame.has_linkage && m->frame.linkage[0]) ||
+			 (m->frame.has_linkage && (!m->frame.has_symbol || !m->frame.linkage[0]));
 		break;
 	case MO_PS_DONE:
 		m->done.err = (int32_t)get_u32(&r);

@@ -18,7 +18,8 @@
  * the next is sent:
  *   UNWIND  u64 max_rows + fd     -> ROWS_HEAD, ROWS..., DONE
  *   OPEN    str modname + fd      -> (DEBUG_REQ/DEBUG_FD)..., OPENED | DONE(err)
- *   LOOKUP  u32 handle, u64 vaddr -> FRAME..., DONE
+ *   LOOKUP  u32 handle, u64 vaddr -> FRAME..., DONE (names demangled by
+ *           the parser, the name in the file beside them)
  *   CLOSE   u32 handle            (no answer)
  * While an OPEN runs the parser may ask for debug files: DEBUG_REQ (u8
  * where, str name), answered by DEBUG_FD (i32 err, + fd when 0).
@@ -93,8 +94,12 @@ struct mo_ps_msg {
 			int32_t line;
 			bool inlined;
 			bool has_symbol, has_file;
+			/* the name in the file when symbol is its demangled
+			 * form (only with a symbol, never empty) */
+			bool has_linkage;
 			char symbol[MO_SYMFILE_MAX_NAME + 1];
 			char file[MO_SYMFILE_MAX_NAME + 1];
+			char linkage[MO_SYMFILE_MAX_NAME + 1];
 		} frame;
 		struct {
 			int32_t err;	/* 0 or -errno */

@@ -61,7 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case MO_PS_FRAME:
 			check_str(m.frame.symbol);
 			check_str(m.frame.file);
+			check_str(m.frame.linkage);
 			CHECK(m.frame.has_symbol || !m.frame.symbol[0]);
+			CHECK(m.frame.has_linkage ? m.frame.has_symbol && m.frame.linkage[0]
+						  : !m.frame.linkage[0]);
 			break;
 		case MO_PS_DEBUG_REQ:
 			check_str(m.debug_req.name);

@@ -48,6 +48,13 @@
 
 NOINL int privsep_probe_fn(int x) { KEEP(x); return x * 7 + (int)(getpid() % 5); }
 
+/* C functions under the names a C++ and a Rust compiler give them. */
+NOINL int cxx_named(int x) __asm__("_ZN2mo6detail5countEPKcm");
+NOINL int cxx_named(int x) { KEEP(x); return x + 3; }
+NOINL int rust_named(int x) __asm__("_ZN7mycrate4leak17h0123456789abcdefE");
+NOINL int rust_named(int x) { KEEP(x); return x + 4; }
+#define MANGLED_REPLY "_ZN2mo6detail5countEPKcm"
+
 void __lsan_do_leak_check(void) __attribute__((weak));
 
 /* ------------------------------------------------------ hostile parsers */
@@ -83,8 +90,12 @@ static int hostile(const char *mode)
 	for (int i = 0; i < 32; i++)
 		rows[i] = (struct mo_unwind_row){ .pc = (uint32_t)(31 - i) * 16, .cfa = 1 };
 	while (mo_ps_recv(sock, buf, &m, &fd, 0) == 0) {
-		if (fd >= 0)
-			close(fd);
+		/* kept open for this request, closed before the next */
+		static int held = -1;
+
+		if (held >= 0)
+			close(held);
+		held = fd;
 		if (!strcmp(mode, "crash")) {
 			/* the kernel's default action, not a sanitizer's report */
 			signal(SIGSEGV, SIG_DFL);
@@ -179,6 +190,30 @@ static int hostile(const char *mode)
 			memset(&r, 0, sizeof(r));
 			r.type = MO_PS_OPENED;
 			snprintf(r.opened.info.build_id, sizeof(r.opened.info.build_id), "%s", got);
+			send_msg(sock, &r);
+		} else if (!strcmp(mode, "mangled") && m.type == MO_PS_OPEN) {
+			/* the file read for real (its segments place the
+			 * addresses), its names then sent as in the file */
+			static struct mo_symfiles *fs;
+			uint32_t h;
+
+			if (!fs)
+				fs = mo_symfiles_new();
+			memset(&r, 0, sizeof(r));
+			r.type = MO_PS_OPENED;
+			if (mo_symfiles_open(fs, dup(fd), "self", NULL, &r.opened.info, &h))
+				_exit(5);
+			r.opened.handle = h;
+			send_msg(sock, &r);
+		} else if (!strcmp(mode, "mangled") && m.type == MO_PS_LOOKUP) {
+			memset(&r, 0, sizeof(r));
+			r.type = MO_PS_FRAME;
+			r.frame.has_symbol = true;
+			strcpy(r.frame.symbol, MANGLED_REPLY);
+			send_msg(sock, &r);
+			memset(&r, 0, sizeof(r));
+			r.type = MO_PS_DONE;
+			r.done.count = 1;
 			send_msg(sock, &r);
 		} else if (!strcmp(mode, "debug-flood") && m.type == MO_PS_OPEN) {
 			for (int i = 0; i < 20; i++) {
@@ -595,6 +630,72 @@ static void test_symbols_equal_and_respawn(void **state)
 	mo_privsep_free(p);
 }
 
+/* Mangled names come back demangled from the child, which keeps the name
+ * in the file beside them: a C++ and a Rust (legacy) name. */
+static void test_demangled_by_child(void **state)
+{
+	struct mo_symbolizer *s = mo_symbolizer_new();
+	struct mo_privsep *p = client(NULL, 0);
+	struct mo_symsource src;
+	uint64_t ips[] = { (uint64_t)(uintptr_t)cxx_named, (uint64_t)(uintptr_t)rust_named,
+			   (uint64_t)(uintptr_t)privsep_probe_fn };
+	static const char *const want[][2] = {
+		{ "mo::detail::count(char const*, unsigned long)", "_ZN2mo6detail5countEPKcm" },
+		{ "mycrate::leak", "_ZN7mycrate4leak17h0123456789abcdefE" },
+		{ "privsep_probe_fn", NULL },
+	};
+	struct mo_frame *f;
+	size_t n;
+
+	assert_non_null(s);
+	mo_privsep_symsource(p, &src);
+	assert_int_equal(mo_symbolizer_set_source(s, &src), 0);
+	for (size_t i = 0; i < 3; i++) {
+		/* one at a time: later frames are looked up as return addresses */
+		assert_int_equal(mo_symbolize(s, getpid(), &ips[i], 1, &f, &n), 0);
+		assert_int_equal(n, 1);
+		assert_non_null(f[0].symbol);
+		assert_string_equal(f[0].symbol, want[i][0]);
+		if (want[i][1])
+			assert_string_equal(f[0].linkage_name, want[i][1]);
+		else
+			assert_null(f[0].linkage_name);
+		mo_frames_free(f, n);
+	}
+	assert_int_equal(mo_privsep_child(p) > 0, 1);
+	mo_symbolizer_free(s);
+	mo_privsep_free(p);
+	KEEP(cxx_named(1) + rust_named(2));
+}
+
+/* Names from the parser are used as they come: a mangled name the parser
+ * did not demangle is not demangled here (the demangler would read what
+ * the traced user wrote, in the privileged process). */
+static void test_not_demangled_here(void **state)
+{
+	struct mo_symbolizer *s = mo_symbolizer_new();
+	struct mo_privsep *p = client("mangled", 0);
+	struct mo_privsep_stats st;
+	struct mo_symsource src;
+	uint64_t ip = (uint64_t)(uintptr_t)privsep_probe_fn;
+	struct mo_frame *f;
+	size_t n;
+
+	assert_non_null(s);
+	mo_privsep_symsource(p, &src);
+	assert_int_equal(mo_symbolizer_set_source(s, &src), 0);
+	assert_int_equal(mo_symbolize(s, getpid(), &ip, 1, &f, &n), 0);
+	assert_int_equal(n, 1);
+	assert_non_null(f[0].symbol);
+	assert_string_equal(f[0].symbol, MANGLED_REPLY);
+	assert_null(f[0].linkage_name);
+	mo_frames_free(f, n);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.died + st.timeouts + st.protocol, 0);
+	mo_symbolizer_free(s);
+	mo_privsep_free(p);
+}
+
 /* A parser that dies on a file: that file loses its rows, the next child
  * starts at once the first time, then later and later (-EAGAIN meanwhile). */
 static void test_crash_backoff(void **state)
@@ -814,6 +915,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_rows_equal),
 		cmocka_unit_test(test_symbols_equal_and_respawn),
+		cmocka_unit_test(test_demangled_by_child),
+		cmocka_unit_test(test_not_demangled_here),
 		cmocka_unit_test(test_crash_backoff),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_deaf_child),
