@@ -56,16 +56,21 @@ static void put_u64(struct wr *w, uint64_t v)
 	put(w, &v, 8);
 }
 
-static void put_str(struct wr *w, const char *s)
+static void put_strn(struct wr *w, const char *s, size_t max)
 {
-	size_t n = strnlen(s, MO_SYMFILE_MAX_NAME + 1);
+	size_t n = strnlen(s, max + 1);
 
-	if (n > MO_SYMFILE_MAX_NAME) {
+	if (n > max) {
 		w->bad = true;
 		return;
 	}
 	put_u16(w, (uint16_t)n);
 	put(w, s, n);
+}
+
+static void put_str(struct wr *w, const char *s)
+{
+	put_strn(w, s, MO_SYMFILE_MAX_NAME);
 }
 
 static void get(struct rd *r, void *v, size_t n)
@@ -111,13 +116,13 @@ static uint64_t get_u64(struct rd *r)
 	return v;
 }
 
-/* A string into out (MO_SYMFILE_MAX_NAME + 1 bytes), NUL-terminated. */
-static void get_str(struct rd *r, char *out)
+/* A string of at most max bytes into out (max + 1 bytes), NUL-terminated. */
+static void get_strn(struct rd *r, char *out, size_t max)
 {
 	uint16_t n = get_u16(r);
 
 	out[0] = '\0';
-	if (n > MO_SYMFILE_MAX_NAME)
+	if (n > max)
 		r->bad = true;
 	get(r, out, r->bad ? 0 : n);
 	if (r->bad)
@@ -125,6 +130,11 @@ static void get_str(struct rd *r, char *out)
 	out[n] = '\0';
 	if (memchr(out, '\0', n))
 		r->bad = true;
+}
+
+static void get_str(struct rd *r, char *out)
+{
+	get_strn(r, out, MO_SYMFILE_MAX_NAME);
 }
 
 static bool get_bool(struct rd *r)
@@ -141,6 +151,7 @@ bool mo_ps_carries_fd(const struct mo_ps_msg *m)
 	switch (m->type) {
 	case MO_PS_UNWIND:
 	case MO_PS_OPEN:
+	case MO_PS_FUNCS:
 		return true;
 	case MO_PS_DEBUG_FD:
 		return m->debug_fd.err == 0;
@@ -229,6 +240,35 @@ int mo_ps_encode(const struct mo_ps_msg *m, uint8_t *buf, size_t cap)
 			 m->debug_req.where >= MO_DEBUG_WHERE_END;
 		put_u8(&w, m->debug_req.where);
 		put_str(&w, m->debug_req.name);
+		break;
+	case MO_PS_FUNCS:
+		w.bad |= !m->funcs.n || m->funcs.n > MO_PS_MAX_FUNCS;
+		put_u32(&w, m->funcs.n);
+		for (uint32_t k = 0; !w.bad && k < m->funcs.n; k++) {
+			w.bad |= !m->funcs.names[k][0];
+			put_strn(&w, m->funcs.names[k], MO_PS_FUNC_NAME_MAX);
+		}
+		break;
+	case MO_PS_FOUND:
+		w.bad |= !m->found.n || m->found.n > MO_PS_MAX_FUNCS;
+		put_u32(&w, m->found.n);
+		for (uint32_t k = 0; !w.bad && k < m->found.n; k++) {
+			const struct mo_ps_func *f = &m->found.f[k];
+
+			put_u8(&w, f->found);
+			if (!f->found) {
+				/* one encoding: a name not found carries nothing */
+				w.bad |= f->vaddr || f->file_offset || f->size || f->code_len;
+				continue;
+			}
+			w.bad |= f->code_len > MO_PS_FUNC_CODE;
+			put_u64(&w, f->vaddr);
+			put_u64(&w, f->file_offset);
+			put_u64(&w, f->size);
+			put_u8(&w, f->code_len);
+			if (!w.bad)
+				put(&w, f->code, f->code_len);
+		}
 		break;
 	default:
 		return -EINVAL;
@@ -336,6 +376,35 @@ int mo_ps_decode(const uint8_t *buf, size_t len, struct mo_ps_msg *m)
 		get_str(&r, m->debug_req.name);
 		r.bad |= m->debug_req.where < MO_DEBUG_BUILD_ID ||
 			 m->debug_req.where >= MO_DEBUG_WHERE_END;
+		break;
+	case MO_PS_FUNCS:
+		m->funcs.n = get_u32(&r);
+		if (!m->funcs.n || m->funcs.n > MO_PS_MAX_FUNCS)
+			return -EPROTO;
+		for (uint32_t k = 0; !r.bad && k < m->funcs.n; k++) {
+			get_strn(&r, m->funcs.names[k], MO_PS_FUNC_NAME_MAX);
+			r.bad |= !m->funcs.names[k][0];
+		}
+		break;
+	case MO_PS_FOUND:
+		m->found.n = get_u32(&r);
+		if (!m->found.n || m->found.n > MO_PS_MAX_FUNCS)
+			return -EPROTO;
+		for (uint32_t k = 0; !r.bad && k < m->found.n; k++) {
+			struct mo_ps_func *f = &m->found.f[k];
+
+			memset(f, 0, sizeof(*f));
+			f->found = get_bool(&r);
+			if (!f->found)
+				continue;
+			f->vaddr = get_u64(&r);
+			f->file_offset = get_u64(&r);
+			f->size = get_u64(&r);
+			f->code_len = get_u8(&r);
+			if (f->code_len > MO_PS_FUNC_CODE)
+				return -EPROTO;
+			get(&r, f->code, f->code_len);
+		}
 		break;
 	default:
 		return -EPROTO;

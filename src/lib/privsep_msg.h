@@ -21,6 +21,8 @@
  *   LOOKUP  u32 handle, u64 vaddr -> FRAME..., DONE (names demangled by
  *           the parser, the name in the file beside them)
  *   CLOSE   u32 handle            (no answer)
+ *   FUNCS   u32 n, n names + fd   -> FOUND (n entries, in the request's
+ *           order) | DONE(err): elfsym.h's mo_elf_find_funcs_fd
  * While an OPEN runs the parser may ask for debug files: DEBUG_REQ (u8
  * where, str name), answered by DEBUG_FD (i32 err, + fd when 0).
  */
@@ -36,6 +38,11 @@
 #include "symfile.h"
 
 #define MO_PS_MAX_MSG 65536
+/* names in one FUNCS request, and the longest name */
+#define MO_PS_MAX_FUNCS 192
+#define MO_PS_FUNC_NAME_MAX 127
+/* code bytes of a FOUND entry (struct mo_elf_func's) */
+#define MO_PS_FUNC_CODE 64
 #define MO_PS_HDR 8
 /* rows in one ROWS message */
 #define MO_PS_ROWS_PER_MSG ((MO_PS_MAX_MSG - MO_PS_HDR) / sizeof(struct mo_unwind_row))
@@ -46,12 +53,25 @@ enum mo_ps_type {
 	MO_PS_LOOKUP,
 	MO_PS_CLOSE,
 	MO_PS_DEBUG_FD,
+	MO_PS_FUNCS,
 	MO_PS_ROWS_HEAD = 16,
 	MO_PS_ROWS,
 	MO_PS_OPENED,
 	MO_PS_FRAME,
 	MO_PS_DONE,
 	MO_PS_DEBUG_REQ,
+	MO_PS_FOUND,
+};
+
+/* One name of a FUNCS request as FOUND answers it: all zero when not
+ * found; else code_len <= MO_PS_FUNC_CODE bytes of code. */
+struct mo_ps_func {
+	bool found;
+	uint64_t vaddr;
+	uint64_t file_offset;
+	uint64_t size;
+	uint8_t code_len;
+	uint8_t code[MO_PS_FUNC_CODE];
 };
 
 struct mo_ps_msg {
@@ -109,6 +129,15 @@ struct mo_ps_msg {
 			uint8_t where;	/* enum mo_debug_where */
 			char name[MO_SYMFILE_MAX_NAME + 1];
 		} debug_req;
+		struct {
+			uint32_t n;	/* 1..MO_PS_MAX_FUNCS */
+			/* each 1..MO_PS_FUNC_NAME_MAX bytes */
+			char names[MO_PS_MAX_FUNCS][MO_PS_FUNC_NAME_MAX + 1];
+		} funcs;
+		struct {
+			uint32_t n;	/* 1..MO_PS_MAX_FUNCS */
+			struct mo_ps_func f[MO_PS_MAX_FUNCS];
+		} found;
 	};
 };
 
