@@ -296,6 +296,12 @@ int mo_privsep_serve(int sock)
 		case MO_PS_FUNCS:
 			err = serve_funcs(sock, fd, c.msg);
 			break;
+		case MO_PS_BUILD_ID:
+			err = mo_elf_build_id_fd(fd, c.msg->id.hex, sizeof(c.msg->id.hex));
+			close(fd);
+			c.msg->type = MO_PS_ID;
+			err = err ? reply_done(sock, err, 0) : mo_ps_send(sock, c.msg, -1);
+			break;
 		default:	/* a reply where a request belongs */
 			if (fd >= 0)
 				close(fd);
@@ -838,6 +844,38 @@ int mo_privsep_find_funcs(void *ctx, int fd, struct mo_elf_func *funcs, size_t n
 	if (r < 0)
 		clear_funcs(funcs, n);
 	return r < 0 ? r : found;
+}
+
+int mo_privsep_build_id(void *ctx, int fd, char *out, size_t outlen)
+{
+	struct mo_privsep *p = ctx;
+	struct mo_ps_msg *m = &p->msg;
+	char file[512];
+	int err;
+
+	if (!out || !outlen || fd < 0)
+		return -EINVAL;
+	out[0] = '\0';
+	mo_fd_target(fd, file, sizeof(file));	/* for messages */
+	pthread_mutex_lock(&p->lock);
+	err = need_child(p);
+	if (err)
+		goto out;
+	m->type = MO_PS_BUILD_ID;
+	err = send_req(p, m, fd, file);
+	if (err || (err = next(p, deadline(p), NULL, file)))
+		goto out;
+	if (m->type == MO_PS_DONE)
+		err = m->done.err && !m->done.count ? m->done.err : violation(p, -1, file);
+	else if (m->type != MO_PS_ID)
+		err = violation(p, -1, file);
+	else if (strlen(m->id.hex) >= outlen)
+		err = -ENOSPC;
+	else
+		memcpy(out, m->id.hex, strlen(m->id.hex) + 1);
+out:
+	pthread_mutex_unlock(&p->lock);
+	return err;
 }
 
 /* The file of remote r opened in the running child. 0, -ECHILD (the child

@@ -77,6 +77,10 @@ int mo_privsep_build_rows(void *ctx, int fd, size_t max_rows, struct mo_unwind_t
  */
 int mo_privsep_find_funcs(void *ctx, int fd, struct mo_elf_func *funcs, size_t n);
 
+/* elfsym.h's mo_elf_build_id_fd through the child (ctx: the client):
+ * errors as mo_privsep_find_funcs. */
+int mo_privsep_build_id(void *ctx, int fd, char *out, size_t outlen);
+
 void mo_privsep_stats(const struct mo_privsep *p, struct mo_privsep_stats *out);
 
 /* The running child's pid, or 0. */

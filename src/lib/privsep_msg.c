@@ -152,12 +152,23 @@ bool mo_ps_carries_fd(const struct mo_ps_msg *m)
 	case MO_PS_UNWIND:
 	case MO_PS_OPEN:
 	case MO_PS_FUNCS:
+	case MO_PS_BUILD_ID:
 		return true;
 	case MO_PS_DEBUG_FD:
 		return m->debug_fd.err == 0;
 	default:
 		return false;
 	}
+}
+
+/* A build id as hex: 1 to 64 bytes, two lowercase digits each. */
+static bool build_id_hex(const char *s)
+{
+	size_t n = strnlen(s, 2 * 64 + 1);
+
+	if (!n || n % 2 || n > 2 * 64)
+		return false;
+	return strspn(s, "0123456789abcdef") == n;
 }
 
 static bool errno_value(int32_t err)
@@ -248,6 +259,12 @@ int mo_ps_encode(const struct mo_ps_msg *m, uint8_t *buf, size_t cap)
 			w.bad |= !m->funcs.names[k][0];
 			put_strn(&w, m->funcs.names[k], MO_PS_FUNC_NAME_MAX);
 		}
+		break;
+	case MO_PS_BUILD_ID:
+		break;
+	case MO_PS_ID:
+		w.bad |= !build_id_hex(m->id.hex);
+		put_strn(&w, m->id.hex, 2 * 64);
 		break;
 	case MO_PS_FOUND:
 		w.bad |= !m->found.n || m->found.n > MO_PS_MAX_FUNCS;
@@ -385,6 +402,12 @@ int mo_ps_decode(const uint8_t *buf, size_t len, struct mo_ps_msg *m)
 			get_strn(&r, m->funcs.names[k], MO_PS_FUNC_NAME_MAX);
 			r.bad |= !m->funcs.names[k][0];
 		}
+		break;
+	case MO_PS_BUILD_ID:
+		break;
+	case MO_PS_ID:
+		get_strn(&r, m->id.hex, 2 * 64);
+		r.bad |= !build_id_hex(m->id.hex);
 		break;
 	case MO_PS_FOUND:
 		m->found.n = get_u32(&r);

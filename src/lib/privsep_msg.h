@@ -23,6 +23,8 @@
  *   CLOSE   u32 handle            (no answer)
  *   FUNCS   u32 n, n names + fd   -> FOUND (n entries, in the request's
  *           order) | DONE(err): elfsym.h's mo_elf_find_funcs_fd
+ *   BUILD_ID fd                   -> ID (str: lowercase hex, an even number
+ *           of 2..128 digits) | DONE(err): elfsym.h's mo_elf_build_id_fd
  * While an OPEN runs the parser may ask for debug files: DEBUG_REQ (u8
  * where, str name), answered by DEBUG_FD (i32 err, + fd when 0).
  */
@@ -54,6 +56,7 @@ enum mo_ps_type {
 	MO_PS_CLOSE,
 	MO_PS_DEBUG_FD,
 	MO_PS_FUNCS,
+	MO_PS_BUILD_ID,
 	MO_PS_ROWS_HEAD = 16,
 	MO_PS_ROWS,
 	MO_PS_OPENED,
@@ -61,6 +64,7 @@ enum mo_ps_type {
 	MO_PS_DONE,
 	MO_PS_DEBUG_REQ,
 	MO_PS_FOUND,
+	MO_PS_ID,
 };
 
 /* One name of a FUNCS request as FOUND answers it: all zero when not
@@ -138,6 +142,9 @@ struct mo_ps_msg {
 			uint32_t n;	/* 1..MO_PS_MAX_FUNCS */
 			struct mo_ps_func f[MO_PS_MAX_FUNCS];
 		} found;
+		struct {
+			char hex[2 * 64 + 1];
+		} id;
 	};
 };
 

@@ -80,6 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				CHECK(m.funcs.names[k][0] &&
 				      strlen(m.funcs.names[k]) <= MO_PS_FUNC_NAME_MAX);
 			break;
+		case MO_PS_ID:
+			CHECK(strlen(m.id.hex) >= 2 && strlen(m.id.hex) % 2 == 0 &&
+			      strspn(m.id.hex, "0123456789abcdef") == strlen(m.id.hex));
+			break;
 		case MO_PS_FOUND:
 			CHECK(m.found.n >= 1 && m.found.n <= MO_PS_MAX_FUNCS);
 			for (uint32_t k = 0; k < m.found.n; k++) {

@@ -252,6 +252,12 @@ static int hostile(const char *mode)
 			else if (!strcmp(mode, "funcs-rows"))	/* another reply's type */
 				r.type = MO_PS_ROWS_HEAD;
 			send_msg(sock, &r);
+		} else if (!strcmp(mode, "bad-id") && m.type == MO_PS_BUILD_ID) {
+			/* uppercase digits: not what a build id is sent as */
+			uint8_t raw[MO_PS_HDR + 2 + 8] = { MO_PS_ID, 0, 0, 0, 10, 0, 0, 0, 8, 0 };
+
+			memcpy(raw + MO_PS_HDR + 2, "FEEDFACE", 8);
+			send_raw(sock, raw, sizeof(raw), -1);
 		} else if (!strcmp(mode, "debug-flood") && m.type == MO_PS_OPEN) {
 			for (int i = 0; i < 20; i++) {
 				r.type = MO_PS_DEBUG_REQ;
@@ -348,6 +354,23 @@ static int open_libc(void)
 {
 	int fd = mo_safe_open(LIBC, NULL, 0, NULL);
 
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* A copy of file without its build id at path (a mkstemp template),
+ * opened. */
+static int copy_without_id(const char *file, char *path)
+{
+	char cmd[2 * PATH_MAX + 64];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "objcopy --remove-section .note.gnu.build-id '%s' '%s'", file,
+		 path);
+	assert_int_equal(system(cmd), 0);
+	fd = mo_safe_open(path, NULL, 0, NULL);
 	assert_true(fd >= 0);
 	return fd;
 }
@@ -949,6 +972,51 @@ static void test_funcs_refused(void **state)
 	close(fd);
 }
 
+/* Build ids through the child: libc's as read here, a file without one
+ * and one that is not ELF refused alike, a buffer too small; a parser that
+ * dies or sends what is not a build id: -ECHILD, counted. */
+static void test_build_id(void **state)
+{
+	char here[160], there[160], path[] = "/tmp/mo-privsep-noid2.XXXXXX";
+	struct mo_privsep *p = client(NULL, 0), *crash = client("crash", 0),
+			  *liar = client("bad-id", 0);
+	struct mo_privsep_stats st;
+	int fd = open_libc(), noid, notelf, fds0;
+
+	assert_int_equal(mo_elf_build_id_fd(fd, here, sizeof(here)), 0);
+	assert_int_equal(mo_elf_build_id(LIBC, there, sizeof(there)), 0);
+	assert_string_equal(here, there);
+	assert_int_equal(mo_privsep_build_id(p, fd, there, sizeof(there)), 0);
+	assert_string_equal(there, here);
+	assert_int_equal(mo_privsep_build_id(p, fd, there, 8), -ENOSPC);
+	noid = copy_without_id(LIBC, path);
+	assert_int_equal(mo_elf_build_id_fd(noid, here, sizeof(here)), -ENODATA);
+	assert_int_equal(mo_privsep_build_id(p, noid, there, sizeof(there)), -ENODATA);
+	notelf = mo_safe_open("/etc/passwd", NULL, 0, NULL);
+	assert_true(notelf >= 0);
+	assert_int_equal(mo_privsep_build_id(p, notelf, there, sizeof(there)), -ENOEXEC);
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.starts, 1);
+	assert_int_equal(st.died + st.timeouts + st.protocol, 0);
+
+	fds0 = count_fds();
+	assert_int_equal(mo_privsep_build_id(crash, fd, there, sizeof(there)), -ECHILD);
+	mo_privsep_stats(crash, &st);
+	assert_int_equal(st.died, 1);
+	assert_int_equal(mo_privsep_build_id(liar, fd, there, sizeof(there)), -ECHILD);
+	assert_string_equal(there, "");
+	mo_privsep_stats(liar, &st);
+	assert_int_equal(st.protocol, 1);
+	assert_int_equal(count_fds(), fds0);
+	close(notelf);
+	close(noid);
+	close(fd);
+	unlink(path);
+	mo_privsep_free(p);
+	mo_privsep_free(crash);
+	mo_privsep_free(liar);
+}
+
 /* attach.c reads allocator files through the reader the observer sets: a
  * parser that dies makes the choice of allocator fail with -ECHILD (and
  * words saying so), not fall back to another file; the real parser is
@@ -1084,22 +1152,15 @@ static int child_fds(pid_t pid)
  * in the child. */
 static void test_child_files_bounded(void **state)
 {
-	char path[] = "/tmp/mo-privsep-noid.XXXXXX", cmd[PATH_MAX + 128];
+	char path[] = "/tmp/mo-privsep-noid.XXXXXX";
 	struct mo_privsep *p = client(NULL, 0);
 	struct mo_symsource src;
 	struct mo_symfile_info info;
 	struct mo_symframe *f;
 	static uint32_t h[700];
 	size_t n;
-	int fd = mkstemp(path);
+	int fd = copy_without_id(self, path);
 
-	assert_true(fd >= 0);
-	close(fd);
-	snprintf(cmd, sizeof(cmd), "objcopy --remove-section .note.gnu.build-id '%s' '%s'", self,
-		 path);
-	assert_int_equal(system(cmd), 0);
-	fd = mo_safe_open(path, NULL, 0, NULL);
-	assert_true(fd >= 0);
 	mo_privsep_symsource(p, &src);
 	for (int i = 0; i < 700; i++) {
 		assert_int_equal(src.open(src.ctx, dup(fd), getpid(), path, &info, &h[i]), 0);
@@ -1210,6 +1271,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_funcs_records),
 		cmocka_unit_test(test_funcs_refused),
 		cmocka_unit_test(test_attach_reader),
+		cmocka_unit_test(test_build_id),
 		cmocka_unit_test(test_crash_backoff),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_deaf_child),
