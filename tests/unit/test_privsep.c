@@ -1020,15 +1020,15 @@ static void test_build_id(void **state)
 /* attach.c reads allocator files through the reader the observer sets: a
  * parser that dies makes the choice of allocator fail with -ECHILD (and
  * words saying so), not fall back to another file; the real parser is
- * asked (it starts) and makes libc the choice, as it is here. (A prefix
+ * asked (it starts) and chooses a file that defines malloc. (A prefix
  * of its own keeps the failed lookup out of the next one: attach.c keeps
  * results by file and prefix.) */
 static void test_attach_reader(void **state)
 {
 	struct mo_privsep *bad = client("crash", 0), *good = client(NULL, 0);
 	struct mo_allocator a = { .fd = -1 };
+	struct mo_elf_func mf[2] = { { .name = "malloc" }, { .name = "free" } };
 	struct mo_privsep_stats st;
-	struct stat s1, s2;
 
 	mo_attach_set_reader(mo_privsep_find_funcs, bad);
 	assert_ptr_equal(mo_attach_reader_ctx(), bad);
@@ -1043,9 +1043,9 @@ static void test_attach_reader(void **state)
 	mo_privsep_stats(good, &st);
 	assert_int_equal(st.starts, 1);
 	assert_int_equal(st.died + st.timeouts + st.protocol, 0);
-	assert_int_equal(fstat(a.fd, &s1), 0);
-	assert_int_equal(stat(LIBC, &s2), 0);
-	assert_true(s1.st_ino == s2.st_ino && s1.st_dev == s2.st_dev);
+	/* libc, or the sanitizer's runtime that replaces its malloc: a file
+	 * that defines both, read here */
+	assert_int_equal(mo_elf_find_funcs_fd(a.fd, mf, 2), 2);
 	mo_attach_set_reader(NULL, NULL);
 	assert_null(mo_attach_reader_ctx());
 	mo_allocator_close(&a);
