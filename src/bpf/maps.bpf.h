@@ -177,6 +177,66 @@ struct {
 } cut_scratch SEC(".maps");
 
 /*
+ * rss_stat's per-CPU memory of the counter totals it last handled, direct
+ * mapped by mm and member. The kernel's RSS counters are percpu_counters:
+ * a change adds to the CPU's local count and reaches the total read here
+ * only once a batch (32 pages or more) is folded in, so about 31 events in
+ * 32 leave the total as it was. An event that finds, on its CPU, the slot
+ * of its mm and member holding the total it reads has nothing new to tell
+ * and ends there, before the owner and the rss table are looked up. A
+ * total that changed and came back while another CPU handled it was
+ * stored back by that CPU too, so the rss table already holds it; a slot
+ * taken by another mm (collision, or a freed mm's address reused) only
+ * sends the next event the long way.
+ */
+#define MO_RSS_SEEN_SLOTS 512
+
+struct rss_seen {
+	__u64 tag;		/* rss_seen_tag(); 0: empty */
+	__s64 pages;		/* the total then */
+};
+
+struct rss_seen_cache {
+	struct rss_seen s[MO_RSS_SEEN_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rss_seen_cache);
+} rss_seen SEC(".maps");
+
+/* An mm's identity as a number: its mm_id where the kernel has one, else
+ * its address (read through the stack: the verifier gives no pointer's
+ * value to arithmetic). */
+static __always_inline __u64 rss_seen_mm(struct mm_struct *mm)
+{
+	struct mm_struct *p = mm;
+	__u64 v = 0;
+
+	if (bpf_core_field_exists(mm->mm_id))
+		return (__u64)(__u32)mm->mm_id + 1;
+	bpf_probe_read_kernel(&v, sizeof(v), &p);
+	return v;
+}
+
+static __always_inline __u64 rss_seen_tag(__u64 mm, int member)
+{
+	return (mm << 2) | (__u64)(member & 3);
+}
+
+static __always_inline struct rss_seen *rss_seen_slot(__u64 tag)
+{
+	__u32 z = 0;
+	struct rss_seen_cache *c = bpf_map_lookup_elem(&rss_seen, &z);
+
+	if (!c)
+		return NULL;
+	return &c->s[((tag * 0x9e3779b97f4a7c15ULL) >> 55) & (MO_RSS_SEEN_SLOTS - 1)];
+}
+
+/*
  * The handlers' large temporaries, kept here rather than on the stack: a
  * handler's frame and the frames it calls (the walker, loop callbacks)
  * share 512 bytes. Each member has one user, and the walker keeps its own
@@ -225,6 +285,28 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
 } records SEC(".maps");
+
+/*
+ * Hand a record to user space. Waking the reader costs the kernel an
+ * interrupt (irq_work: a self-IPI, a trap to the hypervisor on a VM) each
+ * time a record lands in an empty ring, that is for nearly every record
+ * when the reader keeps up. System-wide, records come with every fork,
+ * exec and exit of the node and none is urgent: user space drains the
+ * ring at least every 100 ms anyway, so records wait for that unless a
+ * good part of the ring is full. A targeted run has few records, and its
+ * users wait for each: those wake the reader at once.
+ */
+#define MO_RB_WAKE_BYTES (512u << 10)
+
+static __always_inline void submit_record(void *r)
+{
+	__u64 flags = 0;
+
+	if (trace_all)
+		flags = bpf_ringbuf_query(&records, BPF_RB_AVAIL_DATA) >= MO_RB_WAKE_BYTES ?
+				BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(r, flags);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -289,7 +289,7 @@ static __always_inline void emit_map_record(__u32 type, __u32 tgid, __u64 addr, 
 	r->stack_id = stack_id;
 	r->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(r->comm, sizeof(r->comm));
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 }
 
 /* ---------------------------------------------------------------- allocator */
@@ -1236,7 +1236,7 @@ static __always_inline void emit_proc_record(__u32 type, struct task_struct *tas
 	r->cgroup_id = bpf_get_current_cgroup_id();
 	r->gen = (__u32)BPF_CORE_READ(task, group_leader, start_time);
 	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
-	bpf_ringbuf_submit(r, 0);
+	submit_record(r);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -1332,6 +1332,22 @@ int BPF_PROG(sched_process_exit, struct task_struct *p, bool group_dead)
 
 /* ---------------------------------------------------------------- resident */
 
+/* An RSS counter's batched total, read directly (no helper call): the
+ * event handler's first and most frequent read. */
+static __always_inline __s64 rss_total(struct mm_struct *mm, int member)
+{
+	switch (member) {
+	case 0:
+		return mm->rss_stat[0].count;
+	case 1:
+		return mm->rss_stat[1].count;
+	case 2:
+		return mm->rss_stat[2].count;
+	default:
+		return mm->rss_stat[3].count;
+	}
+}
+
 /*
  * kmem:rss_stat fires on every change of one of an mm's RSS counters, also
  * for changes made on behalf of another task (reclaim, process_vm_writev):
@@ -1342,17 +1358,22 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 {
 	struct task_struct *owner = NULL;
 	struct mo_rss *r, zero = {};
+	struct rss_seen *seen_slot;
 	__u32 tgid, bit = 1u << (member & 3);
-	__u64 *slot, bytes, old, total;
+	__u64 *slot, bytes, old, total, seen_tag;
 	__s64 pages;
 	bool seen;
 
+	pages = rss_total(mm, member & 3);
+	seen_tag = rss_seen_tag(rss_seen_mm(mm), member);
+	seen_slot = rss_seen_slot(seen_tag);
+	if (seen_slot && seen_slot->tag == seen_tag && seen_slot->pages == pages)
+		return 0;
 	if (bpf_core_field_exists(mm->owner))
 		owner = BPF_CORE_READ(mm, owner);
 	tgid = owner ? BPF_CORE_READ(owner, tgid) : bpf_get_current_pid_tgid() >> 32;
 	if (!is_target(tgid))
 		return 0;
-	pages = BPF_CORE_READ(mm, rss_stat[member & 3].count);
 	bytes = pages > 0 ? (__u64)pages << 12 : 0;
 	r = bpf_map_lookup_elem(&rss, &tgid);
 	if (!r) {
@@ -1381,6 +1402,10 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	seen = r->seen & bit;
 	/* the batched total moves once per ~32 pages per CPU: most events
 	 * change nothing and end here, without a write to the shared entry */
+	if (seen_slot) {
+		seen_slot->tag = seen_tag;
+		seen_slot->pages = pages;
+	}
 	if (seen && old == bytes)
 		return 0;
 	*slot = bytes;
@@ -1419,6 +1444,7 @@ int BPF_PROG(mark_victim, struct task_struct *task, uid_t uid)
 	r->ts_ns = bpf_ktime_get_boot_ns();
 	r->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	BPF_CORE_READ_STR_INTO(&r->comm, task, comm);
+	/* rare, and the victim's findings are wanted before it is gone */
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }

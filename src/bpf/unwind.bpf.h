@@ -117,6 +117,7 @@ static __always_inline void ask_module(struct walk_scratch *w, const struct mo_m
 	r->len = e->end - e->start;
 	r->dev = e->dev;
 	r->ino = e->ino;
+	/* once per module, and stacks walk short until its rows arrive */
 	bpf_ringbuf_submit(r, 0);
 }
 
