@@ -6,8 +6,9 @@
 # Steps, each the median of ROUNDS rounds (the two sides alternate who goes
 # first): the module's unwind rows, opening it for symbols (symbol table,
 # DWARF, debug file), LOOKUPS lookups of addresses spread over its code, and
-# the same lookups again; then the round trip of a request that needs no
-# parsing (10,000 of them). Both sides must return the same frames.
+# the same lookups again, the allocator functions attach.c looks for (its 76
+# names, elfsym.c); then the round trip of a request that needs no parsing
+# (10,000 of them). Both sides must return the same frames and functions.
 #
 # Knobs: MODULES="path..." (default: libLLVM, cc1, libc, each if present)
 #        LOOKUPS=300  ROUNDS=3
@@ -33,7 +34,7 @@ make -s -j2 build/memobserver build/libmemobserver.a
 gcc -O2 -g -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	-Iinclude -Isrc -Isrc/lib -Ibuild bench/privsep_bench.c build/libmemobserver.a \
 	-o build/privsep_bench -Wl,-Bstatic -ljemalloc -Wl,-Bdynamic -ldl \
-	$(pkg-config --libs libbpf libdw libelf zlib) -lpthread -lm
+	$(pkg-config --libs libbpf libdw libelf zlib) -lpthread -lm -liberty
 
 echo "# memobserver's parser process: in process vs confined child"
 echo
@@ -50,12 +51,13 @@ for m in $MODULES; do
 	echo
 	echo "| step | in process (ms) | parser process (ms) | ratio |"
 	echo "|---|---:|---:|---:|"
-	awk '$1 ~ /^(rows|open|lookups|again)$/ {
+	awk '$1 ~ /^(rows|open|lookups|again|funcs)$/ {
 		label["rows"] = "unwind rows, whole file"
 		label["open"] = "open for symbols"
 		label["lookups"] = "lookups, first time"
 		label["again"] = "the same lookups again"
-		printf "| %s | %.1f | %.1f | %.2f |\n", label[$1], $2, $3, ($2 > 0 ? $3 / $2 : 0)
+		label["funcs"] = "allocator functions (attach)"
+		printf "| %s | %.2f | %.2f | %.2f |\n", label[$1], $2, $3, ($2 > 0 ? $3 / $2 : 0)
 	}' <<< "$out"
 	awk '$1 == "lookups" { printf "\nper lookup: %.0f us in process, %.0f us through the child",
 		$2 * 1000 / '"$LOOKUPS"', $3 * 1000 / '"$LOOKUPS"' }

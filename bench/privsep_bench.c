@@ -3,7 +3,8 @@
  * privsep_bench.c - what reading a module through the confined parser
  * process costs (src/lib/privsep.h), next to reading it in this process:
  * the unwind rows of the whole file, opening it for symbols (symbol table,
- * DWARF, debug file), and N lookups of addresses spread over its code.
+ * DWARF, debug file), N lookups of addresses spread over its code, and
+ * the allocator functions attach.c looks for in it (elfsym.c).
  * Each side reads the same file through the same code (symfile.c,
  * unwind_table.c); the child is the program named (memobserver itself by
  * default, as in production). Both sides must agree on every frame.
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "elfsym.h"
 #include "modules.h"
 #include "privsep.h"
 #include "privsep_msg.h"
@@ -208,6 +210,69 @@ static double round_trip(char *const *argv, size_t n)
 	return us;
 }
 
+/* What attach.c asks of a module it probes: the malloc family plain and
+ * under each prefix it tries (je_, mi_, tc_), and the C++ operators. */
+static const char *const c_api[] = {
+	"malloc", "calloc", "realloc", "reallocarray", "posix_memalign", "aligned_alloc", "memalign",
+	"valloc", "pvalloc", "free", "mallocx", "rallocx", "sdallocx", "dallocx",
+};
+static const char *const cxx_api[] = {
+	"_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t", "_ZnwmSt11align_val_t",
+	"_ZnamSt11align_val_t", "_ZnwmSt11align_val_tRKSt9nothrow_t",
+	"_ZnamSt11align_val_tRKSt9nothrow_t", "_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm",
+	"_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t", "_ZdlPvSt11align_val_t",
+	"_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t", "_ZdaPvmSt11align_val_t",
+	"_ZdlPvSt11align_val_tRKSt9nothrow_t", "_ZdaPvSt11align_val_tRKSt9nothrow_t",
+};
+#define NC (sizeof(c_api) / sizeof(c_api[0]))
+#define NCXX (sizeof(cxx_api) / sizeof(cxx_api[0]))
+#define NFUNCS (4 * NC + NCXX)
+
+static void funcs_names(struct mo_elf_func *f, char (*names)[32])
+{
+	static const char *const prefixes[] = { "", "je_", "mi_", "tc_" };
+	size_t k = 0;
+
+	memset(f, 0, NFUNCS * sizeof(*f));
+	for (size_t p = 0; p < 4; p++)
+		for (size_t i = 0; i < NC; i++, k++)
+			snprintf(names[k], sizeof(names[k]), "%s%s", prefixes[p], c_api[i]);
+	for (size_t i = 0; i < NCXX; i++, k++)
+		snprintf(names[k], sizeof(names[k]), "%s", cxx_api[i]);
+	for (k = 0; k < NFUNCS; k++)
+		f[k].name = names[k];
+}
+
+/* One lookup of the allocator functions, here (p NULL) or through the
+ * child: milliseconds, the results in f. */
+static double funcs_once(struct mo_privsep *p, const char *path, struct mo_elf_func *f,
+			 char (*names)[32])
+{
+	int fd = open_module(path), r;
+	double t0;
+
+	funcs_names(f, names);
+	t0 = now_ms();
+	r = p ? mo_privsep_find_funcs(p, fd, f, NFUNCS) : mo_elf_find_funcs_fd(fd, f, NFUNCS);
+	t0 = now_ms() - t0;
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "privsep_bench: '%s': allocator functions: %s\n", path, strerror(-r));
+		exit(1);
+	}
+	return t0;
+}
+
+static bool funcs_same(const struct mo_elf_func *a, const struct mo_elf_func *b)
+{
+	for (size_t k = 0; k < NFUNCS; k++)
+		if (a[k].found != b[k].found || a[k].vaddr != b[k].vaddr ||
+		    a[k].file_offset != b[k].file_offset || a[k].size != b[k].size ||
+		    a[k].code_len != b[k].code_len || memcmp(a[k].code, b[k].code, a[k].code_len))
+			return false;
+	return true;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -229,11 +294,13 @@ static void release(struct side *s, size_t n)
 	free(s->nframes);
 }
 
-enum { ROWS, OPEN, LOOKUPS, AGAIN, NSTEPS };
+enum { ROWS, OPEN, LOOKUPS, AGAIN, FUNCS, NSTEPS };
 
 int main(int argc, char **argv)
 {
-	static const char *const names[NSTEPS] = { "rows", "open", "lookups", "again" };
+	static const char *const names[NSTEPS] = { "rows", "open", "lookups", "again", "funcs" };
+	static struct mo_elf_func fn[2][NFUNCS];
+	static char fnames[2][NFUNCS][32];
 	struct mo_privsep_opts o = { .timeout_ms = 600000 };
 	struct mo_symsource local, remote;
 	struct mo_privsep_stats st;
@@ -277,6 +344,12 @@ int main(int argc, char **argv)
 			else
 				run(&sd[1], argv[1], n, &remote, mo_privsep_build_rows, p, &addrs);
 		}
+		for (int k = 0; k < 2; k++) {
+			int i = (int)((r + (size_t)k) % 2);
+
+			ms[i][FUNCS][r] = funcs_once(i ? p : NULL, argv[1], fn[i], fnames[i]);
+		}
+		differ += !funcs_same(fn[0], fn[1]);
 		for (int i = 0; i < 2; i++) {
 			ms[i][ROWS][r] = sd[i].rows_ms;
 			ms[i][OPEN][r] = sd[i].open_ms;
@@ -294,7 +367,7 @@ int main(int argc, char **argv)
 	}
 	mo_privsep_stats(p, &st);
 	for (int k = 0; k < NSTEPS; k++)
-		printf("%s %.1f %.1f\n", names[k], median(ms[0][k], rounds), median(ms[1][k], rounds));
+		printf("%s %.3f %.3f\n", names[k], median(ms[0][k], rounds), median(ms[1][k], rounds));
 	printf("round_trip_us %.1f\n", round_trip(argv + 4, 10000));
 	printf("rows_count %zu %zu\n", nrows[0], nrows[1]);
 	printf("named %zu %zu\n", named[0], named[1]);

@@ -13,15 +13,37 @@
 
 #include "attach.h"
 #include "container.h"
+#include "privsep.h"
 #include "procmaps.h"
 #include "targets.h"
 
+static void parser_warning(enum mo_log_level lvl, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (lvl <= MO_LOG_WARN)
+		fprintf(stderr, "%s: warning: %s\n", cli_prog, msg);
+}
+
 int targets_list_allocators(struct cli *c, pid_t pid)
 {
+	struct mo_privsep_opts po = { .log = parser_warning };
+	struct mo_privsep *ps = NULL;
 	struct mo_allocator_candidate *a;
 	size_t n;
-	int r = mo_allocator_list(pid, c->symbol_prefix, &a, &n);
+	int r;
 
+	/* the objects' symbols are read as in a run: by the parser process */
+	if (c->cfg.privsep) {
+		ps = mo_privsep_new(&po);
+		if (!ps)
+			cli_die(c, "cannot set up the parser process: %s", strerror(errno));
+		mo_attach_set_reader(mo_privsep_find_funcs, ps);
+	}
+	r = mo_allocator_list(pid, c->symbol_prefix, &a, &n);
+	mo_attach_set_reader(NULL, NULL);
+	mo_privsep_free(ps);
+	if (r == -ECHILD || r == -EAGAIN)
+		cli_die(c, "pid %d: cannot choose its allocator: %s", (int)pid, mo_attach_strerror(r));
 	if (r == -ESRCH || r == -ENOENT) {
 		if (!n && r == -ESRCH)
 			cli_die(c, "no such process: %d", (int)pid);

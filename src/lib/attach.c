@@ -184,6 +184,67 @@ static const struct {
 };
 #define NAUTO (sizeof(auto_prefixes) / sizeof(auto_prefixes[0]))
 
+static struct {
+	pthread_mutex_t lock;
+	mo_funcs_reader_fn fn;
+	void *ctx;
+} reader = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void mo_attach_set_reader(mo_funcs_reader_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&reader.lock);
+	reader.fn = fn;
+	reader.ctx = fn ? ctx : NULL;
+	pthread_mutex_unlock(&reader.lock);
+}
+
+void *mo_attach_reader_ctx(void)
+{
+	void *ctx;
+
+	pthread_mutex_lock(&reader.lock);
+	ctx = reader.ctx;
+	pthread_mutex_unlock(&reader.lock);
+	return ctx;
+}
+
+/* The file's functions, through the reader set (the file is the traced
+ * user's: a static program is its own allocator). */
+static int find_funcs(int fd, struct mo_elf_func *f, size_t n)
+{
+	mo_funcs_reader_fn fn;
+	void *ctx;
+
+	pthread_mutex_lock(&reader.lock);
+	fn = reader.fn;
+	ctx = reader.ctx;
+	pthread_mutex_unlock(&reader.lock);
+	return fn ? fn(ctx, fd, f, n) : mo_elf_find_funcs_fd(fd, f, n);
+}
+
+/* A reader's failure that says nothing about the file. */
+static bool transient(int err)
+{
+	return err == -EAGAIN || err == -ENOMEM;
+}
+
+/* The reader could not answer (its parser died, hung, lied or is being
+ * restarted): no choice of allocator can be made without that file. */
+static bool reader_failed(int err)
+{
+	return err == -ECHILD || err == -EAGAIN;
+}
+
+const char *mo_attach_strerror(int err)
+{
+	if (err == -ECHILD)
+		return "the parser process failed reading its symbols (it died, did not answer "
+		       "or sent a malformed reply)";
+	if (err == -EAGAIN)
+		return "no parser process to read its symbols now (restarting after failures)";
+	return strerror(-err);
+}
+
 /* The symbol names of the table with prefix (NULL: none) applied. */
 static void fn_names(const char *prefix, struct mo_elf_func *f, char (*names)[96])
 {
@@ -254,6 +315,8 @@ static int probe_module(int fd, const char *prefix, struct mo_allocator_candidat
 	}
 	pthread_mutex_unlock(&probe_cache.lock);
 	err = probe_module_uncached(fd, prefix, c);
+	if (transient(err))
+		return err;
 	pthread_mutex_lock(&probe_cache.lock);
 	slot = &probe_cache.e[probe_cache.next];
 	probe_cache.next = (probe_cache.next + 1) % 256;
@@ -291,7 +354,7 @@ static int probe_module_uncached(int fd, const char *prefix, struct mo_allocator
 			if (!alloc_fns[i].prefixed)
 				f[b * NFNS + i].name = NULL;
 	}
-	r = mo_elf_find_funcs_fd(fd, f, blocks * NFNS);
+	r = find_funcs(fd, f, blocks * NFNS);
 	if (r < 0)
 		return r;
 	for (b = 0; b < blocks; b++)
@@ -429,6 +492,11 @@ int mo_allocator_list(pid_t pid, const char *prefix, struct mo_allocator_candida
 			continue;
 		r = probe_module(fd, prefix, &c[n]);
 		close(fd);
+		if (reader_failed(r)) {
+			free(c);
+			mo_maps_release(&maps);
+			return r;
+		}
 		if (r)
 			continue;
 		/* the first executable mapping is the program itself */
@@ -529,7 +597,13 @@ int mo_allocator_open_exe(const char *exe, const char *prefix, struct mo_allocat
 		fd = mo_safe_open(d.paths[i], NULL, 0, NULL);
 		if (fd < 0)
 			continue;
-		if (probe_module(fd, prefix, &c) ||
+		r = probe_module(fd, prefix, &c);
+		if (reader_failed(r)) {
+			close(fd);
+			err = r;
+			break;
+		}
+		if (r ||
 		    (r = allocator_rank(&c, strcmp(d.paths[i], d.exe) == 0,
 					is_libc(d.paths[i]))) < 0 ||
 		    r >= best) {
@@ -542,6 +616,8 @@ int mo_allocator_open_exe(const char *exe, const char *prefix, struct mo_allocat
 		err = allocator_set(a, fd, d.paths[i]);
 	}
 	mo_deps_release(&d);
+	if (err)
+		mo_allocator_close(a);
 	return err;
 }
 
@@ -756,10 +832,10 @@ int mo_attach_allocator(struct mo_links *ls, const struct mo_attach_progs *progs
 		prefix = c.prefix;
 	memset(f, 0, sizeof(f));
 	fn_names(prefix, f, names);
-	ret = mo_elf_find_funcs_fd(a->fd, f, NFNS);
+	ret = find_funcs(a->fd, f, NFNS);
 	if (ret < 0) {
 		snprintf(err, errlen, "cannot read allocator module '%s': %s", a->path,
-			 strerror(-ret));
+			 mo_attach_strerror(ret));
 		return ret;
 	}
 	if (!f[FN_MALLOC_IDX].found || !f[FN_FREE_IDX].found) {

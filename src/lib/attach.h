@@ -24,6 +24,23 @@ struct bpf_link;
 #define MO_BPF_TRACE_UPROBE_MULTI 48
 #define MO_BPF_TRACE_UPROBE_SESSION 57
 
+struct mo_elf_func;
+
+/*
+ * What reads an allocator file's symbols and first code bytes, with
+ * elfsym.h's mo_elf_find_funcs_fd contract (privsep.h's parser, or this
+ * process by default). Process-wide: set before the first attach, by the
+ * observer that owns ctx; fn NULL restores the default. A reader's error
+ * other than -ENOMEM and -EAGAIN is kept for that file (not asked again).
+ */
+typedef int (*mo_funcs_reader_fn)(void *ctx, int fd, struct mo_elf_func *funcs, size_t n);
+void mo_attach_set_reader(mo_funcs_reader_fn fn, void *ctx);
+/* The reader now: ctx, or NULL with the default. */
+void *mo_attach_reader_ctx(void);
+/* err (-errno from this file's functions) as words: a reader's -ECHILD and
+ * -EAGAIN say what happened to the parser. */
+const char *mo_attach_strerror(int err);
+
 struct mo_links {
 	size_t nr, cap;
 	struct {

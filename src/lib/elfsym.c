@@ -367,18 +367,38 @@ static int note_build_id(Elf_Data *data, char *out, size_t outlen)
 	return -ENODATA;
 }
 
+static int build_id(struct elf_file *fp, char *out, size_t outlen);
+
 int mo_elf_build_id(const char *path, char *out, size_t outlen)
 {
 	struct elf_file f;
-	Elf_Scn *scn = NULL;
 	int err;
 
 	if (!out || !outlen)
 		return -EINVAL;
 	out[0] = '\0';
 	err = elf_file_open(&f, path);
-	if (err)
-		return err;
+	return err ? err : build_id(&f, out, outlen);
+}
+
+int mo_elf_build_id_fd(int fd, char *out, size_t outlen)
+{
+	struct elf_file f;
+	int err;
+
+	if (!out || !outlen || fd < 0)
+		return -EINVAL;
+	out[0] = '\0';
+	err = elf_file_begin(&f, fd, false);
+	return err ? err : build_id(&f, out, outlen);
+}
+
+/* Takes f over (closes it). */
+static int build_id(struct elf_file *fp, char *out, size_t outlen)
+{
+	struct elf_file f = *fp;
+	Elf_Scn *scn = NULL;
+	int err;
 
 	/* Program headers first: they survive section-header stripping. */
 	err = -ENODATA;

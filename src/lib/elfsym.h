@@ -40,5 +40,7 @@ int mo_elf_find_funcs_fd(int fd, struct mo_elf_func *funcs, size_t n);
 /* Build id of the file (opened with mo_safe_open) as lowercase hex into out (at least 41 bytes);
  * 0, -ENODATA when it has none, -ENOSPC when out is too small for it. */
 int mo_elf_build_id(const char *path, char *out, size_t outlen);
+/* The same through an open descriptor (not closed; read with pread only). */
+int mo_elf_build_id_fd(int fd, char *out, size_t outlen);
 
 #endif

@@ -24,11 +24,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "elfsym.h"
 #include "json.h"
 #include "privsep.h"
 #include "privsep_msg.h"
@@ -45,6 +47,9 @@
  * closed there (opened again from our descriptor if looked up again), so
  * a node that runs ever new programs does not grow the child's memory. */
 #define MAX_OPEN_IN_CHILD 512
+
+_Static_assert(MO_PS_FUNC_CODE == sizeof(((struct mo_elf_func *)0)->code),
+	       "FOUND carries what elfsym reads");
 
 enum why { WHY_DIED, WHY_TIMEOUT, WHY_PROTOCOL };
 
@@ -193,13 +198,58 @@ static int serve_lookup(int sock, struct mo_symfiles *fs, uint32_t handle, uint6
 		m->frame.inlined = f[i].inlined;
 		m->frame.has_symbol = f[i].symbol != NULL;
 		m->frame.has_file = f[i].file != NULL;
+		/* a linkage name too long for a message goes without: the
+		 * demangled name stays */
+		m->frame.has_linkage = f[i].symbol && f[i].linkage && f[i].linkage[0] &&
+				       strlen(f[i].linkage) <= MO_SYMFILE_MAX_NAME;
 		snprintf(m->frame.symbol, sizeof(m->frame.symbol), "%s", f[i].symbol ? f[i].symbol : "");
 		snprintf(m->frame.file, sizeof(m->frame.file), "%s", f[i].file ? f[i].file : "");
+		snprintf(m->frame.linkage, sizeof(m->frame.linkage), "%s",
+			 m->frame.has_linkage ? f[i].linkage : "");
 		err = mo_ps_send(sock, m, -1);
 	}
 	free(m);
 	mo_symframes_free(f, n);
 	return err ? err : reply_done(sock, 0, (uint32_t)n);
+}
+
+/* m (a FUNCS request) answered by FOUND or DONE(err); reuses m. */
+static int serve_funcs(int sock, int fd, struct mo_ps_msg *m)
+{
+	struct mo_elf_func *f = calloc(m->funcs.n, sizeof(*f));
+	uint32_t n = m->funcs.n;
+	int r;
+
+	if (!f) {
+		close(fd);
+		return reply_done(sock, -ENOMEM, 0);
+	}
+	for (uint32_t k = 0; k < n; k++)
+		f[k].name = m->funcs.names[k];
+	r = mo_elf_find_funcs_fd(fd, f, n);
+	close(fd);
+	if (r < 0) {
+		free(f);
+		return reply_done(sock, r, 0);
+	}
+	/* the names are read: the message becomes the answer */
+	m->type = MO_PS_FOUND;
+	m->found.n = n;
+	for (uint32_t k = 0; k < n; k++) {
+		struct mo_ps_func *o = &m->found.f[k];
+
+		memset(o, 0, sizeof(*o));
+		if (!f[k].found)
+			continue;
+		o->found = true;
+		o->vaddr = f[k].vaddr;
+		o->file_offset = f[k].file_offset;
+		o->size = f[k].size;
+		o->code_len = (uint8_t)f[k].code_len;
+		memcpy(o->code, f[k].code, f[k].code_len);
+	}
+	free(f);
+	return mo_ps_send(sock, m, -1);
 }
 
 int mo_privsep_serve(int sock)
@@ -242,6 +292,15 @@ int mo_privsep_serve(int sock)
 			break;
 		case MO_PS_CLOSE:
 			mo_symfiles_close(fs, c.msg->close.handle);
+			break;
+		case MO_PS_FUNCS:
+			err = serve_funcs(sock, fd, c.msg);
+			break;
+		case MO_PS_BUILD_ID:
+			err = mo_elf_build_id_fd(fd, c.msg->id.hex, sizeof(c.msg->id.hex));
+			close(fd);
+			c.msg->type = MO_PS_ID;
+			err = err ? reply_done(sock, err, 0) : mo_ps_send(sock, c.msg, -1);
 			break;
 		default:	/* a reply where a request belongs */
 			if (fd >= 0)
@@ -678,6 +737,147 @@ out:
 	return err;
 }
 
+/* One FOUND entry checked against the file this side opened (size: its
+ * size now) and copied to out: the code must be the file's bytes at that
+ * offset, read here again. 0, -EPROTO (a lie) or -errno (our read). */
+static int take_func(int fd, uint64_t size, const struct mo_ps_func *in, struct mo_elf_func *out)
+{
+	uint8_t code[MO_PS_FUNC_CODE];
+	ssize_t got;
+
+	if (!in->found)
+		return 0;
+	if (in->file_offset >= size || in->code_len > size - in->file_offset ||
+	    (in->size && in->code_len > in->size))
+		return -EPROTO;
+	do
+		got = pread(fd, code, in->code_len, (off_t)in->file_offset);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -errno;
+	if ((size_t)got != in->code_len || memcmp(code, in->code, in->code_len))
+		return -EPROTO;
+	out->found = 1;
+	out->vaddr = in->vaddr;
+	out->file_offset = in->file_offset;
+	out->size = in->size;
+	out->code_len = in->code_len;
+	memcpy(out->code, in->code, in->code_len);
+	return 0;
+}
+
+/* The names of funcs at idx[0..n) looked up by the child in fd's file of
+ * size bytes. How many were found, or -errno. Called locked. */
+static int funcs_batch(struct mo_privsep *p, int fd, uint64_t size, struct mo_elf_func *funcs,
+		       const size_t *idx, uint32_t n, const char *file)
+{
+	struct mo_ps_msg *m = &p->msg;
+	int err, found = 0;
+
+	err = need_child(p);
+	if (err)
+		return err;
+	m->type = MO_PS_FUNCS;
+	m->funcs.n = n;
+	for (uint32_t k = 0; k < n; k++)
+		snprintf(m->funcs.names[k], sizeof(m->funcs.names[k]), "%s", funcs[idx[k]].name);
+	err = send_req(p, m, fd, file);
+	if (err || (err = next(p, deadline(p), NULL, file)))
+		return err;
+	if (m->type == MO_PS_DONE)
+		return m->done.err && !m->done.count ? m->done.err : violation(p, -1, file);
+	if (m->type != MO_PS_FOUND || m->found.n != n)
+		return violation(p, -1, file);
+	for (uint32_t k = 0; k < n; k++) {
+		err = take_func(fd, size, &m->found.f[k], &funcs[idx[k]]);
+		if (err == -EPROTO)
+			return violation(p, -1, file);
+		if (err)
+			return err;
+		found += m->found.f[k].found;
+	}
+	return found;
+}
+
+static void clear_funcs(struct mo_elf_func *funcs, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		funcs[j].vaddr = funcs[j].file_offset = funcs[j].size = 0;
+		funcs[j].code_len = 0;
+		funcs[j].found = 0;
+	}
+}
+
+int mo_privsep_find_funcs(void *ctx, int fd, struct mo_elf_func *funcs, size_t n)
+{
+	struct mo_privsep *p = ctx;
+	size_t idx[MO_PS_MAX_FUNCS];
+	char file[512];
+	struct stat st;
+	int found = 0, r = 0;
+	uint32_t k = 0;
+
+	if ((n && !funcs) || fd < 0)
+		return -EINVAL;
+	clear_funcs(funcs, n);
+	for (size_t j = 0; j < n; j++)
+		if (funcs[j].name && strlen(funcs[j].name) > MO_PS_FUNC_NAME_MAX)
+			return -ENAMETOOLONG;
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOEXEC;
+	mo_fd_target(fd, file, sizeof(file));	/* for messages */
+	pthread_mutex_lock(&p->lock);
+	/* the names in batches as large as a request holds; an empty name
+	 * is no function's */
+	for (size_t j = 0; r >= 0 && j <= n; j++) {
+		if (j < n && funcs[j].name && funcs[j].name[0])
+			idx[k++] = j;
+		if (k && (k == MO_PS_MAX_FUNCS || j == n)) {
+			r = funcs_batch(p, fd, (uint64_t)st.st_size, funcs, idx, k, file);
+			found += r > 0 ? r : 0;
+			k = 0;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (r < 0)
+		clear_funcs(funcs, n);
+	return r < 0 ? r : found;
+}
+
+int mo_privsep_build_id(void *ctx, int fd, char *out, size_t outlen)
+{
+	struct mo_privsep *p = ctx;
+	struct mo_ps_msg *m = &p->msg;
+	char file[512];
+	int err;
+
+	if (!out || !outlen || fd < 0)
+		return -EINVAL;
+	out[0] = '\0';
+	mo_fd_target(fd, file, sizeof(file));	/* for messages */
+	pthread_mutex_lock(&p->lock);
+	err = need_child(p);
+	if (err)
+		goto out;
+	m->type = MO_PS_BUILD_ID;
+	err = send_req(p, m, fd, file);
+	if (err || (err = next(p, deadline(p), NULL, file)))
+		goto out;
+	if (m->type == MO_PS_DONE)
+		err = m->done.err && !m->done.count ? m->done.err : violation(p, -1, file);
+	else if (m->type != MO_PS_ID)
+		err = violation(p, -1, file);
+	else if (strlen(m->id.hex) >= outlen)
+		err = -ENOSPC;
+	else
+		memcpy(out, m->id.hex, strlen(m->id.hex) + 1);
+out:
+	pthread_mutex_unlock(&p->lock);
+	return err;
+}
+
 /* The file of remote r opened in the running child. 0, -ECHILD (the child
  * died on it: r is lost), or the child's error. */
 static int remote_open(struct mo_privsep *p, struct remote *r, struct mo_symfile_info *info)
@@ -870,9 +1070,11 @@ static int ps_lookup(void *ctx, uint32_t handle, uint64_t vaddr, struct mo_symfr
 		f[k].inlined = m->frame.inlined;
 		f[k].symbol = m->frame.has_symbol ? strdup(m->frame.symbol) : NULL;
 		f[k].file = m->frame.has_file ? strdup(m->frame.file) : NULL;
+		f[k].linkage = m->frame.has_linkage ? strdup(m->frame.linkage) : NULL;
 		k++;
 		if ((m->frame.has_symbol && !f[k - 1].symbol) ||
-		    (m->frame.has_file && !f[k - 1].file)) {
+		    (m->frame.has_file && !f[k - 1].file) ||
+		    (m->frame.has_linkage && !f[k - 1].linkage)) {
 			end_child(p, WHY_DIED, NULL);
 			err = -ENOMEM;
 		}

@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "elfsym.h"
 #include "memobserver.h"
 #include "symbolize.h"
 #include "unwind_table.h"
@@ -66,6 +67,19 @@ void mo_privsep_symsource(struct mo_privsep *p, struct mo_symsource *out);
 
 /* modules.h's row builder through the child (ctx: the client). */
 int mo_privsep_build_rows(void *ctx, int fd, size_t max_rows, struct mo_unwind_table *out);
+
+/*
+ * elfsym.h's mo_elf_find_funcs_fd through the child (ctx: the client):
+ * the same results, each checked against fd's file (offsets inside it,
+ * the code bytes read again here). -ECHILD when the child died, did not
+ * answer or lied (counted, the file lost as for rows), -EAGAIN while no
+ * child may start, -ENAMETOOLONG for a name over MO_PS_FUNC_NAME_MAX.
+ */
+int mo_privsep_find_funcs(void *ctx, int fd, struct mo_elf_func *funcs, size_t n);
+
+/* elfsym.h's mo_elf_build_id_fd through the child (ctx: the client):
+ * errors as mo_privsep_find_funcs. */
+int mo_privsep_build_id(void *ctx, int fd, char *out, size_t outlen);
 
 void mo_privsep_stats(const struct mo_privsep *p, struct mo_privsep_stats *out);
 

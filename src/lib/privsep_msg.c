@@ -56,16 +56,21 @@ static void put_u64(struct wr *w, uint64_t v)
 	put(w, &v, 8);
 }
 
-static void put_str(struct wr *w, const char *s)
+static void put_strn(struct wr *w, const char *s, size_t max)
 {
-	size_t n = strnlen(s, MO_SYMFILE_MAX_NAME + 1);
+	size_t n = strnlen(s, max + 1);
 
-	if (n > MO_SYMFILE_MAX_NAME) {
+	if (n > max) {
 		w->bad = true;
 		return;
 	}
 	put_u16(w, (uint16_t)n);
 	put(w, s, n);
+}
+
+static void put_str(struct wr *w, const char *s)
+{
+	put_strn(w, s, MO_SYMFILE_MAX_NAME);
 }
 
 static void get(struct rd *r, void *v, size_t n)
@@ -111,13 +116,13 @@ static uint64_t get_u64(struct rd *r)
 	return v;
 }
 
-/* A string into out (MO_SYMFILE_MAX_NAME + 1 bytes), NUL-terminated. */
-static void get_str(struct rd *r, char *out)
+/* A string of at most max bytes into out (max + 1 bytes), NUL-terminated. */
+static void get_strn(struct rd *r, char *out, size_t max)
 {
 	uint16_t n = get_u16(r);
 
 	out[0] = '\0';
-	if (n > MO_SYMFILE_MAX_NAME)
+	if (n > max)
 		r->bad = true;
 	get(r, out, r->bad ? 0 : n);
 	if (r->bad)
@@ -125,6 +130,11 @@ static void get_str(struct rd *r, char *out)
 	out[n] = '\0';
 	if (memchr(out, '\0', n))
 		r->bad = true;
+}
+
+static void get_str(struct rd *r, char *out)
+{
+	get_strn(r, out, MO_SYMFILE_MAX_NAME);
 }
 
 static bool get_bool(struct rd *r)
@@ -141,12 +151,24 @@ bool mo_ps_carries_fd(const struct mo_ps_msg *m)
 	switch (m->type) {
 	case MO_PS_UNWIND:
 	case MO_PS_OPEN:
+	case MO_PS_FUNCS:
+	case MO_PS_BUILD_ID:
 		return true;
 	case MO_PS_DEBUG_FD:
 		return m->debug_fd.err == 0;
 	default:
 		return false;
 	}
+}
+
+/* A build id as hex: 1 to 64 bytes, two lowercase digits each. */
+static bool build_id_hex(const char *s)
+{
+	size_t n = strnlen(s, 2 * 64 + 1);
+
+	if (!n || n % 2 || n > 2 * 64)
+		return false;
+	return strspn(s, "0123456789abcdef") == n;
 }
 
 static bool errno_value(int32_t err)
@@ -213,8 +235,11 @@ int mo_ps_encode(const struct mo_ps_msg *m, uint8_t *buf, size_t cap)
 		put_u8(&w, m->frame.inlined);
 		put_u8(&w, m->frame.has_symbol);
 		put_u8(&w, m->frame.has_file);
+		put_u8(&w, m->frame.has_linkage);
+		w.bad |= m->frame.has_linkage && (!m->frame.has_symbol || !m->frame.linkage[0]);
 		put_str(&w, m->frame.has_symbol ? m->frame.symbol : "");
 		put_str(&w, m->frame.has_file ? m->frame.file : "");
+		put_str(&w, m->frame.has_linkage ? m->frame.linkage : "");
 		break;
 	case MO_PS_DONE:
 		w.bad |= !errno_value(m->done.err);
@@ -226,6 +251,41 @@ int mo_ps_encode(const struct mo_ps_msg *m, uint8_t *buf, size_t cap)
 			 m->debug_req.where >= MO_DEBUG_WHERE_END;
 		put_u8(&w, m->debug_req.where);
 		put_str(&w, m->debug_req.name);
+		break;
+	case MO_PS_FUNCS:
+		w.bad |= !m->funcs.n || m->funcs.n > MO_PS_MAX_FUNCS;
+		put_u32(&w, m->funcs.n);
+		for (uint32_t k = 0; !w.bad && k < m->funcs.n; k++) {
+			w.bad |= !m->funcs.names[k][0];
+			put_strn(&w, m->funcs.names[k], MO_PS_FUNC_NAME_MAX);
+		}
+		break;
+	case MO_PS_BUILD_ID:
+		break;
+	case MO_PS_ID:
+		w.bad |= !build_id_hex(m->id.hex);
+		put_strn(&w, m->id.hex, 2 * 64);
+		break;
+	case MO_PS_FOUND:
+		w.bad |= !m->found.n || m->found.n > MO_PS_MAX_FUNCS;
+		put_u32(&w, m->found.n);
+		for (uint32_t k = 0; !w.bad && k < m->found.n; k++) {
+			const struct mo_ps_func *f = &m->found.f[k];
+
+			put_u8(&w, f->found);
+			if (!f->found) {
+				/* one encoding: a name not found carries nothing */
+				w.bad |= f->vaddr || f->file_offset || f->size || f->code_len;
+				continue;
+			}
+			w.bad |= f->code_len > MO_PS_FUNC_CODE;
+			put_u64(&w, f->vaddr);
+			put_u64(&w, f->file_offset);
+			put_u64(&w, f->size);
+			put_u8(&w, f->code_len);
+			if (!w.bad)
+				put(&w, f->code, f->code_len);
+		}
 		break;
 	default:
 		return -EINVAL;
@@ -314,10 +374,14 @@ int mo_ps_decode(const uint8_t *buf, size_t len, struct mo_ps_msg *m)
 		m->frame.inlined = get_bool(&r);
 		m->frame.has_symbol = get_bool(&r);
 		m->frame.has_file = get_bool(&r);
+		m->frame.has_linkage = get_bool(&r);
 		get_str(&r, m->frame.symbol);
 		get_str(&r, m->frame.file);
+		get_str(&r, m->frame.linkage);
 		r.bad |= (!m->frame.has_symbol && m->frame.symbol[0]) ||
-			 (!m->frame.has_file && m->frame.file[0]);
+			 (!m->frame.has_file && m->frame.file[0]) ||
+			 (!m->frame.has_linkage && m->frame.linkage[0]) ||
+			 (m->frame.has_linkage && (!m->frame.has_symbol || !m->frame.linkage[0]));
 		break;
 	case MO_PS_DONE:
 		m->done.err = (int32_t)get_u32(&r);
@@ -329,6 +393,41 @@ int mo_ps_decode(const uint8_t *buf, size_t len, struct mo_ps_msg *m)
 		get_str(&r, m->debug_req.name);
 		r.bad |= m->debug_req.where < MO_DEBUG_BUILD_ID ||
 			 m->debug_req.where >= MO_DEBUG_WHERE_END;
+		break;
+	case MO_PS_FUNCS:
+		m->funcs.n = get_u32(&r);
+		if (!m->funcs.n || m->funcs.n > MO_PS_MAX_FUNCS)
+			return -EPROTO;
+		for (uint32_t k = 0; !r.bad && k < m->funcs.n; k++) {
+			get_strn(&r, m->funcs.names[k], MO_PS_FUNC_NAME_MAX);
+			r.bad |= !m->funcs.names[k][0];
+		}
+		break;
+	case MO_PS_BUILD_ID:
+		break;
+	case MO_PS_ID:
+		get_strn(&r, m->id.hex, 2 * 64);
+		r.bad |= !build_id_hex(m->id.hex);
+		break;
+	case MO_PS_FOUND:
+		m->found.n = get_u32(&r);
+		if (!m->found.n || m->found.n > MO_PS_MAX_FUNCS)
+			return -EPROTO;
+		for (uint32_t k = 0; !r.bad && k < m->found.n; k++) {
+			struct mo_ps_func *f = &m->found.f[k];
+
+			memset(f, 0, sizeof(*f));
+			f->found = get_bool(&r);
+			if (!f->found)
+				continue;
+			f->vaddr = get_u64(&r);
+			f->file_offset = get_u64(&r);
+			f->size = get_u64(&r);
+			f->code_len = get_u8(&r);
+			if (f->code_len > MO_PS_FUNC_CODE)
+				return -EPROTO;
+			get(&r, f->code, f->code_len);
+		}
 		break;
 	default:
 		return -EPROTO;

@@ -18,8 +18,13 @@
  * the next is sent:
  *   UNWIND  u64 max_rows + fd     -> ROWS_HEAD, ROWS..., DONE
  *   OPEN    str modname + fd      -> (DEBUG_REQ/DEBUG_FD)..., OPENED | DONE(err)
- *   LOOKUP  u32 handle, u64 vaddr -> FRAME..., DONE
+ *   LOOKUP  u32 handle, u64 vaddr -> FRAME..., DONE (names demangled by
+ *           the parser, the name in the file beside them)
  *   CLOSE   u32 handle            (no answer)
+ *   FUNCS   u32 n, n names + fd   -> FOUND (n entries, in the request's
+ *           order) | DONE(err): elfsym.h's mo_elf_find_funcs_fd
+ *   BUILD_ID fd                   -> ID (str: lowercase hex, an even number
+ *           of 2..128 digits) | DONE(err): elfsym.h's mo_elf_build_id_fd
  * While an OPEN runs the parser may ask for debug files: DEBUG_REQ (u8
  * where, str name), answered by DEBUG_FD (i32 err, + fd when 0).
  */
@@ -35,6 +40,11 @@
 #include "symfile.h"
 
 #define MO_PS_MAX_MSG 65536
+/* names in one FUNCS request, and the longest name */
+#define MO_PS_MAX_FUNCS 192
+#define MO_PS_FUNC_NAME_MAX 127
+/* code bytes of a FOUND entry (struct mo_elf_func's) */
+#define MO_PS_FUNC_CODE 64
 #define MO_PS_HDR 8
 /* rows in one ROWS message */
 #define MO_PS_ROWS_PER_MSG ((MO_PS_MAX_MSG - MO_PS_HDR) / sizeof(struct mo_unwind_row))
@@ -45,12 +55,27 @@ enum mo_ps_type {
 	MO_PS_LOOKUP,
 	MO_PS_CLOSE,
 	MO_PS_DEBUG_FD,
+	MO_PS_FUNCS,
+	MO_PS_BUILD_ID,
 	MO_PS_ROWS_HEAD = 16,
 	MO_PS_ROWS,
 	MO_PS_OPENED,
 	MO_PS_FRAME,
 	MO_PS_DONE,
 	MO_PS_DEBUG_REQ,
+	MO_PS_FOUND,
+	MO_PS_ID,
+};
+
+/* One name of a FUNCS request as FOUND answers it: all zero when not
+ * found; else code_len <= MO_PS_FUNC_CODE bytes of code. */
+struct mo_ps_func {
+	bool found;
+	uint64_t vaddr;
+	uint64_t file_offset;
+	uint64_t size;
+	uint8_t code_len;
+	uint8_t code[MO_PS_FUNC_CODE];
 };
 
 struct mo_ps_msg {
@@ -93,8 +118,12 @@ struct mo_ps_msg {
 			int32_t line;
 			bool inlined;
 			bool has_symbol, has_file;
+			/* the name in the file when symbol is its demangled
+			 * form (only with a symbol, never empty) */
+			bool has_linkage;
 			char symbol[MO_SYMFILE_MAX_NAME + 1];
 			char file[MO_SYMFILE_MAX_NAME + 1];
+			char linkage[MO_SYMFILE_MAX_NAME + 1];
 		} frame;
 		struct {
 			int32_t err;	/* 0 or -errno */
@@ -104,6 +133,18 @@ struct mo_ps_msg {
 			uint8_t where;	/* enum mo_debug_where */
 			char name[MO_SYMFILE_MAX_NAME + 1];
 		} debug_req;
+		struct {
+			uint32_t n;	/* 1..MO_PS_MAX_FUNCS */
+			/* each 1..MO_PS_FUNC_NAME_MAX bytes */
+			char names[MO_PS_MAX_FUNCS][MO_PS_FUNC_NAME_MAX + 1];
+		} funcs;
+		struct {
+			uint32_t n;	/* 1..MO_PS_MAX_FUNCS */
+			struct mo_ps_func f[MO_PS_MAX_FUNCS];
+		} found;
+		struct {
+			char hex[2 * 64 + 1];
+		} id;
 	};
 };
 

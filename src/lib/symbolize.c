@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <libiberty/demangle.h>
 
 #include "procmaps.h"
 #include "safefile.h"
@@ -398,38 +397,6 @@ static int resolve_entry(struct mo_symbolizer *s, pid_t pid, const struct mo_map
 
 /* ---- lookups ---- */
 
-char *mo_demangle(const char *name)
-{
-	char *d;
-
-	/* Itanium C++ (_Z), Rust legacy (_ZN...17h<hash>E) and v0 (_R). */
-	if (!name || name[0] != '_' || (name[1] != 'Z' && name[1] != 'R') ||
-	    strnlen(name, MO_DEMANGLE_MAX + 1) > MO_DEMANGLE_MAX)
-		return NULL;
-	/* libiberty bounds its recursion, so a hostile name cannot
-	 * exhaust the stack; DMGL_PARAMS: argument types, as c++filt */
-	d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
-	if (d && strlen(d) > MO_DEMANGLE_MAX) {
-		free(d);
-		return NULL;
-	}
-	return d;
-}
-
-/* The source's names are as in the file: a mangled one is demangled, and
- * the name in the file kept beside it. */
-static void demangle_frames(struct mo_symframe *f, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char *d = mo_demangle(f[i].symbol);
-
-		if (d) {
-			f[i].linkage = f[i].symbol;
-			f[i].symbol = d;
-		}
-	}
-}
-
 /* The frames of vaddr, cached. -ENOMEM, or another error from the source
  * (the frame then goes out without a name, and is asked again next time). */
 static int module_lookup(struct mo_symbolizer *s, struct module *mod, uint64_t vaddr,
@@ -453,8 +420,6 @@ static int module_lookup(struct mo_symbolizer *s, struct module *mod, uint64_t v
 		return -ENOMEM;
 	l->vaddr = vaddr;
 	err = s->src.lookup(s->src.ctx, mod->handle, vaddr, &l->frames, &l->n);
-	if (!err)
-		demangle_frames(l->frames, l->n);
 	if (!err && (!l->n || !tsearch(l, &mod->lookups, cmp_lookup)))
 		err = l->n ? -ENOMEM : -ENODATA;
 	if (err == -ECHILD) {

@@ -10,8 +10,9 @@
  * libraries, and stripped files with separate debug info (debuglink and
  * /usr/lib/debug/.build-id). Unknown addresses come back as module+offset,
  * never dropped. Inlined functions expand into extra frames (innermost
- * first, marked inlined). Mangled names are demangled; the frame keeps the
- * name in the file as its linkage_name.
+ * first, marked inlined). Names come demangled from the source (symfile.h's
+ * mo_demangle, run where the file is parsed), the name in the file kept as
+ * the frame's linkage_name; nothing is demangled here.
  *
  * Not thread-safe: one thread (the observer's worker, under its lock) uses it.
  */
@@ -62,16 +63,6 @@ int mo_symbolize(struct mo_symbolizer *s, pid_t pid, const uint64_t *ips, size_t
 		 struct mo_frame **frames, size_t *nframes);
 
 void mo_frames_free(struct mo_frame *frames, size_t n);
-
-/* Longest name demangled (in and out); longer ones are kept as they are. */
-#define MO_DEMANGLE_MAX 4096
-
-/*
- * A mangled C++ (Itanium ABI) or Rust name demangled with libiberty, as
- * c++filt prints it ("_Z3fooi" -> "foo(int)"): malloc'ed, or NULL when name
- * is not a mangled name (a C name), does not demangle, or is too long.
- */
-char *mo_demangle(const char *name);
 
 /* Stacks taken at a function's return (or right after a syscall) hold only
  * return addresses: look ips[0] up at ip-1 too, so an inlined callee whose

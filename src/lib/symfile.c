@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <libiberty/demangle.h>
 
 #include "safefile.h"
 #include "symfile.h"
@@ -790,14 +791,46 @@ static int resolve(struct symfile *f, uint64_t vaddr, struct mo_symframe **out, 
 	return 0;
 }
 
+char *mo_demangle(const char *name)
+{
+	char *d;
+
+	/* Itanium C++ (_Z), Rust legacy (_ZN...17h<hash>E) and v0 (_R). */
+	if (!name || name[0] != '_' || (name[1] != 'Z' && name[1] != 'R') ||
+	    strnlen(name, MO_DEMANGLE_MAX + 1) > MO_DEMANGLE_MAX)
+		return NULL;
+	/* libiberty bounds its recursion, so a hostile name cannot
+	 * exhaust the stack; DMGL_PARAMS: argument types, as c++filt */
+	d = cplus_demangle(name, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	if (d && strlen(d) > MO_DEMANGLE_MAX) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
 int mo_symfiles_lookup(struct mo_symfiles *fs, uint32_t handle, uint64_t vaddr,
 		       struct mo_symframe **frames, size_t *n)
 {
 	struct symfile *f = fs ? get_file(fs, handle) : NULL;
+	int err;
 
 	*frames = NULL;
 	*n = 0;
 	if (!f || !f->dmod)
 		return -ENOENT;
-	return resolve(f, vaddr, frames, n);
+	err = resolve(f, vaddr, frames, n);
+	/* names are demangled here, by whoever parses the file (the
+	 * confined parser when there is one): the demangler reads the
+	 * file's bytes as much as libdw does */
+	for (size_t i = 0; !err && i < *n; i++) {
+		struct mo_symframe *sf = &(*frames)[i];
+		char *d = mo_demangle(sf->symbol);
+
+		if (d) {
+			sf->linkage = sf->symbol;
+			sf->symbol = d;
+		}
+	}
+	return err;
 }

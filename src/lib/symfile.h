@@ -40,6 +40,16 @@ struct mo_symfile_info {
 	bool symbols;			/* lookups may name functions */
 };
 
+/* Longest name demangled (in and out); longer ones are kept as they are. */
+#define MO_DEMANGLE_MAX 4096
+
+/*
+ * A mangled C++ (Itanium ABI) or Rust name demangled with libiberty, as
+ * c++filt prints it ("_Z3fooi" -> "foo(int)"): malloc'ed, or NULL when name
+ * is not a mangled name (a C name), does not demangle, or is too long.
+ */
+char *mo_demangle(const char *name);
+
 /* One frame of a lookup, innermost first; strings are malloc'ed. */
 struct mo_symframe {
 	char *symbol;		/* NULL: unknown */
@@ -107,8 +117,9 @@ int mo_symfiles_open(struct mo_symfiles *fs, int fd, const char *modname,
 		     uint32_t *handle);
 
 /* Frames for ELF vaddr in the file: 1 to MO_SYMFILE_MAX_FRAMES, written to
- * a new array *frames (free with mo_symframes_free). 0, -ENOENT (no such
- * handle) or -ENOMEM. */
+ * a new array *frames (free with mo_symframes_free). A mangled name is
+ * demangled (mo_demangle) with the name in the file kept as linkage.
+ * 0, -ENOENT (no such handle) or -ENOMEM. */
 int mo_symfiles_lookup(struct mo_symfiles *fs, uint32_t handle, uint64_t vaddr,
 		       struct mo_symframe **frames, size_t *n);
 

@@ -61,7 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case MO_PS_FRAME:
 			check_str(m.frame.symbol);
 			check_str(m.frame.file);
+			check_str(m.frame.linkage);
 			CHECK(m.frame.has_symbol || !m.frame.symbol[0]);
+			CHECK(m.frame.has_linkage ? m.frame.has_symbol && m.frame.linkage[0]
+						  : !m.frame.linkage[0]);
 			break;
 		case MO_PS_DEBUG_REQ:
 			check_str(m.debug_req.name);
@@ -70,6 +73,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case MO_PS_DONE:
 			CHECK(m.done.err <= 0);
+			break;
+		case MO_PS_FUNCS:
+			CHECK(m.funcs.n >= 1 && m.funcs.n <= MO_PS_MAX_FUNCS);
+			for (uint32_t k = 0; k < m.funcs.n; k++)
+				CHECK(m.funcs.names[k][0] &&
+				      strlen(m.funcs.names[k]) <= MO_PS_FUNC_NAME_MAX);
+			break;
+		case MO_PS_ID:
+			CHECK(strlen(m.id.hex) >= 2 && strlen(m.id.hex) % 2 == 0 &&
+			      strspn(m.id.hex, "0123456789abcdef") == strlen(m.id.hex));
+			break;
+		case MO_PS_FOUND:
+			CHECK(m.found.n >= 1 && m.found.n <= MO_PS_MAX_FUNCS);
+			for (uint32_t k = 0; k < m.found.n; k++) {
+				const struct mo_ps_func *f = &m.found.f[k];
+
+				CHECK(f->code_len <= MO_PS_FUNC_CODE);
+				CHECK(f->found || (!f->vaddr && !f->file_offset && !f->size &&
+						   !f->code_len));
+			}
 			break;
 		default:
 			break;

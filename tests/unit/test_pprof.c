@@ -440,6 +440,59 @@ static void test_decode_exact(void **state)
 	assert_int_equal(unlink(path), 0);
 }
 
+/* A build id read through the reader set (the parser process's, in a run
+ * with privsep): it is asked for each module of a frame without one, on a
+ * descriptor of that file, and what it says goes into the mapping. */
+static int reader_calls;
+static ino_t reader_ino;
+
+static int fake_reader(void *ctx, int fd, char *out, size_t outlen)
+{
+	struct stat st;
+
+	assert_ptr_equal(ctx, &reader_calls);
+	assert_int_equal(fstat(fd, &st), 0);
+	reader_ino = st.st_ino;
+	reader_calls++;
+	snprintf(out, outlen, "feedface");
+	return 0;
+}
+
+static void test_build_id_reader(void **state)
+{
+	struct mo_frame f = { .address = LIBC_BASE + 0x24000, .symbol = "__libc_start_main",
+			      .module = LIBC, .module_offset = 0x23000 };
+	struct mo_leak l = { .pid = getpid(), .count = 1, .unfreed_bytes = 8,
+			     .stack = { .id = 1, .nframes = 1, .frames = &f } };
+	struct mo_report r = { .nleaks = 1, .leaks = &l };
+	char path[PATH_MAX], err[256], libc_id[160];
+	struct stat st;
+	Profile *p;
+
+	snprintf(path, sizeof(path), "%s/reader.pb.gz", dir);
+	mo_pprof_set_build_id_reader(fake_reader, &reader_calls);
+	assert_ptr_equal(mo_pprof_build_id_reader_ctx(), &reader_calls);
+	assert_int_equal(mo_pprof_write(&r, path, err, sizeof(err)), 0);
+	p = read_profile(path);
+	assert_int_equal(p->n_mapping, 1);
+	assert_string_equal(str(p, mapping(p, 1)->build_id), "feedface");
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	assert_int_equal(reader_calls, 1);
+	assert_int_equal(stat(LIBC, &st), 0);
+	assert_true(reader_ino == st.st_ino);
+
+	/* without a reader: read here */
+	mo_pprof_set_build_id_reader(NULL, NULL);
+	assert_null(mo_pprof_build_id_reader_ctx());
+	assert_int_equal(mo_pprof_write(&r, path, err, sizeof(err)), 0);
+	p = read_profile(path);
+	assert_int_equal(mo_elf_build_id(LIBC, libc_id, sizeof(libc_id)), 0);
+	assert_string_equal(str(p, mapping(p, 1)->build_id), libc_id);
+	perftools__profiles__profile__free_unpacked(p, NULL);
+	assert_int_equal(reader_calls, 1);
+	assert_int_equal(unlink(path), 0);
+}
+
 static void test_empty_report(void **state)
 {
 	struct mo_report empty = { .timestamp_ns = 42, .estimate = true,
@@ -694,6 +747,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_exact),
+		cmocka_unit_test(test_build_id_reader),
 		cmocka_unit_test(test_empty_report),
 		cmocka_unit_test(test_alloc_totals),
 		cmocka_unit_test(test_growth_encode),

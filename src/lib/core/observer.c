@@ -56,6 +56,7 @@
 #include "safefile.h"
 #include "sinks/metrics.h"
 #include "sinks/otlp.h"
+#include "sinks/pprof.h"
 #include "symbolize.h"
 #include "util.h"
 
@@ -418,6 +419,10 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 		}
 		mo_privsep_symsource(o->c.ps, &src);
 		mo_symbolizer_set_source(o->sym, &src);
+		/* allocator files and the modules a report names are the
+		 * traced users' too */
+		mo_attach_set_reader(mo_privsep_find_funcs, o->c.ps);
+		mo_pprof_set_build_id_reader(mo_privsep_build_id, o->c.ps);
 	}
 	return o;
 }
@@ -1086,6 +1091,10 @@ void mo_observer_free(struct mo_observer *o)
 	mo_series_free(o->c.proc_series);
 	mo_series_free(o->c.rss_series);
 	mo_symbolizer_free(o->sym);
+	if (o->c.ps && mo_attach_reader_ctx() == o->c.ps)
+		mo_attach_set_reader(NULL, NULL);
+	if (o->c.ps && mo_pprof_build_id_reader_ctx() == o->c.ps)
+		mo_pprof_set_build_id_reader(NULL, NULL);
 	mo_privsep_free(o->c.ps);	/* after the symbolizer, which closes its files */
 	free(o->allocator_lib);
 	free(o->symbol_prefix);

@@ -155,7 +155,11 @@ int mo_probes_attach_shared(struct mo_probes *pr, pid_t pid)
 	char err[512];
 	int r;
 
-	if (allocator_of(pr, pid, NULL, &a))
+	r = allocator_of(pr, pid, NULL, &a);
+	if (r == -ECHILD)	/* the parser's warning says why, this one what it cost */
+		mo_env_log(pr->env, MO_LOG_WARN, "pid %d: no allocator probes: %s", (int)pid,
+			   mo_attach_strerror(r));
+	if (r)
 		return -ENOENT;
 	if (own_executable(pr, &a)) {
 		mo_allocator_close(&a);
@@ -233,6 +237,11 @@ int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bo
 			   (int)pid, strerror(-r));
 		return r;
 	}
+	if (r == -ECHILD || r == -EAGAIN) {
+		mo_env_log(pr->env, MO_LOG_ERROR, "pid %d: cannot choose its allocator: %s",
+			   (int)pid, mo_attach_strerror(r));
+		return r;
+	}
 	if (r) {
 		mo_env_log(pr->env, MO_LOG_ERROR,
 			   "pid %d: no allocator found: neither the program nor a library "
@@ -265,7 +274,7 @@ static int escalation_allocator(struct mo_probes *pr, pid_t pid, struct mo_alloc
 	}
 	r = allocator_of(pr, pid, NULL, a);
 	if (r)
-		snprintf(why, whylen, "no allocator found: %s", strerror(-r));
+		snprintf(why, whylen, "no allocator found: %s", mo_attach_strerror(r));
 	return r;
 }
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 #include "elfsym.h"
 #include "atomicfile.h"
+#include "safefile.h"
 #include "sinks/pprof.h"
 #include "profile.pb-c.h"
 
@@ -314,6 +316,48 @@ static int function_id(struct builder *b, const struct mo_frame *f, uint64_t *id
  * their root is not ours to read. A container's process gets no build id
  * then, rather than a possibly wrong one.
  */
+static struct {
+	pthread_mutex_t lock;
+	mo_build_id_reader_fn fn;
+	void *ctx;
+} id_reader = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void mo_pprof_set_build_id_reader(mo_build_id_reader_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&id_reader.lock);
+	id_reader.fn = fn;
+	id_reader.ctx = fn ? ctx : NULL;
+	pthread_mutex_unlock(&id_reader.lock);
+}
+
+void *mo_pprof_build_id_reader_ctx(void)
+{
+	void *ctx;
+
+	pthread_mutex_lock(&id_reader.lock);
+	ctx = id_reader.ctx;
+	pthread_mutex_unlock(&id_reader.lock);
+	return ctx;
+}
+
+/* The build id of the file at path, opened here and read by the reader. */
+static int read_build_id(const char *path, char *out, size_t outlen)
+{
+	mo_build_id_reader_fn fn;
+	void *ctx;
+	int fd = mo_safe_open(path, NULL, 0, NULL), ret;
+
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&id_reader.lock);
+	fn = id_reader.fn;
+	ctx = id_reader.ctx;
+	pthread_mutex_unlock(&id_reader.lock);
+	ret = fn ? fn(ctx, fd, out, outlen) : mo_elf_build_id_fd(fd, out, outlen);
+	close(fd);
+	return ret;
+}
+
 static void module_build_id(const struct mo_leak *l, const char *path, char *out, size_t outlen)
 {
 	char proc_path[PATH_MAX];
@@ -322,10 +366,10 @@ static void module_build_id(const struct mo_leak *l, const char *path, char *out
 	out[0] = '\0';
 	n = snprintf(proc_path, sizeof(proc_path), "/proc/%d/root%s", (int)l->pid, path);
 	if (n > 0 && (size_t)n < sizeof(proc_path))
-		ret = mo_elf_build_id(proc_path, out, outlen);
+		ret = read_build_id(proc_path, out, outlen);
 	/* -ENODATA: the process's own file was read and has none. */
 	if (ret && ret != -ENODATA && !l->container_id[0])
-		ret = mo_elf_build_id(path, out, outlen);
+		ret = read_build_id(path, out, outlen);
 	if (ret)
 		out[0] = '\0';
 }

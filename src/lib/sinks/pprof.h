@@ -24,6 +24,18 @@ enum mo_pprof_kind {
 	MO_PPROF_GROWTH,
 };
 
+/*
+ * What reads the build id of a frame's module when the frame came without
+ * one (the file is the traced process's, opened here with mo_safe_open):
+ * elfsym.h's mo_elf_build_id_fd contract; privsep.h's parser, or this
+ * process by default. Process-wide: set by the observer that owns ctx; fn
+ * NULL restores the default.
+ */
+typedef int (*mo_build_id_reader_fn)(void *ctx, int fd, char *out, size_t outlen);
+void mo_pprof_set_build_id_reader(mo_build_id_reader_fn fn, void *ctx);
+/* The reader now: ctx, or NULL with the default. */
+void *mo_pprof_build_id_reader_ctx(void);
+
 /* The gzipped profile into *gz (malloc'ed, *len bytes). 0 or -errno. */
 int mo_pprof_encode(const struct mo_report *r, enum mo_pprof_kind kind, uint8_t **gz,
 		    size_t *len);
