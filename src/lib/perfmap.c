@@ -2,6 +2,7 @@
 /* perfmap.c - JIT code names from a runtime's perf map (perfmap.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,19 @@ static void disjoin(struct mo_perfmap *m)
 	m->n = k;
 }
 
+/* The name from name to eol cut to MO_PERFMAP_NAME_MAX bytes, backing off
+ * over at most three continuation bytes so no UTF-8 sequence is split. */
+static void cut_name(char *name, char *eol)
+{
+	char *cut = name + MO_PERFMAP_NAME_MAX;
+
+	if (eol - name <= MO_PERFMAP_NAME_MAX)
+		return;
+	for (int k = 0; k < 3 && ((unsigned char)*cut & 0xc0) == 0x80; k++)
+		cut--;
+	*cut = '\0';
+}
+
 int mo_perfmap_parse(char *text, size_t len, struct mo_perfmap *out)
 {
 	size_t cap = 0;
@@ -88,18 +102,23 @@ int mo_perfmap_parse(char *text, size_t len, struct mo_perfmap *out)
 		if (eol > line && eol[-1] == '\r')
 			eol--;
 		/* START SIZE NAME, single spaces; the name runs to the end of
-		 * the line and may hold spaces */
+		 * the line and may hold spaces, not a NUL */
 		ok = !hex(&p, eol, &start) && p < eol && *p == ' ';
 		if (ok) {
 			p++;
 			ok = !hex(&p, eol, &size) && p + 1 < eol && *p == ' ' && size &&
-			     start + size > start;
+			     start + size > start && !memchr(p + 1, '\0', (size_t)(eol - p - 1));
 		}
 		if (ok) {
+			char *name = line + (p - line) + 1;
+
+			if (out->n == MO_PERFMAP_MAX_ENTRIES)
+				return -EFBIG;
 			if (MO_GROW(out->e, out->n + 1, cap))
 				return -ENOMEM;
 			*eol = '\0';
-			out->e[out->n++] = (struct mo_perfmap_entry){ start, size, p + 1 };
+			cut_name(name, eol);
+			out->e[out->n++] = (struct mo_perfmap_entry){ start, size, name };
 		} else if (eol > line) {
 			out->malformed++;
 		}
@@ -113,6 +132,64 @@ int mo_perfmap_parse(char *text, size_t len, struct mo_perfmap *out)
 		disjoin(out);
 	}
 	return 0;
+}
+
+int mo_perfmap_parse_fd(int fd, size_t size, struct mo_perfmap *out)
+{
+	size_t got = 0;
+	char *text;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (size > MO_PERFMAP_MAX_BYTES)
+		return -EFBIG;
+	text = malloc(size + 1);
+	if (!text)
+		return -ENOMEM;
+	/* the runtime may append while this reads: what was there at fstat */
+	while (got < size) {
+		ssize_t n = pread(fd, text + got, size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			free(text);
+			return err;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	text[got] = '\0';
+	err = mo_perfmap_parse(text, got, out);
+	if (err)
+		mo_perfmap_release(out);
+	return err;
+}
+
+static struct {
+	pthread_mutex_t lock;
+	mo_perfmap_parser_fn fn;
+	void *ctx;
+} parser = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void mo_perfmap_set_parser(mo_perfmap_parser_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&parser.lock);
+	parser.fn = fn;
+	parser.ctx = fn ? ctx : NULL;
+	pthread_mutex_unlock(&parser.lock);
+}
+
+void *mo_perfmap_parser_ctx(void)
+{
+	void *ctx;
+
+	pthread_mutex_lock(&parser.lock);
+	ctx = parser.ctx;
+	pthread_mutex_unlock(&parser.lock);
+	return ctx;
 }
 
 const struct mo_perfmap_entry *mo_perfmap_find(const struct mo_perfmap *m, uint64_t addr)
@@ -159,11 +236,10 @@ static pid_t ns_pid(pid_t pid)
 
 int mo_perfmap_read(pid_t pid, struct mo_perfmap *out)
 {
+	mo_perfmap_parser_fn fn;
 	char path[128];
 	struct stat st;
-	char *text;
-	ssize_t n;
-	size_t got = 0;
+	void *ctx;
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
@@ -179,20 +255,13 @@ int mo_perfmap_read(pid_t pid, struct mo_perfmap *out)
 		close(fd);
 		return -EFBIG;
 	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		close(fd);
-		return -ENOMEM;
-	}
-	/* the runtime may append while we read: what was there at fstat */
-	while (got < (size_t)st.st_size &&
-	       (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
+	pthread_mutex_lock(&parser.lock);
+	fn = parser.fn;
+	ctx = parser.ctx;
+	pthread_mutex_unlock(&parser.lock);
+	err = fn ? fn(ctx, fd, (size_t)st.st_size, out)
+		 : mo_perfmap_parse_fd(fd, (size_t)st.st_size, out);
 	close(fd);
-	text[got] = '\0';
-	err = mo_perfmap_parse(text, got, out);
-	if (err)
-		mo_perfmap_release(out);
 	return err;
 }
 

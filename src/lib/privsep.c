@@ -32,6 +32,7 @@
 
 #include "elfsym.h"
 #include "json.h"
+#include "perfmap.h"
 #include "privsep.h"
 #include "privsep_msg.h"
 #include "safefile.h"
@@ -252,6 +253,42 @@ static int serve_funcs(int sock, int fd, struct mo_ps_msg *m)
 	return mo_ps_send(sock, m, -1);
 }
 
+/* A perf map parsed here, its entries sent in JIT messages as full as a
+ * message allows, then DONE with the count of malformed lines. */
+static int serve_perfmap(int sock, int fd, uint64_t size, struct mo_ps_msg *m)
+{
+	size_t bytes = MO_PS_HDR + 4;
+	struct mo_perfmap pm;
+	int err = mo_perfmap_parse_fd(fd, (size_t)size, &pm);
+
+	close(fd);
+	if (err)
+		return reply_done(sock, err, 0);
+	m->type = MO_PS_JIT;
+	m->jit.n = 0;
+	for (size_t i = 0; !err && i < pm.n; i++) {
+		/* the parser's names: 1..MO_PERFMAP_NAME_MAX bytes */
+		size_t len = strlen(pm.e[i].name), need = 8 + 8 + 2 + len;
+
+		if (m->jit.n == MO_PS_JIT_PER_MSG || bytes + need > MO_PS_MAX_MSG) {
+			err = mo_ps_send(sock, m, -1);
+			m->jit.n = 0;
+			bytes = MO_PS_HDR + 4;
+		}
+		m->jit.e[m->jit.n++] = (struct mo_ps_jit){ .start = pm.e[i].start,
+							   .size = pm.e[i].size,
+							   .name = pm.e[i].name,
+							   .name_len = (uint16_t)len };
+		bytes += need;
+	}
+	if (!err && m->jit.n)
+		err = mo_ps_send(sock, m, -1);
+	if (!err)
+		err = reply_done(sock, 0, (uint32_t)pm.malformed);
+	mo_perfmap_release(&pm);
+	return err;
+}
+
 int mo_privsep_serve(int sock)
 {
 	struct child_ctx c = { .sock = sock };
@@ -301,6 +338,9 @@ int mo_privsep_serve(int sock)
 			close(fd);
 			c.msg->type = MO_PS_ID;
 			err = err ? reply_done(sock, err, 0) : mo_ps_send(sock, c.msg, -1);
+			break;
+		case MO_PS_PERFMAP:
+			err = serve_perfmap(sock, fd, c.msg->perfmap.size, c.msg);
 			break;
 		default:	/* a reply where a request belongs */
 			if (fd >= 0)
@@ -875,6 +915,95 @@ int mo_privsep_build_id(void *ctx, int fd, char *out, size_t outlen)
 		memcpy(out, m->id.hex, strlen(m->id.hex) + 1);
 out:
 	pthread_mutex_unlock(&p->lock);
+	return err;
+}
+
+/*
+ * One JIT message appended to the map being received (e: n entries, their
+ * names at offsets into text, tlen bytes so far), checked against what
+ * came before: still sorted and disjoint, at most MO_PERFMAP_MAX_ENTRIES
+ * entries, and names of no more bytes than the file (size) holds. 0,
+ * -EPROTO (a lie) or -ENOMEM.
+ */
+static int take_jit(const struct mo_ps_msg *m, uint64_t size, struct mo_perfmap *pm,
+		    size_t *ecap, size_t *tlen, size_t *tcap)
+{
+	size_t names = 0, sofar = *tlen - pm->n;	/* text holds each name's NUL */
+
+	if (m->jit.n > MO_PERFMAP_MAX_ENTRIES - pm->n)
+		return -EPROTO;
+	if (pm->n && pm->e[pm->n - 1].start + pm->e[pm->n - 1].size > m->jit.e[0].start)
+		return -EPROTO;
+	for (uint32_t k = 0; k < m->jit.n; k++)
+		names += m->jit.e[k].name_len;
+	/* each name is a distinct piece of a different line of the file */
+	if (names > size - sofar)
+		return -EPROTO;
+	if (MO_GROW(pm->e, pm->n + m->jit.n, *ecap) ||
+	    MO_GROW(pm->text, *tlen + names + m->jit.n, *tcap))
+		return -ENOMEM;
+	for (uint32_t k = 0; k < m->jit.n; k++) {
+		const struct mo_ps_jit *j = &m->jit.e[k];
+
+		memcpy(pm->text + *tlen, j->name, j->name_len);
+		pm->text[*tlen + j->name_len] = '\0';
+		/* an offset until the text stops moving (mo_privsep_perfmap) */
+		pm->e[pm->n++] = (struct mo_perfmap_entry){ .start = j->start, .size = j->size,
+							    .name = (const char *)(uintptr_t)*tlen };
+		*tlen += j->name_len + 1u;
+	}
+	return 0;
+}
+
+int mo_privsep_perfmap(void *ctx, int fd, size_t size, struct mo_perfmap *out)
+{
+	struct mo_privsep *p = ctx;
+	struct mo_ps_msg *m = &p->msg;
+	struct mo_perfmap pm = { 0 };
+	size_t ecap = 0, tlen = 0, tcap = 0;
+	char file[512];
+	uint64_t end;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if (fd < 0 || size > MO_PERFMAP_MAX_BYTES)
+		return -EINVAL;
+	mo_fd_target(fd, file, sizeof(file));	/* for messages */
+	pthread_mutex_lock(&p->lock);
+	err = need_child(p);
+	if (err)
+		goto out;
+	end = deadline(p);
+	m->type = MO_PS_PERFMAP;
+	m->perfmap.size = size;
+	err = send_req(p, m, fd, file);
+	while (!err) {
+		if ((err = next(p, end, NULL, file)))
+			break;
+		if (m->type == MO_PS_DONE) {
+			if (m->done.err)
+				err = pm.n || m->done.count ? violation(p, -1, file) : m->done.err;
+			else if (m->done.count > size)
+				err = violation(p, -1, file);
+			else
+				pm.malformed = m->done.count;
+			break;
+		}
+		err = m->type == MO_PS_JIT ? take_jit(m, size, &pm, &ecap, &tlen, &tcap) : -EPROTO;
+		if (err == -EPROTO)
+			err = violation(p, -1, file);
+		else if (err)
+			end_child(p, WHY_DIED, NULL);	/* its reply is still coming */
+	}
+	if (!err) {
+		for (size_t i = 0; i < pm.n; i++)
+			pm.e[i].name = pm.text + (uintptr_t)pm.e[i].name;
+		*out = pm;
+		memset(&pm, 0, sizeof(pm));
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	mo_perfmap_release(&pm);
 	return err;
 }
 

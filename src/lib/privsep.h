@@ -81,6 +81,16 @@ int mo_privsep_find_funcs(void *ctx, int fd, struct mo_elf_func *funcs, size_t n
  * errors as mo_privsep_find_funcs. */
 int mo_privsep_build_id(void *ctx, int fd, char *out, size_t outlen);
 
+struct mo_perfmap;
+
+/*
+ * perfmap.h's parser through the child (ctx: the client): the map's
+ * entries as mo_perfmap_parse_fd gives them, checked (sorted, disjoint,
+ * names as the parser makes them, at most MO_PERFMAP_MAX_ENTRIES, no more
+ * name bytes than size). Errors as mo_privsep_find_funcs.
+ */
+int mo_privsep_perfmap(void *ctx, int fd, size_t size, struct mo_perfmap *out);
+
 void mo_privsep_stats(const struct mo_privsep *p, struct mo_privsep_stats *out);
 
 /* The running child's pid, or 0. */

@@ -153,6 +153,7 @@ bool mo_ps_carries_fd(const struct mo_ps_msg *m)
 	case MO_PS_OPEN:
 	case MO_PS_FUNCS:
 	case MO_PS_BUILD_ID:
+	case MO_PS_PERFMAP:
 		return true;
 	case MO_PS_DEBUG_FD:
 		return m->debug_fd.err == 0;
@@ -169,6 +170,18 @@ static bool build_id_hex(const char *s)
 	if (!n || n % 2 || n > 2 * 64)
 		return false;
 	return strspn(s, "0123456789abcdef") == n;
+}
+
+/* A JIT entry as a parsed perf map has it, after prev (NULL: the first of
+ * its message). */
+static bool jit_ok(const struct mo_ps_jit *e, const struct mo_ps_jit *prev)
+{
+	if (!e->name_len || e->name_len > MO_PERFMAP_NAME_MAX || !e->size ||
+	    e->start + e->size < e->start)
+		return false;
+	if (memchr(e->name, '\0', e->name_len) || memchr(e->name, '\n', e->name_len))
+		return false;
+	return !prev || prev->start + prev->size <= e->start;
 }
 
 static bool errno_value(int32_t err)
@@ -265,6 +278,24 @@ int mo_ps_encode(const struct mo_ps_msg *m, uint8_t *buf, size_t cap)
 	case MO_PS_ID:
 		w.bad |= !build_id_hex(m->id.hex);
 		put_strn(&w, m->id.hex, 2 * 64);
+		break;
+	case MO_PS_PERFMAP:
+		w.bad |= m->perfmap.size > MO_PERFMAP_MAX_BYTES;
+		put_u64(&w, m->perfmap.size);
+		break;
+	case MO_PS_JIT:
+		w.bad |= !m->jit.n || m->jit.n > MO_PS_JIT_PER_MSG;
+		put_u32(&w, m->jit.n);
+		for (uint32_t k = 0; !w.bad && k < m->jit.n; k++) {
+			const struct mo_ps_jit *e = &m->jit.e[k];
+
+			w.bad |= !jit_ok(e, k ? e - 1 : NULL);
+			put_u64(&w, e->start);
+			put_u64(&w, e->size);
+			put_u16(&w, e->name_len);
+			if (!w.bad)
+				put(&w, e->name, e->name_len);
+		}
 		break;
 	case MO_PS_FOUND:
 		w.bad |= !m->found.n || m->found.n > MO_PS_MAX_FUNCS;
@@ -408,6 +439,27 @@ int mo_ps_decode(const uint8_t *buf, size_t len, struct mo_ps_msg *m)
 	case MO_PS_ID:
 		get_strn(&r, m->id.hex, 2 * 64);
 		r.bad |= !build_id_hex(m->id.hex);
+		break;
+	case MO_PS_PERFMAP:
+		m->perfmap.size = get_u64(&r);
+		r.bad |= m->perfmap.size > MO_PERFMAP_MAX_BYTES;
+		break;
+	case MO_PS_JIT:
+		m->jit.n = get_u32(&r);
+		if (!m->jit.n || m->jit.n > MO_PS_JIT_PER_MSG)
+			return -EPROTO;
+		for (uint32_t k = 0; !r.bad && k < m->jit.n; k++) {
+			struct mo_ps_jit *e = &m->jit.e[k];
+
+			e->start = get_u64(&r);
+			e->size = get_u64(&r);
+			e->name_len = get_u16(&r);
+			if (r.bad || e->name_len > r.len - r.off)
+				return -EPROTO;
+			e->name = (const char *)buf + r.off;
+			r.off += e->name_len;
+			r.bad |= !jit_ok(e, k ? e - 1 : NULL);
+		}
 		break;
 	case MO_PS_FOUND:
 		m->found.n = get_u32(&r);

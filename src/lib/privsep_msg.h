@@ -25,6 +25,13 @@
  *           order) | DONE(err): elfsym.h's mo_elf_find_funcs_fd
  *   BUILD_ID fd                   -> ID (str: lowercase hex, an even number
  *           of 2..128 digits) | DONE(err): elfsym.h's mo_elf_build_id_fd
+ *   PERFMAP u64 size + fd         -> JIT..., DONE(0, malformed lines) |
+ *           DONE(err): perfmap.h's mo_perfmap_parse_fd of the first size
+ *           (<= MO_PERFMAP_MAX_BYTES) bytes. A JIT is u32 n (1..
+ *           MO_PS_JIT_PER_MSG), then n entries (u64 start, u64 size, str
+ *           name of 1..MO_PERFMAP_NAME_MAX bytes, no newline), each of size
+ *           >= 1 without wrapping, sorted by start and disjoint (checked
+ *           within a message here, across messages by the client)
  * While an OPEN runs the parser may ask for debug files: DEBUG_REQ (u8
  * where, str name), answered by DEBUG_FD (i32 err, + fd when 0).
  */
@@ -37,6 +44,7 @@
 #include <linux/types.h>
 
 #include "../abi.h"
+#include "perfmap.h"
 #include "symfile.h"
 
 #define MO_PS_MAX_MSG 65536
@@ -46,6 +54,8 @@
 /* code bytes of a FOUND entry (struct mo_elf_func's) */
 #define MO_PS_FUNC_CODE 64
 #define MO_PS_HDR 8
+/* perf map entries in one JIT message (fewer when their names fill it) */
+#define MO_PS_JIT_PER_MSG 512
 /* rows in one ROWS message */
 #define MO_PS_ROWS_PER_MSG ((MO_PS_MAX_MSG - MO_PS_HDR) / sizeof(struct mo_unwind_row))
 
@@ -57,6 +67,7 @@ enum mo_ps_type {
 	MO_PS_DEBUG_FD,
 	MO_PS_FUNCS,
 	MO_PS_BUILD_ID,
+	MO_PS_PERFMAP,
 	MO_PS_ROWS_HEAD = 16,
 	MO_PS_ROWS,
 	MO_PS_OPENED,
@@ -65,6 +76,7 @@ enum mo_ps_type {
 	MO_PS_DEBUG_REQ,
 	MO_PS_FOUND,
 	MO_PS_ID,
+	MO_PS_JIT,
 };
 
 /* One name of a FUNCS request as FOUND answers it: all zero when not
@@ -76,6 +88,16 @@ struct mo_ps_func {
 	uint64_t size;
 	uint8_t code_len;
 	uint8_t code[MO_PS_FUNC_CODE];
+};
+
+/* One perf map entry of a JIT message. */
+struct mo_ps_jit {
+	uint64_t start;
+	uint64_t size;
+	/* name_len bytes, not NUL-terminated: into the encoded record
+	 * (decode) or the caller's text (encode) */
+	const char *name;
+	uint16_t name_len;
 };
 
 struct mo_ps_msg {
@@ -145,6 +167,13 @@ struct mo_ps_msg {
 		struct {
 			char hex[2 * 64 + 1];
 		} id;
+		struct {
+			uint64_t size;	/* bytes to read */
+		} perfmap;
+		struct {
+			uint32_t n;
+			struct mo_ps_jit e[MO_PS_JIT_PER_MSG];
+		} jit;
 	};
 };
 

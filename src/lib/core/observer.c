@@ -51,6 +51,7 @@
 #include "k8snames.h"
 #include "memobserver.h"
 #include "modules.h"
+#include "perfmap.h"
 #include "privsep.h"
 #include "queue.h"
 #include "safefile.h"
@@ -419,10 +420,11 @@ struct mo_observer *mo_observer_new(const char *name, const struct mo_config *cf
 		}
 		mo_privsep_symsource(o->c.ps, &src);
 		mo_symbolizer_set_source(o->sym, &src);
-		/* allocator files and the modules a report names are the
-		 * traced users' too */
+		/* allocator files, the modules a report names and the
+		 * runtimes' perf maps are the traced users' too */
 		mo_attach_set_reader(mo_privsep_find_funcs, o->c.ps);
 		mo_pprof_set_build_id_reader(mo_privsep_build_id, o->c.ps);
+		mo_perfmap_set_parser(mo_privsep_perfmap, o->c.ps);
 	}
 	return o;
 }
@@ -1095,6 +1097,8 @@ void mo_observer_free(struct mo_observer *o)
 		mo_attach_set_reader(NULL, NULL);
 	if (o->c.ps && mo_pprof_build_id_reader_ctx() == o->c.ps)
 		mo_pprof_set_build_id_reader(NULL, NULL);
+	if (o->c.ps && mo_perfmap_parser_ctx() == o->c.ps)
+		mo_perfmap_set_parser(NULL, NULL);
 	mo_privsep_free(o->c.ps);	/* after the symbolizer, which closes its files */
 	free(o->allocator_lib);
 	free(o->symbol_prefix);

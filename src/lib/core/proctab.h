@@ -60,6 +60,7 @@ struct mo_proc {
 	/* names of its JIT code (stacks.c), NULL until a frame needs them */
 	struct mo_perfmap *jit;
 	uint64_t jit_read_ns;	/* when the perf map was last read */
+	bool jit_lost;		/* the parser process failed on it: not read again */
 };
 
 struct mo_proctab;

@@ -221,7 +221,7 @@ static const struct mo_perfmap *jit_map(struct mo_stacks *st, struct mo_proc *p,
 
 	if (p->jit && now - p->jit_read_ns < JIT_REREAD_NS)
 		return p->jit;
-	if (p->jit_read_ns && now - p->jit_read_ns < JIT_REREAD_NS)
+	if (p->jit_lost || (p->jit_read_ns && now - p->jit_read_ns < JIT_REREAD_NS))
 		return NULL;	/* none a moment ago */
 	p->jit_read_ns = now;
 	if (!p->jit && !(p->jit = calloc(1, sizeof(*p->jit))))
@@ -229,7 +229,11 @@ static const struct mo_perfmap *jit_map(struct mo_stacks *st, struct mo_proc *p,
 	mo_perfmap_release(p->jit);
 	err = mo_perfmap_read(p->pid, p->jit);
 	if (err) {
-		if (err != -ENOENT)
+		/* -ECHILD: the parser process died, hung or lied on it (counted
+		 * and logged there); like any file that did, it is not read
+		 * again. -EAGAIN: no parser for now, read again later. */
+		p->jit_lost = err == -ECHILD;
+		if (err != -ENOENT && err != -EAGAIN)
 			mo_stat_add(&st->stats.perfmaps_skipped, 1);
 		return NULL;
 	}
