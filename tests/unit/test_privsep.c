@@ -37,6 +37,7 @@
 
 #include "attach.h"
 #include "elfsym.h"
+#include "perfmap.h"
 #include "privsep.h"
 #include "privsep_msg.h"
 #include "safefile.h"
@@ -79,6 +80,80 @@ static void send_with_libc(int sock, const void *buf, size_t len)
 static void send_msg(int sock, struct mo_ps_msg *m)
 {
 	mo_ps_send(sock, m, -1);
+}
+
+/* A JIT record of one entry sent with byte at (offset into the entry's
+ * name) changed to c, or its size field to size when size is not 0: what
+ * the encoder would not write. */
+static void send_bad_jit(int sock, size_t at, char c, uint64_t size)
+{
+	static uint8_t raw[MO_PS_MAX_MSG];
+	static struct mo_ps_msg r;
+	int n;
+
+	r.type = MO_PS_JIT;
+	r.jit.n = 1;
+	r.jit.e[0] = (struct mo_ps_jit){ .start = 0x1000, .size = 0x10, .name = "abc", .name_len = 3 };
+	n = mo_ps_encode(&r, raw, sizeof(raw));
+	raw[MO_PS_HDR + 4 + 8 + 8 + 2 + at] = (uint8_t)c;
+	if (size)
+		memcpy(raw + MO_PS_HDR + 4 + 8, &size, 8);
+	send_raw(sock, raw, (size_t)n, -1);
+}
+
+/* Answers to a PERFMAP request (of a file of size bytes) that lie. */
+static void hostile_jit(int sock, const char *mode, uint64_t size)
+{
+	static char names[MO_PS_JIT_PER_MSG][101];
+	static struct mo_ps_msg r;
+	uint64_t start = 0x10000;
+
+	if (!strcmp(mode, "jit-nul")) {		/* a NUL in a name */
+		send_bad_jit(sock, 1, '\0', 0);
+		return;
+	}
+	if (!strcmp(mode, "jit-wrap")) {	/* a range past 2^64 */
+		send_bad_jit(sock, 0, 'a', ~0ULL - 8);
+		return;
+	}
+	r.type = MO_PS_JIT;
+	if (!strcmp(mode, "jit-unsorted")) {	/* each message sorted, not the two */
+		r.jit.n = 1;
+		r.jit.e[0] = (struct mo_ps_jit){ .start = 0x2000, .size = 0x10, .name = "b", .name_len = 1 };
+		send_msg(sock, &r);
+		r.jit.e[0] = (struct mo_ps_jit){ .start = 0x1000, .size = 0x10, .name = "a", .name_len = 1 };
+		send_msg(sock, &r);
+	} else if (!strcmp(mode, "jit-names")) {	/* more name bytes than the file */
+		r.jit.n = MO_PS_JIT_PER_MSG;
+		for (uint32_t k = 0; k < r.jit.n; k++) {
+			memset(names[k], 'n', 100);
+			r.jit.e[k] = (struct mo_ps_jit){ .start = start + k * 16, .size = 16,
+							 .name = names[k], .name_len = 100 };
+		}
+		send_msg(sock, &r);
+	} else if (!strcmp(mode, "jit-many")) {	/* more entries than a map holds */
+		r.jit.n = MO_PS_JIT_PER_MSG;
+		for (uint32_t sent = 0; sent <= MO_PERFMAP_MAX_ENTRIES; sent += r.jit.n) {
+			for (uint32_t k = 0; k < r.jit.n; k++, start += 16)
+				r.jit.e[k] = (struct mo_ps_jit){ .start = start, .size = 16,
+								 .name = "x", .name_len = 1 };
+			if (mo_ps_send(sock, &r, -1))
+				return;
+		}
+	} else if (!strcmp(mode, "jit-count")) {	/* more malformed lines than bytes */
+		r.jit.n = 1;
+		r.jit.e[0] = (struct mo_ps_jit){ .start = 0x1000, .size = 0x10, .name = "a", .name_len = 1 };
+		send_msg(sock, &r);
+		r.type = MO_PS_DONE;
+		r.done.err = 0;
+		r.done.count = (uint32_t)size + 1;
+		send_msg(sock, &r);
+		return;
+	}
+	r.type = MO_PS_DONE;
+	r.done.err = 0;
+	r.done.count = 0;
+	send_msg(sock, &r);
 }
 
 /* A parser that answers every request as mode says. */
@@ -258,6 +333,8 @@ static int hostile(const char *mode)
 
 			memcpy(raw + MO_PS_HDR + 2, "FEEDFACE", 8);
 			send_raw(sock, raw, sizeof(raw), -1);
+		} else if (!strncmp(mode, "jit-", 4) && m.type == MO_PS_PERFMAP) {
+			hostile_jit(sock, mode, m.perfmap.size);
 		} else if (!strcmp(mode, "debug-flood") && m.type == MO_PS_OPEN) {
 			for (int i = 0; i < 20; i++) {
 				r.type = MO_PS_DEBUG_REQ;
@@ -1053,6 +1130,322 @@ static void test_attach_reader(void **state)
 	mo_privsep_free(good);
 }
 
+/* ------------------------------------------------------------ perf maps */
+
+/* A perf map at path (a mkstemp template) with good lines, malformed
+ * ones, overlapping ones, names at and over the name limit (one cut in the
+ * middle of a UTF-8 sequence), 3000 entries (several JIT messages by
+ * count) and 40 of 3000 bytes (several by bytes); opened. */
+static int write_perfmap(char *path)
+{
+	static char name[MO_PERFMAP_NAME_MAX + 200];
+	int fd = mkstemp(path);
+	FILE *f;
+
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fprintf(f, "7f0000001040 20 Builtin:Adaptor\n"
+		   "0x7f0000001000 40 LazyCompile:~leak /srv/app.js:3\r\n"
+		   "bad line\n1000 0 zero size\nffffffffffffffff 10 wraps\n2000 10\n"
+		   "3000 10 \n1000 100 outer\n1010 10 inner\n1000 100 again\n");
+	fwrite("4000 10 nul\0inside\n", 1, 19, f);
+	memset(name, 'j', sizeof(name) - 1);
+	fprintf(f, "5000 10 %.*s\n", MO_PERFMAP_NAME_MAX, name);
+	fprintf(f, "6000 10 %.*s\n", MO_PERFMAP_NAME_MAX + 100, name);
+	/* a 3-byte sequence over the limit: cut before it */
+	memcpy(name + MO_PERFMAP_NAME_MAX - 1, "\xe2\x82\xac", 3);
+	fprintf(f, "7000 10 %.*s\n", MO_PERFMAP_NAME_MAX + 10, name);
+	for (int i = 0; i < 3000; i++)
+		fprintf(f, "%x %x LazyCompile:*f%d /srv/app.js:%d\n", 0x100000 + i * 0x40, 0x40, i, i);
+	for (int i = 0; i < 40; i++)
+		fprintf(f, "%x 10 %d%.*s\n", 0x900000 + i * 0x10, i, 3000, name);
+	assert_int_equal(fclose(f), 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void perfmaps_equal(const struct mo_perfmap *a, const struct mo_perfmap *b)
+{
+	assert_int_equal(a->n, b->n);
+	assert_int_equal(a->malformed, b->malformed);
+	for (size_t i = 0; i < a->n; i++) {
+		assert_true(a->e[i].start == b->e[i].start);
+		assert_true(a->e[i].size == b->e[i].size);
+		assert_string_equal(a->e[i].name, b->e[i].name);
+	}
+}
+
+static size_t file_size(int fd)
+{
+	struct stat st;
+
+	assert_int_equal(fstat(fd, &st), 0);
+	return (size_t)st.st_size;
+}
+
+/* The map parsed by the child equals the map parsed here, entry by entry
+ * and in its count of malformed lines; an empty map; perfmap.c's reader
+ * through the hook (our own /tmp/perf-PID.map). */
+static void test_perfmap_equal(void **state)
+{
+	char path[] = "/tmp/mo-privsep-perfmap.XXXXXX", own[64];
+	struct mo_privsep *p = client(NULL, 0);
+	struct mo_perfmap here, there;
+	struct mo_privsep_stats st;
+	int fd = write_perfmap(path), fds0 = count_fds(), empty;
+	size_t size = file_size(fd);
+
+	assert_int_equal(mo_perfmap_parse_fd(fd, size, &here), 0);
+	assert_int_equal(here.n, 3 + 4 + 3000 + 40);
+	assert_int_equal(here.malformed, 6);
+	assert_int_equal(strlen(mo_perfmap_find(&here, 0x6000)->name), MO_PERFMAP_NAME_MAX);
+	assert_int_equal(strlen(mo_perfmap_find(&here, 0x7000)->name), MO_PERFMAP_NAME_MAX - 1);
+	assert_int_equal(mo_privsep_perfmap(p, fd, size, &there), 0);
+	perfmaps_equal(&here, &there);
+	mo_perfmap_release(&there);
+	/* fewer bytes than the file holds: what the parser read here too */
+	mo_perfmap_release(&here);
+	assert_int_equal(mo_perfmap_parse_fd(fd, 200, &here), 0);
+	assert_int_equal(mo_privsep_perfmap(p, fd, 200, &there), 0);
+	assert_true(here.n >= 2);
+	perfmaps_equal(&here, &there);
+	mo_perfmap_release(&there);
+	mo_perfmap_release(&here);
+	assert_int_equal(mo_privsep_perfmap(p, fd, MO_PERFMAP_MAX_BYTES + 1, &there), -EINVAL);
+	empty = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_int_equal(mo_privsep_perfmap(p, empty, 0, &there), 0);
+	assert_int_equal(there.n + there.malformed, 0);
+	mo_perfmap_release(&there);
+	close(empty);
+
+	/* perfmap.c opens our map and hands it to the parser set */
+	snprintf(own, sizeof(own), "/tmp/perf-%d.map", (int)getpid());
+	unlink(own);
+	assert_int_equal(link(path, own), 0);
+	mo_perfmap_set_parser(mo_privsep_perfmap, p);
+	assert_ptr_equal(mo_perfmap_parser_ctx(), p);
+	assert_int_equal(mo_perfmap_read(getpid(), &there), 0);
+	mo_perfmap_set_parser(NULL, NULL);
+	assert_null(mo_perfmap_parser_ctx());
+	assert_int_equal(mo_perfmap_read(getpid(), &here), 0);
+	perfmaps_equal(&here, &there);
+	assert_string_equal(mo_perfmap_find(&there, 0x7f0000001010)->name,
+			    "LazyCompile:~leak /srv/app.js:3");
+	mo_perfmap_release(&there);
+	mo_perfmap_release(&here);
+	unlink(own);
+
+	mo_privsep_stats(p, &st);
+	assert_int_equal(st.starts, 1);
+	assert_int_equal(st.died + st.timeouts + st.protocol + st.files_lost, 0);
+	mo_privsep_free(p);
+	assert_int_equal(count_fds(), fds0);
+	close(fd);
+	unlink(path);
+}
+
+/* PERFMAP and JIT records: what the encoder will not write and the decoder
+ * refuses, and the real child's answers. */
+static void test_perfmap_records(void **state)
+{
+	static uint8_t rec[MO_PS_MAX_MSG];
+	static struct mo_ps_msg m, d;
+	char path[] = "/tmp/mo-privsep-perfmap.XXXXXX";
+	int len, n, sock, fd, status;
+	uint64_t v;
+	pid_t pid;
+
+	/* PERFMAP: at most MO_PERFMAP_MAX_BYTES */
+	memset(&m, 0, sizeof(m));
+	m.type = MO_PS_PERFMAP;
+	m.perfmap.size = MO_PERFMAP_MAX_BYTES;
+	len = mo_ps_encode(&m, rec, sizeof(rec));
+	assert_int_equal(len, MO_PS_HDR + 8);
+	assert_int_equal(mo_ps_decode(rec, (size_t)len, &d), 0);
+	assert_true(mo_ps_carries_fd(&d));
+	v = MO_PERFMAP_MAX_BYTES + 1ULL;
+	memcpy(rec + MO_PS_HDR, &v, 8);
+	assert_int_equal(mo_ps_decode(rec, (size_t)len, &d), -EPROTO);
+	m.perfmap.size = v;
+	assert_int_equal(mo_ps_encode(&m, rec, sizeof(rec)), -EINVAL);
+
+	/* JIT: two entries, back to back */
+	memset(&m, 0, sizeof(m));
+	m.type = MO_PS_JIT;
+	m.jit.n = 2;
+	m.jit.e[0] = (struct mo_ps_jit){ .start = 0x1000, .size = 0x10, .name = "ab", .name_len = 2 };
+	m.jit.e[1] = (struct mo_ps_jit){ .start = 0x1010, .size = 0x20, .name = "cde", .name_len = 3 };
+	len = mo_ps_encode(&m, rec, sizeof(rec));
+	assert_int_equal(len, MO_PS_HDR + 4 + 2 * 18 + 5);
+	assert_int_equal(mo_ps_decode(rec, (size_t)len, &d), 0);
+	assert_int_equal(d.jit.n, 2);
+	assert_int_equal(d.jit.e[1].name_len, 3);
+	assert_memory_equal(d.jit.e[1].name, "cde", 3);
+	assert_true(d.jit.e[1].start == 0x1010 && d.jit.e[1].size == 0x20);
+	/* refused when decoded: a NUL or a newline in a name, a count of 0 or
+	 * of MO_PS_JIT_PER_MSG + 1, a name longer than its record, a byte
+	 * after the last entry, a size of 0, a range that wraps, entries out
+	 * of order or overlapping */
+	rec[MO_PS_HDR + 4 + 18 + 1] = '\0';
+	assert_int_equal(mo_ps_decode(rec, (size_t)len, &d), -EPROTO);
+	rec[MO_PS_HDR + 4 + 18 + 1] = '\n';
+	assert_int_equal(mo_ps_decode(rec, (size_t)len, &d), -EPROTO);
+	len = mo_ps_encode(&m, rec, sizeof(rec));
+	n = 0;
+	memcpy(rec + MO_PS_HDR, &n, 4);
+	assert_int_equal(mo_ps_decode(rec, (size_t)len, &d), -EPROTO);
+	n = MO_PS_JIT_PER_MSG + 1;
+	memcpy(rec + MO_PS_HDR, &n, 4);
+	assert_int_equal(mo_ps_decode(rec, (size_t)len, &d), -EPROTO);
+	len = mo_ps_encode(&m, rec, sizeof(rec));
+	rec[len - 4] = 9;	/* the second name's length: past the record */
+	assert_int_equal(mo_ps_decode(rec, (size_t)len, &d), -EPROTO);
+	len = mo_ps_encode(&m, rec, sizeof(rec));
+	rec[len] = 'x';
+	n = len + 1 - MO_PS_HDR;
+	memcpy(rec + 4, &n, 4);
+	assert_int_equal(mo_ps_decode(rec, (size_t)len + 1, &d), -EPROTO);
+	{
+		static const struct {
+			uint64_t start0, size0, start1;
+		} bad[] = {
+			{ 0x1000, 0, 0x1010 },		/* size 0 */
+			{ ~0ULL - 7, 0x10, ~0ULL },	/* wraps */
+			{ 0x1000, 0x10, 0x800 },	/* out of order */
+			{ 0x1000, 0x11, 0x1010 },	/* overlapping */
+			{ 0x1000, 0x10, 0x1000 },	/* the same start twice */
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			len = mo_ps_encode(&m, rec, sizeof(rec));
+			memcpy(rec + MO_PS_HDR + 4, &bad[i].start0, 8);
+			memcpy(rec + MO_PS_HDR + 4 + 8, &bad[i].size0, 8);
+			memcpy(rec + MO_PS_HDR + 4 + 18 + 2, &bad[i].start1, 8);
+			if (mo_ps_decode(rec, (size_t)len, &d) != -EPROTO)
+				fail_msg("bad JIT record %zu taken", i);
+		}
+	}
+	/* not written: an empty name, one over the limit, a size of 0, a
+	 * count of 0 */
+	m.jit.e[1].name_len = 0;
+	assert_int_equal(mo_ps_encode(&m, rec, sizeof(rec)), -EINVAL);
+	{
+		static char longname[MO_PERFMAP_NAME_MAX + 1];
+
+		memset(longname, 'l', sizeof(longname));
+		m.jit.e[1].name = longname;
+		m.jit.e[1].name_len = MO_PERFMAP_NAME_MAX;
+		assert_true(mo_ps_encode(&m, rec, sizeof(rec)) > 0);
+		m.jit.e[1].name_len = MO_PERFMAP_NAME_MAX + 1;
+		assert_int_equal(mo_ps_encode(&m, rec, sizeof(rec)), -EINVAL);
+	}
+	m.jit.e[1] = (struct mo_ps_jit){ .start = 0x1010, .size = 0, .name = "c", .name_len = 1 };
+	assert_int_equal(mo_ps_encode(&m, rec, sizeof(rec)), -EINVAL);
+	m.jit.n = 0;
+	assert_int_equal(mo_ps_encode(&m, rec, sizeof(rec)), -EINVAL);
+
+	/* the real child: a PERFMAP without its descriptor, one claiming too
+	 * many bytes, then a real one: JIT..., DONE(0, malformed lines) */
+	pid = raw_child(&sock);
+	memset(&m, 0, sizeof(m));
+	m.type = MO_PS_PERFMAP;
+	m.perfmap.size = 10;
+	len = mo_ps_encode(&m, rec, sizeof(rec));
+	send_raw(sock, rec, (size_t)len, -1);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	v = MO_PERFMAP_MAX_BYTES + 1ULL;
+	memcpy(rec + MO_PS_HDR, &v, 8);
+	send_with_libc(sock, rec, (size_t)len);
+	expect(sock, MO_PS_DONE, -EPROTO);
+	fd = write_perfmap(path);
+	m.perfmap.size = file_size(fd);
+	assert_int_equal(mo_ps_send(sock, &m, fd), 0);
+	close(fd);
+	{
+		static uint8_t buf[MO_PS_MAX_MSG];
+		uint64_t end = mo_clock_ns(CLOCK_MONOTONIC) + 10 * MO_NSEC;
+		size_t entries = 0, msgs = 0;
+
+		for (;;) {
+			assert_int_equal(mo_ps_recv(sock, buf, &d, NULL, end), 0);
+			if (d.type == MO_PS_DONE)
+				break;
+			assert_int_equal(d.type, MO_PS_JIT);
+			entries += d.jit.n;
+			msgs++;
+		}
+		assert_int_equal(d.done.err, 0);
+		assert_int_equal(d.done.count, 6);
+		assert_int_equal(entries, 3 + 4 + 3000 + 40);
+		assert_true(msgs >= 3000 / MO_PS_JIT_PER_MSG + 2);
+	}
+	close(sock);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(path);
+}
+
+/* A parser that lies about a perf map (a NUL in a name, a range that
+ * wraps, entries out of order across messages, more name bytes than the
+ * file, more entries than a map may hold, more malformed lines than
+ * bytes), dies or hangs: -ECHILD, counted, the file lost, nothing kept,
+ * nothing leaked; stacks.c then leaves the process's JIT frames unnamed. */
+static void test_perfmap_refused(void **state)
+{
+	/* size: the bytes the request says the map holds (0: the file's) */
+	static const struct {
+		const char *mode;
+		size_t size;
+		int died, timeouts, protocol;
+	} cases[] = {
+		{ "jit-nul", 0, 0, 0, 1 }, { "jit-wrap", 0, 0, 0, 1 },
+		{ "jit-unsorted", 0, 0, 0, 1 }, { "jit-names", 1000, 0, 0, 1 },
+		{ "jit-many", MO_PERFMAP_MAX_BYTES, 0, 0, 1 }, { "jit-count", 0, 0, 0, 1 },
+		{ "crash", 0, 1, 0, 0 }, { "silent", 0, 0, 1, 0 },
+	};
+	char path[] = "/tmp/mo-privsep-perfmap.XXXXXX";
+	int fd = write_perfmap(path), big, fds0;
+	size_t size = file_size(fd);
+
+	/* room for every name the many-entries liar sends (a sparse file) */
+	big = open(path, O_RDWR | O_CLOEXEC);
+	assert_true(big >= 0);
+	fds0 = count_fds();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool silent = !strcmp(cases[i].mode, "silent");
+		struct mo_privsep *p = client(cases[i].mode, silent ? 300 : 20000);
+		size_t want = cases[i].size ? cases[i].size : size;
+		struct mo_privsep_stats st;
+		struct mo_perfmap pm;
+
+		warnings = 0;
+		if (want > size)
+			assert_int_equal(ftruncate(big, (off_t)want), 0);
+		if (mo_privsep_perfmap(p, fd, want, &pm) != -ECHILD)
+			fail_msg("%s: not refused", cases[i].mode);
+		assert_int_equal(pm.n, 0);
+		assert_null(pm.e);
+		assert_null(pm.text);
+		mo_privsep_stats(p, &st);
+		if (st.died != (uint64_t)cases[i].died || st.timeouts != (uint64_t)cases[i].timeouts ||
+		    st.protocol != (uint64_t)cases[i].protocol || st.files_lost != 1)
+			fail_msg("%s: died %llu timeouts %llu protocol %llu lost %llu", cases[i].mode,
+				 (unsigned long long)st.died, (unsigned long long)st.timeouts,
+				 (unsigned long long)st.protocol, (unsigned long long)st.files_lost);
+		assert_int_equal(warnings, 1);
+		assert_non_null(strstr(last_warning, "mo-privsep-perfmap"));
+		mo_privsep_free(p);
+		assert_int_equal(count_fds(), fds0);
+		if (want > size)
+			assert_int_equal(ftruncate(big, (off_t)size), 0);
+	}
+	close(big);
+	close(fd);
+	unlink(path);
+}
+
 /* A parser that dies on a file: that file loses its rows, the next child
  * starts at once the first time, then later and later (-EAGAIN meanwhile). */
 static void test_crash_backoff(void **state)
@@ -1272,6 +1665,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_funcs_refused),
 		cmocka_unit_test(test_attach_reader),
 		cmocka_unit_test(test_build_id),
+		cmocka_unit_test(test_perfmap_equal),
+		cmocka_unit_test(test_perfmap_records),
+		cmocka_unit_test(test_perfmap_refused),
 		cmocka_unit_test(test_crash_backoff),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_deaf_child),
