@@ -84,6 +84,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(strlen(m.id.hex) >= 2 && strlen(m.id.hex) % 2 == 0 &&
 			      strspn(m.id.hex, "0123456789abcdef") == strlen(m.id.hex));
 			break;
+		case MO_PS_PERFMAP:
+			CHECK(m.perfmap.size <= MO_PERFMAP_MAX_BYTES);
+			break;
+		case MO_PS_JIT:
+			CHECK(m.jit.n >= 1 && m.jit.n <= MO_PS_JIT_PER_MSG);
+			for (uint32_t k = 0; k < m.jit.n; k++) {
+				const struct mo_ps_jit *e = &m.jit.e[k];
+
+				CHECK(e->name_len >= 1 && e->name_len <= MO_PERFMAP_NAME_MAX);
+				CHECK((const uint8_t *)e->name >= data &&
+				      (const uint8_t *)e->name + e->name_len <= data + size);
+				CHECK(!memchr(e->name, '\0', e->name_len) &&
+				      !memchr(e->name, '\n', e->name_len));
+				CHECK(e->size && e->start + e->size > e->start);
+				CHECK(!k || e[-1].start + e[-1].size <= e->start);
+			}
+			break;
 		case MO_PS_FOUND:
 			CHECK(m.found.n >= 1 && m.found.n <= MO_PS_MAX_FUNCS);
 			for (uint32_t k = 0; k < m.found.n; k++) {

@@ -107,7 +107,7 @@ static void test_nul_and_long_names(void **state)
 	t = malloc(32);
 	assert_non_null(t);
 	memcpy(t, "10 10 \0name\n20 10 a\0b\n30 10 ok\n", 32);
-	assert_int_equal(mo_perfmap_parse(t, 32, &m), 0);
+	assert_int_equal(mo_perfmap_parse(t, 31, &m), 0);
 	assert_int_equal(m.n, 1);
 	assert_int_equal(m.malformed, 2);
 	assert_string_equal(m.e[0].name, "ok");
