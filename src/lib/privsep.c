@@ -919,11 +919,11 @@ out:
 }
 
 /*
- * One JIT message appended to the map being received (e: n entries, their
- * names at offsets into text, tlen bytes so far), checked against what
- * came before: still sorted and disjoint, at most MO_PERFMAP_MAX_ENTRIES
- * entries, and names of no more bytes than the file (size) holds. 0,
- * -EPROTO (a lie) or -ENOMEM.
+ * One JIT message appended to the map being received (pm: the entries so
+ * far, their names at offsets into pm->text, which holds tlen bytes),
+ * checked against what came before: still sorted and disjoint, at most
+ * MO_PERFMAP_MAX_ENTRIES entries, and names of no more bytes than the
+ * file (size) holds. 0, -EPROTO (a lie) or -ENOMEM.
  */
 static int take_jit(const struct mo_ps_msg *m, uint64_t size, struct mo_perfmap *pm,
 		    size_t *ecap, size_t *tlen, size_t *tcap)
