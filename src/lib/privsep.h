@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * privsep.h - privilege separation for the files traced processes control:
- * their ELF and DWARF are parsed (unwind rows, symbols) in a child process
+ * their ELF and DWARF (unwind rows, symbols) and their runtimes' perf maps
+ * are parsed in a child process
  * with no capabilities, an unprivileged user and a seccomp filter that
  * allows no open(2), on descriptors that this side opened and checked
  * (safefile.h) and passes over a socket (privsep_msg.h). What comes back
