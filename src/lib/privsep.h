@@ -2,11 +2,10 @@
 /*
  * privsep.h - privilege separation for the files traced processes control:
  * their ELF and DWARF (unwind rows, symbols) and their runtimes' perf maps
- * are parsed in a child process
- * with no capabilities, an unprivileged user and a seccomp filter that
- * allows no open(2), on descriptors that this side opened and checked
- * (safefile.h) and passes over a socket (privsep_msg.h). What comes back
- * (rows, names) is checked like any input.
+ * are parsed in a child process with no capabilities, an unprivileged user
+ * and a seccomp filter that allows no open(2), on descriptors that this
+ * side opened and checked (safefile.h, perfmap.h) and passes over a socket
+ * (privsep_msg.h). What comes back (rows, names) is checked like any input.
  *
  * The child is started on first use by running a program (by default
  * /proc/self/exe MO_PRIVSEP_CHILD_ARG: the program must then call
