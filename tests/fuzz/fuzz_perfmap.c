@@ -2,8 +2,10 @@
 /*
  * fuzz_perfmap.c - libFuzzer harness for the perf map parser (perfmap.h):
  * a runtime's JIT map, written by the traced process. The input is the
- * text, followed by the NUL the reader adds. Entries must be sorted, sized,
- * non-wrapping, with names inside the text; every entry must be found at
+ * text, followed by the NUL the reader adds. Entries must be sorted,
+ * disjoint, sized, non-wrapping, with names inside the text of 1 to
+ * MO_PERFMAP_NAME_MAX bytes and no newline (what a JIT message of the
+ * parser process may carry, privsep_msg.h); every entry must be found at
  * its start and its last byte.
  *
  *   make build/fuzz/fuzz_perfmap
@@ -33,8 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct mo_perfmap_entry *e = &m.e[i];
 
 		CHECK(e->size && e->start + e->size > e->start);
-		CHECK(i == 0 || m.e[i - 1].start <= e->start);
+		CHECK(i == 0 || m.e[i - 1].start + m.e[i - 1].size <= e->start);
 		CHECK(e->name >= m.text && e->name < m.text + size);
+		CHECK(strlen(e->name) >= 1 && strlen(e->name) <= MO_PERFMAP_NAME_MAX);
+		CHECK(!strchr(e->name, '\n'));
 		CHECK(mo_perfmap_find(&m, e->start) != NULL);
 		CHECK(mo_perfmap_find(&m, e->start + e->size - 1) != NULL);
 	}
