@@ -177,34 +177,31 @@ struct {
 } cut_scratch SEC(".maps");
 
 /*
- * rss_stat's per-CPU memory of the counter totals it last handled, direct
- * mapped by mm and member. The kernel's RSS counters are percpu_counters:
- * a change adds to the CPU's local count and reaches the total read here
- * only once a batch (32 pages or more) is folded in, so about 31 events in
- * 32 leave the total as it was. An event that finds, on its CPU, the slot
- * of its mm and member holding the total it reads has nothing new to tell
- * and ends there, before the owner and the rss table are looked up. A
- * total that changed and came back while another CPU handled it was
- * stored back by that CPU too, so the rss table already holds it; a slot
- * taken by another mm (collision, or a freed mm's address reused) only
- * sends the next event the long way.
+ * rss_stat's memory of the counter totals it last stored in the rss table,
+ * direct mapped by mm and member, shared by all CPUs. The kernel's RSS
+ * counters are percpu_counters: a change adds to the CPU's local count and
+ * reaches the total read here only once a batch (32 pages or more) is
+ * folded in, so about 31 events in 32 leave the total as it was. An event
+ * whose slot holds its mm, member and the total it reads has nothing new
+ * to tell and ends there, before the owner and the rss table are looked
+ * up. Every store to the rss table stores its slot too (one 64-bit word,
+ * written whole), so a slot that matches says what the table holds; it is
+ * shared, not per CPU, because a total that went away and came back while
+ * other CPUs stored it must not match a CPU's stale memory of it. A slot
+ * taken by another mm (collision, or a freed mm's id reused) only sends
+ * the next event the long way; the check is 24 bits of the mm's hash, so
+ * two mms sharing a slot and those bits and a total match once in 16 M.
+ * Two CPUs storing the same counter at the same instant may leave the
+ * slot ahead of the table until the total next moves.
  */
 #define MO_RSS_SEEN_SLOTS 512
-
-struct rss_seen {
-	__u64 tag;		/* rss_seen_tag(); 0: empty */
-	__s64 pages;		/* the total then */
-};
-
-struct rss_seen_cache {
-	struct rss_seen s[MO_RSS_SEEN_SLOTS];
-};
+#define MO_RSS_SEEN_PAGES_BITS 40
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MO_RSS_SEEN_SLOTS);
 	__type(key, __u32);
-	__type(value, struct rss_seen_cache);
+	__type(value, __u64);	/* check << 40 | total's low 40 bits; 0: empty */
 } rss_seen SEC(".maps");
 
 /* An mm's identity as a number: its mm_id where the kernel has one, else
@@ -221,19 +218,23 @@ static __always_inline __u64 rss_seen_mm(struct mm_struct *mm)
 	return v;
 }
 
-static __always_inline __u64 rss_seen_tag(__u64 mm, int member)
+static __always_inline __u64 rss_seen_hash(__u64 mm, int member)
 {
-	return (mm << 2) | (__u64)(member & 3);
+	return ((mm << 2) | (__u64)(member & 3)) * 0x9e3779b97f4a7c15ULL;
 }
 
-static __always_inline struct rss_seen *rss_seen_slot(__u64 tag)
+static __always_inline __u64 *rss_seen_slot(__u64 hash)
 {
-	__u32 z = 0;
-	struct rss_seen_cache *c = bpf_map_lookup_elem(&rss_seen, &z);
+	__u32 k = (__u32)(hash >> 55) & (MO_RSS_SEEN_SLOTS - 1);
 
-	if (!c)
-		return NULL;
-	return &c->s[((tag * 0x9e3779b97f4a7c15ULL) >> 55) & (MO_RSS_SEEN_SLOTS - 1)];
+	return bpf_map_lookup_elem(&rss_seen, &k);
+}
+
+/* never 0, so an empty slot matches nothing */
+static __always_inline __u64 rss_seen_word(__u64 hash, __s64 pages)
+{
+	return (((hash >> 16) & 0xffffff) | 1) << MO_RSS_SEEN_PAGES_BITS |
+	       ((__u64)pages & ((1ULL << MO_RSS_SEEN_PAGES_BITS) - 1));
 }
 
 /*

@@ -1358,16 +1358,16 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 {
 	struct task_struct *owner = NULL;
 	struct mo_rss *r, zero = {};
-	struct rss_seen *seen_slot;
 	__u32 tgid, bit = 1u << (member & 3);
-	__u64 *slot, bytes, old, total, seen_tag;
+	__u64 *slot, *seen_slot, bytes, old, total, seen_word;
 	__s64 pages;
 	bool seen;
 
 	pages = rss_total(mm, member & 3);
-	seen_tag = rss_seen_tag(rss_seen_mm(mm), member);
-	seen_slot = rss_seen_slot(seen_tag);
-	if (seen_slot && seen_slot->tag == seen_tag && seen_slot->pages == pages)
+	seen_word = rss_seen_hash(rss_seen_mm(mm), member);
+	seen_slot = rss_seen_slot(seen_word);
+	seen_word = rss_seen_word(seen_word, pages);
+	if (seen_slot && *seen_slot == seen_word)
 		return 0;
 	if (bpf_core_field_exists(mm->owner))
 		owner = BPF_CORE_READ(mm, owner);
@@ -1400,16 +1400,17 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	}
 	old = *slot;
 	seen = r->seen & bit;
-	/* the batched total moves once per ~32 pages per CPU: most events
-	 * change nothing and end here, without a write to the shared entry */
-	if (seen_slot) {
-		seen_slot->tag = seen_tag;
-		seen_slot->pages = pages;
-	}
-	if (seen && old == bytes)
+	/* the table holds this total already (its slot had been taken by
+	 * another mm): nothing to store, and no write to the shared entry */
+	if (seen && old == bytes) {
+		if (seen_slot)
+			*seen_slot = seen_word;
 		return 0;
+	}
 	*slot = bytes;
 	r->seen |= bit;
+	if (seen_slot)
+		*seen_slot = seen_word;
 	r->ts_ns = bpf_ktime_get_boot_ns();
 	r->updates++;
 	total = r->file + r->anon + r->shmem;
