@@ -1359,14 +1359,14 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	struct task_struct *owner = NULL;
 	struct mo_rss *r, zero = {};
 	__u32 tgid, bit = 1u << (member & 3);
-	__u64 *slot, *seen_slot, bytes, old, total, seen_word;
+	__u64 *slot, *seen_slot, bytes, old, total, h, seen_word;
 	__s64 pages;
 	bool seen;
 
 	pages = rss_total(mm, member & 3);
-	seen_word = rss_seen_hash(rss_seen_mm(mm), member);
-	seen_slot = rss_seen_slot(seen_word);
-	seen_word = rss_seen_word(seen_word, pages);
+	h = rss_seen_hash(rss_seen_mm(mm), member);
+	seen_slot = rss_seen_slot(h);
+	seen_word = rss_seen_word(h, pages);
 	if (seen_slot && *seen_slot == seen_word)
 		return 0;
 	if (bpf_core_field_exists(mm->owner))
@@ -1400,17 +1400,15 @@ int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
 	}
 	old = *slot;
 	seen = r->seen & bit;
-	/* the table holds this total already (its slot had been taken by
-	 * another mm): nothing to store, and no write to the shared entry */
-	if (seen && old == bytes) {
-		if (seen_slot)
-			*seen_slot = seen_word;
-		return 0;
-	}
-	*slot = bytes;
-	r->seen |= bit;
+	/* the table holds this total from here on: the slot may say so */
 	if (seen_slot)
 		*seen_slot = seen_word;
+	/* already held (the slot had been taken by another mm): no write to
+	 * the shared entry */
+	if (seen && old == bytes)
+		return 0;
+	*slot = bytes;
+	r->seen |= bit;
 	r->ts_ns = bpf_ktime_get_boot_ns();
 	r->updates++;
 	total = r->file + r->anon + r->shmem;
