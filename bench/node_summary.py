@@ -5,10 +5,16 @@ cost, one table per workload (medians, then every round) and the targets.
 Slowdown is paired: each tracer's run against the "none" run of the same
 workload in the same round, as the extra time the same work took
 (wall_t / wall_none - 1; for redis, rps_none / rps_t - 1), and the median of
-those pairs is reported.
+those pairs is reported, with a distribution-free confidence interval for
+that median (order statistics of the pairs: no assumption about the noise,
+which on a shared VM is neither normal nor symmetric). For the build also the
+node's CPU time: the build's user+sys plus the tracer's CPU, against the
+build's user+sys without a tracer (what the work cost the machine, less
+exposed to scheduling luck than the wall time).
 """
 import contextlib
 import io
+import math
 import os
 import sys
 
@@ -55,6 +61,39 @@ def slowdown(w, r, base):
     return {"wall_s": (a / b - 1) * 100 if a and b else None}
 
 
+def median_ci(xs, level=0.95):
+    """(lo, hi, coverage) for the median of xs: the widest pair of order
+    statistics x_(k+1), x_(n-k) whose exact binomial coverage is still at
+    least level; with too few pairs, the range and its coverage."""
+    xs = sorted(x for x in xs if x is not None)
+    n = len(xs)
+    if n < 2:
+        return None
+    def below(k):  # P(Bin(n, 1/2) <= k)
+        return sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    k = 0
+    while k + 1 < n / 2 and 1 - 2 * below(k + 1) >= level:
+        k += 1
+    return xs[k], xs[n - 1 - k], 1 - 2 * below(k)
+
+
+def ci_text(ci):
+    if not ci:
+        return ""
+    lo, hi, cov = ci
+    return f" ({cov * 100:.0f} % CI {lo:+.1f}..{hi:+.1f})"
+
+
+def node_cpu(r, base):
+    """The node's extra CPU time for the build: (user+sys + tracer CPU) of
+    run r against user+sys of the untraced run, in %."""
+    u, s, t = num(r["work_user_s"]), num(r["work_sys_s"]), num(r["tracer_cpu_s"]) or 0.0
+    bu, bs = num(base["work_user_s"]), num(base["work_sys_s"])
+    if None in (u, s, bu, bs) or not bu + bs:
+        return None
+    return ((u + s + t) / (bu + bs) - 1) * 100
+
+
 def cpu_share(r):
     c, wall = num(r["tracer_cpu_s"]), num(r["wall_s"])
     return c / wall * 100 if c is not None and wall else None
@@ -71,6 +110,9 @@ def workload(w, rows, tracers):
     print("Medians over rounds (runs with status ok)."
           + ("" if w == "idle" else " Slowdown: median over rounds of the extra time "
              "against 'none' in the same round.")
+          + (" Node CPU extra: median over rounds of (the build's user+sys + the tracer's "
+             "CPU) / the untraced build's user+sys - 1." if w == "build" else "")
+          + " CI: distribution-free confidence interval of the median (order statistics)."
           + " Tracer CPU: utime+stime of the tracer process and of memobserver's parser child "
           "during the workload, as % of one core over its wall time; peak RSS is "
           "the largest VmHWM (summed over those processes) of the runs.\n")
@@ -81,7 +123,7 @@ def workload(w, rows, tracers):
     elif w == "idle":
         head = "| tracer | runs | seconds |"
     else:
-        head = "| tracer | runs | wall s | slowdown |"
+        head = "| tracer | runs | wall s | slowdown | node CPU extra |"
     head += " tracer CPU s | CPU % of a core | peak RSS MB | final RSS MB |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
@@ -95,11 +137,18 @@ def workload(w, rows, tracers):
             why = next((r["note"] for r in tr if r["note"]), tr[0]["status"])
             print(f"| {t} | 0 | {tr[0]['status']}: {why} |")
             continue
-        sd = {k: med([slowdown(w, r, base[r["round"]])[k] for r in ok
-                      if r["round"] in base]) for k in meas}
+        pairs = {k: [slowdown(w, r, base[r["round"]])[k] for r in ok if r["round"] in base]
+                 for k in meas}
+        sd = {k: med(pairs[k]) for k in meas}
+        ci = {k: median_ci(pairs[k]) for k in meas}
+        ncpu = [node_cpu(r, base[r["round"]]) for r in ok if r["round"] in base] \
+            if w == "build" else []
         m = {
             "runs": len(ok),
             "slowdown": sd,
+            "ci": ci,
+            "node_cpu": med(ncpu),
+            "node_cpu_ci": median_ci(ncpu),
             "cpu_s": med([num(r["tracer_cpu_s"]) for r in ok]),
             "cpu_pct": med([cpu_share(r) for r in ok]),
             "hwm_kb": max([num(r["tracer_hwm_kb"]) or 0 for r in ok]) or None,
@@ -111,12 +160,15 @@ def workload(w, rows, tracers):
         if w == "redis":
             line += (f"{fmt(med([num(r['set_rps']) for r in ok]))} | "
                      f"{fmt(med([num(r['get_rps']) for r in ok]))} | "
-                     f"{pct(sd['set_rps']) if t != 'none' else '—'} | "
-                     f"{pct(sd['get_rps']) if t != 'none' else '—'} | ")
+                     f"{pct(sd['set_rps']) + ci_text(ci['set_rps']) if t != 'none' else '—'} | "
+                     f"{pct(sd['get_rps']) + ci_text(ci['get_rps']) if t != 'none' else '—'} | ")
         else:
             line += f"{fmt(med([num(r['wall_s']) for r in ok]), 1)} | "
             if w != "idle":
-                line += f"{pct(sd['wall_s']) if t != 'none' else '—'} | "
+                line += f"{pct(sd['wall_s']) + ci_text(ci['wall_s']) if t != 'none' else '—'} | "
+            if w == "build":
+                line += (f"{pct(m['node_cpu']) + ci_text(m['node_cpu_ci'])} | "
+                         if t != "none" else "— | ")
             if w == "exits":
                 line += f"{mb(m['warm_kb'])} | "
         if t == "none":
@@ -170,30 +222,36 @@ def targets(res, busy, exits):
     rows = []
     b = d["build"]
     rows.append(("(a) build: default tracer within 2 % of none", 2.0,
-                 b["slowdown"]["wall_s"] if b else None, "%"))
+                 b["slowdown"]["wall_s"] if b else None, "%", b["ci"]["wall_s"] if b else None))
+    rows.append(("(a) build: the node's CPU time (build + tracer) within 2 % of none", 2.0,
+                 b["node_cpu"] if b else None, "%", b["node_cpu_ci"] if b else None))
     rows.append(("(a) build: memobserver CPU ≤ 2 % of one core", 2.0,
-                 b["cpu_pct"] if b else None, "% of a core"))
+                 b["cpu_pct"] if b else None, "% of a core", None))
     r = d["redis"]
-    rows.append(("(b) redis SET: default tracer within 2 % of none", 2.0,
-                 r["slowdown"]["set_rps"] if r else None, "%"))
-    rows.append(("(b) redis GET: default tracer within 2 % of none", 2.0,
-                 r["slowdown"]["get_rps"] if r else None, "%"))
+    for k, name in (("set_rps", "SET"), ("get_rps", "GET")):
+        rows.append((f"(b) redis {name}: default tracer within 2 % of none", 2.0,
+                     r["slowdown"][k] if r else None, "%", r["ci"][k] if r else None))
     i = d["idle"]
     rows.append(("(c) idle: memobserver CPU ≤ 0.5 % of one core", 0.5,
-                 i["cpu_pct"] if i else None, "% of a core"))
+                 i["cpu_pct"] if i else None, "% of a core", None))
     e = d["exits"]
     rows.append(("(d) RSS ≤ 64 MB after 10,000 exits"
                  + (f" (this run: {exits:,} exits, not comparable)" if exits < 10000 else ""),
                  64.0, e["rss_kb"] / 1024 if e and e["rss_kb"] and exits >= 10000 else None,
-                 "MB"))
+                 "MB", None))
     print("## Targets (tracer 'default', medians)\n")
+    print("A verdict compares the median with the limit; the confidence interval says how "
+          "far the median may be from the true cost given this run's noise (an interval "
+          "that straddles the limit needs more rounds to decide).\n")
     if busy:
         print("The machine was busy (see the warning at the top): a figure that misses may "
               "be the neighbours' doing, and one that meets may not hold on a quiet node.\n")
     print("| target | measured | verdict |")
     print("|---|---|---|")
-    for name, limit, x, unit in rows:
+    for name, limit, x, unit, ci in rows:
         shown = "—" if x is None else (f"{x:+.2f} {unit}" if unit == "%" else f"{x:.2f} {unit}")
+        if x is not None:
+            shown += ci_text(ci)
         print(f"| {name} | {shown} | {verdict(x, limit)} |")
     print()
 
