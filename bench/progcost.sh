@@ -87,12 +87,16 @@ flock -n "$LOCKFD" || { say "waiting for $LOCK"; flock "$LOCKFD"; }
 } >"$REPORT"
 if [ "$TRAP_ROUNDS" -gt 0 ]; then
 	say "probe-hit cost: bench/run.sh's trap section"
-	OUT="$OUT/trapcost" MEMOBSERVER="$MOBIN" SKIP_INSTALL=1 ROUNDS=0 REDIS_ROUNDS=0 \
+	# run.sh installs bpfcc-tools (the empty probes are bcc's) unless it is there
+	skip=0
+	command -v memleak-bpfcc >/dev/null && skip=1
+	OUT="$OUT/trapcost" MEMOBSERVER="$MOBIN" SKIP_INSTALL=$skip ROUNDS=0 REDIS_ROUNDS=0 \
 		IDLE_SECONDS=1 TRAP_ROUNDS="$TRAP_ROUNDS" \
 		bash "$ROOT/bench/run.sh" >"$OUT/trapcost.log" 2>&1 {LOCKFD}>&-
 	{
 		echo "# probe-hit cost of this machine (bench/run.sh's trap section, $TRAP_ROUNDS round(s)):"
-		grep -h '^| uprobe' "$OUT/trapcost.log" | sed 's/^/#   /'
+		grep -h '^| uprobe' "$OUT/trapcost.log" | sed 's/^/#   /' | grep . ||
+			echo "#   not measured: no probe rows in $OUT/trapcost.log (see its end)"
 	} >>"$REPORT"
 fi
 
