@@ -2,7 +2,6 @@
 /* perfmap.c - JIT code names from a runtime's perf map (perfmap.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,27 +167,18 @@ int mo_perfmap_parse_fd(int fd, size_t size, struct mo_perfmap *out)
 	return err;
 }
 
-static struct {
-	pthread_mutex_t lock;
-	mo_perfmap_parser_fn fn;
-	void *ctx;
-} parser = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct mo_hook parser = MO_HOOK_INIT;	/* a mo_perfmap_parser_fn */
 
 void mo_perfmap_set_parser(mo_perfmap_parser_fn fn, void *ctx)
 {
-	pthread_mutex_lock(&parser.lock);
-	parser.fn = fn;
-	parser.ctx = fn ? ctx : NULL;
-	pthread_mutex_unlock(&parser.lock);
+	mo_hook_set(&parser, (mo_hook_fn)fn, ctx);
 }
 
 void *mo_perfmap_parser_ctx(void)
 {
 	void *ctx;
 
-	pthread_mutex_lock(&parser.lock);
-	ctx = parser.ctx;
-	pthread_mutex_unlock(&parser.lock);
+	mo_hook_get(&parser, NULL, &ctx);
 	return ctx;
 }
 
@@ -236,7 +226,7 @@ static pid_t ns_pid(pid_t pid)
 
 int mo_perfmap_read(pid_t pid, struct mo_perfmap *out)
 {
-	mo_perfmap_parser_fn fn;
+	mo_hook_fn fn;
 	char path[128];
 	struct stat st;
 	void *ctx;
@@ -255,11 +245,8 @@ int mo_perfmap_read(pid_t pid, struct mo_perfmap *out)
 		close(fd);
 		return -EFBIG;
 	}
-	pthread_mutex_lock(&parser.lock);
-	fn = parser.fn;
-	ctx = parser.ctx;
-	pthread_mutex_unlock(&parser.lock);
-	err = fn ? fn(ctx, fd, (size_t)st.st_size, out)
+	mo_hook_get(&parser, &fn, &ctx);
+	err = fn ? ((mo_perfmap_parser_fn)fn)(ctx, fd, (size_t)st.st_size, out)
 		 : mo_perfmap_parse_fd(fd, (size_t)st.st_size, out);
 	close(fd);
 	return err;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* util.c - clock, array growth, comparator (util.h). */
+/* util.c - clock, array growth, comparator, hook (util.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,4 +41,27 @@ int mo_u64_cmp(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+void mo_hook_set(struct mo_hook *h, mo_hook_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&h->lock);
+	h->fn = fn;
+	h->ctx = fn ? ctx : NULL;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void mo_hook_get(struct mo_hook *h, mo_hook_fn *fn, void **ctx)
+{
+	mo_hook_fn f;
+	void *c;
+
+	pthread_mutex_lock(&h->lock);
+	f = h->fn;
+	c = h->ctx;
+	pthread_mutex_unlock(&h->lock);
+	if (fn)
+		*fn = f;
+	if (ctx)
+		*ctx = c;
 }
