@@ -135,7 +135,7 @@ int mo_perfmap_parse(char *text, size_t len, struct mo_perfmap *out)
 
 int mo_perfmap_parse_fd(int fd, size_t size, struct mo_perfmap *out)
 {
-	size_t got = 0;
+	ssize_t got;
 	char *text;
 	int err;
 
@@ -146,22 +146,13 @@ int mo_perfmap_parse_fd(int fd, size_t size, struct mo_perfmap *out)
 	if (!text)
 		return -ENOMEM;
 	/* the runtime may append while this reads: what was there at fstat */
-	while (got < size) {
-		ssize_t n = pread(fd, text + got, size - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			free(text);
-			return err;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
+	got = mo_read_all(fd, text, size, 0);
+	if (got < 0) {
+		free(text);
+		return (int)got;
 	}
 	text[got] = '\0';
-	err = mo_perfmap_parse(text, got, out);
+	err = mo_perfmap_parse(text, (size_t)got, out);
 	if (err)
 		mo_perfmap_release(out);
 	return err;

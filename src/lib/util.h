@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * util.h - the few helpers every part of the library shares: the clock,
- * one overflow-checked array growth, one u64 comparator and the
- * process-wide hook (a function another module installs).
+ * one overflow-checked array growth, one u64 comparator, one read loop and
+ * the process-wide hook (a function another module installs).
  */
 #ifndef MO_UTIL_H
 #define MO_UTIL_H
@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define MO_NSEC 1000000000ULL
@@ -29,6 +30,14 @@ int mo_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
 /* qsort/bsearch comparator of uint64_t. */
 int mo_u64_cmp(const void *a, const void *b);
+
+/*
+ * Read len bytes into buf: with pread from offset off on, or with read from
+ * the file's position when off is negative. EINTR and short reads are
+ * retried; fewer than len bytes only at end of file. The bytes read, or
+ * -errno.
+ */
+ssize_t mo_read_all(int fd, void *buf, size_t len, off_t off);
 
 /*
  * A process-wide function with its context, set and read under one lock
