@@ -24,6 +24,7 @@
 #include "probesite.h"
 #include "procmaps.h"
 #include "safefile.h"
+#include "util.h"
 
 /*
  * Every entry point that allocates or frees, with the argument convention it
@@ -184,27 +185,18 @@ static const struct {
 };
 #define NAUTO (sizeof(auto_prefixes) / sizeof(auto_prefixes[0]))
 
-static struct {
-	pthread_mutex_t lock;
-	mo_funcs_reader_fn fn;
-	void *ctx;
-} reader = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct mo_hook reader = MO_HOOK_INIT;	/* a mo_funcs_reader_fn */
 
 void mo_attach_set_reader(mo_funcs_reader_fn fn, void *ctx)
 {
-	pthread_mutex_lock(&reader.lock);
-	reader.fn = fn;
-	reader.ctx = fn ? ctx : NULL;
-	pthread_mutex_unlock(&reader.lock);
+	mo_hook_set(&reader, (mo_hook_fn)fn, ctx);
 }
 
 void *mo_attach_reader_ctx(void)
 {
 	void *ctx;
 
-	pthread_mutex_lock(&reader.lock);
-	ctx = reader.ctx;
-	pthread_mutex_unlock(&reader.lock);
+	mo_hook_get(&reader, NULL, &ctx);
 	return ctx;
 }
 
@@ -212,14 +204,11 @@ void *mo_attach_reader_ctx(void)
  * user's: a static program is its own allocator). */
 static int find_funcs(int fd, struct mo_elf_func *f, size_t n)
 {
-	mo_funcs_reader_fn fn;
+	mo_hook_fn fn;
 	void *ctx;
 
-	pthread_mutex_lock(&reader.lock);
-	fn = reader.fn;
-	ctx = reader.ctx;
-	pthread_mutex_unlock(&reader.lock);
-	return fn ? fn(ctx, fd, f, n) : mo_elf_find_funcs_fd(fd, f, n);
+	mo_hook_get(&reader, &fn, &ctx);
+	return fn ? ((mo_funcs_reader_fn)fn)(ctx, fd, f, n) : mo_elf_find_funcs_fd(fd, f, n);
 }
 
 /* A reader's failure that says nothing about the file. */

@@ -2,7 +2,6 @@
 /* perfmap.c - JIT code names from a runtime's perf map (perfmap.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,7 +135,7 @@ int mo_perfmap_parse(char *text, size_t len, struct mo_perfmap *out)
 
 int mo_perfmap_parse_fd(int fd, size_t size, struct mo_perfmap *out)
 {
-	size_t got = 0;
+	ssize_t got;
 	char *text;
 	int err;
 
@@ -147,48 +146,30 @@ int mo_perfmap_parse_fd(int fd, size_t size, struct mo_perfmap *out)
 	if (!text)
 		return -ENOMEM;
 	/* the runtime may append while this reads: what was there at fstat */
-	while (got < size) {
-		ssize_t n = pread(fd, text + got, size - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			free(text);
-			return err;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
+	got = mo_read_all(fd, text, size, 0);
+	if (got < 0) {
+		free(text);
+		return (int)got;
 	}
 	text[got] = '\0';
-	err = mo_perfmap_parse(text, got, out);
+	err = mo_perfmap_parse(text, (size_t)got, out);
 	if (err)
 		mo_perfmap_release(out);
 	return err;
 }
 
-static struct {
-	pthread_mutex_t lock;
-	mo_perfmap_parser_fn fn;
-	void *ctx;
-} parser = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct mo_hook parser = MO_HOOK_INIT;	/* a mo_perfmap_parser_fn */
 
 void mo_perfmap_set_parser(mo_perfmap_parser_fn fn, void *ctx)
 {
-	pthread_mutex_lock(&parser.lock);
-	parser.fn = fn;
-	parser.ctx = fn ? ctx : NULL;
-	pthread_mutex_unlock(&parser.lock);
+	mo_hook_set(&parser, (mo_hook_fn)fn, ctx);
 }
 
 void *mo_perfmap_parser_ctx(void)
 {
 	void *ctx;
 
-	pthread_mutex_lock(&parser.lock);
-	ctx = parser.ctx;
-	pthread_mutex_unlock(&parser.lock);
+	mo_hook_get(&parser, NULL, &ctx);
 	return ctx;
 }
 
@@ -236,7 +217,7 @@ static pid_t ns_pid(pid_t pid)
 
 int mo_perfmap_read(pid_t pid, struct mo_perfmap *out)
 {
-	mo_perfmap_parser_fn fn;
+	mo_hook_fn fn;
 	char path[128];
 	struct stat st;
 	void *ctx;
@@ -255,11 +236,8 @@ int mo_perfmap_read(pid_t pid, struct mo_perfmap *out)
 		close(fd);
 		return -EFBIG;
 	}
-	pthread_mutex_lock(&parser.lock);
-	fn = parser.fn;
-	ctx = parser.ctx;
-	pthread_mutex_unlock(&parser.lock);
-	err = fn ? fn(ctx, fd, (size_t)st.st_size, out)
+	mo_hook_get(&parser, &fn, &ctx);
+	err = fn ? ((mo_perfmap_parser_fn)fn)(ctx, fd, (size_t)st.st_size, out)
 		 : mo_perfmap_parse_fd(fd, (size_t)st.st_size, out);
 	close(fd);
 	return err;

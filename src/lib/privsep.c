@@ -690,6 +690,20 @@ static uint64_t deadline(const struct mo_privsep *p)
 	return mo_clock_ns(CLOCK_MONOTONIC) + p->timeout_ns;
 }
 
+/* The request in p->msg, with fd (or -1), sent to the running child,
+ * started first if need be; *end: the deadline of the whole reply, counted
+ * from before the send. Called locked. 0, or need_child's or send_req's
+ * error. */
+static int begin_request(struct mo_privsep *p, int fd, const char *file, uint64_t *end)
+{
+	int err = need_child(p);
+
+	if (err)
+		return err;
+	*end = deadline(p);
+	return send_req(p, &p->msg, fd, file);
+}
+
 int mo_privsep_build_rows(void *ctx, int fd, size_t max_rows, struct mo_unwind_table *out)
 {
 	struct mo_privsep *p = ctx;
@@ -703,13 +717,9 @@ int mo_privsep_build_rows(void *ctx, int fd, size_t max_rows, struct mo_unwind_t
 	memset(out, 0, sizeof(*out));
 	mo_fd_target(fd, file, sizeof(file));	/* for messages */
 	pthread_mutex_lock(&p->lock);
-	err = need_child(p);
-	if (err)
-		goto out;
-	end = deadline(p);
 	m->type = MO_PS_UNWIND;
 	m->unwind.max_rows = max_rows;
-	err = send_req(p, m, fd, file);
+	err = begin_request(p, fd, file, &end);
 	if (err || (err = next(p, end, NULL, file)))
 		goto out;
 	if (m->type == MO_PS_DONE) {
@@ -813,16 +823,14 @@ static int funcs_batch(struct mo_privsep *p, int fd, uint64_t size, struct mo_el
 {
 	struct mo_ps_msg *m = &p->msg;
 	int err, found = 0;
+	uint64_t end;
 
-	err = need_child(p);
-	if (err)
-		return err;
 	m->type = MO_PS_FUNCS;
 	m->funcs.n = n;
 	for (uint32_t k = 0; k < n; k++)
 		snprintf(m->funcs.names[k], sizeof(m->funcs.names[k]), "%s", funcs[idx[k]].name);
-	err = send_req(p, m, fd, file);
-	if (err || (err = next(p, deadline(p), NULL, file)))
+	err = begin_request(p, fd, file, &end);
+	if (err || (err = next(p, end, NULL, file)))
 		return err;
 	if (m->type == MO_PS_DONE)
 		return m->done.err && !m->done.count ? m->done.err : violation(p, -1, file);
@@ -891,6 +899,7 @@ int mo_privsep_build_id(void *ctx, int fd, char *out, size_t outlen)
 	struct mo_privsep *p = ctx;
 	struct mo_ps_msg *m = &p->msg;
 	char file[512];
+	uint64_t end;
 	int err;
 
 	if (!out || !outlen || fd < 0)
@@ -898,12 +907,9 @@ int mo_privsep_build_id(void *ctx, int fd, char *out, size_t outlen)
 	out[0] = '\0';
 	mo_fd_target(fd, file, sizeof(file));	/* for messages */
 	pthread_mutex_lock(&p->lock);
-	err = need_child(p);
-	if (err)
-		goto out;
 	m->type = MO_PS_BUILD_ID;
-	err = send_req(p, m, fd, file);
-	if (err || (err = next(p, deadline(p), NULL, file)))
+	err = begin_request(p, fd, file, &end);
+	if (err || (err = next(p, end, NULL, file)))
 		goto out;
 	if (m->type == MO_PS_DONE)
 		err = m->done.err && !m->done.count ? m->done.err : violation(p, -1, file);
@@ -970,13 +976,9 @@ int mo_privsep_perfmap(void *ctx, int fd, size_t size, struct mo_perfmap *out)
 		return -EINVAL;
 	mo_fd_target(fd, file, sizeof(file));	/* for messages */
 	pthread_mutex_lock(&p->lock);
-	err = need_child(p);
-	if (err)
-		goto out;
-	end = deadline(p);
 	m->type = MO_PS_PERFMAP;
 	m->perfmap.size = size;
-	err = send_req(p, m, fd, file);
+	err = begin_request(p, fd, file, &end);
 	while (!err) {
 		if ((err = next(p, end, NULL, file)))
 			break;
@@ -1001,7 +1003,6 @@ int mo_privsep_perfmap(void *ctx, int fd, size_t size, struct mo_perfmap *out)
 		*out = pm;
 		memset(&pm, 0, sizeof(pm));
 	}
-out:
 	pthread_mutex_unlock(&p->lock);
 	mo_perfmap_release(&pm);
 	return err;

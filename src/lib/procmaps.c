@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "procmaps.h"
+#include "util.h"
 
 #define DELETED_SUFFIX " (deleted)"
 
@@ -243,30 +244,23 @@ static int read_all(int fd, char **buf, size_t *len)
 	if (!b)
 		return -ENOMEM;
 	for (;;) {
-		ssize_t r;
+		ssize_t r = mo_read_all(fd, b + n, cap - n, -1);
+		char *nb;
 
-		if (n + 1 >= cap) {	/* room for the NUL */
-			char *nb = realloc(b, cap * 2);
-
-			if (!nb) {
-				free(b);
-				return -ENOMEM;
-			}
-			b = nb;
-			cap *= 2;
-		}
-		r = read(fd, b + n, cap - n);
 		if (r < 0) {
-			int err = -errno;
-
-			if (err == -EINTR)
-				continue;
 			free(b);
-			return err;
+			return (int)r;
 		}
-		if (r == 0)
-			break;
 		n += (size_t)r;
+		if (n < cap)
+			break;	/* end of file, with room for the NUL */
+		nb = realloc(b, cap * 2);
+		if (!nb) {
+			free(b);
+			return -ENOMEM;
+		}
+		b = nb;
+		cap *= 2;
 	}
 	b[n] = '\0';
 	*buf = b;

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +27,7 @@
 #include "atomicfile.h"
 #include "safefile.h"
 #include "sinks/pprof.h"
+#include "util.h"
 #include "profile.pb-c.h"
 
 typedef Perftools__Profiles__Profile Profile;
@@ -316,44 +316,33 @@ static int function_id(struct builder *b, const struct mo_frame *f, uint64_t *id
  * their root is not ours to read. A container's process gets no build id
  * then, rather than a possibly wrong one.
  */
-static struct {
-	pthread_mutex_t lock;
-	mo_build_id_reader_fn fn;
-	void *ctx;
-} id_reader = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static struct mo_hook id_reader = MO_HOOK_INIT;	/* a mo_build_id_reader_fn */
 
 void mo_pprof_set_build_id_reader(mo_build_id_reader_fn fn, void *ctx)
 {
-	pthread_mutex_lock(&id_reader.lock);
-	id_reader.fn = fn;
-	id_reader.ctx = fn ? ctx : NULL;
-	pthread_mutex_unlock(&id_reader.lock);
+	mo_hook_set(&id_reader, (mo_hook_fn)fn, ctx);
 }
 
 void *mo_pprof_build_id_reader_ctx(void)
 {
 	void *ctx;
 
-	pthread_mutex_lock(&id_reader.lock);
-	ctx = id_reader.ctx;
-	pthread_mutex_unlock(&id_reader.lock);
+	mo_hook_get(&id_reader, NULL, &ctx);
 	return ctx;
 }
 
 /* The build id of the file at path, opened here and read by the reader. */
 static int read_build_id(const char *path, char *out, size_t outlen)
 {
-	mo_build_id_reader_fn fn;
+	mo_hook_fn fn;
 	void *ctx;
 	int fd = mo_safe_open(path, NULL, 0, NULL), ret;
 
 	if (fd < 0)
 		return fd;
-	pthread_mutex_lock(&id_reader.lock);
-	fn = id_reader.fn;
-	ctx = id_reader.ctx;
-	pthread_mutex_unlock(&id_reader.lock);
-	ret = fn ? fn(ctx, fd, out, outlen) : mo_elf_build_id_fd(fd, out, outlen);
+	mo_hook_get(&id_reader, &fn, &ctx);
+	ret = fn ? ((mo_build_id_reader_fn)fn)(ctx, fd, out, outlen)
+		 : mo_elf_build_id_fd(fd, out, outlen);
 	close(fd);
 	return ret;
 }
