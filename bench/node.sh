@@ -29,6 +29,7 @@
 #   ROUNDS=3  WORKLOADS="build redis idle exits"  TRACERS="none default balanced memleak"
 #   IDLE_SECONDS=60   BUILD_TARGET=build/memobserver   BUILD_JOBS=$(nproc)
 #   REDIS_REQUESTS=200000   REDIS_PORT (default: a free one in 19100-19999)
+#   REDIS_PIN="0 1" (CPUs of redis-server and redis-benchmark; off: unpinned)
 #   EXITS=10000  EXITS_WARMUP=1000  EXIT_CMD=/bin/true  EXITS_TRACERS="none default"
 #   TRAP_ROUNDS=3 (0: no probe-hit cost)   LOAD_MAX=1.0  LOAD_CALM=30  LOAD_WAIT=300
 #   READY_WAIT=180 (s for a tracer to come up)   QUIET_WAIT=60   SKIP_INSTALL=1
@@ -197,6 +198,14 @@ prepare_redis() {
 	fi
 	redis_start {LOCKFD}>&- || die "redis-server did not start on port $REDIS_PORT"
 	REDIS_CSV_ARGS=(-h 127.0.0.1 -p "$REDIS_PORT" --csv -n "$REDIS_REQUESTS" -t set,get -P 1)
+	REDIS_CLIENT=()
+	if [ "$REDIS_PIN" != off ]; then
+		# server and client each on a CPU of its own in every run: where the
+		# scheduler put them otherwise moved the throughput by a third
+		set -- $REDIS_PIN
+		taskset -apc "$1" "$RPID" >/dev/null || die "cannot pin redis-server to CPU $1"
+		REDIS_CLIENT=(taskset -c "$2")
+	fi
 	redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -q -n 10000 -t set,get -P 1 >/dev/null 2>&1
 	say "redis: redis-server pid $RPID on port $REDIS_PORT, $REDIS_REQUESTS requests per run"
 }
@@ -205,7 +214,8 @@ work_redis() { # log-prefix
 	local ts te set get
 
 	ts=$(date +%s.%N)
-	timeout 900 redis-benchmark "${REDIS_CSV_ARGS[@]}" >"$1.csv" 2>&1 {LOCKFD}>&- || return 1
+	timeout 900 "${REDIS_CLIENT[@]}" redis-benchmark "${REDIS_CSV_ARGS[@]}" >"$1.csv" 2>&1 {LOCKFD}>&- ||
+		return 1
 	te=$(date +%s.%N)
 	set=$(awk -F'"' '$2 == "SET" { print $4 }' "$1.csv")
 	get=$(awk -F'"' '$2 == "GET" { print $4 }' "$1.csv")
@@ -310,14 +320,32 @@ cleanup() {
 }
 
 # ---------------------------------------------------------------- main
-[ "$(id -u)" = 0 ] || die "run as root (BPF)"
+# bad settings: one line, and no report folder left behind
+bad() {
+	echo "node.sh: $*" >&2
+	rm -rf "$OUT"
+	exit 1
+}
+[ "$(id -u)" = 0 ] || bad "run as root (BPF)"
 for w in $WORKLOADS; do
-	case $w in build | redis | idle | exits) ;; *) die "unknown workload '$w' (build redis idle exits)" ;; esac
+	case $w in build | redis | idle | exits) ;; *) bad "unknown workload '$w' (build redis idle exits)" ;; esac
 done
+# pinned redis needs two CPUs; one CPU: unpinned
+if [ -z "${REDIS_PIN+x}" ]; then
+	REDIS_PIN="0 1"
+	[ "$(nproc)" -ge 2 ] || REDIS_PIN=off
+fi
+if [ "$REDIS_PIN" != off ]; then
+	[[ $REDIS_PIN =~ ^[0-9]+\ [0-9]+$ ]] ||
+		bad "REDIS_PIN must be two CPU numbers (server client) or off, not '$REDIS_PIN'"
+	for c in $REDIS_PIN; do
+		[ "$c" -lt "$(nproc)" ] || bad "REDIS_PIN: no CPU $c on this machine ($(nproc) CPUs)"
+	done
+fi
 for v in ROUNDS IDLE_SECONDS REDIS_REQUESTS EXITS EXITS_WARMUP TRAP_ROUNDS LOAD_CALM LOAD_WAIT; do
-	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
+	[[ ${!v} =~ ^[0-9]+$ ]] || bad "$v must be a whole number, not '${!v}'"
 done
-[ "$EXITS_WARMUP" -le "$EXITS" ] || die "EXITS_WARMUP ($EXITS_WARMUP) is larger than EXITS ($EXITS)"
+[ "$EXITS_WARMUP" -le "$EXITS" ] || bad "EXITS_WARMUP ($EXITS_WARMUP) is larger than EXITS ($EXITS)"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 # every child closes LOCKFD, so that nothing left behind can hold the lock
@@ -358,7 +386,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "redis=$(redis-server --version 2>/dev/null | awk '{ print $3, $6 }')"
 	echo "exits=$EXITS"
 	echo "tracers=$TRACERS"
-	echo "settings=ROUNDS=$ROUNDS WORKLOADS='$WORKLOADS' TRACERS='$TRACERS' IDLE_SECONDS=$IDLE_SECONDS BUILD_TARGET=$BUILD_TARGET BUILD_JOBS=$BUILD_JOBS REDIS_REQUESTS=$REDIS_REQUESTS EXITS=$EXITS EXITS_WARMUP=$EXITS_WARMUP EXIT_CMD=$EXIT_CMD EXITS_TRACERS='$EXITS_TRACERS' TRAP_ROUNDS=$TRAP_ROUNDS"
+	echo "settings=ROUNDS=$ROUNDS WORKLOADS='$WORKLOADS' TRACERS='$TRACERS' IDLE_SECONDS=$IDLE_SECONDS BUILD_TARGET=$BUILD_TARGET BUILD_JOBS=$BUILD_JOBS REDIS_REQUESTS=$REDIS_REQUESTS EXITS=$EXITS EXITS_WARMUP=$EXITS_WARMUP EXIT_CMD=$EXIT_CMD EXITS_TRACERS='$EXITS_TRACERS' TRAP_ROUNDS=$TRAP_ROUNDS REDIS_PIN='$REDIS_PIN'"
 	for t in $TRACERS; do
 		[ "$t" = none ] && continue
 		for w in $WORKLOADS; do echo "tracer.$t.$w=$(tracer_cmd "$t" "$w")"; done
