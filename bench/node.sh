@@ -241,8 +241,10 @@ work_exits() { # log-prefix
 	W="$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.3f", a + b }'),,,,,$warm"
 }
 
-# waits until the tracer has used no CPU for one second (at most 30 s): the
-# exits it is still catching up with count in its final RSS
+# waits until the tracer has used no CPU for one second (at most 30 s):
+# before a workload, so that its start-up is not measured as the workload's
+# cost; after the exits, which it may still be catching up with (they count
+# in its final RSS)
 settle() {
 	local i c0 c1
 
@@ -293,6 +295,9 @@ run_one() { # round workload tracer
 			return
 		fi
 		ready=$(awk -v a="$ts" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+		# the steady state, as on a node where it always runs: its
+		# start-up work (reported apart) is over before the workload
+		settle "$TPID"
 		c0=$(proc_cpu "$TPID")
 	fi
 	f0=$(foreign_probes "$TPID")
