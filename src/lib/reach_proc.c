@@ -27,6 +27,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -135,20 +136,38 @@ static char task_state(pid_t pid, pid_t tid)
 	return f ? f[0] : 0;
 }
 
-static bool traced_by_other(pid_t pid, pid_t tid)
+/* Why PTRACE_SEIZE said EPERM. The kernel refuses a thread already ending
+ * (it has an exit state), one traced already (by this thread: a clone of a
+ * held thread, traced at birth), or one we may not trace. */
+enum refusal { REFUSED_GONE, REFUSED_OURS, REFUSED_OTHER, REFUSED_PERM };
+
+static enum refusal seize_refusal(pid_t pid, pid_t tid)
 {
 	char path[64], *text = NULL, *p;
 	size_t len;
-	bool traced = false;
+	enum refusal why = REFUSED_PERM;
+	long tracer = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
 	if (mo_read_text(path, &text, &len))
-		return false;
+		return REFUSED_GONE;
+	p = strstr(text, "\nState:");
+	if (p) {
+		p += 7;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == 'Z' || *p == 'X')
+			why = REFUSED_GONE;
+	}
 	p = strstr(text, "\nTracerPid:");
 	if (p)
-		traced = strtol(p + 11, NULL, 10) != 0;
+		tracer = strtol(p + 11, NULL, 10);
 	free(text);
-	return traced;
+	if (why == REFUSED_GONE)
+		return why;
+	if (tracer == (long)syscall(SYS_gettid))
+		return REFUSED_OURS;
+	return tracer ? REFUSED_OTHER : REFUSED_PERM;
 }
 
 struct tracee {
@@ -222,9 +241,12 @@ static int seize_new(struct stopper *s)
 		if (ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0) {
 			int e = errno;
 
-			if (e == ESRCH)
-				continue;
-			if (e == EPERM && traced_by_other(s->pid, tids[i]))
+			enum refusal why = e == EPERM ? seize_refusal(s->pid, tids[i])
+						      : REFUSED_PERM;
+
+			if (e == ESRCH || (e == EPERM && why == REFUSED_GONE))
+				continue;	/* ended meanwhile */
+			if (e == EPERM && why == REFUSED_OTHER)
 				fail(s, -e, MO_REACH_WHY_TRACED);
 			else
 				fail(s, -e, e == EPERM || e == EACCES ? MO_REACH_WHY_PERM
@@ -796,9 +818,23 @@ static int hold_seize(struct mo_reach_hold *h)
 			if (held_find(h, tids[i]))
 				continue;
 			if (ptrace(PTRACE_SEIZE, tids[i], 0, (void *)(long)HOLD_OPTS) < 0) {
+				enum refusal why = REFUSED_PERM;
+
 				r = errno;
+				if (r == EPERM)
+					why = seize_refusal(h->pid, tids[i]);
+				if (why == REFUSED_GONE)
+					r = ESRCH;
 				if (r == ESRCH && tids[i] != h->pid)
+					continue;	/* ended meanwhile */
+				if (why == REFUSED_OURS) {
+					/* a held thread's clone: its first stop follows */
+					if (!held_add(h, tids[i])) {
+						free(tids);
+						return -ENOMEM;
+					}
 					continue;
+				}
 				free(tids);
 				return -(r == EACCES ? EPERM : r);
 			}
