@@ -55,8 +55,9 @@ struct mo_shedder *mo_shedder_new(double budget, struct mo_links *links, int pro
 
 void mo_shedder_set_costs(struct mo_shedder *s, double entry_ns, double return_ns)
 {
-	s->entry_ns = entry_ns;
-	s->return_ns = return_ns;
+	/* set by the escalating thread while the worker's tick reads them */
+	__atomic_store(&s->entry_ns, &entry_ns, __ATOMIC_RELAXED);
+	__atomic_store(&s->return_ns, &return_ns, __ATOMIC_RELAXED);
 }
 
 /* CPU time of a whole process (every thread, live and dead), or -1. */
@@ -151,8 +152,8 @@ static void measure_one(struct mo_shedder *s, struct group *g, pid_t pid,
 	w.hits_free = ps->hits_free - old->hf;
 	w.hits_return = ps->hits_return - old->hr;
 	w.cpu_s = cpu - old->cpu_s;
-	w.entry_ns = s->entry_ns;
-	w.return_ns = s->return_ns;
+	__atomic_load(&s->entry_ns, &w.entry_ns, __ATOMIC_RELAXED);
+	__atomic_load(&s->return_ns, &w.return_ns, __ATOMIC_RELAXED);
 	mo_budget_decide(s->budget, &w, &v);
 	m->any = true;
 	m->calls += (double)w.hits_alloc;

@@ -170,9 +170,17 @@ start_mo() { # NAME OPTIONS...: plain memobserver; MOPID, PORT; 1 if not up
 # ---------------------------------------------------------------- C leak, escalation
 links0=$(links_now)
 EV=$TMP/main.json
-if ! start_mo main --interval 1s --escalate-window 20s; then
+if ! start_mo main --interval 1s --escalate-window 20s -v; then
 	fail watch_start "memobserver did not come up: $(tail -c 300 "$TMP/main.err")"
 	exit 0
+fi
+# the budget's calibration (a second of probe hits on memobserver's own
+# function) waits for the first escalation: a node that never escalates
+# never pays it
+if grep -q 'probe hit cost measured' "$TMP/main.err"; then
+	fail watch_no_calibration_at_start "$(grep 'probe hit cost' "$TMP/main.err")"
+else
+	pass watch_no_calibration_at_start
 fi
 links_watch=$(links_now)
 fx leak "$FIX/grow" --leak-rate 1048576 --block 64
@@ -189,6 +197,11 @@ if wait_q 1200 leak "$LEAK" watch '^leak_small_blocks$' 5; then
 	t_found=$SECONDS
 	if wait_q 300 event "$LEAK" escalate '^precise tracking'; then
 		pass watch_escalated
+		if grep -q 'probe hit cost measured' "$TMP/main.err"; then
+			pass watch_calibrated_at_escalation
+		else
+			fail watch_calibrated_at_escalation "no measured cost in: $(grep -i 'cost' "$TMP/main.err" | head -c 300)"
+		fi
 		hot_at_start=$(grep -c '^HOT' "$TMP/hot.out")
 		links_esc=$(links_now)
 		if wait_q 600 event "$LEAK" escalate_end 'probes detached'; then

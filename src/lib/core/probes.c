@@ -27,6 +27,7 @@ struct mo_probes {
 	struct mo_links links;
 	struct mo_attach_progs progs;
 	struct mo_shedder *shed;
+	bool calibrate_pending;	/* the watch tier: at the first escalation */
 
 	/* functions probed by each pid's own links, for the count when
 	 * they go (escalations) */
@@ -262,6 +263,30 @@ int mo_probes_attach_target(struct mo_probes *pr, pid_t pid, const char *exe, bo
 	return 0;
 }
 
+/* The budget's cost per probe hit, measured here (calib.h); the defaults
+ * stay if it cannot be. */
+static void calibrate(struct mo_probes *pr)
+{
+	double entry, ret;
+	int err = mo_calibrate_probe_cost(mo_bpf_calib_enter(pr->bpf), mo_bpf_calib_exit(pr->bpf),
+					  &entry, &ret);
+
+	if (err) {
+		mo_env_log(pr->env, MO_LOG_WARN,
+			   "cannot measure the cost of a probe hit (%s): the budget "
+			   "assumes %.0f ns per entry, %.0f ns per return",
+			   strerror(-err), MO_COST_ENTRY_NS, MO_COST_RETURN_NS);
+		return;
+	}
+	entry += MO_COST_PROGRAM_NS;
+	ret += MO_COST_PROGRAM_NS;
+	mo_shedder_set_costs(pr->shed, entry, ret);
+	mo_env_log(pr->env, MO_LOG_INFO,
+		   "probe hit cost measured: entry %.0f ns, return %.0f ns "
+		   "(with %.0f ns of program work each)",
+		   entry, ret, MO_COST_PROGRAM_NS);
+}
+
 /* pid's allocator for an escalation, opened, or -errno with why set. */
 static int escalation_allocator(struct mo_probes *pr, pid_t pid, struct mo_allocator *a,
 				char *why, size_t whylen)
@@ -296,6 +321,10 @@ int mo_probes_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whyl
 	r = escalation_allocator(pr, pid, &a, why, whylen);
 	if (r)
 		return r;
+	if (pr->calibrate_pending && pr->shed) {
+		pr->calibrate_pending = false;
+		calibrate(pr);
+	}
 	if (MO_GROW(pr->own, pr->nown + 1, pr->capown)) {
 		mo_allocator_close(&a);
 		snprintf(why, whylen, "out of memory");
@@ -324,30 +353,6 @@ void mo_probes_detach_pid(struct mo_probes *pr, pid_t pid)
 	publish_count(pr);
 }
 
-/* The budget's cost per probe hit, measured here (calib.h); the defaults
- * stay if it cannot be. */
-static void calibrate(struct mo_probes *pr)
-{
-	double entry, ret;
-	int err = mo_calibrate_probe_cost(mo_bpf_calib_enter(pr->bpf), mo_bpf_calib_exit(pr->bpf),
-					  &entry, &ret);
-
-	if (err) {
-		mo_env_log(pr->env, MO_LOG_WARN,
-			   "cannot measure the cost of a probe hit (%s): the budget "
-			   "assumes %.0f ns per entry, %.0f ns per return",
-			   strerror(-err), MO_COST_ENTRY_NS, MO_COST_RETURN_NS);
-		return;
-	}
-	entry += MO_COST_PROGRAM_NS;
-	ret += MO_COST_PROGRAM_NS;
-	mo_shedder_set_costs(pr->shed, entry, ret);
-	mo_env_log(pr->env, MO_LOG_INFO,
-		   "probe hit cost measured: entry %.0f ns, return %.0f ns "
-		   "(with %.0f ns of program work each)",
-		   entry, ret, MO_COST_PROGRAM_NS);
-}
-
 int mo_probes_budget_start(struct mo_probes *pr)
 {
 	const struct mo_config *cfg = &pr->env->cfg;
@@ -363,7 +368,13 @@ int mo_probes_budget_start(struct mo_probes *pr)
 				  mo_bpf_procs_fd(pr->bpf), mo_bpf_shed_gen(pr->bpf));
 	if (!pr->shed)
 		return -ENOMEM;
-	calibrate(pr);
+	/* the watch tier places no allocator probe until an escalation: the
+	 * calibration (a second of probe hits) waits for the first one, so a
+	 * node that never escalates never pays it */
+	if (pr->env->heap_probes)
+		calibrate(pr);
+	else
+		pr->calibrate_pending = true;
 	pthread_mutex_lock(&pr->lock);
 	pr->budget = true;
 	mo_shedder_stats(pr->shed, &pr->shed_stats);
