@@ -256,8 +256,19 @@ struct probe_cache_entry {
 	struct timespec mtime;
 	char prefix[33];
 	int err;
+	uint64_t failed_ns;	/* a reader failure: when (asked again later) */
 	struct mo_allocator_candidate c;	/* only the probe_module fields */
 };
+
+/* A file the parser failed on (it died, hung or lied) is not asked again
+ * at every exec that maps it (a hostile file would kill parser after
+ * parser), but is after this: the parser may have died of something else. */
+static uint64_t reader_retry_ns = 600ULL * 1000000000ULL;
+
+void mo_attach_set_reader_retry(uint64_t ns)
+{
+	__atomic_store_n(&reader_retry_ns, ns, __ATOMIC_RELAXED);
+}
 
 static struct {
 	pthread_mutex_t lock;
@@ -283,7 +294,8 @@ static int probe_module(int fd, const char *prefix, struct mo_allocator_candidat
 {
 	struct probe_cache_entry *hit = NULL, *slot;
 	struct stat st;
-	int err;
+	uint64_t now = mo_clock_ns(CLOCK_MONOTONIC);
+	int err, stale = -1;
 
 	if (fstat(fd, &st))
 		return -errno;
@@ -293,8 +305,13 @@ static int probe_module(int fd, const char *prefix, struct mo_allocator_candidat
 
 		if (e->dev == st.st_dev && e->ino == st.st_ino && e->size == st.st_size &&
 		    e->mtime.tv_sec == st.st_mtim.tv_sec && e->mtime.tv_nsec == st.st_mtim.tv_nsec &&
-		    strcmp(e->prefix, prefix ? prefix : "") == 0)
-			hit = e;
+		    strcmp(e->prefix, prefix ? prefix : "") == 0) {
+			if (e->failed_ns &&
+			    now - e->failed_ns >= __atomic_load_n(&reader_retry_ns, __ATOMIC_RELAXED))
+				stale = (int)i;	/* asked again, answered here */
+			else
+				hit = e;
+		}
 	}
 	if (hit) {
 		err = hit->err;
@@ -307,16 +324,21 @@ static int probe_module(int fd, const char *prefix, struct mo_allocator_candidat
 	if (transient(err))
 		return err;
 	pthread_mutex_lock(&probe_cache.lock);
-	slot = &probe_cache.e[probe_cache.next];
-	probe_cache.next = (probe_cache.next + 1) % 256;
-	if (probe_cache.n < 256)
-		probe_cache.n++;
+	if (stale >= 0 && stale < (int)probe_cache.n) {
+		slot = &probe_cache.e[stale];
+	} else {
+		slot = &probe_cache.e[probe_cache.next];
+		probe_cache.next = (probe_cache.next + 1) % 256;
+		if (probe_cache.n < 256)
+			probe_cache.n++;
+	}
 	slot->dev = st.st_dev;
 	slot->ino = st.st_ino;
 	slot->size = st.st_size;
 	slot->mtime = st.st_mtim;
 	snprintf(slot->prefix, sizeof(slot->prefix), "%s", prefix ? prefix : "");
 	slot->err = err;
+	slot->failed_ns = reader_failed(err) ? (now ? now : 1) : 0;
 	memset(&slot->c, 0, sizeof(slot->c));
 	if (!err)
 		copy_probe(&slot->c, c);

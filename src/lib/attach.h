@@ -31,10 +31,13 @@ struct mo_elf_func;
  * elfsym.h's mo_elf_find_funcs_fd contract (privsep.h's parser, or this
  * process by default). Process-wide: set before the first attach, by the
  * observer that owns ctx; fn NULL restores the default. A reader's error
- * other than -ENOMEM and -EAGAIN is kept for that file (not asked again).
+ * other than -ENOMEM and -EAGAIN is kept for that file: not asked again,
+ * except after -ECHILD (the parser died, hung or lied), asked again once
+ * the retry interval (10 minutes; mo_attach_set_reader_retry) has passed.
  */
 typedef int (*mo_funcs_reader_fn)(void *ctx, int fd, struct mo_elf_func *funcs, size_t n);
 void mo_attach_set_reader(mo_funcs_reader_fn fn, void *ctx);
+void mo_attach_set_reader_retry(uint64_t ns);
 /* The reader now: ctx, or NULL with the default. */
 void *mo_attach_reader_ctx(void);
 /* err (-errno from this file's functions) as words: a reader's -ECHILD and

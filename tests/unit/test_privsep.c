@@ -1116,6 +1116,17 @@ static void test_attach_reader(void **state)
 	assert_int_equal(st.died, 1);
 
 	mo_attach_set_reader(mo_privsep_find_funcs, good);
+	/* the failure is kept for that file: not asked again at once... */
+	assert_int_equal(mo_allocator_open(getpid(), "zq_", &a), -ECHILD);
+	mo_privsep_stats(good, &st);
+	assert_int_equal(st.starts, 0);
+	/* ...but once the retry interval has passed (the parser may have
+	 * died of something else) */
+	mo_attach_set_reader_retry(0);
+	assert_int_not_equal(mo_allocator_open(getpid(), "zq_", &a), -ECHILD);
+	mo_attach_set_reader_retry(600ULL * 1000000000ULL);
+	mo_allocator_close(&a);
+	a.fd = -1;
 	assert_int_equal(mo_allocator_open(getpid(), NULL, &a), 0);
 	mo_privsep_stats(good, &st);
 	assert_int_equal(st.starts, 1);
