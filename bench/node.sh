@@ -218,7 +218,6 @@ prepare_redis() {
 # A node that runs it all the time has seen redis-benchmark before; the
 # first sight is reported with the start-up.
 warm_redis() {
-	[ "$REDIS_WARM" -gt 0 ] || return 0
 	"${REDIS_CLIENT[@]}" redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -q -n "$REDIS_WARM" \
 		-t set,get -P 1 >/dev/null 2>&1 {LOCKFD}>&-
 }

@@ -324,7 +324,7 @@ static int probe_module(int fd, const char *prefix, struct mo_allocator_candidat
 	if (transient(err))
 		return err;
 	pthread_mutex_lock(&probe_cache.lock);
-	if (stale >= 0 && stale < (int)probe_cache.n) {
+	if (stale >= 0) {
 		slot = &probe_cache.e[stale];
 	} else {
 		slot = &probe_cache.e[probe_cache.next];

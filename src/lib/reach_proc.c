@@ -136,38 +136,38 @@ static char task_state(pid_t pid, pid_t tid)
 	return f ? f[0] : 0;
 }
 
-/* Why PTRACE_SEIZE said EPERM. The kernel refuses a thread already ending
- * (it has an exit state), one traced already (by this thread: a clone of a
- * held thread, traced at birth), or one we may not trace. */
-enum refusal { REFUSED_GONE, REFUSED_OURS, REFUSED_OTHER, REFUSED_PERM };
+/* PTRACE_SEIZE with opts, and when it is refused, why. The kernel says
+ * EPERM for a thread already ending (it has an exit state), for one traced
+ * already (by this thread: a clone of a held thread, traced at birth) and
+ * for one we may not trace; ESRCH for one gone. *err: the errno. */
+enum seize_result { SEIZED, SEIZE_GONE, SEIZE_OURS, SEIZE_TRACED, SEIZE_PERM, SEIZE_ERROR };
 
-static enum refusal seize_refusal(pid_t pid, pid_t tid)
+static enum seize_result seize(pid_t pid, pid_t tid, long opts, int *err)
 {
-	char path[64], *text = NULL, *p;
+	char path[64], *text = NULL, *p, st;
 	size_t len;
-	enum refusal why = REFUSED_PERM;
 	long tracer = 0;
 
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)opts) == 0)
+		return SEIZED;
+	*err = errno;
+	if (*err == ESRCH)
+		return SEIZE_GONE;
+	if (*err != EPERM)
+		return *err == EACCES ? SEIZE_PERM : SEIZE_ERROR;
+	st = task_state(pid, tid);
+	if (st == 0 || st == 'Z' || st == 'X')
+		return SEIZE_GONE;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
 	if (mo_read_text(path, &text, &len))
-		return REFUSED_GONE;
-	p = strstr(text, "\nState:");
-	if (p) {
-		p += 7;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == 'Z' || *p == 'X')
-			why = REFUSED_GONE;
-	}
+		return SEIZE_GONE;
 	p = strstr(text, "\nTracerPid:");
 	if (p)
 		tracer = strtol(p + 11, NULL, 10);
 	free(text);
-	if (why == REFUSED_GONE)
-		return why;
 	if (tracer == (long)syscall(SYS_gettid))
-		return REFUSED_OURS;
-	return tracer ? REFUSED_OTHER : REFUSED_PERM;
+		return SEIZE_OURS;
+	return tracer ? SEIZE_TRACED : SEIZE_PERM;
 }
 
 struct tracee {
@@ -222,7 +222,7 @@ static int seize_new(struct stopper *s)
 {
 	pid_t *tids = NULL;
 	size_t n = 0, i;
-	int r, added = 0;
+	int r, e = 0, added = 0;
 
 	r = list_tasks(s->pid, &tids, &n);
 	if (r) {
@@ -238,19 +238,13 @@ static int seize_new(struct stopper *s)
 		state = task_state(s->pid, tids[i]);
 		if (state == 'Z' || state == 'X' || state == 0)
 			continue;	/* exited (a zombie leader stays listed) */
-		if (ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0) {
-			int e = errno;
-
-			enum refusal why = e == EPERM ? seize_refusal(s->pid, tids[i])
-						      : REFUSED_PERM;
-
-			if (e == ESRCH || (e == EPERM && why == REFUSED_GONE))
-				continue;	/* ended meanwhile */
-			if (e == EPERM && why == REFUSED_OTHER)
-				fail(s, -e, MO_REACH_WHY_TRACED);
-			else
-				fail(s, -e, e == EPERM || e == EACCES ? MO_REACH_WHY_PERM
-								      : MO_REACH_WHY_ERROR);
+		r = seize(s->pid, tids[i], 0, &e);
+		if (r == SEIZE_GONE)
+			continue;	/* ended meanwhile */
+		if (r != SEIZED) {
+			fail(s, -e, r == SEIZE_TRACED ? MO_REACH_WHY_TRACED
+				    : r == SEIZE_ERROR ? MO_REACH_WHY_ERROR
+						       : MO_REACH_WHY_PERM);
 			free(tids);
 			return -1;
 		}
@@ -815,29 +809,20 @@ static int hold_seize(struct mo_reach_hold *h)
 		if (r)
 			return r;
 		for (size_t i = 0; i < n; i++) {
+			enum seize_result sr;
+			int e = 0;
+
 			if (held_find(h, tids[i]))
 				continue;
-			if (ptrace(PTRACE_SEIZE, tids[i], 0, (void *)(long)HOLD_OPTS) < 0) {
-				enum refusal why = REFUSED_PERM;
-
-				r = errno;
-				if (r == EPERM)
-					why = seize_refusal(h->pid, tids[i]);
-				if (why == REFUSED_GONE)
-					r = ESRCH;
-				if (r == ESRCH && tids[i] != h->pid)
-					continue;	/* ended meanwhile */
-				if (why == REFUSED_OURS) {
-					/* a held thread's clone: its first stop follows */
-					if (!held_add(h, tids[i])) {
-						free(tids);
-						return -ENOMEM;
-					}
-					continue;
-				}
+			sr = seize(h->pid, tids[i], HOLD_OPTS, &e);
+			if (sr == SEIZE_GONE && tids[i] != h->pid)
+				continue;	/* ended meanwhile */
+			if (sr != SEIZED && sr != SEIZE_OURS) {
 				free(tids);
-				return -(r == EACCES ? EPERM : r);
+				return sr == SEIZE_GONE ? -ESRCH : sr == SEIZE_ERROR ? -e : -EPERM;
 			}
+			/* SEIZE_OURS: a held thread's clone, traced at birth (its
+			 * first stop follows) */
 			if (!held_add(h, tids[i])) {
 				free(tids);
 				return -ENOMEM;

@@ -321,7 +321,7 @@ int mo_probes_attach_pid(struct mo_probes *pr, pid_t pid, char *why, size_t whyl
 	r = escalation_allocator(pr, pid, &a, why, whylen);
 	if (r)
 		return r;
-	if (pr->calibrate_pending && pr->shed) {
+	if (pr->calibrate_pending) {	/* set only with a shedder */
 		pr->calibrate_pending = false;
 		calibrate(pr);
 	}
